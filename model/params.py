@@ -1,0 +1,248 @@
+"""Dated parameters with units, ranges and references.
+
+Every parameter is declared once in ``model/parameters.toml`` (description,
+unit, range, reference and a value or dated values). A dated value holds from
+its year until the next dated value. Scenarios change parameters through
+overlays, which are checked against the declarations: an unknown key or a value
+out of range is a :class:`~model.errors.ParameterError` naming the key, the value
+and what was expected, with a close match for a misspelt key.
+
+Examples
+--------
+>>> from model.params import Parameters
+>>> p = Parameters.load()
+>>> float(p.at("poverty_line", 2016))
+2952.0
+>>> q = p.with_overlay({"poverty_line": {"2016": 4000}}, source="my.toml")
+>>> float(q.at("poverty_line", 2017)), float(q.at("poverty_line", 2020))
+(4000.0, 4000.0)
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from typing import Any, Mapping
+
+import numpy as np
+
+from model.errors import ParameterError, close_match
+
+_DECLARATION_KEYS = {"description", "unit", "range", "reference", "value", "values"}
+_REQUIRED_KEYS = {"description", "unit", "range", "reference"}
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One declared parameter.
+
+    Attributes
+    ----------
+    name : str
+        Dotted name, e.g. ``"asset_income.dividend"``.
+    description, unit, reference : str
+        Metadata; the unit is where units live (never in the name).
+    low, high : float
+        Inclusive range for every element of every value.
+    dated : tuple of (int, numpy.ndarray)
+        ``(year, value)`` pairs sorted by year; a value is a float64 array of
+        shape ``()`` for scalars or ``(k,)`` for vectors.
+    """
+
+    name: str
+    description: str
+    unit: str
+    reference: str
+    low: float
+    high: float
+    dated: tuple[tuple[int, np.ndarray], ...] = field(repr=False)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.dated[0][1].shape
+
+    def at(self, year: int) -> np.ndarray:
+        """Value in force in ``year`` (the latest dated value at or before it)."""
+        value = None
+        for start, v in self.dated:
+            if start <= year:
+                value = v
+            else:
+                break
+        if value is None:
+            raise ParameterError(
+                f"parameter '{self.name}' has no value for year {year}: "
+                f"its first dated value is for {self.dated[0][0]}"
+            )
+        return value
+
+
+def _as_value(name: str, raw: Any, shape: tuple[int, ...] | None, low: float, high: float,
+              where: str) -> np.ndarray:
+    """Check one value (number or list of numbers) and return it as float64 array."""
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, list)):
+        raise ParameterError(
+            f"{where}: parameter '{name}' = {raw!r}: expected a number"
+            + (" or a list of numbers" if shape not in (None, ()) else "")
+        )
+    if isinstance(raw, list):
+        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in raw):
+            raise ParameterError(f"{where}: parameter '{name}' = {raw!r}: expected numbers only")
+    value = np.asarray(raw, dtype=np.float64)
+    if shape is not None and value.shape != shape:
+        expected = "a single number" if shape == () else f"a list of {shape[0]} numbers"
+        raise ParameterError(f"{where}: parameter '{name}' = {raw!r}: expected {expected}")
+    bad = np.isnan(value) | (value < low) | (value > high)
+    if bad.any():
+        raise ParameterError(
+            f"{where}: parameter '{name}' = {raw!r} is out of range: "
+            f"expected values in [{low:g}, {high:g}]"
+        )
+    return value
+
+
+def _as_year(name: str, key: Any, where: str) -> int:
+    try:
+        year = int(key)
+    except (TypeError, ValueError):
+        raise ParameterError(
+            f"{where}: parameter '{name}': dated key {key!r} is not a year (expected e.g. 2016)"
+        ) from None
+    if not 1949 <= year <= 2100:
+        raise ParameterError(f"{where}: parameter '{name}': year {year} is outside 1949-2100")
+    return year
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten nested tables into dotted names; a table holding ``value``,
+    ``values`` or ``description`` is a leaf (a declaration)."""
+    flat: dict[str, Any] = {}
+    for key, sub in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(sub, Mapping) and not (_DECLARATION_KEYS & set(sub)) and not _looks_dated(sub):
+            flat.update(_flatten(sub, name + "."))
+        else:
+            flat[name] = sub
+    return flat
+
+
+def _looks_dated(table: Mapping[str, Any]) -> bool:
+    return bool(table) and all(str(k).isdigit() for k in table)
+
+
+def _declare(name: str, table: Mapping[str, Any], where: str) -> Parameter:
+    missing = _REQUIRED_KEYS - set(table)
+    unknown = set(table) - _DECLARATION_KEYS
+    if missing:
+        raise ParameterError(f"{where}: parameter '{name}' lacks {', '.join(sorted(missing))}")
+    if unknown:
+        key = sorted(unknown)[0]
+        raise ParameterError(f"{where}: parameter '{name}' has unknown key '{key}'"
+                             + close_match(key, _DECLARATION_KEYS))
+    if ("value" in table) == ("values" in table):
+        raise ParameterError(f"{where}: parameter '{name}' needs exactly one of 'value' or 'values'")
+    low, high = (float(x) for x in table["range"])
+    if "value" in table:
+        dated = ((1949, _as_value(name, table["value"], None, low, high, where)),)
+    else:
+        pairs = sorted((_as_year(name, k, where), v) for k, v in table["values"].items())
+        first = _as_value(name, pairs[0][1], None, low, high, where)
+        dated = tuple((y, _as_value(name, v, first.shape, low, high, where)) for y, v in pairs)
+    return Parameter(name, table["description"], table["unit"], table["reference"],
+                     low, high, dated)
+
+
+class Parameters:
+    """The full set of parameters: declarations plus any overlays applied.
+
+    Use :meth:`load` for the declared defaults and :meth:`with_overlay` to
+    apply a scenario's changes; both return new objects (parameters are never
+    changed in place, so one object can be shared by many runs).
+    """
+
+    def __init__(self, declared: Mapping[str, Parameter], applied: tuple[str, ...] = ()):
+        self._params = dict(declared)
+        self.applied = applied  # sources of the overlays applied, in order
+
+    @classmethod
+    def load(cls, overlay: Mapping[str, Any] | None = None, source: str = "overlay") -> Parameters:
+        """Read ``model/parameters.toml`` and apply ``overlay`` if given."""
+        text = resources.files("model").joinpath("parameters.toml").read_text(encoding="utf-8")
+        where = "model/parameters.toml"
+        tree = tomllib.loads(text)
+        declared = {n: _declare(n, t, where) for n, t in _flatten(tree).items()}
+        params = cls(declared)
+        return params.with_overlay(overlay, source) if overlay else params
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._params
+
+    def names(self) -> list[str]:
+        return sorted(self._params)
+
+    def declaration(self, name: str) -> Parameter:
+        self._check_name(name, "lookup")
+        return self._params[name]
+
+    def _check_name(self, name: str, where: str) -> None:
+        if name not in self._params:
+            raise ParameterError(f"{where}: unknown parameter '{name}'"
+                                 + close_match(name, self._params))
+
+    def at(self, name: str, year: int) -> np.ndarray:
+        """Value of ``name`` in force in ``year`` (float64 array, 0-d for scalars)."""
+        self._check_name(name, "lookup")
+        return self._params[name].at(year)
+
+    def scalar(self, name: str, year: int) -> float:
+        """Value of a scalar parameter in ``year`` as a Python float."""
+        return float(self.at(name, year))
+
+    def with_overlay(self, overlay: Mapping[str, Any], source: str = "overlay") -> Parameters:
+        """Return new parameters with ``overlay`` applied.
+
+        Parameters
+        ----------
+        overlay : mapping
+            Dotted names (or nested tables) to either a value, which replaces
+            every dated value, or a table ``{year: value}``, which sets values
+            from those years on and keeps the earlier dated values.
+        source : str
+            Where the overlay comes from (a file name), used in error messages.
+        """
+        params = dict(self._params)
+        for name, raw in _flatten(overlay).items():
+            if name not in params:
+                raise ParameterError(f"{source}: unknown parameter '{name}'"
+                                     + close_match(name, params))
+            decl = params[name]
+            if isinstance(raw, Mapping):
+                dated = dict(decl.dated)
+                for key, v in raw.items():
+                    year = _as_year(name, key, source)
+                    dated[year] = _as_value(name, v, decl.shape, decl.low, decl.high, source)
+                new = tuple(sorted(dated.items()))
+            else:
+                new = ((1949, _as_value(name, raw, decl.shape, decl.low, decl.high, source)),)
+            params[name] = replace(decl, dated=new)
+        return Parameters(params, self.applied + (source,))
+
+    def resolved(self, years: range) -> dict[str, list]:
+        """Every parameter's value in each of ``years``: ``{name: [v_year...]}``.
+
+        Used to record the parameters of a run in its results.
+        """
+        out = {}
+        for name in self.names():
+            decl = self._params[name]
+            values = []
+            for y in years:
+                try:
+                    v = decl.at(y)
+                except ParameterError:
+                    v = np.full(decl.shape, math.nan)
+                values.append(v.tolist())
+            out[name] = values
+        return out

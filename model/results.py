@@ -1,0 +1,180 @@
+"""Results of runs as one labelled ``xarray.Dataset``, and the files written.
+
+A run gives a dataset with dimensions ``seed``, ``year``, ``county``,
+``category`` and ``programme``; every variable carries ``units`` and
+``long_name``; the dataset's attributes hold the resolved scenario and
+parameters (JSON), the registry, the seeds and the code version. Outputs hold
+aggregates only, never household rows, ids or names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from model import __version__
+from model.population import CATEGORIES, Registry
+from model.scenario import Scenario
+from model.sim import Record
+from model.tally import COL, TALLY, median_from_hist
+
+STATIC = ("rural_population", "poverty_line", "covered_line")  # the same for every seed
+PROGRAMME_FIELDS = (("new_households", "households", "households newly enrolled in the year"),
+                    ("active_households", "households", "households the programme reaches in the year"),
+                    ("cost", "yuan/year", "programme cost in the year"))
+
+
+def to_dataset(record: Record, registry: Registry, scenario: Scenario, seed: int,
+               programmes: list[str]) -> xr.Dataset:
+    """Build the dataset of one seed from a simulation's record."""
+    coords = {"year": record.years, "county": registry.county_names,
+              "category": list(CATEGORIES), "programme": programmes}
+    dims = ("year", "county", "category")
+    data = {}
+    for name, unit, long_name in TALLY:
+        data[name] = xr.DataArray(record.sums[..., COL[name]], dims=dims,
+                                  attrs={"units": unit, "long_name": long_name})
+    people = record.sums[..., COL["registered_people"]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = record.sums[..., COL["income_sum_registered"]] / people
+        gap = record.sums[..., COL["gap_sum_registered"]] / people
+    pop = registry.counties["rural_population"].astype(np.float64)
+    data["incidence"] = xr.DataArray(
+        people / pop[None, :, None], dims=dims,
+        attrs={"units": "1", "long_name": "registered poor people / rural population of the county"})
+    data["rural_population"] = xr.DataArray(pop, dims=("county",), attrs={
+        "units": "persons", "long_name": "rural population of the county"})
+    data["mean_income_registered"] = xr.DataArray(
+        mean, dims=dims, attrs={"units": "yuan/person/year",
+                                "long_name": "mean per-capita income of registered people"})
+    line = record.lines[:, 0]
+    data["median_income_registered"] = xr.DataArray(
+        median_from_hist(record.hist, line[:, None, None]), dims=dims,
+        attrs={"units": "yuan/person/year",
+               "long_name": "median per-capita income of registered people (from a histogram "
+                            "of 1 %-of-line bins)"})
+    data["median_income_registered_all"] = xr.DataArray(
+        median_from_hist(record.hist.sum(axis=(1, 2)), line), dims=("year",),
+        attrs={"units": "yuan/person/year",
+               "long_name": "median per-capita income of all registered people"})
+    data["poverty_gap"] = xr.DataArray(
+        gap, dims=dims, attrs={"units": "1", "long_name": "mean of max(0, 1 - income / line) "
+                                                          "over registered people (FGT1)"})
+    data["poverty_line"] = xr.DataArray(line, dims=("year",), attrs={
+        "units": "yuan/person/year", "long_name": "poverty line"})
+    data["covered_line"] = xr.DataArray(record.lines[:, 1], dims=("year",), attrs={
+        "units": "yuan/person/year", "long_name": "line for households covered by the safety net"})
+    for k, (name, unit, long_name) in enumerate(PROGRAMME_FIELDS):
+        data[name] = xr.DataArray(record.programme[..., k], dims=("year", "county", "programme"),
+                                  attrs={"units": unit, "long_name": long_name})
+    static = {k: data.pop(k) for k in STATIC}
+    ds = xr.Dataset(data, coords=coords).expand_dims(seed=[int(seed)])
+    ds = ds.assign(static)
+    ds.attrs.update(run_attributes(registry, scenario))
+    return ds
+
+
+def run_attributes(registry: Registry, scenario: Scenario) -> dict[str, str | int]:
+    years = range(registry.base_year, scenario.end_year + 1)
+    return {
+        "title": f"povsim results: {scenario.name}",
+        "scenario": scenario.name,
+        "scenario_source": scenario.source,
+        "scenario_text": scenario.text,
+        "parameters": json.dumps({"years": list(years), **scenario.params.resolved(years)}),
+        "registry": registry.name,
+        "base_year": registry.base_year,
+        "end_year": scenario.end_year,
+        "code_version": f"povsim {__version__}",
+        "targets": json.dumps({k: v for k, v in scenario.targets.items() if v}),
+    }
+
+
+def totals(ds: xr.Dataset) -> xr.Dataset:
+    """Sum counts over counties and categories; recompute the ratios."""
+    sums = ds[[name for name, _, _ in TALLY]].sum(("county", "category"))
+    people = sums["registered_people"]
+    out = sums.assign(
+        mean_income_registered=sums["income_sum_registered"] / people,
+        poverty_gap=sums["gap_sum_registered"] / people,
+        median_income_registered=ds["median_income_registered_all"],
+        incidence=people / ds["rural_population"].sum("county"),
+    )
+    return out
+
+
+SUMMARY_COLUMNS = ("registered_households", "registered_people", "exits_people", "returns_people",
+                   "true_poor_people", "incidence", "mean_income_registered",
+                   "median_income_registered", "poverty_gap")
+
+
+def summary_table(ds: xr.Dataset) -> dict[str, np.ndarray]:
+    """Yearly totals: mean over seeds, and 10th / 90th percentiles if several seeds."""
+    t = totals(ds)
+    table = {"year": ds["year"].values}
+    for col in SUMMARY_COLUMNS:
+        v = t[col]
+        table[col] = v.mean("seed").values
+        if ds.sizes["seed"] > 1:
+            table[f"{col}_p10"] = v.quantile(0.1, "seed").values
+            table[f"{col}_p90"] = v.quantile(0.9, "seed").values
+    plan = plan_remaining(ds)
+    if plan is not None:
+        table["plan_exits_people"], table["plan_registered_people"] = plan
+    return table
+
+
+def plan_remaining(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray] | None:
+    """Planned exits by year and the registered count they imply (None if no plan)."""
+    targets = json.loads(ds.attrs.get("targets", "{}"))
+    planned = targets.get("exits_people")
+    if not planned:
+        return None
+    years = ds["year"].values
+    exits = np.array([float(planned.get(str(y), 0)) for y in years])
+    start = float(totals(ds)["registered_people"].isel(year=0).mean("seed"))
+    return exits, start - np.cumsum(exits)
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through a temporary file in the same folder, then rename: a failed
+    write never leaves a half-written file or destroys the previous one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_netcdf(ds: xr.Dataset, path: Path) -> None:
+    encoding = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars}
+    _atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding))
+
+
+def write_summary_csv(ds: xr.Dataset, path: Path) -> None:
+    table = summary_table(ds)
+    cols = list(table)
+
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            f.write(",".join(cols) + "\n")
+            for i in range(len(table["year"])):
+                f.write(",".join(_fmt(table[c][i]) for c in cols) + "\n")
+
+    _atomic_write(path, write)
+
+
+def _fmt(x) -> str:
+    x = float(x)
+    if np.isnan(x):
+        return ""
+    return str(int(x)) if x == int(x) else f"{x:.6g}"
