@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import xarray as xr
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import xarray as xr  # noqa: E402
-
-from model.results import _atomic_write, plan_remaining, totals  # noqa: E402
+from model.results import _atomic_write, plan_remaining, totals
 
 
 def poor_by_year(ds: xr.Dataset, path: Path) -> None:
@@ -18,7 +15,8 @@ def poor_by_year(ds: xr.Dataset, path: Path) -> None:
     there are several seeds), with the plan's remaining count if it has one."""
     t = totals(ds)["registered_people"]
     years = ds["year"].values
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    fig = Figure(figsize=(7, 4.2), dpi=120)  # no pyplot: headless, no global state
+    ax = fig.subplots()
     if ds.sizes["seed"] > 1:
         ax.fill_between(years, t.quantile(0.1, "seed"), t.quantile(0.9, "seed"), alpha=0.25,
                         color="C0", label=f"simulated, 10-90 % of {ds.sizes['seed']} seeds")
@@ -38,4 +36,3 @@ def poor_by_year(ds: xr.Dataset, path: Path) -> None:
     ax.legend(frameon=False)
     fig.tight_layout()
     _atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png"))
-    plt.close(fig)

@@ -26,7 +26,7 @@ from typing import ClassVar
 import numpy as np
 
 from model.params import Parameters
-from model.population import DIBAO, WUBAO, Registry
+from model.population import GENERAL, Registry
 from model.rules import EXITED, HOUSING
 from model.random import Stream, hash_id_np, year_key
 from model.state import State, per_student
@@ -71,48 +71,63 @@ class Programme:
         return np.inf
 
     def active(self, st: State, p: YearParams) -> np.ndarray:
+        """Indices of the households the programme reaches this year."""
         start = st.enrolled[self.name]
-        mask = start > 0
         d = self.duration(p)
         if np.isfinite(d):
-            mask &= (p.year - start) < d
-        return mask
+            return np.flatnonzero((start > 0) & (start > p.year - d))
+        return np.flatnonzero(start > 0)
 
     def apply(self, reg: Registry, st: State, p: YearParams, active: np.ndarray) -> None:
-        """Add the effect for ``active`` households to the state's components."""
+        """Add the effect for the ``active`` households (indices) to the state."""
         raise NotImplementedError
 
     def cost(self, reg: Registry, st: State, p: YearParams, new: np.ndarray,
-             active: np.ndarray) -> np.ndarray:
-        """Cost per household this year (yuan, float64), given new and active masks."""
+             active: np.ndarray) -> tuple:
+        """Cost this year in yuan: ``(one_off, recurring)``, where ``one_off`` is
+        per newly enrolled household (indices ``new``) and ``recurring`` per
+        active household (indices ``active``); each is a number or an array
+        aligned with its indices."""
         raise NotImplementedError
 
 
 def enrol(programme: Programme, reg: Registry, st: State, p: YearParams, seed: int) -> np.ndarray:
-    """Enrol up to capacity; return the mask of new enrolments.
+    """Enrol up to capacity; return the indices of the new enrolments.
 
     Candidates are eligible registered (not exited) households not yet
     enrolled. When capacity is short, the lowest :meth:`Programme.priority`
     goes first; ties are broken by a counter-based random key, so the choice is
     reproducible and does not depend on household order.
     """
+    cap = programme.capacity(p)
+    if cap < 1:
+        return np.zeros(0, np.int64)
     start = st.enrolled[programme.name]
     candidates = np.flatnonzero(programme.eligible(reg, st, p) & (start == 0)
                                 & (st.status != EXITED))
-    cap = programme.capacity(p)
     if cap < len(candidates):
-        k = int(cap)
-        if k <= 0:
-            candidates = candidates[:0]
-        else:
-            key = year_key(seed, Stream.TARGETING + 16 * programme.stream, p.year)
-            tie = (hash_id_np(key, reg.households["hh_id"][candidates]) >> np.uint64(11))
-            order = np.lexsort((tie, programme.priority(reg, st, p)[candidates]))
-            candidates = candidates[order[:k]]
+        key = year_key(seed, Stream.TARGETING + 16 * programme.stream, p.year)
+        tie = hash_id_np(key, reg.households["hh_id"][candidates])
+        candidates = candidates[first_k(programme.priority(reg, st, p)[candidates], tie,
+                                        int(cap))]
     start[candidates] = p.year
-    new = np.zeros(len(start), bool)
-    new[candidates] = True
-    return new
+    return candidates
+
+
+def first_k(priority: np.ndarray, tie: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` smallest ``(priority, tie)`` pairs, in O(n).
+
+    Everything strictly below the k-th smallest priority is taken; the rest
+    of the places go to the households at that priority with the smallest
+    tie-break keys.
+    """
+    kth = np.partition(priority, k - 1)[k - 1]
+    below = np.flatnonzero(priority < kth)
+    at = np.flatnonzero(priority == kth)
+    need = k - len(below)
+    if need < len(at):
+        at = at[np.argsort(tie[at], kind="stable")[:need]]
+    return np.sort(np.concatenate([below, at]))
 
 
 class SafetyNet(Programme):
@@ -125,13 +140,13 @@ class SafetyNet(Programme):
 
     def eligible(self, reg, st, p):
         h = reg.households
-        return (h["labourers"] == 0) | np.isin(h["category"], (DIBAO, WUBAO))
+        return (h["labourers"] == 0) | (h["category"] != GENERAL)
 
     def apply(self, reg, st, p, active):
         st.floor[active] = np.float32(dibao_standard(p))
 
     def cost(self, reg, st, p, new, active):
-        return np.where(active, st.topup.astype(np.float64) * reg.households["size"], 0.0)
+        return 0.0, st.topup[active] * reg.households["size"][active].astype(np.float64)
 
 
 def dibao_standard(p: YearParams) -> float:
@@ -156,7 +171,7 @@ class AssetIncome(Programme):
         st.programme_income[active] += np.float32(p("asset_income.dividend"))
 
     def cost(self, reg, st, p, new, active):
-        return np.where(new, p("asset_income.investment") * reg.households["size"], 0.0)
+        return p("asset_income.investment") * reg.households["size"][new].astype(np.float64), 0.0
 
 
 class Photovoltaic(Programme):
@@ -177,7 +192,7 @@ class Photovoltaic(Programme):
                                         / reg.households["size"][active])
 
     def cost(self, reg, st, p, new, active):
-        return np.where(new, p("photovoltaic.cost"), 0.0)
+        return p("photovoltaic.cost"), 0.0
 
 
 class TransferEmployment(Programme):
@@ -195,8 +210,7 @@ class TransferEmployment(Programme):
         st.programme_income[active] += np.float32(gain) / reg.households["size"][active]
 
     def cost(self, reg, st, p, new, active):
-        return (np.where(new, p("transfer_employment.training_cost"), 0.0)
-                + np.where(active, p("transfer_employment.employer_bonus"), 0.0))
+        return p("transfer_employment.training_cost"), p("transfer_employment.employer_bonus")
 
 
 class Education(Programme):
@@ -206,17 +220,19 @@ class Education(Programme):
     description = "grants per student by stage"
 
     def eligible(self, reg, st, p):
-        return per_student(reg, np.ones(4)) > 0
+        h = reg.households
+        return (h["students_preschool"] + h["students_compulsory"] + h["students_upper"]
+                + h["students_university"]) > 0
 
     def capacity(self, p):
         return np.inf
 
     def apply(self, reg, st, p, active):
-        st.transfer_income[active] += per_student(reg, p("education.grant"))[active]
+        st.transfer_income[active] += per_student(reg, p("education.grant"), active)
 
     def cost(self, reg, st, p, new, active):
-        grant = per_student(reg, p("education.grant")).astype(np.float64)
-        return np.where(active, grant * reg.households["size"], 0.0)
+        size = reg.households["size"][active].astype(np.float64)
+        return 0.0, per_student(reg, p("education.grant"), active) * size
 
 
 class Housing(Programme):
@@ -235,7 +251,7 @@ class Housing(Programme):
     def cost(self, reg, st, p, new, active):
         new_cost, repair_cost = p("housing.cost")
         share = p("housing.share_new")
-        return np.where(new, share * new_cost + (1.0 - share) * repair_cost, 0.0)
+        return share * new_cost + (1.0 - share) * repair_cost, 0.0
 
 
 PROGRAMMES: tuple[type[Programme], ...] = (SafetyNet, AssetIncome, Photovoltaic,

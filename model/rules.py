@@ -38,7 +38,7 @@ def household_line(covered, line, covered_line):
 
 @njit(**KERNEL)
 def verify(hh_id, income, floor, guarantees, key_verification, line, covered_line,
-           sigma, required, return_threshold, status, event):
+           sigma, required, return_threshold, year, status, event, exit_year):
     """Year-end verification of every household.
 
     Parameters
@@ -61,10 +61,14 @@ def verify(hh_id, income, floor, guarantees, key_verification, line, covered_lin
         Guarantee bits an exit requires.
     return_threshold : float32
         Share of the line below which an exited household returns.
+    year : int16
+        The year verified.
     status : int8 array (n,)
         :data:`POOR`, :data:`EXITED` or :data:`RETURNED`, updated in place.
     event : uint8 array (n,)
         Output: :data:`EXIT`, :data:`RETURN` or :data:`NO_EVENT` this year.
+    exit_year : int16 array (n,)
+        Year of the latest exit, set to ``year`` on exit.
     """
     shift = np.float32(-0.5) * sigma * sigma
     for i in prange(hh_id.shape[0]):
@@ -77,10 +81,11 @@ def verify(hh_id, income, floor, guarantees, key_verification, line, covered_lin
         returns = (s == EXITED) and ((not ok) or income[i] < return_threshold * hl)
         status[i] = EXITED if exits else (RETURNED if returns else s)
         event[i] = EXIT if exits else (RETURN if returns else NO_EVENT)
+        exit_year[i] = year if exits else exit_year[i]
 
 
 def verify_numpy(hh_id, income, floor, guarantees, key_verification, line, covered_line,
-                 sigma, required, return_threshold, status, event):
+                 sigma, required, return_threshold, year, status, event, exit_year):
     """numpy reference of :func:`verify` (exact log-normal error)."""
     from model.random import hash_id_np, normal_pair_np
 
@@ -92,3 +97,4 @@ def verify_numpy(hh_id, income, floor, guarantees, key_verification, line, cover
     returns = (status == EXITED) & (~ok | (income < return_threshold * hl))
     event[:] = np.where(exits, EXIT, np.where(returns, RETURN, NO_EVENT))
     status[:] = np.where(exits, EXITED, np.where(returns, RETURNED, status))
+    exit_year[exits] = year

@@ -41,7 +41,7 @@ from model.programmes import PROGRAMMES, Programme, YearParams, dibao_standard, 
 from model.random import Stream, hash_id_np, normal_pair_np, year_key
 from model.rules import ALL_GUARANTEES, verify
 from model.state import State, covered_by_category, per_student
-from model.tally import NBINS, NV, tally
+from model.tally import NBINS, NV, count_at, tally
 
 
 @dataclass
@@ -196,9 +196,8 @@ class Simulation:
         for s in self._chunks():
             verify(h["hh_id"][s], st.income[s], st.floor[s], st.guarantees[s], key,
                    np.float32(line), np.float32(covered), np.float32(p("verification_sigma")),
-                   np.uint8(required), np.float32(p("return_threshold")), st.status[s],
-                   st.event[s])
-        st.exit_year[st.event == 1] = year
+                   np.uint8(required), np.float32(p("return_threshold")), np.int16(year),
+                   st.status[s], st.event[s], st.exit_year[s])
 
     def _chunks(self):
         n = self.reg.n_households
@@ -221,8 +220,11 @@ class Simulation:
                            active: list[np.ndarray]) -> None:
         county = self.reg.households["county"]
         nc = self.reg.n_counties
+        out = self.record.programme[k]
         for j, prog in enumerate(self.programmes):
-            cost = prog.cost(self.reg, self.state, p, new[j], active[j])
-            self.record.programme[k, :, j, 0] = np.bincount(county[new[j]], minlength=nc)
-            self.record.programme[k, :, j, 1] = np.bincount(county[active[j]], minlength=nc)
-            self.record.programme[k, :, j, 2] = np.bincount(county, weights=cost, minlength=nc)
+            one_off, recurring = prog.cost(self.reg, self.state, p, new[j], active[j])
+            for col, idx, unit in ((0, new[j], one_off), (1, active[j], recurring)):
+                counts, cost = np.zeros(nc), np.zeros(nc)
+                count_at(county, idx, np.atleast_1d(np.asarray(unit, np.float64)), counts, cost)
+                out[:, j, col] = counts
+                out[:, j, 2] += cost

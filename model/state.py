@@ -76,15 +76,17 @@ class State:
         return sum(a.nbytes for a in arrays) + sum(a.nbytes for a in self.enrolled.values())
 
 
-def per_student(registry: Registry, amounts: np.ndarray) -> np.ndarray:
+def per_student(registry: Registry, amounts, index: np.ndarray | None = None) -> np.ndarray:
     """Per-capita sum of ``amounts`` (one per stage, yuan/student/year) over a
-    household's students: float32 yuan/person/year."""
+    household's students: float32 yuan/person/year, for all households or for
+    the households at ``index``."""
     h = registry.households
-    total = np.zeros(registry.n_households, np.float32)
+    pick = (lambda a: a) if index is None else (lambda a: a[index])
+    total = np.zeros(len(pick(h["size"])), np.float32)
     for stage, amount in zip(STUDENT_STAGES, amounts):
         if amount:
-            total += h[stage] * np.float32(amount)
-    return total / h["size"]
+            total += pick(h[stage]) * np.float32(amount)
+    return total / pick(h["size"])
 
 
 def covered_by_category(registry: Registry) -> np.ndarray:

@@ -147,3 +147,14 @@ def median_from_hist(hist: np.ndarray, line: float) -> np.ndarray:
     frac = np.where(inside > 0, (half - below) / np.maximum(inside, 1), 0.5)
     med = (b + frac)[..., 0] / BINS_PER_LINE * line
     return np.where(total[..., 0] > 0, med, np.nan)
+
+
+@njit(cache=True)
+def count_at(group, index, weights, counts, sums):
+    """For every j: ``counts[group[index[j]]] += 1`` and ``sums[...] += weights[j]``
+    (serial; ``weights`` of length 1 is the same for every j)."""
+    same = weights.shape[0] == 1
+    for j in range(index.shape[0]):
+        g = group[index[j]]
+        counts[g] += 1.0
+        sums[g] += weights[0] if same else weights[j]

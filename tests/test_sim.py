@@ -1,0 +1,143 @@
+"""The yearly loop: reproducibility, conservation and common random numbers."""
+
+import hashlib
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from model.params import Parameters
+from model.rules import EXITED, POOR, RETURNED
+from model.runs import registry_for, run_seed
+from model.scenario import load_scenario
+from model.sim import Simulation
+from model.synth import synthetic
+from model.tally import COL
+
+DIGEST_SCRIPT = textwrap.dedent("""
+    import hashlib, sys
+    from model.params import Parameters
+    from model.sim import Simulation
+    from model.synth import synthetic
+    reg = synthetic(200_000, n_counties=13, seed=1)
+    sim = Simulation(reg, Parameters.load(), seed=3, end_year=2020)
+    rec = sim.run()
+    h = hashlib.sha256()
+    for a in (rec.sums, rec.hist, rec.programme, sim.state.income, sim.state.status, sim.state.z):
+        h.update(a.tobytes())
+    import numba
+    print(numba.get_num_threads(), h.hexdigest())
+""")
+
+
+def _digest(threads: int) -> tuple[str, str]:
+    env = dict(os.environ, NUMBA_NUM_THREADS=str(threads))
+    out = subprocess.run([sys.executable, "-c", DIGEST_SCRIPT], env=env, capture_output=True,
+                         text=True, check=True)
+    n, digest = out.stdout.split()
+    return n, digest
+
+
+def test_bit_identical_for_one_and_two_threads():
+    n1, d1 = _digest(1)
+    n2, d2 = _digest(2)
+    assert (n1, n2) == ("1", "2")
+    assert d1 == d2
+
+
+def _run_all(sim):
+    sim._record_base_year()
+    incomes = []
+    for year in range(sim.base_year + 1, sim.end_year + 1):
+        sim.step(year)
+        incomes.append(sim.state.income.copy())
+    return np.array(incomes)
+
+
+def test_bit_identical_for_any_chunk_size():
+    reg = synthetic(50_000, n_counties=5, seed=2)
+    params = Parameters.load()
+    results = []
+    for chunk in (None, 7_919, 1_000):
+        sim = Simulation(reg, params, seed=11, end_year=2019, chunk_size=chunk)
+        incomes = _run_all(sim)
+        results.append((incomes, sim.record.sums, sim.record.hist, sim.state.status.copy()))
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_same_seed_same_numbers_different_seed_different_numbers():
+    scenario = load_scenario()
+    a = run_seed(scenario, 4)
+    b = run_seed(scenario, 4)
+    c = run_seed(scenario, 5)
+    for name in a.data_vars:
+        np.testing.assert_array_equal(a[name].values, b[name].values)
+    assert not np.array_equal(a["registered_people"].values, c["registered_people"].values)
+
+
+def test_every_household_in_exactly_one_status_every_year():
+    scenario = load_scenario()
+    reg = registry_for(scenario)
+    sim = Simulation(reg, scenario.params, seed=1, end_year=2020)
+    sim._record_base_year()
+    for year in range(2016, 2021):
+        sim.step(year)
+        st = sim.state.status
+        assert np.isin(st, (POOR, EXITED, RETURNED)).all()
+        assert (st == POOR).sum() + (st == EXITED).sum() + (st == RETURNED).sum() == reg.n_households
+    sums = sim.record.sums.sum(axis=(1, 2))
+    hh = sums[:, COL["households"]]
+    assert (hh == reg.n_households).all()
+    np.testing.assert_array_equal(
+        sums[:, COL["registered_households"]] + sums[:, COL["exited_households"]], hh)
+    np.testing.assert_array_equal(
+        sums[:, COL["registered_people"]] + sums[:, COL["exited_people"]], reg.n_people)
+    # stocks move by the flows: exited(t) = exited(t-1) + exits(t) - returns(t)
+    exited = sums[:, COL["exited_households"]]
+    np.testing.assert_array_equal(exited[1:], exited[:-1] + sums[1:, COL["exits_households"]]
+                                  - sums[1:, COL["returns_households"]])
+    assert sums[0, COL["registered_households"]] == reg.n_households
+
+
+def test_household_untouched_by_a_scenario_change_keeps_its_income_path():
+    scenario = load_scenario()
+    reg = registry_for(scenario)
+    no_pv = scenario.params.with_overlay({"photovoltaic.capacity": 0}, "test")
+    sims = [Simulation(reg, params, seed=8, end_year=2020) for params in (scenario.params, no_pv)]
+    paths = [_run_all(sim) for sim in sims]
+    same_enrolment = np.ones(reg.n_households, bool)
+    for name, start in sims[0].state.enrolled.items():
+        same_enrolment &= start == sims[1].state.enrolled[name]
+    untouched = same_enrolment & (sims[0].state.enrolled["photovoltaic"] == 0)
+    assert untouched.sum() > 1000
+    np.testing.assert_array_equal(paths[0][:, untouched], paths[1][:, untouched])
+    touched = ~untouched
+    assert touched.sum() > 100
+    assert not np.array_equal(paths[0][:, touched], paths[1][:, touched])
+
+
+def test_programmes_record_coverage_and_cost():
+    scenario = load_scenario()
+    ds = run_seed(scenario, 0)
+    active = ds["active_households"].sum("county").isel(seed=0)
+    assert int(active.sel(programme="asset_income", year=2016)) == 1530  # every labour household
+    new = ds["new_households"].sum(["county", "year"]).isel(seed=0)
+    assert int(new.sel(programme="housing")) == 1398  # every unsafe house is fixed
+    cost = ds["cost"].sum("county").isel(seed=0)
+    # photovoltaic cost = unit cost x stations built
+    pv_new = ds["new_households"].sum("county").isel(seed=0).sel(programme="photovoltaic")
+    np.testing.assert_allclose(cost.sel(programme="photovoltaic"),
+                               pv_new * scenario.params.scalar("photovoltaic.cost", 2016))
+    assert float(cost.sel(programme="safety_net", year=2016)) > 0
+
+
+@pytest.mark.parametrize("end_year", [2015, 2010])
+def test_end_year_must_follow_base_year(end_year):
+    reg = synthetic(100)
+    with pytest.raises(ValueError, match="end_year"):
+        Simulation(reg, Parameters.load(), 0, end_year)
