@@ -90,7 +90,8 @@ def _as_value(name: str, raw: Any, shape: tuple[int, ...] | None, low: float, hi
     if isinstance(raw, list):
         if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in raw):
             raise ParameterError(f"{where}: parameter '{name}' = {raw!r}: expected numbers only")
-    value = np.asarray(raw, dtype=np.float64)
+    value = np.array(raw, dtype=np.float64)
+    value.flags.writeable = False  # shared by every run using these parameters
     if shape is not None and value.shape != shape:
         expected = "a single number" if shape == () else f"a list of {shape[0]} numbers"
         raise ParameterError(f"{where}: parameter '{name}' = {raw!r}: expected {expected}")
@@ -123,6 +124,21 @@ def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         name = f"{prefix}{key}"
         if isinstance(sub, Mapping) and not (_DECLARATION_KEYS & set(sub)) and not _looks_dated(sub):
             flat.update(_flatten(sub, name + "."))
+        else:
+            flat[name] = sub
+    return flat
+
+
+def flatten_overlay(tree: Mapping[str, Any], declared: Mapping[str, Parameter],
+                     prefix: str = "") -> dict[str, Any]:
+    """Flatten an overlay: a declared name is a leaf whatever its value."""
+    flat: dict[str, Any] = {}
+    for key, sub in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(sub, Mapping) and name not in declared:
+            if not sub:
+                flat[name] = sub
+            flat.update(flatten_overlay(sub, declared, name + "."))
         else:
             flat[name] = sub
     return flat
@@ -207,23 +223,28 @@ class Parameters:
         ----------
         overlay : mapping
             Dotted names (or nested tables) to either a value, which replaces
-            every dated value, or a table ``{year: value}``, which sets values
-            from those years on and keeps the earlier dated values.
+            every dated value, or a table ``{year: value}``: its values hold
+            from their years on, replacing every declared value dated at or
+            after its first year; declared values before that year are kept.
         source : str
             Where the overlay comes from (a file name), used in error messages.
         """
         params = dict(self._params)
-        for name, raw in _flatten(overlay).items():
+        for name, raw in flatten_overlay(overlay, params).items():
             if name not in params:
                 raise ParameterError(f"{source}: unknown parameter '{name}'"
                                      + close_match(name, params))
             decl = params[name]
             if isinstance(raw, Mapping):
-                dated = dict(decl.dated)
-                for key, v in raw.items():
-                    year = _as_year(name, key, source)
-                    dated[year] = _as_value(name, v, decl.shape, decl.low, decl.high, source)
-                new = tuple(sorted(dated.items()))
+                if not raw:
+                    raise ParameterError(f"{source}: parameter '{name}' = {{}}: expected a value "
+                                         "or a table of {year = value}")
+                given = {_as_year(name, key, source):
+                         _as_value(name, v, decl.shape, decl.low, decl.high, source)
+                         for key, v in raw.items()}
+                first = min(given)
+                kept = {y: v for y, v in decl.dated if y < first}
+                new = tuple(sorted({**kept, **given}.items()))
             else:
                 new = ((1949, _as_value(name, raw, decl.shape, decl.low, decl.high, source)),)
             params[name] = replace(decl, dated=new)

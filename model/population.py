@@ -92,8 +92,8 @@ SCHEMAS = {"households": HOUSEHOLD_SCHEMA, "villages": VILLAGE_SCHEMA, "counties
 
 def _row_problems(name: str, values: np.ndarray, bad: np.ndarray, expected: str,
                   source: str, limit: int) -> list[str]:
-    rows = np.flatnonzero(bad)[:limit]
-    return [f"{source}: field '{name}' row {r}: value {values[r]!r}, expected {expected}"
+    rows = np.flatnonzero(bad)[:max(limit, 0)]
+    return [f"{source}: field '{name}' row {r}: value {values[r].item()!r}, expected {expected}"
             for r in rows]
 
 
@@ -138,7 +138,9 @@ def validate(table: Mapping[str, np.ndarray], schema: tuple[Field, ...], source:
         ids = np.asarray(table["hh_id"])
         uniq, counts = np.unique(ids, return_counts=True)
         for d in uniq[counts > 1][:limit]:
-            problems.append(f"{source}: field 'hh_id' value {d} appears more than once")
+            rows = np.flatnonzero(ids == d)[:5].tolist()
+            problems.append(f"{source}: field 'hh_id' rows {rows}: value {d.item()} appears "
+                            "more than once, expected unique ids")
     return problems[:limit]
 
 

@@ -18,6 +18,7 @@ from model import synth
 from model.population import Registry
 from model.programmes import PROGRAMMES
 from model.results import to_dataset
+from model.errors import ScenarioError
 from model.scenario import Scenario
 from model.sim import Simulation
 
@@ -32,10 +33,19 @@ def registry_for(scenario: Scenario) -> Registry:
     return _built_registry(scenario.registry)
 
 
+def check_years(scenario: Scenario, registry: Registry) -> None:
+    """The scenario's end year must follow the registry's base year."""
+    if scenario.end_year <= registry.base_year:
+        raise ScenarioError(f"{scenario.source}: run.end_year = {scenario.end_year} must be after "
+                            f"the registry's base year {registry.base_year} "
+                            f"(registry '{scenario.registry}')")
+
+
 def run_seed(scenario: Scenario, seed: int, registry: Registry | None = None,
              chunk_size: int | None = None, progress=None) -> xr.Dataset:
     """Simulate ``scenario`` with one seed; return its dataset (``seed`` of length 1)."""
     registry = registry if registry is not None else registry_for(scenario)
+    check_years(scenario, registry)
     programmes = [c() for c in PROGRAMMES if c.name in scenario.programmes]
     sim = Simulation(registry, scenario.params, seed, scenario.end_year, programmes, chunk_size)
     record = sim.run(progress)
@@ -50,6 +60,7 @@ def run(scenario: Scenario, seeds: list[int] | None = None, registry: Registry |
     """
     seeds = list(range(scenario.seeds)) if seeds is None else [int(s) for s in seeds]
     registry = registry if registry is not None else registry_for(scenario)
+    check_years(scenario, registry)
     n_years = scenario.end_year - registry.base_year
     with tqdm(total=len(seeds) * n_years, desc=f"{scenario.name}", unit="year", delay=2.0,
               disable=not progress, leave=False) as bar:

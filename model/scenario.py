@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from model.errors import ParameterError, PovsimError, ScenarioError, close_match
-from model.params import Parameters
+from model.params import Parameters, flatten_overlay
 from model.programmes import PROGRAMMES
 
 _TOP = {"name": str, "description": str, "run": dict, "parameters": dict, "targets": dict}
@@ -61,22 +61,31 @@ class Scenario:
 
 
 def _line_of(text: str, key: str, section: str | None = None) -> int:
-    """1-based line where ``key`` is set (inside ``[section]`` if given), or 0."""
-    in_section = section is None
+    """1-based line where ``section.key`` is set or opened as a table, or 0.
+
+    Understands inline tables, dotted keys (``a.b = 1``) and sub-tables
+    (``[parameters.a]`` then ``b = 1``).
+    """
+    target = f"{section}.{key}" if section else key
+    table = ""
     for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if stripped.startswith("["):
-            in_section = section is None or stripped.strip("[]").strip() == section
-            if section is None and stripped.strip("[]").strip() == key:
+        header = re.match(r"^\s*\[\s*([^\]]+?)\s*\]", line)
+        if header:
+            table = header.group(1).replace(" ", "").replace('"', "")
+            if table == target:
                 return number
             continue
-        if in_section and re.match(rf"^\s*{re.escape(key)}\s*=", line):
-            return number
+        assignment = re.match(r"^\s*([A-Za-z0-9_.\-\" ]+?)\s*=", line)
+        if assignment:
+            name = assignment.group(1).replace(" ", "").replace('"', "")
+            path = f"{table}.{name}" if table else name
+            if path == target or target.startswith(path + "."):
+                return number
     return 0
 
 
 def _where(source: str, text: str, key: str, section: str | None = None) -> str:
-    line = _line_of(text, key.split(".")[0], section)
+    line = _line_of(text, key, section)
     return f"{source}, line {line}" if line else source
 
 
@@ -136,14 +145,22 @@ def parse_scenario(text: str, source: str) -> Scenario:
     if run.get("end_year", 2020) < 1949:
         raise ScenarioError(f"{_where(source, text, 'end_year', 'run')}: 'run.end_year' is "
                             "before 1949")
+    if "zero_by" in targets and not 1949 <= targets["zero_by"] <= 2100:
+        raise ScenarioError(f"{_where(source, text, 'zero_by', 'targets')}: 'targets.zero_by' = "
+                            f"{targets['zero_by']}: expected a year")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", data["name"]) or ".." in data["name"]:
+        raise ScenarioError(f"{_where(source, text, 'name')}: name = {data['name']!r}: expected "
+                            "letters, digits, '-', '_' or '.' (it names the output folder)")
     params = Parameters.load()
-    for key, value in data.get("parameters", {}).items():
+    overlay = flatten_overlay(data.get("parameters", {}), {n: None for n in params.names()})
+    for key, value in overlay.items():
         try:
             params = params.with_overlay({key: value}, _where(source, text, key, "parameters"))
         except ParameterError as err:
             raise ScenarioError(str(err)) from None
     for year, value in targets.get("exits_people", {}).items():
-        if not str(year).isdigit() or not isinstance(value, int) or value < 0:
+        if (not str(year).isdigit() or not 1949 <= int(year) <= 2100
+                or not isinstance(value, int) or isinstance(value, bool) or value < 0):
             raise ScenarioError(f"{_where(source, text, 'exits_people', 'targets')}: "
                                 f"targets.exits_people {year} = {value!r}: expected a year "
                                 "and a number of persons >= 0")

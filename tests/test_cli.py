@@ -1,0 +1,191 @@
+"""The command line in subprocesses: clear errors, and one full default run."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+ROOT = Path(__file__).parents[1]
+N_HOUSEHOLDS = 2944  # the Ruyuan registry
+
+
+def povsim(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    # the tests must run the checked-out package whatever the cwd
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return subprocess.run([sys.executable, "-m", "model", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def assert_clean_error(proc: subprocess.CompletedProcess) -> str:
+    """Exit code 2, exactly one stderr line 'povsim: error: ...', no traceback."""
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    assert "Traceback" not in proc.stdout
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("povsim: error:"), lines[0]
+    return lines[0]
+
+
+# ---------------------------------------------------------------- bad arguments
+
+BAD_SCENARIO = 'name = "x"\n[run]\nend_yaer = 2020\n'
+
+
+@pytest.mark.parametrize("args, fragments", [
+    pytest.param(["run", "--seeds", "x"], ["--seeds", "'x' is not a whole number"], id="seeds x"),
+    pytest.param(["run", "--seeds", "0"], ["--seeds", "at least 1"], id="seeds 0"),
+    pytest.param(["run", "--seed", "-1"], ["--seed"], id="seed -1"),
+    pytest.param(["run", "missing.toml"], ["missing.toml", "not found"], id="missing file"),
+    pytest.param([], ["required", "command"], id="no subcommand"),
+    pytest.param(["run", "--bogus"], ["unrecognized arguments: --bogus"], id="unknown option"),
+    pytest.param(["frobnicate"], ["invalid choice", "frobnicate"], id="unknown subcommand"),
+    pytest.param(["run", "bad.toml"], ["bad.toml, line 3", "unknown key 'run.end_yaer'",
+                                       "did you mean 'end_year'"], id="scenario unknown key"),
+    pytest.param(["run", "typo.toml"], ["typo.toml, line 3", "unknown parameter 'povert_line'",
+                                        "did you mean 'poverty_line'"], id="scenario bad param"),
+    pytest.param(["run", "noreg.toml"], ["registry spec 'ruyan' not found",
+                                         "did you mean 'ruyuan'"], id="unknown registry"),
+    pytest.param(["run", "--out", "afile"], ["--out", "not a folder"], id="out is a file"),
+])
+def test_bad_arguments_exit_2_with_one_line(tmp_path, args, fragments):
+    (tmp_path / "bad.toml").write_text(BAD_SCENARIO, encoding="utf-8")
+    (tmp_path / "typo.toml").write_text('name = "x"\n[parameters]\npovert_line = 1\n',
+                                        encoding="utf-8")
+    (tmp_path / "noreg.toml").write_text('name = "x"\n[run]\nregistry = "ruyan"\n',
+                                         encoding="utf-8")
+    (tmp_path / "afile").write_text("", encoding="utf-8")
+    proc = povsim(*args, cwd=tmp_path)
+    line = assert_clean_error(proc)
+    for fragment in fragments:
+        assert fragment in line
+    # nothing was written for a failed run
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_help_exits_0(tmp_path):
+    proc = povsim("run", "--help", cwd=tmp_path)
+    assert proc.returncode == 0
+    assert "--seeds" in proc.stdout and "--out" in proc.stdout
+
+
+def test_end_year_at_base_year_is_a_clean_error(tmp_path):
+    (tmp_path / "early.toml").write_text('name = "x"\n[run]\nend_year = 2015\n', encoding="utf-8")
+    line = assert_clean_error(povsim("run", "early.toml", "--out", "o", cwd=tmp_path))
+    assert "end_year" in line
+
+
+# ---------------------------------------------------------------- one full run
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("cli")
+    proc = povsim("run", "--out", "out", cwd=cwd)
+    assert proc.returncode == 0, proc.stderr
+    out = cwd / "out"
+    with xr.open_dataset(out / "results.nc", engine="netcdf4") as ds:
+        ds.load()
+    return proc, out, ds
+
+
+def parse_table(stdout: str) -> dict[int, tuple[int, int]]:
+    """{year: (registered households, registered people)} from the printed table."""
+    rows = {}
+    lines = stdout.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.split()[:1] == ["year"])
+    assert "reg. households" in lines[head] and "reg. people" in lines[head]
+    for line in lines[head + 1:]:
+        cells = line.split()
+        if not cells or not re.fullmatch(r"\d{4}", cells[0]):
+            break
+        rows[int(cells[0])] = (int(cells[1].replace(",", "")), int(cells[2].replace(",", "")))
+    return rows
+
+
+def test_run_succeeds_and_writes_files(default_run):
+    proc, out, _ = default_run
+    assert proc.returncode == 0
+    for name in ("results.nc", "summary.csv", "registered_poor.png"):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    assert (out / "registered_poor.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Traceback" not in proc.stderr
+    assert "wrote" in proc.stdout and "results.nc" in proc.stdout
+    # no stray temporary files from the atomic writes
+    assert sorted(p.name for p in out.iterdir()) == ["registered_poor.png", "results.nc",
+                                                     "summary.csv"]
+
+
+def test_printed_table_matches_netcdf(default_run):
+    proc, _, ds = default_run
+    table = parse_table(proc.stdout)
+    years = [int(y) for y in ds["year"].values]
+    assert sorted(table) == years
+    assert years[0] == 2015 and years[-1] == 2020
+    hh = ds["registered_households"].sum(["county", "category"]).mean("seed")
+    people = ds["registered_people"].sum(["county", "category"]).mean("seed")
+    for year in years:
+        assert table[year] == (round(float(hh.sel(year=year))), round(float(people.sel(year=year))))
+    # the base year is the whole registry
+    assert table[2015] == (2944, 7508)
+
+
+def test_summary_csv_matches_netcdf(default_run):
+    _, out, ds = default_run
+    with (out / "summary.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    people = ds["registered_people"].sum(["county", "category"]).mean("seed")
+    households = ds["registered_households"].sum(["county", "category"]).mean("seed")
+    assert [int(r["year"]) for r in rows] == [int(y) for y in ds["year"].values]
+    for r in rows:
+        year = int(r["year"])
+        assert float(r["registered_people"]) == float(people.sel(year=year))
+        assert float(r["registered_households"]) == float(households.sel(year=year))
+
+
+def test_dataset_dims_and_attributes(default_run):
+    _, _, ds = default_run
+    assert set(ds.dims) == {"seed", "year", "county", "category", "programme"}
+    assert ds.sizes["seed"] == 1 and int(ds["seed"][0]) == 0
+    assert list(ds["category"].values) == ["general", "dibao", "wubao"]
+    assert list(ds["county"].values) == ["Ruyuan"]
+    assert ds.attrs["code_version"].startswith("povsim ")
+    params = json.loads(ds.attrs["parameters"])
+    assert params["years"] == list(range(2015, 2021))
+    assert params["poverty_line"][1] == 6433  # the scenario's overlay, 2016
+    assert 'name = "ruyuan"' in ds.attrs["scenario_text"]
+    assert ds.attrs["scenario"] == "ruyuan"
+
+
+def test_every_variable_has_units_and_long_name(default_run):
+    _, _, ds = default_run
+    assert len(ds.data_vars) > 10
+    for name, var in ds.data_vars.items():
+        assert str(var.attrs.get("units", "")).strip(), name
+        assert str(var.attrs.get("long_name", "")).strip(), name
+
+
+def test_no_household_dimension(default_run):
+    """Privacy by default: aggregates only, nothing of household length."""
+    _, _, ds = default_run
+    assert N_HOUSEHOLDS not in ds.sizes.values()
+    for name, var in ds.variables.items():
+        assert N_HOUSEHOLDS not in var.shape, name
+        assert max(var.shape, default=0) < 1000, (name, var.shape)
+    assert not {"hh_id", "household", "households_id"} & set(ds.dims)
+
+
+def test_counts_are_whole_numbers(default_run):
+    _, _, ds = default_run
+    for name in ("registered_households", "registered_people", "exits_people"):
+        values = ds[name].values
+        np.testing.assert_array_equal(values, np.round(values), err_msg=name)
