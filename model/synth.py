@@ -170,6 +170,8 @@ def build(spec: dict[str, Any], source: str = "spec") -> Registry:
         "category": category, "cause": cause, "size": size, "labourers": labourers,
         "elderly": elderly, "disabled": disabled, "ill": ill,
         **{s: stages[:, k] for k, s in enumerate(STUDENT_STAGES)},
+        "registered": np.ones(n, np.uint8), "harsh_area": np.zeros(n, np.uint8),
+        "dropouts": np.zeros(n, np.int8), "insured": np.ones(n, np.uint8),
         "housing_safe": housing_safe, "water_safe": water_safe, "market_income": market,
     }
     registry = Registry(cast(households, HOUSEHOLD_SCHEMA), cast(villages, VILLAGE_SCHEMA),
@@ -202,9 +204,11 @@ def _places(rng: np.random.Generator, spec: dict[str, Any], n: int, source: str)
         "income_ratio": [float(c["income_ratio"]) for c in specs],
         "national_poor": [int(c["national_poor"]) for c in specs],
     }
+    pop_per_village = [int(c["rural_population"]) // int(c["villages"]) for c in specs]
     villages = {
         "village_id": np.arange(n_villages.sum()),
         "county": np.repeat(np.arange(len(specs)), n_villages),
+        "rural_population": np.repeat(pop_per_village, n_villages),
         "collective_income": np.zeros(n_villages.sum()),
         "infrastructure_ok": np.ones(n_villages.sum()),
     }
@@ -236,6 +240,8 @@ def synthetic(n: int, n_counties: int = 100, seed: int = 0, base_year: int = 201
         "disabled": zeros, "ill": ill, "students_preschool": zeros,
         "students_compulsory": np.minimum(rng.binomial(s32, 0.1), s32 - labourers),
         "students_upper": zeros, "students_university": zeros,
+        "registered": np.ones(n, np.uint8), "harsh_area": (rng.random(n) < 0.05).astype(np.uint8),
+        "dropouts": np.zeros(n, np.int8), "insured": np.ones(n, np.uint8),
         "housing_safe": (rng.random(n) > 0.3).astype(np.uint8),
         "water_safe": np.ones(n, np.uint8), "market_income": share * line,
     }
@@ -245,6 +251,7 @@ def synthetic(n: int, n_counties: int = 100, seed: int = 0, base_year: int = 201
                 "income_ratio": np.ones(n_counties), "national_poor": np.ones(n_counties)}
     villages = {"village_id": np.arange(nv), "county": np.repeat(np.arange(n_counties),
                                                                   villages_per_county),
+                "rural_population": np.full(nv, max(1, 10 * n // nv)),
                 "collective_income": np.zeros(nv), "infrastructure_ok": np.ones(nv)}
     return Registry(cast(households, HOUSEHOLD_SCHEMA), cast(villages, VILLAGE_SCHEMA),
                     cast(counties, COUNTY_SCHEMA), [f"county {i}" for i in range(n_counties)],
