@@ -1,0 +1,99 @@
+"""Run time of one year of in-year delivery (:mod:`model.delivery`).
+
+``python -m model.delivery_bench [COUNTIES] [PROGRAMMES]`` prints the median
+wall time of :func:`model.delivery.deliver` for ``COUNTIES`` x
+``PROGRAMMES`` (default 832 x 12: China's poverty counties, a dozen
+programmes) under the declared default settings, under instant settings and
+under the two Xiangxi variants.
+
+Inputs are synthetic: about 300 enrolments per county and programme (Poisson),
+50 to 300 villages per county, a budget of 10,000 yuan per enrolment.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import tomllib
+from importlib import resources
+
+import numpy as np
+
+from model.delivery import VARIANTS, Settings, deliver, settings_from_params
+from model.params import Parameters, _declare, _flatten
+
+SOURCE = "delivery_parameters.toml"
+
+
+def delivery_parameters() -> Parameters:
+    """The delivery parameters as :class:`~model.params.Parameters`.
+
+    Read from ``model/delivery_parameters.toml`` with the declaration rules of
+    ``model/parameters.toml`` while it exists; once it is merged (the file
+    removed), from :meth:`Parameters.load`.
+    """
+    source = resources.files("model").joinpath(SOURCE)
+    if not source.is_file():
+        return Parameters.load()
+    tree = tomllib.loads(source.read_text(encoding="utf-8"))
+    return Parameters({n: _declare(n, t, f"model/{SOURCE}") for n, t in _flatten(tree).items()})
+
+
+def programme_names(params: Parameters) -> list[str]:
+    """Programmes with a declared build time, in declaration order (sorted)."""
+    prefix = "delivery.build_months."
+    return [n[len(prefix):] for n in params.names() if n.startswith(prefix)]
+
+
+def settings_for(params: Parameters, programmes: list[str], year: int = 2016) -> Settings:
+    """Settings of ``year`` from ``params`` (``p(name)`` as in the engine)."""
+    return settings_from_params(lambda name: params.at(name, year), programmes)
+
+
+def bench_inputs(n_counties: int, n_programmes: int, seed: int = 0):
+    """Synthetic ``(enrolments, budget, villages)`` for a benchmark year."""
+    rng = np.random.default_rng(seed)
+    enrolments = rng.poisson(300, (n_counties, n_programmes))
+    budget = 10_000.0 * enrolments
+    villages = rng.integers(50, 301, n_counties)
+    return enrolments, budget, villages
+
+
+def time_delivery(n_counties: int = 832, n_programmes: int = 12, repeats: int = 5,
+                  settings: Settings | None = None) -> float:
+    """Median wall time (s) of one :func:`deliver` call for the given size."""
+    params = delivery_parameters()
+    names = (programme_names(params) * n_programmes)[:n_programmes]
+    settings = settings or settings_for(params, names)
+    enrolments, budget, villages = bench_inputs(n_counties, n_programmes)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        deliver(2016, enrolments, budget, settings, seed=1, villages=villages)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    nc = int(argv[0]) if argv else 832
+    npr = int(argv[1]) if len(argv) > 1 else 12
+    params = delivery_parameters()
+    names = (programme_names(params) * npr)[:npr]
+    cases = {"default": settings_for(params, names), "instant": Settings.instant(npr)}
+    for variant, overlay in VARIANTS.items():
+        cases[variant] = settings_for(params.with_overlay(overlay, source=variant), names)
+    enrolments, budget, villages = bench_inputs(nc, npr)
+    print(f"delivery, one year, {nc} counties x {npr} programmes "
+          f"({int(enrolments.sum()):,} enrolments)")
+    for name, settings in cases.items():
+        seconds = time_delivery(nc, npr, settings=settings)
+        r = deliver(2016, enrolments, budget, settings, seed=1, villages=villages)
+        share = r.in_effect.sum() / enrolments.sum()
+        print(f"  {name:20s} {seconds:6.3f} s   in effect {share:6.1%}"
+              f"   household-years {r.household_years.sum() / enrolments.sum():6.1%}"
+              f"   unspent {r.unspent.sum() / budget.sum():6.1%}")
+
+
+if __name__ == "__main__":
+    main()
