@@ -85,6 +85,8 @@ VILLAGE_SCHEMA = (
           "village collective income in the base year"),
     Field("infrastructure_ok", "uint8", "flag", 0, 1,
           "1 if roads, water, power and clinic meet the village exit conditions"),
+    Field("poor_village", "uint8", "flag", 0, 1,
+          "1 for a registered poor village (贫困村), whose exit is tracked"),
 )
 
 COUNTY_SCHEMA = (
@@ -95,6 +97,8 @@ COUNTY_SCHEMA = (
     Field("income_ratio", "float32", "1", 0, 10,
           "base-year rural income relative to the provincial average"),
     Field("national_poor", "uint8", "flag", 0, 1, "1 for a national poor county"),
+    Field("poor_county", "uint8", "flag", 0, 1,
+          "1 for a poor county (national or provincial) that exits as a county"),
 )
 
 SCHEMAS = {"households": HOUSEHOLD_SCHEMA, "villages": VILLAGE_SCHEMA, "counties": COUNTY_SCHEMA}

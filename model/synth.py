@@ -1,13 +1,26 @@
-"""Synthetic registries from published counts (a first, simple generator).
+"""Synthetic registries from published aggregates.
 
-A spec (TOML, see ``model/specs/ruyuan.toml``) gives cells of category x labour
-capacity with exact household and people counts, plus household-level counts
-(disabled households and their people, ill people and their households, unsafe
-houses). The generator reproduces every household count exactly, the people
-of each cell exactly, and the ill-people and disabled-household-people totals
-exactly where the household sizes allow. Everything the spec does not give is
-drawn from the spec's ``[assumptions]`` with a numpy generator seeded by the
-spec, so a spec always builds the same registry.
+:func:`build` turns a spec (:mod:`model.registry_spec`, files in
+``model/specs/``) into a :class:`~model.population.Registry`:
+
+1. **Joint table.** The household types (region x category x labour x
+   disabled x ill x housing x cause x size) start from the spec's prior and
+   are fitted to its margins by iterative proportional fitting
+   (:func:`model.ipf.fit`), then rounded to whole households so that every
+   count the spec gives holds exactly (:func:`model.ipf.round_exact`).
+2. **Households.** One row per household of each cell (``np.repeat``); member
+   counts (labourers, students, elderly, ill and disabled members) are drawn
+   within the cell's constraints, exact where ``[members]`` gives a total;
+   registration income is a Beta share of the identification line.
+3. **Places.** Households of a region go to its counties (exact when the
+   counties give households, else by apportioning their shares), then to the
+   county's poor or other villages.
+4. **Near-poor pool** (optional): unregistered households (``registered`` 0)
+   with income just above the line, drawn from the same fitted table.
+
+Everything is vectorised (no Python loop over households) and seeded by the
+spec, so a spec always builds the same registry. :func:`synthetic` makes a
+large registry without published counts, for benchmarks.
 """
 
 from __future__ import annotations
@@ -19,11 +32,14 @@ from typing import Any
 
 import numpy as np
 
+from model import ipf
 from model.errors import PovsimError, close_match
-from model.population import (CATEGORIES, CAUSES, COUNTY_SCHEMA, HOUSEHOLD_SCHEMA, REGIONS,
-                              STUDENT_STAGES, VILLAGE_SCHEMA, Registry, cast)
+from model.population import CAUSES, COUNTY_SCHEMA, HOUSEHOLD_SCHEMA, VILLAGE_SCHEMA, Registry, cast
+from model.registry_spec import (ASSUMPTIONS, DIM_NAMES, MAX_SIZE, NEAR_POOR, SHAPE, TOP,
+                                 VILLAGES, Counties, apportion, check_keys, constraints,
+                                 counties, member_counts, prior_table)
 
-MAX_SIZE = 10
+__all__ = ["MAX_SIZE", "build", "builtin_specs", "load_spec", "synthetic"]
 
 
 def builtin_specs() -> list[str]:
@@ -35,8 +51,13 @@ def builtin_specs() -> list[str]:
 def load_spec(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
     """Read a spec by built-in name or path; return (spec, source)."""
     path = Path(name_or_path)
-    if path.suffix == ".toml" and path.exists():
-        text, source = path.read_text(encoding="utf-8"), str(path)
+    if path.suffix == ".toml" and path.is_file():
+        source = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise PovsimError(f"{source}: not UTF-8 text ({err.reason} at byte {err.start})") \
+                from None
     else:
         names = builtin_specs()
         if str(name_or_path) not in names:
@@ -50,170 +71,279 @@ def load_spec(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
         raise PovsimError(f"{source}: {err}") from None
 
 
-def _sizes(rng: np.random.Generator, households: int, people: int) -> np.ndarray:
-    """Household sizes in 1..MAX_SIZE summing exactly to ``people``."""
-    if not households <= people <= households * MAX_SIZE:
-        raise PovsimError(f"cell of {households} households cannot hold {people} people "
-                          f"(1 to {MAX_SIZE} each)")
-    mean_extra = people / households - 1.0
-    size = 1 + np.minimum(rng.poisson(mean_extra, households), MAX_SIZE - 1)
-    diff = people - int(size.sum())
+# ---------------------------------------------------------------- the joint table
+
+def fit_table(spec: dict[str, Any], source: str = "spec") -> tuple[np.ndarray, np.ndarray,
+                                                                   Counties]:
+    """Fitted (float) and rounded (whole households) joint tables, and the counties."""
+    check_keys(spec, TOP, source, "")
+    for key in ("name", "base_year", "identification_line"):
+        if key not in spec:
+            raise PovsimError(f"{source}: missing key '{key}'")
+    cs = counties(spec, source)
+    used = np.bincount(cs.region, minlength=SHAPE[0]) > 0
+    prior = prior_table(spec, source, used)
+    cons = constraints(spec, source, cs.region, cs.households, cs.share)
+    fitted = ipf.fit(prior, cons)
+    return fitted, ipf.round_exact(fitted, cons), cs
+
+
+def _decode(cells: np.ndarray) -> dict[str, np.ndarray]:
+    """Dimension values (int8) of each household's cell index."""
+    out = {}
+    stride = int(np.prod(SHAPE))
+    for name, n in zip(DIM_NAMES, SHAPE):
+        stride //= n
+        out[name] = ((cells // stride) % n).astype(np.int8)
+    out["size"] += 1   # index 0 is one person
+    return out
+
+
+def _cells(table: np.ndarray) -> np.ndarray:
+    """One cell index per household, in cell order (uint16 is enough)."""
+    return np.repeat(np.arange(table.size, dtype=np.uint16), table.ravel())
+
+
+# ---------------------------------------------------------------- members
+
+def _exact_total(rng: np.random.Generator, base: np.ndarray, room: np.ndarray, total: int,
+                 what: str) -> np.ndarray:
+    """``base`` plus extra units (at most ``room`` each) so that the sum is ``total``."""
+    need = total - int(base.sum(dtype=np.int64))
+    cap = int(room.sum(dtype=np.int64))
+    if not 0 <= need <= cap:
+        raise PovsimError(f"{what}: a total of {total} is impossible: the households drawn "
+                          f"hold {int(base.sum())} to {int(base.sum()) + cap}")
+    extra = rng.binomial(room, need / cap if cap else 0.0).astype(np.int32)
+    diff = need - int(extra.sum(dtype=np.int64))
     while diff != 0:
-        step = 1 if diff > 0 else -1
-        room = np.flatnonzero(size < MAX_SIZE) if step > 0 else np.flatnonzero(size > 1)
-        pick = rng.choice(room, size=min(abs(diff), len(room)), replace=False)
-        size[pick] += step
-        diff -= step * len(pick)
-    return size.astype(np.int8)
+        pool = np.flatnonzero(extra < room) if diff > 0 else np.flatnonzero(extra > 0)
+        pick = rng.choice(pool, size=min(abs(diff), len(pool)), replace=False)
+        extra[pick] += 1 if diff > 0 else -1
+        diff -= len(pick) if diff > 0 else -len(pick)
+    return base + extra
 
 
-def _choose_with_total(rng: np.random.Generator, size: np.ndarray, weight: np.ndarray,
-                       count: int, total: int) -> np.ndarray:
-    """Pick ``count`` households (weighted) whose sizes sum to ``total`` if possible.
+def _members(rng: np.random.Generator, d: dict[str, np.ndarray], assume: dict[str, Any],
+             exact: dict[str, int], source: str) -> dict[str, np.ndarray]:
+    """Member counts of each household, consistent with its cell."""
+    size = d["size"].astype(np.int32)
+    labour = d["labour"] == 1
+    labourers = np.where(labour, 1 + rng.binomial(size - 1, assume["labourer_share"]), 0)
+    room = size - labourers
+    students = np.where(labour, np.minimum(rng.binomial(size, assume["children_per_member"]),
+                                           room), 0)
+    schooling = (d["cause"] == DIM_CAUSE_SCHOOLING) & (room > 0)
+    students = np.where(schooling, np.maximum(students, 1), students)
+    stages, left, rest = {}, students, 1.0
+    shares = assume["student_stage_shares"]
+    for k, name in enumerate(("students_preschool", "students_compulsory", "students_upper")):
+        p = min(1.0, shares[k] / rest) if rest > 0 else 0.0
+        stages[name] = rng.binomial(left, p)
+        left, rest = left - stages[name], rest - shares[k]
+    stages["students_university"] = left
+    elder_share = np.where(labour, assume["elderly_share_labour"],
+                           assume["elderly_share_no_labour"])
+    out = {"labourers": labourers, **stages,
+           "elderly": rng.binomial(room - students, elder_share),
+           "dropouts": rng.binomial(stages["students_compulsory"], assume["dropout_share"])}
+    for name, flag in (("ill", "ill"), ("disabled", "disabled")):
+        has = d[flag] == 1
+        base = has.astype(np.int32)
+        if name in exact:
+            out[name] = _exact_total(rng, base, np.where(has, size - 1, 0), exact[name],
+                                     f"{source}: members.{name}")
+        else:
+            out[name] = base + np.where(has, rng.binomial(size - 1,
+                                                          assume[f"extra_{name}_share"]), 0)
+    return out
 
-    Starts from a weighted sample and swaps chosen for unchosen households to
-    close the gap; stops when exact or when no swap helps.
+
+DIM_CAUSE_SCHOOLING = CAUSES.index("schooling")
+
+
+def _households(rng: np.random.Generator, cells: np.ndarray, spec: dict, assume: dict,
+                registered: bool, source: str) -> dict[str, np.ndarray]:
+    """Household columns (no places yet) for the households of ``cells``."""
+    n = len(cells)
+    d = _decode(cells)
+    exact = member_counts(spec, source) if registered else {}
+    cols = {"region": d["region"], "category": d["category"], "cause": d["cause"],
+            "size": d["size"], **_members(rng, d, assume, exact, source)}
+    line = float(spec["identification_line"])
+    labour = d["labour"] == 1
+    if registered:
+        a_l, b_l = assume["market_share_labour"]
+        a_n, b_n = assume["market_share_no_labour"]
+        share = np.where(labour, rng.beta(a_l, b_l, n), rng.beta(a_n, b_n, n))
+        share = np.minimum(share, 0.999)
+    else:
+        lo, hi = spec["near_poor"].get("income_ratio", [1.0, 1.5])
+        share = rng.uniform(lo, hi, n)
+    cols.update({
+        "registered": np.full(n, int(registered), np.uint8),
+        "harsh_area": (rng.random(n) < assume["harsh_area_share"]).astype(np.uint8),
+        "insured": (rng.random(n) < assume["insured_share"]).astype(np.uint8),
+        "housing_safe": (d["housing"] == 0).astype(np.uint8),
+        "water_safe": (rng.random(n) >= assume["water_unsafe_share"]).astype(np.uint8),
+        "market_income": (share * line).astype(np.float32),
+    })
+    return cols
+
+
+def _assumptions(spec: dict, source: str) -> dict[str, Any]:
+    given = spec.get("assumptions", {})
+    check_keys(given, ASSUMPTIONS, source, "assumptions")
+    assume = {**ASSUMPTIONS, **given}
+    for key, value in assume.items():
+        for v in (value if isinstance(value, list) else [value]):
+            if not isinstance(v, int | float) or isinstance(v, bool) or v < 0 or (
+                    key.endswith("share") and v > 1):
+                raise PovsimError(f"{source}: assumptions.{key} = {value!r}: expected "
+                                  + ("shares from 0 to 1" if key.endswith("share")
+                                     else "numbers >= 0"))
+    if abs(sum(assume["student_stage_shares"]) - 1) > 1e-6 or len(
+            assume["student_stage_shares"]) != 4:
+        raise PovsimError(f"{source}: assumptions.student_stage_shares: expected 4 shares "
+                          "adding up to 1")
+    for key in ("market_share_labour", "market_share_no_labour"):
+        if len(assume[key]) != 2 or min(assume[key]) <= 0:
+            raise PovsimError(f"{source}: assumptions.{key}: expected Beta parameters [a, b] > 0")
+    return assume
+
+
+# ---------------------------------------------------------------- places
+
+def _to_counties(rng: np.random.Generator, region: np.ndarray, cs: Counties,
+                 weights: np.ndarray, exact: np.ndarray | None) -> np.ndarray:
+    """County of each household: within its region, exact counts or apportioned weights.
+
+    ``region`` must be sorted (households come in cell order, region first).
     """
-    p = weight / weight.sum()
-    chosen = np.zeros(len(size), bool)
-    chosen[rng.choice(len(size), size=count, replace=False, p=p)] = True
-    gap = total - int(size[chosen].sum())
-    for _ in range(50 * count):
-        if gap == 0:
-            break
-        inside, outside = np.flatnonzero(chosen), np.flatnonzero(~chosen)
-        a = rng.choice(inside, size=min(64, len(inside)))
-        b = rng.choice(outside, size=min(64, len(outside)))
-        delta = size[b].astype(int) - size[a].astype(int)
-        ok = (np.sign(delta) == np.sign(gap)) & (np.abs(delta) <= abs(gap))
-        if not ok.any():
+    county = np.empty(len(region), np.int16)
+    bounds = np.searchsorted(region, np.arange(4))
+    for r in range(3):
+        lo, hi = bounds[r], bounds[r + 1]
+        if hi == lo:
             continue
-        k = np.flatnonzero(ok)[0]
-        chosen[a[k]], chosen[b[k]] = False, True
-        gap -= int(delta[k])
-    return chosen
+        ids = np.flatnonzero(cs.region == r)
+        counts = exact[ids] if exact is not None else apportion(hi - lo, weights[ids])
+        county[lo:hi] = rng.permutation(np.repeat(ids, counts).astype(np.int16))
+    return county
 
+
+def _villages(rng: np.random.Generator, spec: dict, source: str, cs: Counties,
+              county: np.ndarray, size: np.ndarray, registered: np.ndarray):
+    """Village of each household and the village and county tables."""
+    conf = spec.get("villages", {})
+    check_keys(conf, VILLAGES, source, "villages")
+    poor_share = float(conf.get("poor_share", 0.6))
+    income = conf.get("collective_income", [0.0, 0.0])
+    infra = conf.get("infrastructure_ok_share", [0.3, 0.9])
+    headroom = float(conf.get("headroom", 1.25))
+    n_poor, n_other = cs.poor_villages, cs.other_villages
+    per_county = n_poor + n_other
+    first = np.concatenate([[0], np.cumsum(per_county)[:-1]])
+    p_poor = np.where(n_other == 0, 1.0, np.where(n_poor == 0, 0.0, poor_share))
+    in_poor = rng.random(len(county)) < p_poor[county]
+    u = rng.random(len(county))
+    village = np.where(in_poor, first[county] + (u * n_poor[county]).astype(np.int64),
+                       first[county] + n_poor[county] + (u * n_other[county]).astype(np.int64))
+    village = village.astype(np.int32)
+    nv = int(per_county.sum())
+    v_county = np.repeat(np.arange(len(per_county)), per_county)
+    poor_flag = (np.arange(nv) - first[v_county]) < n_poor[v_county]
+    people = np.bincount(county, weights=size * registered, minlength=len(per_county))
+    c_rural = np.where(cs.rural_population > 0, cs.rural_population,
+                       np.ceil(people / np.nan_to_num(cs.incidence, nan=1.0)))
+    v_people = np.bincount(village, weights=size, minlength=nv)
+    v_rural = np.maximum(c_rural[v_county] // per_county[v_county],
+                         np.ceil(v_people * headroom))
+    means = np.where(poor_flag, float(income[0]), float(income[1]))
+    villages = {
+        "village_id": np.arange(nv), "county": v_county,
+        "rural_population": np.maximum(v_rural, 1),
+        "collective_income": rng.exponential(1.0, nv) * means,
+        "infrastructure_ok": rng.random(nv) < np.where(poor_flag, infra[0], infra[1]),
+        "poor_village": poor_flag,
+    }
+    counties_t = {
+        "county_id": np.arange(len(per_county)), "region": cs.region,
+        "rural_population": np.maximum(c_rural, 1), "income_ratio": cs.income_ratio,
+        "national_poor": cs.national_poor, "poor_county": cs.poor_county,
+    }
+    return village, villages, counties_t
+
+
+# ---------------------------------------------------------------- build
 
 def build(spec: dict[str, Any], source: str = "spec") -> Registry:
-    """Build a :class:`Registry` from a cells-and-counts spec."""
+    """Build a :class:`Registry` from a spec (see :mod:`model.registry_spec`).
+
+    Parameters
+    ----------
+    spec : dict
+        The parsed TOML spec.
+    source : str
+        Where it came from, for messages and ``Registry.source``.
+
+    Raises
+    ------
+    PovsimError
+        For a bad spec: unknown key, wrong type, inconsistent counts.
+    """
+    fitted, table, cs = fit_table(spec, source)
+    assume = _assumptions(spec, source)
     rng = np.random.default_rng(int(spec.get("seed", 0)))
-    assume = spec["assumptions"]
-    counts = spec["counts"]
-    cells = spec["cells"]
-    parts: dict[str, list[np.ndarray]] = {"category": [], "labour": [], "size": []}
-    for i, cell in enumerate(cells):
-        if cell["category"] not in CATEGORIES:
-            raise PovsimError(f"{source}: cells[{i}].category = {cell['category']!r}, expected one "
-                              f"of {CATEGORIES}" + close_match(str(cell["category"]), CATEGORIES))
-        h, n = int(cell["households"]), int(cell["people"])
-        parts["category"].append(np.full(h, CATEGORIES.index(cell["category"]), np.int8))
-        parts["labour"].append(np.full(h, bool(cell["labour"])))
-        parts["size"].append(_sizes(rng, h, n))
-    category = np.concatenate(parts["category"])
-    has_labour = np.concatenate(parts["labour"])
-    size = np.concatenate(parts["size"])
-    n = len(size)
-    order = rng.permutation(n)  # mix cells so that ids carry no cell order
-    category, has_labour, size = category[order], has_labour[order], size[order]
-    s32 = size.astype(np.int32)
-
-    extra = rng.binomial(s32 - 1, assume["labourer_share"])
-    labourers = np.where(has_labour, 1 + extra, 0)
-    room = s32 - labourers
-    n_students = np.where(has_labour, np.minimum(rng.binomial(s32, assume["children_per_member"]),
-                                                 room), 0)
-    stages = np.zeros((n, len(STUDENT_STAGES)), np.int32)
-    for k in range(int(n_students.max(initial=0))):
-        stages += rng.multinomial(1, assume["student_stage_shares"], size=n) * (n_students > k)[:, None]
-    elder_share = np.where(has_labour, assume["elderly_share_labour"],
-                           assume["elderly_share_no_labour"])
-    elderly = rng.binomial(room - n_students, elder_share)
-
-    # disabled households: weighted towards households without labour
-    w_dis = np.where(has_labour, 1.0, 2.0)
-    disabled_hh = _choose_with_total(rng, s32, w_dis, counts["disabled_households"],
-                                     counts["disabled_household_people"])
-    disabled = np.where(disabled_hh, 1 + rng.binomial(np.maximum(s32 - 1, 0), 0.1), 0)
-
-    # ill people: one in each chosen household, the rest spread where room remains
-    w_ill = np.where(has_labour, 1.0, 1.5)
-    ill_hh = np.zeros(n, bool)
-    ill_hh[rng.choice(n, counts["ill_households"], replace=False, p=w_ill / w_ill.sum())] = True
-    ill = ill_hh.astype(np.int32)
-    left = counts["ill_people"] - counts["ill_households"]
-    while left > 0:
-        room_ill = np.flatnonzero(ill_hh & (ill < s32))
-        if len(room_ill) == 0:
-            break
-        pick = rng.choice(room_ill, size=min(left, len(room_ill)), replace=False)
-        ill[pick] += 1
-        left -= len(pick)
-
-    housing_safe = np.ones(n, np.uint8)
-    housing_safe[rng.choice(n, counts["unsafe_housing_households"], replace=False)] = 0
-    water_safe = (rng.random(n) >= assume["water_unsafe_share"]).astype(np.uint8)
-
-    cause = np.where(ill > 0, CAUSES.index("illness"),
-                     np.where(disabled > 0, CAUSES.index("disability"),
-                              np.where(~has_labour, CAUSES.index("lack_of_labour"),
-                                       rng.choice([CAUSES.index("lack_of_funds"),
-                                                   CAUSES.index("lack_of_skills")], n))))
-    line = float(spec["identification_line"])
-    a_l, b_l = assume["market_share_labour"]
-    a_n, b_n = assume["market_share_no_labour"]
-    share = np.where(has_labour, rng.beta(a_l, b_l, n), rng.beta(a_n, b_n, n))
-    market = (share * line).astype(np.float32)
-
-    county, village, counties, villages, names = _places(rng, spec, n, source)
-    households = {
-        "hh_id": np.arange(n, dtype=np.int64), "village": village, "county": county,
-        "category": category, "cause": cause, "size": size, "labourers": labourers,
-        "elderly": elderly, "disabled": disabled, "ill": ill,
-        **{s: stages[:, k] for k, s in enumerate(STUDENT_STAGES)},
-        "registered": np.ones(n, np.uint8), "harsh_area": np.zeros(n, np.uint8),
-        "dropouts": np.zeros(n, np.int8), "insured": np.ones(n, np.uint8),
-        "housing_safe": housing_safe, "water_safe": water_safe, "market_income": market,
-    }
+    parts = [_households(rng, _cells(table), spec, assume, True, source)]
+    reg_counts = None
+    if "near_poor" in spec:
+        pool_cells = _pool_cells(spec, source, fitted, int(table.sum()))
+        parts.append(_households(rng, pool_cells, spec, assume, False, source))
+    county_parts = []
+    for k, cols in enumerate(parts):
+        if k == 0:
+            county_parts.append(_to_counties(rng, cols["region"], cs, cs.share, cs.households))
+            reg_counts = np.bincount(county_parts[0], minlength=len(cs.names))
+        else:
+            county_parts.append(_to_counties(rng, cols["region"], cs, reg_counts + 1e-9, None))
+    hh = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    del hh["region"]
+    county = np.concatenate(county_parts)
+    village, villages, counties_t = _villages(rng, spec, source, cs, county, hh["size"],
+                                              hh["registered"])
+    # order by village (so by county); random within a village: ids carry no cell order
+    perm = rng.permutation(len(county))
+    order = perm[np.argsort(village[perm], kind="stable")]
+    households = {k: v[order] for k, v in hh.items()}
+    households.update(hh_id=np.arange(len(order), dtype=np.int64), village=village[order],
+                      county=county[order])
     registry = Registry(cast(households, HOUSEHOLD_SCHEMA), cast(villages, VILLAGE_SCHEMA),
-                        cast(counties, COUNTY_SCHEMA), names, int(spec["base_year"]),
+                        cast(counties_t, COUNTY_SCHEMA), list(cs.names), int(spec["base_year"]),
                         str(spec["name"]), source)
     registry.validate()
     return registry
 
 
-def _places(rng: np.random.Generator, spec: dict[str, Any], n: int, source: str):
-    """Assign households to counties (by the counties' household counts) and
-    uniformly to the villages of their county."""
-    specs = spec["counties"]
-    hh_per_county = np.array([int(c["households"]) for c in specs])
-    if hh_per_county.sum() != n:
-        raise PovsimError(f"{source}: counties hold {hh_per_county.sum()} households but the "
-                          f"cells give {n}")
-    county = np.repeat(np.arange(len(specs)), hh_per_county)
-    n_villages = np.array([int(c["villages"]) for c in specs])
-    first_village = np.concatenate([[0], np.cumsum(n_villages)[:-1]])
-    village = first_village[county] + (rng.random(n) * n_villages[county]).astype(np.int64)
-    for c in specs:
-        if c["region"] not in REGIONS:
-            raise PovsimError(f"{source}: county '{c['name']}' region = {c['region']!r}, "
-                              f"expected one of {REGIONS}" + close_match(c["region"], REGIONS))
-    counties = {
-        "county_id": np.arange(len(specs)),
-        "region": [REGIONS.index(c["region"]) for c in specs],
-        "rural_population": [int(c["rural_population"]) for c in specs],
-        "income_ratio": [float(c["income_ratio"]) for c in specs],
-        "national_poor": [int(c["national_poor"]) for c in specs],
-    }
-    pop_per_village = [int(c["rural_population"]) // int(c["villages"]) for c in specs]
-    villages = {
-        "village_id": np.arange(n_villages.sum()),
-        "county": np.repeat(np.arange(len(specs)), n_villages),
-        "rural_population": np.repeat(pop_per_village, n_villages),
-        "collective_income": np.zeros(n_villages.sum()),
-        "infrastructure_ok": np.ones(n_villages.sum()),
-    }
-    return county, village, counties, villages, [str(c["name"]) for c in specs]
+def _pool_cells(spec: dict, source: str, fitted: np.ndarray, n_registered: int) -> np.ndarray:
+    """Cells of the near-poor pool: the fitted table reweighted by category."""
+    conf = spec["near_poor"]
+    check_keys(conf, NEAR_POOR, source, "near_poor")
+    ratio = float(conf.get("households_per_registered", 0.0))
+    lo_hi = conf.get("income_ratio", [1.0, 1.5])
+    if ratio < 0 or len(lo_hi) != 2 or not 1.0 <= lo_hi[0] <= lo_hi[1]:
+        raise PovsimError(f"{source}: near_poor: expected households_per_registered >= 0 and "
+                          "income_ratio = [low, high] with 1 <= low <= high (x the line)")
+    weights = conf.get("category_weights", {})
+    check_keys(weights, {c: (int, float) for c in ("general", "dibao", "wubao")}, source,
+               "near_poor.category_weights")
+    w = np.array([float(weights.get(c, 1.0)) for c in ("general", "dibao", "wubao")])
+    table = fitted * w.reshape((1, -1) + (1,) * (len(SHAPE) - 2))
+    counts = apportion(int(round(ratio * n_registered)), table.ravel())
+    return np.repeat(np.arange(table.size, dtype=np.uint16), counts)
 
+
+# ---------------------------------------------------------------- benchmarks
 
 def synthetic(n: int, n_counties: int = 100, seed: int = 0, base_year: int = 2015) -> Registry:
     """A large synthetic registry for benchmarks and scale tests (no published counts).
@@ -246,13 +376,15 @@ def synthetic(n: int, n_counties: int = 100, seed: int = 0, base_year: int = 201
         "water_safe": np.ones(n, np.uint8), "market_income": share * line,
     }
     nv = n_counties * villages_per_county
-    counties = {"county_id": np.arange(n_counties), "region": rng.integers(0, 3, n_counties),
-                "rural_population": np.full(n_counties, max(1, 10 * n // n_counties)),
-                "income_ratio": np.ones(n_counties), "national_poor": np.ones(n_counties)}
+    counties_t = {"county_id": np.arange(n_counties), "region": rng.integers(0, 3, n_counties),
+                  "rural_population": np.full(n_counties, max(1, 10 * n // n_counties)),
+                  "income_ratio": np.ones(n_counties), "national_poor": np.ones(n_counties),
+                  "poor_county": np.ones(n_counties)}
     villages = {"village_id": np.arange(nv), "county": np.repeat(np.arange(n_counties),
                                                                   villages_per_county),
                 "rural_population": np.full(nv, max(1, 10 * n // nv)),
-                "collective_income": np.zeros(nv), "infrastructure_ok": np.ones(nv)}
+                "collective_income": np.zeros(nv), "infrastructure_ok": np.ones(nv),
+                "poor_village": np.ones(nv)}
     return Registry(cast(households, HOUSEHOLD_SCHEMA), cast(villages, VILLAGE_SCHEMA),
-                    cast(counties, COUNTY_SCHEMA), [f"county {i}" for i in range(n_counties)],
+                    cast(counties_t, COUNTY_SCHEMA), [f"county {i}" for i in range(n_counties)],
                     base_year, f"synthetic-{n}", "synthetic")
