@@ -26,7 +26,7 @@ KERNEL = dict(parallel=True, fastmath=FASTMATH, error_model="numpy", cache=True)
 
 @njit(**KERNEL)
 def income_update(hh_id, county, size, ill, base_market, county_factor, programme_income,
-                  transfer_income, floor, schooling_cost, oop_share,
+                  transfer_income, floor, schooling_cost, oop_share, oop_cap,
                   key_income, key_illness, rho, innovation_sd, sigma_transitory, mean_shift,
                   illness_base_rate, illness_rate_per_ill, illness_cost_mean,
                   z, market, medical, topup, income):
@@ -56,6 +56,8 @@ def income_update(hh_id, county, size, ill, base_market, county_factor, programm
         Rigid schooling cost counted against income.
     oop_share : float32 array (n,)
         Share of an illness event's cost the household pays.
+    oop_cap : float32 array (n,)
+        Cap on the household's out-of-pocket cost of an event (yuan; inf for none).
     key_income, key_illness : uint64
         Year keys of the INCOME and ILLNESS streams (:func:`model.random.year_key`).
     rho : float32
@@ -86,7 +88,8 @@ def income_update(hh_id, county, size, ill, base_market, county_factor, programm
                                                                   + mean_shift)
         u_event, u_cost = uniforms(hash_id(key_illness, hh_id[i]))
         p = illness_base_rate + illness_rate_per_ill * np.float32(ill[i])
-        cost = -illness_cost_mean * log_unit(u_cost) * oop_share[i] / np.float32(size[i])
+        cost = min(-illness_cost_mean * log_unit(u_cost) * oop_share[i], oop_cap[i]) \
+            / np.float32(size[i])
         med = cost if u_event < p else np.float32(0.0)
         before = m + programme_income[i] + transfer_income[i]
         top = max(floor[i] - before, np.float32(0.0))
@@ -97,7 +100,7 @@ def income_update(hh_id, county, size, ill, base_market, county_factor, programm
 
 
 def income_update_numpy(hh_id, county, size, ill, base_market, county_factor, programme_income,
-                        transfer_income, floor, schooling_cost, oop_share,
+                        transfer_income, floor, schooling_cost, oop_share, oop_cap,
                         key_income, key_illness, rho, innovation_sd, sigma_transitory, mean_shift,
                         illness_base_rate, illness_rate_per_ill, illness_cost_mean,
                         z, market, medical, topup, income):
@@ -115,7 +118,8 @@ def income_update_numpy(hh_id, county, size, ill, base_market, county_factor, pr
     m = base_market * county_factor[county].astype(np.float64) * shock
     u_event, u_cost = uniforms_np(hash_id_np(key_illness, hh_id))
     p = illness_base_rate + illness_rate_per_ill * ill.astype(np.float64)
-    cost = -illness_cost_mean * np.log(u_cost.astype(np.float64)) * oop_share / size
+    gross = -illness_cost_mean * np.log(u_cost.astype(np.float64))
+    cost = np.minimum(gross * oop_share, oop_cap) / size
     med = np.where(u_event < p, cost, 0.0)
     before = m + programme_income + transfer_income
     top = np.maximum(floor - before, 0.0)

@@ -1,22 +1,39 @@
 """Programmes: who gets assistance, what it does and what it costs.
 
-A programme is one small class. The engine (:mod:`model.sim`) knows nothing
-about any particular programme; each year it
+A programme is one small class (see :mod:`model.measures` for the measures
+of the seeds). The engine (:mod:`model.sim`) knows nothing about any
+particular programme; each year it calls, for every programme in order,
 
-1. asks every programme for its eligible households, its targeting order and
-   its capacity, and enrols up to capacity among registered households not yet
-   enrolled (:func:`enrol`);
-2. asks every programme to apply its effect to its active households
-   (:meth:`Programme.apply`): income, a safety-net floor or a guarantee;
-3. after the income update, asks for the cost (:meth:`Programme.cost`).
+1. :meth:`Programme.enrol` — eligible registered households not yet
+   enrolled are taken up to the year's capacity, in targeting order;
+2. :meth:`Programme.step` — enrolments may stop (failure hazard), and the
+   effect is applied to the active households: income in a pathway's row of
+   ``State.batch_income``, a safety-net floor, a guarantee, or a lasting
+   change of earning capacity;
+3. :meth:`Programme.cost` — after the income update, the cost of the year.
 
-Enrolment is kept as the year of enrolment per household; a programme is
-active for ``duration`` years from then, whether or not the household has
-exited meanwhile (脱贫不脱政策). Parameters are looked up as
-``"<programme name>.<parameter>"`` in ``model/parameters.toml``.
+What a subclass declares
+------------------------
+``name``, ``batch`` (五个一批 pathway or ``"guarantee"``), ``unit``
+(capacity counted in ``"households"`` or ``"people"``), and the methods
+:meth:`needs` (households the effect can physically apply to),
+:meth:`matched` (precise targeting: the programme matched to the household's
+cause and capacity, a subset of ``needs``), :meth:`effect` and
+:meth:`cost`. Its parameters are looked up as ``"<name>.<parameter>"``:
+``capacity`` (and optionally ``budget``, yuan/year, turned into a capacity
+by :meth:`unit_cost`), ``ramp`` (years to full effect), ``hazard`` (yearly
+probability that an enrolment stops), ``duration`` (years active).
 
-To add a programme: write a subclass here, declare its parameters, and list it
-in :data:`PROGRAMMES`.
+Targeting (a scenario setting, parameters ``targeting.uniform`` and
+``targeting.order``): *precise* enrols ``matched`` households; *uniform*
+(大水漫灌) enrols any registered household in random order, and the effect
+then reaches only those the programme ``needs``. Entitlements (the safety
+net, basic medical cover) follow their own rules in both modes. When capacity is short,
+``targeting.order`` decides who goes first: poorest first (0), closest to
+the line first (1) or random (2); ties are broken by a counter-based random
+key, so choices are reproducible and independent of household order.
+
+Policies continue after exit for ``policy_grace_years`` (脱贫不脱政策).
 """
 
 from __future__ import annotations
@@ -26,12 +43,14 @@ from typing import ClassVar
 import numpy as np
 
 from model.params import Parameters
-from model.population import GENERAL, Registry
-from model.rules import EXITED, HOUSING
-from model.random import Stream, hash_id_np, year_key
-from model.state import State, per_student
+from model.population import Registry
+from model.random import Stream, hash_id_np, uniforms_np, year_key
+from model.rules import EXITED
+from model.state import INCOME_BATCHES, State
 
-BATCHES = ("production", "relocation", "ecological", "education", "safety_net", "guarantee")
+BATCHES = ("production", "relocation", "ecological", "education", "safety_net")
+ATTRIBUTION = BATCHES + ("none",)  # "none": own income alone would have sufficed
+POOREST_FIRST, CLOSEST_FIRST, RANDOM_ORDER = 0, 1, 2
 
 
 class YearParams:
@@ -44,74 +63,165 @@ class YearParams:
         value = self.params.at(name, self.year)
         return float(value) if value.ndim == 0 else value
 
+    def has(self, name: str) -> bool:
+        return name in self.params
+
+
+class Context:
+    """What a programme sees in a year: registry, state, parameters, seed, lines."""
+
+    def __init__(self, reg: Registry, st: State, p: YearParams, seed: int, line: float,
+                 covered_line: float):
+        self.reg, self.st, self.p, self.seed = reg, st, p, seed
+        self.year = p.year
+        self.line, self.covered_line = line, covered_line
+
+    def household_line(self, idx=slice(None)) -> np.ndarray:
+        return np.where(self.st.floor[idx] > 0, self.covered_line, self.line)
+
 
 class Programme:
-    """Base class. Subclasses set the class attributes and override
-    :meth:`eligible`, :meth:`apply` and :meth:`cost`; the rest has defaults."""
+    """A household programme. Subclasses set the class attributes and
+    override :meth:`needs`, :meth:`effect` and :meth:`cost` (and
+    :meth:`matched` when targeting uses the cause)."""
 
     name: ClassVar[str]
     batch: ClassVar[str]
     description: ClassVar[str]
-    stream: ClassVar[int] = 0  # distinguishes programmes' random tie-breaks
+    unit: ClassVar[str] = "households"
+    stream: ClassVar[int] = 0  # distinct per programme: its own random streams
+    level: ClassVar[str] = "household"
+    entitlement: ClassVar[bool] = False  # a legal entitlement: the same in every targeting mode
 
-    def eligible(self, reg: Registry, st: State, p: YearParams) -> np.ndarray:
-        """Boolean mask of households that may be enrolled this year."""
+    # ---- to override
+    def needs(self, ctx: Context) -> np.ndarray:
+        """Mask of households the effect can apply to."""
         raise NotImplementedError
 
-    def priority(self, reg: Registry, st: State, p: YearParams) -> np.ndarray:
-        """Targeting order, lowest first. Default: poorest (last year's income) first."""
-        return st.income
+    def matched(self, ctx: Context) -> np.ndarray:
+        """Mask of households precise targeting enrols (default: ``needs``)."""
+        return self.needs(ctx)
+
+    def effect(self, ctx: Context, idx: np.ndarray, years_in: np.ndarray) -> None:
+        """Apply the effect to households ``idx`` (active, and needing it);
+        ``years_in`` is the number of years since enrolment (0 in the first)."""
+        raise NotImplementedError
+
+    def cost(self, ctx: Context, new: np.ndarray, active: np.ndarray):
+        """``(one_off, recurring)`` in yuan: per new household (indices ``new``)
+        and per active household (indices ``active``), each a number or an
+        array aligned with its indices."""
+        raise NotImplementedError
+
+    def unit_cost(self, p: YearParams) -> float:
+        """Expected one-off cost of one enrolment (yuan): turns a budget into
+        a capacity. Programmes with a budget parameter override it."""
+        return 0.0
+
+    # ---- parameters with defaults
+    def _param(self, p: YearParams, key: str, default: float) -> float:
+        name = f"{self.name}.{key}"
+        return p(name) if p.has(name) else default
 
     def capacity(self, p: YearParams) -> float:
-        """New households that can be enrolled this year."""
-        return p(f"{self.name}.capacity")
+        """New enrolments this year, in :attr:`unit`: the capacity parameter,
+        further limited by the budget when one is declared."""
+        cap = self._param(p, "capacity", np.inf)
+        budget = self._param(p, "budget", np.inf)
+        if np.isfinite(budget):
+            unit = self.unit_cost(p)
+            cap = min(cap, np.floor(budget / unit) if unit > 0 else np.inf)
+        return cap
 
-    def duration(self, p: YearParams) -> float:
-        """Years the programme stays active after enrolment."""
-        return np.inf
-
-    def active(self, st: State, p: YearParams) -> np.ndarray:
-        """Indices of the households the programme reaches this year."""
+    # ---- the yearly cycle, called by the engine
+    def enrol(self, ctx: Context) -> np.ndarray:
+        """Enrol up to capacity; return the indices of the new enrolments."""
+        p, st = ctx.p, ctx.st
+        cap = self.capacity(p)
+        if cap < 1:
+            return np.zeros(0, np.int64)
+        uniform = p("targeting.uniform") > 0 and not self.entitlement
         start = st.enrolled[self.name]
-        d = self.duration(p)
-        if np.isfinite(d):
-            return np.flatnonzero((start > 0) & (start > p.year - d))
-        return np.flatnonzero(start > 0)
+        base = (start == 0) & st.registered()
+        candidates = np.flatnonzero(base if uniform else base & self.matched(ctx))
+        order = RANDOM_ORDER if uniform else int(p("targeting.order"))
+        chosen = select(ctx, self.stream, candidates, cap, order, self.unit)
+        start[chosen] = p.year
+        return chosen
 
-    def apply(self, reg: Registry, st: State, p: YearParams, active: np.ndarray) -> None:
-        """Add the effect for the ``active`` households (indices) to the state."""
-        raise NotImplementedError
+    def active(self, ctx: Context) -> np.ndarray:
+        """Indices of households the programme reaches this year: enrolled,
+        not stopped, within ``duration`` and, after exit, within the grace."""
+        p, st = ctx.p, ctx.st
+        start = st.enrolled[self.name]
+        mask = start > 0
+        duration = self._param(p, "duration", np.inf)
+        if np.isfinite(duration):
+            mask &= start > p.year - duration
+        grace = p("policy_grace_years")
+        if np.isfinite(grace):
+            mask &= ~((st.status == EXITED) & (st.exit_year <= p.year - grace - 1))
+        return np.flatnonzero(mask)
 
-    def cost(self, reg: Registry, st: State, p: YearParams, new: np.ndarray,
-             active: np.ndarray) -> tuple:
-        """Cost this year in yuan: ``(one_off, recurring)``, where ``one_off`` is
-        per newly enrolled household (indices ``new``) and ``recurring`` per
-        active household (indices ``active``); each is a number or an array
-        aligned with its indices."""
-        raise NotImplementedError
+    def step(self, ctx: Context) -> np.ndarray:
+        """Stop failed enrolments, apply the effect; return the active indices."""
+        active = self.active(ctx)
+        hazard = self._param(ctx.p, "hazard", 0.0)
+        start = ctx.st.enrolled[self.name]
+        if hazard > 0 and len(active):
+            # an enrolment can fail from its second year on
+            older = active[start[active] < ctx.year]
+            key = year_key(ctx.seed, Stream.FAILURE + 16 * self.stream, ctx.year)
+            u, _ = uniforms_np(hash_id_np(key, ctx.reg.households["hh_id"][older]))
+            failed = older[u < hazard]
+            if len(failed):
+                start[failed] = -start[failed]
+                active = self.active(ctx)
+        reach = active[self.needs(ctx)[active]] if len(active) else active
+        if len(reach):
+            self.effect(ctx, reach, ctx.year - start[reach])
+        return active
+
+    def ramp(self, ctx: Context, years_in: np.ndarray) -> np.ndarray:
+        """Share of the full effect after ``years_in`` years (float32, 0..1)."""
+        r = self._param(ctx.p, "ramp", 1.0)
+        return np.minimum((years_in + 1) / max(r, 1.0), 1.0).astype(np.float32)
+
+    def add_income(self, ctx: Context, idx: np.ndarray, per_capita) -> None:
+        """Add per-capita income (yuan/person/year) to this programme's pathway."""
+        ctx.st.batch_income[INCOME_BATCHES.index(self.batch), idx] += per_capita
 
 
-def enrol(programme: Programme, reg: Registry, st: State, p: YearParams, seed: int) -> np.ndarray:
-    """Enrol up to capacity; return the indices of the new enrolments.
+def select(ctx: Context, stream: int, candidates: np.ndarray, capacity: float, order: int,
+           unit: str) -> np.ndarray:
+    """The candidates to enrol, at most ``capacity`` households or people.
 
-    Candidates are eligible registered (not exited) households not yet
-    enrolled. When capacity is short, the lowest :meth:`Programme.priority`
-    goes first; ties are broken by a counter-based random key, so the choice is
-    reproducible and does not depend on household order.
+    Priority by ``order``; exact ties and random order use a counter-based key
+    of (seed, programme stream, household id, year).
     """
-    cap = programme.capacity(p)
-    if cap < 1:
-        return np.zeros(0, np.int64)
-    start = st.enrolled[programme.name]
-    candidates = np.flatnonzero(programme.eligible(reg, st, p) & (start == 0)
-                                & (st.status != EXITED))
-    if cap < len(candidates):
-        key = year_key(seed, Stream.TARGETING + 16 * programme.stream, p.year)
-        tie = hash_id_np(key, reg.households["hh_id"][candidates])
-        candidates = candidates[first_k(programme.priority(reg, st, p)[candidates], tie,
-                                        int(cap))]
-    start[candidates] = p.year
-    return candidates
+    if len(candidates) == 0:
+        return candidates
+    size = ctx.reg.households["size"]
+    enough = capacity >= (len(candidates) if unit == "households"
+                          else size[candidates].sum(dtype=np.int64))
+    if enough:
+        return candidates
+    key = year_key(ctx.seed, Stream.TARGETING + 16 * stream, ctx.year)
+    tie = hash_id_np(key, ctx.reg.households["hh_id"][candidates])
+    if order == POOREST_FIRST:
+        priority = ctx.st.income[candidates]
+    elif order == CLOSEST_FIRST:
+        priority = np.maximum(ctx.household_line(candidates) - ctx.st.income[candidates], 0.0)
+    else:
+        priority = np.zeros(len(candidates), np.float32)
+    # at most `capacity` households, even counting people (each has >= 1)
+    k = int(min(capacity, len(candidates)))
+    first = first_k(priority, tie, k)
+    if unit == "households":
+        return candidates[first]
+    ranked = first[np.lexsort((tie[first], priority[first]))]
+    people = np.cumsum(size[candidates[ranked]], dtype=np.int64)
+    return np.sort(candidates[ranked[people <= capacity]])
 
 
 def first_k(priority: np.ndarray, tie: np.ndarray, k: int) -> np.ndarray:
@@ -121,6 +231,8 @@ def first_k(priority: np.ndarray, tie: np.ndarray, k: int) -> np.ndarray:
     of the places go to the households at that priority with the smallest
     tie-break keys.
     """
+    if k <= 0:
+        return np.zeros(0, np.int64)
     kth = np.partition(priority, k - 1)[k - 1]
     below = np.flatnonzero(priority < kth)
     at = np.flatnonzero(priority == kth)
@@ -130,129 +242,69 @@ def first_k(priority: np.ndarray, tie: np.ndarray, k: int) -> np.ndarray:
     return np.sort(np.concatenate([below, at]))
 
 
-class SafetyNet(Programme):
-    """低保 / 五保 兜底: households without labour, and those already in dibao or
-    wubao, are topped up to the dibao standard, which rises to meet the
-    poverty line (两线合一)."""
+class VillageProgramme(Programme):
+    """A programme enrolling villages (capacity in villages per year).
 
-    name, batch, stream = "safety_net", "safety_net", 1
-    description = "dibao / wubao top-up to the dibao standard"
+    Candidates are villages that have not exited, in order of their number of
+    registered poor people, most first (ties by a random key). Subclasses
+    override :meth:`village_needs`, :meth:`village_effect` and :meth:`cost`
+    (indices are villages).
+    """
 
-    def eligible(self, reg, st, p):
-        h = reg.households
-        return (h["labourers"] == 0) | (h["category"] != GENERAL)
+    level: ClassVar[str] = "village"
+    unit: ClassVar[str] = "villages"
 
-    def apply(self, reg, st, p, active):
-        st.floor[active] = np.float32(dibao_standard(p))
+    def village_needs(self, ctx: Context) -> np.ndarray:
+        raise NotImplementedError
 
-    def cost(self, reg, st, p, new, active):
-        return 0.0, st.topup[active] * reg.households["size"][active].astype(np.float64)
+    def village_effect(self, ctx: Context, villages: np.ndarray, years_in: np.ndarray) -> None:
+        raise NotImplementedError
 
+    def enrol(self, ctx: Context) -> np.ndarray:
+        p, st = ctx.p, ctx.st
+        cap = self.capacity(p)
+        start = st.village_enrolled[self.name]
+        if cap < 1:
+            return np.zeros(0, np.int64)
+        uniform = p("targeting.uniform") > 0
+        base = (start == 0) & (st.village_exit_year == 0)
+        candidates = np.flatnonzero(base if uniform else base & self.village_needs(ctx))
+        if cap < len(candidates):
+            poor = registered_people_by_village(ctx)
+            key = year_key(ctx.seed, Stream.TARGETING + 16 * self.stream, ctx.year)
+            tie = hash_id_np(key, candidates)
+            priority = (np.zeros(len(candidates), np.float32) if uniform
+                        else -poor[candidates].astype(np.float32))
+            candidates = candidates[first_k(priority, tie, int(cap))]
+        start[candidates] = p.year
+        return candidates
 
-def dibao_standard(p: YearParams) -> float:
-    """The year's dibao standard (yuan/person/year)."""
-    return p("dibao_standard_ratio") * p("poverty_line")
+    def active(self, ctx: Context) -> np.ndarray:
+        start = ctx.st.village_enrolled[self.name]
+        mask = start > 0
+        duration = self._param(ctx.p, "duration", np.inf)
+        if np.isfinite(duration):
+            mask &= start > ctx.year - duration
+        return np.flatnonzero(mask)
 
+    def step(self, ctx: Context) -> np.ndarray:
+        active = self.active(ctx)
+        reach = active[self.village_needs(ctx)[active]] if len(active) else active
+        start = ctx.st.village_enrolled[self.name]
+        if len(reach):
+            self.village_effect(ctx, reach, ctx.year - start[reach])
+        return active
 
-class AssetIncome(Programme):
-    """资产收益: funds invested per member of a labour household pay a yearly
-    dividend per person (seed 004 §二(一)1)."""
-
-    name, batch, stream = "asset_income", "production", 2
-    description = "dividends from pooled investment"
-
-    def eligible(self, reg, st, p):
-        return reg.households["labourers"] > 0
-
-    def duration(self, p):
-        return p("asset_income.duration")
-
-    def apply(self, reg, st, p, active):
-        st.programme_income[active] += np.float32(p("asset_income.dividend"))
-
-    def cost(self, reg, st, p, new, active):
-        return p("asset_income.investment") * reg.households["size"][new].astype(np.float64), 0.0
-
-
-class Photovoltaic(Programme):
-    """光伏: a 3 kW household station yielding about 3,000 yuan a year for
-    20 years (seed 004 §二(一)9)."""
-
-    name, batch, stream = "photovoltaic", "production", 3
-    description = "household photovoltaic station"
-
-    def eligible(self, reg, st, p):
-        return reg.households["labourers"] > 0
-
-    def duration(self, p):
-        return p("photovoltaic.life")
-
-    def apply(self, reg, st, p, active):
-        st.programme_income[active] += (np.float32(p("photovoltaic.income"))
-                                        / reg.households["size"][active])
-
-    def cost(self, reg, st, p, new, active):
-        return p("photovoltaic.cost"), 0.0
+    def households_of(self, ctx: Context, villages: np.ndarray) -> np.ndarray:
+        """Mask of households living in ``villages``."""
+        flag = np.zeros(len(ctx.reg.villages["village_id"]), bool)
+        flag[villages] = True
+        return flag[ctx.reg.households["village"]]
 
 
-class TransferEmployment(Programme):
-    """转移就业: training and placement of one labourer; the household gains a
-    share of the migrant wage; employers get a yearly bonus (seed 004 §二(一)3)."""
-
-    name, batch, stream = "transfer_employment", "production", 4
-    description = "training and job placement of one labourer"
-
-    def eligible(self, reg, st, p):
-        return reg.households["labourers"] > 0
-
-    def apply(self, reg, st, p, active):
-        gain = p("transfer_employment.wage") * p("transfer_employment.net_share")
-        st.programme_income[active] += np.float32(gain) / reg.households["size"][active]
-
-    def cost(self, reg, st, p, new, active):
-        return p("transfer_employment.training_cost"), p("transfer_employment.employer_bonus")
-
-
-class Education(Programme):
-    """教育扶贫: a yearly grant per registered student by stage (seed 004 §二(一)4)."""
-
-    name, batch, stream = "education", "education", 5
-    description = "grants per student by stage"
-
-    def eligible(self, reg, st, p):
-        h = reg.households
-        return (h["students_preschool"] + h["students_compulsory"] + h["students_upper"]
-                + h["students_university"]) > 0
-
-    def capacity(self, p):
-        return np.inf
-
-    def apply(self, reg, st, p, active):
-        st.transfer_income[active] += per_student(reg, p("education.grant"), active)
-
-    def cost(self, reg, st, p, new, active):
-        size = reg.households["size"][active].astype(np.float64)
-        return 0.0, per_student(reg, p("education.grant"), active) * size
-
-
-class Housing(Programme):
-    """危房改造: unsafe houses are rebuilt or repaired; the house is safe from
-    the year of enrolment (seed 004 §二(一)5)."""
-
-    name, batch, stream = "housing", "guarantee", 6
-    description = "rebuilding or repairing unsafe houses"
-
-    def eligible(self, reg, st, p):
-        return (st.guarantees & HOUSING) == 0
-
-    def apply(self, reg, st, p, active):
-        st.guarantees[active] |= np.uint8(HOUSING)
-
-    def cost(self, reg, st, p, new, active):
-        new_cost, repair_cost = p("housing.cost")
-        share = p("housing.share_new")
-        return share * new_cost + (1.0 - share) * repair_cost, 0.0
-
-
-PROGRAMMES: tuple[type[Programme], ...] = (SafetyNet, AssetIncome, Photovoltaic,
-                                           TransferEmployment, Education, Housing)
+def registered_people_by_village(ctx: Context) -> np.ndarray:
+    """Registered poor people per village (float64)."""
+    h = ctx.reg.households
+    reg = ctx.st.registered()
+    return np.bincount(h["village"][reg], weights=h["size"][reg],
+                       minlength=len(ctx.reg.villages["village_id"]))

@@ -43,7 +43,11 @@ _TWO_PI = 2.0 * np.pi
 
 
 class Stream(IntEnum):
-    """Fixed stream ids, one per kind of draw. Never renumber; only append."""
+    """Fixed stream ids, one per kind of draw. Never renumber; only append.
+
+    Values stay below 16: per-programme streams are ``stream + 16 * k`` with
+    the programme's own number ``k``.
+    """
 
     INCOME = 1          # persistent and transitory market-income shocks (a normal pair)
     COUNTY = 2          # county-wide yearly shock (id = county index)
@@ -51,6 +55,9 @@ class Stream(IntEnum):
     VERIFICATION = 4    # assessment error at the year-end verification
     TARGETING = 5       # random tie-breaks and random targeting order
     SYNTH = 6           # synthetic registry generation
+    FAILURE = 7         # a programme enrolment stops (per programme)
+    DELIVERY = 8        # in-year delivery times (per programme)
+    DROPOUT = 9         # schooling events
 
 
 @njit(inline="always", cache=True)

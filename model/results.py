@@ -19,13 +19,16 @@ import xarray as xr
 
 from model import __version__
 from model.population import CATEGORIES, Registry
+from model.programmes import ATTRIBUTION, BATCHES
 from model.scenario import Scenario
 from model.sim import Record
 from model.tally import COL, TALLY, median_from_hist
 
-STATIC = ("rural_population", "poverty_line", "covered_line")  # the same for every seed
-PROGRAMME_FIELDS = (("new_households", "households", "households newly enrolled in the year"),
-                    ("active_households", "households", "households the programme reaches in the year"),
+STATIC = ("rural_population", "poverty_line", "covered_line", "village_county", "villages")  # the same for every seed
+PROGRAMME_FIELDS = (("new_households", "households",
+                     "households (villages for village programmes) newly enrolled in the year"),
+                    ("active_households", "households",
+                     "households (villages for village programmes) the programme reaches"),
                     ("cost", "yuan/year", "programme cost in the year"))
 
 
@@ -33,7 +36,8 @@ def to_dataset(record: Record, registry: Registry, scenario: Scenario, seed: int
                programmes: list[str]) -> xr.Dataset:
     """Build the dataset of one seed from a simulation's record."""
     coords = {"year": record.years, "county": registry.county_names,
-              "category": list(CATEGORIES), "programme": programmes}
+              "category": list(CATEGORIES), "programme": programmes,
+              "batch": list(ATTRIBUTION), "village": np.arange(len(record.village_exit_year))}
     dims = ("year", "county", "category")
     data = {}
     for name, unit, long_name in TALLY:
@@ -72,11 +76,50 @@ def to_dataset(record: Record, registry: Registry, scenario: Scenario, seed: int
     for k, (name, unit, long_name) in enumerate(PROGRAMME_FIELDS):
         data[name] = xr.DataArray(record.programme[..., k], dims=("year", "county", "programme"),
                                   attrs={"units": unit, "long_name": long_name})
+    data.update(_exit_variables(record, registry))
     static = {k: data.pop(k) for k in STATIC}
     ds = xr.Dataset(data, coords=coords).expand_dims(seed=[int(seed)])
     ds = ds.assign(static)
     ds.attrs.update(run_attributes(registry, scenario))
     return ds
+
+
+def _exit_variables(record: Record, registry: Registry) -> dict[str, xr.DataArray]:
+    """Exits by pathway, village and county exits, wrongful-exit and missed rates."""
+    yc, ycb = ("year", "county"), ("year", "county", "batch")
+    reached = np.full(record.batch_exits.shape[:3], np.nan)
+    reached[..., :len(BATCHES)] = record.batch_reached
+    village_county = registry.villages["county"]
+    return {
+        "exits_by_batch_households": xr.DataArray(record.batch_exits[..., 0], dims=ycb, attrs={
+            "units": "households", "long_name": "exits by the pathway that made the difference "
+                                                "(exclusive; see model.attribution)"}),
+        "exits_by_batch_people": xr.DataArray(record.batch_exits[..., 1], dims=ycb, attrs={
+            "units": "persons", "long_name": "people exiting by the pathway that made the "
+                                             "difference (exclusive)"}),
+        "exits_reached_people": xr.DataArray(reached, dims=ycb, attrs={
+            "units": "persons", "long_name": "people in exiting households that the pathway's "
+                                             "programmes reached (overlapping)"}),
+        "wrong_exit_rate": xr.DataArray(record.rates[..., 0], dims=yc, attrs={
+            "units": "1", "long_name": "wrongful-exit rate (错退率): exited households truly "
+                                       "below their line / exited households"}),
+        "missed_rate": xr.DataArray(record.rates[..., 1], dims=yc, attrs={
+            "units": "1", "long_name": "missed rate (漏评率): truly poor people not registered / "
+                                       "truly poor people"}),
+        "villages_exited": xr.DataArray(record.villages_exited, dims=yc, attrs={
+            "units": "villages", "long_name": "villages exiting (出列) in the year"}),
+        "village_exit_year": xr.DataArray(record.village_exit_year.astype(np.int32),
+                                          dims=("village",), attrs={
+            "units": "year", "long_name": "year the village exited (0: not by the end)"}),
+        "county_exit_year": xr.DataArray(record.county_exit_year.astype(np.int32),
+                                         dims=("county",), attrs={
+            "units": "year", "long_name": "year the county exited (摘帽; 0: not by the end)"}),
+        "village_county": xr.DataArray(village_county.astype(np.int32), dims=("village",), attrs={
+            "units": "index", "long_name": "county row of the village"}),
+        "villages": xr.DataArray(np.bincount(village_county, minlength=registry.n_counties)
+                                 .astype(np.float64), dims=("county",), attrs={
+            "units": "villages", "long_name": "poor villages of the county"}),
+    }
 
 
 def run_attributes(registry: Registry, scenario: Scenario) -> dict[str, str | int]:

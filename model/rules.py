@@ -5,7 +5,10 @@ line and every required guarantee holds. Assessment sees true income with a
 multiplicative log-normal error, so some exits are wrong (错退): true and
 assessed status are kept apart. An exited household returns (返贫) when its
 *true* income falls below ``return_threshold`` times its line, or it loses a
-required guarantee.
+required guarantee. In a registry-adjustment year (动态管理), a household of
+the near-poor pool whose assessed income is below its line is newly
+identified (新识别) and enters the registry; truly poor households left out
+are the missed (漏评).
 
 A household's line is the year's poverty line; a household covered by the
 safety net uses ``min(line, dibao standard)`` instead when
@@ -20,11 +23,12 @@ from numba import njit, prange
 from model.kernels import KERNEL
 from model.random import exp_small, hash_id, normal_pair
 
-# household status at the end of a year; every household is in exactly one
-POOR, EXITED, RETURNED = 0, 1, 2
-STATUSES = ("poor", "exited", "returned")
+# household status at the end of a year; every household is in exactly one.
+# POOR and RETURNED are on the registry; NOT_REGISTERED is the near-poor pool.
+POOR, EXITED, RETURNED, NOT_REGISTERED = 0, 1, 2, 3
+STATUSES = ("poor", "exited", "returned", "not_registered")
 # events of the year
-NO_EVENT, EXIT, RETURN = 0, 1, 2
+NO_EVENT, EXIT, RETURN, ENTRY = 0, 1, 2, 3
 # guarantee bits (两不愁三保障 plus safe water); food and clothing follow income
 HOUSING, WATER, SCHOOLING, MEDICAL = 1, 2, 4, 8
 ALL_GUARANTEES = HOUSING | WATER | SCHOOLING | MEDICAL
@@ -38,7 +42,7 @@ def household_line(covered, line, covered_line):
 
 @njit(**KERNEL)
 def verify(hh_id, income, floor, guarantees, key_verification, line, covered_line,
-           sigma, required, return_threshold, year, status, event, exit_year):
+           sigma, required, return_threshold, adjust, year, status, event, exit_year):
     """Year-end verification of every household.
 
     Parameters
@@ -61,12 +65,14 @@ def verify(hh_id, income, floor, guarantees, key_verification, line, covered_lin
         Guarantee bits an exit requires.
     return_threshold : float32
         Share of the line below which an exited household returns.
+    adjust : bool
+        True in a registry-adjustment year: the near-poor pool can enter.
     year : int16
         The year verified.
     status : int8 array (n,)
         :data:`POOR`, :data:`EXITED` or :data:`RETURNED`, updated in place.
     event : uint8 array (n,)
-        Output: :data:`EXIT`, :data:`RETURN` or :data:`NO_EVENT` this year.
+        Output: :data:`EXIT`, :data:`RETURN`, :data:`ENTRY` or :data:`NO_EVENT`.
     exit_year : int16 array (n,)
         Year of the latest exit, set to ``year`` on exit.
     """
@@ -77,15 +83,16 @@ def verify(hh_id, income, floor, guarantees, key_verification, line, covered_lin
         hl = household_line(floor[i] > np.float32(0.0), line, covered_line)
         ok = (guarantees[i] & required) == required
         s = status[i]
-        exits = (s != EXITED) and ok and assessed >= hl
+        exits = (s == POOR or s == RETURNED) and ok and assessed >= hl
         returns = (s == EXITED) and ((not ok) or income[i] < return_threshold * hl)
-        status[i] = EXITED if exits else (RETURNED if returns else s)
-        event[i] = EXIT if exits else (RETURN if returns else NO_EVENT)
+        enters = adjust and (s == NOT_REGISTERED) and assessed < hl
+        status[i] = EXITED if exits else (RETURNED if returns else (POOR if enters else s))
+        event[i] = EXIT if exits else (RETURN if returns else (ENTRY if enters else NO_EVENT))
         exit_year[i] = year if exits else exit_year[i]
 
 
 def verify_numpy(hh_id, income, floor, guarantees, key_verification, line, covered_line,
-                 sigma, required, return_threshold, year, status, event, exit_year):
+                 sigma, required, return_threshold, adjust, year, status, event, exit_year):
     """numpy reference of :func:`verify` (exact log-normal error)."""
     from model.random import hash_id_np, normal_pair_np
 
@@ -93,8 +100,54 @@ def verify_numpy(hh_id, income, floor, guarantees, key_verification, line, cover
     assessed = income * np.exp(sigma * n1 - 0.5 * sigma * sigma)
     hl = np.where(floor > 0, covered_line, line)
     ok = (guarantees & required) == required
-    exits = (status != EXITED) & ok & (assessed >= hl)
+    exits = ((status == POOR) | (status == RETURNED)) & ok & (assessed >= hl)
     returns = (status == EXITED) & (~ok | (income < return_threshold * hl))
-    event[:] = np.where(exits, EXIT, np.where(returns, RETURN, NO_EVENT))
-    status[:] = np.where(exits, EXITED, np.where(returns, RETURNED, status))
+    enters = bool(adjust) & (status == NOT_REGISTERED) & (assessed < hl)
+    event[:] = np.where(exits, EXIT, np.where(returns, RETURN, np.where(enters, ENTRY, NO_EVENT)))
+    status[:] = np.where(exits, EXITED, np.where(returns, RETURNED,
+                                                 np.where(enters, POOR, status)))
     exit_year[exits] = year
+
+
+def village_exits(year, poor_people, village_population, village_region, collective,
+                  infrastructure, exit_year, incidence, incidence_west, min_collective,
+                  require_infrastructure):
+    """Village exit (出列): mark villages that meet the conditions this year.
+
+    A village exits the first year its incidence (registered poor people over
+    its rural population) is below the threshold of its region (``incidence``,
+    or ``incidence_west`` in the west), its collective income is at least
+    ``min_collective`` (yuan/year) and, if required, its infrastructure is
+    complete. Exit is final. ``exit_year`` (int16, 0 = not exited) is updated
+    in place; the indices of this year's exits are returned.
+    """
+    threshold = np.where(village_region == 2, incidence_west, incidence)
+    ok = (poor_people / np.maximum(village_population, 1) < threshold)
+    ok &= collective >= min_collective
+    if require_infrastructure:
+        ok &= infrastructure == 1
+    new = np.flatnonzero(ok & (exit_year == 0))
+    exit_year[new] = year
+    return new
+
+
+def scheduled_year(income_ratio, ratio_2017, ratio_2018):
+    """First year a county may exit under a provincial schedule by its 2014
+    rural-income ratio (seed 000 §三(三)): 2017, 2018, else 2019."""
+    return np.where(income_ratio >= ratio_2017, 2017,
+                    np.where(income_ratio >= ratio_2018, 2018, 2019)).astype(np.int16)
+
+
+def county_exits(year, poor_people, population, region, wrong_exit_rate, missed_rate, exit_year,
+                 incidence, incidence_west, max_wrong, max_missed, first_allowed):
+    """County exit (摘帽): incidence below its region's threshold, and both the
+    wrongful-exit rate (错退率) and the missed rate (漏评率) below their limits,
+    from ``first_allowed`` (a year per county) on. Exit is final; ``exit_year``
+    is updated in place and this year's exits are returned."""
+    threshold = np.where(region == 2, incidence_west, incidence)
+    ok = (poor_people / np.maximum(population, 1) < threshold)
+    ok &= (wrong_exit_rate < max_wrong) & (missed_rate < max_missed)
+    ok &= year >= first_allowed
+    new = np.flatnonzero(ok & (exit_year == 0))
+    exit_year[new] = year
+    return new

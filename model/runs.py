@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from model import synth
 from model.population import Registry
-from model.programmes import PROGRAMMES
+from model.measures import PROGRAMMES
 from model.results import to_dataset
 from model.errors import ScenarioError
 from model.scenario import Scenario

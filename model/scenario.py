@@ -36,7 +36,7 @@ from typing import Any
 
 from model.errors import ParameterError, PovsimError, ScenarioError, close_match
 from model.params import Parameters, flatten_overlay
-from model.programmes import PROGRAMMES
+from model.measures import PROGRAMMES
 
 _TOP = {"name": str, "description": str, "run": dict, "parameters": dict, "targets": dict}
 _RUN = {"registry": str, "end_year": int, "seeds": int, "programmes": list}

@@ -4,28 +4,30 @@ Step order of a year ``t`` (the only place it is written down):
 
 1. **Delivery.** Assistance enrolled in year ``t`` takes effect for the whole
    year. (The in-year delivery model of DESIGN 3.5, which scales the first
-   year by the fraction in effect and carries backlogs, is not built yet.)
+   year by the fraction in effect and carries backlogs, is not wired in yet.)
 2. **Programme enrolment.** Each programme, in the order listed, enrols up to
-   its capacity among eligible registered households not yet enrolled, in its
-   targeting order (last year's income, poorest first).
-3. **Income components.** Programme incomes, transfers (basic pension,
-   grants), the safety-net floor, schooling cost and the out-of-pocket share of
-   medical cost are set from the parameters of year ``t`` and the programmes
-   active in ``t``.
+   its capacity among registered households (or villages) not yet enrolled,
+   in its targeting order (:meth:`model.programmes.Programme.enrol`).
+3. **Income components.** Programme effects of year ``t`` for the active
+   enrolments (incomes by pathway, safety-net floor, guarantees, medical
+   cover), basic pension and schooling cost
+   (:meth:`model.programmes.Programme.step`).
 4. **Income update.** The fused kernel (:func:`model.kernels.income_update`)
    draws the household and county shocks and illness events of year ``t`` and
    computes market income, medical cost, safety-net top-up and total
    per-capita income.
-5. **Verification: household exit and return** (:func:`model.rules.verify`).
-6. **Village exit and county exit.** Incidence by county is recorded; the exit
-   rules for villages and counties come with the programme library.
-7. **Record.** Counts and sums by county and category, and coverage and cost
-   by county and programme (:mod:`model.tally`).
+5. **Verification** (:func:`model.rules.verify`): household exit, return and,
+   in registry-adjustment years, entry of the near-poor.
+6. **Village exit, then county exit** (:func:`model.rules.village_exits`,
+   :func:`model.rules.county_exits`).
+7. **Record.** Counts and sums by county and category, exits by pathway,
+   coverage and cost by programme, village and county exits
+   (:mod:`model.tally`, :mod:`model.attribution`).
 
 Year ``t`` means calendar year ``t``; the state is recorded at the end of the
 year, after verification. The registry describes the end of its base year,
-which is recorded first (everyone registered poor, base-year income); the run
-then covers ``base_year + 1`` to ``end_year``, both inclusive.
+which is recorded first (registered households poor, base-year income); the
+run then covers ``base_year + 1`` to ``end_year``, both inclusive.
 """
 
 from __future__ import annotations
@@ -34,24 +36,33 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model.attribution import attribute, reached
 from model.kernels import income_update
+from model.measures import PROGRAMMES, dibao_standard
 from model.params import Parameters
 from model.population import CATEGORIES, Registry
-from model.programmes import PROGRAMMES, Programme, YearParams, dibao_standard, enrol
+from model.programmes import ATTRIBUTION, BATCHES, Context, Programme, YearParams
 from model.random import Stream, hash_id_np, normal_pair_np, year_key
-from model.rules import ALL_GUARANTEES, verify
-from model.state import State, covered_by_category, per_student
-from model.tally import NBINS, NV, count_at, tally
+from model.rules import (ALL_GUARANTEES, EXIT, county_exits, scheduled_year, verify,
+                         village_exits)
+from model.state import INCOME_BATCHES, State, covered_by_category, per_student
+from model.tally import COL, NBINS, NV, count_at, tally
 
 
 @dataclass
 class Record:
     """What a run keeps: aggregates only, never household rows.
 
-    Shapes: ``sums`` (years, counties, categories, NV); ``hist`` (years,
-    counties, categories, NBINS); ``programme`` (years, counties, programmes,
-    3) with new enrolments, active households and cost (yuan); ``lines``
-    (years, 2) with the poverty line and the covered households' line.
+    Shapes (``Y`` years, ``C`` counties, ``G`` categories, ``P`` programmes):
+    ``sums`` (Y, C, G, NV); ``hist`` (Y, C, G, NBINS); ``programme``
+    (Y, C, P, 3): new enrolments, active enrolments (households, or villages
+    for village programmes) and cost (yuan); ``lines`` (Y, 2): the poverty
+    line and the covered households' line; ``batch_exits`` (Y, C, len(ATTRIBUTION), 2):
+    exits by pathway, households and people; ``batch_reached`` (Y, C,
+    len(BATCHES)): people in exiting households each pathway reached;
+    ``rates`` (Y, C, 2): wrongful-exit and missed rates; ``villages_exited``
+    (Y, C): village exits in the year; ``village_exit_year`` (villages,) and
+    ``county_exit_year`` (C,): 0 when not exited by the end.
     """
 
     years: np.ndarray
@@ -59,6 +70,12 @@ class Record:
     hist: np.ndarray
     programme: np.ndarray
     lines: np.ndarray
+    batch_exits: np.ndarray
+    batch_reached: np.ndarray
+    rates: np.ndarray
+    villages_exited: np.ndarray
+    village_exit_year: np.ndarray
+    county_exit_year: np.ndarray
 
 
 def lines_for(p: YearParams) -> tuple[float, float]:
@@ -82,7 +99,7 @@ class Simulation:
     end_year : int
         Last simulated year (inclusive).
     programmes : list of Programme, optional
-        Default: one instance of each class in :data:`model.programmes.PROGRAMMES`.
+        Default: one instance of each class in :data:`model.measures.PROGRAMMES`.
     chunk_size : int, optional
         Run the household kernels on slices of this many households (results
         do not depend on it; it bounds the working set).
@@ -97,18 +114,23 @@ class Simulation:
                              f"{self.base_year}")
         self.programmes = programmes if programmes is not None else [c() for c in PROGRAMMES]
         self.chunk_size = chunk_size or max(1, registry.n_households)
-        self.state = State.initial(registry, [prog.name for prog in self.programmes])
+        names = [p.name for p in self.programmes if p.level == "household"]
+        village_names = [p.name for p in self.programmes if p.level == "village"]
+        self.state = State.initial(registry, names, village_names)
         h = registry.households
         self.group = (h["county"].astype(np.int32) * len(CATEGORIES) + h["category"])
         self.n_groups = registry.n_counties * len(CATEGORIES)
         self._schooling_key = None
-        years = np.arange(self.base_year, self.end_year + 1)
-        nc, ncat = registry.n_counties, len(CATEGORIES)
-        self.record = Record(years, np.zeros((len(years), nc, ncat, NV)),
-                             np.zeros((len(years), nc, ncat, NBINS), np.int64),
-                             np.zeros((len(years), nc, len(self.programmes), 3)),
-                             np.zeros((len(years), 2)))
         self._growth_index = 1.0
+        years = np.arange(self.base_year, self.end_year + 1)
+        ny, nc, ncat = len(years), registry.n_counties, len(CATEGORIES)
+        self.record = Record(years, np.zeros((ny, nc, ncat, NV)),
+                             np.zeros((ny, nc, ncat, NBINS), np.int64),
+                             np.zeros((ny, nc, len(self.programmes), 3)), np.zeros((ny, 2)),
+                             np.zeros((ny, nc, len(ATTRIBUTION), 2)),
+                             np.zeros((ny, nc, len(BATCHES))), np.zeros((ny, nc, 2)),
+                             np.zeros((ny, nc)), self.state.village_exit_year,
+                             self.state.county_exit_year)
 
     def run(self, progress=None) -> Record:
         """Record the base year, then step every year to ``end_year``."""
@@ -132,35 +154,41 @@ class Simulation:
         """Advance one year; see the module docstring for the step order."""
         p = YearParams(self.params, year)
         k = year - self.base_year
+        ctx = Context(self.reg, self.state, p, self.seed, *lines_for(p))
         # 1. delivery: enrolments take effect from 1 January (see module docstring)
         # 2. programme enrolment
-        new = [enrol(prog, self.reg, self.state, p, self.seed) for prog in self.programmes]
+        new = [prog.enrol(ctx) for prog in self.programmes]
         # 3. income components
-        active = self._components(p)
+        active = self._components(ctx)
         # 4. income update
         self._income(p, year)
-        # 5. verification: household exit and return
+        # 5. verification: household exit, return and entry
         self._verify(p, year)
-        # 6. village and county exit: incidence is recorded in step 7
+        # 6. village exit, then county exit
+        village_new = self._village_exits(ctx)
+        sums = self._tally(p, k)
+        self._county_exits(ctx, sums)
         # 7. record
-        self._tally(p, k)
-        self._record_programmes(p, k, new, active)
+        self._record_programmes(ctx, k, new, active)
+        self._record_exits(ctx, k, active)
+        county_of_village = self.reg.villages["county"]
+        self.record.villages_exited[k] = np.bincount(county_of_village[village_new],
+                                                     minlength=self.reg.n_counties)
 
-    def _components(self, p: YearParams) -> list[np.ndarray]:
-        st, h = self.state, self.reg.households
-        st.programme_income[:] = 0.0
+    def _components(self, ctx: Context) -> list[np.ndarray]:
+        st, h, p = self.state, self.reg.households, ctx.p
+        st.batch_income[:] = 0.0
         st.transfer_income[:] = p("pension_basic") * h["elderly"] / h["size"]
         st.floor[:] = 0.0
         st.oop_share[:] = 1.0 - p("medical_reimbursement")
+        st.oop_cap[:] = np.inf
+        st.village_collective[:] = self.reg.villages["collective_income"]
         cost = tuple(p("schooling_cost"))
         if cost != self._schooling_key:
             st.schooling_cost[:] = per_student(self.reg, cost)
             self._schooling_key = cost
-        active = []
-        for prog in self.programmes:
-            mask = prog.active(st, p)
-            prog.apply(self.reg, st, p, mask)
-            active.append(mask)
+        active = [prog.step(ctx) for prog in self.programmes]
+        np.sum(st.batch_income, axis=0, out=st.programme_income)
         return active
 
     def _county_factor(self, p: YearParams, year: int) -> np.ndarray:
@@ -183,28 +211,62 @@ class Simulation:
                    np.float32(p("illness_rate_per_ill")), np.float32(p("illness_cost_mean")))
         for s in self._chunks():
             income_update(h["hh_id"][s], h["county"][s], h["size"][s], h["ill"][s],
-                          h["market_income"][s], county_factor, st.programme_income[s],
+                          st.market_base[s], county_factor, st.programme_income[s],
                           st.transfer_income[s], st.floor[s], st.schooling_cost[s],
-                          st.oop_share[s], *scalars, st.z[s], st.market[s], st.medical[s],
-                          st.topup[s], st.income[s])
+                          st.oop_share[s], st.oop_cap[s], *scalars, st.z[s], st.market[s],
+                          st.medical[s], st.topup[s], st.income[s])
 
     def _verify(self, p: YearParams, year: int) -> None:
         st, h = self.state, self.reg.households
         line, covered = lines_for(p)
         required = ALL_GUARANTEES if p("require_guarantees") else 0
         key = year_key(self.seed, Stream.VERIFICATION, year)
+        adjust = (year - self.base_year) % int(p("registry_adjustment_interval")) == 0
         for s in self._chunks():
             verify(h["hh_id"][s], st.income[s], st.floor[s], st.guarantees[s], key,
                    np.float32(line), np.float32(covered), np.float32(p("verification_sigma")),
-                   np.uint8(required), np.float32(p("return_threshold")), np.int16(year),
-                   st.status[s], st.event[s], st.exit_year[s])
+                   np.uint8(required), np.float32(p("return_threshold")), adjust,
+                   np.int16(year), st.status[s], st.event[s], st.exit_year[s])
 
     def _chunks(self):
         n = self.reg.n_households
         for start in range(0, n, self.chunk_size):
             yield slice(start, min(n, start + self.chunk_size))
 
-    def _tally(self, p: YearParams, k: int) -> None:
+    def _village_exits(self, ctx: Context) -> np.ndarray:
+        p, st, reg = ctx.p, self.state, self.reg
+        h, v = reg.households, reg.villages
+        registered = st.registered()
+        poor = np.bincount(h["village"][registered], weights=h["size"][registered],
+                           minlength=len(v["village_id"]))
+        return village_exits(ctx.year, poor, v["rural_population"],
+                             reg.counties["region"][v["county"]], st.village_collective,
+                             st.village_infrastructure, st.village_exit_year,
+                             p("village_exit.incidence"), p("village_exit.incidence_west"),
+                             p("village_exit.collective_income"),
+                             p("village_exit.require_infrastructure") > 0)
+
+    def _county_exits(self, ctx: Context, sums: np.ndarray) -> None:
+        p, c = ctx.p, self.reg.counties
+        by_county = sums.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            wrong = np.nan_to_num(by_county[:, COL["wrongly_exited_households"]]
+                                  / by_county[:, COL["exited_households"]])
+            missed = np.nan_to_num(by_county[:, COL["missed_people"]]
+                                   / by_county[:, COL["true_poor_people"]])
+        k = ctx.year - self.base_year
+        self.record.rates[k] = np.stack([wrong, missed], axis=1)
+        if p("county_exit.schedule"):
+            first = scheduled_year(c["income_ratio"], p("county_exit.ratio_2017"),
+                                   p("county_exit.ratio_2018"))
+        else:
+            first = np.zeros(self.reg.n_counties, np.int16)
+        county_exits(ctx.year, by_county[:, COL["registered_people"]], c["rural_population"],
+                     c["region"], wrong, missed, self.state.county_exit_year,
+                     p("county_exit.incidence"), p("county_exit.incidence_west"),
+                     p("county_exit.wrong_exit_rate"), p("county_exit.missed_rate"), first)
+
+    def _tally(self, p: YearParams, k: int) -> np.ndarray:
         st, h = self.state, self.reg.households
         line, covered = lines_for(p)
         out = np.zeros((self.n_groups, NV))
@@ -215,16 +277,41 @@ class Simulation:
         self.record.sums[k] = out.reshape(shape + (NV,))
         self.record.hist[k] = hist.reshape(shape + (NBINS,))
         self.record.lines[k] = (line, covered)
+        return self.record.sums[k]
 
-    def _record_programmes(self, p: YearParams, k: int, new: list[np.ndarray],
+    def _record_programmes(self, ctx: Context, k: int, new: list[np.ndarray],
                            active: list[np.ndarray]) -> None:
-        county = self.reg.households["county"]
         nc = self.reg.n_counties
         out = self.record.programme[k]
         for j, prog in enumerate(self.programmes):
-            one_off, recurring = prog.cost(self.reg, self.state, p, new[j], active[j])
+            county = (self.reg.households["county"] if prog.level == "household"
+                      else self.reg.villages["county"])
+            one_off, recurring = prog.cost(ctx, new[j], active[j])
             for col, idx, unit in ((0, new[j], one_off), (1, active[j], recurring)):
                 counts, cost = np.zeros(nc), np.zeros(nc)
                 count_at(county, idx, np.atleast_1d(np.asarray(unit, np.float64)), counts, cost)
                 out[:, j, col] = counts
                 out[:, j, 2] += cost
+
+    def _record_exits(self, ctx: Context, k: int, active: list[np.ndarray]) -> None:
+        st, h = self.state, self.reg.households
+        exits = np.flatnonzero(st.event == EXIT)
+        comps = np.vstack([st.batch_income[:, exits], st.topup[exits][None, :]])
+        order = [INCOME_BATCHES.index(b) if b in INCOME_BATCHES else len(INCOME_BATCHES)
+                 for b in BATCHES]
+        batch = attribute(st.income[exits], ctx.household_line(exits), comps[order])
+        county, size = h["county"][exits], h["size"][exits].astype(np.float64)
+        nc, na = self.reg.n_counties, len(ATTRIBUTION)
+        cell = county.astype(np.int64) * na + batch
+        self.record.batch_exits[k, :, :, 0] = np.bincount(cell, minlength=nc * na).reshape(nc, na)
+        self.record.batch_exits[k, :, :, 1] = np.bincount(cell, weights=size,
+                                                          minlength=nc * na).reshape(nc, na)
+        for b, name in enumerate(BATCHES):
+            hit = np.zeros(len(exits), bool)
+            for prog, idx in zip(self.programmes, active):
+                if prog.batch == name and prog.level == "household":
+                    hit |= reached(exits, idx)
+                elif prog.batch == name:  # a village programme reaches its villages' households
+                    hit |= np.isin(h["village"][exits], idx)
+            self.record.batch_reached[k, :, b] = np.bincount(county[hit], weights=size[hit],
+                                                             minlength=nc)

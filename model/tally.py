@@ -17,24 +17,29 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from model.rules import EXIT, EXITED, RETURN
+from model.rules import ENTRY, EXIT, EXITED, NOT_REGISTERED, RETURN
 
 # (name, unit, long name) of every tallied sum; the index is the column
 TALLY = (
-    ("households", "households", "households simulated"),
-    ("people", "persons", "people simulated"),
-    ("registered_households", "households", "registered poor households (not exited) at year end"),
-    ("registered_people", "persons", "registered poor people (not exited) at year end"),
+    ("households", "households", "households simulated (registry and near-poor pool)"),
+    ("people", "persons", "people simulated (registry and near-poor pool)"),
+    ("registered_households", "households", "registered poor households (poor or returned) at year end"),
+    ("registered_people", "persons", "registered poor people (poor or returned) at year end"),
     ("exited_households", "households", "exited households at year end"),
     ("exited_people", "persons", "people in exited households at year end"),
     ("exits_households", "households", "households exiting in the year"),
     ("exits_people", "persons", "people in households exiting in the year"),
     ("returns_households", "households", "exited households returning to the registry in the year"),
     ("returns_people", "persons", "people in households returning in the year"),
+    ("entries_households", "households", "near-poor households newly identified in the year (新识别)"),
+    ("entries_people", "persons", "people in newly identified households"),
     ("true_poor_households", "households", "households whose true income is below their line"),
     ("true_poor_people", "persons", "people whose true household income is below their line"),
     ("wrongly_exited_households", "households",
      "exited households whose true income is below their line (错退)"),
+    ("missed_households", "households",
+     "households not on the registry whose true income is below their line (漏评)"),
+    ("missed_people", "persons", "people in missed households (漏评)"),
     ("income_sum_registered", "yuan/year", "total income of registered people"),
     ("gap_sum_registered", "persons", "sum over registered people of max(0, 1 - income / line)"),
     ("shortfall_registered", "yuan/year",
@@ -45,6 +50,17 @@ COL = {name: k for k, (name, _, _) in enumerate(TALLY)}
 NBINS = 400
 BINS_PER_LINE = 100.0
 NCHUNKS = 16
+_HH, _PP = COL["households"], COL["people"]
+_REG_H, _REG_P = COL["registered_households"], COL["registered_people"]
+_EXD_H, _EXD_P = COL["exited_households"], COL["exited_people"]
+_EXIT_H, _EXIT_P = COL["exits_households"], COL["exits_people"]
+_RET_H, _RET_P = COL["returns_households"], COL["returns_people"]
+_ENT_H, _ENT_P = COL["entries_households"], COL["entries_people"]
+_TP_H, _TP_P = COL["true_poor_households"], COL["true_poor_people"]
+_WRONG = COL["wrongly_exited_households"]
+_MISS_H, _MISS_P = COL["missed_households"], COL["missed_people"]
+_INC, _GAP, _SHORT = COL["income_sum_registered"], COL["gap_sum_registered"], \
+    COL["shortfall_registered"]
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -64,7 +80,7 @@ def tally(group, size, income, floor, status, event, line, covered_line, n_group
         Safety-net standard, ``> 0`` marks a covered household (its line is
         ``covered_line``).
     status : int8 array (n,); event : uint8 array (n,)
-        Status at year end and this year's event.
+        Status at year end and this year's event (:mod:`model.rules`).
     line, covered_line : float32
         Lines (yuan/person/year).
     """
@@ -80,33 +96,41 @@ def tally(group, size, income, floor, status, event, line, covered_line, n_group
             people = np.float64(size[i])
             y = np.float64(income[i])
             hl = np.float64(covered_line if floor[i] > 0 else line)
-            exited = status[i] == EXITED
+            s = status[i]
             true_poor = y < hl
-            acc[g, 0] += 1.0
-            acc[g, 1] += people
-            if exited:
-                acc[g, 4] += 1.0
-                acc[g, 5] += people
+            acc[g, _HH] += 1.0
+            acc[g, _PP] += people
+            if s == EXITED:
+                acc[g, _EXD_H] += 1.0
+                acc[g, _EXD_P] += people
                 if true_poor:
-                    acc[g, 12] += 1.0
+                    acc[g, _WRONG] += 1.0
+            elif s == NOT_REGISTERED:
+                if true_poor:
+                    acc[g, _MISS_H] += 1.0
+                    acc[g, _MISS_P] += people
             else:
-                acc[g, 2] += 1.0
-                acc[g, 3] += people
-                acc[g, 13] += people * y
+                acc[g, _REG_H] += 1.0
+                acc[g, _REG_P] += people
+                acc[g, _INC] += people * y
                 if true_poor:
-                    acc[g, 14] += people * (1.0 - y / hl)
-                    acc[g, 15] += people * (hl - y)
+                    acc[g, _GAP] += people * (1.0 - y / hl)
+                    acc[g, _SHORT] += people * (hl - y)
                 b = int(min(max(y / line * BINS_PER_LINE, 0.0), NBINS - 1.0))
                 hc[g, b] += size[i]
-            if event[i] == EXIT:
-                acc[g, 6] += 1.0
-                acc[g, 7] += people
-            elif event[i] == RETURN:
-                acc[g, 8] += 1.0
-                acc[g, 9] += people
+            e = event[i]
+            if e == EXIT:
+                acc[g, _EXIT_H] += 1.0
+                acc[g, _EXIT_P] += people
+            elif e == RETURN:
+                acc[g, _RET_H] += 1.0
+                acc[g, _RET_P] += people
+            elif e == ENTRY:
+                acc[g, _ENT_H] += 1.0
+                acc[g, _ENT_P] += people
             if true_poor:
-                acc[g, 10] += 1.0
-                acc[g, 11] += people
+                acc[g, _TP_H] += 1.0
+                acc[g, _TP_P] += people
     for c in range(NCHUNKS):
         out += partial[c]
         hist += phist[c]
@@ -118,12 +142,14 @@ def tally_numpy(group, size, income, floor, status, event, line, covered_line, n
     y = income.astype(np.float64)
     hl = np.where(floor > 0, covered_line, line).astype(np.float64)
     exited = status == EXITED
-    reg = ~exited
+    pool = status == NOT_REGISTERED
+    reg = ~exited & ~pool
     poor = y < hl
     cols = [np.ones_like(y), people, reg, reg * people, exited, exited * people,
             event == EXIT, (event == EXIT) * people, event == RETURN, (event == RETURN) * people,
-            poor, poor * people, exited & poor, reg * people * y,
-            reg * poor * people * (1 - y / hl), reg * poor * people * (hl - y)]
+            event == ENTRY, (event == ENTRY) * people,
+            poor, poor * people, exited & poor, pool & poor, (pool & poor) * people,
+            reg * people * y, reg * poor * people * (1 - y / hl), reg * poor * people * (hl - y)]
     out = np.stack([np.bincount(group, weights=c.astype(np.float64), minlength=n_groups)
                     for c in cols], axis=1)
     b = np.clip(y / line * BINS_PER_LINE, 0, NBINS - 1).astype(np.int64)

@@ -6,7 +6,8 @@ import pytest
 from model.kernels import income_update, income_update_numpy
 from model.programmes import first_k
 from model.random import Stream, year_key
-from model.rules import ALL_GUARANTEES, EXITED, HOUSING, verify, verify_numpy
+from model.rules import (ALL_GUARANTEES, EXITED, HOUSING, NOT_REGISTERED, POOR, verify,
+                         verify_numpy)
 from model.tally import NBINS, NV, count_at, median_from_hist, tally, tally_numpy
 
 F = np.float32
@@ -27,6 +28,7 @@ def random_inputs(n, seed):
         floor=(3000 * (rng.random(n) < 0.3)).astype(F),
         schooling_cost=(rng.random(n) * 500 * (rng.random(n) < 0.3)).astype(F),
         oop_share=rng.uniform(0.2, 1.0, n).astype(F),
+        oop_cap=np.where(rng.random(n) < 0.5, F(np.inf), F(3000)),
     )
     scalars = dict(key_income=year_key(seed, Stream.INCOME, 2017),
                    key_illness=year_key(seed, Stream.ILLNESS, 2017), rho=F(0.7),
@@ -98,9 +100,9 @@ def test_verify_matches_numpy_reference():
     income = rng.lognormal(8.0, 0.6, n).astype(F)
     floor = (2500 * (rng.random(n) < 0.3)).astype(F)
     guarantees = rng.choice([ALL_GUARANTEES, ALL_GUARANTEES & ~HOUSING], n).astype(np.uint8)
-    status0 = rng.integers(0, 3, n).astype(np.int8)
+    status0 = rng.integers(0, 4, n).astype(np.int8)
     args = (hh_id, income, floor, guarantees, year_key(1, Stream.VERIFICATION, 2018), F(2995),
-            F(2500), F(0.1), np.uint8(ALL_GUARANTEES), F(1.0), np.int16(2018))
+            F(2500), F(0.1), np.uint8(ALL_GUARANTEES), F(1.0), True, np.int16(2018))
     res = []
     for fn in (verify, verify_numpy):
         status, event, exit_year = status0.copy(), np.zeros(n, np.uint8), np.zeros(n, np.int16)
@@ -114,7 +116,9 @@ def test_verify_matches_numpy_reference():
     # exits need the guarantees; returns need an exited household
     assert not ((e1 == 1) & (guarantees != ALL_GUARANTEES)).any()
     assert ((e1 == 2) <= (status0 == EXITED)).all()
-    assert (e1 == 1).sum() > 1000 and (e1 == 2).sum() > 100
+    assert ((e1 == 3) <= (status0 == NOT_REGISTERED)).all()
+    assert (s1[e1 == 3] == POOR).all()
+    assert (e1 == 1).sum() > 1000 and (e1 == 2).sum() > 100 and (e1 == 3).sum() > 100
 
 
 def test_tally_matches_numpy_reference():
@@ -123,7 +127,7 @@ def test_tally_matches_numpy_reference():
     n_groups = 12
     args = (rng.integers(0, n_groups, n).astype(np.int32), rng.integers(1, 9, n).astype(np.int8),
             (rng.lognormal(8.0, 0.7, n) - 500).astype(F), (2500 * (rng.random(n) < 0.3)).astype(F),
-            rng.integers(0, 3, n).astype(np.int8), rng.integers(0, 3, n).astype(np.uint8),
+            rng.integers(0, 4, n).astype(np.int8), rng.integers(0, 4, n).astype(np.uint8),
             F(2995), F(2500))
     out = np.zeros((n_groups, NV))
     hist = np.zeros((n_groups, NBINS), np.int64)

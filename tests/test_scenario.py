@@ -8,7 +8,7 @@ import pytest
 
 import model
 from model.errors import PovsimError, ScenarioError
-from model.programmes import PROGRAMMES
+from model.measures import PROGRAMMES
 from model.scenario import load_scenario, parse_scenario
 
 ALL_PROGRAMMES = tuple(c.name for c in PROGRAMMES)
