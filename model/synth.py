@@ -43,9 +43,39 @@ __all__ = ["MAX_SIZE", "build", "builtin_specs", "load_spec", "synthetic"]
 
 
 def builtin_specs() -> list[str]:
-    """Names of the specs shipped with the package."""
+    """Names of the specs shipped with the package (``_name`` files are bases only)."""
     folder = resources.files("model").joinpath("specs")
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+    return sorted(p.name[:-5] for p in folder.iterdir()
+                  if p.name.endswith(".toml") and not p.name.startswith("_"))
+
+
+def _merge(base: dict, spec: dict) -> dict:
+    """``spec`` over ``base``: tables merge, lists of tables add up, values replace."""
+    out = dict(base)
+    for key, value in spec.items():
+        old = out.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            out[key] = _merge(old, value)
+        elif (isinstance(old, list) and isinstance(value, list) and old and value
+              and isinstance(old[0], dict) and isinstance(value[0], dict)):
+            out[key] = old + value
+        else:
+            out[key] = value
+    return out
+
+
+def _extend(spec: dict, source: str) -> dict:
+    """Resolve ``extends = "_base"`` (a spec in model/specs named without .toml)."""
+    base_name = spec.pop("extends", None)
+    if base_name is None:
+        return spec
+    names = [p.name[:-5] for p in resources.files("model").joinpath("specs").iterdir()
+             if p.name.endswith(".toml")]
+    if not isinstance(base_name, str) or base_name not in names:
+        raise PovsimError(f"{source}: extends = {base_name!r}: expected one of "
+                          f"{', '.join(sorted(names))}" + close_match(str(base_name), names))
+    text = resources.files("model").joinpath("specs", f"{base_name}.toml").read_text("utf-8")
+    return _merge(_extend(tomllib.loads(text), f"model/specs/{base_name}.toml"), spec)
 
 
 def load_spec(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
@@ -66,9 +96,10 @@ def load_spec(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
         res = resources.files("model").joinpath("specs", f"{name_or_path}.toml")
         text, source = res.read_text(encoding="utf-8"), f"model/specs/{name_or_path}.toml"
     try:
-        return tomllib.loads(text), source
+        spec = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise PovsimError(f"{source}: {err}") from None
+    return _extend(spec, source), source
 
 
 # ---------------------------------------------------------------- the joint table
@@ -106,14 +137,13 @@ def _cells(table: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------- members
 
-def _exact_total(rng: np.random.Generator, base: np.ndarray, room: np.ndarray, total: int,
+def _exact_extra(rng: np.random.Generator, room: np.ndarray, need: int,
                  what: str) -> np.ndarray:
-    """``base`` plus extra units (at most ``room`` each) so that the sum is ``total``."""
-    need = total - int(base.sum(dtype=np.int64))
+    """Extra units, at most ``room`` each, adding up to exactly ``need``."""
     cap = int(room.sum(dtype=np.int64))
     if not 0 <= need <= cap:
-        raise PovsimError(f"{what}: a total of {total} is impossible: the households drawn "
-                          f"hold {int(base.sum())} to {int(base.sum()) + cap}")
+        raise PovsimError(f"{what}: impossible: the households drawn have room for 0 to {cap} "
+                          f"more members, {need} needed")
     extra = rng.binomial(room, need / cap if cap else 0.0).astype(np.int32)
     diff = need - int(extra.sum(dtype=np.int64))
     while diff != 0:
@@ -121,71 +151,71 @@ def _exact_total(rng: np.random.Generator, base: np.ndarray, room: np.ndarray, t
         pick = rng.choice(pool, size=min(abs(diff), len(pool)), replace=False)
         extra[pick] += 1 if diff > 0 else -1
         diff -= len(pick) if diff > 0 else -len(pick)
-    return base + extra
+    return extra
 
 
-def _members(rng: np.random.Generator, d: dict[str, np.ndarray], assume: dict[str, Any],
-             exact: dict[str, int], source: str) -> dict[str, np.ndarray]:
-    """Member counts of each household, consistent with its cell."""
+def _beta(rng: np.random.Generator, mask: np.ndarray, ab: list[float]) -> np.ndarray:
+    """Beta(a, b) draws where ``mask`` (0 elsewhere)."""
+    out = np.zeros(len(mask))
+    out[mask] = rng.beta(ab[0], ab[1], int(mask.sum()))
+    return out
+
+
+def _households(rng: np.random.Generator, cells: np.ndarray, registered: np.ndarray,
+                spec: dict, assume: dict, source: str) -> dict[str, np.ndarray]:
+    """Household columns for households of the given cells (registered 1 or pool 0).
+
+    Member counts are consistent with the cell; the spec's exact member totals
+    (``[members]``) hold over the registered households.
+    """
+    n = len(cells)
+    d = _decode(cells)
+    reg = registered == 1
     size = d["size"].astype(np.int32)
     labour = d["labour"] == 1
     labourers = np.where(labour, 1 + rng.binomial(size - 1, assume["labourer_share"]), 0)
     room = size - labourers
     students = np.where(labour, np.minimum(rng.binomial(size, assume["children_per_member"]),
                                            room), 0)
-    schooling = (d["cause"] == DIM_CAUSE_SCHOOLING) & (room > 0)
-    students = np.where(schooling, np.maximum(students, 1), students)
-    stages, left, rest = {}, students, 1.0
+    schooling = (d["cause"] == CAUSES.index("schooling")) & (room > 0)
+    students = np.maximum(students, schooling)
+    cols: dict[str, np.ndarray] = {}
+    left, rest = students, 1.0
     shares = assume["student_stage_shares"]
     for k, name in enumerate(("students_preschool", "students_compulsory", "students_upper")):
-        p = min(1.0, shares[k] / rest) if rest > 0 else 0.0
-        stages[name] = rng.binomial(left, p)
-        left, rest = left - stages[name], rest - shares[k]
-    stages["students_university"] = left
+        cols[name] = rng.binomial(left, min(1.0, shares[k] / rest) if rest > 0 else 0.0)
+        left, rest = left - cols[name], rest - shares[k]
+    cols["students_university"] = left
     elder_share = np.where(labour, assume["elderly_share_labour"],
                            assume["elderly_share_no_labour"])
-    out = {"labourers": labourers, **stages,
-           "elderly": rng.binomial(room - students, elder_share),
-           "dropouts": rng.binomial(stages["students_compulsory"], assume["dropout_share"])}
-    for name, flag in (("ill", "ill"), ("disabled", "disabled")):
-        has = d[flag] == 1
-        base = has.astype(np.int32)
-        if name in exact:
-            out[name] = _exact_total(rng, base, np.where(has, size - 1, 0), exact[name],
-                                     f"{source}: members.{name}")
+    cols["elderly"] = rng.binomial(room - students, elder_share)
+    cols["dropouts"] = rng.binomial(cols["students_compulsory"], assume["dropout_share"])
+    exact = member_counts(spec, source)
+    for name in ("ill", "disabled"):
+        has = d[name] == 1
+        spare = np.where(has, size - 1, 0)
+        if name in exact:   # exact over the registered, shares in the pool
+            need = exact[name] - int((has & reg).sum())
+            extra = np.where(reg, 0, rng.binomial(spare, assume[f"extra_{name}_share"]))
+            extra += _exact_extra(rng, np.where(reg, spare, 0), need,
+                                  f"{source}: member count of {name}")
         else:
-            out[name] = base + np.where(has, rng.binomial(size - 1,
-                                                          assume[f"extra_{name}_share"]), 0)
-    return out
-
-
-DIM_CAUSE_SCHOOLING = CAUSES.index("schooling")
-
-
-def _households(rng: np.random.Generator, cells: np.ndarray, spec: dict, assume: dict,
-                registered: bool, source: str) -> dict[str, np.ndarray]:
-    """Household columns (no places yet) for the households of ``cells``."""
-    n = len(cells)
-    d = _decode(cells)
-    exact = member_counts(spec, source) if registered else {}
-    cols = {"region": d["region"], "category": d["category"], "cause": d["cause"],
-            "size": d["size"], **_members(rng, d, assume, exact, source)}
+            extra = rng.binomial(spare, assume[f"extra_{name}_share"])
+        cols[name] = has + extra
     line = float(spec["identification_line"])
-    labour = d["labour"] == 1
-    if registered:
-        a_l, b_l = assume["market_share_labour"]
-        a_n, b_n = assume["market_share_no_labour"]
-        share = np.where(labour, rng.beta(a_l, b_l, n), rng.beta(a_n, b_n, n))
-        share = np.minimum(share, 0.999)
-    else:
-        lo, hi = spec["near_poor"].get("income_ratio", [1.0, 1.5])
-        share = rng.uniform(lo, hi, n)
+    lo, hi = spec.get("near_poor", {}).get("income_ratio", [1.0, 1.5])
+    share = np.minimum(_beta(rng, labour & reg, assume["market_share_labour"])
+                       + _beta(rng, ~labour & reg, assume["market_share_no_labour"]), 0.999)
+    pool = ~reg
+    if pool.any():
+        share[pool] = rng.uniform(lo, hi, int(pool.sum()))
     cols.update({
-        "registered": np.full(n, int(registered), np.uint8),
-        "harsh_area": (rng.random(n) < assume["harsh_area_share"]).astype(np.uint8),
-        "insured": (rng.random(n) < assume["insured_share"]).astype(np.uint8),
-        "housing_safe": (d["housing"] == 0).astype(np.uint8),
-        "water_safe": (rng.random(n) >= assume["water_unsafe_share"]).astype(np.uint8),
+        "category": d["category"], "cause": d["cause"], "size": d["size"],
+        "labourers": labourers, "registered": registered,
+        "harsh_area": rng.random(n) < assume["harsh_area_share"],
+        "insured": rng.random(n) < assume["insured_share"],
+        "housing_safe": d["housing"] == 0,
+        "water_safe": rng.random(n) >= assume["water_unsafe_share"],
         "market_income": (share * line).astype(np.float32),
     })
     return cols
@@ -233,7 +263,7 @@ def _to_counties(rng: np.random.Generator, region: np.ndarray, cs: Counties,
 
 
 def _villages(rng: np.random.Generator, spec: dict, source: str, cs: Counties,
-              county: np.ndarray, size: np.ndarray, registered: np.ndarray):
+              county: np.ndarray, cells: np.ndarray, registered: np.ndarray):
     """Village of each household and the village and county tables."""
     conf = spec.get("villages", {})
     check_keys(conf, VILLAGES, source, "villages")
@@ -253,6 +283,7 @@ def _villages(rng: np.random.Generator, spec: dict, source: str, cs: Counties,
     nv = int(per_county.sum())
     v_county = np.repeat(np.arange(len(per_county)), per_county)
     poor_flag = (np.arange(nv) - first[v_county]) < n_poor[v_county]
+    size = (cells % SHAPE[-1] + 1).astype(np.float64)    # size is the last dimension
     people = np.bincount(county, weights=size * registered, minlength=len(per_county))
     c_rural = np.where(cs.rural_population > 0, cs.rural_population,
                        np.ceil(people / np.nan_to_num(cs.incidence, nan=1.0)))
@@ -287,6 +318,11 @@ def build(spec: dict[str, Any], source: str = "spec") -> Registry:
     source : str
         Where it came from, for messages and ``Registry.source``.
 
+    Returns
+    -------
+    Registry
+        Households ordered by village (so by county); ``hh_id`` is the row.
+
     Raises
     ------
     PovsimError
@@ -295,34 +331,30 @@ def build(spec: dict[str, Any], source: str = "spec") -> Registry:
     fitted, table, cs = fit_table(spec, source)
     assume = _assumptions(spec, source)
     rng = np.random.default_rng(int(spec.get("seed", 0)))
-    parts = [_households(rng, _cells(table), spec, assume, True, source)]
-    reg_counts = None
+    cells = _cells(table)
+    county = _to_counties(rng, _decode_region(cells), cs, cs.share, cs.households)
+    registered = np.ones(len(cells), np.uint8)
     if "near_poor" in spec:
-        pool_cells = _pool_cells(spec, source, fitted, int(table.sum()))
-        parts.append(_households(rng, pool_cells, spec, assume, False, source))
-    county_parts = []
-    for k, cols in enumerate(parts):
-        if k == 0:
-            county_parts.append(_to_counties(rng, cols["region"], cs, cs.share, cs.households))
-            reg_counts = np.bincount(county_parts[0], minlength=len(cs.names))
-        else:
-            county_parts.append(_to_counties(rng, cols["region"], cs, reg_counts + 1e-9, None))
-    hh = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    del hh["region"]
-    county = np.concatenate(county_parts)
-    village, villages, counties_t = _villages(rng, spec, source, cs, county, hh["size"],
-                                              hh["registered"])
-    # order by village (so by county); random within a village: ids carry no cell order
-    perm = rng.permutation(len(county))
-    order = perm[np.argsort(village[perm], kind="stable")]
-    households = {k: v[order] for k, v in hh.items()}
+        pool = _pool_cells(spec, source, fitted, len(cells))
+        reg_counts = np.bincount(county, minlength=len(cs.names))
+        pool_county = _to_counties(rng, _decode_region(pool), cs, reg_counts + 1e-9, None)
+        cells, county = np.concatenate([cells, pool]), np.concatenate([county, pool_county])
+        registered = np.concatenate([registered, np.zeros(len(pool), np.uint8)])
+    village, villages, counties_t = _villages(rng, spec, source, cs, county, cells, registered)
+    # households in village order (so county order); members drawn in that order
+    order = np.argsort(village, kind="stable")
+    cells, registered = cells[order], registered[order]
+    households = _households(rng, cells, registered, spec, assume, source)
     households.update(hh_id=np.arange(len(order), dtype=np.int64), village=village[order],
                       county=county[order])
-    registry = Registry(cast(households, HOUSEHOLD_SCHEMA), cast(villages, VILLAGE_SCHEMA),
-                        cast(counties_t, COUNTY_SCHEMA), list(cs.names), int(spec["base_year"]),
-                        str(spec["name"]), source)
-    registry.validate()
-    return registry
+    del order
+    return Registry(cast(households, HOUSEHOLD_SCHEMA), cast(villages, VILLAGE_SCHEMA),
+                    cast(counties_t, COUNTY_SCHEMA), list(cs.names), int(spec["base_year"]),
+                    str(spec["name"]), source)
+
+
+def _decode_region(cells: np.ndarray) -> np.ndarray:
+    return (cells // (int(np.prod(SHAPE)) // SHAPE[0])).astype(np.int8)
 
 
 def _pool_cells(spec: dict, source: str, fitted: np.ndarray, n_registered: int) -> np.ndarray:
