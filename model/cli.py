@@ -1,12 +1,14 @@
-"""Command line: ``povsim run`` and ``povsim bench`` (also ``python -m model``).
+"""Command line: ``povsim run``, ``povsim registry`` and ``povsim bench``
+(also ``python -m model``).
 
-Bad arguments and bad input files exit with code 2 and one clear line (no
-traceback).
+Bad arguments and bad input files exit with code 2 and one clear line per
+problem, each starting ``povsim: error:`` (no traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -50,6 +52,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seeds", type=_positive, help="number of seeds, from --seed on "
                                                      "(default: the scenario's)")
     run.add_argument("--out", type=Path, help="output folder (default outputs/<scenario>)")
+    run.add_argument("--registry", help="registry to run instead of the scenario's: a spec name, "
+                                        "a spec .toml or a registry file (.nc, .csv, .parquet)")
+    registry = sub.add_parser("registry", help="check, import or build registries")
+    reg_sub = registry.add_subparsers(dest="registry_command", required=True,
+                                      parser_class=_Parser)
+    validate = reg_sub.add_parser("validate", help="check a registry file and report every "
+                                                   "problem (file, row, column, value)")
+    validate.add_argument("file", type=Path, help="a .csv or .parquet household table (with "
+                                                  "its .counties table beside it) or a .nc")
+    validate.add_argument("--limit", type=_positive, default=20,
+                          help="stop after this many problems (default 20)")
+    build = reg_sub.add_parser("build", help="build a synthetic registry from a spec")
+    build.add_argument("spec", help="a built-in spec name or a spec .toml")
+    build.add_argument("--out", type=Path, required=True,
+                       help="registry file to write: .nc, or .csv / .parquet (with .counties "
+                            "and .villages tables beside it)")
     bench = sub.add_parser("bench", help="measure the income kernel against numpy and a whole year")
     bench.add_argument("--sizes", type=_positive, nargs="+", default=[10**6, 10**7],
                        help="household counts (default 1e6 1e7)")
@@ -62,10 +80,13 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "run":
             return _run(args)
+        if args.command == "registry":
+            return _registry(args)
         from model.bench import main as bench_main
         return bench_main(args.sizes, args.repeats)
     except PovsimError as err:
-        print(f"povsim: error: {err}", file=sys.stderr)
+        for line in str(err).splitlines() or [""]:
+            print(f"povsim: error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("povsim: interrupted", file=sys.stderr)
@@ -78,6 +99,11 @@ def _run(args) -> int:
 
     start = time.perf_counter()
     scenario = load_scenario(args.scenario)
+    if args.registry:
+        reg = Path(args.registry)
+        reg = str(reg.resolve()) if reg.suffix and reg.is_file() else args.registry
+        scenario = dataclasses.replace(scenario, registry=reg)
+        runs.registry_for(scenario)   # a bad registry fails before anything is written
     n_seeds = args.seeds or scenario.seeds
     seeds = list(range(args.seed, args.seed + n_seeds))
     out = args.out or Path("outputs") / scenario.name
@@ -92,6 +118,38 @@ def _run(args) -> int:
     print(f"\nwrote {out / 'results.nc'}, {out / 'summary.csv'}, {out / 'registered_poor.png'} "
           f"({time.perf_counter() - start:.1f} s)")
     return 0
+
+
+def _registry(args) -> int:
+    from model import registry_io, runs, synth
+
+    start = time.perf_counter()
+    if args.registry_command == "validate":
+        reg = registry_io.load_registry(args.file, limit=args.limit)
+        print(describe(reg))
+        print(f"{args.file}: ok")
+        return 0
+    reg = synth.build(*synth.load_spec(args.spec)) if Path(args.spec).suffix != ".toml" \
+        else runs.load_registry(args.spec)
+    built = time.perf_counter() - start
+    written = registry_io.write_registry(reg, args.out)
+    print(describe(reg))
+    print(f"built in {built:.1f} s; wrote {', '.join(str(p) for p in written)} "
+          f"({time.perf_counter() - start:.1f} s)")
+    return 0
+
+
+def describe(reg) -> str:
+    """One line about a registry: households, people, pool, counties, villages."""
+    h = reg.households
+    registered = h["registered"] == 1
+    people = int(h["size"][registered].sum(dtype="int64"))
+    return (f"registry {reg.name} (base year {reg.base_year}): {int(registered.sum()):,} "
+            f"registered households, {people:,} people, {int((~registered).sum()):,} near-poor "
+            f"households, {reg.n_counties:,} counties "
+            f"({int(reg.counties['poor_county'].sum()):,} poor), "
+            f"{len(reg.villages['village_id']):,} villages "
+            f"({int(reg.villages['poor_village'].sum()):,} poor)")
 
 
 def format_table(ds) -> str:

@@ -10,27 +10,54 @@ random numbers (common random numbers).
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 import xarray as xr
 from tqdm.auto import tqdm
 
-from model import synth
+from model import registry_io, synth
 from model.population import Registry
 from model.measures import PROGRAMMES
 from model.results import to_dataset
-from model.errors import ScenarioError
+from model.errors import PovsimError, ScenarioError
 from model.scenario import Scenario
 from model.sim import Simulation
 
 
+REGISTRY_FILES = (".nc", ".csv", ".parquet")
+
+
 @lru_cache(maxsize=4)
-def _built_registry(name_or_path: str) -> Registry:
+def _cached_registry(name_or_path: str, mtime_ns: int) -> Registry:
+    if Path(name_or_path).suffix in REGISTRY_FILES:
+        return registry_io.load_registry(name_or_path)
     return synth.build(*synth.load_spec(name_or_path))
 
 
+def load_registry(name_or_path: str | Path, relative_to: str | Path | None = None) -> Registry:
+    """A registry from a built-in spec name, a spec file (``.toml``) or a registry
+    file (``.nc``, ``.csv``, ``.parquet``; see :mod:`model.registry_io`).
+
+    A relative path is looked up beside ``relative_to`` (e.g. the scenario
+    file) first, then in the working folder. Built once per process and file
+    version.
+    """
+    text = str(name_or_path)
+    path = Path(text)
+    if path.suffix in REGISTRY_FILES + (".toml",):
+        if not path.is_absolute() and relative_to is not None:
+            beside = Path(relative_to).parent / path
+            path = beside if beside.is_file() else path
+        if not path.is_file():
+            kind = "spec" if path.suffix == ".toml" else "file"
+            raise PovsimError(f"registry {kind} '{text}' not found")
+        return _cached_registry(str(path.resolve()), path.stat().st_mtime_ns)
+    return _cached_registry(text, 0)
+
+
 def registry_for(scenario: Scenario) -> Registry:
-    """The scenario's registry (built once per process and spec)."""
-    return _built_registry(scenario.registry)
+    """The scenario's registry: a spec name, a spec path or a registry file."""
+    return load_registry(scenario.registry, scenario.source)
 
 
 def check_years(scenario: Scenario, registry: Registry) -> None:
