@@ -157,10 +157,17 @@ def _cycle(flat: np.ndarray, constraints: list[Constraint],
                 flat[c.cells] *= np.exp(lam * c.weight)
         if worst <= tol:
             return flat
-    off = sorted(constraints, key=lambda c: -abs(c.value(flat) - c.target) / max(c.target, 1e-300))
-    detail = "; ".join(f"{c.label}: target {c.target:g}, fitted {c.value(flat):.6g}"
-                       for c in off[:3])
-    raise PovsimError(f"the margins are inconsistent (no table meets them all): {detail}")
+    def error(c):
+        return abs(c.value(flat) - c.target) / max(c.target, 1e-300)
+
+    off = [c for c in sorted(constraints, key=error, reverse=True) if error(c) > tol]
+    worst, others = off[0], off[1:3]
+    also = "; it disagrees with " + "; ".join(
+        f"{c.label} (target {c.target:g}, fitted {c.value(flat):.6g})" for c in others) \
+        if others else ""
+    raise PovsimError(f"{worst.label}: target {worst.target:g} is inconsistent with the other "
+                      f"margins (no table meets them all; fitted {worst.value(flat):.6g})"
+                      + also)
 
 
 def round_exact(table: np.ndarray, constraints: list[Constraint]) -> np.ndarray:

@@ -293,6 +293,7 @@ def import_registry(path: Path, limit: int = LIMIT) -> Registry:
     _unique(path, hh["household_id"], "household_id", problems)
     county = _lookup(path, hh["county"], county_names, "county", county_path, problems)
     _consistency(path, hh, problems)
+    problems.raise_if_any()          # villages need known counties
     village, villages = _village_table(path, hh, county, vil, village_path, cty, county_path,
                                        problems)
     problems.raise_if_any()
