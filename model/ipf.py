@@ -244,8 +244,9 @@ def _round_atoms(value: np.ndarray, atom: np.ndarray, keys: np.ndarray,
                integrality=np.concatenate([np.ones(n), np.zeros(n)]),
                bounds=Bounds(np.concatenate([np.maximum(floor - 1, 0), np.zeros(n)]),
                              np.concatenate([floor + 2, np.full(n, np.inf)])),
-               constraints=LinearConstraint(matrix, np.concatenate([target, np.full(2 * n, -np.inf)]),
-                                            np.concatenate([target, v, -v])),
+               constraints=LinearConstraint(
+                   matrix, np.concatenate([target, np.full(2 * n, -np.inf)]),
+                   np.concatenate([target, v, -v])),
                options=options)
     if res.status == 0 and res.x is not None:
         out[live] = np.rint(res.x[:n]).astype(np.int64)

@@ -142,8 +142,8 @@ class Problems:
 
 # ---------------------------------------------------------------- reading tables
 
-def _read_text(path: Path) -> str:
-    """The file as text: UTF-8 (BOM allowed), else a clear error."""
+def read_utf8(path: Path) -> str:
+    """The file as text: UTF-8 (BOM allowed), else an error naming the line and byte."""
     data = path.read_bytes()
     try:
         return data.decode("utf-8-sig")
@@ -175,7 +175,7 @@ def read_table(path: Path) -> dict[str, np.ndarray]:
             raise SchemaError(f"{path}: not a readable Parquet file ({err})") from None
         frame = frame.astype(str).replace({"nan": "", "None": "", "<NA>": ""})
     else:
-        text = _read_text(path)
+        text = read_utf8(path)
         if not text.strip():
             raise SchemaError(f"{path}: the file is empty: expected a header line with the "
                               "columns, then one line per row")
@@ -288,8 +288,9 @@ def import_registry(path: Path, limit: int = LIMIT) -> Registry:
     _unique(county_path, cty["county"], "county", problems)
     years = np.unique(cty["base_year"])
     if len(years) > 1:
-        problems.add(f"{county_path}, column 'base_year': values {', '.join(f'{y:g}' for y in years)}"
-                     ": expected the same base year in every row")
+        shown = ", ".join(f"{y:g}" for y in years)
+        problems.add(f"{county_path}, column 'base_year': values {shown}: expected the same "
+                     "base year in every row")
     _unique(path, hh["household_id"], "household_id", problems)
     county = _lookup(path, hh["county"], county_names, "county", county_path, problems)
     _consistency(path, hh, problems)

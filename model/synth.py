@@ -34,7 +34,9 @@ import numpy as np
 
 from model import ipf
 from model.errors import PovsimError, close_match
-from model.population import CAUSES, COUNTY_SCHEMA, HOUSEHOLD_SCHEMA, VILLAGE_SCHEMA, Registry, cast
+from model.population import (CAUSES, COUNTY_SCHEMA, HOUSEHOLD_SCHEMA, VILLAGE_SCHEMA, Registry,
+                              cast)
+from model.registry_io import read_utf8
 from model.registry_spec import (ASSUMPTIONS, DIM_NAMES, MAX_SIZE, NEAR_POOR, SHAPE, TOP,
                                  VILLAGES, Counties, apportion, check_keys, constraints,
                                  counties, member_counts, prior_table)
@@ -82,17 +84,13 @@ def load_spec(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
     """Read a spec by built-in name or path; return (spec, source)."""
     path = Path(name_or_path)
     if path.suffix == ".toml" and path.is_file():
-        source = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as err:
-            raise PovsimError(f"{source}: not UTF-8 text ({err.reason} at byte {err.start})") \
-                from None
+        source, text = str(path), read_utf8(path)
     else:
         names = builtin_specs()
         if str(name_or_path) not in names:
             raise PovsimError(f"registry spec '{name_or_path}' not found: expected a .toml file "
-                              f"or one of {', '.join(names)}" + close_match(str(name_or_path), names))
+                              f"or one of {', '.join(names)}"
+                              + close_match(str(name_or_path), names))
         res = resources.files("model").joinpath("specs", f"{name_or_path}.toml")
         text, source = res.read_text(encoding="utf-8"), f"model/specs/{name_or_path}.toml"
     try:
@@ -392,7 +390,8 @@ def synthetic(n: int, n_counties: int = 100, seed: int = 0, base_year: int = 201
     line = 2855.0
     share = np.where(has_labour, rng.beta(3.0, 2.2, n), rng.beta(1.2, 6.0, n))
     villages_per_county = 50
-    village = county.astype(np.int32) * villages_per_county + rng.integers(0, villages_per_county, n)
+    village = (county.astype(np.int32) * villages_per_county
+               + rng.integers(0, villages_per_county, n))
     zeros = np.zeros(n, np.int8)
     households = {
         "hh_id": np.arange(n, dtype=np.int64), "village": village, "county": county,
