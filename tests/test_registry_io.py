@@ -257,3 +257,11 @@ def test_cli_build_then_validate(tmp_path):
     assert "316,700 people" in proc.stdout
     proc = povsim("registry", "validate", "l.nc", cwd=tmp_path)
     assert proc.returncode == 0 and "316,700 people" in proc.stdout
+
+
+def test_cli_run_with_a_bad_registry_writes_nothing(extract):
+    with_rows(extract, _set(0, "size", "0"))
+    proc = povsim("run", "--registry", "x.csv", "--out", "out", cwd=extract.parent)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "column 'size': value '0'" in proc.stderr
+    assert not (extract.parent / "out").exists()
