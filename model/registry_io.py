@@ -249,11 +249,13 @@ def _convert(path: Path, col: Column, values: np.ndarray, problems: Problems) ->
         if col.default == -1:
             bad &= ~empty
         result = number
-    for r in np.flatnonzero(bad)[:max(problems.limit - len(problems.items), 0)]:
+    rows = np.flatnonzero(bad)
+    room = max(problems.limit - len(problems.items), 0)
+    for r in rows[:room]:
         shown = "empty" if values[r] == "" else repr(str(values[r]))
         problems.add(f"{_row_label(path, int(r))}, column '{col.name}': value {shown}, "
                      f"expected {expected}")
-    problems.dropped += max(int(bad.sum()) - problems.limit, 0)
+    problems.dropped += max(len(rows) - room, 0)
     return result
 
 

@@ -105,8 +105,8 @@ def check_keys(table: dict, allowed: dict, source: str, where: str) -> None:
         if key not in allowed:
             raise PovsimError(f"{source}: unknown key '{label}'" + close_match(key, allowed))
         want = allowed[key]
-        if not isinstance(want, tuple | type):
-            want = type(want)   # ASSUMPTIONS holds defaults: their type is the type
+        if not isinstance(want, tuple | type):   # ASSUMPTIONS holds defaults
+            want = list if isinstance(want, list) else (int, float)
         if not isinstance(value, want) or (isinstance(value, bool) and want is not bool):
             names = "/".join(t.__name__ for t in (want if isinstance(want, tuple) else (want,)))
             raise PovsimError(f"{source}: '{label}' = {value!r}: expected {names}")

@@ -258,3 +258,9 @@ def test_simulation_holds_a_registry_in_150_bytes_per_household():
     print(f"registry {reg.nbytes() / n:.1f} B/hh, run peak {peak / n:.1f} B/hh, "
           f"total {per_household:.1f} B/hh")
     assert per_household < 150
+
+
+def test_whole_number_accepted_for_a_share():
+    spec = spec_with(assumptions={"insured_share": 1, "harsh_area_share": 0})
+    reg = synth.build(spec, "ok.toml")
+    assert reg.households["insured"].all() and not reg.households["harsh_area"].any()
