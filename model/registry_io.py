@@ -285,7 +285,12 @@ def import_registry(path: Path, limit: int = LIMIT) -> Registry:
     village_path = companion(path, "villages")
     vil = (parse_columns(village_path, read_table(village_path), VILLAGE_COLUMNS, problems)
            if village_path.is_file() else None)
-    problems.raise_if_any()
+    complete = all(c.name in t for t, cols in ((hh, HOUSEHOLD_COLUMNS), (cty, COUNTY_COLUMNS),
+                                               (vil or {}, VILLAGE_COLUMNS if vil else ()))
+                   for c in cols)
+    if not complete or not len(hh["household_id"]):
+        problems.raise_if_any()      # a missing column or no rows: nothing more to check
+    # the checks below also run when some values did not parse (NaN compares false)
     county_names = list(cty["county"])
     _unique(county_path, cty["county"], "county", problems)
     years = np.unique(cty["base_year"])
@@ -341,6 +346,7 @@ def _lookup(path: Path, values: np.ndarray, names: list[str], column: str, table
 
 def _consistency(path: Path, hh: dict[str, np.ndarray], problems: Problems) -> None:
     size = hh["size"]
+    valid = (size >= 1) & (size <= 20)   # a bad size is reported already
     students = sum(hh[s] for s in ("students_preschool", "students_compulsory",
                                    "students_upper", "students_university"))
     for name, value, what in (
@@ -348,9 +354,10 @@ def _consistency(path: Path, hh: dict[str, np.ndarray], problems: Problems) -> N
             ("elderly", hh["elderly"], "at most 'size'"),
             ("disabled", hh["disabled"], "at most 'size'"),
             ("ill", hh["ill"], "at most 'size'"),
-            ("labourers", hh["labourers"] + students, "labourers plus students at most 'size'"),
+            ("labourers", np.where(hh["labourers"] > size, 0, hh["labourers"] + students),
+             "labourers plus students at most 'size'"),
             ("dropouts", hh["dropouts"], "at most 'size'")):
-        for r in np.flatnonzero(value > size)[:problems.limit]:
+        for r in np.flatnonzero(valid & (value > size))[:problems.limit]:
             problems.add(f"{_row_label(path, int(r))}, column '{name}': value "
                          f"{hh[name][r]:g} with size {size[r]:g}, expected {what}")
 

@@ -147,15 +147,14 @@ def test_all_problems_at_once(extract):
     rows = _set(2, "size", "-1")
     rows[0][HEADER.index("labourers")] = "x"
     rows[3][HEADER.index("county")] = "Nowhere"
+    rows[4][HEADER.index("household_id")] = "A001"
     with_rows(extract, rows)
     lines = problems(extract)
-    assert any("'size'" in m for m in lines)
-    assert any("'labourers'" in m for m in lines)
-    # the county check runs once the values parse: fix the two, see the third
-    rows[2][HEADER.index("size")] = "1"
-    rows[0][HEADER.index("labourers")] = "1"
-    with_rows(extract, rows)
-    assert any("'Nowhere'" in m for m in problems(extract))
+    assert len(lines) == 4, lines
+    assert any("row 3 (line 4), column 'size'" in m for m in lines)
+    assert any("row 1 (line 2), column 'labourers'" in m for m in lines)
+    assert any("row 4 (line 5), column 'county': value 'Nowhere'" in m for m in lines)
+    assert any("row 5 (line 6), column 'household_id': value 'A001'" in m for m in lines)
 
 
 def test_problems_stop_at_the_limit(extract):
