@@ -24,8 +24,14 @@ are not pathways here: an exit they unlock is attributed by income.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from model.programmes import ATTRIBUTION, BATCHES
+from model.rules import EXIT
+from model.state import INCOME_BATCHES
+
+# the kernel reads pathways as the rows of batch_income, then the top-up
+assert BATCHES == INCOME_BATCHES + ("safety_net",)
 
 NONE = ATTRIBUTION.index("none")
 
@@ -52,11 +58,35 @@ def attribute(income: np.ndarray, line: np.ndarray, components: np.ndarray) -> n
     return np.where(own | (comps.sum(axis=0) == 0), NONE, out)
 
 
-def reached(exits: np.ndarray, active: np.ndarray) -> np.ndarray:
-    """Mask over ``exits`` (sorted indices) of those in ``active`` (sorted indices)."""
-    if len(active) == 0 or len(exits) == 0:
-        return np.zeros(len(exits), bool)
-    pos = np.minimum(np.searchsorted(active, exits), len(active) - 1)
-    return active[pos] == exits
-
-
+@njit(cache=True, error_model="numpy")
+def attribute_exits(event, income, floor, line, covered_line, batch_income, topup, county,
+                    size, out):
+    """Attribute every exit of the year and add it to ``out[county, pathway, 0 or 1]``
+    (households, people). Same rule as :func:`attribute`; pathways in the order
+    of ``BATCHES``: the rows of ``batch_income`` (``INCOME_BATCHES``, the same
+    order) and then the safety-net ``topup``."""
+    nb = batch_income.shape[0] + 1
+    comps = np.zeros(nb)
+    for i in range(event.shape[0]):
+        if event[i] != EXIT:
+            continue
+        for b in range(nb - 1):
+            comps[b] = max(np.float64(batch_income[b, i]), 0.0)
+        comps[nb - 1] = max(np.float64(topup[i]), 0.0)
+        y = np.float64(income[i])
+        hl = np.float64(covered_line if floor[i] > 0 else line)
+        total = comps.sum()
+        if total == 0.0 or y - total >= hl:
+            best = NONE
+        else:
+            best, best_decisive = 0, -1
+            for b in range(nb):
+                if comps[b] > comps[best]:
+                    best = b
+                if comps[b] > 0 and y - comps[b] < hl and (
+                        best_decisive < 0 or comps[b] > comps[best_decisive]):
+                    best_decisive = b
+            if best_decisive >= 0:
+                best = best_decisive
+        out[county[i], best, 0] += 1.0
+        out[county[i], best, 1] += size[i]

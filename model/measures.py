@@ -77,13 +77,14 @@ class Medical(Programme):
         st.oop_cap[idx] = np.float32(p("medical.oop_cap"))
 
     def cost(self, ctx, new, active):
+        """Premiums plus the expected (not realised) extra reimbursement."""
         p, h = ctx.p, ctx.reg.households
-        size = h["size"][active].astype(np.float64)
-        events = p("illness_base_rate") + p("illness_rate_per_ill") * h["ill"][active]
-        extra = p("medical.reimbursement") - p("medical_reimbursement")
-        # expected extra reimbursement (not the realised one) plus premiums
-        return 0.0, p("medical.premium") * size + np.minimum(events, 1.0) * \
-            p("illness_cost_mean") * max(extra, 0.0)
+        extra = max(p("medical.reimbursement") - p("medical_reimbursement"), 0.0)
+        ill = np.arange(21)
+        events = np.minimum(p("illness_base_rate") + p("illness_rate_per_ill") * ill, 1.0)
+        by_ill = (events * p("illness_cost_mean") * extra).astype(np.float32)
+        by_size = (p("medical.premium") * np.arange(21)).astype(np.float32)
+        return 0.0, by_ill[h["ill"][active]] + by_size[h["size"][active]]
 
 
 class Education(Programme):

@@ -174,8 +174,10 @@ def _household_consistency(t: Mapping[str, np.ndarray], source: str, limit: int)
 
 
 def cast(table: Mapping[str, np.ndarray], schema: tuple[Field, ...]) -> dict[str, np.ndarray]:
-    """Return a copy of ``table`` with every field in its schema dtype (contiguous)."""
-    return {f.name: np.ascontiguousarray(table[f.name], dtype=f.dtype) for f in schema}
+    """Return a copy of ``table`` with every field in its schema dtype (contiguous;
+    never a view, so no two fields share memory)."""
+    return {f.name: np.array(table[f.name], dtype=f.dtype, order="C", copy=True)
+            for f in schema}
 
 
 @dataclass

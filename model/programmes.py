@@ -47,6 +47,7 @@ from model.population import Registry
 from model.random import Stream, hash_id_np, uniforms_np, year_key
 from model.rules import EXITED
 from model.state import INCOME_BATCHES, State
+from model.tally import registered_people_by
 
 BATCHES = ("production", "relocation", "ecological", "education", "safety_net")
 ATTRIBUTION = BATCHES + ("none",)  # "none": own income alone would have sufficed
@@ -149,19 +150,23 @@ class Programme:
         start[chosen] = p.year
         return chosen
 
-    def active(self, ctx: Context) -> np.ndarray:
-        """Indices of households the programme reaches this year: enrolled,
-        not stopped, within ``duration`` and, after exit, within the grace."""
+    def is_active(self, ctx: Context, idx=slice(None)) -> np.ndarray:
+        """Mask over households ``idx``: enrolled, not stopped, within
+        ``duration`` and, after exit, within the grace."""
         p, st = ctx.p, ctx.st
-        start = st.enrolled[self.name]
+        start = st.enrolled[self.name][idx]
         mask = start > 0
         duration = self._param(p, "duration", np.inf)
         if np.isfinite(duration):
             mask &= start > p.year - duration
         grace = p("policy_grace_years")
         if np.isfinite(grace):
-            mask &= ~((st.status == EXITED) & (st.exit_year <= p.year - grace - 1))
-        return np.flatnonzero(mask)
+            mask &= ~((st.status[idx] == EXITED) & (st.exit_year[idx] <= p.year - grace - 1))
+        return mask
+
+    def active(self, ctx: Context) -> np.ndarray:
+        """Indices of households the programme reaches this year."""
+        return np.flatnonzero(self.is_active(ctx))
 
     def step(self, ctx: Context) -> np.ndarray:
         """Stop failed enrolments, apply the effect; return the active indices."""
@@ -279,13 +284,14 @@ class VillageProgramme(Programme):
         start[candidates] = p.year
         return candidates
 
-    def active(self, ctx: Context) -> np.ndarray:
-        start = ctx.st.village_enrolled[self.name]
+    def is_active(self, ctx: Context, idx=slice(None)) -> np.ndarray:
+        """Mask over villages ``idx`` that the programme reaches this year."""
+        start = ctx.st.village_enrolled[self.name][idx]
         mask = start > 0
         duration = self._param(ctx.p, "duration", np.inf)
         if np.isfinite(duration):
             mask &= start > ctx.year - duration
-        return np.flatnonzero(mask)
+        return mask
 
     def step(self, ctx: Context) -> np.ndarray:
         active = self.active(ctx)
@@ -305,6 +311,6 @@ class VillageProgramme(Programme):
 def registered_people_by_village(ctx: Context) -> np.ndarray:
     """Registered poor people per village (float64)."""
     h = ctx.reg.households
-    reg = ctx.st.registered()
-    return np.bincount(h["village"][reg], weights=h["size"][reg],
-                       minlength=len(ctx.reg.villages["village_id"]))
+    out = np.zeros(len(ctx.reg.villages["village_id"]))
+    registered_people_by(h["village"], h["size"], ctx.st.status, out)
+    return out

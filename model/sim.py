@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.attribution import attribute, reached
+from model.attribution import attribute_exits
 from model.kernels import income_update
 from model.measures import PROGRAMMES, dibao_standard
 from model.params import Parameters
@@ -46,7 +46,7 @@ from model.random import Stream, hash_id_np, normal_pair_np, year_key
 from model.rules import (ALL_GUARANTEES, EXIT, county_exits, scheduled_year, verify,
                          village_exits)
 from model.state import INCOME_BATCHES, State, covered_by_category, per_student
-from model.tally import COL, NBINS, NV, count_at, tally
+from model.tally import COL, NBINS, NV, count_at, registered_people_by, tally
 
 
 @dataclass
@@ -170,7 +170,7 @@ class Simulation:
         self._county_exits(ctx, sums)
         # 7. record
         self._record_programmes(ctx, k, new, active)
-        self._record_exits(ctx, k, active)
+        self._record_exits(ctx, k)
         county_of_village = self.reg.villages["county"]
         self.record.villages_exited[k] = np.bincount(county_of_village[village_new],
                                                      minlength=self.reg.n_counties)
@@ -236,9 +236,8 @@ class Simulation:
     def _village_exits(self, ctx: Context) -> np.ndarray:
         p, st, reg = ctx.p, self.state, self.reg
         h, v = reg.households, reg.villages
-        registered = st.registered()
-        poor = np.bincount(h["village"][registered], weights=h["size"][registered],
-                           minlength=len(v["village_id"]))
+        poor = np.zeros(len(v["village_id"]))
+        registered_people_by(h["village"], h["size"], st.status, poor)
         return village_exits(ctx.year, poor, v["rural_population"],
                              reg.counties["region"][v["county"]], st.village_collective,
                              st.village_infrastructure, st.village_exit_year,
@@ -293,25 +292,20 @@ class Simulation:
                 out[:, j, col] = counts
                 out[:, j, 2] += cost
 
-    def _record_exits(self, ctx: Context, k: int, active: list[np.ndarray]) -> None:
+    def _record_exits(self, ctx: Context, k: int) -> None:
         st, h = self.state, self.reg.households
         exits = np.flatnonzero(st.event == EXIT)
-        comps = np.vstack([st.batch_income[:, exits], st.topup[exits][None, :]])
-        order = [INCOME_BATCHES.index(b) if b in INCOME_BATCHES else len(INCOME_BATCHES)
-                 for b in BATCHES]
-        batch = attribute(st.income[exits], ctx.household_line(exits), comps[order])
         county, size = h["county"][exits], h["size"][exits].astype(np.float64)
-        nc, na = self.reg.n_counties, len(ATTRIBUTION)
-        cell = county.astype(np.int64) * na + batch
-        self.record.batch_exits[k, :, :, 0] = np.bincount(cell, minlength=nc * na).reshape(nc, na)
-        self.record.batch_exits[k, :, :, 1] = np.bincount(cell, weights=size,
-                                                          minlength=nc * na).reshape(nc, na)
+        nc = self.reg.n_counties
+        attribute_exits(st.event, st.income, st.floor, ctx.line, ctx.covered_line,
+                        st.batch_income, st.topup, h["county"], h["size"],
+                        self.record.batch_exits[k])
         for b, name in enumerate(BATCHES):
             hit = np.zeros(len(exits), bool)
-            for prog, idx in zip(self.programmes, active):
+            for prog in self.programmes:
                 if prog.batch == name and prog.level == "household":
-                    hit |= reached(exits, idx)
+                    hit |= prog.is_active(ctx, exits)
                 elif prog.batch == name:  # a village programme reaches its villages' households
-                    hit |= np.isin(h["village"][exits], idx)
+                    hit |= prog.is_active(ctx, h["village"][exits])
             self.record.batch_reached[k, :, b] = np.bincount(county[hit], weights=size[hit],
                                                              minlength=nc)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from model.rules import ENTRY, EXIT, EXITED, NOT_REGISTERED, RETURN
+from model.rules import ENTRY, EXIT, EXITED, NOT_REGISTERED, POOR, RETURN, RETURNED
 
 # (name, unit, long name) of every tallied sum; the index is the column
 TALLY = (
@@ -184,3 +184,11 @@ def count_at(group, index, weights, counts, sums):
         g = group[index[j]]
         counts[g] += 1.0
         sums[g] += weights[0] if same else weights[j]
+
+
+@njit(cache=True)
+def registered_people_by(group, size, status, out):
+    """``out[g] +=`` people of registered households (poor or returned) in group g."""
+    for i in range(group.shape[0]):
+        if status[i] == POOR or status[i] == RETURNED:
+            out[group[i]] += size[i]

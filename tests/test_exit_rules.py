@@ -1,0 +1,119 @@
+"""Village and county exit on small hand-built cases, the Hubei schedule,
+and the attribution of exits to pathways."""
+
+import numpy as np
+import pytest
+
+from model.attribution import NONE, attribute, attribute_exits
+from model.programmes import ATTRIBUTION, BATCHES
+from model.rules import EXIT, county_exits, scheduled_year, village_exits
+
+
+def _villages(**kw):
+    args = dict(poor_people=np.array([1.0, 3.0, 2.0, 0.0]),
+                village_population=np.array([100, 100, 100, 100]),
+                village_region=np.array([0, 2, 0, 1]),
+                collective=np.array([60000, 60000, 40000, 60000], np.float32),
+                infrastructure=np.array([1, 1, 1, 0], np.uint8),
+                exit_year=np.zeros(4, np.int16), incidence=0.02, incidence_west=0.03,
+                min_collective=0.0, require_infrastructure=False)
+    args.update(kw)
+    return args
+
+
+def test_village_exit_by_incidence_and_region():
+    a = _villages()
+    new = village_exits(2017, **a)
+    # 1 % east exits; 3 % west does not (needs < 3 %); 2 % east does not; 0 % exits
+    np.testing.assert_array_equal(new, [0, 3])
+    np.testing.assert_array_equal(a["exit_year"], [2017, 0, 0, 2017])
+
+
+def test_village_exit_collective_income_and_infrastructure():
+    a = _villages(poor_people=np.zeros(4), min_collective=50000.0, require_infrastructure=True)
+    new = village_exits(2018, **a)
+    np.testing.assert_array_equal(new, [0, 1])  # village 2 lacks income, 3 infrastructure
+
+
+def test_village_exit_is_final_and_keeps_its_year():
+    a = _villages()
+    village_exits(2016, **a)
+    a["poor_people"] = np.array([50.0, 0.0, 0.0, 50.0])
+    new = village_exits(2017, **a)
+    np.testing.assert_array_equal(new, [1, 2])
+    np.testing.assert_array_equal(a["exit_year"], [2016, 2017, 2017, 2016])
+
+
+def _counties(**kw):
+    args = dict(poor_people=np.array([100.0, 250.0, 100.0, 100.0]),
+                population=np.array([10000, 10000, 10000, 10000]),
+                region=np.array([1, 2, 1, 1]),
+                wrong_exit_rate=np.array([0.01, 0.01, 0.03, 0.01]),
+                missed_rate=np.array([0.0, 0.0, 0.0, 0.025]),
+                exit_year=np.zeros(4, np.int16), incidence=0.02, incidence_west=0.03,
+                max_wrong=0.02, max_missed=0.02, first_allowed=np.zeros(4, np.int16))
+    args.update(kw)
+    return args
+
+
+def test_county_exit_needs_incidence_and_both_rates():
+    a = _counties()
+    new = county_exits(2018, **a)
+    # county 1 is western (2.5 % < 3 %); 2 has 3 % wrongful exits; 3 misses 2.5 %
+    np.testing.assert_array_equal(new, [0, 1])
+    a = _counties(poor_people=np.array([250.0, 350.0, 100.0, 100.0]))
+    np.testing.assert_array_equal(county_exits(2018, **a), [])
+
+
+def test_hubei_schedule_by_income_ratio():
+    ratio = np.array([0.80, 0.70, 0.6999, 0.65, 0.64, 0.30])
+    np.testing.assert_array_equal(scheduled_year(ratio, 0.70, 0.65),
+                                  [2017, 2017, 2018, 2018, 2019, 2019])
+
+
+def test_county_cannot_exit_before_its_scheduled_year():
+    first = scheduled_year(np.array([0.8, 0.66, 0.5, 0.9]), 0.70, 0.65)
+    a = _counties(poor_people=np.zeros(4), missed_rate=np.zeros(4),
+                  wrong_exit_rate=np.zeros(4), first_allowed=first)
+    exits = {year: county_exits(year, **a).tolist() for year in (2016, 2017, 2018, 2019)}
+    assert exits == {2016: [], 2017: [0, 3], 2018: [1], 2019: [2]}
+    np.testing.assert_array_equal(a["exit_year"], [2017, 2018, 2019, 2017])
+
+
+def test_attribution_rule():
+    line = np.full(5, 3000.0)
+    income = np.array([3500.0, 3500.0, 3500.0, 5000.0, 3100.0])
+    comps = np.zeros((len(BATCHES), 5))
+    p, r, e, ed, s = range(5)
+    comps[p, 0] = 1000                       # production alone decisive
+    comps[[p, e], 1] = [600, 900]            # both decisive: the larger (ecological)
+    comps[[p, ed], 2] = [300, 300]           # none alone decisive: the larger (first on ties)
+    comps[p, 3] = 1000                       # own income suffices
+    comps[[p, s], 4] = [50, 2000]            # safety net decisive, production not
+    got = attribute(income, line, comps)
+    assert [ATTRIBUTION[g] for g in got] == ["production", "ecological", "production", "none",
+                                             "safety_net"]
+    assert NONE == ATTRIBUTION.index("none")
+
+
+def test_attribution_kernel_matches_rule():
+    rng = np.random.default_rng(2)
+    n = 50_000
+    batch_income = (rng.random((4, n)) < 0.4) * rng.uniform(0, 3000, (4, n))
+    topup = (rng.random(n) < 0.3) * rng.uniform(0, 2000, n)
+    income = rng.uniform(2000, 9000, n).astype(np.float32)
+    floor = (topup > 0).astype(np.float32) * 2500
+    event = np.where(rng.random(n) < 0.5, EXIT, 0).astype(np.uint8)
+    county = rng.integers(0, 3, n).astype(np.int16)
+    size = rng.integers(1, 6, n).astype(np.int8)
+    out = np.zeros((3, len(ATTRIBUTION), 2))
+    attribute_exits(event, income, floor, 3000.0, 2500.0, batch_income.astype(np.float32),
+                    topup.astype(np.float32), county, size, out)
+    ex = np.flatnonzero(event == EXIT)
+    comps = np.vstack([batch_income.astype(np.float32)[:, ex], topup.astype(np.float32)[ex]])
+    ref = attribute(income[ex], np.where(floor[ex] > 0, 2500.0, 3000.0), comps)
+    expected = np.zeros((3, len(ATTRIBUTION)))
+    np.add.at(expected, (county[ex], ref), 1)
+    np.testing.assert_array_equal(out[..., 0], expected)
+    assert out[..., 0].sum() == len(ex)
+    assert (expected > 0).sum() > 10
