@@ -36,9 +36,10 @@ def kernel_arguments(n: int, seed: int = 0) -> tuple[tuple, dict]:
               (1.1 * np.exp(0.05 * rng.standard_normal(reg.n_counties))).astype(f32),
               np.where(h["labourers"] > 0, f32(800), f32(0)), np.full(n, f32(300)),
               np.where(h["labourers"] == 0, f32(2600), f32(0)), np.zeros(n, f32),
-              np.full(n, f32(0.4)), np.full(n, f32(np.inf)), year_key(seed, Stream.INCOME, 2016),
+              (h["ill"] > 0).astype(np.uint8), year_key(seed, Stream.INCOME, 2016),
               year_key(seed, Stream.ILLNESS, 2016), f32(0.7), f32(0.25 * np.sqrt(1 - 0.49)),
-              f32(0.15), f32(-0.5 * (0.25**2 + 0.15**2)), f32(0.05), f32(0.25), f32(8000))
+              f32(0.15), f32(-0.5 * (0.25**2 + 0.15**2)), f32(0.05), f32(0.25), f32(8000),
+              f32(0.5), f32(0.3), f32(5000))
     outputs = {k: np.zeros(n, f32) for k in ("z", "market", "medical", "topup", "income")}
     return inputs, outputs
 

@@ -26,9 +26,10 @@ KERNEL = dict(parallel=True, fastmath=FASTMATH, error_model="numpy", cache=True)
 
 @njit(**KERNEL)
 def income_update(hh_id, county, size, ill, base_market, county_factor, programme_income,
-                  transfer_income, floor, schooling_cost, oop_share, oop_cap,
+                  transfer_income, floor, schooling_cost, medical_cover,
                   key_income, key_illness, rho, innovation_sd, sigma_transitory, mean_shift,
                   illness_base_rate, illness_rate_per_ill, illness_cost_mean,
+                  oop_share, oop_share_cover, oop_cap_cover,
                   z, market, medical, topup, income):
     """Advance every household's per-capita income by one year.
 
@@ -54,10 +55,8 @@ def income_update(hh_id, county, size, ill, base_market, county_factor, programm
         Safety-net standard the household is topped up to (0 if not covered).
     schooling_cost : float32 array (n,)
         Rigid schooling cost counted against income.
-    oop_share : float32 array (n,)
-        Share of an illness event's cost the household pays.
-    oop_cap : float32 array (n,)
-        Cap on the household's out-of-pocket cost of an event (yuan; inf for none).
+    medical_cover : uint8 array (n,)
+        1 for a household in the medical programme.
     key_income, key_illness : uint64
         Year keys of the INCOME and ILLNESS streams (:func:`model.random.year_key`).
     rho : float32
@@ -73,6 +72,10 @@ def income_update(hh_id, county, size, ill, base_market, county_factor, programm
         Event probability is ``base + rate * ill``, capped at 1 (per year).
     illness_cost_mean : float32
         Mean cost of an event (yuan, exponential), before reimbursement.
+    oop_share, oop_share_cover : float32
+        Share of an event's cost the household pays, without and with cover.
+    oop_cap_cover : float32
+        Cap on a covered household's out-of-pocket cost of an event (yuan).
     z : float32 array (n,)
         Persistent log shock, updated in place.
     market, medical, topup, income : float32 arrays (n,)
@@ -88,7 +91,9 @@ def income_update(hh_id, county, size, ill, base_market, county_factor, programm
                                                                   + mean_shift)
         u_event, u_cost = uniforms(hash_id(key_illness, hh_id[i]))
         p = illness_base_rate + illness_rate_per_ill * np.float32(ill[i])
-        cost = min(-illness_cost_mean * log_unit(u_cost) * oop_share[i], oop_cap[i]) \
+        gross = -illness_cost_mean * log_unit(u_cost)
+        covered = medical_cover[i] != 0
+        cost = (min(gross * oop_share_cover, oop_cap_cover) if covered else gross * oop_share) \
             / np.float32(size[i])
         med = cost if u_event < p else np.float32(0.0)
         before = m + programme_income[i] + transfer_income[i]
@@ -100,9 +105,10 @@ def income_update(hh_id, county, size, ill, base_market, county_factor, programm
 
 
 def income_update_numpy(hh_id, county, size, ill, base_market, county_factor, programme_income,
-                        transfer_income, floor, schooling_cost, oop_share, oop_cap,
+                        transfer_income, floor, schooling_cost, medical_cover,
                         key_income, key_illness, rho, innovation_sd, sigma_transitory, mean_shift,
                         illness_base_rate, illness_rate_per_ill, illness_cost_mean,
+                        oop_share, oop_share_cover, oop_cap_cover,
                         z, market, medical, topup, income):
     """numpy reference of :func:`income_update`, same arguments and outputs.
 
@@ -119,7 +125,8 @@ def income_update_numpy(hh_id, county, size, ill, base_market, county_factor, pr
     u_event, u_cost = uniforms_np(hash_id_np(key_illness, hh_id))
     p = illness_base_rate + illness_rate_per_ill * ill.astype(np.float64)
     gross = -illness_cost_mean * np.log(u_cost.astype(np.float64))
-    cost = np.minimum(gross * oop_share, oop_cap) / size
+    cost = np.where(medical_cover != 0, np.minimum(gross * oop_share_cover, oop_cap_cover),
+                    gross * oop_share) / size
     med = np.where(u_event < p, cost, 0.0)
     before = m + programme_income + transfer_income
     top = np.maximum(floor - before, 0.0)

@@ -42,6 +42,7 @@ class SafetyNet(Programme):
 
     name, batch, stream, entitlement = "safety_net", "safety_net", 1, True
     description = "dibao / wubao top-up to the dibao standard"
+    cost_after_income = True  # the top-up is known after the income update
 
     def needs(self, ctx):
         h = ctx.reg.households
@@ -73,8 +74,7 @@ class Medical(Programme):
     def effect(self, ctx, idx, years_in):
         st, p = ctx.st, ctx.p
         st.guarantees[idx] |= np.uint8(MEDICAL)
-        st.oop_share[idx] = np.float32(1.0 - p("medical.reimbursement"))
-        st.oop_cap[idx] = np.float32(p("medical.oop_cap"))
+        st.medical_cover[idx] = 1  # terms: medical.reimbursement, medical.oop_cap
 
     def cost(self, ctx, new, active):
         """Premiums plus the expected (not realised) extra reimbursement."""

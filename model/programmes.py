@@ -93,6 +93,7 @@ class Programme:
     stream: ClassVar[int] = 0  # distinct per programme: its own random streams
     level: ClassVar[str] = "household"
     entitlement: ClassVar[bool] = False  # a legal entitlement: the same in every targeting mode
+    cost_after_income: ClassVar[bool] = False  # cost depends on the year's income update
 
     # ---- to override
     def needs(self, ctx: Context) -> np.ndarray:

@@ -118,7 +118,6 @@ class Simulation:
         village_names = [p.name for p in self.programmes if p.level == "village"]
         self.state = State.initial(registry, names, village_names)
         h = registry.households
-        self.group = (h["county"].astype(np.int32) * len(CATEGORIES) + h["category"])
         self.n_groups = registry.n_counties * len(CATEGORIES)
         self._schooling_key = None
         self._growth_index = 1.0
@@ -159,7 +158,7 @@ class Simulation:
         # 2. programme enrolment
         new = [prog.enrol(ctx) for prog in self.programmes]
         # 3. income components
-        active = self._components(ctx)
+        pending = self._components(ctx, k, new)
         # 4. income update
         self._income(p, year)
         # 5. verification: household exit, return and entry
@@ -169,27 +168,37 @@ class Simulation:
         sums = self._tally(p, k)
         self._county_exits(ctx, sums)
         # 7. record
-        self._record_programmes(ctx, k, new, active)
+        for j, active in pending.items():
+            self._record_programme(ctx, k, j, new[j], active)
         self._record_exits(ctx, k)
         county_of_village = self.reg.villages["county"]
         self.record.villages_exited[k] = np.bincount(county_of_village[village_new],
                                                      minlength=self.reg.n_counties)
 
-    def _components(self, ctx: Context) -> list[np.ndarray]:
+    def _components(self, ctx: Context, k: int, new: list[np.ndarray]) -> dict[int, np.ndarray]:
+        """Apply every programme; record its coverage and cost at once unless
+        the cost depends on this year's income (then return its active set),
+        so that only a few index arrays are alive at a time."""
         st, h, p = self.state, self.reg.households, ctx.p
         st.batch_income[:] = 0.0
         st.transfer_income[:] = p("pension_basic") * h["elderly"] / h["size"]
         st.floor[:] = 0.0
-        st.oop_share[:] = 1.0 - p("medical_reimbursement")
-        st.oop_cap[:] = np.inf
+        st.medical_cover[:] = 0
         st.village_collective[:] = self.reg.villages["collective_income"]
         cost = tuple(p("schooling_cost"))
         if cost != self._schooling_key:
             st.schooling_cost[:] = per_student(self.reg, cost)
             self._schooling_key = cost
-        active = [prog.step(ctx) for prog in self.programmes]
+        pending = {}
+        for j, prog in enumerate(self.programmes):
+            active = prog.step(ctx)
+            if prog.cost_after_income:
+                pending[j] = active
+            else:
+                self._record_programme(ctx, k, j, new[j], active)
+            del active
         np.sum(st.batch_income, axis=0, out=st.programme_income)
-        return active
+        return pending
 
     def _county_factor(self, p: YearParams, year: int) -> np.ndarray:
         """Growth index since the base year times this year's county shock."""
@@ -208,12 +217,15 @@ class Simulation:
                    year_key(self.seed, Stream.ILLNESS, year),
                    np.float32(rho), np.float32(sp * np.sqrt(1.0 - rho**2)), np.float32(stt),
                    np.float32(-0.5 * (sp**2 + stt**2)), np.float32(p("illness_base_rate")),
-                   np.float32(p("illness_rate_per_ill")), np.float32(p("illness_cost_mean")))
+                   np.float32(p("illness_rate_per_ill")), np.float32(p("illness_cost_mean")),
+                   np.float32(1.0 - p("medical_reimbursement")),
+                   np.float32(1.0 - p("medical.reimbursement")),
+                   np.float32(p("medical.oop_cap")))
         for s in self._chunks():
             income_update(h["hh_id"][s], h["county"][s], h["size"][s], h["ill"][s],
                           st.market_base[s], county_factor, st.programme_income[s],
                           st.transfer_income[s], st.floor[s], st.schooling_cost[s],
-                          st.oop_share[s], st.oop_cap[s], *scalars, st.z[s], st.market[s],
+                          st.medical_cover[s], *scalars, st.z[s], st.market[s],
                           st.medical[s], st.topup[s], st.income[s])
 
     def _verify(self, p: YearParams, year: int) -> None:
@@ -270,27 +282,27 @@ class Simulation:
         line, covered = lines_for(p)
         out = np.zeros((self.n_groups, NV))
         hist = np.zeros((self.n_groups, NBINS), np.int64)
-        tally(self.group, h["size"], st.income, st.floor, st.status, st.event, np.float32(line),
-              np.float32(covered), self.n_groups, out, hist)
+        tally(h["county"], h["category"], h["size"], st.income, st.floor, st.status, st.event,
+              np.float32(line), np.float32(covered), len(CATEGORIES), out, hist)
         shape = (self.reg.n_counties, len(CATEGORIES))
         self.record.sums[k] = out.reshape(shape + (NV,))
         self.record.hist[k] = hist.reshape(shape + (NBINS,))
         self.record.lines[k] = (line, covered)
         return self.record.sums[k]
 
-    def _record_programmes(self, ctx: Context, k: int, new: list[np.ndarray],
-                           active: list[np.ndarray]) -> None:
-        nc = self.reg.n_counties
+    def _record_programme(self, ctx: Context, k: int, j: int, new: np.ndarray,
+                          active: np.ndarray) -> None:
+        """New and active enrolments and cost of programme ``j`` by county."""
+        prog, nc = self.programmes[j], self.reg.n_counties
+        county = (self.reg.households["county"] if prog.level == "household"
+                  else self.reg.villages["county"])
         out = self.record.programme[k]
-        for j, prog in enumerate(self.programmes):
-            county = (self.reg.households["county"] if prog.level == "household"
-                      else self.reg.villages["county"])
-            one_off, recurring = prog.cost(ctx, new[j], active[j])
-            for col, idx, unit in ((0, new[j], one_off), (1, active[j], recurring)):
-                counts, cost = np.zeros(nc), np.zeros(nc)
-                count_at(county, idx, np.atleast_1d(np.asarray(unit, np.float64)), counts, cost)
-                out[:, j, col] = counts
-                out[:, j, 2] += cost
+        one_off, recurring = prog.cost(ctx, new, active)
+        for col, idx, unit in ((0, new, one_off), (1, active, recurring)):
+            counts, cost = np.zeros(nc), np.zeros(nc)
+            count_at(county, idx, np.atleast_1d(np.asarray(unit, np.float64)), counts, cost)
+            out[:, j, col] = counts
+            out[:, j, 2] += cost
 
     def _record_exits(self, ctx: Context, k: int) -> None:
         st, h = self.state, self.reg.households

@@ -35,8 +35,7 @@ class State:
     transfer_income : basic pension.
     floor : safety-net standard the household is topped up to (0 if not covered).
     schooling_cost : rigid schooling cost.
-    oop_share : share of an illness event's cost paid out of pocket (1).
-    oop_cap : cap on a household's out-of-pocket cost of an event (yuan).
+    medical_cover : 1 for a household in the medical programme this year.
     guarantees : guarantee bits in force (:mod:`model.rules`).
     status : POOR / EXITED / RETURNED / NOT_REGISTERED; event : this year's event.
     exit_year : year of the latest exit (0 if none).
@@ -58,8 +57,7 @@ class State:
     transfer_income: np.ndarray
     floor: np.ndarray
     schooling_cost: np.ndarray
-    oop_share: np.ndarray
-    oop_cap: np.ndarray
+    medical_cover: np.ndarray
     guarantees: np.ndarray
     status: np.ndarray
     event: np.ndarray
@@ -92,8 +90,8 @@ class State:
                    income=h["market_income"].copy(),
                    batch_income=np.zeros((len(INCOME_BATCHES), n), np.float32),
                    programme_income=f32(), transfer_income=f32(), floor=f32(),
-                   schooling_cost=f32(), oop_share=np.ones(n, np.float32),
-                   oop_cap=np.full(n, np.inf, np.float32), guarantees=guarantees,
+                   schooling_cost=f32(), medical_cover=np.zeros(n, np.uint8),
+                   guarantees=guarantees,
                    status=np.where(h["registered"] == 1, POOR, NOT_REGISTERED).astype(np.int8),
                    event=np.zeros(n, np.uint8), exit_year=np.zeros(n, np.int16),
                    enrolled={name: np.zeros(n, np.int16) for name in programme_names},

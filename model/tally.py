@@ -64,14 +64,15 @@ _INC, _GAP, _SHORT = COL["income_sum_registered"], COL["gap_sum_registered"], \
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def tally(group, size, income, floor, status, event, line, covered_line, n_groups, out, hist):
+def tally(county, category, size, income, floor, status, event, line, covered_line, n_categories,
+          out, hist):
     """Fill ``out[g, k]`` (float64, shape (n_groups, NV)) and ``hist[g, b]``
     (int64, shape (n_groups, NBINS)) for the households' groups.
 
     Parameters
     ----------
-    group : int32 array (n,)
-        Group of each household (``county * 3 + category``).
+    county : int16 array (n,); category : int8 array (n,)
+        A household's group is ``county * n_categories + category``.
     size : int8 array (n,)
         Members.
     income : float32 array (n,)
@@ -84,7 +85,8 @@ def tally(group, size, income, floor, status, event, line, covered_line, n_group
     line, covered_line : float32
         Lines (yuan/person/year).
     """
-    n = group.shape[0]
+    n = county.shape[0]
+    n_groups = out.shape[0]
     partial = np.zeros((NCHUNKS, n_groups, NV))
     phist = np.zeros((NCHUNKS, n_groups, NBINS), np.int64)
     step = (n + NCHUNKS - 1) // NCHUNKS
@@ -92,7 +94,7 @@ def tally(group, size, income, floor, status, event, line, covered_line, n_group
         acc = partial[c]
         hc = phist[c]
         for i in range(c * step, min(n, (c + 1) * step)):
-            g = group[i]
+            g = np.int64(county[i]) * n_categories + category[i]
             people = np.float64(size[i])
             y = np.float64(income[i])
             hl = np.float64(covered_line if floor[i] > 0 else line)
@@ -136,8 +138,10 @@ def tally(group, size, income, floor, status, event, line, covered_line, n_group
         hist += phist[c]
 
 
-def tally_numpy(group, size, income, floor, status, event, line, covered_line, n_groups):
+def tally_numpy(county, category, size, income, floor, status, event, line, covered_line,
+                n_categories, n_groups):
     """numpy reference of :func:`tally`: returns ``(out, hist)``."""
+    group = county.astype(np.int64) * n_categories + category
     people = size.astype(np.float64)
     y = income.astype(np.float64)
     hl = np.where(floor > 0, covered_line, line).astype(np.float64)

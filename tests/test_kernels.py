@@ -27,14 +27,14 @@ def random_inputs(n, seed):
         transfer_income=(rng.random(n) * 800).astype(F),
         floor=(3000 * (rng.random(n) < 0.3)).astype(F),
         schooling_cost=(rng.random(n) * 500 * (rng.random(n) < 0.3)).astype(F),
-        oop_share=rng.uniform(0.2, 1.0, n).astype(F),
-        oop_cap=np.where(rng.random(n) < 0.5, F(np.inf), F(3000)),
+        medical_cover=(rng.random(n) < 0.5).astype(np.uint8),
     )
     scalars = dict(key_income=year_key(seed, Stream.INCOME, 2017),
                    key_illness=year_key(seed, Stream.ILLNESS, 2017), rho=F(0.7),
                    innovation_sd=F(0.2), sigma_transitory=F(0.15), mean_shift=F(-0.04),
                    illness_base_rate=F(0.05), illness_rate_per_ill=F(0.25),
-                   illness_cost_mean=F(8000))
+                   illness_cost_mean=F(8000), oop_share=F(0.5), oop_share_cover=F(0.3),
+                   oop_cap_cover=F(3000))
     z0 = rng.normal(0, 0.3, n).astype(F)
     return inputs, scalars, z0
 
@@ -125,13 +125,14 @@ def test_tally_matches_numpy_reference():
     n = 300_000
     rng = np.random.default_rng(4)
     n_groups = 12
-    args = (rng.integers(0, n_groups, n).astype(np.int32), rng.integers(1, 9, n).astype(np.int8),
+    args = (rng.integers(0, 4, n).astype(np.int16), rng.integers(0, 3, n).astype(np.int8),
+            rng.integers(1, 9, n).astype(np.int8),
             (rng.lognormal(8.0, 0.7, n) - 500).astype(F), (2500 * (rng.random(n) < 0.3)).astype(F),
             rng.integers(0, 4, n).astype(np.int8), rng.integers(0, 4, n).astype(np.uint8),
-            F(2995), F(2500))
+            F(2995), F(2500), 3)
     out = np.zeros((n_groups, NV))
     hist = np.zeros((n_groups, NBINS), np.int64)
-    tally(*args, n_groups, out, hist)
+    tally(*args, out, hist)
     ref_out, ref_hist = tally_numpy(*args, n_groups)
     np.testing.assert_allclose(out, ref_out, rtol=1e-9)
     np.testing.assert_array_equal(hist, ref_hist)

@@ -234,8 +234,6 @@ def test_counts_the_sizes_cannot_hold():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="the engine's State (about 91 B/hh) and step temporaries "
-                                        "take the peak to 160-190 B/hh (measured Nov 2026)")
 def test_simulation_holds_a_registry_in_150_bytes_per_household():
     """Peak of numpy memory (tracemalloc) while simulating Hubei (2.1M households)."""
     import dataclasses
