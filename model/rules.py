@@ -111,21 +111,24 @@ def verify_numpy(hh_id, income, floor, guarantees, key_verification, line, cover
 
 def village_exits(year, poor_people, village_population, village_region, collective,
                   infrastructure, exit_year, incidence, incidence_west, min_collective,
-                  require_infrastructure):
+                  require_infrastructure, poor_village=None):
     """Village exit (出列): mark villages that meet the conditions this year.
 
     A village exits the first year its incidence (registered poor people over
     its rural population) is below the threshold of its region (``incidence``,
     or ``incidence_west`` in the west), its collective income is at least
     ``min_collective`` (yuan/year) and, if required, its infrastructure is
-    complete. Exit is final. ``exit_year`` (int16, 0 = not exited) is updated
-    in place; the indices of this year's exits are returned.
+    complete. Only poor villages (``poor_village``, default all) exit. Exit
+    is final. ``exit_year`` (int16, 0 = not exited) is updated in place; the
+    indices of this year's exits are returned.
     """
     threshold = np.where(village_region == 2, incidence_west, incidence)
     ok = (poor_people / np.maximum(village_population, 1) < threshold)
     ok &= collective >= min_collective
     if require_infrastructure:
         ok &= infrastructure == 1
+    if poor_village is not None:
+        ok &= poor_village == 1
     new = np.flatnonzero(ok & (exit_year == 0))
     exit_year[new] = year
     return new
@@ -139,15 +142,18 @@ def scheduled_year(income_ratio, ratio_2017, ratio_2018):
 
 
 def county_exits(year, poor_people, population, region, wrong_exit_rate, missed_rate, exit_year,
-                 incidence, incidence_west, max_wrong, max_missed, first_allowed):
+                 incidence, incidence_west, max_wrong, max_missed, first_allowed, poor_county=None):
     """County exit (摘帽): incidence below its region's threshold, and both the
     wrongful-exit rate (错退率) and the missed rate (漏评率) below their limits,
-    from ``first_allowed`` (a year per county) on. Exit is final; ``exit_year``
+    from ``first_allowed`` (a year per county) on; only poor counties
+    (``poor_county``, default all) exit. Exit is final; ``exit_year``
     is updated in place and this year's exits are returned."""
     threshold = np.where(region == 2, incidence_west, incidence)
     ok = (poor_people / np.maximum(population, 1) < threshold)
     ok &= (wrong_exit_rate < max_wrong) & (missed_rate < max_missed)
     ok &= year >= first_allowed
+    if poor_county is not None:
+        ok &= poor_county == 1
     new = np.flatnonzero(ok & (exit_year == 0))
     exit_year[new] = year
     return new

@@ -255,7 +255,7 @@ class Simulation:
                              st.village_infrastructure, st.village_exit_year,
                              p("village_exit.incidence"), p("village_exit.incidence_west"),
                              p("village_exit.collective_income"),
-                             p("village_exit.require_infrastructure") > 0)
+                             p("village_exit.require_infrastructure") > 0, v["poor_village"])
 
     def _county_exits(self, ctx: Context, sums: np.ndarray) -> None:
         p, c = ctx.p, self.reg.counties
@@ -275,7 +275,8 @@ class Simulation:
         county_exits(ctx.year, by_county[:, COL["registered_people"]], c["rural_population"],
                      c["region"], wrong, missed, self.state.county_exit_year,
                      p("county_exit.incidence"), p("county_exit.incidence_west"),
-                     p("county_exit.wrong_exit_rate"), p("county_exit.missed_rate"), first)
+                     p("county_exit.wrong_exit_rate"), p("county_exit.missed_rate"), first,
+                     c["poor_county"])
 
     def _tally(self, p: YearParams, k: int) -> np.ndarray:
         st, h = self.state, self.reg.households

@@ -117,3 +117,12 @@ def test_attribution_kernel_matches_rule():
     np.testing.assert_array_equal(out[..., 0], expected)
     assert out[..., 0].sum() == len(ex)
     assert (expected > 0).sum() > 10
+
+
+def test_only_poor_villages_and_counties_exit():
+    a = _villages(poor_people=np.zeros(4))
+    new = village_exits(2017, **a, poor_village=np.array([1, 0, 1, 0], np.uint8))
+    np.testing.assert_array_equal(new, [0, 2])
+    b = _counties(poor_people=np.zeros(4), missed_rate=np.zeros(4), wrong_exit_rate=np.zeros(4))
+    new = county_exits(2017, **b, poor_county=np.array([0, 1, 1, 0], np.uint8))
+    np.testing.assert_array_equal(new, [1, 2])
