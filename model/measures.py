@@ -72,7 +72,7 @@ class Medical(Programme):
         return np.ones(ctx.reg.n_households, bool)
 
     def effect(self, ctx, idx, years_in):
-        st, p = ctx.st, ctx.p
+        st = ctx.st
         st.guarantees[idx] |= np.uint8(MEDICAL)
         st.medical_cover[idx] = 1  # terms: medical.reimbursement, medical.oop_cap
 

@@ -182,7 +182,7 @@ class Programme:
             failed = older[u < hazard]
             if len(failed):
                 start[failed] = -start[failed]
-                active = self.active(ctx)
+                active = active[start[active] > 0]
         reach = active[self.needs(ctx)[active]] if len(active) else active
         if len(reach):
             self.effect(ctx, reach, ctx.year - start[reach])

@@ -45,7 +45,7 @@ from model.programmes import ATTRIBUTION, BATCHES, Context, Programme, YearParam
 from model.random import Stream, hash_id_np, normal_pair_np, year_key
 from model.rules import (ALL_GUARANTEES, EXIT, county_exits, scheduled_year, verify,
                          village_exits)
-from model.state import INCOME_BATCHES, State, covered_by_category, per_student
+from model.state import State, covered_by_category, per_student
 from model.tally import COL, NBINS, NV, count_at, registered_people_by, tally
 
 
@@ -117,7 +117,6 @@ class Simulation:
         names = [p.name for p in self.programmes if p.level == "household"]
         village_names = [p.name for p in self.programmes if p.level == "village"]
         self.state = State.initial(registry, names, village_names)
-        h = registry.households
         self.n_groups = registry.n_counties * len(CATEGORIES)
         self._schooling_key = None
         self._growth_index = 1.0
@@ -313,12 +312,12 @@ class Simulation:
         attribute_exits(st.event, st.income, st.floor, ctx.line, ctx.covered_line,
                         st.batch_income, st.topup, h["county"], h["size"],
                         self.record.batch_exits[k])
-        for b, name in enumerate(BATCHES):
-            hit = np.zeros(len(exits), bool)
-            for prog in self.programmes:
-                if prog.batch == name and prog.level == "household":
-                    hit |= prog.is_active(ctx, exits)
-                elif prog.batch == name:  # a village programme reaches its villages' households
-                    hit |= prog.is_active(ctx, h["village"][exits])
-            self.record.batch_reached[k, :, b] = np.bincount(county[hit], weights=size[hit],
+        hit = np.zeros((len(BATCHES), len(exits)), bool)
+        for prog in self.programmes:
+            if prog.batch in BATCHES:
+                # a village programme reaches the households of its villages
+                where = exits if prog.level == "household" else h["village"][exits]
+                hit[BATCHES.index(prog.batch)] |= prog.is_active(ctx, where)
+        for b, reach in enumerate(hit):
+            self.record.batch_reached[k, :, b] = np.bincount(county[reach], weights=size[reach],
                                                              minlength=nc)

@@ -2,7 +2,6 @@
 and the attribution of exits to pathways."""
 
 import numpy as np
-import pytest
 
 from model.attribution import NONE, attribute, attribute_exits
 from model.programmes import ATTRIBUTION, BATCHES

@@ -1,6 +1,5 @@
 """The yearly loop: reproducibility, conservation and common random numbers."""
 
-import hashlib
 import os
 import subprocess
 import sys
