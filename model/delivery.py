@@ -76,19 +76,18 @@ from dataclasses import dataclass, fields
 import numpy as np
 import simpy
 
-from model.random import hash_id_np, uniforms_np, year_key
+from model.random import Stream, hash_id_np, uniforms_np, year_key
 
-# The engine's Stream.DELIVERY (being added to model.random.Stream, value 8);
 # per programme the stream is DELIVERY_STREAM + 16 * k like the other
-# per-programme streams. Replace with Stream.DELIVERY when it is committed.
-DELIVERY_STREAM = 8
+# per-programme streams
+DELIVERY_STREAM = int(Stream.DELIVERY)
 MONTHS = 12
 MAX_BUILD_MONTHS = 24
 CARRY_BINS = MAX_BUILD_MONTHS + 1  # carry.building[..., k]: in effect at month k next year
 _EPS = 1e-9  # households: guards floor() of money / unit cost against rounding
 
 # Parameter overlays of the scenario variants of issue 6 (keys as declared in
-# delivery_parameters.toml): funds arrive only in September; one work team for
+# model/parameters.toml): funds arrive only in September; one work team for
 # two villages (seed 003 §三(三), "1+2" 驻村扶贫模式).
 VARIANTS: dict[str, dict[str, float]] = {
     # both tranches by the end of September: advance at 9, rest issued 7 + 2
@@ -191,7 +190,7 @@ def settings_from_params(p: Callable[[str], float], programmes: Sequence[str]) -
     ----------
     p : callable
         ``p(name)`` returns the value in force this year of a parameter
-        declared in ``delivery_parameters.toml`` (e.g.
+        declared in ``model/parameters.toml`` (e.g.
         :class:`model.programmes.YearParams`).
     programmes : sequence of str
         Programme names in the engine's order; each needs a declared

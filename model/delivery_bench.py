@@ -14,29 +14,15 @@ from __future__ import annotations
 
 import sys
 import time
-import tomllib
-from importlib import resources
 
 import numpy as np
 
 from model.delivery import VARIANTS, Settings, deliver, settings_from_params
-from model.params import Parameters, _declare, _flatten
-
-SOURCE = "delivery_parameters.toml"
-
+from model.params import Parameters
 
 def delivery_parameters() -> Parameters:
-    """The delivery parameters as :class:`~model.params.Parameters`.
-
-    Read from ``model/delivery_parameters.toml`` with the declaration rules of
-    ``model/parameters.toml`` while it exists; once it is merged (the file
-    removed), from :meth:`Parameters.load`.
-    """
-    source = resources.files("model").joinpath(SOURCE)
-    if not source.is_file():
-        return Parameters.load()
-    tree = tomllib.loads(source.read_text(encoding="utf-8"))
-    return Parameters({n: _declare(n, t, f"model/{SOURCE}") for n, t in _flatten(tree).items()})
+    """The declared parameters (``model/parameters.toml``), delivery included."""
+    return Parameters.load()
 
 
 def programme_names(params: Parameters) -> list[str]:
