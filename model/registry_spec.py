@@ -475,3 +475,105 @@ def _expand_group(g: dict, where: str, source: str, rng: np.random.Generator) ->
             row["incidence"] = g["incidence"]
         rows.append(row)
     return rows
+
+
+def scale_spec(spec: dict, scale: float, source: str) -> dict:
+    """The spec of a registry ``scale`` times as large, for reduced-scale runs.
+
+    Households, people, exact member counts, villages and given rural
+    populations are multiplied by ``scale`` (rounded); counties are kept;
+    exact household and people counts of margins (``[[margins]]``,
+    ``[[cells]]``, ``[counts]``) become shares of the full totals, so the
+    composition, household size and poverty incidence stay about the same.
+
+    Parameters
+    ----------
+    spec : dict
+        A spec with its base merged in (:func:`model.synth.load_spec`).
+    scale : float
+        Share of households kept, 0 < scale <= 1.
+    source : str
+        The spec's file, for messages.
+
+    Returns
+    -------
+    dict
+        A new spec; ``spec`` is not changed.
+    """
+    if not 0 < scale <= 1:
+        raise PovsimError(f"{source}: scale {scale!r}: expected a share above 0 and at most 1")
+    if scale == 1:
+        return spec
+    households, people = totals(spec, source)
+    out = {key: value for key, value in spec.items() if key not in ("cells", "counts")}
+    new_households = max(1, round(households * scale))
+    new_totals = {k: v for k, v in spec["totals"].items() if k not in ("households", "people")}
+    new_totals["households"] = new_households
+    if people is not None:
+        new_totals["people"] = max(new_households, round(people * scale))
+    out["totals"] = new_totals
+
+    def as_shares(margin: dict) -> dict:
+        new = {k: v for k, v in margin.items() if k not in ("households", "people", "where")}
+        for unit, share_unit, total in (("households", "share", households),
+                                        ("people", "people_share", people)):
+            rows = margin.get(unit, [])
+            if rows and total is None:   # people counts without a people total: scaled
+                new[unit] = [row[:-1] + [round(row[-1] * scale)] for row in rows]
+            elif rows:
+                new[share_unit] = new.get(share_unit, []) + [
+                    row[:-1] + [row[-1] / total] for row in rows]
+        return new
+
+    margins = [dict(m) for m in spec.get("margins", [])]
+    for i, margin in enumerate(margins):
+        _margin(margin, f"margins[{i}]", source, households, people, size_weights())
+    out["margins"] = [as_shares(m) for m in margins + shorthand_margins(spec, source)]
+    members = {k: v for k, v in spec.get("members", {}).items()}
+    for name, count in member_counts(spec, source).items():
+        members[name] = round(count * scale)
+    if members:
+        out["members"] = members
+    out["counties"] = _scale_counties(spec, scale, source, new_households)
+    out["county_groups"] = [_scale_group(g, scale) for g in spec.get("county_groups", [])]
+    return out
+
+
+def _scaled_villages(villages: int, poor: int, scale: float, others: int) -> tuple[int, int]:
+    """Villages and poor villages at ``scale``: a poor village is kept where
+    there was one, and ``others`` villages besides the poor ones."""
+    new_poor = max(int(poor > 0), round(poor * scale))
+    return max(round(villages * scale), new_poor + others), new_poor
+
+
+def _scale_counties(spec: dict, scale: float, source: str, households: int) -> list[dict]:
+    rows = [dict(c) for c in spec.get("counties", [])]
+    given = [r for r in rows if "households" in r]
+    if given and len(given) == len(rows):
+        counts = apportion(households, np.array([r["households"] for r in rows], np.float64))
+        for row, count in zip(rows, counts):
+            row["households"] = int(count)
+    for row in rows:
+        if "rural_population" in row:
+            row["rural_population"] = max(1, round(row["rural_population"] * scale))
+        if isinstance(row.get("villages"), int) and isinstance(row.get("poor_villages", 0), int):
+            poor = row.get("poor_villages", 0)
+            row["villages"], new_poor = _scaled_villages(
+                row["villages"], poor, scale, int(row["villages"] > poor))
+            if "poor_villages" in row:
+                row["poor_villages"] = new_poor
+    return rows
+
+
+def _scale_group(group: dict, scale: float) -> dict:
+    out = dict(group)
+    if isinstance(out.get("rural_population"), int):
+        out["rural_population"] = max(1, round(out["rural_population"] * scale))
+    count = out.get("count", 1)
+    if isinstance(out.get("villages"), int) and isinstance(out.get("poor_villages", 0), int) \
+            and isinstance(count, int):
+        poor = out.get("poor_villages", 0)
+        out["villages"], new_poor = _scaled_villages(out["villages"], poor, scale, count)
+        if "poor_villages" in out:
+            out["poor_villages"] = new_poor
+    return out

@@ -12,12 +12,14 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
 from model import registry_io, synth
 from model.population import Registry
 from model.measures import PROGRAMMES
+from model.random import Stream, hash_id_np, uniforms_np, year_key
 from model.results import to_dataset
 from model.errors import PovsimError, ScenarioError
 from model.scenario import Scenario
@@ -28,19 +30,66 @@ REGISTRY_FILES = (".nc", ".csv", ".parquet")
 
 
 @lru_cache(maxsize=4)
-def _cached_registry(name_or_path: str, mtime_ns: int) -> Registry:
+def _cached_registry(name_or_path: str, mtime_ns: int, scale: float = 1.0) -> Registry:
     if Path(name_or_path).suffix in REGISTRY_FILES:
-        return registry_io.load_registry(name_or_path)
-    return synth.build(*synth.load_spec(name_or_path))
+        return subsample(registry_io.load_registry(name_or_path), scale)
+    return synth.build(*synth.load_spec(name_or_path), scale=scale)
 
 
-def load_registry(name_or_path: str | Path, relative_to: str | Path | None = None) -> Registry:
+def subsample(registry: Registry, scale: float) -> Registry:
+    """A reduced-scale registry: about ``scale`` of the households.
+
+    A household is kept when a counter-based uniform of its ``hh_id`` is
+    below ``scale`` (the same households whatever the order of the rows;
+    a household keeps its id, so its random numbers are those of the full
+    registry). Rural populations of counties and villages (persons) are
+    multiplied by ``scale`` so that poverty incidence stays about the same;
+    villages and counties are kept, so small villages may lose all their
+    households.
+
+    Parameters
+    ----------
+    registry : Registry
+        The full registry.
+    scale : float
+        Share of households kept, 0 < scale <= 1.
+
+    Returns
+    -------
+    Registry
+        ``registry`` itself when ``scale`` is 1, else a new registry.
+    """
+    if not 0 < scale <= 1:
+        raise PovsimError(f"scale {scale!r}: expected a share above 0 and at most 1")
+    if scale == 1:
+        return registry
+    h = registry.households
+    u, _ = uniforms_np(hash_id_np(year_key(0, Stream.SYNTH, 0), h["hh_id"]))
+    keep = np.flatnonzero(u < scale)
+    households = {name: column[keep] for name, column in h.items()}
+
+    def scaled(table: dict) -> dict:
+        out = dict(table)
+        population = np.ceil(table["rural_population"] * scale)
+        out["rural_population"] = np.maximum(population, 1).astype(
+            table["rural_population"].dtype)
+        return out
+
+    return Registry(households, scaled(registry.villages), scaled(registry.counties),
+                    list(registry.county_names), registry.base_year, registry.name,
+                    registry.source)
+
+
+def load_registry(name_or_path: str | Path, relative_to: str | Path | None = None,
+                  scale: float = 1.0) -> Registry:
     """A registry from a built-in spec name, a spec file (``.toml``) or a registry
     file (``.nc``, ``.csv``, ``.parquet``; see :mod:`model.registry_io`).
 
     A relative path is looked up beside ``relative_to`` (e.g. the scenario
-    file) first, then in the working folder. Built once per process and file
-    version.
+    file) first, then in the working folder. Built once per process, file
+    version and ``scale`` (share of households: a spec is built at that
+    scale, :func:`model.synth.build`; a registry file is subsampled,
+    :func:`subsample`).
     """
     text = str(name_or_path)
     path = Path(text)
@@ -51,13 +100,14 @@ def load_registry(name_or_path: str | Path, relative_to: str | Path | None = Non
         if not path.is_file():
             kind = "spec" if path.suffix == ".toml" else "file"
             raise PovsimError(f"registry {kind} '{text}' not found")
-        return _cached_registry(str(path.resolve()), path.stat().st_mtime_ns)
-    return _cached_registry(text, 0)
+        return _cached_registry(str(path.resolve()), path.stat().st_mtime_ns, float(scale))
+    return _cached_registry(text, 0, float(scale))
 
 
 def registry_for(scenario: Scenario) -> Registry:
-    """The scenario's registry: a spec name, a spec path or a registry file."""
-    return load_registry(scenario.registry, scenario.source)
+    """The scenario's registry (a spec name, a spec path or a registry file)
+    at the scenario's scale."""
+    return load_registry(scenario.registry, scenario.source, scenario.scale)
 
 
 def check_years(scenario: Scenario, registry: Registry) -> None:

@@ -1,28 +1,59 @@
-"""Scenarios: TOML files naming a registry, run settings, parameter overlays
-and targets.
+"""Scenarios: TOML files naming a registry, run settings, parameter overlays,
+programme entries and targets; a scenario can extend another.
 
 A scenario file looks like this (every key optional but ``name``)::
 
-    name = "ruyuan"
+    name = "xiangxi-late-funds"
+    extends = "xiangxi"          # a scenario name, "default" or a path
     description = "one line for listings"
 
     [run]
-    registry = "ruyuan"          # a built-in registry spec or a path
+    registry = "xiangxi"         # a built-in registry spec, a spec .toml or a registry file
     end_year = 2020              # last simulated year, inclusive
-    seeds = 1                    # default number of seeds
-    programmes = ["safety_net", "asset_income"]   # default: all
+    seeds = 20                   # default number of seeds
+    scale = 0.1                  # share of households simulated, 0 < scale <= 1
+    programmes = ["safety_net", "industry"]   # programmes run (default: all)
 
     [parameters]                 # overlays on model/parameters.toml
     poverty_line = { 2016 = 6433 }
+    delivery.funds_advance_month = 9
+
+    [programmes.industry]        # each key K sets the parameter "industry.K"
+    capacity = { 2016 = 30000 }  # (households/year; people for relocation)
+    [programmes.photovoltaic]
+    enabled = false              # drop the programme from the run
 
     [targets]
-    exits_people = { 2016 = 2500 }   # planned exits (persons) by year
-    zero_by = 2018                   # registered-poor count zero by this year
+    zero_by = 2019                         # registered poor zero by the end of 2019
+    exits_people = { 2016 = 2500 }         # planned exits by year (persons)
+    registered_max = { 2017 = 250000 }     # registered poor at most (persons, end of year)
+    incidence_max = { 2017 = 0.12 }        # registered poor / rural population at most
+    batch_quota = { production = { 2016 = 100000 } }   # persons through a batch by year
+    villages_exit_share = { 2016 = 0.45 }  # share of the poor villages exiting in the year
+    counties_exit_share = { 2017 = 0.2 }   # share of the poor counties exiting in the year
+    counties_exit_by = 2019                # every poor county exited by the end of 2019
 
-Unknown keys, wrong types and values out of range are
-:class:`~model.errors.ScenarioError` naming the file, the line and the key,
-with a close match for a misspelt key. The embedded default is
-``model/default_scenario.toml`` (Ruyuan county).
+Names and extension
+-------------------
+A scenario is named by its file name without ``.toml``; :func:`find_scenario`
+looks in ``./scenarios`` (the working folder), then in the ``scenarios/``
+folder of the repository. ``"default"`` is the embedded default
+(``model/default_scenario.toml``, Ruyuan county).
+
+``extends`` names the parent: a scenario name (looked up beside the file
+first) or a path relative to the file. The parent is loaded first (a cycle
+is an error); the child's tables are then merged into it: keys override,
+tables merge key by key, so dated values ``{year = value}`` merge year by
+year (the child's years replace the parent's); lists and single values
+replace. A dated parameter over a single value keeps that value before the
+child's first year. ``name`` and ``description`` are each file's own.
+
+Checks
+------
+Unknown keys, wrong types, values out of range, unknown programmes, batches
+or parameters are :class:`~model.errors.ScenarioError` naming the file (the
+parent's when the parent is wrong), the line and the key, with a close match
+for a misspelt name. Nothing in a file is ignored.
 """
 
 from __future__ import annotations
@@ -35,18 +66,60 @@ from pathlib import Path
 from typing import Any
 
 from model.errors import ParameterError, PovsimError, ScenarioError, close_match
-from model.params import Parameters, flatten_overlay
 from model.measures import PROGRAMMES
+from model.params import Parameters, flatten_overlay
+from model.programmes import BATCHES
 
-_TOP = {"name": str, "description": str, "run": dict, "parameters": dict, "targets": dict}
-_RUN = {"registry": str, "end_year": int, "seeds": int, "programmes": list}
-_TARGETS = {"exits_people": dict, "zero_by": int}
 DEFAULT = "default_scenario.toml"
+DEFAULT_NAME = "default"
+_DEFAULT_LABEL = f"model/{DEFAULT}"
+_NUMBER = (int, float)
+_TOP = {"name": str, "description": str, "extends": str, "run": dict, "parameters": dict,
+        "programmes": dict, "targets": dict}
+_RUN = {"registry": str, "end_year": int, "seeds": int, "scale": _NUMBER, "programmes": list}
+# targets by year: what each value is ("persons" whole numbers >= 0 or "share" 0..1)
+_BY_YEAR = {"exits_people": "persons", "registered_max": "persons", "incidence_max": "share",
+            "villages_exit_share": "share", "counties_exit_share": "share"}
+_TARGETS = {"zero_by": int, "counties_exit_by": int, "batch_quota": dict,
+            **{key: dict for key in _BY_YEAR}}
+_REGISTRY_FILES = (".nc", ".csv", ".parquet", ".toml")
+_FIRST_YEAR, _LAST_YEAR, _LAST_END_YEAR = 1949, 2100, 2035
 
 
 @dataclass(frozen=True)
 class Scenario:
-    """A resolved scenario: settings plus parameters with its overlay applied."""
+    """A resolved scenario: run settings, parameters with the overlays applied,
+    and targets.
+
+    Attributes
+    ----------
+    name, description : str
+        The file's own name and one-line description.
+    registry : str
+        Built-in registry spec name, spec ``.toml`` or registry file.
+    end_year : int
+        Last simulated year (inclusive).
+    seeds : int
+        Default number of seeds.
+    programmes : tuple of str
+        Programmes run, in engine order (``run.programmes`` less those with
+        ``enabled = false``).
+    params : Parameters
+        Declared parameters with every overlay of the chain applied.
+    targets : dict
+        Always every key: ``zero_by`` and ``counties_exit_by`` (year or None);
+        ``exits_people`` and ``registered_max`` ({year: persons});
+        ``incidence_max``, ``villages_exit_share`` and ``counties_exit_share``
+        ({year: share}); ``batch_quota`` ({batch: {year: persons}}).
+    source : str
+        The file (or label) the scenario was read from.
+    text : str
+        That file's text.
+    scale : float
+        Share of households simulated (0 < scale <= 1).
+    extends : tuple of str
+        The files this scenario extends, nearest first (provenance).
+    """
 
     name: str
     description: str
@@ -58,7 +131,11 @@ class Scenario:
     targets: dict[str, Any]
     source: str
     text: str = field(repr=False)
+    scale: float = 1.0
+    extends: tuple[str, ...] = ()
 
+
+# ---------------------------------------------------------------- where in a file
 
 def _line_of(text: str, key: str, section: str | None = None) -> int:
     """1-based line where ``section.key`` is set or opened as a table, or 0.
@@ -89,85 +166,420 @@ def _where(source: str, text: str, key: str, section: str | None = None) -> str:
     return f"{source}, line {line}" if line else source
 
 
-def _check_keys(table: dict, allowed: dict, source: str, text: str, section: str | None) -> None:
+@dataclass(frozen=True)
+class _File:
+    """One scenario file: its label in messages, its path (None for a text
+    without a file) and its text."""
+
+    label: str
+    path: Path | None
+    text: str
+
+    def where(self, key: str, section: str | None = None) -> str:
+        return _where(self.label, self.text, key, section)
+
+    def error(self, key: str, section: str | None, message: str) -> ScenarioError:
+        return ScenarioError(f"{self.where(key, section)}: {message}")
+
+
+def _check_keys(table: dict, allowed: dict, src: _File, section: str | None) -> None:
     for key, value in table.items():
         label = f"{section}.{key}" if section else key
         if key not in allowed:
-            raise ScenarioError(f"{_where(source, text, key, section)}: unknown key '{label}'"
-                                + close_match(key, allowed))
+            raise src.error(key, section, f"unknown key '{label}'" + close_match(key, allowed))
         want = allowed[key]
-        if not isinstance(value, want) or (want is int and isinstance(value, bool)):
-            raise ScenarioError(f"{_where(source, text, key, section)}: '{label}' = {value!r}: "
-                                f"expected {want.__name__}")
+        if not isinstance(value, want) or (isinstance(value, bool) and want is not bool):
+            names = " or ".join(t.__name__ for t in (want if isinstance(want, tuple) else (want,)))
+            raise src.error(key, section, f"'{label}' = {value!r}: expected {names}")
 
 
-def load_scenario(path: str | Path | None = None) -> Scenario:
-    """Read a scenario file, or the embedded default when ``path`` is None."""
-    if path is None:
-        source = f"model/{DEFAULT}"
+# ---------------------------------------------------------------- finding files
+
+def _embedded() -> Path:
+    return Path(str(resources.files("model").joinpath(DEFAULT)))
+
+
+def scenario_dirs() -> list[Path]:
+    """Folders searched for scenario names: ``./scenarios``, then the
+    repository's ``scenarios/`` (each once)."""
+    out, seen = [], set()
+    for folder in (Path("scenarios"), Path(__file__).resolve().parents[1] / "scenarios"):
+        key = folder.resolve()
+        if key not in seen and folder.is_dir():
+            seen.add(key)
+            out.append(folder)
+    return out
+
+
+def list_scenarios() -> list[tuple[str, str, Path]]:
+    """Scenarios found in :func:`scenario_dirs`: ``(name, description, path)``
+    sorted by name. A name found in two folders is the first folder's."""
+    found: dict[str, tuple[str, str, Path]] = {}
+    for folder in scenario_dirs():
+        for path in sorted(folder.glob("*.toml")):
+            if path.stem in found:
+                continue
+            try:
+                description = tomllib.loads(path.read_text(encoding="utf-8")).get(
+                    "description", "")
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+                description = "(not a valid scenario file)"
+            found[path.stem] = (path.stem, str(description), path)
+    return [found[name] for name in sorted(found)]
+
+
+def _names() -> list[str]:
+    return [DEFAULT_NAME] + [name for name, _, _ in list_scenarios()]
+
+
+def _looks_like_path(text: str) -> bool:
+    return text.endswith(".toml") or "/" in text or "\\" in text
+
+
+def find_scenario(name_or_path: str | Path) -> Path:
+    """The file of a scenario given by name (see :func:`scenario_dirs`;
+    ``"default"`` is the embedded default) or by path.
+
+    Raises
+    ------
+    PovsimError
+        When there is no such file or name; the message lists the known
+        names with a close match.
+    """
+    text = str(name_or_path)
+    if text == DEFAULT_NAME:
+        return _embedded()
+    if isinstance(name_or_path, Path) or _looks_like_path(text) or Path(text).is_file():
+        if Path(text).is_file():
+            return Path(text)
+        raise PovsimError(f"scenario file '{text}' not found")
+    for folder in scenario_dirs():
+        if (folder / f"{text}.toml").is_file():
+            return folder / f"{text}.toml"
+    names = _names()
+    raise PovsimError(f"scenario '{text}' not found: expected a .toml file or one of "
+                      f"{', '.join(names)}" + close_match(text, names))
+
+
+def _read(path: Path) -> _File:
+    if path.resolve() == _embedded().resolve():
         text = resources.files("model").joinpath(DEFAULT).read_text(encoding="utf-8")
-    else:
-        p = Path(path)
-        if not p.is_file():
-            raise PovsimError(f"scenario file '{path}' not found")
-        source = str(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except UnicodeDecodeError as err:
-            raise ScenarioError(f"{source}: not UTF-8 text ({err.reason} at byte {err.start})") \
-                from None
-    return parse_scenario(text, source)
-
-
-def parse_scenario(text: str, source: str) -> Scenario:
-    """Parse and check a scenario from its TOML text."""
+        return _File(_DEFAULT_LABEL, path, text)
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ScenarioError(f"{source}: {err}") from None
-    _check_keys(data, _TOP, source, text, None)
-    if "name" not in data:
-        raise ScenarioError(f"{source}: missing key 'name'")
-    run = data.get("run", {})
-    targets = data.get("targets", {})
-    _check_keys(run, _RUN, source, text, "run")
-    _check_keys(targets, _TARGETS, source, text, "targets")
+        return _File(str(path), path, path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ScenarioError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") \
+            from None
+
+
+def _parent(value: str, src: _File) -> Path:
+    """The file named by ``extends = value`` in ``src``."""
+    here = src.path.parent if src.path is not None else Path(".")
+    if value == DEFAULT_NAME:
+        return _embedded()
+    if _looks_like_path(value):
+        path = Path(value) if Path(value).is_absolute() else here / value
+        if path.is_file():
+            return path
+        raise src.error("extends", None, f"extends = {value!r}: file not found (a path is "
+                                         f"relative to {src.label})")
+    for folder in [here] + scenario_dirs():
+        if (folder / f"{value}.toml").is_file():
+            return folder / f"{value}.toml"
+    beside = [p.stem for p in here.glob("*.toml")] if here.is_dir() else []
+    names = sorted(set(_names() + beside))
+    raise src.error("extends", None, f"extends = {value!r}: no such scenario (known: "
+                                     f"{', '.join(names)})" + close_match(value, names))
+
+
+# ---------------------------------------------------------------- one file
+
+@dataclass
+class _Layer:
+    """One file's content, checked and normalised: run settings, parameter
+    overlay (dotted names, year keys as int), enabled flags and targets."""
+
+    src: _File
+    name: str
+    description: str
+    extends: str | None
+    run: dict[str, Any]
+    params: dict[str, tuple[Any, str]]   # name -> (value, "file, line n")
+    enabled: dict[str, bool]
+    targets: dict[str, Any]
+
+
+def _is_year(key: Any) -> bool:
+    return str(key).isdigit() and _FIRST_YEAR <= int(key) <= _LAST_YEAR
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _share(value: Any) -> bool:
+    return isinstance(value, _NUMBER) and not isinstance(value, bool) and 0 <= value <= 1
+
+
+def _dated(value: Any) -> Any:
+    """A parameter value with year keys as int (values are already checked)."""
+    if isinstance(value, dict):
+        return {int(year): v for year, v in value.items()}
+    return value
+
+
+def _check_param(base: Parameters, name: str, value: Any, where: str) -> None:
+    try:
+        base.with_overlay({name: value}, where)
+    except ParameterError as err:
+        raise ScenarioError(str(err)) from None
+
+
+def _run_settings(run: dict, src: _File) -> dict[str, Any]:
+    _check_keys(run, _RUN, src, "run")
     names = [c.name for c in PROGRAMMES]
-    programmes = tuple(run.get("programmes", names))
-    for prog in programmes:
+    for prog in run.get("programmes", []):
         if prog not in names:
-            raise ScenarioError(f"{_where(source, text, 'programmes', 'run')}: unknown programme "
-                                f"'{prog}' in run.programmes" + close_match(str(prog), names))
-    for key in ("end_year", "seeds"):
-        if key in run and not (1 <= run[key] <= (2035 if key == "end_year" else 100000)):
-            raise ScenarioError(f"{_where(source, text, key, 'run')}: 'run.{key}' = {run[key]} "
-                                "is out of range")
-    if run.get("end_year", 2020) < 1949:
-        raise ScenarioError(f"{_where(source, text, 'end_year', 'run')}: 'run.end_year' is "
-                            "before 1949")
-    if "zero_by" in targets and not 1949 <= targets["zero_by"] <= 2100:
-        raise ScenarioError(f"{_where(source, text, 'zero_by', 'targets')}: 'targets.zero_by' = "
-                            f"{targets['zero_by']}: expected a year")
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", data["name"]) or ".." in data["name"]:
-        raise ScenarioError(f"{_where(source, text, 'name')}: name = {data['name']!r}: expected "
-                            "letters, digits, '-', '_' or '.' (it names the output folder)")
-    params = Parameters.load()
-    overlay = flatten_overlay(data.get("parameters", {}), {n: None for n in params.names()})
-    for key, value in overlay.items():
+            raise src.error("programmes", "run", f"unknown programme '{prog}' in run.programmes"
+                            + close_match(str(prog), names))
+    limits = {"end_year": (_FIRST_YEAR, _LAST_END_YEAR, "a year from 1949 to 2035"),
+              "seeds": (1, 100000, "1 to 100000")}
+    for key, (low, high, expected) in limits.items():
+        if key in run and not low <= run[key] <= high:
+            raise src.error(key, "run", f"'run.{key}' = {run[key]} is out of range: "
+                                        f"expected {expected}")
+    if "scale" in run and not 0 < run["scale"] <= 1:
+        raise src.error("scale", "run", f"'run.scale' = {run['scale']} is out of range: "
+                                        "expected a share of households above 0 and at most 1")
+    out = dict(run)
+    if "programmes" in out:
+        out["programmes"] = tuple(out["programmes"])
+    if "scale" in out:
+        out["scale"] = float(out["scale"])
+    registry = out.get("registry", "")
+    if (src.path is not None and Path(registry).suffix in _REGISTRY_FILES
+            and not Path(registry).is_absolute() and (src.path.parent / registry).is_file()):
+        out["registry"] = str(src.path.parent / registry)   # relative to the file defining it
+    return out
+
+
+def _overlay(data: dict, src: _File, base: Parameters) -> dict[str, tuple[Any, str]]:
+    """``[parameters]`` checked, by dotted name: ``(value, where it is set)``."""
+    declared = {n: None for n in base.names()}
+    out = {}
+    for name, value in flatten_overlay(data.get("parameters", {}), declared).items():
+        where = src.where(name, "parameters")
+        _check_param(base, name, value, where)
+        out[name] = (_dated(value), where)
+    return out
+
+
+def _programme_entries(data: dict, src: _File, base: Parameters,
+                       overlay: dict[str, tuple[Any, str]]) -> dict[str, bool]:
+    """Add ``[programmes.X]`` keys to ``overlay``; return the enabled flags."""
+    names = [c.name for c in PROGRAMMES]
+    enabled: dict[str, bool] = {}
+    for prog, entry in data.get("programmes", {}).items():
+        if prog not in names:
+            raise src.error(prog, "programmes", f"unknown programme '{prog}' in "
+                            f"[programmes.{prog}]" + close_match(prog, names))
+        if not isinstance(entry, dict):
+            raise src.error(prog, "programmes", f"'programmes.{prog}' = {entry!r}: expected a "
+                                                "table of parameters and 'enabled'")
+        keys = ["enabled"] + [n[len(prog) + 1:] for n in base.names() if n.startswith(prog + ".")]
+        section = f"programmes.{prog}"
+        for key, value in entry.items():
+            if key not in keys:
+                raise src.error(key, section, f"unknown key '{section}.{key}': programme "
+                                f"'{prog}' has {', '.join(keys)}" + close_match(key, keys))
+            if key == "enabled":
+                if not isinstance(value, bool):
+                    raise src.error(key, section, f"'{section}.enabled' = {value!r}: expected "
+                                                  "true or false")
+                enabled[prog] = value
+                continue
+            name, where = f"{prog}.{key}", src.where(key, section)
+            if name in overlay:
+                raise src.error(key, section, f"'{section}.{key}' sets parameter '{name}', "
+                                f"which [parameters] sets too ({overlay[name][1]})")
+            _check_param(base, name, value, where)
+            overlay[name] = (_dated(value), where)
+    return enabled
+
+
+def _by_year(table: dict, kind: str, label: str, key: str, section: str,
+             src: _File) -> dict[int, Any]:
+    """``{year: value}`` checked: persons (whole, >= 0) or shares (0..1)."""
+    out = {}
+    for year, value in table.items():
+        good = _whole(value) if kind == "persons" else _share(value)
+        if not _is_year(year) or not good:
+            expected = ("a whole number of persons >= 0" if kind == "persons"
+                        else "a share from 0 to 1")
+            raise src.error(key, section, f"{label} {year} = {value!r}: expected a year "
+                            f"(1949-2100) and {expected}")
+        out[int(year)] = int(value) if kind == "persons" else float(value)
+    return out
+
+
+def _targets(targets: dict, src: _File) -> dict[str, Any]:
+    _check_keys(targets, _TARGETS, src, "targets")
+    out: dict[str, Any] = {}
+    for key in ("zero_by", "counties_exit_by"):
+        if key in targets:
+            if not _is_year(targets[key]):
+                raise src.error(key, "targets", f"'targets.{key}' = {targets[key]}: expected a "
+                                                "year (1949-2100)")
+            out[key] = int(targets[key])
+    for key, kind in _BY_YEAR.items():
+        if key in targets:
+            out[key] = _by_year(targets[key], kind, f"targets.{key}", key, "targets", src)
+    if "batch_quota" in targets:
+        quota = {}
+        for batch, table in targets["batch_quota"].items():
+            if batch not in BATCHES:
+                raise src.error(batch, "targets.batch_quota", f"unknown batch '{batch}' in "
+                                f"targets.batch_quota: expected one of {', '.join(BATCHES)}"
+                                + close_match(batch, BATCHES))
+            label = f"targets.batch_quota.{batch}"
+            if not isinstance(table, dict):
+                raise src.error(batch, "targets.batch_quota", f"'{label}' = {table!r}: expected "
+                                                              "a table of {year = persons}")
+            quota[batch] = _by_year(table, "persons", label, batch, "targets.batch_quota", src)
+        out["batch_quota"] = quota
+    return out
+
+
+def _layer(src: _File, base: Parameters) -> _Layer:
+    """Parse and check one file on its own."""
+    try:
+        data = tomllib.loads(src.text)
+    except tomllib.TOMLDecodeError as err:
+        raise ScenarioError(f"{src.label}: {err}") from None
+    _check_keys(data, _TOP, src, None)
+    if "name" not in data:
+        raise ScenarioError(f"{src.label}: missing key 'name'")
+    name = data["name"]
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", name) or ".." in name:
+        raise src.error("name", None, f"name = {name!r}: expected letters, digits, '-', '_' "
+                                      "or '.' (it names the output folder)")
+    run = _run_settings(data.get("run", {}), src)
+    overlay = _overlay(data, src, base)
+    enabled = _programme_entries(data, src, base, overlay)
+    return _Layer(src, name, data.get("description", ""), data.get("extends"), run, overlay,
+                  enabled, _targets(data.get("targets", {}), src))
+
+
+# ---------------------------------------------------------------- the chain
+
+def _chain(src: _File, base: Parameters, below: tuple[Path, ...] = ()) -> list[_Layer]:
+    """The layers of ``src`` and its ancestors, the root first. ``below``:
+    the files already in the chain (to find cycles)."""
+    layer = _layer(src, base)
+    if layer.extends is None:
+        return [layer]
+    path = _parent(layer.extends, src)
+    below = below + ((src.path.resolve(),) if src.path is not None else ())
+    if path.resolve() in below:
+        cycle = " -> ".join(p.name for p in below + (path.resolve(),))
+        raise src.error("extends", None, f"extends = {layer.extends!r}: the scenarios extend "
+                                         f"each other in a cycle ({cycle})")
+    return _chain(_read(path), base, below) + [layer]
+
+
+def _merge(old: Any, new: Any) -> Any:
+    """``new`` over ``old``: tables merge key by key; anything else replaces."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = dict(old)
+        for key, value in new.items():
+            out[key] = _merge(old.get(key), value)
+        return out
+    return new
+
+
+def _merge_params(old: Any, new: Any) -> Any:
+    """Dated values merge year by year; a single value under dated values
+    holds before the child's first year."""
+    if isinstance(new, dict) and old is not None and not isinstance(old, dict):
+        old = {_FIRST_YEAR: old}
+    return _merge(old, new)
+
+
+def _resolve(src: _File) -> Scenario:
+    base = Parameters.load()
+    layers = _chain(src, base)
+    run: dict[str, Any] = {}
+    overlay: dict[str, Any] = {}
+    where: dict[str, str] = {}          # parameter -> where it was set last
+    enabled: dict[str, tuple[bool, _File]] = {}
+    targets: dict[str, Any] = {}
+    target_file: dict[str, _File] = {}  # target -> the file that set it last
+    for layer in layers:
+        run.update(layer.run)
+        for name, (value, at) in layer.params.items():
+            overlay[name] = _merge_params(overlay.get(name), value)
+            where[name] = at
+        for prog, flag in layer.enabled.items():
+            enabled[prog] = (flag, layer.src)
+        for key, value in layer.targets.items():
+            targets[key] = _merge(targets.get(key), value)
+            target_file[key] = layer.src
+    listed = run.get("programmes", tuple(c.name for c in PROGRAMMES))
+    for prog, (flag, src_of) in enabled.items():
+        if flag and prog not in listed:
+            raise src_of.error("enabled", f"programmes.{prog}", f"programme '{prog}' is "
+                               "enabled but run.programmes does not list it")
+    for key in ("villages_exit_share", "counties_exit_share"):
+        total = sum(targets.get(key, {}).values())
+        if total > 1 + 1e-9:
+            raise target_file[key].error(key, "targets", f"targets.{key} adds up to {total:g} "
+                                                         "over the years: expected at most 1")
+    params = base
+    for name, value in overlay.items():
         try:
-            params = params.with_overlay({key: value}, _where(source, text, key, "parameters"))
+            params = params.with_overlay({name: value}, where[name])
         except ParameterError as err:
             raise ScenarioError(str(err)) from None
-    for year, value in targets.get("exits_people", {}).items():
-        if (not str(year).isdigit() or not 1949 <= int(year) <= 2100
-                or not isinstance(value, int) or isinstance(value, bool) or value < 0):
-            raise ScenarioError(f"{_where(source, text, 'exits_people', 'targets')}: "
-                                f"targets.exits_people {year} = {value!r}: expected a year "
-                                "and a number of persons >= 0")
-    return Scenario(name=data["name"], description=data.get("description", ""),
-                    registry=run.get("registry", "ruyuan"), end_year=run.get("end_year", 2020),
-                    seeds=run.get("seeds", 1), programmes=programmes, params=params,
-                    targets={"exits_people": {int(y): int(v) for y, v in
-                                              targets.get("exits_people", {}).items()},
-                             "zero_by": targets.get("zero_by")},
-                    source=source, text=text)
+    child = layers[-1]
+    return Scenario(
+        name=child.name, description=child.description,
+        registry=run.get("registry", "ruyuan"), end_year=run.get("end_year", 2020),
+        seeds=run.get("seeds", 1),
+        programmes=tuple(c.name for c in PROGRAMMES
+                         if c.name in listed and enabled.get(c.name, (True,))[0]),
+        params=params,
+        targets={"zero_by": targets.get("zero_by"),
+                 "exits_people": targets.get("exits_people", {}),
+                 "registered_max": targets.get("registered_max", {}),
+                 "incidence_max": targets.get("incidence_max", {}),
+                 "batch_quota": targets.get("batch_quota", {}),
+                 "villages_exit_share": targets.get("villages_exit_share", {}),
+                 "counties_exit_share": targets.get("counties_exit_share", {}),
+                 "counties_exit_by": targets.get("counties_exit_by")},
+        source=src.label, text=src.text, scale=run.get("scale", 1.0),
+        extends=tuple(layer.src.label for layer in reversed(layers[:-1])))
+
+
+# ---------------------------------------------------------------- public
+
+def load_scenario(name_or_path: str | Path | None = None) -> Scenario:
+    """Read a scenario by name or path (see :func:`find_scenario`), or the
+    embedded default when ``name_or_path`` is None, with its parents."""
+    path = _embedded() if name_or_path is None else find_scenario(name_or_path)
+    return _resolve(_read(path))
+
+
+def parse_scenario(text: str, source: str, path: str | Path | None = None) -> Scenario:
+    """Parse and check a scenario from its TOML text.
+
+    Parameters
+    ----------
+    text : str
+        The TOML text.
+    source : str
+        Its label in messages.
+    path : str or Path, optional
+        Where it lives, for ``extends`` and registry paths relative to it
+        (default: the working folder).
+    """
+    return _resolve(_File(source, Path(path) if path is not None else None, text))

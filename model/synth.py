@@ -39,7 +39,7 @@ from model.population import (CAUSES, COUNTY_SCHEMA, HOUSEHOLD_SCHEMA, VILLAGE_S
 from model.registry_io import read_utf8
 from model.registry_spec import (ASSUMPTIONS, DIM_NAMES, MAX_SIZE, NEAR_POOR, SHAPE, TOP,
                                  VILLAGES, Counties, apportion, check_keys, constraints,
-                                 counties, member_counts, prior_table)
+                                 counties, member_counts, prior_table, scale_spec)
 
 __all__ = ["MAX_SIZE", "build", "builtin_specs", "load_spec", "synthetic"]
 
@@ -306,7 +306,7 @@ def _villages(rng: np.random.Generator, spec: dict, source: str, cs: Counties,
 
 # ---------------------------------------------------------------- build
 
-def build(spec: dict[str, Any], source: str = "spec") -> Registry:
+def build(spec: dict[str, Any], source: str = "spec", scale: float = 1.0) -> Registry:
     """Build a :class:`Registry` from a spec (see :mod:`model.registry_spec`).
 
     Parameters
@@ -315,6 +315,10 @@ def build(spec: dict[str, Any], source: str = "spec") -> Registry:
         The parsed TOML spec.
     source : str
         Where it came from, for messages and ``Registry.source``.
+    scale : float
+        Share of the households built, 0 < scale <= 1 (reduced-scale runs):
+        households, people and villages are ``scale`` times the spec's,
+        counties and the composition stay (:func:`model.registry_spec.scale_spec`).
 
     Returns
     -------
@@ -326,6 +330,8 @@ def build(spec: dict[str, Any], source: str = "spec") -> Registry:
     PovsimError
         For a bad spec: unknown key, wrong type, inconsistent counts.
     """
+    check_keys(spec, TOP, source, "")
+    spec = scale_spec(spec, scale, source)
     fitted, table, cs = fit_table(spec, source)
     assume = _assumptions(spec, source)
     rng = np.random.default_rng(int(spec.get("seed", 0)))

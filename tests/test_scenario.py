@@ -12,6 +12,9 @@ from model.measures import PROGRAMMES
 from model.scenario import load_scenario, parse_scenario
 
 ALL_PROGRAMMES = tuple(c.name for c in PROGRAMMES)
+NO_TARGETS = {"zero_by": None, "exits_people": {}, "registered_max": {}, "incidence_max": {},
+              "batch_quota": {}, "villages_exit_share": {}, "counties_exit_share": {},
+              "counties_exit_by": None}
 
 
 # ---------------------------------------------------------------- the default
@@ -25,7 +28,9 @@ def test_default_scenario_loads():
     assert s.programmes == ALL_PROGRAMMES
     assert s.source == "model/default_scenario.toml"
     assert 'name = "ruyuan"' in s.text
-    assert s.targets == {"exits_people": {2016: 2500, 2017: 3000, 2018: 2008}, "zero_by": 2018}
+    assert s.targets == {**NO_TARGETS, "exits_people": {2016: 2500, 2017: 3000, 2018: 2008},
+                         "zero_by": 2018}
+    assert (s.scale, s.extends) == (1.0, ())
     # its parameter overlays are applied
     assert s.params.scalar("poverty_line", 2016) == 6433
     assert s.params.scalar("poverty_line", 2020) == 8433
@@ -38,7 +43,8 @@ def test_parse_minimal_scenario_gets_defaults():
     s = parse_scenario('name = "x"\n', "ok.toml")
     assert (s.name, s.description, s.registry, s.end_year, s.seeds) == ("x", "", "ruyuan", 2020, 1)
     assert s.programmes == ALL_PROGRAMMES
-    assert s.targets == {"exits_people": {}, "zero_by": None}
+    assert s.targets == NO_TARGETS
+    assert s.scale == 1.0
     assert s.source == "ok.toml"
 
 
@@ -67,7 +73,7 @@ zero_by = 2018
     assert s.params.scalar("poverty_line", 2016) == 5000
     assert s.params.scalar("asset_income.dividend", 2016) == 2500
     assert s.params.at("schooling_cost", 2016).tolist() == [1, 2, 3, 4]
-    assert s.targets == {"exits_people": {2016: 100, 2017: 0}, "zero_by": 2018}
+    assert s.targets == {**NO_TARGETS, "exits_people": {2016: 100, 2017: 0}, "zero_by": 2018}
     assert s.params.applied == ("full.toml, line 12", "full.toml, line 13", "full.toml, line 14")
 
 
