@@ -17,14 +17,13 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from model import registry_io, synth
-from model.population import Registry
+from model.errors import PovsimError, ScenarioError
 from model.measures import PROGRAMMES
+from model.population import Registry
 from model.random import Stream, hash_id_np, uniforms_np, year_key
 from model.results import to_dataset
-from model.errors import PovsimError, ScenarioError
 from model.scenario import Scenario
 from model.sim import Simulation
-
 
 REGISTRY_FILES = (".nc", ".csv", ".parquet")
 

@@ -67,7 +67,7 @@ from typing import Any
 
 from model.errors import ParameterError, PovsimError, ScenarioError, close_match
 from model.measures import PROGRAMMES
-from model.params import Parameters, flatten_overlay
+from model.params import Parameters
 from model.programmes import BATCHES
 
 DEFAULT = "default_scenario.toml"
@@ -287,9 +287,9 @@ def _parent(value: str, src: _File) -> Path:
         if (folder / f"{value}.toml").is_file():
             return folder / f"{value}.toml"
     beside = [p.stem for p in here.glob("*.toml")] if here.is_dir() else []
-    names = sorted(set(_names() + beside))
-    raise src.error("extends", None, f"extends = {value!r}: no such scenario (known: "
-                                     f"{', '.join(names)})" + close_match(value, names))
+    raise src.error("extends", None, f"extends = {value!r}: no scenario of that name beside "
+                                     "this file or in the scenario folders"
+                    + close_match(value, sorted(set(_names() + beside))))
 
 
 # ---------------------------------------------------------------- one file
@@ -329,6 +329,9 @@ def _dated(value: Any) -> Any:
 
 
 def _check_param(base: Parameters, name: str, value: Any, where: str) -> None:
+    if name not in base:
+        raise ScenarioError(f"{where}: unknown parameter '{name}'"
+                            + close_match(name, base.names()))
     try:
         base.with_overlay({name: value}, where)
     except ParameterError as err:
@@ -363,11 +366,24 @@ def _run_settings(run: dict, src: _File) -> dict[str, Any]:
     return out
 
 
+def _flatten(tree: dict, declared: set[str], prefix: str = "") -> dict[str, Any]:
+    """Nested tables to dotted names. A declared name is a leaf, and so is a
+    table of years (an undeclared dated parameter is reported by its name)."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = prefix + key
+        if (isinstance(value, dict) and value and name not in declared
+                and not all(str(k).isdigit() for k in value)):
+            out.update(_flatten(value, declared, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
 def _overlay(data: dict, src: _File, base: Parameters) -> dict[str, tuple[Any, str]]:
     """``[parameters]`` checked, by dotted name: ``(value, where it is set)``."""
-    declared = {n: None for n in base.names()}
     out = {}
-    for name, value in flatten_overlay(data.get("parameters", {}), declared).items():
+    for name, value in _flatten(data.get("parameters", {}), set(base.names())).items():
         where = src.where(name, "parameters")
         _check_param(base, name, value, where)
         out[name] = (_dated(value), where)
@@ -455,7 +471,10 @@ def _layer(src: _File, base: Parameters) -> _Layer:
     try:
         data = tomllib.loads(src.text)
     except tomllib.TOMLDecodeError as err:
-        raise ScenarioError(f"{src.label}: {err}") from None
+        found = re.fullmatch(r"(.*) \(at line (\d+), column \d+\)", str(err))
+        where = f"{src.label}, line {found.group(2)}" if found else src.label
+        raise ScenarioError(f"{where}: invalid TOML: {found.group(1) if found else err}") \
+            from None
     _check_keys(data, _TOP, src, None)
     if "name" not in data:
         raise ScenarioError(f"{src.label}: missing key 'name'")
