@@ -281,8 +281,8 @@ def _parent(value: str, src: _File) -> Path:
         path = Path(value) if Path(value).is_absolute() else here / value
         if path.is_file():
             return path
-        raise src.error("extends", None, f"extends = {value!r}: file not found (a path is "
-                                         f"relative to {src.label})")
+        raise src.error("extends", None, f"extends = {value!r}: file not found (looked for "
+                                         f"{path}: a path is relative to this file's folder)")
     for folder in [here] + scenario_dirs():
         if (folder / f"{value}.toml").is_file():
             return folder / f"{value}.toml"
