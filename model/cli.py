@@ -1,5 +1,5 @@
-"""Command line: ``povsim run``, ``povsim registry`` and ``povsim bench``
-(also ``python -m model``).
+"""Command line: ``povsim run``, ``povsim compare``, ``povsim scenarios``,
+``povsim registry`` and ``povsim bench`` (also ``python -m model``).
 
 Bad arguments and bad input files exit with code 2 and one clear line per
 problem, each starting ``povsim: error:`` (no traceback).
@@ -41,19 +41,53 @@ def _seed(text: str) -> int:
     return value
 
 
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{value:g} must be above 0 and at most 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="povsim", description="Household microsimulation of targeted poverty "
                                                 "alleviation (精准扶贫).")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="run a scenario and write results.nc, summary.csv and a chart")
-    run.add_argument("scenario", nargs="?", help="scenario file (default: the embedded Ruyuan "
-                                                 "scenario)")
+    run.add_argument("scenario", nargs="?", help="scenario name (see 'povsim scenarios') or "
+                                                 "file (default: the embedded Ruyuan scenario)")
     run.add_argument("--seed", type=_seed, default=0, help="first seed (default 0)")
     run.add_argument("--seeds", type=_positive, help="number of seeds, from --seed on "
                                                      "(default: the scenario's)")
     run.add_argument("--out", type=Path, help="output folder (default outputs/<scenario>)")
     run.add_argument("--registry", help="registry to run instead of the scenario's: a spec name, "
                                         "a spec .toml or a registry file (.nc, .csv, .parquet)")
+    compare = sub.add_parser(
+        "compare", help="run scenarios with the same seeds and compare them with their targets",
+        description="Run every scenario with the same seeds (common random numbers) and report "
+                    "when registered poor reach zero, the probability of meeting each target, "
+                    "the gap to the plan, exits by batch, returns, cost, and paired differences "
+                    "against the first scenario. Writes compare.nc, compare.csv, summary.md "
+                    "and charts (PNG and SVG).")
+    compare.add_argument("scenarios", nargs="*", metavar="scenario",
+                         help="scenario names or files (default: the embedded Ruyuan scenario); "
+                              "the first is the reference for differences")
+    compare.add_argument("--seeds", type=_positive, help="number of seeds, from --seed on "
+                                                         "(default: the largest of the "
+                                                         "scenarios')")
+    compare.add_argument("--seed", type=_seed, default=0, help="first seed (default 0)")
+    compare.add_argument("--out", type=Path, help="output folder (default outputs/compare-<names>)")
+    compare.add_argument("--workers", type=_positive,
+                         help="worker processes (default: one per core, at most one per run; "
+                              "1 runs in this process)")
+    compare.add_argument("--lang", choices=("en", "zh"), default="en",
+                         help="chart labels: en (default) or zh (needs a CJK font)")
+    compare.add_argument("--scale", type=_share,
+                         help="share of households simulated in every scenario, overriding "
+                              "theirs (absolute targets are scaled alike)")
+    sub.add_parser("scenarios", help="list the scenarios that can be named")
     registry = sub.add_parser("registry", help="check, import or build registries")
     reg_sub = registry.add_subparsers(dest="registry_command", required=True,
                                       parser_class=_Parser)
@@ -82,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args)
         if args.command == "registry":
             return _registry(args)
+        if args.command == "compare":
+            return _compare(args)
+        if args.command == "scenarios":
+            return _scenarios()
         from model.bench import main as bench_main
         return bench_main(args.sizes, args.repeats)
     except PovsimError as err:
@@ -117,6 +155,49 @@ def _run(args) -> int:
     print(format_table(ds))
     print(f"\nwrote {out / 'results.nc'}, {out / 'summary.csv'}, {out / 'registered_poor.png'} "
           f"({time.perf_counter() - start:.1f} s)")
+    return 0
+
+
+def _compare(args) -> int:
+    from model import charts, compare, ensemble, report
+    from model.scenario import load_scenario
+
+    start = time.perf_counter()
+    scenarios = [load_scenario(s) for s in (args.scenarios or [None])]
+    if args.scale is not None:
+        scenarios = [dataclasses.replace(s, scale=args.scale) for s in scenarios]
+    lang, font, warning = charts.chart_language(args.lang)
+    n_seeds = args.seeds or max(s.seeds for s in scenarios)
+    seeds = list(range(args.seed, args.seed + n_seeds))
+    names = compare.unique_labels([s.name for s in scenarios])
+    out = args.out or Path("outputs") / ("compare-" + "-".join(dict.fromkeys(names)))
+    if out.exists() and not out.is_dir():
+        raise PovsimError(f"--out {out}: exists and is not a folder")
+    if warning:
+        print(f"povsim: warning: {warning}", file=sys.stderr)
+    datasets = ensemble.run_all(scenarios, seeds, args.workers)
+    cmp = compare.compare(datasets, names)
+    summary = report.markdown(cmp)
+    files = ["compare.nc", "compare.csv", "summary.md"]
+    with report.staged(out) as path_for:
+        report.write_netcdf(cmp, path_for("compare.nc"))
+        path_for("compare.csv").write_text(report.csv_text(cmp), encoding="utf-8")
+        path_for("summary.md").write_text(summary, encoding="utf-8")
+        files += charts.write_charts(cmp, path_for, lang, font)
+    print(summary)
+    print(f"wrote {', '.join(files)} to {out} ({time.perf_counter() - start:.1f} s)")
+    return 0
+
+
+def _scenarios() -> int:
+    from model.scenario import DEFAULT_NAME, list_scenarios, load_scenario
+
+    default = load_scenario()
+    rows = [(DEFAULT_NAME, f"(embedded, {default.name}) {default.description}")]
+    rows += [(name, description) for name, description, _ in list_scenarios()]
+    width = max(len(name) for name, _ in rows)
+    for name, description in rows:
+        print(f"{name.ljust(width)}  {description}".rstrip())
     return 0
 
 
