@@ -21,8 +21,8 @@ and searched.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import matplotlib
 import numpy as np
@@ -64,7 +64,7 @@ TEXT = {
         "county_rows": "{n} poor counties, sorted by median exit year",
         "county_share": "share of seeds exited",
         "no_counties": "no poor counties", "without": "no poor counties in {names}",
-        "planned_share": "plan (cumulative share)",
+        "planned_share": "plan: counties above the line exited",
         "exit_by": "all exited by {year}",
         "cost_title": "Programme cost against exits (one point per seed)",
         "exits": "people exiting, all years", "cost": "programme cost, million yuan",
@@ -87,7 +87,8 @@ TEXT = {
         "county_title": "贫困县摘帽（至各年末）",
         "county_rows": "{n}个贫困县，按摘帽年份中位数排序",
         "county_share": "已摘帽种子比例",
-        "no_counties": "无贫困县", "without": "无贫困县：{names}", "planned_share": "计划（累计比例）",
+        "no_counties": "无贫困县", "without": "无贫困县：{names}",
+        "planned_share": "计划：线以上的县已摘帽",
         "exit_by": "{year}年全部摘帽",
         "cost_title": "项目成本与脱贫人数（每点为一个随机种子）",
         "exits": "脱贫人数（各年合计）", "cost": "项目成本（百万元）",
@@ -239,8 +240,8 @@ def _colour(names: list[str], name: str) -> str:
 def _size_groups(cmp: xr.Dataset, names: list[str]) -> list[list[str]]:
     """Scenarios grouped so that base-year counts within a group differ by at
     most a factor of four (largest first)."""
-    start = {n: float(np.nanmax(cmp["registered_people_total"].sel(scenario=n)
-                                .isel(year=0).values)) for n in names}
+    start = {n: float(cmp["registered_people_total"].sel(scenario=n)
+                      .sel(year=_scenario_years(cmp, n)[0]).max()) for n in names}
     groups: list[list[str]] = []
     for name in sorted(names, key=lambda n: -start[n]):
         if groups and start[groups[-1][0]] <= 4 * max(start[name], 1):
@@ -309,8 +310,8 @@ def exits_by_batch(cmp: xr.Dataset, lang: str = "en") -> Figure:
             colour = BATCH_COLOURS[batch]
             values = [exclusive.sel(batch=batch).values, reached.sel(batch=batch).values,
                       quota.sel(batch=batch).values]
-            styles = [dict(color=colour), dict(color=colour, alpha=0.45),
-                      dict(facecolor="none", edgecolor=colour, hatch="////", lw=0.8)]
+            styles = [{"color": colour}, {"color": colour, "alpha": 0.45},
+                      {"facecolor": "none", "edgecolor": colour, "hatch": "////", "lw": 0.8}]
             for k, (v, style) in enumerate(zip(values, styles)):
                 if k == 2 and not has_quota:
                     continue

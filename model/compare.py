@@ -78,7 +78,7 @@ class Target:
         return ":".join([self.kind] + ([self.batch] if self.batch else []) + [str(self.year)])
 
     @classmethod
-    def from_label(cls, label: str) -> "Target":
+    def from_label(cls, label: str) -> Target:
         parts = str(label).split(":")
         return cls(parts[0], int(parts[-1]), parts[1] if len(parts) == 3 else "")
 
@@ -381,8 +381,8 @@ def unique_labels(names: list[str]) -> list[str]:
     return out
 
 
-_SCENARIO_ATTRS = {"scenario_source": ("scenario_source", "text", "file the scenario was read "
-                                                                  "from"),
+_SCENARIO_ATTRS = {"scenario_source": ("scenario_source", "text",
+                                       "file the scenario was read from"),
                    "scenario_text": ("scenario_text", "text", "the scenario file's text"),
                    "targets": ("scenario_targets", "json", "the scenario's targets"),
                    "parameters": ("scenario_parameters", "json", "resolved parameters by year"),
@@ -464,7 +464,7 @@ def compare(datasets: list[xr.Dataset], labels: list[str] | None = None) -> xr.D
     counties = sorted({str(c) for ds in datasets for c in ds["county"].values})
     parts = [_one(ds, label, counties, datasets[0]) for ds, label in zip(datasets, labels)]
     out = xr.concat(parts, dim="scenario", join="outer", data_vars="all", coords="minimal",
-                    compat="override", combine_attrs="drop")
+                    compat="override", combine_attrs="override")
     targets = sorted((Target.from_label(t) for t in out["target"].values), key=Target.sort_key)
     out = out.reindex(target=[t.label for t in targets])
     out = out.assign_coords(_target_coords(targets))

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 from contextlib import contextmanager
 
 import numpy as np
@@ -95,7 +97,8 @@ def run_all(scenarios: list[Scenario], seeds: list[int], workers: int | None = N
         Worker processes (default :func:`default_workers`); 1 runs in this
         process without dask.
     progress : bool
-        Show a progress bar over completed tasks (on stderr).
+        Show a progress bar over completed tasks (on stderr, when it is a
+        terminal).
 
     Returns
     -------
@@ -105,7 +108,8 @@ def run_all(scenarios: list[Scenario], seeds: list[int], workers: int | None = N
     tasks = [(k, int(seed)) for k in range(len(scenarios)) for seed in seeds]
     workers = default_workers(len(tasks)) if workers is None else max(1, min(workers, len(tasks)))
     done: dict[tuple[int, int], xr.Dataset] = {}
-    with tqdm(total=len(tasks), desc="runs", unit="run", disable=not progress,
+    # disable=None: a bar on a terminal only, so piped or logged output stays clean
+    with tqdm(total=len(tasks), desc="runs", unit="run", disable=None if progress else True,
               leave=False) as bar:
         if workers == 1:
             for k, seed in tasks:
@@ -134,10 +138,26 @@ def _cluster(workers: int):
     for log in quiet:
         log.setLevel(logging.CRITICAL)
     try:
-        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                          dashboard_address=None, silence_logs=logging.CRITICAL) as cluster, \
-                Client(cluster) as client:
+        with _workers_ignore_sigint():
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.CRITICAL)
+        with cluster, Client(cluster) as client:
             yield client
     finally:
         for log, level in zip(quiet, levels):
             log.setLevel(level)
+
+
+@contextmanager
+def _workers_ignore_sigint():
+    """Ignore Ctrl-C (SIGINT) while worker processes start, so that they
+    inherit it: on Ctrl-C only this process is interrupted, and it shuts the
+    cluster down (instead of every worker printing a traceback)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -135,9 +135,9 @@ def markdown(cmp: xr.Dataset) -> str:
     seeds = [int(s) for s in cmp["seed"].values]
     seed_text = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
     lines = [f"# povsim compare: {', '.join(names)}", "",
-             f"{len(seeds)} seed(s) ({seed_text}), the same for every scenario (common random "
-             "numbers). Figures are the median over seeds with the 10-90 % range in brackets; "
-             "probabilities are the share of seeds meeting the target."]
+             (f"{len(seeds)} seed(s) ({seed_text}), the same for every scenario (common random "
+              "numbers). Figures are the median over seeds with the 10-90 % range in brackets; "
+              "probabilities are the share of seeds meeting the target.")]
     scaled = [n for n in names if float(cmp["scenario_scale"].sel(scenario=n)) < 1]
     for n in scaled:
         scale = float(cmp["scenario_scale"].sel(scenario=n))
@@ -146,29 +146,30 @@ def markdown(cmp: xr.Dataset) -> str:
                      "targets are multiplied by the scale.")
     lines += ["", "## Registered poor reach zero", ""] + _zero_section(cmp, names)
     lines += ["", "## Targets: probability of meeting each", "",
-              "Each cell: probability (median simulated value vs the plan's value). "
-              "Batch quotas are compared with the exits each batch's programmes reached "
-              "(plans count a household in every batch that helps it).", ""]
+              ("Each cell: probability (median simulated value vs the plan's value). "
+               "Batch quotas are compared with the exits each batch's programmes reached "
+               "(plans count a household in every batch that helps it)."), ""]
     lines += _target_section(cmp, names)
     gap = _gap_section(cmp, names)
     if gap:
         lines += ["", "## Gap to the plan", "",
-                  "Registered poor people minus the number the plan's yearly exits leave "
-                  "(positive: behind the plan), persons.", ""] + gap
+                  ("Registered poor people minus the number the plan's yearly exits leave "
+                   "(positive: behind the plan), persons."), ""] + gap
     lines += ["", "## Exits by batch (五个一批)", "",
-              "Persons, mean over seeds, summed over the simulated years. Exclusive: each exit "
-              "counted once, for the pathway that made the difference (`none`: own income "
-              "alone). Reached: exits the batch's programmes reached (overlapping, like the "
-              "plans' quotas). Quota: the plan's quotas summed over its years.", ""]
+              ("Persons, mean over seeds, summed over the simulated years. Exclusive: each "
+               "exit counted once, for the pathway that made the difference (`none`: own "
+               "income alone). Reached: exits the batch's programmes reached (overlapping, "
+               "like the plans' quotas). Quota: the plan's quotas summed over its years."), ""]
     lines += _batch_section(cmp, names)
     lines += ["", "## Exits, returns and cost", "",
-              "Summed over the simulated years; cost is programme cost in million yuan, cost "
-              "per exit in yuan per person exiting.", ""]
+              ("Summed over the simulated years; cost is programme cost in million yuan, "
+               "cost per exit in yuan per person exiting."), ""]
     lines += _cost_section(cmp, names)
     if len(names) > 1:
         lines += ["", f"## Paired differences against {names[0]}", "",
-                  "The scenario minus the first for the same seed, over the years both "
-                  "simulate: mean (10-90 % range). Zero year: seeds where both reach zero.", ""]
+                  ("The scenario minus the first for the same seed, over the years both "
+                   "simulate: mean (10-90 % range). Zero year: seeds where both reach zero."),
+                  ""]
         lines += _diff_section(cmp, names)
     return "\n".join(lines) + "\n"
 
@@ -181,7 +182,7 @@ def _zero_section(cmp: xr.Dataset, names: list[str]) -> list[str]:
     rows = []
     for n in names:
         c = cmp.sel(scenario=n)
-        start = quantiles(c["registered_people_total"].isel(year=0))[1]
+        start = quantiles(c["registered_people_total"].sel(year=int(c["scenario_base_year"])))[1]
         row = [n, str(c["scenario_registry"].values),
                f"{int(c['scenario_base_year'])}-{int(c['scenario_end_year'])}",
                fmt_number(start), zero_year_text(c["zero_year"].values, _end_year(cmp, n))]
@@ -325,7 +326,7 @@ def table_rows(cmp: xr.Dataset) -> list[dict]:
         end = _end_year(cmp, n)
         years = [int(y) for y in c["year"].values
                  if not np.all(np.isnan(c["registered_people_total"].sel(year=y)))]
-        plan = c["plan_remaining_people"] if "plan_remaining_people" in c else None
+        plan = c.get("plan_remaining_people")
         for y in years:
             cy = c.sel(year=y)
             planned = float(plan.sel(year=y)) if plan is not None else np.nan

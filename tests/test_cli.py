@@ -57,6 +57,21 @@ BAD_SCENARIO = 'name = "x"\n[run]\nend_yaer = 2020\n'
     pytest.param(["run", "noreg.toml"], ["registry spec 'ruyan' not found",
                                          "did you mean 'ruyuan'"], id="unknown registry"),
     pytest.param(["run", "--out", "afile"], ["--out", "not a folder"], id="out is a file"),
+    pytest.param(["run", "ruyan"], ["scenario 'ruyan' not found", "did you mean 'ruyuan'"],
+                 id="run unknown name"),
+    pytest.param(["compare", "default", "ruyan"], ["scenario 'ruyan' not found",
+                                                   "did you mean 'ruyuan'"],
+                 id="compare unknown name"),
+    pytest.param(["compare", "--seeds", "0"], ["--seeds", "at least 1"], id="compare seeds 0"),
+    pytest.param(["compare", "--lang", "fr"], ["--lang", "invalid choice: 'fr'"],
+                 id="compare bad lang"),
+    pytest.param(["compare", "--scale", "0"], ["--scale", "above 0"], id="compare scale 0"),
+    pytest.param(["compare", "--workers", "0"], ["--workers", "at least 1"],
+                 id="compare workers 0"),
+    pytest.param(["compare", "noreg.toml", "--seeds", "2"], ["registry spec 'ruyan' not found"],
+                 id="compare unknown registry"),
+    pytest.param(["compare", "--out", "afile"], ["--out", "not a folder"],
+                 id="compare out is a file"),
 ])
 def test_bad_arguments_exit_2_with_one_line(tmp_path, args, fragments):
     (tmp_path / "bad.toml").write_text(BAD_SCENARIO, encoding="utf-8")
@@ -189,3 +204,75 @@ def test_counts_are_whole_numbers(default_run):
     for name in ("registered_households", "registered_people", "exits_people"):
         values = ds[name].values
         np.testing.assert_array_equal(values, np.round(values), err_msg=name)
+
+
+# ---------------------------------------------------------------- scenarios and compare
+
+def test_scenarios_lists_names_and_descriptions(tmp_path):
+    proc = povsim("scenarios", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = {line.split()[0]: line for line in proc.stdout.splitlines()}
+    assert {"default", "ruyuan", "xiangxi", "hubei"} <= set(rows)
+    assert "Xiangxi" in rows["xiangxi"]
+
+
+def test_run_takes_a_scenario_name(tmp_path):
+    proc = povsim("run", "ruyuan-no-pv", "--out", "o", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    with xr.open_dataset(tmp_path / "o" / "results.nc", engine="netcdf4") as ds:
+        assert ds.attrs["scenario"] == "ruyuan-no-pv"
+        assert "photovoltaic" not in ds["programme"].values
+
+
+COMPARE_FILES = ["compare.csv", "compare.nc", "summary.md"] + [
+    f"{chart}.{fmt}" for chart in ("registered_poor", "exits_by_batch", "county_exits",
+                                   "cost_exits") for fmt in ("png", "svg")]
+
+
+@pytest.fixture(scope="module")
+def default_compare(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("compare")
+    proc = povsim("compare", "--seeds", "2", "--out", "out", cwd=cwd)
+    assert proc.returncode == 0, proc.stderr
+    return proc, cwd / "out"
+
+
+def test_compare_writes_every_output(default_compare):
+    proc, out = default_compare
+    assert sorted(p.name for p in out.iterdir()) == sorted(COMPARE_FILES)   # no temporary files
+    for name in COMPARE_FILES:
+        assert (out / name).stat().st_size > 0, name
+    assert (out / "registered_poor.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Traceback" not in proc.stderr
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert summary in proc.stdout and summary.startswith("# povsim compare: ruyuan")
+    assert "## Registered poor reach zero" in summary
+    assert "wrote compare.nc" in proc.stdout
+
+
+def test_compare_netcdf_and_csv_agree(default_compare):
+    _, out = default_compare
+    with xr.open_dataset(out / "compare.nc", engine="netcdf4") as cmp:
+        cmp.load()
+    assert cmp.sizes["scenario"] == 1 and list(cmp["seed"].values) == [0, 1]
+    assert cmp["registered_people"].dims[:2] == ("scenario", "seed")
+    with (out / "compare.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    exits = next(r for r in rows if r["measure"] == "exits_sum")
+    assert float(exits["mean"]) == pytest.approx(float(cmp["exits_sum"].mean()))
+    target = next(r for r in rows if r["measure"] == "target exits_people" and r["year"] == "2016")
+    assert float(target["planned"]) == 2500
+    met = cmp["target_met"].sel(target="exits_people:2016")
+    assert float(target["probability"]) == pytest.approx(float(met.mean()))
+
+
+def test_compare_lang_zh_without_cjk_font_warns_and_uses_english(tmp_path, monkeypatch, capsys):
+    from model import charts, cli
+    monkeypatch.setattr(charts, "find_cjk_font", lambda: None)
+    code = cli.main(["compare", "--seeds", "1", "--workers", "1", "--lang", "zh",
+                     "--out", str(tmp_path / "zh")])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "povsim: warning:" in err and "fonts-noto-cjk" in err
+    svg = (tmp_path / "zh" / "registered_poor.svg").read_text(encoding="utf-8")
+    assert "registered poor people" in svg

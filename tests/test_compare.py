@@ -1,0 +1,287 @@
+"""Comparing scenarios: targets on a hand-built run, paired differences,
+common random numbers, worker count, the combined dataset and the reports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from model import compare, ensemble, report
+from model.compare import Target, evaluate_targets, plan_remaining
+from model.programmes import ATTRIBUTION
+from model.scenario import load_scenario
+
+YEARS = [2015, 2016, 2017, 2018]
+# registered people (persons) at the end of each year, for seeds 0 and 1
+REGISTERED = {0: [100, 60, 20, 0], 1: [100, 70, 40, 10]}
+EXITS = {0: [0, 40, 40, 20], 1: [0, 30, 30, 30]}
+# seed 0 meets every target below (at scale 0.5), seed 1 none
+TARGETS = {
+    "zero_by": 2018,
+    "exits_people": {"2016": 70},            # x 0.5 = 35: 40 met, 30 missed
+    "registered_max": {"2017": 60},          # x 0.5 = 30: 20 met, 40 missed
+    "incidence_max": {"2017": 0.1},          # / 300 rural people: 0.067 met, 0.133 missed
+    "batch_quota": {"relocation": {"2016": 20}},   # x 0.5 = 10: reached 12 met, 8 missed
+    "villages_exit_share": {"2016": 0.6, "2017": 0.3},   # 3 poor villages: 2/3 and 3/3 vs 1/3, 2/3
+    "counties_exit_share": {"2017": 1.0},    # the one poor county: exited 2017 vs never
+    "counties_exit_by": 2018,
+}
+
+
+def small_run(targets: dict | None = None, scale: float = 0.5, counties=("A", "B"),
+              years=YEARS, programmes=("industry", "relocation"), name="small",
+              cost_per_exit: float = 1000.0) -> xr.Dataset:
+    """A hand-built run dataset with the variables a comparison reads.
+
+    County A (poor) holds every registered person; B is not poor. Four
+    villages, the last not poor.
+    """
+    seeds = [0, 1]
+    ny, nc = len(years), len(counties)
+    cells = np.zeros((2, ny, nc, 1))
+    registered, exits, returns = cells.copy(), cells.copy(), cells.copy()
+    returns[:, :, 0, 0] = 1
+    for s in seeds:
+        registered[s, :, 0, 0] = REGISTERED[s][:ny]
+        exits[s, :, 0, 0] = EXITS[s][:ny]
+    by_batch = np.zeros((2, ny, nc, len(ATTRIBUTION)))
+    reached = np.full((2, ny, nc, len(ATTRIBUTION)), np.nan)
+    reached[..., :-1] = 0
+    relocation = ATTRIBUTION.index("relocation")
+    by_batch[:, 1, 0, relocation] = [5, 4]          # exclusive, below the quota
+    reached[:, 1, 0, relocation] = [12, 8]          # reached: seed 0 above it
+    by_batch[:, :, 0, ATTRIBUTION.index("production")] = exits[:, :, 0, 0] - by_batch[:, :, 0,
+                                                                                       relocation]
+    cost = np.zeros((2, ny, nc, len(programmes)))
+    cost[:, :, 0, 0] = exits[:, :, 0, 0] * cost_per_exit
+    ds = xr.Dataset(
+        {"registered_people": (("seed", "year", "county", "category"), registered),
+         "exits_people": (("seed", "year", "county", "category"), exits),
+         "returns_people": (("seed", "year", "county", "category"), returns),
+         "cost": (("seed", "year", "county", "programme"), cost),
+         "exits_by_batch_people": (("seed", "year", "county", "batch"), by_batch),
+         "exits_reached_people": (("seed", "year", "county", "batch"), reached),
+         "rural_population": (("county",), np.array([300.0] + [0.0] * (nc - 1))),
+         "village_exit_year": (("seed", "village"),
+                               np.array([[2016, 2016, 2017, 0], [2016, 2017, 0, 0]])),
+         "village_county": (("village",), np.array([0, 0, 0, nc - 1], dtype=np.int32)),
+         "poor_village": (("village",), np.array([1, 1, 1, 0], dtype=np.int8)),
+         "county_exit_year": (("seed", "county"),
+                              np.array([[2017] + [0] * (nc - 1), [0] * nc], dtype=np.int32)),
+         "poor_county": (("county",), np.array([1] + [0] * (nc - 1), dtype=np.int8))},
+        coords={"seed": seeds, "year": list(years), "county": list(counties),
+                "category": ["general"], "programme": list(programmes),
+                "batch": list(ATTRIBUTION), "village": np.arange(4)})
+    ds.attrs = {"scenario": name, "targets": json.dumps(TARGETS if targets is None else targets),
+                "scale": scale, "registry": "hand-built", "base_year": years[0],
+                "end_year": years[-1], "scenario_text": f'name = "{name}"'}
+    return ds
+
+
+# ---------------------------------------------------------------- targets
+
+def test_every_target_kind_met_by_seed_0_missed_by_seed_1():
+    ev = evaluate_targets(small_run())
+    met = ev["target_met"]
+    kinds = set(ev["target_kind"].values)
+    assert kinds == set(compare.KINDS)
+    simulated = ev["target_year"] <= YEARS[-1]
+    np.testing.assert_array_equal(met.sel(seed=0, target=simulated), 1.0)
+    np.testing.assert_array_equal(met.sel(seed=1, target=simulated), 0.0)
+    # the national deadlines are checked too, but 2019 and 2020 are not simulated
+    for year in (2019, 2020):
+        label = Target("zero_by", year).label
+        assert np.isnan(met.sel(target=label)).all()
+        assert float(ev["target_in_plan"].sel(target=label)) == 0
+    assert float(ev["target_in_plan"].sel(target="zero_by:2018")) == 1
+
+
+def test_absolute_targets_are_scaled_shares_are_not():
+    ev = evaluate_targets(small_run())
+    planned = ev["target_planned"]
+    assert float(planned.sel(target="exits_people:2016")) == 35
+    assert float(planned.sel(target="registered_max:2017")) == 30
+    assert float(planned.sel(target="batch_quota:relocation:2016")) == 10
+    assert float(planned.sel(target="incidence_max:2017")) == pytest.approx(0.1)
+    # village shares are cumulative by year
+    assert float(planned.sel(target="villages_exit_share:2017")) == pytest.approx(0.9)
+    # at full scale seed 0's 40 exits fall short of 70, its 12 reached of 20
+    full = evaluate_targets(small_run(), scale=1.0)["target_met"].sel(seed=0)
+    assert float(full.sel(target="exits_people:2016")) == 0
+    assert float(full.sel(target="batch_quota:relocation:2016")) == 0
+    assert float(full.sel(target="registered_max:2017")) == 1   # 20 <= 60
+
+
+def test_village_shares_count_poor_villages_only():
+    ev = evaluate_targets(small_run())
+    actual = ev["target_actual"].sel(target="villages_exit_share:2016")
+    np.testing.assert_allclose(actual, [2 / 3, 1 / 3])   # of 3 poor villages, not 4
+
+
+def test_missing_target_keys_are_empty():
+    ev = evaluate_targets(small_run(targets={"zero_by": 2017}), deadlines=())
+    assert list(ev["target"].values) == ["zero_by:2017"]
+    np.testing.assert_array_equal(ev["target_met"].values[:, 0], [0, 0])   # 20 and 40 left
+    assert compare.normalise_targets({})["batch_quota"] == {}
+
+
+def test_plan_remaining_and_gap():
+    ds = small_run(targets={"exits_people": {"2016": 70, "2017": 70, "2018": 200}})
+    plan = plan_remaining(ds)
+    np.testing.assert_allclose(plan, [100, 65, 30, 0])   # 0.5 x cumulative, never below 0
+    cmp = compare.compare([ds])
+    np.testing.assert_allclose(cmp["gap_people"].isel(scenario=0).sel(seed=0), [0, -5, -10, 0])
+    assert plan_remaining(small_run(targets={"zero_by": 2018})) is None
+
+
+def test_seed_outcomes_by_hand():
+    out = compare.seed_outcomes(small_run())
+    np.testing.assert_array_equal(out["zero_year"], [2018, np.nan])
+    np.testing.assert_array_equal(out["exits_sum"], [100, 90])
+    np.testing.assert_array_equal(out["returns_sum"], [4, 4])
+    np.testing.assert_allclose(out["cost_per_exit"], [1000, 1000])
+    np.testing.assert_array_equal(out["registered_end"], [0, 10])
+    np.testing.assert_array_equal(compare.seed_outcomes(small_run(), 2017)["exits_sum"],
+                                  [80, 60])
+
+
+def test_zero_year_summary_counts_never_as_later():
+    # the median is the first year by which at least half the seeds reached zero
+    assert report.zero_year_text([2018, np.nan], 2020) == "2018 (2018 to not by 2020)"
+    assert report.zero_year_text([2018, np.nan, np.nan], 2020) == \
+        "not by 2020 (2018 to not by 2020)"
+    assert report.zero_year_text([2018, 2018, 2019], 2020) == "2018 (2018 to 2019)"
+    assert report.zero_year_text([np.nan] * 3, 2020) == "not by 2020"
+
+
+# ---------------------------------------------------------------- several scenarios
+
+def test_paired_differences_against_the_first():
+    cheap = small_run(name="cheap", cost_per_exit=1000.0)
+    dear = small_run(name="dear", cost_per_exit=1500.0)
+    cmp = compare.compare([cheap, dear])
+    assert list(cmp["scenario"].values) == ["cheap", "dear"]
+    np.testing.assert_allclose(cmp["diff_cost_sum"].sel(scenario="dear"), [50000, 45000])
+    np.testing.assert_allclose(cmp["diff_cost_per_exit"].sel(scenario="dear"), [500, 500])
+    np.testing.assert_array_equal(cmp["diff_cost_sum"].sel(scenario="cheap"), [0, 0])
+
+
+def test_different_counties_years_and_programmes_outer_join(tmp_path):
+    a = small_run(name="a")
+    b = small_run(name="b", counties=("C", "A", "D"), years=YEARS[:3],
+                  programmes=("relocation", "photovoltaic"))
+    cmp = compare.compare([a, b])
+    assert list(cmp["county"].values) == ["A", "B", "C", "D"]
+    assert list(cmp["programme"].values) == ["industry", "photovoltaic", "relocation"]
+    # b has no 2018 and no county B: missing, not zero
+    assert np.isnan(cmp["registered_people_total"].sel(scenario="b", year=2018)).all()
+    assert np.isnan(cmp["rural_population"].sel(scenario="b", county="B"))
+    # village rows point into the union of counties
+    vc = cmp["village_county"].sel(scenario="b").values.astype(int)
+    assert [str(cmp["county"].values[i]) for i in vc] == ["C", "C", "C", "D"]
+    # b's zero_by 2018 is beyond its years: not simulated
+    assert np.isnan(cmp["target_met"].sel(scenario="b", target="zero_by:2018")).all()
+    # paired differences use the years both simulate (to 2017)
+    np.testing.assert_array_equal(cmp["diff_exits_sum"].sel(scenario="b"), [0, 0])
+    path = tmp_path / "compare.nc"
+    report.write_netcdf(cmp, path)
+    back = report.read_comparison(path)
+    xr.testing.assert_identical(back["target_met"], cmp["target_met"])
+    assert back["scenario_text"].sel(scenario="b").item() == 'name = "b"'
+    assert "# povsim compare: a, b" in report.markdown(back)
+
+
+def assert_units_and_long_names(ds: xr.Dataset, skip=()) -> None:
+    for name, var in ds.data_vars.items():
+        if name not in skip:
+            assert str(var.attrs.get("units", "")).strip(), name
+            assert str(var.attrs.get("long_name", "")).strip(), name
+
+
+def test_repeated_names_get_distinct_labels():
+    assert compare.unique_labels(["x", "y", "x", "x"]) == ["x", "y", "x (2)", "x (3)"]
+
+
+def test_report_sections_and_csv():
+    cmp = compare.compare([small_run(name="cheap"), small_run(name="dear", cost_per_exit=2000)])
+    text = report.markdown(cmp)
+    for heading in ("## Registered poor reach zero", "## Targets", "## Exits by batch",
+                    "## Exits, returns and cost", "## Paired differences against cheap"):
+        assert heading in text
+    assert "| 2018 (2018 to not by 2018) |" in text    # zero year: seed 1 never
+    assert "50 % (35 vs 35)" in text     # exits 2016: P, median of (40, 30), plan 70 x 0.5
+    rows = list(csv.DictReader(io.StringIO(report.csv_text(cmp))))
+    assert set(rows[0]) == set(report.CSV_COLUMNS)
+    target = [r for r in rows if r["scenario"] == "dear" and r["measure"] == "target exits_people"]
+    assert len(target) == 1 and float(target[0]["probability"]) == 0.5
+    assert float(target[0]["planned"]) == 35
+    cost = next(r for r in rows if r["scenario"] == "dear" and r["measure"] == "cost_sum")
+    assert float(cost["diff_mean"]) == pytest.approx((100 + 90) * 1000 / 2)
+
+
+def test_staged_writes_all_or_nothing(tmp_path):
+    (tmp_path / "a.txt").write_text("old", encoding="utf-8")
+    with pytest.raises(RuntimeError), report.staged(tmp_path) as path_for:
+        path_for("a.txt").write_text("new", encoding="utf-8")
+        path_for("b.txt").write_text("new", encoding="utf-8")
+        raise RuntimeError("failed half way")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
+    assert (tmp_path / "a.txt").read_text(encoding="utf-8") == "old"
+    with report.staged(tmp_path) as path_for:
+        path_for("a.txt").write_text("new", encoding="utf-8")
+        path_for("b.txt").write_text("new", encoding="utf-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
+    assert (tmp_path / "a.txt").read_text(encoding="utf-8") == "new"
+
+
+# ---------------------------------------------------------------- real runs
+
+@pytest.fixture(scope="module")
+def default_runs():
+    """The default scenario twice, two seeds each, in this process."""
+    scenario = load_scenario()
+    return ensemble.run_all([scenario, scenario], [3, 4], workers=1, progress=False)
+
+
+def test_a_scenario_against_itself_differs_by_exactly_zero(default_runs):
+    a, b = default_runs
+    xr.testing.assert_identical(a, b)      # the same seeds give the same numbers
+    cmp = compare.compare([a, b])
+    assert list(cmp["scenario"].values) == ["ruyuan", "ruyuan (2)"]
+    for name in compare.OUTCOMES:
+        diff = cmp[f"diff_{name}"].sel(scenario="ruyuan (2)").values
+        if name == "zero_year" and np.isnan(cmp["zero_year"]).all():
+            assert np.isnan(diff).all()     # never zero: no difference to take
+            continue
+        np.testing.assert_array_equal(diff, 0.0, err_msg=name)
+    first, second = cmp.isel(scenario=0), cmp.isel(scenario=1)
+    for name in ("registered_people", "exits_by_batch", "cost_total", "target_met"):
+        np.testing.assert_array_equal(first[name], second[name], err_msg=name)
+    assert_units_and_long_names(cmp)
+    # not trivially zero: the two seeds differ
+    assert not np.array_equal(a["registered_people"].isel(seed=0),
+                              a["registered_people"].isel(seed=1))
+
+
+def test_runs_carry_registry_flags_and_scale(default_runs):
+    ds = default_runs[0]
+    assert ds["poor_village"].sizes["village"] == ds.sizes["village"]
+    assert ds["poor_county"].sizes["county"] == ds.sizes["county"]
+    assert ds.attrs["scale"] == 1.0
+    assert list(ds["seed"].values) == [3, 4]
+
+
+def test_one_worker_and_two_workers_give_identical_results(default_runs):
+    scenarios = [load_scenario(), load_scenario("ruyuan-no-pv")]
+    two = ensemble.run_all(scenarios, [3, 4], workers=2, progress=False)
+    xr.testing.assert_identical(two[0], default_runs[0])
+    one = ensemble.run_all(scenarios[1:], [3, 4], workers=1, progress=False)
+    xr.testing.assert_identical(two[1], one[0])
+    # and the comparisons built from them
+    xr.testing.assert_identical(compare.compare([default_runs[0], one[0]]),
+                                compare.compare(two))
