@@ -95,7 +95,8 @@ def run_all(scenarios: list[Scenario], seeds: list[int], workers: int | None = N
         The seeds, the same for every scenario.
     workers : int, optional
         Worker processes (default :func:`default_workers`); 1 runs in this
-        process without dask.
+        process without dask. Worker processes import the main module: in
+        a script, call this under ``if __name__ == "__main__":``.
     progress : bool
         Show a progress bar over completed tasks (on stderr, when it is a
         terminal).

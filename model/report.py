@@ -138,12 +138,14 @@ def markdown(cmp: xr.Dataset) -> str:
              (f"{len(seeds)} seed(s) ({seed_text}), the same for every scenario (common random "
               "numbers). Figures are the median over seeds with the 10-90 % range in brackets; "
               "probabilities are the share of seeds meeting the target.")]
-    scaled = [n for n in names if float(cmp["scenario_scale"].sel(scenario=n)) < 1]
-    for n in scaled:
-        scale = float(cmp["scenario_scale"].sel(scenario=n))
-        lines.append(f"`{n}` is simulated at scale {scale:g} (that share of the households): "
-                     "its counts and cost are for the simulated households, and its absolute "
-                     "targets are multiplied by the scale.")
+    scales: dict[float, list[str]] = {}
+    for n in names:
+        scales.setdefault(float(cmp["scenario_scale"].sel(scenario=n)), []).append(n)
+    for scale, group in scales.items():
+        if scale < 1:
+            lines.append(f"Simulated at scale {scale:g} (that share of the households): "
+                         f"{', '.join(group)}. Counts and cost are for the simulated households; "
+                         "absolute targets are multiplied by the scale.")
     lines += ["", "## Registered poor reach zero", ""] + _zero_section(cmp, names)
     lines += ["", "## Targets: probability of meeting each", "",
               ("Each cell: probability (median simulated value vs the plan's value). "

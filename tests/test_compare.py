@@ -215,6 +215,7 @@ def test_report_sections_and_csv():
         assert heading in text
     assert "| 2018 (2018 to not by 2018) |" in text    # zero year: seed 1 never
     assert "50 % (35 vs 35)" in text     # exits 2016: P, median of (40, 30), plan 70 x 0.5
+    assert "Simulated at scale 0.5 (that share of the households): cheap, dear." in text
     rows = list(csv.DictReader(io.StringIO(report.csv_text(cmp))))
     assert set(rows[0]) == set(report.CSV_COLUMNS)
     target = [r for r in rows if r["scenario"] == "dear" and r["measure"] == "target exits_people"]
