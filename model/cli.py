@@ -170,7 +170,8 @@ def _compare(args) -> int:
     n_seeds = args.seeds or max(s.seeds for s in scenarios)
     seeds = list(range(args.seed, args.seed + n_seeds))
     names = compare.unique_labels([s.name for s in scenarios])
-    out = args.out or Path("outputs") / ("compare-" + "-".join(dict.fromkeys(names)))
+    out = args.out or Path("outputs") / ("compare-" + "-".join(dict.fromkeys(
+        s.name for s in scenarios)))
     if out.exists() and not out.is_dir():
         raise PovsimError(f"--out {out}: exists and is not a folder")
     if warning:

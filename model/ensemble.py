@@ -23,10 +23,17 @@ from model import runs
 from model.scenario import Scenario
 
 
+def cores() -> int:
+    """Cores this process may run on (its CPU affinity where known)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def default_workers(n_tasks: int) -> int:
     """Worker processes used when none is asked for: one per core, at most one
     per task."""
-    return max(1, min(os.cpu_count() or 1, n_tasks))
+    return max(1, min(cores(), n_tasks))
 
 
 def run_one(scenario: Scenario, seed: int, threads: int | None = None) -> xr.Dataset:
@@ -117,7 +124,7 @@ def run_all(scenarios: list[Scenario], seeds: list[int], workers: int | None = N
                 done[k, seed] = run_one(scenarios[k], seed)
                 bar.update()
         else:
-            threads = max(1, (os.cpu_count() or 1) // workers)
+            threads = max(1, cores() // workers)
             with _cluster(workers) as client:
                 from distributed import as_completed
                 futures = {client.submit(run_one, scenarios[k], seed, threads, pure=False,
@@ -140,8 +147,12 @@ def _cluster(workers: int):
         log.setLevel(logging.CRITICAL)
     try:
         with _workers_ignore_sigint():
+            # no dashboard; the scheduler's own HTTP endpoint on any free port (its
+            # default, 8787, warns when another cluster holds it)
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.CRITICAL)
+                                   dashboard_address=None, silence_logs=logging.CRITICAL,
+                                   scheduler_kwargs={"dashboard": False,
+                                                     "dashboard_address": ":0"})
         with cluster, Client(cluster) as client:
             yield client
     finally:
