@@ -21,6 +21,7 @@ and searched.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -196,8 +197,13 @@ def registered_poor(cmp: xr.Dataset, lang: str = "en") -> Figure:
     styles: set[str] = set()
     for ax, group in zip(axes, groups):
         deadlines: set[int] = set()
+        # one plan for the whole panel (variants of one plan): draw it once, in grey
+        shared = len(group) > 1 and len({_plan_key(cmp, n) for n in group}) == 1
         for name in group:
-            styles |= _fan(ax, cmp, name, _colour(names, name))
+            colour = _colour(names, name)
+            styles |= _fan(ax, cmp, name, colour)
+            if not shared or name == group[0]:
+                styles |= _plan(ax, cmp, name, "0.3" if shared else colour)
             deadlines |= {tg.year for tg, _ in _targets(cmp, name, "zero_by")}
         for year in sorted(deadlines):
             ax.axvline(year, color="0.35", lw=0.9, ls=":", zorder=0)
@@ -253,8 +259,8 @@ def _size_groups(cmp: xr.Dataset, names: list[str]) -> list[list[str]]:
 
 
 def _fan(ax, cmp: xr.Dataset, name: str, colour: str) -> set[str]:
-    """One scenario's median, band, plan and target markers on ``ax``;
-    returns the kinds of marks drawn."""
+    """One scenario's median line and 10-90 % band on ``ax``; returns the
+    kinds of marks drawn."""
     c = cmp.sel(scenario=name)
     years = _scenario_years(cmp, name)
     reg = c["registered_people_total"].sel(year=years)
@@ -264,9 +270,27 @@ def _fan(ax, cmp: xr.Dataset, name: str, colour: str) -> set[str]:
                         color=colour, alpha=0.22, lw=0)
         drawn.add("band")
     ax.plot(years, reg.median("seed"), "o-", color=colour, ms=4, lw=1.8)
+    return drawn
+
+
+def _plan_key(cmp: xr.Dataset, name: str) -> tuple:
+    """What the fan chart shows of a scenario's plan: the targets it draws
+    and the scale."""
+    targets = json.loads(str(cmp["scenario_targets"].sel(scenario=name).values) or "{}")
+    drawn = {k: targets.get(k) for k in ("zero_by", "exits_people", "registered_max",
+                                         "incidence_max")}
+    return (json.dumps(drawn, sort_keys=True), float(cmp["scenario_scale"].sel(scenario=name)))
+
+
+def _plan(ax, cmp: xr.Dataset, name: str, colour: str) -> set[str]:
+    """A scenario's plan on ``ax``: remaining count, interim targets and the
+    zero deadline; returns the kinds of marks drawn."""
+    c = cmp.sel(scenario=name)
+    drawn = set()
     if "plan_remaining_people" in c and not np.all(np.isnan(c["plan_remaining_people"])):
-        ax.plot(years, c["plan_remaining_people"].sel(year=years), "--", color=colour, lw=1.1,
-                alpha=0.8)
+        years = _scenario_years(cmp, name)
+        ax.plot(years, c["plan_remaining_people"].sel(year=years), "--", color=colour,
+                lw=1.1, alpha=0.8)
         drawn.add("plan")
     interim = [(tg.year, v) for tg, v in _targets(cmp, name, "registered_max")]
     population = float(c["rural_population"].sum())

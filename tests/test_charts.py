@@ -121,3 +121,14 @@ def test_no_poor_county_says_so(two):
     fig = charts.county_exits(cmp)
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert "no poor counties" in texts
+
+
+def test_a_shared_plan_is_drawn_once_in_grey(two):
+    def dashed(cmp):
+        return [line for line in charts.registered_poor(cmp).axes[0].get_lines()
+                if line.get_linestyle() == "--"]
+
+    shared = dashed(two)                       # cheap and dear: the same plan
+    assert len(shared) == 1 and shared[0].get_color() == "0.3"
+    other = small_run(name="other", targets={"exits_people": {"2016": 10}})
+    assert len(dashed(compare.compare([small_run(name="cheap"), other]))) == 2
