@@ -419,10 +419,10 @@ def _one(ds: xr.Dataset, label: str, counties: list[str], first: xr.Dataset) -> 
         extra[f"scenario_{attr}"] = xr.DataArray(float(ds.attrs.get(attr, default)),
                                                  attrs=_attrs(units, long_name))
     ds = ds.drop_vars([n for n in extra if n in ds.data_vars]).assign(
-        {k: v.reset_coords(drop=True) if isinstance(v, xr.DataArray) else v
-         for k, v in extra.items()})
+        {k: v.reset_coords(drop=True) for k, v in extra.items()})
     if "village_county" in ds:   # rows of this scenario's counties -> rows of the union
-        row = np.array([counties.index(str(c)) for c in ds["county"].values], dtype=np.int32)
+        union = {name: k for k, name in enumerate(counties)}
+        row = np.array([union[str(c)] for c in ds["county"].values], dtype=np.int32)
         ds["village_county"] = ds["village_county"].copy(data=row[ds["village_county"].values])
         ds["village_county"].attrs["long_name"] = "row of the village's county in `county`"
     ds = ds.drop_vars([c for c in ("target_kind", "target_year", "target_batch", "target_units")
