@@ -119,11 +119,16 @@ def check_years(scenario: Scenario, registry: Registry) -> None:
 
 def run_seed(scenario: Scenario, seed: int, registry: Registry | None = None,
              chunk_size: int | None = None, progress=None) -> xr.Dataset:
-    """Simulate ``scenario`` with one seed; return its dataset (``seed`` of length 1)."""
+    """Simulate ``scenario`` with one seed; return its dataset (``seed`` of length 1).
+
+    The registry is built at ``scenario.scale`` (:func:`registry_for`) and the
+    engine scales capacities and budgets by the same share.
+    """
     registry = registry if registry is not None else registry_for(scenario)
     check_years(scenario, registry)
     programmes = [c() for c in PROGRAMMES if c.name in scenario.programmes]
-    sim = Simulation(registry, scenario.params, seed, scenario.end_year, programmes, chunk_size)
+    sim = Simulation(registry, scenario.params, seed, scenario.end_year, programmes, chunk_size,
+                     scale=scenario.scale)
     record = sim.run(progress)
     return to_dataset(record, registry, scenario, seed, [p.name for p in programmes])
 

@@ -188,3 +188,12 @@ def test_national_measures_add_up_to_their_published_totals():
     assert sum(_capacity(s, "photovoltaic", years)) == 965_000
     assert sum(_capacity(s, "village_pv", years)) == 100_000
     assert (s.registry, s.scale, s.targets["zero_by"]) == ("nation", 0.1, 2020)
+
+
+def test_reduced_scale_scales_what_the_plan_enrols():
+    # 7,000 ranger jobs in Xiangxi (3,000 + 4,000): a tenth of them at scale 0.1
+    s = dataclasses.replace(load_scenario("xiangxi"), scale=0.1)
+    ds = runs.run(s, seeds=[0], progress=False)
+    new = ds["new_households"].sel(programme="rangers")
+    total = float(new.sum())
+    assert 0.5 * 700 < total <= 700 + 2
