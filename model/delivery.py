@@ -431,7 +431,7 @@ def _affordable(budget: np.ndarray, needing: np.ndarray, unit_cost) -> np.ndarra
     unit = np.broadcast_to(np.asarray(unit_cost, np.float64), budget.shape)
     if np.isnan(unit).any() or (unit < 0).any():
         raise ValueError("deliver: unit_cost must be >= 0")
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(unit > 0, budget / unit, np.inf)
 
 

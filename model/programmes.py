@@ -72,10 +72,14 @@ class Context:
     """What a programme sees in a year: registry, state, parameters, seed, lines."""
 
     def __init__(self, reg: Registry, st: State, p: YearParams, seed: int, line: float,
-                 covered_line: float):
+                 covered_line: float, scale: float = 1.0):
         self.reg, self.st, self.p, self.seed = reg, st, p, seed
         self.year = p.year
         self.line, self.covered_line = line, covered_line
+        self.scale = scale  # share of households simulated: capacities are scaled alike
+        # programme name -> fraction of the year in effect by county (0..1) of
+        # the enrolments taking effect this year (in-year delivery, model.delivery)
+        self.first_year_fraction: dict[str, np.ndarray] = {}
 
     def household_line(self, idx=slice(None)) -> np.ndarray:
         return np.where(self.st.floor[idx] > 0, self.covered_line, self.line)
@@ -139,7 +143,7 @@ class Programme:
     def enrol(self, ctx: Context) -> np.ndarray:
         """Enrol up to capacity; return the indices of the new enrolments."""
         p, st = ctx.p, ctx.st
-        cap = self.capacity(p)
+        cap = self.capacity(p) * ctx.scale
         if cap < 1:
             return np.zeros(0, np.int64)
         uniform = p("targeting.uniform") > 0 and not self.entitlement
@@ -156,7 +160,7 @@ class Programme:
         ``duration`` and, after exit, within the grace."""
         p, st = ctx.p, ctx.st
         start = st.enrolled[self.name][idx]
-        mask = start > 0
+        mask = (start > 0) & (start <= p.year)  # a delivery backlog starts next year
         duration = self._param(p, "duration", np.inf)
         if np.isfinite(duration):
             mask &= start > p.year - duration
@@ -194,8 +198,23 @@ class Programme:
         return np.minimum((years_in + 1) / max(r, 1.0), 1.0).astype(np.float32)
 
     def add_income(self, ctx: Context, idx: np.ndarray, per_capita) -> None:
-        """Add per-capita income (yuan/person/year) to this programme's pathway."""
+        """Add per-capita income (yuan/person/year) to this programme's pathway.
+
+        The income is scaled by ``programme_income_share`` and, in the year an
+        enrolment takes effect, by the fraction of that year it is in effect.
+        """
+        per_capita = np.float32(ctx.p("programme_income_share")) * per_capita
+        fraction = ctx.first_year_fraction.get(self.name)
+        if fraction is not None and len(idx):
+            first = self.start_of(ctx, idx) == ctx.year
+            county = ctx.reg.households["county"][idx]
+            per_capita = np.where(first, per_capita * fraction[county].astype(np.float32),
+                                  per_capita)
         ctx.st.batch_income[INCOME_BATCHES.index(self.batch), idx] += per_capita
+
+    def start_of(self, ctx: Context, households: np.ndarray) -> np.ndarray:
+        """Year the programme took effect for ``households`` (0: never)."""
+        return ctx.st.enrolled[self.name][households]
 
 
 def select(ctx: Context, stream: int, candidates: np.ndarray, capacity: float, order: int,
@@ -268,7 +287,7 @@ class VillageProgramme(Programme):
 
     def enrol(self, ctx: Context) -> np.ndarray:
         p, st = ctx.p, ctx.st
-        cap = self.capacity(p)
+        cap = self.capacity(p) * ctx.scale
         start = st.village_enrolled[self.name]
         if cap < 1:
             return np.zeros(0, np.int64)
@@ -288,7 +307,7 @@ class VillageProgramme(Programme):
     def is_active(self, ctx: Context, idx=slice(None)) -> np.ndarray:
         """Mask over villages ``idx`` that the programme reaches this year."""
         start = ctx.st.village_enrolled[self.name][idx]
-        mask = start > 0
+        mask = (start > 0) & (start <= ctx.year)  # a delivery backlog starts next year
         duration = self._param(ctx.p, "duration", np.inf)
         if np.isfinite(duration):
             mask &= start > ctx.year - duration
@@ -301,6 +320,10 @@ class VillageProgramme(Programme):
         if len(reach):
             self.village_effect(ctx, reach, ctx.year - start[reach])
         return active
+
+    def start_of(self, ctx: Context, households: np.ndarray) -> np.ndarray:
+        """Year the programme took effect in the villages of ``households``."""
+        return ctx.st.village_enrolled[self.name][ctx.reg.households["village"][households]]
 
     def households_of(self, ctx: Context, villages: np.ndarray) -> np.ndarray:
         """Mask of households living in ``villages``."""

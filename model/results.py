@@ -29,7 +29,8 @@ PROGRAMME_FIELDS = (("new_households", "households",
                      "households (villages for village programmes) newly enrolled in the year"),
                     ("active_households", "households",
                      "households (villages for village programmes) the programme reaches"),
-                    ("cost", "yuan/year", "programme cost in the year"))
+                    ("cost", "yuan/year", "programme cost in the year (a one-off cost falls in the year "
+                                          "the enrolment takes effect)"))
 
 
 def to_dataset(record: Record, registry: Registry, scenario: Scenario, seed: int,
@@ -37,7 +38,8 @@ def to_dataset(record: Record, registry: Registry, scenario: Scenario, seed: int
     """Build the dataset of one seed from a simulation's record."""
     coords = {"year": record.years, "county": registry.county_names,
               "category": list(CATEGORIES), "programme": programmes,
-              "batch": list(ATTRIBUTION), "village": np.arange(len(record.village_exit_year))}
+              "batch": list(ATTRIBUTION), "village": np.arange(len(record.village_exit_year)),
+              "month": np.arange(1, 13)}
     dims = ("year", "county", "category")
     data = {}
     for name, unit, long_name in TALLY:
@@ -77,11 +79,36 @@ def to_dataset(record: Record, registry: Registry, scenario: Scenario, seed: int
         data[name] = xr.DataArray(record.programme[..., k], dims=("year", "county", "programme"),
                                   attrs={"units": unit, "long_name": long_name})
     data.update(_exit_variables(record, registry))
+    data.update(_delivery_variables(record))
     static = {k: data.pop(k) for k in STATIC}
     ds = xr.Dataset(data, coords=coords).expand_dims(seed=[int(seed)])
     ds = ds.assign(static)
     ds.attrs.update(run_attributes(registry, scenario))
     return ds
+
+
+DELIVERY_FIELDS = (
+    ("delivery_due", "households", "enrolments due to take effect: new ones and last year's "
+                                   "backlog (villages for village programmes)"),
+    ("delivery_in_effect", "households", "enrolments taking effect in the year"),
+    ("delivery_backlog", "households", "enrolments carried to next year (due - in effect)"),
+    ("delivery_household_years", "households", "household-years in effect in the year of taking "
+                                               "effect (in effect x fraction of the year)"),
+    ("funds_unspent", "yuan", "programme funds not paid out by 31 December, returned to the "
+                              "province in the next fiscal year"))
+
+
+def _delivery_variables(record: Record) -> dict[str, xr.DataArray]:
+    """In-year delivery (model.delivery) by year, county and programme."""
+    dims = ("year", "county", "programme")
+    out = {name: xr.DataArray(record.delivery[..., k], dims=dims,
+                              attrs={"units": unit, "long_name": long_name})
+           for k, (name, unit, long_name) in enumerate(DELIVERY_FIELDS)}
+    out["delivery_by_month"] = xr.DataArray(
+        record.delivery_monthly, dims=("year", "programme", "month"),
+        attrs={"units": "households", "long_name": "enrolments due in the year that are in "
+                                                   "effect by the end of the month, all counties"})
+    return out
 
 
 def _exit_variables(record: Record, registry: Registry) -> dict[str, xr.DataArray]:
@@ -118,7 +145,7 @@ def _exit_variables(record: Record, registry: Registry) -> dict[str, xr.DataArra
             "units": "index", "long_name": "county row of the village"}),
         "villages": xr.DataArray(np.bincount(village_county, minlength=registry.n_counties)
                                  .astype(np.float64), dims=("county",), attrs={
-            "units": "villages", "long_name": "poor villages of the county"}),
+            "units": "villages", "long_name": "villages of the county (poor or not)"}),
     }
 
 
@@ -133,6 +160,7 @@ def run_attributes(registry: Registry, scenario: Scenario) -> dict[str, str | in
         "registry": registry.name,
         "base_year": registry.base_year,
         "end_year": scenario.end_year,
+        "scale": float(getattr(scenario, "scale", 1.0)),
         "code_version": f"povsim {__version__}",
         "targets": json.dumps({k: v for k, v in scenario.targets.items() if v}),
     }

@@ -2,12 +2,17 @@
 
 Step order of a year ``t`` (the only place it is written down):
 
-1. **Delivery.** Assistance enrolled in year ``t`` takes effect for the whole
-   year. (The in-year delivery model of DESIGN 3.5, which scales the first
-   year by the fraction in effect and carries backlogs, is not wired in yet.)
-2. **Programme enrolment.** Each programme, in the order listed, enrols up to
+1. **Programme enrolment.** Each programme, in the order listed, enrols up to
    its capacity among registered households (or villages) not yet enrolled,
    in its targeting order (:meth:`model.programmes.Programme.enrol`).
+2. **Delivery** (:func:`model.delivery.deliver`, when ``delivery.enabled``).
+   For every county and programme that is not an entitlement, this year's
+   enrolments plus last year's backlog go through funds, work teams,
+   approval and building. Those in effect by 31 December start this year
+   (backlog first, then new enrolments in a random order); their first-year
+   income is scaled by the county's fraction of the year in effect. The rest
+   start next year. Entitlements (safety net, medical cover) take effect at
+   once.
 3. **Income components.** Programme effects of year ``t`` for the active
    enrolments (incomes by pathway, safety-net floor, guarantees, medical
    cover), basic pension and schooling cost
@@ -32,11 +37,14 @@ run then covers ``base_year + 1`` to ``end_year``, both inclusive.
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from model.attribution import attribute_exits
+from model.delivery import Carry, deliver, settings_from_params
 from model.kernels import income_update
 from model.measures import PROGRAMMES, dibao_standard
 from model.params import Parameters
@@ -62,7 +70,11 @@ class Record:
     len(BATCHES)): people in exiting households each pathway reached;
     ``rates`` (Y, C, 2): wrongful-exit and missed rates; ``villages_exited``
     (Y, C): village exits in the year; ``village_exit_year`` (villages,) and
-    ``county_exit_year`` (C,): 0 when not exited by the end.
+    ``county_exit_year`` (C,): 0 when not exited by the end; ``delivery``
+    (Y, C, P, 5): enrolments due (new and carried), in effect, carried to next
+    year, household-years in effect and funds returned unspent (yuan);
+    ``delivery_monthly`` (Y, P, 12): enrolments in effect by the end of each
+    month, all counties.
     """
 
     years: np.ndarray
@@ -76,6 +88,8 @@ class Record:
     villages_exited: np.ndarray
     village_exit_year: np.ndarray
     county_exit_year: np.ndarray
+    delivery: np.ndarray
+    delivery_monthly: np.ndarray
 
 
 def lines_for(p: YearParams) -> tuple[float, float]:
@@ -103,11 +117,18 @@ class Simulation:
     chunk_size : int, optional
         Run the household kernels on slices of this many households (results
         do not depend on it; it bounds the working set).
+    scale : float, optional
+        Share of the population the registry holds (0..1, a reduced-scale
+        run): capacities, budgets and the county approval capacity are
+        multiplied by it.
     """
 
     def __init__(self, registry: Registry, params: Parameters, seed: int, end_year: int,
-                 programmes: list[Programme] | None = None, chunk_size: int | None = None):
-        self.reg, self.params, self.seed = registry, params, int(seed)
+                 programmes: list[Programme] | None = None, chunk_size: int | None = None,
+                 scale: float = 1.0):
+        if not 0.0 < scale <= 1.0:
+            raise ValueError(f"scale = {scale!r}: expected a share in (0, 1]")
+        self.reg, self.params, self.seed, self.scale = registry, params, int(seed), float(scale)
         self.base_year, self.end_year = registry.base_year, int(end_year)
         if self.end_year <= self.base_year:
             raise ValueError(f"end_year {end_year} must be after the registry's base year "
@@ -128,7 +149,19 @@ class Simulation:
                              np.zeros((ny, nc, len(ATTRIBUTION), 2)),
                              np.zeros((ny, nc, len(BATCHES))), np.zeros((ny, nc, 2)),
                              np.zeros((ny, nc)), self.state.village_exit_year,
-                             self.state.county_exit_year)
+                             self.state.county_exit_year,
+                             np.zeros((ny, nc, len(self.programmes), 5)),
+                             np.zeros((ny, len(self.programmes), 12)))
+        # in-year delivery: programmes it applies to, their backlog (indices,
+        # carried first) and what the delivery model carries between years
+        self.delivered = [j for j, prog in enumerate(self.programmes) if not prog.entitlement]
+        self.backlog = {j: np.zeros(0, np.int64) for j in self.delivered}
+        self.carry = Carry.empty(nc, len(self.delivered))
+        self.delivery_seconds = 0.0
+        h, v = registry.households, registry.villages
+        with_poor = np.zeros(len(v["village_id"]), bool)
+        with_poor[h["village"][h["registered"] == 1]] = True
+        self.team_villages = np.bincount(v["county"][with_poor], minlength=nc).astype(np.float64)
 
     def run(self, progress=None) -> Record:
         """Record the base year, then step every year to ``end_year``."""
@@ -152,12 +185,13 @@ class Simulation:
         """Advance one year; see the module docstring for the step order."""
         p = YearParams(self.params, year)
         k = year - self.base_year
-        ctx = Context(self.reg, self.state, p, self.seed, *lines_for(p))
-        # 1. delivery: enrolments take effect from 1 January (see module docstring)
-        # 2. programme enrolment
+        ctx = Context(self.reg, self.state, p, self.seed, *lines_for(p), scale=self.scale)
+        # 1. programme enrolment
         new = [prog.enrol(ctx) for prog in self.programmes]
+        # 2. delivery
+        started = self._deliver(ctx, k, new)
         # 3. income components
-        pending = self._components(ctx, k, new)
+        pending = self._components(ctx, k, started)
         # 4. income update
         self._income(p, year)
         # 5. verification: household exit, return and entry
@@ -173,6 +207,67 @@ class Simulation:
         county_of_village = self.reg.villages["county"]
         self.record.villages_exited[k] = np.bincount(county_of_village[village_new],
                                                      minlength=self.reg.n_counties)
+
+    def _deliver(self, ctx: Context, k: int, new: list[np.ndarray]) -> list[np.ndarray]:
+        """Decide which enrolments take effect this year; return, per
+        programme, the indices that do (sorted)."""
+        p, reg, year = ctx.p, self.reg, ctx.year
+        started = list(new)
+        out = self.record.delivery[k]
+        for j, idx in enumerate(new):
+            counts = np.bincount(self._county_of(j)[idx], minlength=reg.n_counties)
+            out[:, j, 0] = out[:, j, 1] = out[:, j, 3] = counts
+            self.record.programme[k, :, j, 0] = counts
+        has_backlog = any(len(b) for b in self.backlog.values())
+        if not (p("delivery.enabled") or has_backlog) or not self.delivered:
+            return started
+        tic = time.perf_counter()
+        progs = [self.programmes[j] for j in self.delivered]
+        settings = settings_from_params(p, [prog.name for prog in progs])
+        if settings.approval_per_month != np.inf:
+            settings = dataclasses.replace(
+                settings, approval_per_month=settings.approval_per_month * self.scale)
+        nc, npr = reg.n_counties, len(progs)
+        due, enrolments = [], np.zeros((nc, npr), np.int64)
+        for q, (j, prog) in enumerate(zip(self.delivered, progs)):
+            fresh = new[j]
+            ids = fresh if prog.level == "village" else reg.households["hh_id"][fresh]
+            key = year_key(self.seed, Stream.DELIVERY + 16 * prog.stream, year)
+            fresh = fresh[np.argsort(hash_id_np(key, ids), kind="stable")]
+            due.append(np.concatenate([self.backlog[self.delivered[q]], fresh]))
+            enrolments[:, q] = np.bincount(self._county_of(j)[due[q]], minlength=nc)
+        unit = np.array([max(prog.unit_cost(p), 0.0) for prog in progs])
+        needing = enrolments - self.carry.building.sum(axis=-1)
+        result = deliver(year, enrolments, needing * unit[None, :], settings, self.seed,
+                         villages=self.team_villages, carry=self.carry,
+                         unit_cost=np.broadcast_to(unit, (nc, npr)),
+                         county_ids=reg.counties["county_id"],
+                         programme_ids=[prog.stream for prog in progs])
+        self.carry = result.carry
+        for q, (j, prog) in enumerate(zip(self.delivered, progs)):
+            county = self._county_of(j)[due[q]]
+            order = np.argsort(county, kind="stable")
+            ranked = county[order]
+            rank = np.arange(len(order)) - np.searchsorted(ranked, ranked, side="left")
+            now = rank < result.in_effect[ranked, q]
+            start = (self.state.village_enrolled if prog.level == "village"
+                     else self.state.enrolled)[prog.name]
+            started[j] = np.sort(due[q][order[now]])
+            self.backlog[j] = due[q][order[~now]]
+            start[started[j]] = year
+            start[self.backlog[j]] = year + 1
+            ctx.first_year_fraction[prog.name] = result.fraction_of_year[:, q]
+            out[:, j] = np.stack([enrolments[:, q], result.in_effect[:, q], result.backlog[:, q],
+                                  result.household_years[:, q], result.unspent[:, q]], axis=1)
+            self.record.delivery_monthly[k, j] = (result.monthly_share[:, q]
+                                                  * enrolments[:, q, None]).sum(axis=0)
+        self.delivery_seconds += time.perf_counter() - tic
+        return started
+
+    def _county_of(self, j: int) -> np.ndarray:
+        """County of each unit (household or village) of programme ``j``."""
+        level = self.programmes[j].level
+        return (self.reg.households if level == "household" else self.reg.villages)["county"]
 
     def _components(self, ctx: Context, k: int, new: list[np.ndarray]) -> dict[int, np.ndarray]:
         """Apply every programme; record its coverage and cost at once unless
@@ -292,7 +387,8 @@ class Simulation:
 
     def _record_programme(self, ctx: Context, k: int, j: int, new: np.ndarray,
                           active: np.ndarray) -> None:
-        """New and active enrolments and cost of programme ``j`` by county."""
+        """Active enrolments and cost of programme ``j`` by county; ``new``:
+        the enrolments taking effect this year, which pay the one-off cost."""
         prog, nc = self.programmes[j], self.reg.n_counties
         county = (self.reg.households["county"] if prog.level == "household"
                   else self.reg.villages["county"])
@@ -301,7 +397,8 @@ class Simulation:
         for col, idx, unit in ((0, new, one_off), (1, active, recurring)):
             counts, cost = np.zeros(nc), np.zeros(nc)
             count_at(county, idx, np.atleast_1d(np.asarray(unit, np.float64)), counts, cost)
-            out[:, j, col] = counts
+            if col == 1:  # column 0, new enrolments, is written by _deliver
+                out[:, j, col] = counts
             out[:, j, 2] += cost
 
     def _record_exits(self, ctx: Context, k: int) -> None:

@@ -169,7 +169,8 @@ def test_summary_csv_matches_netcdf(default_run):
 
 def test_dataset_dims_and_attributes(default_run):
     _, _, ds = default_run
-    assert set(ds.dims) == {"seed", "year", "county", "category", "programme", "batch", "village"}
+    assert set(ds.dims) == {"seed", "year", "county", "category", "programme", "batch", "village",
+                            "month"}
     assert ds.sizes["seed"] == 1 and int(ds["seed"][0]) == 0
     assert list(ds["category"].values) == ["general", "dibao", "wubao"]
     assert list(ds["county"].values) == ["Ruyuan"]

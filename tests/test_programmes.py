@@ -39,6 +39,8 @@ def base_params(**capacity):
     overlay.update({f"{name}.capacity": {"2016": cap} for name, cap in capacity.items()})
     # a village exit condition, so village programmes can matter
     overlay["village_exit.collective_income"] = 30000
+    # programme mechanics from 1 January; in-year delivery: tests/test_delivery_engine.py
+    overlay["delivery.enabled"] = 0
     return Parameters.load().with_overlay(overlay, "test")
 
 

@@ -1,0 +1,79 @@
+"""The engine with in-year delivery (model.sim step 2, model.delivery)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model.measures import PROGRAMMES
+from model.runs import registry_for, run_seed
+from model.scenario import load_scenario
+
+INSTANT = {"delivery.enabled": 1, "delivery.funds_advance_month": 0,
+           "delivery.funds_rest_issue_month": 0, "delivery.funds_forward_lag": 0,
+           "delivery.approval_per_month": np.inf, "delivery.approval_months": 0,
+           "delivery.teams_per_village": np.inf, "delivery.households_per_team_month": np.inf,
+           **{f"delivery.build_months.{c.name}": 0 for c in PROGRAMMES}}
+LATE_FUNDS = {"delivery.funds_advance_month": 9, "delivery.funds_rest_issue_month": 7}
+
+
+def _run(overlay: dict, seed: int = 0):
+    scenario = load_scenario()
+    params = scenario.params.with_overlay(overlay, "test")
+    scenario = type(scenario)(**{**scenario.__dict__, "params": params})
+    return run_seed(scenario, seed, registry_for(scenario))
+
+
+@pytest.fixture(scope="module")
+def default_runs():
+    return {seed: _run({}, seed) for seed in (0, 1)}
+
+
+def test_instant_delivery_equals_no_delivery():
+    off, instant = _run({"delivery.enabled": 0}), _run(INSTANT)
+    assert float(instant["delivery_backlog"].sum()) == 0
+    for name in off.data_vars:
+        if name == "delivery_by_month":  # recorded only when the model runs
+            continue
+        np.testing.assert_array_equal(off[name].values, instant[name].values, err_msg=name)
+
+
+def test_delivery_delays_assistance_and_changes_results(default_runs):
+    on, off = default_runs[0], _run({"delivery.enabled": 0})
+    assert float(on["delivery_backlog"].sum()) > 0
+    first = on["delivery_household_years"].sel(year=2016).sum()
+    assert float(first) < float(on["delivery_in_effect"].sel(year=2016).sum())
+    people = [d["registered_people"].sel(year=2016).sum() for d in (on, off)]
+    assert float(people[0]) > float(people[1])  # less assistance in effect in 2016
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_later_funds_never_give_more_exits_in_their_year(default_runs, seed):
+    base, late = default_runs[seed], _run(LATE_FUNDS, seed)
+    year = 2016  # the first year: funds are the only difference so far
+    assert (late["delivery_in_effect"].sel(year=year) <= base["delivery_in_effect"].sel(year=year)
+            ).all()
+    assert float(late["delivery_in_effect"].sel(year=year).sum()) < float(
+        base["delivery_in_effect"].sel(year=year).sum())
+    exits = [d["exits_people"].sel(year=year).sum() for d in (base, late)]
+    assert float(exits[1]) <= float(exits[0])
+
+
+def test_backlog_is_conserved(default_runs):
+    ds = default_runs[0].isel(seed=0)
+    due, now, later = (ds[v].values for v in ("delivery_due", "delivery_in_effect",
+                                              "delivery_backlog"))
+    np.testing.assert_array_equal(due, now + later)
+    # what is due next year is what was enrolled then plus this year's backlog
+    new = ds["new_households"].values
+    np.testing.assert_array_equal(due[2:], new[2:] + later[1:-1])
+    assert later[1:-1].sum() > 0
+    # entitlements are never delayed
+    for name in ("safety_net", "medical"):
+        assert float(ds["delivery_backlog"].sel(programme=name).sum()) == 0
+
+
+def test_delivery_is_deterministic_for_a_seed(default_runs):
+    again = _run({}, 0)
+    for name in again.data_vars:
+        np.testing.assert_array_equal(again[name].values, default_runs[0][name].values)
