@@ -1,7 +1,8 @@
 """Run time of one year of in-year delivery (:mod:`model.delivery`).
 
-``python -m model.delivery_bench [COUNTIES] [PROGRAMMES]`` prints the median
-wall time of :func:`model.delivery.deliver` for ``COUNTIES`` x
+``python -m model.delivery_bench SCENARIO`` prints the delivery model's share
+of a whole run's time. ``python -m model.delivery_bench [COUNTIES]
+[PROGRAMMES]`` prints the median wall time of :func:`model.delivery.deliver` for ``COUNTIES`` x
 ``PROGRAMMES`` (default 832 x 12: China's poverty counties, a dozen
 programmes) under the declared default settings, under instant settings and
 under the two Xiangxi variants.
@@ -18,6 +19,7 @@ import time
 import numpy as np
 
 from model.delivery import VARIANTS, Settings, deliver, settings_from_params
+from model.measures import PROGRAMMES
 from model.params import Parameters
 
 def delivery_parameters() -> Parameters:
@@ -60,8 +62,38 @@ def time_delivery(n_counties: int = 832, n_programmes: int = 12, repeats: int = 
     return float(np.median(times))
 
 
+def engine_share(scenario_name: str = "xiangxi", seed: int = 0) -> None:
+    """Print the delivery model's share of a whole run's wall time, and the
+    run time against the same run without delivery (same process, warm)."""
+    from model.runs import registry_for
+    from model.scenario import load_scenario
+    from model.sim import Simulation
+
+    scenario = load_scenario(scenario_name)
+    registry = registry_for(scenario)
+    programmes = [c() for c in PROGRAMMES if c.name in scenario.programmes]
+    off = scenario.params.with_overlay({"delivery.enabled": 0}, source="bench")
+    timings = {}
+    for label, params in (("warm-up", scenario.params), ("without delivery", off),
+                          ("with delivery", scenario.params)):
+        sim = Simulation(registry, params, seed, scenario.end_year,
+                         [type(p)() for p in programmes], scale=scenario.scale)
+        start = time.perf_counter()
+        sim.run()
+        timings[label] = (time.perf_counter() - start, sim.delivery_seconds)
+    total, inside = timings["with delivery"]
+    print(f"{scenario_name}: {registry.n_households:,} households, {registry.n_counties} "
+          f"counties, {scenario.end_year - registry.base_year} years")
+    print(f"  run with delivery {total:.2f} s, of which delivery {inside:.3f} s "
+          f"({inside / total:.1%}); without delivery {timings['without delivery'][0]:.2f} s "
+          f"(ratio {total / timings['without delivery'][0]:.2f})")
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and not argv[0].isdigit():
+        engine_share(argv[0])
+        return
     nc = int(argv[0]) if argv else 832
     npr = int(argv[1]) if len(argv) > 1 else 12
     params = delivery_parameters()
