@@ -54,7 +54,7 @@ from model.random import Stream, hash_id_np, normal_pair_np, year_key
 from model.rules import (ALL_GUARANTEES, EXIT, county_exits, scheduled_year, verify,
                          village_exits)
 from model.state import State, covered_by_category, per_student
-from model.tally import COL, NBINS, NV, count_at, registered_people_by, tally
+from model.tally import COL, NBINS, NV, count_at, first_in_group, registered_people_by, tally
 
 
 @dataclass
@@ -245,15 +245,12 @@ class Simulation:
                          programme_ids=[prog.stream for prog in progs])
         self.carry = result.carry
         for q, (j, prog) in enumerate(zip(self.delivered, progs)):
-            county = self._county_of(j)[due[q]]
-            order = np.argsort(county, kind="stable")
-            ranked = county[order]
-            rank = np.arange(len(order)) - np.searchsorted(ranked, ranked, side="left")
-            now = rank < result.in_effect[ranked, q]
+            now = np.empty(len(due[q]), bool)
+            first_in_group(self._county_of(j)[due[q]], result.in_effect[:, q], now)
             start = (self.state.village_enrolled if prog.level == "village"
                      else self.state.enrolled)[prog.name]
-            started[j] = np.sort(due[q][order[now]])
-            self.backlog[j] = due[q][order[~now]]
+            started[j] = np.sort(due[q][now])
+            self.backlog[j] = due[q][~now]
             start[started[j]] = year
             start[self.backlog[j]] = year + 1
             ctx.first_year_fraction[prog.name] = result.fraction_of_year[:, q]

@@ -196,3 +196,33 @@ def registered_people_by(group, size, status, out):
     for i in range(group.shape[0]):
         if status[i] == POOR or status[i] == RETURNED:
             out[group[i]] += size[i]
+
+
+@njit(cache=True)
+def first_in_group(group, quota, take):
+    """Mark the first ``quota[g]`` elements of each group, in array order.
+
+    Parameters
+    ----------
+    group : int array (n,)
+        Group (county) of each element.
+    quota : int array (G,)
+        Elements to take per group.
+    take : bool array (n,), out
+        True for the taken elements.
+    """
+    seen = np.zeros(len(quota), np.int64)
+    for i in range(len(group)):
+        g = group[i]
+        take[i] = seen[g] < quota[g]
+        seen[g] += 1
+
+
+def first_in_group_numpy(group: np.ndarray, quota: np.ndarray) -> np.ndarray:
+    """Reference of :func:`first_in_group` (stable sort by group)."""
+    order = np.argsort(group, kind="stable")
+    ranked = group[order]
+    rank = np.arange(len(order)) - np.searchsorted(ranked, ranked, side="left")
+    take = np.zeros(len(group), bool)
+    take[order] = rank < quota[ranked]
+    return take

@@ -170,3 +170,14 @@ def test_first_k_equals_lexsort(k):
     tie = rng.integers(0, 2**63, 100, dtype=np.int64).astype(np.uint64)
     expected = np.sort(np.lexsort((tie, priority))[:k])
     np.testing.assert_array_equal(first_k(priority, tie, k), expected)
+
+
+def test_first_in_group_matches_numpy_reference():
+    from model.tally import first_in_group, first_in_group_numpy
+    rng = np.random.default_rng(5)
+    group = rng.integers(0, 7, 5000)
+    quota = rng.integers(0, 900, 7)
+    take = np.empty(len(group), bool)
+    first_in_group(group, quota, take)
+    np.testing.assert_array_equal(take, first_in_group_numpy(group, quota))
+    assert (np.bincount(group[take], minlength=7) == np.minimum(quota, np.bincount(group))).all()
