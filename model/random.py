@@ -58,6 +58,7 @@ class Stream(IntEnum):
     FAILURE = 7         # a programme enrolment stops (per programme)
     DELIVERY = 8        # in-year delivery times (per programme)
     DROPOUT = 9         # schooling events
+    DELIVERY_ORDER = 10  # where in a county a delayed delivery starts (per programme)
 
 
 @njit(inline="always", cache=True)

@@ -9,7 +9,8 @@ Step order of a year ``t`` (the only place it is written down):
    For every county and programme that is not an entitlement, this year's
    enrolments plus last year's backlog go through funds, work teams,
    approval and building. Those in effect by 31 December start this year
-   (backlog first, then new enrolments in a random order); their first-year
+   (in each county the backlog first, then new enrolments from a random
+   point, village by village); their first-year
    income is scaled by the county's fraction of the year in effect. The rest
    start next year. Entitlements (safety net, medical cover) take effect at
    once.
@@ -50,11 +51,12 @@ from model.measures import PROGRAMMES, dibao_standard
 from model.params import Parameters
 from model.population import CATEGORIES, Registry
 from model.programmes import ATTRIBUTION, BATCHES, Context, Programme, YearParams
-from model.random import Stream, hash_id_np, normal_pair_np, year_key
+from model.random import Stream, hash_id_np, normal_pair_np, uniforms_np, year_key
 from model.rules import (ALL_GUARANTEES, EXIT, county_exits, scheduled_year, verify,
                          village_exits)
 from model.state import State, covered_by_category, per_student
-from model.tally import COL, NBINS, NV, count_at, first_in_group, registered_people_by, tally
+from model.tally import (COL, NBINS, NV, count_at, first_in_group, registered_people_by,
+                         take_cyclic, tally)
 
 
 @dataclass
@@ -230,11 +232,7 @@ class Simulation:
         nc, npr = reg.n_counties, len(progs)
         due, enrolments = [], np.zeros((nc, npr), np.int64)
         for q, (j, prog) in enumerate(zip(self.delivered, progs)):
-            fresh = new[j]
-            ids = fresh if prog.level == "village" else reg.households["hh_id"][fresh]
-            key = year_key(self.seed, Stream.DELIVERY + 16 * prog.stream, year)
-            fresh = fresh[np.argsort(hash_id_np(key, ids), kind="stable")]
-            due.append(np.concatenate([self.backlog[self.delivered[q]], fresh]))
+            due.append(np.concatenate([self.backlog[j], new[j]]))
             enrolments[:, q] = np.bincount(self._county_of(j)[due[q]], minlength=nc)
         unit = np.array([max(prog.unit_cost(p), 0.0) for prog in progs])
         needing = enrolments - self.carry.building.sum(axis=-1)
@@ -245,11 +243,12 @@ class Simulation:
                          programme_ids=[prog.stream for prog in progs])
         self.carry = result.carry
         for q, (j, prog) in enumerate(zip(self.delivered, progs)):
-            now = np.empty(len(due[q]), bool)
-            first_in_group(self._county_of(j)[due[q]], result.in_effect[:, q], now)
+            now = self._in_effect(ctx, j, due[q], result.in_effect[:, q])
             start = (self.state.village_enrolled if prog.level == "village"
                      else self.state.enrolled)[prog.name]
-            started[j] = np.sort(due[q][now])
+            started[j] = due[q][now]
+            if len(self.backlog[j]):
+                started[j] = np.sort(started[j])
             self.backlog[j] = due[q][~now]
             start[started[j]] = year
             start[self.backlog[j]] = year + 1
@@ -260,6 +259,25 @@ class Simulation:
                                                   * enrolments[:, q, None]).sum(axis=0)
         self.delivery_seconds += time.perf_counter() - tic
         return started
+
+    def _in_effect(self, ctx: Context, j: int, due: np.ndarray, in_effect: np.ndarray
+                   ) -> np.ndarray:
+        """Mask of ``due`` (last year's backlog, then this year's enrolments in
+        index order) taking effect: in each county the backlog goes first,
+        then the teams work through the new enrolments from a random point
+        (village by village, as households are stored) and the block left
+        at the end of the year is carried over."""
+        county = self._county_of(j)[due]
+        n_back = len(self.backlog[j])
+        now = np.empty(len(due), bool)
+        first_in_group(county[:n_back], in_effect, now[:n_back])
+        quota = in_effect - np.bincount(county[:n_back][now[:n_back]],
+                                        minlength=len(in_effect))
+        key = year_key(self.seed, Stream.DELIVERY_ORDER + 16 * self.programmes[j].stream,
+                       ctx.year)
+        offset, _ = uniforms_np(hash_id_np(key, self.reg.counties["county_id"]))
+        take_cyclic(county[n_back:], quota, offset.astype(np.float64), now[n_back:])
+        return now
 
     def _county_of(self, j: int) -> np.ndarray:
         """County of each unit (household or village) of programme ``j``."""

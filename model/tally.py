@@ -218,6 +218,51 @@ def first_in_group(group, quota, take):
         seen[g] += 1
 
 
+@njit(cache=True)
+def take_cyclic(group, quota, offset, take):
+    """Within each group, in array order, take ``quota[g]`` elements starting
+    at position ``floor(offset[g] * n_g)`` and wrapping around.
+
+    Parameters
+    ----------
+    group : int array (n,)
+        Group (county) of each element.
+    quota : int array (G,)
+        Elements to take per group (at most its size).
+    offset : float array (G,)
+        Start of the taken block as a share (0..1) of the group's elements.
+    take : bool array (n,), out
+        True for the taken elements.
+    """
+    size = np.zeros(len(quota), np.int64)
+    for i in range(len(group)):
+        size[group[i]] += 1
+    start = np.zeros(len(quota), np.int64)
+    for g in range(len(quota)):
+        start[g] = min(int(offset[g] * size[g]), max(size[g] - 1, 0))
+    seen = np.zeros(len(quota), np.int64)
+    for i in range(len(group)):
+        g = group[i]
+        rank = seen[g] - start[g]
+        if rank < 0:
+            rank += size[g]
+        take[i] = rank < quota[g]
+        seen[g] += 1
+
+
+def take_cyclic_numpy(group: np.ndarray, quota: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """Reference of :func:`take_cyclic`."""
+    order = np.argsort(group, kind="stable")
+    ranked = group[order]
+    size = np.bincount(group, minlength=len(quota))
+    start = np.minimum((offset * size).astype(np.int64), np.maximum(size - 1, 0))
+    position = np.arange(len(order)) - np.searchsorted(ranked, ranked, side="left")
+    rank = (position - start[ranked]) % np.maximum(size[ranked], 1)
+    take = np.zeros(len(group), bool)
+    take[order] = rank < quota[ranked]
+    return take
+
+
 def first_in_group_numpy(group: np.ndarray, quota: np.ndarray) -> np.ndarray:
     """Reference of :func:`first_in_group` (stable sort by group)."""
     order = np.argsort(group, kind="stable")

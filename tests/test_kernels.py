@@ -181,3 +181,20 @@ def test_first_in_group_matches_numpy_reference():
     first_in_group(group, quota, take)
     np.testing.assert_array_equal(take, first_in_group_numpy(group, quota))
     assert (np.bincount(group[take], minlength=7) == np.minimum(quota, np.bincount(group))).all()
+
+
+def test_take_cyclic_matches_numpy_reference():
+    from model.tally import take_cyclic, take_cyclic_numpy
+    rng = np.random.default_rng(6)
+    group = rng.integers(0, 9, 4000)
+    size = np.bincount(group, minlength=9)
+    quota = rng.integers(0, size + 1)
+    offset = rng.random(9)
+    offset[0] = 0.0
+    take = np.empty(len(group), bool)
+    take_cyclic(group, quota, offset, take)
+    np.testing.assert_array_equal(take, take_cyclic_numpy(group, quota, offset))
+    np.testing.assert_array_equal(np.bincount(group[take], minlength=9), quota)
+    # offset 0: the first quota elements of the group
+    first = np.flatnonzero(group == 0)[:quota[0]]
+    np.testing.assert_array_equal(np.flatnonzero(take & (group == 0)), first)
