@@ -86,16 +86,6 @@ MAX_BUILD_MONTHS = 24
 CARRY_BINS = MAX_BUILD_MONTHS + 1  # carry.building[..., k]: in effect at month k next year
 _EPS = 1e-9  # households: guards floor() of money / unit cost against rounding
 
-# The delivery overlays of the scenario variants scenarios/xiangxi-late-funds.toml
-# and scenarios/xiangxi-fewer-teams.toml (used by the delivery benchmark and
-# tests): funds arrive only in September; one work team for four villages,
-# half of Xiangxi's one for two (seed 003 §三(三), "1+2" 驻村扶贫模式).
-VARIANTS: dict[str, dict[str, float]] = {
-    # both tranches by the end of September: advance at 9, rest issued 7 + 2
-    "xiangxi-late-funds": {"delivery.funds_advance_month": 9.0,
-                           "delivery.funds_rest_issue_month": 7.0},
-    "xiangxi-fewer-teams": {"delivery.teams_per_village": 0.25},
-}
 
 
 @dataclass(frozen=True)

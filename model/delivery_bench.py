@@ -5,7 +5,7 @@ of a whole run's time. ``python -m model.delivery_bench [COUNTIES]
 [PROGRAMMES]`` prints the median wall time of :func:`model.delivery.deliver` for ``COUNTIES`` x
 ``PROGRAMMES`` (default 832 x 12: China's poverty counties, a dozen
 programmes) under the declared default settings, under instant settings and
-under the two Xiangxi variants.
+under those of the Xiangxi scenario and its two delivery variants.
 
 Inputs are synthetic: about 300 enrolments per county and programme (Poisson),
 50 to 300 villages per county, a budget of 10,000 yuan per enrolment.
@@ -18,9 +18,14 @@ import time
 
 import numpy as np
 
-from model.delivery import VARIANTS, Settings, deliver, settings_from_params
+from model.delivery import Settings, deliver, settings_from_params
 from model.measures import PROGRAMMES
 from model.params import Parameters
+from model.scenario import load_scenario
+
+# scenario variants of Xiangxi's delivery settings (scenarios/*.toml)
+VARIANTS = ("xiangxi-late-funds", "xiangxi-fewer-teams")
+
 
 def delivery_parameters() -> Parameters:
     """The declared parameters (``model/parameters.toml``), delivery included."""
@@ -99,8 +104,8 @@ def main(argv: list[str] | None = None) -> None:
     params = delivery_parameters()
     names = (programme_names(params) * npr)[:npr]
     cases = {"default": settings_for(params, names), "instant": Settings.instant(npr)}
-    for variant, overlay in VARIANTS.items():
-        cases[variant] = settings_for(params.with_overlay(overlay, source=variant), names)
+    for variant in ("xiangxi",) + VARIANTS:  # delivery settings of the scenario files
+        cases[variant] = settings_for(load_scenario(variant).params, names)
     enrolments, budget, villages = bench_inputs(nc, npr)
     print(f"delivery, one year, {nc} counties x {npr} programmes "
           f"({int(enrolments.sum()):,} enrolments)")

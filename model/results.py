@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from model import __version__
+from model import __version__, compare
 from model.population import CATEGORIES, Registry
 from model.programmes import ATTRIBUTION, BATCHES
 from model.scenario import Scenario
@@ -201,15 +201,16 @@ def summary_table(ds: xr.Dataset) -> dict[str, np.ndarray]:
 
 
 def plan_remaining(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray] | None:
-    """Planned exits by year and the registered count they imply (None if no plan)."""
-    targets = json.loads(ds.attrs.get("targets", "{}"))
-    planned = targets.get("exits_people")
-    if not planned:
+    """Planned exits by year (persons, times the run's scale) and the
+    registered count they leave (:func:`model.compare.plan_remaining`);
+    None if the plan has no yearly exits."""
+    left = compare.plan_remaining(ds)
+    if left is None:
         return None
-    years = ds["year"].values
-    exits = np.array([float(planned.get(str(y), 0)) for y in years])
-    start = float(totals(ds)["registered_people"].isel(year=0).mean("seed"))
-    return exits, start - np.cumsum(exits)
+    planned = compare.targets_of(ds)["exits_people"]
+    scale = float(ds.attrs.get("scale", 1.0))
+    exits = np.array([planned.get(int(y), 0) for y in ds["year"].values], float) * scale
+    return exits, left.values
 
 
 def _atomic_write(path: Path, write) -> None:

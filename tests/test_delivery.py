@@ -10,8 +10,10 @@ import time
 import numpy as np
 import pytest
 
-from model.delivery import CARRY_BINS, MONTHS, VARIANTS, Carry, Settings, deliver
-from model.delivery_bench import bench_inputs, delivery_parameters, programme_names, settings_for
+from model.delivery import CARRY_BINS, MONTHS, Carry, Settings, deliver
+from model.delivery_bench import (VARIANTS, bench_inputs, delivery_parameters, programme_names,
+                                  settings_for)
+from model.scenario import load_scenario
 
 CASES = range(6)
 
@@ -272,10 +274,11 @@ def test_declared_parameters_give_settings_and_variants_apply():
     assert all(params.declaration(n).reference for n in params.names())
     nc, npr = 40, len(names)
     enrolments, budget, villages = bench_inputs(nc, npr)
-    base = deliver(2016, enrolments, budget, default, 1, villages=villages)
-    for name, overlay in VARIANTS.items():
-        s = settings_for(params.with_overlay(overlay, source=name), names)
-        assert s != default
+    xiangxi = settings_for(load_scenario("xiangxi").params, names)
+    base = deliver(2016, enrolments, budget, xiangxi, 1, villages=villages)
+    for name in VARIANTS:
+        s = settings_for(load_scenario(name).params, names)
+        assert s != xiangxi
         assert_no_more(deliver(2016, enrolments, budget, s, 1, villages=villages), base)
 
 
