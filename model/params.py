@@ -30,7 +30,9 @@ import numpy as np
 
 from model.errors import ParameterError, close_match
 
-_DECLARATION_KEYS = {"description", "unit", "range", "reference", "value", "values"}
+_DECLARATION_KEYS = {"description", "unit", "range", "reference", "value", "values",
+                     "calibrate"}
+_PRIOR_SCALES = ("linear", "log")
 _REQUIRED_KEYS = {"description", "unit", "range", "reference"}
 
 
@@ -49,6 +51,12 @@ class Parameter:
     dated : tuple of (int, numpy.ndarray)
         ``(year, value)`` pairs sorted by year; a value is a float64 array of
         shape ``()`` for scalars or ``(k,)`` for vectors.
+    prior : tuple of (float, float), optional
+        For a free parameter (declared ``calibrate = { prior = [low, high],
+        scale = "linear" }``): the prior range a calibration may move it in,
+        inside ``[low, high]``. ``None`` for a fixed parameter.
+    prior_scale : str
+        ``"linear"`` or ``"log"``: how the prior range is sampled.
     """
 
     name: str
@@ -58,6 +66,13 @@ class Parameter:
     low: float
     high: float
     dated: tuple[tuple[int, np.ndarray], ...] = field(repr=False)
+    prior: tuple[float, float] | None = None
+    prior_scale: str = "linear"
+
+    @property
+    def free(self) -> bool:
+        """True for a parameter a calibration may fit."""
+        return self.prior is not None
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -166,8 +181,39 @@ def _declare(name: str, table: Mapping[str, Any], where: str) -> Parameter:
         pairs = sorted((_as_year(name, k, where), v) for k, v in table["values"].items())
         first = _as_value(name, pairs[0][1], None, low, high, where)
         dated = tuple((y, _as_value(name, v, first.shape, low, high, where)) for y, v in pairs)
+    prior, scale = _prior(name, table.get("calibrate"), low, high, where)
     return Parameter(name, table["description"], table["unit"], table["reference"],
-                     low, high, dated)
+                     low, high, dated, prior, scale)
+
+
+def _prior(name: str, raw: Any, low: float, high: float,
+           where: str) -> tuple[tuple[float, float] | None, str]:
+    """Check a ``calibrate = { prior = [a, b], scale = "linear" | "log" }`` field."""
+    if raw is None:
+        return None, "linear"
+    what = f"{where}: parameter '{name}': calibrate"
+    if not isinstance(raw, Mapping):
+        raise ParameterError(f"{what} = {raw!r}: expected a table "
+                             "{ prior = [low, high], scale = \"linear\" or \"log\" }")
+    unknown = sorted(set(raw) - {"prior", "scale"})
+    if unknown:
+        raise ParameterError(f"{what} has unknown key '{unknown[0]}'"
+                             + close_match(unknown[0], ("prior", "scale")))
+    bounds = raw.get("prior")
+    if (not isinstance(bounds, list) or len(bounds) != 2
+            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in bounds)):
+        raise ParameterError(f"{what}.prior = {bounds!r}: expected [low, high], two numbers")
+    a, b = float(bounds[0]), float(bounds[1])
+    if not (low <= a < b <= high):
+        raise ParameterError(f"{what}.prior = {bounds!r}: expected low < high inside the "
+                             f"parameter's range [{low:g}, {high:g}]")
+    scale = raw.get("scale", "linear")
+    if scale not in _PRIOR_SCALES:
+        raise ParameterError(f"{what}.scale = {scale!r}: expected \"linear\" or \"log\""
+                             + close_match(str(scale), _PRIOR_SCALES))
+    if scale == "log" and a <= 0:
+        raise ParameterError(f"{what}.prior = {bounds!r}: a log scale needs low > 0")
+    return (a, b), scale
 
 
 class Parameters:
@@ -197,6 +243,10 @@ class Parameters:
 
     def names(self) -> list[str]:
         return sorted(self._params)
+
+    def free_names(self) -> list[str]:
+        """Names of the parameters declared with a ``calibrate`` prior."""
+        return sorted(n for n, d in self._params.items() if d.free)
 
     def declaration(self, name: str) -> Parameter:
         self._check_name(name, "lookup")

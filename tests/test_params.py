@@ -322,3 +322,18 @@ def test_module_examples():
 
     failures, tried = doctest.testmod(model.params)
     assert tried > 0 and failures == 0
+
+
+def test_calibrate_prior_is_declared_and_checked():
+    from model.params import _declare
+
+    base = dict(description="d", unit="1", range=[0, 1], reference="r", value=0.5)
+    free = _declare("x", {**base, "calibrate": {"prior": [0.1, 0.9], "scale": "log"}}, "f.toml")
+    assert free.free and free.prior == (0.1, 0.9) and free.prior_scale == "log"
+    assert not _declare("x", base, "f.toml").free
+    bad = [({"prior": [0.9, 0.1]}, "low < high"), ({"prior": [0, 2]}, "inside"),
+           ({"prior": [0.1, 0.5], "scale": "lg"}, "did you mean 'log'"),
+           ({"prio": [0, 1]}, "did you mean 'prior'"), ({"prior": [0, 0.5], "scale": "log"}, "low > 0")]
+    for raw, message in bad:
+        with pytest.raises(ParameterError, match=message):
+            _declare("x", {**base, "calibrate": raw}, "f.toml")
