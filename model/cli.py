@@ -1,5 +1,6 @@
 """Command line: ``povsim run``, ``povsim compare``, ``povsim scenarios``,
-``povsim registry`` and ``povsim bench`` (also ``python -m model``).
+``povsim registry``, ``povsim bench``, ``povsim calibrate`` and ``povsim backtest``
+(also ``python -m model``).
 
 Bad arguments and bad input files exit with code 2 and one clear line per
 problem, each starting ``povsim: error:`` (no traceback).
@@ -87,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--scale", type=_share,
                          help="share of households simulated in every scenario, overriding "
                               "theirs (absolute targets are scaled alike)")
+    compare.add_argument("--posterior", action="store_true",
+                         help="seed i runs with the fit's accepted parameter vector i mod n "
+                              "(the scenarios must extend a fit file)")
+    run.add_argument("--posterior", action="store_true",
+                     help="seed i runs with the fit's accepted parameter vector i mod n (the "
+                          "scenario must extend a fit file)")
+    from model.calibration.cli import add_parsers
+    add_parsers(sub, _positive, _share)
     sub.add_parser("scenarios", help="list the scenarios that can be named")
     registry = sub.add_parser("registry", help="check, import or build registries")
     reg_sub = registry.add_subparsers(dest="registry_command", required=True,
@@ -120,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
             return _compare(args)
         if args.command == "scenarios":
             return _scenarios()
+        if args.command in ("calibrate", "backtest"):
+            from model.calibration.cli import main as calibration_main
+            return calibration_main(args)
         from model.bench import main as bench_main
         return bench_main(args.sizes, args.repeats)
     except PovsimError as err:
@@ -137,6 +149,9 @@ def _run(args) -> int:
 
     start = time.perf_counter()
     scenario = load_scenario(args.scenario)
+    if args.posterior:
+        from model.calibration.posterior import attach
+        scenario = attach(scenario)
     if args.registry:
         reg = Path(args.registry)
         reg = str(reg.resolve()) if reg.suffix and reg.is_file() else args.registry
@@ -166,6 +181,9 @@ def _compare(args) -> int:
     scenarios = [load_scenario(s) for s in (args.scenarios or [None])]
     if args.scale is not None:
         scenarios = [dataclasses.replace(s, scale=args.scale) for s in scenarios]
+    if args.posterior:
+        from model.calibration.posterior import attach
+        scenarios = [attach(s) for s in scenarios]
     lang, font, warning = charts.chart_language(args.lang)
     n_seeds = args.seeds or max(s.seeds for s in scenarios)
     seeds = list(range(args.seed, args.seed + n_seeds))

@@ -127,7 +127,7 @@ def run_seed(scenario: Scenario, seed: int, registry: Registry | None = None,
     registry = registry if registry is not None else registry_for(scenario)
     check_years(scenario, registry)
     programmes = [c() for c in PROGRAMMES if c.name in scenario.programmes]
-    sim = Simulation(registry, scenario.params, seed, scenario.end_year, programmes, chunk_size,
+    sim = Simulation(registry, scenario.params_for(seed), seed, scenario.end_year, programmes, chunk_size,
                      scale=scenario.scale)
     record = sim.run(progress)
     return to_dataset(record, registry, scenario, seed, [p.name for p in programmes])

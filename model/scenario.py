@@ -75,7 +75,7 @@ DEFAULT_NAME = "default"
 _DEFAULT_LABEL = f"model/{DEFAULT}"
 _NUMBER = (int, float)
 _TOP = {"name": str, "description": str, "extends": str, "run": dict, "parameters": dict,
-        "programmes": dict, "targets": dict}
+        "programmes": dict, "targets": dict, "fit": dict}   # fit: a fit file's provenance
 _RUN = {"registry": str, "end_year": int, "seeds": int, "scale": _NUMBER, "programmes": list}
 # targets by year: what each value is ("persons" whole numbers >= 0 or "share" 0..1)
 _BY_YEAR = {"exits_people": "persons", "registered_max": "persons", "incidence_max": "share",
@@ -119,6 +119,10 @@ class Scenario:
         Share of households simulated (0 < scale <= 1).
     extends : tuple of str
         The files this scenario extends, nearest first (provenance).
+    draws : tuple of Parameters
+        Parameter sets drawn from a fit's accepted vectors
+        (:func:`model.calibration.posterior.attach`); seed ``i`` runs with
+        ``draws[i % len(draws)]``. Empty: every seed runs with ``params``.
     """
 
     name: str
@@ -133,6 +137,11 @@ class Scenario:
     text: str = field(repr=False)
     scale: float = 1.0
     extends: tuple[str, ...] = ()
+    draws: tuple[Parameters, ...] = field(default=(), repr=False)
+
+    def params_for(self, seed: int) -> Parameters:
+        """The parameters seed ``seed`` runs with (see ``draws``)."""
+        return self.draws[int(seed) % len(self.draws)] if self.draws else self.params
 
 
 # ---------------------------------------------------------------- where in a file

@@ -1,0 +1,175 @@
+"""``povsim calibrate``: fit, accepted set, profile, band split, fit file and report.
+
+Files written (``NAME`` defaults to the targets' scenario name):
+
+- ``calibration/fits/NAME.toml``: the fit (a scenario overlay with provenance
+  and the accepted vectors, :mod:`model.calibration.posterior`);
+- ``calibration/fits/NAME/fit.md``, ``fit.png``, ``profile.png``: the report;
+- ``outputs/calibrate-NAME/study.journal``: the Optuna study (for ``--resume``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from model import ensemble
+from model.calibration import fit as fitting
+from model.calibration import moments as mom
+from model.calibration import posterior, report
+from model.calibration.targets import Targets, load_targets
+from model.scenario import Scenario, load_scenario
+
+
+@dataclass
+class Outcome:
+    """What :func:`calibrate` did: the fit file, report, trial counts, the
+    best distance, the moments table and the speed."""
+
+    fit_path: Path
+    report_path: Path
+    completed_before: int
+    evaluated: int
+    recovered: int
+    completed_after: int
+    distance: float
+    moments_table: str
+    trials_per_minute: float
+
+
+def with_draws(scenario: Scenario, vectors: list[dict]) -> Scenario:
+    """``scenario`` whose seed ``i`` uses ``vectors[i mod n]``."""
+    draws = tuple(scenario.params.with_overlay(v, f"accepted vector {k}")
+                  for k, v in enumerate(vectors))
+    return dataclasses.replace(scenario, draws=draws)
+
+
+def _band(pool, base: Scenario, best: dict, vectors: list[dict], seeds) -> dict:
+    fixed = fitting.with_values(base, best, "best fit")
+    drawn = with_draws(fixed, vectors)
+    tasks = [(s, seed, pool.threads) for s in (fixed, drawn) for seed in seeds]
+    parts = pool.map(ensemble.run_one, tasks)
+    n = len(seeds)
+    a, b = ensemble.concat_seeds(parts[:n]), ensemble.concat_seeds(parts[n:])
+    return {"survey headcount (persons)":
+            posterior.band_split(a, b, mom.QUANTITIES["survey_headcount"].fn),
+            "registered poor (persons)":
+            posterior.band_split(a, b, mom.QUANTITIES["registered_people"].fn)}
+
+
+def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
+              scale: float | None = None, workers: int | None = None, resume: bool = False,
+              name: str | None = None, fits: Path | None = None, study_dir: Path | None = None,
+              profile_points: int = 5, band_seeds: int = 8, max_accepted: int = 50,
+              progress: bool = True, echo=print) -> Outcome:
+    """Fit the free parameters to ``targets`` and write the fit and its report.
+
+    Parameters
+    ----------
+    targets : path or Targets
+        The targets file (:mod:`model.calibration.targets`).
+    trials : int
+        Completed trials the study should hold at the end (a resumed study
+        counts the ones it has).
+    seeds : int
+        Seeds ``0 .. seeds-1``, the same for every trial.
+    scale : float, optional
+        Share of households simulated (default: the scenario's).
+    workers : int, optional
+        Worker processes (default: one per core); 1 runs in this process.
+    resume : bool
+        Continue the study of the same name.
+    name : str, optional
+        Fit name (default: the targets' scenario name).
+    fits, study_dir : Path, optional
+        Folders for the fit files (default ``calibration/fits``) and the
+        study (default ``outputs/calibrate-NAME``).
+    profile_points : int
+        Points of each parameter's profile (0: no profile).
+    band_seeds : int
+        Seeds of the band split to the scenario's end year (0: none).
+    max_accepted : int
+        At most this many accepted vectors are kept.
+    """
+    targets = targets if isinstance(targets, Targets) else load_targets(targets)
+    scenario = fitting.problem_scenario(targets, scale)
+    free = fitting.free_parameters(scenario)
+    seed_list = tuple(range(seeds))
+    name = name or scenario.name
+    fits = Path(fits) if fits is not None else posterior.fits_folder()
+    study_dir = Path(study_dir) if study_dir is not None else Path("outputs") / f"calibrate-{name}"
+    config = fitting.study_config(targets, scenario, free, seed_list, scenario.scale)
+    study = fitting.open_study(study_dir / "study.journal", name, config, resume)
+    before = len(fitting.completed(study))
+    workers = workers or ensemble.cores()
+    moments = targets.moments
+    with fitting.Pool(workers) as pool:
+        start = time.perf_counter()
+        result = fitting.optimise(study, scenario, free, seed_list, moments, trials, pool,
+                                  progress)
+        elapsed = time.perf_counter() - start
+        rate = 60 * result.evaluated / elapsed if result.evaluated and elapsed > 0 else float("nan")
+        table = fitting.trial_table(study, free)
+        best_trial = study.best_trial
+        best = {f.name: float(best_trial.params[f.name]) for f in free}
+        mean = best_trial.user_attrs.get("mean", [None] * len(moments))
+        sd = best_trial.user_attrs.get("sd", [None] * len(moments))
+        accepted = posterior.accepted(table, [f.name for f in free], max_accepted)
+        prof = ident = None
+        if profile_points:
+            echo(f"profile: {len(free)} parameters x {profile_points}+1 points")
+            prof = fitting.profile(scenario, best, free, seed_list, moments, pool,
+                                   profile_points)
+            ident = fitting.identified(prof)
+        bands = None
+        if band_seeds > 1:
+            base = load_scenario(targets.scenario)
+            base = dataclasses.replace(base, scale=scenario.scale)
+            echo(f"band split: {base.name} to {base.end_year}, {band_seeds} seeds x 2")
+            bands = _band(pool, base, best, [a["parameters"] for a in accepted],
+                          tuple(range(band_seeds)))
+    provenance = {
+        "targets": _relative(targets.path), "targets_sha256": targets.sha256,
+        "scenario": scenario.name, "code_version": posterior.code_version(),
+        "date": posterior.now(), "seeds": list(seed_list), "scale": float(scenario.scale),
+        "end_year": int(scenario.end_year), "trials": len(table["number"]),
+        "best_trial": int(best_trial.number), "distance": float(best_trial.value),
+        "sampler": "optuna TPE (multivariate), sampler seed 0; first trial: the scenario's own "
+                   "values",
+        "accept_rule": f"distance <= best + chi2.ppf({posterior.CONFIDENCE}, {len(free)})",
+        "accept_tolerance": round(posterior.tolerance(len(free)), 4),
+        "moments": [m.name for m in moments],
+        "simulated": [np.nan if v is None else float(v) for v in mean],
+        "simulated_sd": [np.nan if v is None else float(v) for v in sd],
+    }
+    if ident is not None:
+        provenance["not_identified"] = [n for n, ok in ident.items() if not ok]
+    fit_path = fits / f"{name}.toml"
+    description = (f"fitted to {provenance['targets']} ({len(targets.fitted)} moments) at scale "
+                   f"{scenario.scale:g}, {len(seed_list)} seeds, {provenance['trials']} trials")
+    posterior.write_fit(fit_path, name, description, best, provenance, accepted)
+    folder = fits / name
+    folder.mkdir(parents=True, exist_ok=True)
+    report.fit_figure(moments, mean, sd, free, best, accepted, table, folder / "fit.png")
+    if prof is not None:
+        report.profile_figure(prof, free, best, ident, folder / "profile.png")
+    speed = f"{rate:.1f} trials/minute with {pool.workers} worker(s)" if np.isfinite(rate) else ""
+    text = report.markdown(name, provenance, moments, mean, sd, free, best, accepted, table,
+                           ident, prof, bands, speed)
+    (folder / "fit.md").write_text(text, encoding="utf-8")
+    moments_table = report.text_table(report.MOMENT_HEAD[:-1],
+                                      [r[:-1] for r in report.moments_rows(moments, mean, sd)])
+    return Outcome(fit_path, folder / "fit.md", before, result.evaluated, result.recovered,
+                   len(table["number"]), float(best_trial.value), moments_table, rate)
+
+
+def _relative(path: Path) -> str:
+    root = Path(__file__).resolve().parents[2]
+    try:
+        return str(Path(path).resolve().relative_to(root))
+    except ValueError:
+        return str(path)

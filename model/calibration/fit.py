@@ -1,0 +1,390 @@
+"""Simulated method of moments: fit the free parameters to the observed moments.
+
+A trial sets every free parameter (declared with a ``calibrate`` prior in
+``model/parameters.toml``) to a value proposed by Optuna's TPE sampler,
+runs the targets' scenario at the chosen scale up to the last moment year
+with the same seeds as every other trial (common random numbers), and scores
+the mean over seeds of each simulated moment against its observation:
+
+    distance = sum over fitted moments of ((simulated - observed) / sd) ** 2
+
+with ``sd`` the observation's standard deviation
+(:mod:`model.calibration.targets`). Nothing else may move: parameters without
+a prior keep the scenario's values. The first trial is the scenario's own
+parameter values (clipped into the priors), so the fit is never worse than
+the starting point.
+
+Trials run in parallel on a local Dask cluster (the one ``povsim compare``
+starts, :func:`model.ensemble._cluster`), one task per trial. The study is
+an Optuna journal file: a study that was killed is resumed with
+``resume=True`` without repeating its finished trials; trials left running
+by the killed process are marked failed and their parameters tried again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from model import ensemble
+from model.calibration import moments as mom
+from model.calibration.targets import Moment, Targets
+from model.errors import PovsimError
+from model.scenario import Scenario, load_scenario
+
+FAILED_DISTANCE = 1e12   # a trial whose fitted moments are undefined (e.g. no exits at all)
+
+
+@dataclass(frozen=True)
+class Free:
+    """A free parameter: its prior range and scale."""
+
+    name: str
+    low: float
+    high: float
+    log: bool
+
+    def grid(self, n: int) -> np.ndarray:
+        """``n`` points spanning the prior (evenly on its scale)."""
+        if self.log:
+            return np.geomspace(self.low, self.high, n)
+        return np.linspace(self.low, self.high, n)
+
+    def clip(self, value: float) -> float:
+        return float(min(max(value, self.low), self.high))
+
+
+def free_parameters(scenario: Scenario) -> list[Free]:
+    """The scenario's free parameters (scalar ones with a prior).
+
+    Raises
+    ------
+    PovsimError
+        When none is declared, or one is not a single number.
+    """
+    out = []
+    for name in scenario.params.free_names():
+        decl = scenario.params.declaration(name)
+        if decl.shape != ():
+            raise PovsimError(f"model/parameters.toml: free parameter '{name}' is a list: only "
+                              "single numbers can be fitted")
+        out.append(Free(name, decl.prior[0], decl.prior[1], decl.prior_scale == "log"))
+    if not out:
+        raise PovsimError("model/parameters.toml declares no free parameter (calibrate = "
+                          "{ prior = [low, high] })")
+    return out
+
+
+def problem_scenario(targets: Targets, scale: float | None = None) -> Scenario:
+    """The targets' scenario at ``scale`` (default: its own), run to the last
+    moment year."""
+    scenario = load_scenario(targets.scenario)
+    return dataclasses.replace(scenario, scale=float(scale or scenario.scale),
+                               end_year=targets.last_year)
+
+
+def with_values(scenario: Scenario, values: dict[str, float], label: str) -> Scenario:
+    """``scenario`` with the free parameters set to ``values``."""
+    return dataclasses.replace(scenario, params=scenario.params.with_overlay(
+        {k: float(v) for k, v in values.items()}, label))
+
+
+def evaluate(scenario: Scenario, values: dict[str, float], seeds: tuple[int, ...],
+             moments: tuple[Moment, ...], threads: int | None = None) -> np.ndarray:
+    """Simulated moments of one parameter vector: shape ``(n_moments, n_seeds)``.
+
+    A plain function of its arguments (run in a worker process of the
+    cluster); the same seeds give the same numbers whatever the worker.
+    """
+    trial = with_values(scenario, values, "calibration trial")
+    parts = [mom.simulate(ensemble.run_one(trial, seed, threads), moments) for seed in seeds]
+    return np.concatenate(parts, axis=1)
+
+
+def distance(simulated: np.ndarray, moments: Iterable[Moment]) -> float:
+    """Uncertainty-weighted distance of the seed means to the fitted moments.
+
+    Parameters
+    ----------
+    simulated : numpy.ndarray
+        ``(n_moments, n_seeds)`` in the moments' units.
+    moments : sequence of Moment
+        The same moments, in order; only role ``fit`` counts.
+
+    Returns
+    -------
+    float
+        Sum of squared standardised differences; :data:`FAILED_DISTANCE`
+        when a fitted moment is undefined.
+    """
+    total = 0.0
+    for k, m in enumerate(moments):
+        if m.role != "fit":
+            continue
+        value = float(np.mean(simulated[k]))
+        if not math.isfinite(value):
+            return FAILED_DISTANCE
+        total += ((value - m.value) / m.sd) ** 2
+    return total
+
+
+# ---------------------------------------------------------------- pool of workers
+
+class _Done:
+    def __init__(self, value):
+        self._value = value
+
+    def result(self):
+        return self._value
+
+
+class Pool:
+    """Tasks on a local Dask cluster (``workers`` > 1) or in this process.
+
+    Use as a context manager; :meth:`submit` returns a future, :meth:`wait`
+    yields futures as they complete.
+    """
+
+    def __init__(self, workers: int):
+        self.workers = max(1, int(workers))
+        self.threads = max(1, ensemble.cores() // self.workers)
+        self._context = None
+        self.client = None
+
+    def __enter__(self) -> Pool:
+        if self.workers > 1:
+            self._context = ensemble._cluster(self.workers)
+            self.client = self._context.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._context is not None:
+            self._context.__exit__(*exc)
+
+    def submit(self, fn: Callable, *args):
+        if self.client is None:
+            return _Done(fn(*args))
+        return self.client.submit(fn, *args, pure=False)
+
+    def wait(self, futures: Iterable):
+        futures = list(futures)
+        if self.client is None:
+            yield from futures
+            return
+        from distributed import as_completed
+        yield from as_completed(futures)
+
+    def map(self, fn: Callable, arg_lists: list[tuple]) -> list:
+        """``fn(*args)`` for each, in order."""
+        futures = [self.submit(fn, *args) for args in arg_lists]
+        index = {id(f): k for k, f in enumerate(futures)}
+        out: list[Any] = [None] * len(futures)
+        for future in self.wait(futures):
+            out[index[id(future)]] = future.result()
+        return out
+
+
+# ---------------------------------------------------------------- the study
+
+def _quiet_optuna() -> None:
+    import optuna
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    logging.getLogger("optuna").setLevel(logging.WARNING)
+
+
+def open_study(path: Path, name: str, config: dict, resume: bool):
+    """Create, or reopen with ``resume``, the study journal at ``path``.
+
+    The study records ``config`` (targets hash, seeds, scale, free
+    parameters); resuming with a different one is an error, so that trials
+    of two problems never mix.
+    """
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    _quiet_optuna()
+    exists = path.is_file() and path.stat().st_size > 0
+    if exists and not resume:
+        raise PovsimError(f"study {path} exists: pass --resume to continue it, or another --name")
+    if resume and not exists:
+        raise PovsimError(f"--resume: no study at {path} (run without --resume first)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    storage = JournalStorage(JournalFileBackend(str(path)))
+    sampler = optuna.samplers.TPESampler(seed=int(config["sampler_seed"]), multivariate=True,
+                                         n_startup_trials=int(config["startup_trials"]))
+    study = optuna.create_study(study_name=name, storage=storage, sampler=sampler,
+                                direction="minimize", load_if_exists=True)
+    if exists:
+        stored = study.user_attrs.get("config")
+        if stored != config:
+            changed = sorted(k for k in set(stored or {}) | set(config)
+                             if (stored or {}).get(k) != config.get(k))
+            raise PovsimError(f"--resume: study {path} was made for another problem (differs in "
+                              f"{', '.join(changed)}): use the same targets, seeds and scale, "
+                              "or another --name")
+    else:
+        study.set_user_attr("config", config)
+    return study
+
+
+def recover(study) -> int:
+    """Mark trials left running by a killed process failed and queue their
+    parameters again; return how many."""
+    import optuna
+
+    stale = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    for t in stale:
+        study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+        study.enqueue_trial(dict(t.params), skip_if_exists=True)
+    return len(stale)
+
+
+def completed(study) -> list:
+    import optuna
+    return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+
+
+@dataclass
+class StudyResult:
+    """What :func:`optimise` returns: the study and this call's trial count."""
+
+    study: Any
+    evaluated: int
+    recovered: int
+
+
+def optimise(study, scenario: Scenario, free: list[Free], seeds: tuple[int, ...],
+             moments: tuple[Moment, ...], n_trials: int, pool: Pool,
+             progress: bool = True) -> StudyResult:
+    """Run trials until the study holds ``n_trials`` completed ones.
+
+    Each trial's simulated moments (mean and standard deviation over seeds)
+    are stored as trial attributes, so reports need no rerun.
+    """
+    import optuna
+    from optuna.distributions import FloatDistribution
+    from tqdm.auto import tqdm
+
+    recovered = recover(study)
+    done = len(completed(study))
+    if done == 0 and not study.get_trials(deepcopy=False):
+        start = {f.name: f.clip(scenario.params.scalar(f.name, scenario.end_year)) for f in free}
+        study.enqueue_trial(start)
+    space = {f.name: FloatDistribution(f.low, f.high, log=f.log) for f in free}
+    todo = max(0, n_trials - done)
+    evaluated = 0
+    best = _best(study)
+    in_flight: dict[Any, Any] = {}
+    with tqdm(total=n_trials, initial=done, desc="trials", unit="trial",
+              disable=None if progress else True, dynamic_ncols=True) as bar:
+        if best is not None:
+            bar.set_postfix(best=f"{best:.4g}")
+        submitted = 0
+        while submitted < todo or in_flight:
+            while submitted < todo and len(in_flight) < pool.workers:
+                trial = study.ask(space)
+                values = {f.name: trial.params[f.name] for f in free}
+                future = pool.submit(evaluate, scenario, values, seeds, moments, pool.threads)
+                in_flight[future] = trial
+                submitted += 1
+                if pool.client is None:
+                    break
+            for future in pool.wait(list(in_flight)):
+                trial = in_flight.pop(future)
+                try:
+                    simulated = future.result()
+                except PovsimError:
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    raise
+                d = distance(simulated, moments)
+                trial.set_user_attr("mean", _floats(simulated.mean(axis=1)))
+                trial.set_user_attr("sd", _floats(simulated.std(axis=1)))
+                study.tell(trial, d)
+                evaluated += 1
+                best = d if best is None else min(best, d)
+                bar.set_postfix(best=f"{best:.4g}")
+                bar.update()
+                break   # refill the workers before waiting again
+    return StudyResult(study, evaluated, recovered)
+
+
+def _floats(values) -> list:
+    return [None if not math.isfinite(float(v)) else float(v) for v in values]
+
+
+def _best(study) -> float | None:
+    trials = completed(study)
+    return min(t.value for t in trials) if trials else None
+
+
+def trial_table(study, free: list[Free]) -> dict[str, np.ndarray]:
+    """Completed trials: ``number``, ``distance`` and one column per parameter."""
+    trials = sorted(completed(study), key=lambda t: t.number)
+    table = {"number": np.array([t.number for t in trials]),
+             "distance": np.array([t.value for t in trials], float)}
+    for f in free:
+        table[f.name] = np.array([t.params[f.name] for t in trials], float)
+    return table
+
+
+def study_config(targets: Targets, scenario: Scenario, free: list[Free], seeds, scale: float,
+                 sampler_seed: int = 0, startup_trials: int = 10) -> dict:
+    """What identifies a study's problem (compared on ``--resume``)."""
+    return {"targets_sha256": targets.sha256, "fit_until": int(targets.fit_until),
+            "moments": [m.name for m in targets.fitted], "scenario": scenario.name,
+            "seeds": [int(s) for s in seeds], "scale": float(scale),
+            "end_year": int(scenario.end_year),
+            "free": [[f.name, f.low, f.high, f.log] for f in free],
+            "sampler_seed": int(sampler_seed), "startup_trials": int(startup_trials)}
+
+
+def profile(scenario: Scenario, best: dict[str, float], free: list[Free], seeds,
+            moments, pool: Pool, points: int = 5) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """One-at-a-time profile of the distance around the optimum.
+
+    For each free parameter, ``points`` values spanning its prior (plus the
+    optimum), the others held at the optimum, the same seeds.
+
+    Returns
+    -------
+    dict
+        ``{name: (values, distances)}``, values sorted.
+    """
+    tasks, keys = [], []
+    for f in free:
+        grid = sorted(set(f.grid(points).tolist()) | {best[f.name]})
+        for v in grid:
+            values = dict(best)
+            values[f.name] = v
+            tasks.append((scenario, values, tuple(seeds), tuple(moments), pool.threads))
+            keys.append((f.name, v))
+    results = pool.map(evaluate, tasks)
+    out: dict[str, tuple[list, list]] = {f.name: ([], []) for f in free}
+    for (name, v), simulated in zip(keys, results):
+        out[name][0].append(v)
+        out[name][1].append(distance(simulated, moments))
+    return {k: (np.array(v), np.array(d)) for k, (v, d) in out.items()}
+
+
+def identified(profile_: dict[str, tuple[np.ndarray, np.ndarray]],
+               threshold: float = 1.0) -> dict[str, bool]:
+    """A parameter is flagged non-identified when moving it across its whole
+    prior changes the distance by less than ``threshold`` (one unit: what a
+    one-standard-deviation miss of a single moment costs)."""
+    out = {}
+    for name, (_, d) in profile_.items():
+        finite = d[np.isfinite(d) & (d < FAILED_DISTANCE)]
+        out[name] = bool(finite.size and finite.max() - finite.min() >= threshold)
+    return out
+
+
+def to_json(values: dict) -> str:
+    return json.dumps({k: float(v) for k, v in values.items()}, sort_keys=True)

@@ -1,0 +1,189 @@
+"""Model quantities compared with observed moments: the observation mapping.
+
+Each quantity is a function of a run's results dataset (one or more seeds)
+and a year, returning one value per seed in base units (persons, households,
+a share, yuan, counties or villages). Counts of people and households are
+divided by the run's ``scale`` attribute (share of households simulated), so
+a reduced-scale run is compared with national figures directly; counties and
+villages are kept whole at every scale and are not divided.
+
+Mapping of the published series (until the household-dynamics work writes
+its own in ``calibration/observation.md``; change a quantity here, not in
+the targets):
+
+- ``survey_headcount``: the NBS rural poor under the 2010 standard is read as
+  the people whose true household income is below their line, among all
+  simulated households (registry and near-poor pool). Assumption: the survey
+  counts the truly poor, the registry is what policy sees; people poor but
+  outside both the registry and the pool are not simulated, so the quantity
+  is lower than the survey's concept by them.
+- ``survey_headcount_reduction``: its fall from the year before.
+- ``registered_people`` / ``registered_households``: the registry (建档立卡) at
+  the end of the year (poor or returned).
+- ``exits_people``, ``returns_people``: people in households exiting /
+  returning in the year.
+- ``registered_income``: mean per-capita income of registered people (yuan).
+- ``wrongful_exit_rate``: exited households truly below their line / exited
+  households, at the end of the year (stock).
+- ``counties_exited``: poor counties exiting (摘帽) in the year.
+- ``poor_villages``, ``poor_counties``: the registry's poor villages and
+  counties (the year is not used).
+- ``programme_active``: households a programme reaches in the year.
+- ``migrant_workers``: labourers placed by ``transfer_employment`` (one a
+  household) in the year, compared with poor migrant workers (a lower bound:
+  poor labourers who migrate without the programme are not counted).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import xarray as xr
+
+from model.errors import PovsimError, close_match
+
+# unit -> (kind, base units per unit)
+UNITS: dict[str, tuple[str, float]] = {
+    "10k persons": ("persons", 1e4), "persons": ("persons", 1.0),
+    "10k households": ("households", 1e4), "households": ("households", 1.0),
+    "%": ("share", 0.01), "1": ("share", 1.0),
+    "yuan": ("yuan", 1.0),
+    "counties": ("counties", 1.0), "villages": ("villages", 1.0),
+    "10k villages": ("villages", 1e4),
+}
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A model quantity: its kind (base unit), function and allowed arguments."""
+
+    kind: str
+    fn: Callable[..., xr.DataArray]
+    args: tuple[str, ...] = ()
+    doc: str = ""
+
+    def check_args(self, args: dict) -> None:
+        for key, value in args.items():
+            if key not in self.args:
+                allowed = ", ".join(self.args) or "none"
+                raise ValueError(f"unknown argument '{key}' (allowed: {allowed})"
+                                 + close_match(key, self.args))
+            if key == "programme":
+                from model.measures import PROGRAMMES
+                names = [c.name for c in PROGRAMMES]
+                if value not in names:
+                    raise ValueError(f"unknown programme {value!r}" + close_match(str(value), names))
+        missing = [a for a in self.args if a not in args]
+        if missing:
+            raise ValueError(f"missing argument '{missing[0]}'")
+
+
+def _scale(ds: xr.Dataset) -> float:
+    return float(ds.attrs.get("scale", 1.0))
+
+
+def _at(ds: xr.Dataset, var: str, year: int) -> xr.DataArray:
+    if year not in ds["year"].values:
+        years = ds["year"].values
+        raise PovsimError(f"moment year {year}: the run covers {years.min()}-{years.max()}")
+    return ds[var].sel(year=year)
+
+
+def _total(ds: xr.Dataset, var: str, year: int) -> xr.DataArray:
+    return _at(ds, var, year).sum(("county", "category")) / _scale(ds)
+
+
+def survey_headcount(ds, year):
+    return _total(ds, "true_poor_people", year)
+
+
+def survey_headcount_reduction(ds, year):
+    return survey_headcount(ds, year - 1) - survey_headcount(ds, year)
+
+
+def registered_income(ds, year):
+    income = _at(ds, "income_sum_registered", year).sum(("county", "category"))
+    return income / _at(ds, "registered_people", year).sum(("county", "category"))
+
+
+def wrongful_exit_rate(ds, year):
+    wrong = _at(ds, "wrongly_exited_households", year).sum(("county", "category"))
+    return wrong / _at(ds, "exited_households", year).sum(("county", "category"))
+
+
+def counties_exited(ds, year):
+    _at(ds, "registered_people", year)
+    exited = (ds["county_exit_year"] == year) & (ds["poor_county"] == 1)
+    return exited.sum("county").astype(float)
+
+
+def poor_villages(ds, year):
+    return ds["poor_village"].sum("village").astype(float) + 0 * ds["seed"]
+
+
+def poor_counties(ds, year):
+    return ds["poor_county"].sum("county").astype(float) + 0 * ds["seed"]
+
+
+def programme_active(ds, year, programme):
+    if programme not in ds["programme"].values:
+        raise PovsimError(f"programme '{programme}' is not run by this scenario")
+    return _at(ds, "active_households", year).sel(programme=programme).sum("county") / _scale(ds)
+
+
+def migrant_workers(ds, year):
+    return programme_active(ds, year, "transfer_employment")
+
+
+def _counter(var):
+    def fn(ds, year):
+        return _total(ds, var, year)
+    fn.__name__ = var
+    return fn
+
+
+QUANTITIES: dict[str, Quantity] = {
+    "survey_headcount": Quantity("persons", survey_headcount),
+    "survey_headcount_reduction": Quantity("persons", survey_headcount_reduction),
+    "registered_people": Quantity("persons", _counter("registered_people")),
+    "registered_households": Quantity("households", _counter("registered_households")),
+    "exits_people": Quantity("persons", _counter("exits_people")),
+    "returns_people": Quantity("persons", _counter("returns_people")),
+    "entries_people": Quantity("persons", _counter("entries_people")),
+    "registered_income": Quantity("yuan", registered_income),
+    "wrongful_exit_rate": Quantity("share", wrongful_exit_rate),
+    "counties_exited": Quantity("counties", counties_exited),
+    "poor_villages": Quantity("villages", poor_villages),
+    "poor_counties": Quantity("counties", poor_counties),
+    "programme_active": Quantity("households", programme_active, ("programme",)),
+    "migrant_workers": Quantity("persons", migrant_workers),
+}
+
+
+def simulate(ds: xr.Dataset, moments) -> np.ndarray:
+    """Simulated value of each moment in its own unit.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Results of one scenario (``seed`` dimension), with the registry's
+        ``poor_village`` / ``poor_county`` flags and ``scale`` attribute
+        (:func:`model.ensemble.with_registry_flags`).
+    moments : sequence of Moment
+        The moments (:class:`model.calibration.targets.Moment`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n_moments, n_seeds)``; NaN where the quantity is undefined
+        (e.g. a rate over zero exits).
+    """
+    out = np.full((len(moments), ds.sizes["seed"]), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for k, m in enumerate(moments):
+            q = QUANTITIES[m.quantity]
+            value = q.fn(ds, m.year, **m.args)
+            out[k] = np.asarray(value, dtype=float).reshape(-1) / UNITS[m.unit][1]
+    return out
