@@ -9,7 +9,8 @@ seeds with the 10-90 % band; with ``posterior`` seed ``i`` uses accepted
 vector ``i mod n``.
 
 Baselines, fitted on the observed values from ``baseline_from`` (default: the
-first year a fitted moment describes) to the fit year:
+first year of a fitted headcount moment, or the year before the fit year if
+that leaves one year) to the fit year:
 
 - constant last reduction: the last year's fall repeats every year;
 - linear trend: least squares line through the values;
@@ -218,6 +219,9 @@ def backtest(fit_until: int, observed_path: str | Path, fit: str | None = None,
                 for t, v in values.items()}
     start = baseline_from or min(m.year for m in restricted.fitted
                                  if m.quantity == "survey_headcount")
+    before = sorted(t for t in observed if t <= fit_until)
+    if len([t for t in before if t >= start]) < 2 and len(before) >= 2:
+        start = min(start, before[-2])      # a trend needs two years
     fitted_years = {t: v for t, v in observed.items() if start <= t <= fit_until}
     base = baselines(fitted_years, runs)
     scored = {t: observed[t] for t in runs}

@@ -84,10 +84,13 @@ def free_parameters(scenario: Scenario) -> list[Free]:
 
 def problem_scenario(targets: Targets, scale: float | None = None) -> Scenario:
     """The targets' scenario at ``scale`` (default: its own), run to the last
-    moment year."""
+    moment year (at least one year after the registry's base year)."""
+    from model.runs import registry_for
+
     scenario = load_scenario(targets.scenario)
-    return dataclasses.replace(scenario, scale=float(scale or scenario.scale),
-                               end_year=targets.last_year)
+    scenario = dataclasses.replace(scenario, scale=float(scale or scenario.scale))
+    first = registry_for(scenario).base_year + 1
+    return dataclasses.replace(scenario, end_year=max(targets.last_year, first))
 
 
 def with_values(scenario: Scenario, values: dict[str, float], label: str) -> Scenario:
