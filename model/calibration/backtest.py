@@ -208,7 +208,7 @@ def backtest(fit_until: int, observed_path: str | Path, fit: str | None = None,
     scenario = dataclasses.replace(
         scenario, params=scenario.params.with_overlay(data["parameters"], str(fit_file)),
         scale=float(scale or data["fit"].get("scale", scenario.scale)),
-        end_year=max(max(later), scenario.end_year))
+        end_year=max(later))
     if use_posterior:
         scenario = posterior.attach(scenario, fit_file)
     ds = forecast_runs(scenario, range(forecast_seeds), workers)

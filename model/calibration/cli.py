@@ -75,8 +75,8 @@ def add_parsers(sub, positive, share) -> None:
     back.add_argument("--seeds", type=positive, default=2, help="seeds of the fit (default 2)")
     back.add_argument("--forecast-seeds", type=positive, default=10,
                       help="seeds of the forecast fan (default 10)")
-    back.add_argument("--scale", type=share, help="share of households simulated (default: "
-                                                  "the fit's)")
+    back.add_argument("--scale", type=share,
+                      help="share of households simulated (default: the reused fit's, else 0.01)")
     back.add_argument("--workers", type=positive, help="worker processes (default: one per core)")
     back.add_argument("--posterior", action="store_true",
                       help="seed i of the forecast uses the fit's accepted vector i mod n")
@@ -116,7 +116,7 @@ def main(args) -> int:
     result = backtest(args.fit_until, args.observed, fit=args.fit,
                       targets=_targets_path(args.targets), indicator=args.indicator,
                       trials=args.trials, seeds=args.seeds, forecast_seeds=args.forecast_seeds,
-                      scale=args.scale, workers=args.workers, use_posterior=args.posterior,
+                      scale=args.scale or (None if args.fit else 0.01), workers=args.workers, use_posterior=args.posterior,
                       out=args.out)
     print(result.table())
     out = args.out or Path("outputs") / f"backtest-{args.fit_until}"

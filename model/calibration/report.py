@@ -28,6 +28,11 @@ def _num(x: float, digits: int = 4) -> str:
     return f"{x:,.{digits}g}" if abs(x) < 1e4 else f"{x:,.0f}"
 
 
+def _chi2(q: float, df: int) -> float:
+    from scipy import stats
+    return float(stats.chi2.ppf(q, max(1, df)))
+
+
 def moments_rows(moments, mean, sd) -> list[list[str]]:
     """Rows of the moments table: name, year, unit, observed ± sd, simulated
     ± seed sd, z, role, source."""
@@ -171,6 +176,15 @@ def markdown(name: str, provenance: dict, moments, mean, sd, free, best, accepte
               if k not in ("moments", "simulated", "simulated_sd")]
     if speed:
         lines += [f"- speed: {speed}"]
+    fitted = [m for m in moments if m.role == "fit"]
+    if ok.any() and d[ok].min() > _chi2(0.99, len(fitted)):
+        lines += ["", f"**The model does not fit**: the best distance {_num(d[ok].min())} is above "
+                      f"the 99 % chi-square quantile for {len(fitted)} moments "
+                      f"({_num(_chi2(0.99, len(fitted)))}). The accepted set then shows which "
+                      "vectors fit about as badly, not which ones the data cannot tell apart."]
+    if len(free) > len(fitted):
+        lines += ["", f"{len(free)} free parameters against {len(fitted)} fitted moments: the "
+                      "moments cannot identify them all (see the profiles)."]
     lines += ["", "## Moments", "",
               "Observed value ± its standard deviation (targets file rule); simulated mean over "
               "seeds ± the spread over seeds; z = (simulated - observed) / sd. Role 'check' is "
