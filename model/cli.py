@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             return _compare(args)
         if args.command == "scenarios":
             return _scenarios()
-        from model.bench import main as bench_main
+        from model.tools.bench import main as bench_main
         return bench_main(args.sizes, args.repeats)
     except PovsimError as err:
         for line in str(err).splitlines() or [""]:
@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
-    from model import plots, results, runs
+    from model import results, runs
+    from model.analysis import run_chart as plots
     from model.scenario import load_scenario
 
     start = time.perf_counter()
@@ -159,7 +160,8 @@ def _run(args) -> int:
 
 
 def _compare(args) -> int:
-    from model import charts, compare, ensemble, report
+    from model import runs
+    from model.analysis import charts, compare, report
     from model.scenario import load_scenario
 
     start = time.perf_counter()
@@ -176,7 +178,7 @@ def _compare(args) -> int:
         raise PovsimError(f"--out {out}: exists and is not a folder")
     if warning:
         print(f"povsim: warning: {warning}", file=sys.stderr)
-    datasets = ensemble.run_all(scenarios, seeds, args.workers)
+    datasets = runs.run_all(scenarios, seeds, args.workers)
     cmp = compare.compare(datasets, names)
     summary = report.markdown(cmp)
     files = ["compare.nc", "compare.csv", "summary.md"]
@@ -203,7 +205,8 @@ def _scenarios() -> int:
 
 
 def _registry(args) -> int:
-    from model import registry_io, runs, synth
+    from model import runs
+    from model.registry import files as registry_io, synth
 
     start = time.perf_counter()
     if args.registry_command == "validate":

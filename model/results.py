@@ -17,12 +17,13 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from model import __version__, compare
-from model.population import CATEGORIES, Registry
-from model.programmes import ATTRIBUTION, BATCHES
+from model import __version__
+from model.analysis import compare
+from model.registry.tables import CATEGORIES, Registry
+from model.programmes.base import ATTRIBUTION, BATCHES
 from model.scenario import Scenario
-from model.sim import Record
-from model.tally import COL, TALLY, median_from_hist
+from model.engine.sim import Record
+from model.engine.tally import COL, TALLY, median_from_hist
 
 STATIC = ("rural_population", "poverty_line", "covered_line", "village_county", "villages")  # the same for every seed
 PROGRAMME_FIELDS = (("new_households", "households",
@@ -99,7 +100,7 @@ DELIVERY_FIELDS = (
 
 
 def _delivery_variables(record: Record) -> dict[str, xr.DataArray]:
-    """In-year delivery (model.delivery) by year, county and programme."""
+    """In-year delivery (model.engine.delivery) by year, county and programme."""
     dims = ("year", "county", "programme")
     out = {name: xr.DataArray(record.delivery[..., k], dims=dims,
                               attrs={"units": unit, "long_name": long_name})
@@ -120,7 +121,7 @@ def _exit_variables(record: Record, registry: Registry) -> dict[str, xr.DataArra
     return {
         "exits_by_batch_households": xr.DataArray(record.batch_exits[..., 0], dims=ycb, attrs={
             "units": "households", "long_name": "exits by the pathway that made the difference "
-                                                "(exclusive; see model.attribution)"}),
+                                                "(exclusive; see model.engine.attribution)"}),
         "exits_by_batch_people": xr.DataArray(record.batch_exits[..., 1], dims=ycb, attrs={
             "units": "persons", "long_name": "people exiting by the pathway that made the "
                                              "difference (exclusive)"}),
@@ -202,7 +203,7 @@ def summary_table(ds: xr.Dataset) -> dict[str, np.ndarray]:
 
 def plan_remaining(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray] | None:
     """Planned exits by year (persons, times the run's scale) and the
-    registered count they leave (:func:`model.compare.plan_remaining`);
+    registered count they leave (:func:`model.analysis.compare.plan_remaining`);
     None if the plan has no yearly exits."""
     left = compare.plan_remaining(ds)
     if left is None:

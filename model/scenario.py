@@ -66,9 +66,9 @@ from pathlib import Path
 from typing import Any
 
 from model.errors import ParameterError, PovsimError, ScenarioError, close_match
-from model.measures import PROGRAMMES
+from model.programmes.measures import PROGRAMMES
 from model.params import Parameters
-from model.programmes import BATCHES
+from model.programmes.base import BATCHES
 
 DEFAULT = "default_scenario.toml"
 DEFAULT_NAME = "default"

@@ -6,12 +6,12 @@ precise targeting beats uniform help at the same budget."""
 import numpy as np
 import pytest
 
-from model.measures import PROGRAMMES, dibao_standard
+from model.programmes.measures import PROGRAMMES, dibao_standard
 from model.params import Parameters
-from model.programmes import YearParams
-from model.sim import Simulation
-from model.synth import synthetic
-from model.tally import COL
+from model.programmes.base import YearParams
+from model.engine.sim import Simulation
+from model.registry.synth import synthetic
+from model.engine.tally import COL
 
 BY_NAME = {c.name: c for c in PROGRAMMES}
 HOUSEHOLD = [c.name for c in PROGRAMMES if c.level == "household"]
@@ -192,7 +192,7 @@ def test_policy_grace_ends_programmes_after_exit(registry):
     grace0 = base_params(photovoltaic=np.inf).with_overlay({"policy_grace_years": 0}, "test")
     sim, _ = simulate(registry, grace0, ["photovoltaic"])
     ctx_year = 2020
-    from model.programmes import Context
+    from model.programmes.base import Context
     ctx = Context(registry, sim.state, YearParams(grace0, ctx_year), 1, 1.0, 1.0)
     active = BY_NAME["photovoltaic"]().active(ctx)
     st = sim.state

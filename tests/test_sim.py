@@ -9,18 +9,18 @@ import numpy as np
 import pytest
 
 from model.params import Parameters
-from model.rules import EXITED, POOR, RETURNED
+from model.engine.rules import EXITED, POOR, RETURNED
 from model.runs import registry_for, run_seed
 from model.scenario import load_scenario
-from model.sim import Simulation
-from model.synth import synthetic
-from model.tally import COL
+from model.engine.sim import Simulation
+from model.registry.synth import synthetic
+from model.engine.tally import COL
 
 DIGEST_SCRIPT = textwrap.dedent("""
     import hashlib, sys
     from model.params import Parameters
-    from model.sim import Simulation
-    from model.synth import synthetic
+    from model.engine.sim import Simulation
+    from model.registry.synth import synthetic
     reg = synthetic(200_000, n_counties=13, seed=1)
     sim = Simulation(reg, Parameters.load(), seed=3, end_year=2020)
     rec = sim.run()

@@ -17,11 +17,11 @@ import time
 import numba
 import numpy as np
 
-from model.kernels import income_update, income_update_numpy
+from model.engine.kernels import income_update, income_update_numpy
 from model.params import Parameters
 from model.random import Stream, year_key
-from model.sim import Simulation
-from model.synth import synthetic
+from model.engine.sim import Simulation
+from model.registry.synth import synthetic
 
 TOLERANCE = 1e-4
 

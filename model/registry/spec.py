@@ -1,6 +1,6 @@
 """Registry specs: the declarative description of a registry from published counts.
 
-A spec is a TOML file (``model/specs/*.toml``). Its keys, checked here, are:
+A spec is a TOML file (``model/registry/specs/*.toml``). Its keys, checked here, are:
 
 ``name``, ``description``, ``base_year``, ``seed``, ``identification_line``
     Label, base year (the registry describes the end of it), the seed of the
@@ -45,8 +45,8 @@ from typing import Any
 import numpy as np
 
 from model.errors import PovsimError, close_match
-from model.ipf import Constraint
-from model.population import CATEGORIES, CAUSES, REGIONS
+from model.registry.ipf import Constraint
+from model.registry.tables import CATEGORIES, CAUSES, REGIONS
 
 MAX_SIZE = 10
 NO_YES = ("no", "yes")
@@ -489,7 +489,7 @@ def scale_spec(spec: dict, scale: float, source: str) -> dict:
     Parameters
     ----------
     spec : dict
-        A spec with its base merged in (:func:`model.synth.load_spec`).
+        A spec with its base merged in (:func:`model.registry.synth.load_spec`).
     scale : float
         Share of households kept, 0 < scale <= 1.
     source : str

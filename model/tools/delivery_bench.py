@@ -1,8 +1,8 @@
-"""Run time of one year of in-year delivery (:mod:`model.delivery`).
+"""Run time of one year of in-year delivery (:mod:`model.engine.delivery`).
 
-``python -m model.delivery_bench SCENARIO`` prints the delivery model's share
-of a whole run's time. ``python -m model.delivery_bench [COUNTIES]
-[PROGRAMMES]`` prints the median wall time of :func:`model.delivery.deliver` for ``COUNTIES`` x
+``python -m model.tools.delivery_bench SCENARIO`` prints the delivery model's share
+of a whole run's time. ``python -m model.tools.delivery_bench [COUNTIES]
+[PROGRAMMES]`` prints the median wall time of :func:`model.engine.delivery.deliver` for ``COUNTIES`` x
 ``PROGRAMMES`` (default 832 x 12: China's poverty counties, a dozen
 programmes) under the declared default settings, under instant settings and
 under those of the Xiangxi scenario and its two delivery variants.
@@ -18,8 +18,8 @@ import time
 
 import numpy as np
 
-from model.delivery import Settings, deliver, settings_from_params
-from model.measures import PROGRAMMES
+from model.engine.delivery import Settings, deliver, settings_from_params
+from model.programmes.measures import PROGRAMMES
 from model.params import Parameters
 from model.scenario import load_scenario
 
@@ -72,7 +72,7 @@ def engine_share(scenario_name: str = "xiangxi", seed: int = 0) -> None:
     run time against the same run without delivery (same process, warm)."""
     from model.runs import registry_for
     from model.scenario import load_scenario
-    from model.sim import Simulation
+    from model.engine.sim import Simulation
 
     scenario = load_scenario(scenario_name)
     registry = registry_for(scenario)

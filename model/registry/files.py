@@ -4,7 +4,7 @@ Formats
 -------
 ``FILE.nc``
     What ``povsim registry build`` writes: NetCDF groups ``households``,
-    ``villages`` and ``counties`` in schema dtypes (model/population.py).
+    ``villages`` and ``counties`` in schema dtypes (model/registry/tables.py).
 ``FILE.csv`` or ``FILE.parquet``
     A household table, one row per household, beside a county table
     ``FILE.counties.csv`` (required) and a village table ``FILE.villages.csv``
@@ -15,7 +15,7 @@ Formats
 Household columns (:data:`HOUSEHOLD_COLUMNS`): ``household_id`` (any text,
 unique), ``county`` (a name in the county table), ``village`` (a name, unique
 within its county), ``category`` (general / dibao / wubao, or 一般 / 低保 /
-五保, or 0-2), ``cause`` (see model.population.CAUSES, or the Chinese
+五保, or 0-2), ``cause`` (see model.registry.tables.CAUSES, or the Chinese
 label, or 0-10), ``size``, ``labourers``, ``market_income`` (yuan per person
 per year); optional with a default: ``elderly``, ``disabled``, ``ill``,
 ``students_preschool``, ``students_compulsory``, ``students_upper``,
@@ -52,7 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from model.errors import PovsimError, SchemaError, close_match
-from model.population import (CATEGORIES, CAUSES, COUNTY_SCHEMA, HOUSEHOLD_SCHEMA, REGIONS,
+from model.registry.tables import (CATEGORIES, CAUSES, COUNTY_SCHEMA, HOUSEHOLD_SCHEMA, REGIONS,
                               VILLAGE_SCHEMA, Registry, cast)
 
 LIMIT = 20

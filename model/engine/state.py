@@ -1,6 +1,6 @@
 """The simulation state: per-household arrays that change year by year.
 
-The registry (:class:`model.population.Registry`) holds what a household *is*;
+The registry (:class:`model.registry.tables.Registry`) holds what a household *is*;
 the state holds what happens to it: income components of the current year,
 the persistent shock, guarantees, status and programme enrolments. All arrays
 are struct of arrays with compact dtypes, allocated once per run.
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from model.population import DIBAO, STUDENT_STAGES, WUBAO, Registry
-from model.rules import HOUSING, MEDICAL, NOT_REGISTERED, POOR, RETURNED, SCHOOLING, WATER
+from model.registry.tables import DIBAO, STUDENT_STAGES, WUBAO, Registry
+from model.engine.rules import HOUSING, MEDICAL, NOT_REGISTERED, POOR, RETURNED, SCHOOLING, WATER
 
 # the pathways (五个一批) whose programmes pay income, one row each of
 # ``State.batch_income``; the safety net's income is the kernel's top-up
@@ -36,7 +36,7 @@ class State:
     floor : safety-net standard the household is topped up to (0 if not covered).
     schooling_cost : rigid schooling cost.
     medical_cover : 1 for a household in the medical programme this year.
-    guarantees : guarantee bits in force (:mod:`model.rules`).
+    guarantees : guarantee bits in force (:mod:`model.engine.rules`).
     status : POOR / EXITED / RETURNED / NOT_REGISTERED; event : this year's event.
     exit_year : year of the latest exit (0 if none).
     enrolled : programme name -> year of enrolment (int16; 0 never enrolled;

@@ -2,7 +2,7 @@
 
 Defaults and their references are in ``model/parameters.toml`` under each
 programme's name. Every class states who it needs, whom precise targeting
-matches, its effect and its cost; :mod:`model.programmes` does the rest.
+matches, its effect and its cost; :mod:`model.programmes.base` does the rest.
 Income effects are per capita (yuan/person/year) in the programme's pathway.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.population import CAUSES, GENERAL
-from model.programmes import Context, Programme, VillageProgramme, registered_people_by_village
-from model.rules import HOUSING, MEDICAL, SCHOOLING, WATER
-from model.state import per_student
+from model.registry.tables import CAUSES, GENERAL
+from model.programmes.base import Context, Programme, VillageProgramme, registered_people_by_village
+from model.engine.rules import HOUSING, MEDICAL, SCHOOLING, WATER
+from model.engine.state import per_student
 
 # causes that production and employment programmes address (precise targeting)
 _PRODUCTIVE = np.isin(np.arange(len(CAUSES)), [CAUSES.index(c) for c in (

@@ -1,13 +1,13 @@
 """Synthetic registries from published aggregates.
 
-:func:`build` turns a spec (:mod:`model.registry_spec`, files in
-``model/specs/``) into a :class:`~model.population.Registry`:
+:func:`build` turns a spec (:mod:`model.registry.spec`, files in
+``model/registry/specs/``) into a :class:`~model.registry.tables.Registry`:
 
 1. **Joint table.** The household types (region x category x labour x
    disabled x ill x housing x cause x size) start from the spec's prior and
    are fitted to its margins by iterative proportional fitting
-   (:func:`model.ipf.fit`), then rounded to whole households so that every
-   count the spec gives holds exactly (:func:`model.ipf.round_exact`).
+   (:func:`model.registry.ipf.fit`), then rounded to whole households so that every
+   count the spec gives holds exactly (:func:`model.registry.ipf.round_exact`).
 2. **Households.** One row per household of each cell (``np.repeat``); member
    counts (labourers, students, elderly, ill and disabled members) are drawn
    within the cell's constraints, exact where ``[members]`` gives a total;
@@ -32,12 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from model import ipf
+from model.registry import ipf
 from model.errors import PovsimError, close_match
-from model.population import (CAUSES, COUNTY_SCHEMA, HOUSEHOLD_SCHEMA, VILLAGE_SCHEMA, Registry,
+from model.registry.tables import (CAUSES, COUNTY_SCHEMA, HOUSEHOLD_SCHEMA, VILLAGE_SCHEMA, Registry,
                               cast)
-from model.registry_io import read_utf8
-from model.registry_spec import (ASSUMPTIONS, DIM_NAMES, MAX_SIZE, NEAR_POOR, SHAPE, TOP,
+from model.registry.files import read_utf8
+from model.registry.spec import (ASSUMPTIONS, DIM_NAMES, MAX_SIZE, NEAR_POOR, SHAPE, TOP,
                                  VILLAGES, Counties, apportion, check_keys, constraints,
                                  counties, member_counts, prior_table, scale_spec)
 
@@ -46,7 +46,7 @@ __all__ = ["MAX_SIZE", "build", "builtin_specs", "load_spec", "synthetic"]
 
 def builtin_specs() -> list[str]:
     """Names of the specs shipped with the package (``_name`` files are bases only)."""
-    folder = resources.files("model").joinpath("specs")
+    folder = resources.files("model.registry").joinpath("specs")
     return sorted(p.name[:-5] for p in folder.iterdir()
                   if p.name.endswith(".toml") and not p.name.startswith("_"))
 
@@ -67,17 +67,17 @@ def _merge(base: dict, spec: dict) -> dict:
 
 
 def _extend(spec: dict, source: str) -> dict:
-    """Resolve ``extends = "_base"`` (a spec in model/specs named without .toml)."""
+    """Resolve ``extends = "_base"`` (a spec in model/registry/specs named without .toml)."""
     base_name = spec.pop("extends", None)
     if base_name is None:
         return spec
-    names = [p.name[:-5] for p in resources.files("model").joinpath("specs").iterdir()
+    names = [p.name[:-5] for p in resources.files("model.registry").joinpath("specs").iterdir()
              if p.name.endswith(".toml")]
     if not isinstance(base_name, str) or base_name not in names:
         raise PovsimError(f"{source}: extends = {base_name!r}: expected one of "
                           f"{', '.join(sorted(names))}" + close_match(str(base_name), names))
-    text = resources.files("model").joinpath("specs", f"{base_name}.toml").read_text("utf-8")
-    return _merge(_extend(tomllib.loads(text), f"model/specs/{base_name}.toml"), spec)
+    text = resources.files("model.registry").joinpath("specs", f"{base_name}.toml").read_text("utf-8")
+    return _merge(_extend(tomllib.loads(text), f"model/registry/specs/{base_name}.toml"), spec)
 
 
 def load_spec(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
@@ -91,8 +91,8 @@ def load_spec(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
             raise PovsimError(f"registry spec '{name_or_path}' not found: expected a .toml file "
                               f"or one of {', '.join(names)}"
                               + close_match(str(name_or_path), names))
-        res = resources.files("model").joinpath("specs", f"{name_or_path}.toml")
-        text, source = res.read_text(encoding="utf-8"), f"model/specs/{name_or_path}.toml"
+        res = resources.files("model.registry").joinpath("specs", f"{name_or_path}.toml")
+        text, source = res.read_text(encoding="utf-8"), f"model/registry/specs/{name_or_path}.toml"
     try:
         spec = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -307,7 +307,7 @@ def _villages(rng: np.random.Generator, spec: dict, source: str, cs: Counties,
 # ---------------------------------------------------------------- build
 
 def build(spec: dict[str, Any], source: str = "spec", scale: float = 1.0) -> Registry:
-    """Build a :class:`Registry` from a spec (see :mod:`model.registry_spec`).
+    """Build a :class:`Registry` from a spec (see :mod:`model.registry.spec`).
 
     Parameters
     ----------
@@ -318,7 +318,7 @@ def build(spec: dict[str, Any], source: str = "spec", scale: float = 1.0) -> Reg
     scale : float
         Share of the households built, 0 < scale <= 1 (reduced-scale runs):
         households, people and villages are ``scale`` times the spec's,
-        counties and the composition stay (:func:`model.registry_spec.scale_spec`).
+        counties and the composition stay (:func:`model.registry.spec.scale_spec`).
 
     Returns
     -------

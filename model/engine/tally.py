@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from model.rules import ENTRY, EXIT, EXITED, NOT_REGISTERED, POOR, RETURN, RETURNED
+from model.engine.rules import ENTRY, EXIT, EXITED, NOT_REGISTERED, POOR, RETURN, RETURNED
 
 # (name, unit, long name) of every tallied sum; the index is the column
 TALLY = (
@@ -81,7 +81,7 @@ def tally(county, category, size, income, floor, status, event, line, covered_li
         Safety-net standard, ``> 0`` marks a covered household (its line is
         ``covered_line``).
     status : int8 array (n,); event : uint8 array (n,)
-        Status at year end and this year's event (:mod:`model.rules`).
+        Status at year end and this year's event (:mod:`model.engine.rules`).
     line, covered_line : float32
         Lines (yuan/person/year).
     """

@@ -3,8 +3,8 @@
 Every scenario is run with the same seeds (common random numbers), so the
 difference between two scenarios for one seed is the effect of policy, not of
 noise. :func:`compare` puts the runs and what is derived from them into one
-dataset with ``scenario`` and ``seed`` dimensions; :mod:`model.report` and
-:mod:`model.charts` read only that dataset, so a saved ``compare.nc`` can be
+dataset with ``scenario`` and ``seed`` dimensions; :mod:`model.analysis.report` and
+:mod:`model.analysis.charts` read only that dataset, so a saved ``compare.nc`` can be
 reported again.
 
 Targets
@@ -43,7 +43,7 @@ import numpy as np
 import xarray as xr
 
 from model import __version__
-from model.programmes import ATTRIBUTION, BATCHES
+from model.programmes.base import ATTRIBUTION, BATCHES
 
 DEADLINES = (2019, 2020)   # national deadlines: most provinces 2019, the nation 2020
 KINDS = ("zero_by", "registered_max", "incidence_max", "exits_people", "batch_quota",
@@ -437,7 +437,7 @@ def compare(datasets: list[xr.Dataset], labels: list[str] | None = None) -> xr.D
     Parameters
     ----------
     datasets : list of xarray.Dataset
-        One run per scenario (:func:`model.ensemble.run_all`), all with the
+        One run per scenario (:func:`model.runs.run_all`), all with the
         same seeds; the first is the reference for paired differences.
     labels : list of str, optional
         Scenario labels (default: the runs' scenario names, made unique).

@@ -60,7 +60,7 @@ for a seed whatever the order of counties or programmes.
 Examples
 --------
 >>> import numpy as np
->>> from model.delivery import Settings, deliver
+>>> from model.engine.delivery import Settings, deliver
 >>> r = deliver(2016, np.array([[10, 0]]), np.array([[1e5, 0.0]]), Settings.instant(2), seed=1)
 >>> r.in_effect.tolist(), r.backlog.tolist(), r.fraction_of_year.tolist()
 ([[10, 0]], [[0, 0]], [[1.0, 0.0]])
@@ -182,7 +182,7 @@ def settings_from_params(p: Callable[[str], float], programmes: Sequence[str]) -
     p : callable
         ``p(name)`` returns the value in force this year of a parameter
         declared in ``model/parameters.toml`` (e.g.
-        :class:`model.programmes.YearParams`).
+        :class:`model.programmes.base.YearParams`).
     programmes : sequence of str
         Programme names in the engine's order; each needs a declared
         ``delivery.build_months.<name>``.

@@ -1,7 +1,7 @@
 """Programmes: who gets assistance, what it does and what it costs.
 
-A programme is one small class (see :mod:`model.measures` for the measures
-of the seeds). The engine (:mod:`model.sim`) knows nothing about any
+A programme is one small class (see :mod:`model.programmes.measures` for the measures
+of the seeds). The engine (:mod:`model.engine.sim`) knows nothing about any
 particular programme; each year it calls, for every programme in order,
 
 1. :meth:`Programme.enrol` — eligible registered households not yet
@@ -43,11 +43,11 @@ from typing import ClassVar
 import numpy as np
 
 from model.params import Parameters
-from model.population import Registry
+from model.registry.tables import Registry
 from model.random import Stream, hash_id_np, uniforms_np, year_key
-from model.rules import EXITED
-from model.state import INCOME_BATCHES, State
-from model.tally import registered_people_by
+from model.engine.rules import EXITED
+from model.engine.state import INCOME_BATCHES, State
+from model.engine.tally import registered_people_by
 
 BATCHES = ("production", "relocation", "ecological", "education", "safety_net")
 ATTRIBUTION = BATCHES + ("none",)  # "none": own income alone would have sufficed
@@ -78,7 +78,7 @@ class Context:
         self.line, self.covered_line = line, covered_line
         self.scale = scale  # share of households simulated: capacities are scaled alike
         # programme name -> fraction of the year in effect by county (0..1) of
-        # the enrolments taking effect this year (in-year delivery, model.delivery)
+        # the enrolments taking effect this year (in-year delivery, model.engine.delivery)
         self.first_year_fraction: dict[str, np.ndarray] = {}
 
     def household_line(self, idx=slice(None)) -> np.ndarray:

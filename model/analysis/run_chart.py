@@ -1,5 +1,5 @@
 """Charts of one run (``povsim run``), drawn like those of a comparison
-(:mod:`model.charts`)."""
+(:mod:`model.analysis.charts`)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def poor_by_year(ds: xr.Dataset, path: Path, lang: str = "en") -> None:
     The median over seeds, the 10-90 % band when there are several seeds,
     the plan's remaining count (from its yearly exits, times the run's
     scale), interim targets and the zero deadline: the fan chart of
-    :func:`model.charts.registered_poor` for this one run.
+    :func:`model.analysis.charts.registered_poor` for this one run.
 
     Parameters
     ----------
@@ -26,10 +26,10 @@ def poor_by_year(ds: xr.Dataset, path: Path, lang: str = "en") -> None:
         The PNG file (written atomically).
     lang : {"en", "zh"}
         Label language (Chinese needs a CJK font, see
-        :func:`model.charts.chart_language`).
+        :func:`model.analysis.charts.chart_language`).
     """
-    from model.charts import registered_poor
-    from model.compare import compare
+    from model.analysis.charts import registered_poor
+    from model.analysis.compare import compare
 
     fig = registered_poor(compare([ds]), lang)
     _atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png"))

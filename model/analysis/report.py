@@ -1,4 +1,4 @@
-"""Reports of a comparison (:func:`model.compare.compare`): a Markdown
+"""Reports of a comparison (:func:`model.analysis.compare.compare`): a Markdown
 summary, a CSV table and the NetCDF file, written all together or not at all.
 
 Figures across seeds are the median with the 10-90 % range in brackets
@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from model.compare import OUTCOMES, Target
-from model.programmes import ATTRIBUTION
+from model.analysis.compare import OUTCOMES, Target
+from model.programmes.base import ATTRIBUTION
 
 Q = (0.1, 0.5, 0.9)
 CSV_COLUMNS = ("scenario", "measure", "year", "batch", "unit", "planned", "mean", "p10",
@@ -121,7 +121,7 @@ def markdown(cmp: xr.Dataset) -> str:
     Parameters
     ----------
     cmp : xarray.Dataset
-        :func:`model.compare.compare`'s dataset (or ``compare.nc`` read back).
+        :func:`model.analysis.compare.compare`'s dataset (or ``compare.nc`` read back).
 
     Returns
     -------

@@ -26,9 +26,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from model.programmes import ATTRIBUTION, BATCHES
-from model.rules import EXIT
-from model.state import INCOME_BATCHES
+from model.programmes.base import ATTRIBUTION, BATCHES
+from model.engine.rules import EXIT
+from model.engine.state import INCOME_BATCHES
 
 # the kernel reads pathways as the rows of batch_income, then the top-up
 assert BATCHES == INCOME_BATCHES + ("safety_net",)
@@ -37,7 +37,7 @@ NONE = ATTRIBUTION.index("none")
 
 
 def attribute(income: np.ndarray, line: np.ndarray, components: np.ndarray) -> np.ndarray:
-    """Pathway index (into :data:`model.programmes.ATTRIBUTION`) of each exit.
+    """Pathway index (into :data:`model.programmes.base.ATTRIBUTION`) of each exit.
 
     Parameters
     ----------

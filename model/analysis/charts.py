@@ -1,4 +1,4 @@
-"""Charts of a comparison (:func:`model.compare.compare`), for reports.
+"""Charts of a comparison (:func:`model.analysis.compare.compare`), for reports.
 
 Four charts, each written as PNG and SVG (matplotlib ``Figure`` without
 pyplot: headless, no global state):
@@ -34,8 +34,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
 
-from model.compare import Target
-from model.programmes import ATTRIBUTION
+from model.analysis.compare import Target
+from model.programmes.base import ATTRIBUTION
 
 CHARTS = ("registered_poor", "exits_by_batch", "county_exits", "cost_exits")
 FORMATS = ("png", "svg")
@@ -513,10 +513,10 @@ def write_charts(cmp: xr.Dataset, path_for: Callable[[str], Path], lang: str = "
     Parameters
     ----------
     cmp : xarray.Dataset
-        :func:`model.compare.compare`'s dataset.
+        :func:`model.analysis.compare.compare`'s dataset.
     path_for : callable
         File name (e.g. ``registered_poor.png``) -> path to write it to (a
-        temporary file of :func:`model.report.staged`, or a plain path).
+        temporary file of :func:`model.analysis.report.staged`, or a plain path).
     lang : {"en", "zh"}
         Label language; check it first with :func:`chart_language`.
     font : str, optional

@@ -4,8 +4,8 @@ Step order of a year ``t`` (the only place it is written down):
 
 1. **Programme enrolment.** Each programme, in the order listed, enrols up to
    its capacity among registered households (or villages) not yet enrolled,
-   in its targeting order (:meth:`model.programmes.Programme.enrol`).
-2. **Delivery** (:func:`model.delivery.deliver`, when ``delivery.enabled``).
+   in its targeting order (:meth:`model.programmes.base.Programme.enrol`).
+2. **Delivery** (:func:`model.engine.delivery.deliver`, when ``delivery.enabled``).
    For every county and programme that is not an entitlement, this year's
    enrolments plus last year's backlog go through funds, work teams,
    approval and building. Those in effect by 31 December start this year
@@ -17,18 +17,18 @@ Step order of a year ``t`` (the only place it is written down):
 3. **Income components.** Programme effects of year ``t`` for the active
    enrolments (incomes by pathway, safety-net floor, guarantees, medical
    cover), basic pension and schooling cost
-   (:meth:`model.programmes.Programme.step`).
-4. **Income update.** The fused kernel (:func:`model.kernels.income_update`)
+   (:meth:`model.programmes.base.Programme.step`).
+4. **Income update.** The fused kernel (:func:`model.engine.kernels.income_update`)
    draws the household and county shocks and illness events of year ``t`` and
    computes market income, medical cost, safety-net top-up and total
    per-capita income.
-5. **Verification** (:func:`model.rules.verify`): household exit, return and,
+5. **Verification** (:func:`model.engine.rules.verify`): household exit, return and,
    in registry-adjustment years, entry of the near-poor.
-6. **Village exit, then county exit** (:func:`model.rules.village_exits`,
-   :func:`model.rules.county_exits`).
+6. **Village exit, then county exit** (:func:`model.engine.rules.village_exits`,
+   :func:`model.engine.rules.county_exits`).
 7. **Record.** Counts and sums by county and category, exits by pathway,
    coverage and cost by programme, village and county exits
-   (:mod:`model.tally`, :mod:`model.attribution`).
+   (:mod:`model.engine.tally`, :mod:`model.engine.attribution`).
 
 Year ``t`` means calendar year ``t``; the state is recorded at the end of the
 year, after verification. The registry describes the end of its base year,
@@ -44,18 +44,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.attribution import attribute_exits
-from model.delivery import Carry, deliver, settings_from_params
-from model.kernels import income_update
-from model.measures import PROGRAMMES, dibao_standard
+from model.engine.attribution import attribute_exits
+from model.engine.delivery import Carry, deliver, settings_from_params
+from model.engine.kernels import income_update
+from model.programmes.measures import PROGRAMMES, dibao_standard
 from model.params import Parameters
-from model.population import CATEGORIES, Registry
-from model.programmes import ATTRIBUTION, BATCHES, Context, Programme, YearParams
+from model.registry.tables import CATEGORIES, Registry
+from model.programmes.base import ATTRIBUTION, BATCHES, Context, Programme, YearParams
 from model.random import Stream, hash_id_np, normal_pair_np, uniforms_np, year_key
-from model.rules import (ALL_GUARANTEES, EXIT, county_exits, scheduled_year, verify,
+from model.engine.rules import (ALL_GUARANTEES, EXIT, county_exits, scheduled_year, verify,
                          village_exits)
-from model.state import State, covered_by_category, per_student
-from model.tally import (COL, NBINS, NV, count_at, first_in_group, registered_people_by,
+from model.engine.state import State, covered_by_category, per_student
+from model.engine.tally import (COL, NBINS, NV, count_at, first_in_group, registered_people_by,
                          take_cyclic, tally)
 
 
@@ -115,7 +115,7 @@ class Simulation:
     end_year : int
         Last simulated year (inclusive).
     programmes : list of Programme, optional
-        Default: one instance of each class in :data:`model.measures.PROGRAMMES`.
+        Default: one instance of each class in :data:`model.programmes.measures.PROGRAMMES`.
     chunk_size : int, optional
         Run the household kernels on slices of this many households (results
         do not depend on it; it bounds the working set).

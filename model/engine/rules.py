@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from model.kernels import KERNEL
+from model.engine.kernels import KERNEL
 from model.random import exp_small, hash_id, normal_pair
 
 # household status at the end of a year; every household is in exactly one.
