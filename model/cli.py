@@ -206,7 +206,8 @@ def _scenarios() -> int:
 
 def _registry(args) -> int:
     from model import runs
-    from model.registry import files as registry_io, synth
+    from model.registry import files as registry_io
+    from model.registry import synth
 
     start = time.perf_counter()
     if args.registry_command == "validate":

@@ -19,11 +19,11 @@ import xarray as xr
 
 from model import __version__
 from model.analysis import compare
-from model.registry.tables import CATEGORIES, Registry
-from model.programmes.base import ATTRIBUTION, BATCHES
-from model.scenario import Scenario
+from model.engine.codes import ATTRIBUTION, BATCHES
 from model.engine.sim import Record
 from model.engine.tally import COL, TALLY, median_from_hist
+from model.registry.tables import CATEGORIES, Registry
+from model.scenario import Scenario
 
 STATIC = ("rural_population", "poverty_line", "covered_line", "village_county", "villages")  # the same for every seed
 PROGRAMME_FIELDS = (("new_households", "households",

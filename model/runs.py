@@ -29,14 +29,15 @@ import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
-from model.registry import files as registry_io, synth
+from model.engine.sim import Simulation
 from model.errors import PovsimError, ScenarioError
-from model.programmes.measures import PROGRAMMES
-from model.registry.tables import Registry
+from model.programmes.measures import instances
 from model.random import Stream, hash_id_np, uniforms_np, year_key
+from model.registry import files as registry_io
+from model.registry import synth
+from model.registry.tables import Registry
 from model.results import to_dataset
 from model.scenario import Scenario
-from model.engine.sim import Simulation
 
 REGISTRY_FILES = (".nc", ".csv", ".parquet")
 
@@ -139,7 +140,7 @@ def run_seed(scenario: Scenario, seed: int, registry: Registry | None = None,
     """
     registry = registry if registry is not None else registry_for(scenario)
     check_years(scenario, registry)
-    programmes = [c() for c in PROGRAMMES if c.name in scenario.programmes]
+    programmes = instances(scenario.programmes)
     sim = Simulation(registry, scenario.params, seed, scenario.end_year, programmes, chunk_size,
                      scale=scenario.scale)
     record = sim.run(progress)

@@ -6,9 +6,8 @@ and say why."""
 
 import json
 
-import pytest
-
 import behaviour_digest as bd
+import pytest
 
 STORED = json.loads(bd.STORED.read_text())
 

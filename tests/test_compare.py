@@ -14,7 +14,7 @@ import xarray as xr
 from model import runs
 from model.analysis import compare, report
 from model.analysis.compare import Target, evaluate_targets, plan_remaining
-from model.programmes.base import ATTRIBUTION
+from model.engine.codes import ATTRIBUTION
 from model.scenario import load_scenario
 
 YEARS = [2015, 2016, 2017, 2018]

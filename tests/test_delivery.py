@@ -11,9 +11,14 @@ import numpy as np
 import pytest
 
 from model.engine.delivery import CARRY_BINS, MONTHS, Carry, Settings, deliver
-from model.tools.delivery_bench import (VARIANTS, bench_inputs, delivery_parameters, programme_names,
-                                  settings_for)
 from model.scenario import load_scenario
+from model.tools.delivery_bench import (
+    VARIANTS,
+    bench_inputs,
+    delivery_parameters,
+    programme_names,
+    settings_for,
+)
 
 CASES = range(6)
 

@@ -4,8 +4,8 @@ and the attribution of exits to pathways."""
 import numpy as np
 
 from model.engine.attribution import NONE, attribute, attribute_exits
-from model.programmes.base import ATTRIBUTION, BATCHES
-from model.engine.rules import EXIT, county_exits, scheduled_year, village_exits
+from model.engine.codes import ATTRIBUTION, BATCHES, EXIT
+from model.engine.rules import county_exits, scheduled_year, village_exits
 
 
 def _villages(**kw):

@@ -10,8 +10,9 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from model.registry import synth, tables as population
 from model.errors import SchemaError
+from model.registry import synth
+from model.registry import tables as population
 from model.registry.tables import CATEGORIES, HOUSEHOLD_SCHEMA, Registry, validate
 
 

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from model import runs
-from model.registry import files as registry_io, synth
 from model.errors import PovsimError, SchemaError
+from model.registry import files as registry_io
+from model.registry import synth
 from model.registry.tables import HOUSEHOLD_SCHEMA
 
 ROOT = Path(__file__).parents[1]

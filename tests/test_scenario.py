@@ -619,7 +619,8 @@ def test_scale_out_of_range_for_a_spec():
 
 def test_registry_file_subsampled(tmp_path):
     from model import runs
-    from model.registry import files as registry_io, synth
+    from model.registry import files as registry_io
+    from model.registry import synth
 
     full = synth.build(*synth.load_spec("xiangxi"))
     path = tmp_path / "xiangxi.nc"

@@ -35,7 +35,7 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
 
 from model.analysis.compare import Target
-from model.programmes.base import ATTRIBUTION
+from model.engine.codes import ATTRIBUTION
 
 CHARTS = ("registered_poor", "exits_by_batch", "county_exits", "cost_exits")
 FORMATS = ("png", "svg")

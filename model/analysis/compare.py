@@ -43,7 +43,7 @@ import numpy as np
 import xarray as xr
 
 from model import __version__
-from model.programmes.base import ATTRIBUTION, BATCHES
+from model.engine.codes import ATTRIBUTION, BATCHES
 
 DEADLINES = (2019, 2020)   # national deadlines: most provinces 2019, the nation 2020
 KINDS = ("zero_by", "registered_max", "incidence_max", "exits_people", "batch_quota",

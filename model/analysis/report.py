@@ -23,7 +23,7 @@ import numpy as np
 import xarray as xr
 
 from model.analysis.compare import OUTCOMES, Target
-from model.programmes.base import ATTRIBUTION
+from model.engine.codes import ATTRIBUTION
 
 Q = (0.1, 0.5, 0.9)
 CSV_COLUMNS = ("scenario", "measure", "year", "batch", "unit", "planned", "mean", "p10",

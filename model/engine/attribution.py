@@ -26,12 +26,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from model.programmes.base import ATTRIBUTION, BATCHES
-from model.engine.rules import EXIT
-from model.engine.state import INCOME_BATCHES
+from model.engine.codes import ATTRIBUTION, EXIT
+from model.engine.rules import household_line
 
 # the kernel reads pathways as the rows of batch_income, then the top-up
-assert BATCHES == INCOME_BATCHES + ("safety_net",)
 
 NONE = ATTRIBUTION.index("none")
 
@@ -74,7 +72,7 @@ def attribute_exits(event, income, floor, line, covered_line, batch_income, topu
             comps[b] = max(np.float64(batch_income[b, i]), 0.0)
         comps[nb - 1] = max(np.float64(topup[i]), 0.0)
         y = np.float64(income[i])
-        hl = np.float64(covered_line if floor[i] > 0 else line)
+        hl = np.float64(household_line(floor[i], line, covered_line))
         total = comps.sum()
         if total == 0.0 or y - total >= hl:
             best = NONE

@@ -17,8 +17,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from model.random import (exp_small, hash_id, hash_id_np, log_unit, normal_pair,
-                          normal_pair_np, uniforms, uniforms_np)
+from model.random import (
+    exp_small,
+    hash_id,
+    hash_id_np,
+    log_unit,
+    normal_pair,
+    normal_pair_np,
+    uniforms,
+    uniforms_np,
+)
 
 FASTMATH = {"nnan", "ninf", "nsz"}
 KERNEL = dict(parallel=True, fastmath=FASTMATH, error_model="numpy", cache=True)

@@ -20,24 +20,36 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from model.engine.codes import ENTRY, EXIT, EXITED, NO_EVENT, NOT_REGISTERED, POOR, RETURN, RETURNED
 from model.engine.kernels import KERNEL
 from model.random import exp_small, hash_id, normal_pair
 
-# household status at the end of a year; every household is in exactly one.
-# POOR and RETURNED are on the registry; NOT_REGISTERED is the near-poor pool.
-POOR, EXITED, RETURNED, NOT_REGISTERED = 0, 1, 2, 3
-STATUSES = ("poor", "exited", "returned", "not_registered")
-# events of the year
-NO_EVENT, EXIT, RETURN, ENTRY = 0, 1, 2, 3
-# guarantee bits (两不愁三保障 plus safe water); food and clothing follow income
-HOUSING, WATER, SCHOOLING, MEDICAL = 1, 2, 4, 8
-ALL_GUARANTEES = HOUSING | WATER | SCHOOLING | MEDICAL
+
+def dibao_standard(p) -> float:
+    """The year's dibao standard (yuan/person/year): ``dibao_standard_ratio``
+    times the poverty line (两线合一 when the ratio reaches 1)."""
+    return p("dibao_standard_ratio") * p("poverty_line")
+
+
+def lines_for(p) -> tuple[float, float]:
+    """(poverty line, line for households covered by the safety net) of the
+    year whose parameters ``p`` holds (yuan/person/year)."""
+    line = p("poverty_line")
+    covered = min(line, dibao_standard(p)) if p("safety_net_exit_at_dibao") else line
+    return line, covered
 
 
 @njit(inline="always", cache=True)
-def household_line(covered, line, covered_line):
-    """The line a household is judged against (yuan/person/year)."""
-    return covered_line if covered else line
+def household_line(floor, line, covered_line):
+    """The line a household is judged against (yuan/person/year): the covered
+    households' line if it has a safety-net floor (``floor > 0``), else the
+    poverty line. The one statement of this rule; kernels call it."""
+    return covered_line if floor > 0 else line
+
+
+def household_line_np(floor, line, covered_line):
+    """numpy twin of :func:`household_line` for arrays of floors."""
+    return np.where(floor > 0, covered_line, line)
 
 
 @njit(**KERNEL)
@@ -80,7 +92,7 @@ def verify(hh_id, income, floor, guarantees, key_verification, line, covered_lin
     for i in prange(hh_id.shape[0]):
         n1, _n2 = normal_pair(hash_id(key_verification, hh_id[i]))
         assessed = income[i] * exp_small(sigma * n1 + shift)
-        hl = household_line(floor[i] > np.float32(0.0), line, covered_line)
+        hl = household_line(floor[i], line, covered_line)
         ok = (guarantees[i] & required) == required
         s = status[i]
         exits = (s == POOR or s == RETURNED) and ok and assessed >= hl
@@ -98,7 +110,7 @@ def verify_numpy(hh_id, income, floor, guarantees, key_verification, line, cover
 
     n1, _ = normal_pair_np(hash_id_np(key_verification, hh_id))
     assessed = income * np.exp(sigma * n1 - 0.5 * sigma * sigma)
-    hl = np.where(floor > 0, covered_line, line)
+    hl = household_line_np(floor, line, covered_line)
     ok = (guarantees & required) == required
     exits = ((status == POOR) | (status == RETURNED)) & ok & (assessed >= hl)
     returns = (status == EXITED) & (~ok | (income < return_threshold * hl))

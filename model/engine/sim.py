@@ -45,18 +45,24 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.engine.attribution import attribute_exits
+from model.engine.codes import ALL_GUARANTEES, ATTRIBUTION, BATCHES, EXIT
+from model.engine.context import Context, YearParams
 from model.engine.delivery import Carry, deliver, settings_from_params
+from model.engine.delivery_order import in_effect
 from model.engine.kernels import income_update
-from model.programmes.measures import PROGRAMMES, dibao_standard
-from model.params import Parameters
-from model.registry.tables import CATEGORIES, Registry
-from model.programmes.base import ATTRIBUTION, BATCHES, Context, Programme, YearParams
-from model.random import Stream, hash_id_np, normal_pair_np, uniforms_np, year_key
-from model.engine.rules import (ALL_GUARANTEES, EXIT, county_exits, scheduled_year, verify,
-                         village_exits)
+from model.engine.rules import (
+    county_exits,
+    dibao_standard,
+    lines_for,
+    scheduled_year,
+    verify,
+    village_exits,
+)
 from model.engine.state import State, covered_by_category, per_student
-from model.engine.tally import (COL, NBINS, NV, count_at, first_in_group, registered_people_by,
-                         take_cyclic, tally)
+from model.engine.tally import COL, NBINS, NV, count_at, registered_people_by, tally
+from model.params import Parameters
+from model.random import Stream, hash_id_np, normal_pair_np, year_key
+from model.registry.tables import CATEGORIES, Registry
 
 
 @dataclass
@@ -94,13 +100,6 @@ class Record:
     delivery_monthly: np.ndarray
 
 
-def lines_for(p: YearParams) -> tuple[float, float]:
-    """(poverty line, line for households covered by the safety net)."""
-    line = p("poverty_line")
-    covered = min(line, dibao_standard(p)) if p("safety_net_exit_at_dibao") else line
-    return line, covered
-
-
 class Simulation:
     """Advance a registry year by year under a set of programmes.
 
@@ -114,8 +113,11 @@ class Simulation:
         Seed of the counter-based random numbers.
     end_year : int
         Last simulated year (inclusive).
-    programmes : list of Programme, optional
-        Default: one instance of each class in :data:`model.programmes.measures.PROGRAMMES`.
+    programmes : list of Programme
+        The programmes, in engine order: instances of
+        :class:`model.programmes.base.Programme` (the engine knows no
+        particular programme; :func:`model.runs.run_seed` hands it the
+        scenario's).
     chunk_size : int, optional
         Run the household kernels on slices of this many households (results
         do not depend on it; it bounds the working set).
@@ -126,7 +128,7 @@ class Simulation:
     """
 
     def __init__(self, registry: Registry, params: Parameters, seed: int, end_year: int,
-                 programmes: list[Programme] | None = None, chunk_size: int | None = None,
+                 programmes: list, chunk_size: int | None = None,
                  scale: float = 1.0):
         if not 0.0 < scale <= 1.0:
             raise ValueError(f"scale = {scale!r}: expected a share in (0, 1]")
@@ -135,7 +137,7 @@ class Simulation:
         if self.end_year <= self.base_year:
             raise ValueError(f"end_year {end_year} must be after the registry's base year "
                              f"{self.base_year}")
-        self.programmes = programmes if programmes is not None else [c() for c in PROGRAMMES]
+        self.programmes = list(programmes)
         self.chunk_size = chunk_size or max(1, registry.n_households)
         names = [p.name for p in self.programmes if p.level == "household"]
         village_names = [p.name for p in self.programmes if p.level == "village"]
@@ -243,7 +245,9 @@ class Simulation:
                          programme_ids=[prog.stream for prog in progs])
         self.carry = result.carry
         for q, (j, prog) in enumerate(zip(self.delivered, progs)):
-            now = self._in_effect(ctx, j, due[q], result.in_effect[:, q])
+            now = in_effect(self._county_of(j)[due[q]], len(self.backlog[j]),
+                            result.in_effect[:, q], self.seed, prog.stream, year,
+                            reg.counties["county_id"])
             start = (self.state.village_enrolled if prog.level == "village"
                      else self.state.enrolled)[prog.name]
             started[j] = due[q][now]
@@ -259,25 +263,6 @@ class Simulation:
                                                   * enrolments[:, q, None]).sum(axis=0)
         self.delivery_seconds += time.perf_counter() - tic
         return started
-
-    def _in_effect(self, ctx: Context, j: int, due: np.ndarray, in_effect: np.ndarray
-                   ) -> np.ndarray:
-        """Mask of ``due`` (last year's backlog, then this year's enrolments in
-        index order) taking effect: in each county the backlog goes first,
-        then the teams work through the new enrolments from a random point
-        (village by village, as households are stored) and the block left
-        at the end of the year is carried over."""
-        county = self._county_of(j)[due]
-        n_back = len(self.backlog[j])
-        now = np.empty(len(due), bool)
-        first_in_group(county[:n_back], in_effect, now[:n_back])
-        quota = in_effect - np.bincount(county[:n_back][now[:n_back]],
-                                        minlength=len(in_effect))
-        key = year_key(self.seed, Stream.DELIVERY_ORDER + 16 * self.programmes[j].stream,
-                       ctx.year)
-        offset, _ = uniforms_np(hash_id_np(key, self.reg.counties["county_id"]))
-        take_cyclic(county[n_back:], quota, offset.astype(np.float64), now[n_back:])
-        return now
 
     def _county_of(self, j: int) -> np.ndarray:
         """County of each unit (household or village) of programme ``j``."""

@@ -12,12 +12,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from model.engine.codes import (
+    HOUSING,
+    INCOME_BATCHES,
+    MEDICAL,
+    NOT_REGISTERED,
+    POOR,
+    RETURNED,
+    SCHOOLING,
+    WATER,
+)
 from model.registry.tables import DIBAO, STUDENT_STAGES, WUBAO, Registry
-from model.engine.rules import HOUSING, MEDICAL, NOT_REGISTERED, POOR, RETURNED, SCHOOLING, WATER
 
 # the pathways (五个一批) whose programmes pay income, one row each of
 # ``State.batch_income``; the safety net's income is the kernel's top-up
-INCOME_BATCHES = ("production", "relocation", "ecological", "education")
 
 
 @dataclass

@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from model.engine.rules import ENTRY, EXIT, EXITED, NOT_REGISTERED, POOR, RETURN, RETURNED
+from model.engine.codes import ENTRY, EXIT, EXITED, NOT_REGISTERED, POOR, RETURN, RETURNED
+from model.engine.rules import household_line, household_line_np
 
 # (name, unit, long name) of every tallied sum; the index is the column
 TALLY = (
@@ -97,7 +98,7 @@ def tally(county, category, size, income, floor, status, event, line, covered_li
             g = np.int64(county[i]) * n_categories + category[i]
             people = np.float64(size[i])
             y = np.float64(income[i])
-            hl = np.float64(covered_line if floor[i] > 0 else line)
+            hl = np.float64(household_line(floor[i], line, covered_line))
             s = status[i]
             true_poor = y < hl
             acc[g, _HH] += 1.0
@@ -144,7 +145,7 @@ def tally_numpy(county, category, size, income, floor, status, event, line, cove
     group = county.astype(np.int64) * n_categories + category
     people = size.astype(np.float64)
     y = income.astype(np.float64)
-    hl = np.where(floor > 0, covered_line, line).astype(np.float64)
+    hl = household_line_np(floor, line, covered_line).astype(np.float64)
     exited = status == EXITED
     pool = status == NOT_REGISTERED
     reg = ~exited & ~pool
@@ -196,78 +197,3 @@ def registered_people_by(group, size, status, out):
     for i in range(group.shape[0]):
         if status[i] == POOR or status[i] == RETURNED:
             out[group[i]] += size[i]
-
-
-@njit(cache=True)
-def first_in_group(group, quota, take):
-    """Mark the first ``quota[g]`` elements of each group, in array order.
-
-    Parameters
-    ----------
-    group : int array (n,)
-        Group (county) of each element.
-    quota : int array (G,)
-        Elements to take per group.
-    take : bool array (n,), out
-        True for the taken elements.
-    """
-    seen = np.zeros(len(quota), np.int64)
-    for i in range(len(group)):
-        g = group[i]
-        take[i] = seen[g] < quota[g]
-        seen[g] += 1
-
-
-@njit(cache=True)
-def take_cyclic(group, quota, offset, take):
-    """Within each group, in array order, take ``quota[g]`` elements starting
-    at position ``floor(offset[g] * n_g)`` and wrapping around.
-
-    Parameters
-    ----------
-    group : int array (n,)
-        Group (county) of each element.
-    quota : int array (G,)
-        Elements to take per group (at most its size).
-    offset : float array (G,)
-        Start of the taken block as a share (0..1) of the group's elements.
-    take : bool array (n,), out
-        True for the taken elements.
-    """
-    size = np.zeros(len(quota), np.int64)
-    for i in range(len(group)):
-        size[group[i]] += 1
-    start = np.zeros(len(quota), np.int64)
-    for g in range(len(quota)):
-        start[g] = min(int(offset[g] * size[g]), max(size[g] - 1, 0))
-    seen = np.zeros(len(quota), np.int64)
-    for i in range(len(group)):
-        g = group[i]
-        rank = seen[g] - start[g]
-        if rank < 0:
-            rank += size[g]
-        take[i] = rank < quota[g]
-        seen[g] += 1
-
-
-def take_cyclic_numpy(group: np.ndarray, quota: np.ndarray, offset: np.ndarray) -> np.ndarray:
-    """Reference of :func:`take_cyclic`."""
-    order = np.argsort(group, kind="stable")
-    ranked = group[order]
-    size = np.bincount(group, minlength=len(quota))
-    start = np.minimum((offset * size).astype(np.int64), np.maximum(size - 1, 0))
-    position = np.arange(len(order)) - np.searchsorted(ranked, ranked, side="left")
-    rank = (position - start[ranked]) % np.maximum(size[ranked], 1)
-    take = np.zeros(len(group), bool)
-    take[order] = rank < quota[ranked]
-    return take
-
-
-def first_in_group_numpy(group: np.ndarray, quota: np.ndarray) -> np.ndarray:
-    """Reference of :func:`first_in_group` (stable sort by group)."""
-    order = np.argsort(group, kind="stable")
-    ranked = group[order]
-    rank = np.arange(len(order)) - np.searchsorted(ranked, ranked, side="left")
-    take = np.zeros(len(group), bool)
-    take[order] = rank < quota[ranked]
-    return take

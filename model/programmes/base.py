@@ -42,47 +42,16 @@ from typing import ClassVar
 
 import numpy as np
 
-from model.params import Parameters
-from model.registry.tables import Registry
-from model.random import Stream, hash_id_np, uniforms_np, year_key
-from model.engine.rules import EXITED
-from model.engine.state import INCOME_BATCHES, State
+from model.engine.codes import (
+    CLOSEST_FIRST,
+    EXITED,
+    INCOME_BATCHES,
+    POOREST_FIRST,
+    RANDOM_ORDER,
+)
+from model.engine.context import Context, YearParams
 from model.engine.tally import registered_people_by
-
-BATCHES = ("production", "relocation", "ecological", "education", "safety_net")
-ATTRIBUTION = BATCHES + ("none",)  # "none": own income alone would have sufficed
-POOREST_FIRST, CLOSEST_FIRST, RANDOM_ORDER = 0, 1, 2
-
-
-class YearParams:
-    """Parameters in force in one year: ``p("asset_income.dividend")``."""
-
-    def __init__(self, params: Parameters, year: int):
-        self.params, self.year = params, year
-
-    def __call__(self, name: str):
-        value = self.params.at(name, self.year)
-        return float(value) if value.ndim == 0 else value
-
-    def has(self, name: str) -> bool:
-        return name in self.params
-
-
-class Context:
-    """What a programme sees in a year: registry, state, parameters, seed, lines."""
-
-    def __init__(self, reg: Registry, st: State, p: YearParams, seed: int, line: float,
-                 covered_line: float, scale: float = 1.0):
-        self.reg, self.st, self.p, self.seed = reg, st, p, seed
-        self.year = p.year
-        self.line, self.covered_line = line, covered_line
-        self.scale = scale  # share of households simulated: capacities are scaled alike
-        # programme name -> fraction of the year in effect by county (0..1) of
-        # the enrolments taking effect this year (in-year delivery, model.engine.delivery)
-        self.first_year_fraction: dict[str, np.ndarray] = {}
-
-    def household_line(self, idx=slice(None)) -> np.ndarray:
-        return np.where(self.st.floor[idx] > 0, self.covered_line, self.line)
+from model.random import Stream, hash_id_np, uniforms_np, year_key
 
 
 class Programme:

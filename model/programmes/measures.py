@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.registry.tables import CAUSES, GENERAL
-from model.programmes.base import Context, Programme, VillageProgramme, registered_people_by_village
-from model.engine.rules import HOUSING, MEDICAL, SCHOOLING, WATER
+from model.engine.codes import HOUSING, MEDICAL, SCHOOLING, WATER
+from model.engine.rules import dibao_standard
 from model.engine.state import per_student
+from model.programmes.base import Context, Programme, VillageProgramme, registered_people_by_village
+from model.registry.tables import CAUSES, GENERAL
 
 # causes that production and employment programmes address (precise targeting)
 _PRODUCTIVE = np.isin(np.arange(len(CAUSES)), [CAUSES.index(c) for c in (
@@ -53,11 +54,6 @@ class SafetyNet(Programme):
 
     def cost(self, ctx, new, active):
         return 0.0, ctx.st.topup[active] * ctx.reg.households["size"][active].astype(np.float64)
-
-
-def dibao_standard(p) -> float:
-    """The year's dibao standard (yuan/person/year)."""
-    return p("dibao_standard_ratio") * p("poverty_line")
 
 
 class Medical(Programme):
@@ -365,3 +361,9 @@ PROGRAMMES: tuple[type[Programme], ...] = (
     SafetyNet, Medical, Education, Housing, Relocation, IndustrySupport, TransferEmployment,
     PublicWelfareJobs, EcologicalRanger, AssetIncome, Photovoltaic, VillagePhotovoltaic,
     VillageInfrastructure, CollectiveEconomy)
+
+
+def instances(names=None) -> list[Programme]:
+    """One fresh instance of each programme of the catalogue, in engine order;
+    only those named in ``names`` when given."""
+    return [c() for c in PROGRAMMES if names is None or c.name in names]

@@ -52,8 +52,16 @@ from pathlib import Path
 import numpy as np
 
 from model.errors import PovsimError, SchemaError, close_match
-from model.registry.tables import (CATEGORIES, CAUSES, COUNTY_SCHEMA, HOUSEHOLD_SCHEMA, REGIONS,
-                              VILLAGE_SCHEMA, Registry, cast)
+from model.registry.tables import (
+    CATEGORIES,
+    CAUSES,
+    COUNTY_SCHEMA,
+    HOUSEHOLD_SCHEMA,
+    REGIONS,
+    VILLAGE_SCHEMA,
+    Registry,
+    cast,
+)
 
 LIMIT = 20
 FORMAT = "povsim-registry 1"

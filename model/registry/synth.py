@@ -32,14 +32,34 @@ from typing import Any
 
 import numpy as np
 
-from model.registry import ipf
 from model.errors import PovsimError, close_match
-from model.registry.tables import (CAUSES, COUNTY_SCHEMA, HOUSEHOLD_SCHEMA, VILLAGE_SCHEMA, Registry,
-                              cast)
+from model.registry import ipf
 from model.registry.files import read_utf8
-from model.registry.spec import (ASSUMPTIONS, DIM_NAMES, MAX_SIZE, NEAR_POOR, SHAPE, TOP,
-                                 VILLAGES, Counties, apportion, check_keys, constraints,
-                                 counties, member_counts, prior_table, scale_spec)
+from model.registry.spec import (
+    ASSUMPTIONS,
+    DIM_NAMES,
+    MAX_SIZE,
+    NEAR_POOR,
+    SHAPE,
+    TOP,
+    VILLAGES,
+    Counties,
+    apportion,
+    check_keys,
+    constraints,
+    counties,
+    member_counts,
+    prior_table,
+    scale_spec,
+)
+from model.registry.tables import (
+    CAUSES,
+    COUNTY_SCHEMA,
+    HOUSEHOLD_SCHEMA,
+    VILLAGE_SCHEMA,
+    Registry,
+    cast,
+)
 
 __all__ = ["MAX_SIZE", "build", "builtin_specs", "load_spec", "synthetic"]
 

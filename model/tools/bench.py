@@ -18,9 +18,10 @@ import numba
 import numpy as np
 
 from model.engine.kernels import income_update, income_update_numpy
-from model.params import Parameters
-from model.random import Stream, year_key
 from model.engine.sim import Simulation
+from model.params import Parameters
+from model.programmes.measures import instances
+from model.random import Stream, year_key
 from model.registry.synth import synthetic
 
 TOLERANCE = 1e-4
@@ -86,7 +87,8 @@ def bench_year(n: int, repeats: int) -> float:
     """Seconds for one whole simulated year (all steps) at ``n`` households."""
     reg = synthetic(n)
     params = Parameters.load()
-    sim = Simulation(reg, params, seed=0, end_year=reg.base_year + 1 + repeats)
+    sim = Simulation(reg, params, seed=0, end_year=reg.base_year + 1 + repeats,
+                     programmes=instances())
     sim._record_base_year()
     sim.step(reg.base_year + 1)  # warm-up: compile or load kernels
     times = []

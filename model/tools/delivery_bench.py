@@ -19,8 +19,8 @@ import time
 import numpy as np
 
 from model.engine.delivery import Settings, deliver, settings_from_params
-from model.programmes.measures import PROGRAMMES
 from model.params import Parameters
+from model.programmes.measures import PROGRAMMES
 from model.scenario import load_scenario
 
 # scenario variants of Xiangxi's delivery settings (scenarios/*.toml)
@@ -70,9 +70,9 @@ def time_delivery(n_counties: int = 832, n_programmes: int = 12, repeats: int = 
 def engine_share(scenario_name: str = "xiangxi", seed: int = 0) -> None:
     """Print the delivery model's share of a whole run's wall time, and the
     run time against the same run without delivery (same process, warm)."""
+    from model.engine.sim import Simulation
     from model.runs import registry_for
     from model.scenario import load_scenario
-    from model.engine.sim import Simulation
 
     scenario = load_scenario(scenario_name)
     registry = registry_for(scenario)
