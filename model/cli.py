@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args) -> int:
     from model import results, runs
     from model.analysis import run_chart as plots
+    from model.analysis import summary
     from model.scenario import load_scenario
 
     start = time.perf_counter()
@@ -151,7 +152,7 @@ def _run(args) -> int:
     ds = runs.run(scenario, seeds)
     out.mkdir(parents=True, exist_ok=True)
     results.write_netcdf(ds, out / "results.nc")
-    results.write_summary_csv(ds, out / "summary.csv")
+    summary.write_summary_csv(ds, out / "summary.csv")
     plots.poor_by_year(ds, out / "registered_poor.png")
     print(format_table(ds))
     print(f"\nwrote {out / 'results.nc'}, {out / 'summary.csv'}, {out / 'registered_poor.png'} "
@@ -162,6 +163,7 @@ def _run(args) -> int:
 def _compare(args) -> int:
     from model import runs
     from model.analysis import charts, compare, report
+    from model.atomic import staged
     from model.scenario import load_scenario
 
     start = time.perf_counter()
@@ -182,7 +184,7 @@ def _compare(args) -> int:
     cmp = compare.compare(datasets, names)
     summary = report.markdown(cmp)
     files = ["compare.nc", "compare.csv", "summary.md"]
-    with report.staged(out) as path_for:
+    with staged(out) as path_for:
         report.write_netcdf(cmp, path_for("compare.nc"))
         path_for("compare.csv").write_text(report.csv_text(cmp), encoding="utf-8")
         path_for("summary.md").write_text(summary, encoding="utf-8")
@@ -240,7 +242,7 @@ def describe(reg) -> str:
 
 def format_table(ds) -> str:
     """The printed table: registered poor by year beside the plan, if any."""
-    from model.results import summary_table
+    from model.analysis.summary import summary_table
 
     t = summary_table(ds)
     several = "registered_people_p10" in t

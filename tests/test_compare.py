@@ -14,6 +14,7 @@ import xarray as xr
 from model import runs
 from model.analysis import compare, report
 from model.analysis.compare import Target, evaluate_targets, plan_remaining
+from model.atomic import staged
 from model.engine.codes import ATTRIBUTION
 from model.scenario import load_scenario
 
@@ -228,13 +229,13 @@ def test_report_sections_and_csv():
 
 def test_staged_writes_all_or_nothing(tmp_path):
     (tmp_path / "a.txt").write_text("old", encoding="utf-8")
-    with pytest.raises(RuntimeError), report.staged(tmp_path) as path_for:
+    with pytest.raises(RuntimeError), staged(tmp_path) as path_for:
         path_for("a.txt").write_text("new", encoding="utf-8")
         path_for("b.txt").write_text("new", encoding="utf-8")
         raise RuntimeError("failed half way")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
     assert (tmp_path / "a.txt").read_text(encoding="utf-8") == "old"
-    with report.staged(tmp_path) as path_for:
+    with staged(tmp_path) as path_for:
         path_for("a.txt").write_text("new", encoding="utf-8")
         path_for("b.txt").write_text("new", encoding="utf-8")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]

@@ -14,9 +14,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -400,38 +397,6 @@ def _cell(x) -> str:
 
 
 # ---------------------------------------------------------------- writing
-
-@contextmanager
-def staged(folder: Path):
-    """Write several files at once, all or none.
-
-    Yields a function ``name -> temporary path`` in ``folder``; when the
-    block ends without an error each temporary file is renamed to its name,
-    else every temporary file is removed (previous files stay untouched).
-    """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    pending: dict[str, Path] = {}
-
-    umask = os.umask(0)
-    os.umask(umask)
-
-    def temp(name: str) -> Path:
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
-        os.close(fd)
-        os.chmod(tmp, 0o666 & ~umask)   # as an ordinary new file, not mkstemp's 0600
-        pending[name] = Path(tmp)
-        return Path(tmp)
-
-    try:
-        yield temp
-    except BaseException:
-        for tmp in pending.values():
-            tmp.unlink(missing_ok=True)
-        raise
-    for name, tmp in pending.items():
-        os.replace(tmp, folder / name)
-
 
 def write_netcdf(cmp: xr.Dataset, path: Path) -> None:
     """The comparison dataset as NetCDF-4 (numeric variables compressed)."""

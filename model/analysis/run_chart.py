@@ -7,7 +7,7 @@ from pathlib import Path
 
 import xarray as xr
 
-from model.results import _atomic_write
+from model.atomic import atomic_write
 
 
 def poor_by_year(ds: xr.Dataset, path: Path, lang: str = "en") -> None:
@@ -32,4 +32,4 @@ def poor_by_year(ds: xr.Dataset, path: Path, lang: str = "en") -> None:
     from model.analysis.compare import compare
 
     fig = registered_poor(compare([ds]), lang)
-    _atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png"))
+    atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png"))

@@ -40,16 +40,22 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from model.engine.attribution import attribute_exits
-from model.engine.codes import ALL_GUARANTEES, ATTRIBUTION, BATCHES, EXIT
+from model.engine.codes import ALL_GUARANTEES, BATCHES, EXIT
 from model.engine.context import Context, YearParams
 from model.engine.delivery import Carry, deliver, settings_from_params
 from model.engine.delivery_order import in_effect
 from model.engine.kernels import income_update
+from model.engine.record import (
+    DELIVERY_COLUMNS,
+    LINE_COLUMNS,
+    PROGRAMME_COLUMNS,
+    RATE_COLUMNS,
+    Record,
+)
 from model.engine.rules import (
     county_exits,
     dibao_standard,
@@ -64,40 +70,11 @@ from model.params import Parameters
 from model.random import Stream, hash_id_np, normal_pair_np, year_key
 from model.registry.tables import CATEGORIES, Registry
 
-
-@dataclass
-class Record:
-    """What a run keeps: aggregates only, never household rows.
-
-    Shapes (``Y`` years, ``C`` counties, ``G`` categories, ``P`` programmes):
-    ``sums`` (Y, C, G, NV); ``hist`` (Y, C, G, NBINS); ``programme``
-    (Y, C, P, 3): new enrolments, active enrolments (households, or villages
-    for village programmes) and cost (yuan); ``lines`` (Y, 2): the poverty
-    line and the covered households' line; ``batch_exits`` (Y, C, len(ATTRIBUTION), 2):
-    exits by pathway, households and people; ``batch_reached`` (Y, C,
-    len(BATCHES)): people in exiting households each pathway reached;
-    ``rates`` (Y, C, 2): wrongful-exit and missed rates; ``villages_exited``
-    (Y, C): village exits in the year; ``village_exit_year`` (villages,) and
-    ``county_exit_year`` (C,): 0 when not exited by the end; ``delivery``
-    (Y, C, P, 5): enrolments due (new and carried), in effect, carried to next
-    year, household-years in effect and funds returned unspent (yuan);
-    ``delivery_monthly`` (Y, P, 12): enrolments in effect by the end of each
-    month, all counties.
-    """
-
-    years: np.ndarray
-    sums: np.ndarray
-    hist: np.ndarray
-    programme: np.ndarray
-    lines: np.ndarray
-    batch_exits: np.ndarray
-    batch_reached: np.ndarray
-    rates: np.ndarray
-    villages_exited: np.ndarray
-    village_exit_year: np.ndarray
-    county_exit_year: np.ndarray
-    delivery: np.ndarray
-    delivery_monthly: np.ndarray
+# column indices of the record's arrays, by name
+P = {name: k for k, name in enumerate(PROGRAMME_COLUMNS)}
+D = {name: k for k, name in enumerate(DELIVERY_COLUMNS)}
+R = {name: k for k, name in enumerate(RATE_COLUMNS)}
+L = {name: k for k, name in enumerate(LINE_COLUMNS)}
 
 
 class Simulation:
@@ -146,16 +123,9 @@ class Simulation:
         self._schooling_key = None
         self._growth_index = 1.0
         years = np.arange(self.base_year, self.end_year + 1)
-        ny, nc, ncat = len(years), registry.n_counties, len(CATEGORIES)
-        self.record = Record(years, np.zeros((ny, nc, ncat, NV)),
-                             np.zeros((ny, nc, ncat, NBINS), np.int64),
-                             np.zeros((ny, nc, len(self.programmes), 3)), np.zeros((ny, 2)),
-                             np.zeros((ny, nc, len(ATTRIBUTION), 2)),
-                             np.zeros((ny, nc, len(BATCHES))), np.zeros((ny, nc, 2)),
-                             np.zeros((ny, nc)), self.state.village_exit_year,
-                             self.state.county_exit_year,
-                             np.zeros((ny, nc, len(self.programmes), 5)),
-                             np.zeros((ny, len(self.programmes), 12)))
+        nc, ncat = registry.n_counties, len(CATEGORIES)
+        self.record = Record.empty(years, nc, ncat, len(self.programmes),
+                                   self.state.village_exit_year, self.state.county_exit_year)
         # in-year delivery: programmes it applies to, their backlog (indices,
         # carried first) and what the delivery model carries between years
         self.delivered = [j for j, prog in enumerate(self.programmes) if not prog.entitlement]
@@ -220,8 +190,9 @@ class Simulation:
         out = self.record.delivery[k]
         for j, idx in enumerate(new):
             counts = np.bincount(self._county_of(j)[idx], minlength=reg.n_counties)
-            out[:, j, 0] = out[:, j, 1] = out[:, j, 3] = counts
-            self.record.programme[k, :, j, 0] = counts
+            out[:, j, D["delivery_due"]] = out[:, j, D["delivery_in_effect"]] = counts
+            out[:, j, D["delivery_household_years"]] = counts
+            self.record.programme[k, :, j, P["new_households"]] = counts
         has_backlog = any(len(b) for b in self.backlog.values())
         if not (p("delivery.enabled") or has_backlog) or not self.delivered:
             return started
@@ -257,8 +228,11 @@ class Simulation:
             start[started[j]] = year
             start[self.backlog[j]] = year + 1
             ctx.first_year_fraction[prog.name] = result.fraction_of_year[:, q]
-            out[:, j] = np.stack([enrolments[:, q], result.in_effect[:, q], result.backlog[:, q],
-                                  result.household_years[:, q], result.unspent[:, q]], axis=1)
+            out[:, j, D["delivery_due"]] = enrolments[:, q]
+            out[:, j, D["delivery_in_effect"]] = result.in_effect[:, q]
+            out[:, j, D["delivery_backlog"]] = result.backlog[:, q]
+            out[:, j, D["delivery_household_years"]] = result.household_years[:, q]
+            out[:, j, D["funds_unspent"]] = result.unspent[:, q]
             self.record.delivery_monthly[k, j] = (result.monthly_share[:, q]
                                                   * enrolments[:, q, None]).sum(axis=0)
         self.delivery_seconds += time.perf_counter() - tic
@@ -360,7 +334,8 @@ class Simulation:
             missed = np.nan_to_num(by_county[:, COL["missed_people"]]
                                    / by_county[:, COL["true_poor_people"]])
         k = ctx.year - self.base_year
-        self.record.rates[k] = np.stack([wrong, missed], axis=1)
+        self.record.rates[k, :, R["wrong_exit_rate"]] = wrong
+        self.record.rates[k, :, R["missed_rate"]] = missed
         if p("county_exit.schedule"):
             first = scheduled_year(c["income_ratio"], p("county_exit.ratio_2017"),
                                    p("county_exit.ratio_2018"))
@@ -382,7 +357,8 @@ class Simulation:
         shape = (self.reg.n_counties, len(CATEGORIES))
         self.record.sums[k] = out.reshape(shape + (NV,))
         self.record.hist[k] = hist.reshape(shape + (NBINS,))
-        self.record.lines[k] = (line, covered)
+        self.record.lines[k, L["poverty_line"]] = line
+        self.record.lines[k, L["covered_line"]] = covered
         return self.record.sums[k]
 
     def _record_programme(self, ctx: Context, k: int, j: int, new: np.ndarray,
@@ -394,12 +370,12 @@ class Simulation:
                   else self.reg.villages["county"])
         out = self.record.programme[k]
         one_off, recurring = prog.cost(ctx, new, active)
-        for col, idx, unit in ((0, new, one_off), (1, active, recurring)):
+        for what, idx, unit in (("new", new, one_off), ("active", active, recurring)):
             counts, cost = np.zeros(nc), np.zeros(nc)
             count_at(county, idx, np.atleast_1d(np.asarray(unit, np.float64)), counts, cost)
-            if col == 1:  # column 0, new enrolments, is written by _deliver
-                out[:, j, col] = counts
-            out[:, j, 2] += cost
+            if what == "active":  # new enrolments are counted by _deliver
+                out[:, j, P["active_households"]] = counts
+            out[:, j, P["cost"]] += cost
 
     def _record_exits(self, ctx: Context, k: int) -> None:
         st, h = self.state, self.reg.households

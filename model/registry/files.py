@@ -464,11 +464,11 @@ def write_registry(reg: Registry, path: str | Path) -> list[Path]:
     village tables beside it; every file through a temporary file and a rename."""
     import pandas as pd
 
-    from model.results import _atomic_write
+    from model.atomic import atomic_write
 
     path = Path(path)
     if path.suffix == ".nc":
-        _atomic_write(path, lambda tmp: _write_netcdf(reg, tmp))
+        atomic_write(path, lambda tmp: _write_netcdf(reg, tmp))
         return [path]
     if path.suffix not in (".csv", ".parquet"):
         raise PovsimError(f"--out {path}: expected a .nc, .csv or .parquet file")
@@ -483,10 +483,10 @@ def write_registry(reg: Registry, path: str | Path) -> list[Path]:
         target = companion(path, table) if table else path
         frame = pd.DataFrame(columns)
         if path.suffix == ".csv":
-            _atomic_write(target, lambda tmp, f=frame: f.to_csv(tmp, index=False,
+            atomic_write(target, lambda tmp, f=frame: f.to_csv(tmp, index=False,
                                                                 encoding="utf-8"))
         else:
-            _atomic_write(target, lambda tmp, f=frame: f.to_parquet(tmp, index=False))
+            atomic_write(target, lambda tmp, f=frame: f.to_parquet(tmp, index=False))
         written.append(target)
     return written
 
