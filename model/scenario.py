@@ -65,10 +65,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from model.engine.codes import BATCHES
 from model.errors import ParameterError, PovsimError, ScenarioError, close_match
-from model.measures import PROGRAMMES
 from model.params import Parameters
-from model.programmes import BATCHES
+from model.programmes.measures import PROGRAMMES
 
 DEFAULT = "default_scenario.toml"
 DEFAULT_NAME = "default"

@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from model import compare, ensemble, report
-from model.compare import Target, evaluate_targets, plan_remaining
-from model.programmes import ATTRIBUTION
+from model import runs
+from model.analysis import compare, report
+from model.analysis.compare import Target, evaluate_targets, plan_remaining
+from model.atomic import staged
+from model.engine.codes import ATTRIBUTION
 from model.scenario import load_scenario
 
 YEARS = [2015, 2016, 2017, 2018]
@@ -227,13 +229,13 @@ def test_report_sections_and_csv():
 
 def test_staged_writes_all_or_nothing(tmp_path):
     (tmp_path / "a.txt").write_text("old", encoding="utf-8")
-    with pytest.raises(RuntimeError), report.staged(tmp_path) as path_for:
+    with pytest.raises(RuntimeError), staged(tmp_path) as path_for:
         path_for("a.txt").write_text("new", encoding="utf-8")
         path_for("b.txt").write_text("new", encoding="utf-8")
         raise RuntimeError("failed half way")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
     assert (tmp_path / "a.txt").read_text(encoding="utf-8") == "old"
-    with report.staged(tmp_path) as path_for:
+    with staged(tmp_path) as path_for:
         path_for("a.txt").write_text("new", encoding="utf-8")
         path_for("b.txt").write_text("new", encoding="utf-8")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
@@ -246,7 +248,7 @@ def test_staged_writes_all_or_nothing(tmp_path):
 def default_runs():
     """The default scenario twice, two seeds each, in this process."""
     scenario = load_scenario()
-    return ensemble.run_all([scenario, scenario], [3, 4], workers=1, progress=False)
+    return runs.run_all([scenario, scenario], [3, 4], workers=1, progress=False)
 
 
 def test_a_scenario_against_itself_differs_by_exactly_zero(default_runs):
@@ -279,9 +281,9 @@ def test_runs_carry_registry_flags_and_scale(default_runs):
 
 def test_one_worker_and_two_workers_give_identical_results(default_runs):
     scenarios = [load_scenario(), load_scenario("ruyuan-no-pv")]
-    two = ensemble.run_all(scenarios, [3, 4], workers=2, progress=False)
+    two = runs.run_all(scenarios, [3, 4], workers=2, progress=False)
     xr.testing.assert_identical(two[0], default_runs[0])
-    one = ensemble.run_all(scenarios[1:], [3, 4], workers=1, progress=False)
+    one = runs.run_all(scenarios[1:], [3, 4], workers=1, progress=False)
     xr.testing.assert_identical(two[1], one[0])
     # and the comparisons built from them
     xr.testing.assert_identical(compare.compare([default_runs[0], one[0]]),

@@ -1,11 +1,11 @@
-"""The engine with in-year delivery (model.sim step 2, model.delivery)."""
+"""The engine with in-year delivery (model.engine.sim step 2, model.engine.delivery)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from model.measures import PROGRAMMES
+from model.programmes.measures import PROGRAMMES
 from model.runs import registry_for, run_seed
 from model.scenario import load_scenario
 

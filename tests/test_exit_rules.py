@@ -3,9 +3,9 @@ and the attribution of exits to pathways."""
 
 import numpy as np
 
-from model.attribution import NONE, attribute, attribute_exits
-from model.programmes import ATTRIBUTION, BATCHES
-from model.rules import EXIT, county_exits, scheduled_year, village_exits
+from model.engine.attribution import NONE, attribute, attribute_exits
+from model.engine.codes import ATTRIBUTION, BATCHES, EXIT
+from model.engine.rules import county_exits, scheduled_year, village_exits
 
 
 def _villages(**kw):

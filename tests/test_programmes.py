@@ -6,12 +6,13 @@ precise targeting beats uniform help at the same budget."""
 import numpy as np
 import pytest
 
-from model.measures import PROGRAMMES, dibao_standard
+from model.engine.context import YearParams
+from model.engine.rules import dibao_standard
+from model.engine.sim import Simulation
+from model.engine.tally import COL
 from model.params import Parameters
-from model.programmes import YearParams
-from model.sim import Simulation
-from model.synth import synthetic
-from model.tally import COL
+from model.programmes.measures import PROGRAMMES, instances
+from model.registry.synth import synthetic
 
 BY_NAME = {c.name: c for c in PROGRAMMES}
 HOUSEHOLD = [c.name for c in PROGRAMMES if c.level == "household"]
@@ -192,7 +193,7 @@ def test_policy_grace_ends_programmes_after_exit(registry):
     grace0 = base_params(photovoltaic=np.inf).with_overlay({"policy_grace_years": 0}, "test")
     sim, _ = simulate(registry, grace0, ["photovoltaic"])
     ctx_year = 2020
-    from model.programmes import Context
+    from model.engine.context import Context
     ctx = Context(registry, sim.state, YearParams(grace0, ctx_year), 1, 1.0, 1.0)
     active = BY_NAME["photovoltaic"]().active(ctx)
     st = sim.state
@@ -224,7 +225,7 @@ def test_precise_targeting_exits_more_than_uniform_at_the_same_budget():
         params = scenario.params.with_overlay({**budget, "targeting.uniform": mode}, "test")
         runs = []
         for seed in range(4):
-            rec = Simulation(reg, params, seed, 2020).run()
+            rec = Simulation(reg, params, seed, 2020, instances()).run()
             runs.append(rec.sums[..., COL["exited_people"]].sum(axis=(1, 2)))
         exits[mode] = np.mean(runs, axis=0)
     # more people out of poverty in each year of the plan (2017-2019) and over

@@ -10,7 +10,7 @@ import pytest
 
 import model
 from model.errors import PovsimError, ScenarioError
-from model.measures import PROGRAMMES
+from model.programmes.measures import PROGRAMMES
 from model.scenario import (
     find_scenario,
     list_scenarios,
@@ -586,7 +586,7 @@ def _registered(reg):
 
 
 def test_spec_built_at_a_reduced_scale():
-    from model import synth
+    from model.registry import synth
 
     full = synth.build(*synth.load_spec("xiangxi"))
     small = synth.build(*synth.load_spec("xiangxi"), scale=0.1)
@@ -611,14 +611,16 @@ def test_spec_built_at_a_reduced_scale():
 
 
 def test_scale_out_of_range_for_a_spec():
-    from model import synth
+    from model.registry import synth
 
     with pytest.raises(PovsimError, match="scale 0: expected a share"):
         synth.build(*synth.load_spec("ruyuan"), scale=0)
 
 
 def test_registry_file_subsampled(tmp_path):
-    from model import registry_io, runs, synth
+    from model import runs
+    from model.registry import files as registry_io
+    from model.registry import synth
 
     full = synth.build(*synth.load_spec("xiangxi"))
     path = tmp_path / "xiangxi.nc"

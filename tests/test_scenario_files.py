@@ -11,7 +11,7 @@ import pytest
 
 import model
 from model import runs
-from model.measures import PROGRAMMES
+from model.programmes.measures import PROGRAMMES
 from model.scenario import find_scenario, load_scenario
 
 FOLDER = Path(model.__file__).resolve().parents[1] / "scenarios"

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model import ensemble
+from model import runs
 from model.calibration import moments as mom
 from model.calibration import posterior
 from model.calibration.targets import load_targets
@@ -168,7 +168,7 @@ class Backtest:
 
 def forecast_runs(scenario, seeds, workers):
     """Run ``scenario`` for ``seeds`` (on the cluster when ``workers`` > 1)."""
-    return ensemble.run_all([scenario], list(seeds), workers, progress=True)[0]
+    return runs.run_all([scenario], list(seeds), workers, progress=True)[0]
 
 
 def backtest(fit_until: int, observed_path: str | Path, fit: str | None = None,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model import ensemble
+from model import runs
 from model.calibration import fit as fitting
 from model.calibration import moments as mom
 from model.calibration import posterior, report
@@ -52,9 +52,9 @@ def _band(pool, base: Scenario, best: dict, vectors: list[dict], seeds) -> dict:
     fixed = fitting.with_values(base, best, "best fit")
     drawn = with_draws(fixed, vectors)
     tasks = [(s, seed, pool.threads) for s in (fixed, drawn) for seed in seeds]
-    parts = pool.map(ensemble.run_one, tasks)
+    parts = pool.map(runs.run_one, tasks)
     n = len(seeds)
-    a, b = ensemble.concat_seeds(parts[:n]), ensemble.concat_seeds(parts[n:])
+    a, b = runs.concat_seeds(parts[:n]), runs.concat_seeds(parts[n:])
     return {"survey headcount (persons)":
             posterior.band_split(a, b, mom.QUANTITIES["survey_headcount"].fn),
             "registered poor (persons)":
@@ -105,7 +105,7 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
     config = fitting.study_config(targets, scenario, free, seed_list, scenario.scale)
     study = fitting.open_study(study_dir / "study.journal", name, config, resume)
     before = len(fitting.completed(study))
-    workers = workers or ensemble.cores()
+    workers = workers or runs.cores()
     moments = targets.moments
     with fitting.Pool(workers) as pool:
         start = time.perf_counter()

@@ -15,7 +15,7 @@ parameter values (clipped into the priors), so the fit is never worse than
 the starting point.
 
 Trials run in parallel on a local Dask cluster (the one ``povsim compare``
-starts, :func:`model.ensemble._cluster`), one task per trial. The study is
+starts, :func:`model.runs._cluster`), one task per trial. The study is
 an Optuna journal file: a study that was killed is resumed with
 ``resume=True`` without repeating its finished trials; trials left running
 by the killed process are marked failed and their parameters tried again.
@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from model import ensemble
+from model import runs
 from model.calibration import moments as mom
 from model.calibration.targets import Moment, Targets
 from model.errors import PovsimError
@@ -107,7 +107,7 @@ def evaluate(scenario: Scenario, values: dict[str, float], seeds: tuple[int, ...
     cluster); the same seeds give the same numbers whatever the worker.
     """
     trial = with_values(scenario, values, "calibration trial")
-    parts = [mom.simulate(ensemble.run_one(trial, seed, threads), moments) for seed in seeds]
+    parts = [mom.simulate(runs.run_one(trial, seed, threads), moments) for seed in seeds]
     return np.concatenate(parts, axis=1)
 
 
@@ -157,13 +157,13 @@ class Pool:
 
     def __init__(self, workers: int):
         self.workers = max(1, int(workers))
-        self.threads = max(1, ensemble.cores() // self.workers)
+        self.threads = max(1, runs.cores() // self.workers)
         self._context = None
         self.client = None
 
     def __enter__(self) -> Pool:
         if self.workers > 1:
-            self._context = ensemble._cluster(self.workers)
+            self._context = runs._cluster(self.workers)
             self.client = self._context.__enter__()
         return self
 

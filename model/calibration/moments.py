@@ -71,7 +71,7 @@ class Quantity:
                 raise ValueError(f"unknown argument '{key}' (allowed: {allowed})"
                                  + close_match(key, self.args))
             if key == "programme":
-                from model.measures import PROGRAMMES
+                from model.programmes.measures import PROGRAMMES
                 names = [c.name for c in PROGRAMMES]
                 if value not in names:
                     raise ValueError(f"unknown programme {value!r}" + close_match(str(value), names))
@@ -170,7 +170,7 @@ def simulate(ds: xr.Dataset, moments) -> np.ndarray:
     ds : xarray.Dataset
         Results of one scenario (``seed`` dimension), with the registry's
         ``poor_village`` / ``poor_county`` flags and ``scale`` attribute
-        (:func:`model.ensemble.with_registry_flags`).
+        (:func:`model.runs.run_seed` records them).
     moments : sequence of Moment
         The moments (:class:`model.calibration.targets.Moment`).
 

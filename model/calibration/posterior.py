@@ -122,7 +122,7 @@ def code_version() -> str:
 def write_fit(path: Path, name: str, description: str, best: dict[str, float],
               provenance: dict, accepted_: list[dict]) -> None:
     """Write a fit file (see the module docstring), atomically."""
-    from model.results import _atomic_write
+    from model.atomic import atomic_write
 
     lines = [f"# Written by povsim calibrate on {provenance.get('date', '')}: regenerate it "
              "rather than editing it.",
@@ -139,7 +139,7 @@ def write_fit(path: Path, name: str, description: str, best: dict[str, float],
 
     def write(tmp):
         Path(tmp).write_text(text, encoding="utf-8")
-    _atomic_write(Path(path), write)
+    atomic_write(Path(path), write)
 
 
 def read_fit(path: str | Path) -> dict:

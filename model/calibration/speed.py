@@ -17,13 +17,13 @@ import numpy as np
 
 
 def measure(targets_path: str, scale: float, seeds: int, repeats: int) -> dict[str, float]:
-    from model import ensemble, runs
+    from model import runs
     from model.calibration import fit as fitting
     from model.calibration import moments as mom
     from model.calibration.targets import load_targets
-    from model.measures import PROGRAMMES
+    from model.engine.sim import Simulation
+    from model.programmes.measures import instances
     from model.results import to_dataset
-    from model.sim import Simulation
 
     targets = load_targets(targets_path)
     start = time.perf_counter()
@@ -31,20 +31,20 @@ def measure(targets_path: str, scale: float, seeds: int, repeats: int) -> dict[s
     registry = runs.registry_for(scenario)
     t_registry = time.perf_counter() - start
     start = time.perf_counter()
-    ensemble.run_one(scenario, 0)
+    runs.run_one(scenario, 0)
     t_first = time.perf_counter() - start
     parts = {"simulation": [], "dataset": [], "moments": []}
     for _ in range(repeats):
         for seed in range(seeds):
-            programmes = [c() for c in PROGRAMMES if c.name in scenario.programmes]
+            programmes = instances(scenario.programmes)
             t0 = time.perf_counter()
             sim = Simulation(registry, scenario.params_for(seed), seed, scenario.end_year,
                              programmes, scale=scenario.scale)
             record = sim.run()
             t1 = time.perf_counter()
-            ds = ensemble.with_registry_flags(
+            ds = runs.with_registry_flags(
                 to_dataset(record, registry, scenario, seed, [p.name for p in programmes]),
-                scenario)
+                registry, scenario)
             t2 = time.perf_counter()
             mom.simulate(ds, targets.moments)
             t3 = time.perf_counter()
