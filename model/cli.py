@@ -88,12 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--scale", type=_share,
                          help="share of households simulated in every scenario, overriding "
                               "theirs (absolute targets are scaled alike)")
-    compare.add_argument("--posterior", action="store_true",
-                         help="seed i runs with the fit's accepted parameter vector i mod n "
-                              "(the scenarios must extend a fit file)")
-    run.add_argument("--posterior", action="store_true",
-                     help="seed i runs with the fit's accepted parameter vector i mod n (the "
-                          "scenario must extend a fit file)")
+    for p in (run, compare):
+        p.add_argument("--posterior", nargs="?", const=True, metavar="FIT",
+                       help="seed i runs with accepted parameter vector i mod n of the fit the "
+                            "scenario extends, or of fit FIT (a name in calibration/fits or a "
+                            "file)")
     from model.calibration.cli import add_parsers
     add_parsers(sub, _positive, _share)
     sub.add_parser("scenarios", help="list the scenarios that can be named")
@@ -153,7 +152,7 @@ def _run(args) -> int:
     scenario = load_scenario(args.scenario)
     if args.posterior:
         from model.calibration.posterior import attach
-        scenario = attach(scenario)
+        scenario = attach(scenario, None if args.posterior is True else args.posterior)
     if args.registry:
         reg = Path(args.registry)
         reg = str(reg.resolve()) if reg.suffix and reg.is_file() else args.registry
@@ -187,7 +186,8 @@ def _compare(args) -> int:
         scenarios = [dataclasses.replace(s, scale=args.scale) for s in scenarios]
     if args.posterior:
         from model.calibration.posterior import attach
-        scenarios = [attach(s) for s in scenarios]
+        scenarios = [attach(s, None if args.posterior is True else args.posterior)
+                     for s in scenarios]
     lang, font, warning = charts.chart_language(args.lang)
     n_seeds = args.seeds or max(s.seeds for s in scenarios)
     seeds = list(range(args.seed, args.seed + n_seeds))

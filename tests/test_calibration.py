@@ -417,3 +417,17 @@ def test_backtest_fits_when_no_fit_is_given(tmp_path):
     assert fit["fit"]["moments"] == ["headcount_2015"]       # nothing after 2015 fitted
     assert result.years == [2016] and set(result.errors) == {"model", *bt.BASELINES}
     assert result.baselines["constant last reduction"][2016] == pytest.approx(2500)
+
+
+def test_cli_errors_exit_2_with_one_line(tmp_path, capsys):
+    from model.cli import main
+    assert main(["calibrate", str(tmp_path / "missing.toml")]) == 2
+    assert "targets file" in capsys.readouterr().err
+    path = _targets(tmp_path, GOOD.replace("value = 6000", "value = 6100", 1))
+    assert main(["calibrate", str(path), "--trials", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("povsim: error:") == 1 and "holds '6000'" in err
+    assert main(["run", "--posterior"]) == 2
+    assert "--posterior needs a scenario that extends a fit file" in capsys.readouterr().err
+    assert main(["backtest", "--fit-until", "2015", "--observed", str(tmp_path / "x.csv")]) == 2
+    assert "observed file" in capsys.readouterr().err
