@@ -181,7 +181,7 @@ def test_simulate_converts_units_and_distance_weights_by_sd(tmp_path):
                                                      "year = 2016\nvalue = 6000", 1)))
     ds = hand_run()
     ds["registered_people"][:] = 0
-    ds["registered_people"].loc[dict(year=2016, county="A")] = 3100   # / 0.5 = 6200
+    ds["registered_people"].loc[{"year": 2016, "county": "A"}] = 3100   # / 0.5 = 6200
     sim = mom.simulate(ds, t.moments)
     np.testing.assert_allclose(sim, [[6200, 6200], [60, 60]])
     expected = ((6200 - 6000) / 300) ** 2 + ((60 - 3000) / 800) ** 2
@@ -333,7 +333,7 @@ def test_fit_file_is_a_scenario_overlay(small_fit, tmp_path):
 
 
 def test_resume_does_not_repeat_finished_trials(small_fit):
-    tmp, path, done = small_fit
+    tmp, path, _ = small_fit
     study_path = tmp / "study" / "study.journal"
     targets = load_targets(path)
     scenario = fitting.problem_scenario(targets, 0.5)
