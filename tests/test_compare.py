@@ -3,8 +3,6 @@ common random numbers, worker count, the combined dataset and the reports."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
 import numpy as np
@@ -14,7 +12,6 @@ import xarray as xr
 from model import runs
 from model.analysis import compare, report
 from model.analysis.compare import Target, evaluate_targets, plan_remaining
-from model.atomic import staged
 from model.engine.codes import ATTRIBUTION
 from model.scenario import load_scenario
 
@@ -152,17 +149,6 @@ def test_seed_outcomes_by_hand():
                                   [80, 60])
 
 
-def test_zero_year_summary_counts_never_as_later():
-    # the median is the first year by which at least half the seeds reached zero
-    assert report.zero_year_text([2018, np.nan], 2020) == "2018 (2018 to not by 2020)"
-    assert report.zero_year_text([2018, np.nan, np.nan], 2020) == \
-        "not by 2020 (2018 to not by 2020)"
-    assert report.zero_year_text([2018, 2018, 2019], 2020) == "2018 (2018 to 2019)"
-    assert report.zero_year_text([np.nan] * 3, 2020) == "not by 2020"
-
-
-# ---------------------------------------------------------------- several scenarios
-
 def test_paired_differences_against_the_first():
     cheap = small_run(name="cheap", cost_per_exit=1000.0)
     dear = small_run(name="dear", cost_per_exit=1500.0)
@@ -208,41 +194,6 @@ def assert_units_and_long_names(ds: xr.Dataset, skip=()) -> None:
 def test_repeated_names_get_distinct_labels():
     assert compare.unique_labels(["x", "y", "x", "x"]) == ["x", "y", "x (2)", "x (3)"]
 
-
-def test_report_sections_and_csv():
-    cmp = compare.compare([small_run(name="cheap"), small_run(name="dear", cost_per_exit=2000)])
-    text = report.markdown(cmp)
-    for heading in ("## Registered poor reach zero", "## Targets", "## Exits by batch",
-                    "## Exits, returns and cost", "## Paired differences against cheap"):
-        assert heading in text
-    assert "| 2018 (2018 to not by 2018) |" in text    # zero year: seed 1 never
-    assert "50 % (35 vs 35)" in text     # exits 2016: P, median of (40, 30), plan 70 x 0.5
-    assert "Simulated at scale 0.5 (that share of the households): cheap, dear." in text
-    rows = list(csv.DictReader(io.StringIO(report.csv_text(cmp))))
-    assert set(rows[0]) == set(report.CSV_COLUMNS)
-    target = [r for r in rows if r["scenario"] == "dear" and r["measure"] == "target exits_people"]
-    assert len(target) == 1 and float(target[0]["probability"]) == 0.5
-    assert float(target[0]["planned"]) == 35
-    cost = next(r for r in rows if r["scenario"] == "dear" and r["measure"] == "cost_sum")
-    assert float(cost["diff_mean"]) == pytest.approx((100 + 90) * 1000 / 2)
-
-
-def test_staged_writes_all_or_nothing(tmp_path):
-    (tmp_path / "a.txt").write_text("old", encoding="utf-8")
-    with pytest.raises(RuntimeError), staged(tmp_path) as path_for:
-        path_for("a.txt").write_text("new", encoding="utf-8")
-        path_for("b.txt").write_text("new", encoding="utf-8")
-        raise RuntimeError("failed half way")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
-    assert (tmp_path / "a.txt").read_text(encoding="utf-8") == "old"
-    with staged(tmp_path) as path_for:
-        path_for("a.txt").write_text("new", encoding="utf-8")
-        path_for("b.txt").write_text("new", encoding="utf-8")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
-    assert (tmp_path / "a.txt").read_text(encoding="utf-8") == "new"
-
-
-# ---------------------------------------------------------------- real runs
 
 @pytest.fixture(scope="module")
 def default_runs():

@@ -143,10 +143,10 @@ def expected_costs(name, reg, sim, year):
     if name == "safety_net":
         return float((sim.state.topup[active] * size[active]).sum())
     if name == "medical":
-        extra = p("medical.reimbursement") - p("medical_reimbursement")
-        events = np.minimum(p("illness_base_rate") + p("illness_rate_per_ill") * h["ill"], 1)
+        extra = p("medical.reimbursement") - p("illness.reimbursement")
+        events = np.minimum(p("illness.base_rate") + p("illness.rate_per_ill") * h["ill"], 1)
         return (p("medical.premium") * size[active].sum()
-                + (events[active] * p("illness_cost_mean") * extra).sum())
+                + (events[active] * p("illness.cost_mean") * extra).sum())
     raise AssertionError(name)
 
 
@@ -190,7 +190,7 @@ def test_failure_hazard_stops_enrolments(registry):
 
 
 def test_policy_grace_ends_programmes_after_exit(registry):
-    grace0 = base_params(photovoltaic=np.inf).with_overlay({"policy_grace_years": 0}, "test")
+    grace0 = base_params(photovoltaic=np.inf).with_overlay({"household_exit.policy_grace_years": 0}, "test")
     sim, _ = simulate(registry, grace0, ["photovoltaic"])
     ctx_year = 2020
     from model.engine.context import Context

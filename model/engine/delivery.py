@@ -185,7 +185,7 @@ def settings_from_params(p: Callable[[str], float], programmes: Sequence[str]) -
         :class:`model.programmes.base.YearParams`).
     programmes : sequence of str
         Programme names in the engine's order; each needs a declared
-        ``delivery.build_months.<name>``.
+        ``<name>.build_months``.
 
     Returns
     -------
@@ -195,7 +195,7 @@ def settings_from_params(p: Callable[[str], float], programmes: Sequence[str]) -
     if not p("delivery.enabled"):
         return Settings.instant(len(programmes))
     return Settings(
-        build_months=tuple(float(p(f"delivery.build_months.{name}")) for name in programmes),
+        build_months=tuple(float(p(f"{name}.build_months")) for name in programmes),
         funds_advance_share=float(p("delivery.funds_advance_share")),
         funds_advance_month=float(p("delivery.funds_advance_month")),
         funds_rest_issue_month=float(p("delivery.funds_rest_issue_month")),

@@ -4,7 +4,7 @@ A registered household exits (脱贫) when its *assessed* income reaches its
 line and every required guarantee holds. Assessment sees true income with a
 multiplicative log-normal error, so some exits are wrong (错退): true and
 assessed status are kept apart. An exited household returns (返贫) when its
-*true* income falls below ``return_threshold`` times its line, or it loses a
+*true* income falls below ``household_exit.return_threshold`` times its line, or it loses a
 required guarantee. In a registry-adjustment year (动态管理), a household of
 the near-poor pool whose assessed income is below its line is newly
 identified (新识别) and enters the registry; truly poor households left out
@@ -12,7 +12,7 @@ are the missed (漏评).
 
 A household's line is the year's poverty line; a household covered by the
 safety net uses ``min(line, dibao standard)`` instead when
-``safety_net_exit_at_dibao`` is set (Guangdong practice, seed 004 §一(三)).
+``household_exit.covered_at_dibao`` is set (Guangdong practice, seed 004 §一(三)).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def lines_for(p) -> tuple[float, float]:
     """(poverty line, line for households covered by the safety net) of the
     year whose parameters ``p`` holds (yuan/person/year)."""
     line = p("poverty_line")
-    covered = min(line, dibao_standard(p)) if p("safety_net_exit_at_dibao") else line
+    covered = min(line, dibao_standard(p)) if p("household_exit.covered_at_dibao") else line
     return line, covered
 
 

@@ -135,7 +135,9 @@ class Simulation:
         h, v = registry.households, registry.villages
         with_poor = np.zeros(len(v["village_id"]), bool)
         with_poor[h["village"][h["registered"] == 1]] = True
-        self.team_villages = np.bincount(v["county"][with_poor], minlength=nc).astype(np.float64)
+        # villages with a work team, as many as the registry stands for
+        self.team_villages = (np.bincount(v["county"][with_poor], minlength=nc)
+                              * registry.village_share)
 
     def run(self, progress=None) -> Record:
         """Record the base year, then step every year to ``end_year``."""
@@ -284,9 +286,9 @@ class Simulation:
         scalars = (year_key(self.seed, Stream.INCOME, year),
                    year_key(self.seed, Stream.ILLNESS, year),
                    np.float32(rho), np.float32(sp * np.sqrt(1.0 - rho**2)), np.float32(stt),
-                   np.float32(-0.5 * (sp**2 + stt**2)), np.float32(p("illness_base_rate")),
-                   np.float32(p("illness_rate_per_ill")), np.float32(p("illness_cost_mean")),
-                   np.float32(1.0 - p("medical_reimbursement")),
+                   np.float32(-0.5 * (sp**2 + stt**2)), np.float32(p("illness.base_rate")),
+                   np.float32(p("illness.rate_per_ill")), np.float32(p("illness.cost_mean")),
+                   np.float32(1.0 - p("illness.reimbursement")),
                    np.float32(1.0 - p("medical.reimbursement")),
                    np.float32(p("medical.oop_cap")))
         for s in self._chunks():
@@ -299,13 +301,13 @@ class Simulation:
     def _verify(self, p: YearParams, year: int) -> None:
         st, h = self.state, self.reg.households
         line, covered = lines_for(p)
-        required = ALL_GUARANTEES if p("require_guarantees") else 0
+        required = ALL_GUARANTEES if p("household_exit.require_guarantees") else 0
         key = year_key(self.seed, Stream.VERIFICATION, year)
         adjust = (year - self.base_year) % int(p("registry_adjustment_interval")) == 0
         for s in self._chunks():
             verify(h["hh_id"][s], st.income[s], st.floor[s], st.guarantees[s], key,
-                   np.float32(line), np.float32(covered), np.float32(p("verification_sigma")),
-                   np.uint8(required), np.float32(p("return_threshold")), adjust,
+                   np.float32(line), np.float32(covered), np.float32(p("household_exit.verification_sigma")),
+                   np.uint8(required), np.float32(p("household_exit.return_threshold")), adjust,
                    np.int16(year), st.status[s], st.event[s], st.exit_year[s])
 
     def _chunks(self):

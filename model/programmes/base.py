@@ -33,7 +33,7 @@ net, basic medical cover) follow their own rules in both modes. When capacity is
 the line first (1) or random (2); ties are broken by a counter-based random
 key, so choices are reproducible and independent of household order.
 
-Policies continue after exit for ``policy_grace_years`` (脱贫不脱政策).
+Policies continue after exit for ``household_exit.policy_grace_years`` (脱贫不脱政策).
 """
 
 from __future__ import annotations
@@ -53,6 +53,12 @@ from model.engine.context import Context, YearParams
 from model.engine.tally import registered_people_by
 from model.random import Stream, hash_id_np, uniforms_np, year_key
 
+# Parameters the base class reads as ``<programme name>.<key>``: ``capacity``
+# is required; the others are optional (budget: no limit, duration / life:
+# forever, hazard: none, ramp: full effect at once). ``life`` is the duration
+# of programmes that build an asset (``duration_parameter = "life"``).
+GENERIC_PARAMETERS = ("capacity", "budget", "duration", "life", "hazard", "ramp")
+
 
 class Programme:
     """A household programme. Subclasses set the class attributes and
@@ -67,6 +73,7 @@ class Programme:
     level: ClassVar[str] = "household"
     entitlement: ClassVar[bool] = False  # a legal entitlement: the same in every targeting mode
     cost_after_income: ClassVar[bool] = False  # cost depends on the year's income update
+    duration_parameter: ClassVar[str] = "duration"  # years an enrolment stays active
 
     # ---- to override
     def needs(self, ctx: Context) -> np.ndarray:
@@ -93,15 +100,24 @@ class Programme:
         a capacity. Programmes with a budget parameter override it."""
         return 0.0
 
-    # ---- parameters with defaults
-    def _param(self, p: YearParams, key: str, default: float) -> float:
+    # ---- the generic parameters, ``<name>.<key>`` in model/parameters.toml
+    def _param(self, p: YearParams, key: str, default: float | None = None) -> float:
+        """The programme's parameter ``key`` (one of :data:`GENERIC_PARAMETERS`)
+        in force this year; ``default`` when it is optional and not declared.
+        A required parameter (``default`` None) that is not declared is an
+        error naming it, never a silent default."""
+        if key not in GENERIC_PARAMETERS:
+            raise KeyError(f"{key!r} is not a generic programme parameter: "
+                           f"expected one of {', '.join(GENERIC_PARAMETERS)}")
         name = f"{self.name}.{key}"
-        return p(name) if p.has(name) else default
+        if default is None or p.has(name):
+            return p(name)
+        return default
 
     def capacity(self, p: YearParams) -> float:
-        """New enrolments this year, in :attr:`unit`: the capacity parameter,
-        further limited by the budget when one is declared."""
-        cap = self._param(p, "capacity", np.inf)
+        """New enrolments this year, in :attr:`unit`: the declared capacity
+        parameter (required), further limited by the budget when one is declared."""
+        cap = self._param(p, "capacity")
         budget = self._param(p, "budget", np.inf)
         if np.isfinite(budget):
             unit = self.unit_cost(p)
@@ -130,10 +146,10 @@ class Programme:
         p, st = ctx.p, ctx.st
         start = st.enrolled[self.name][idx]
         mask = (start > 0) & (start <= p.year)  # a delivery backlog starts next year
-        duration = self._param(p, "duration", np.inf)
+        duration = self._param(p, self.duration_parameter, np.inf)
         if np.isfinite(duration):
             mask &= start > p.year - duration
-        grace = p("policy_grace_years")
+        grace = p("household_exit.policy_grace_years")
         if np.isfinite(grace):
             mask &= ~((st.status[idx] == EXITED) & (st.exit_year[idx] <= p.year - grace - 1))
         return mask
@@ -277,7 +293,7 @@ class VillageProgramme(Programme):
         """Mask over villages ``idx`` that the programme reaches this year."""
         start = ctx.st.village_enrolled[self.name][idx]
         mask = (start > 0) & (start <= ctx.year)  # a delivery backlog starts next year
-        duration = self._param(ctx.p, "duration", np.inf)
+        duration = self._param(ctx.p, self.duration_parameter, np.inf)
         if np.isfinite(duration):
             mask &= start > ctx.year - duration
         return mask

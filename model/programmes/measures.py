@@ -75,10 +75,10 @@ class Medical(Programme):
     def cost(self, ctx, new, active):
         """Premiums plus the expected (not realised) extra reimbursement."""
         p, h = ctx.p, ctx.reg.households
-        extra = max(p("medical.reimbursement") - p("medical_reimbursement"), 0.0)
+        extra = max(p("medical.reimbursement") - p("illness.reimbursement"), 0.0)
         ill = np.arange(21)
-        events = np.minimum(p("illness_base_rate") + p("illness_rate_per_ill") * ill, 1.0)
-        by_ill = (events * p("illness_cost_mean") * extra).astype(np.float32)
+        events = np.minimum(p("illness.base_rate") + p("illness.rate_per_ill") * ill, 1.0)
+        by_ill = (events * p("illness.cost_mean") * extra).astype(np.float32)
         by_size = (p("medical.premium") * np.arange(21)).astype(np.float32)
         return 0.0, by_ill[h["ill"][active]] + by_size[h["size"][active]]
 
@@ -273,6 +273,7 @@ class Photovoltaic(Programme):
 
     name, batch, stream = "photovoltaic", "production", 11
     description = "household photovoltaic station"
+    duration_parameter = "life"
 
     def needs(self, ctx):
         return ctx.reg.households["labourers"] > 0

@@ -34,8 +34,8 @@ def delivery_parameters() -> Parameters:
 
 def programme_names(params: Parameters) -> list[str]:
     """Programmes with a declared build time, in declaration order (sorted)."""
-    prefix = "delivery.build_months."
-    return [n[len(prefix):] for n in params.names() if n.startswith(prefix)]
+    suffix = ".build_months"
+    return sorted(n[:-len(suffix)] for n in params.names() if n.endswith(suffix))
 
 
 def settings_for(params: Parameters, programmes: list[str], year: int = 2016) -> Settings:

@@ -1,11 +1,21 @@
-"""Village and county exit on small hand-built cases, the Hubei schedule,
-and the attribution of exits to pathways."""
+"""The engine's rules on small hand-built cases: the household line, village
+and county exit, the Hubei schedule. (Household exit, return and entry are
+checked kernel against numpy reference in test_kernels.py.)"""
 
 import numpy as np
+from numba import njit
 
-from model.engine.attribution import NONE, attribute, attribute_exits
-from model.engine.codes import ATTRIBUTION, BATCHES, EXIT
-from model.engine.rules import county_exits, scheduled_year, village_exits
+from model.engine.context import YearParams
+from model.engine.rules import (
+    county_exits,
+    dibao_standard,
+    household_line,
+    household_line_np,
+    lines_for,
+    scheduled_year,
+    village_exits,
+)
+from model.params import Parameters
 
 
 def _villages(**kw):
@@ -79,45 +89,6 @@ def test_county_cannot_exit_before_its_scheduled_year():
     np.testing.assert_array_equal(a["exit_year"], [2017, 2018, 2019, 2017])
 
 
-def test_attribution_rule():
-    line = np.full(5, 3000.0)
-    income = np.array([3500.0, 3500.0, 3500.0, 5000.0, 3100.0])
-    comps = np.zeros((len(BATCHES), 5))
-    p, r, e, ed, s = range(5)
-    comps[p, 0] = 1000                       # production alone decisive
-    comps[[p, e], 1] = [600, 900]            # both decisive: the larger (ecological)
-    comps[[p, ed], 2] = [300, 300]           # none alone decisive: the larger (first on ties)
-    comps[p, 3] = 1000                       # own income suffices
-    comps[[p, s], 4] = [50, 2000]            # safety net decisive, production not
-    got = attribute(income, line, comps)
-    assert [ATTRIBUTION[g] for g in got] == ["production", "ecological", "production", "none",
-                                             "safety_net"]
-    assert NONE == ATTRIBUTION.index("none")
-
-
-def test_attribution_kernel_matches_rule():
-    rng = np.random.default_rng(2)
-    n = 50_000
-    batch_income = (rng.random((4, n)) < 0.4) * rng.uniform(0, 3000, (4, n))
-    topup = (rng.random(n) < 0.3) * rng.uniform(0, 2000, n)
-    income = rng.uniform(2000, 9000, n).astype(np.float32)
-    floor = (topup > 0).astype(np.float32) * 2500
-    event = np.where(rng.random(n) < 0.5, EXIT, 0).astype(np.uint8)
-    county = rng.integers(0, 3, n).astype(np.int16)
-    size = rng.integers(1, 6, n).astype(np.int8)
-    out = np.zeros((3, len(ATTRIBUTION), 2))
-    attribute_exits(event, income, floor, 3000.0, 2500.0, batch_income.astype(np.float32),
-                    topup.astype(np.float32), county, size, out)
-    ex = np.flatnonzero(event == EXIT)
-    comps = np.vstack([batch_income.astype(np.float32)[:, ex], topup.astype(np.float32)[ex]])
-    ref = attribute(income[ex], np.where(floor[ex] > 0, 2500.0, 3000.0), comps)
-    expected = np.zeros((3, len(ATTRIBUTION)))
-    np.add.at(expected, (county[ex], ref), 1)
-    np.testing.assert_array_equal(out[..., 0], expected)
-    assert out[..., 0].sum() == len(ex)
-    assert (expected > 0).sum() > 10
-
-
 def test_only_poor_villages_and_counties_exit():
     a = _villages(poor_people=np.zeros(4))
     new = village_exits(2017, **a, poor_village=np.array([1, 0, 1, 0], np.uint8))
@@ -125,3 +96,27 @@ def test_only_poor_villages_and_counties_exit():
     b = _counties(poor_people=np.zeros(4), missed_rate=np.zeros(4), wrong_exit_rate=np.zeros(4))
     new = county_exits(2017, **b, poor_county=np.array([0, 1, 1, 0], np.uint8))
     np.testing.assert_array_equal(new, [1, 2])
+
+
+def test_covered_households_are_judged_at_the_dibao_standard_only_where_the_rule_says():
+    params = Parameters.load()
+    p = YearParams(params, 2016)
+    line, covered = lines_for(p)
+    assert line == p("poverty_line") and covered == line     # the national rule
+    q = YearParams(params.with_overlay({"household_exit.covered_at_dibao": 1}), 2016)
+    line, covered = lines_for(q)
+    assert covered == min(line, dibao_standard(q)) < line    # Guangdong practice, 2016
+
+
+def test_household_line_kernel_and_numpy_twin_agree():
+    @njit
+    def lines(floor, line, covered):
+        out = np.empty(len(floor))
+        for i in range(len(floor)):
+            out[i] = household_line(floor[i], line, covered)
+        return out
+
+    floor = np.array([0.0, 2500.0, 0.0, 1.0], np.float32)
+    expected = np.array([3000.0, 2600.0, 3000.0, 2600.0])
+    np.testing.assert_array_equal(lines(floor, 3000.0, 2600.0), expected)
+    np.testing.assert_array_equal(household_line_np(floor, 3000.0, 2600.0), expected)
