@@ -362,7 +362,7 @@ def test_profile_varies_one_parameter_at_a_time(small_fit):
     targets = load_targets(path)
     scenario = fitting.problem_scenario(targets, 0.5)
     free = [f for f in fitting.free_parameters(scenario)
-            if f.name in ("income_sigma_persistent", "delivery.build_months.photovoltaic")]
+            if f.name in ("income_sigma_persistent", "photovoltaic.build_months")]
     with fitting.Pool(1) as pool:
         prof = fitting.profile(scenario, data["parameters"], free, (0,), targets.moments, pool, 2)
     for f in free:
