@@ -342,11 +342,15 @@ class Simulation:
         line, covered = lines_for(p)
         required = ALL_GUARANTEES if p("require_guarantees") else 0
         key = year_key(self.seed, Stream.VERIFICATION, year)
+        key_return = year_key(self.seed, Stream.RETURN, year)
         adjust = (year - self.base_year) % int(p("registry_adjustment_interval")) == 0
         for s in self._chunks():
-            verify(h["hh_id"][s], st.income[s], st.floor[s], st.guarantees[s], key,
+            verify(h["hh_id"][s], st.income[s], st.floor[s], st.guarantees[s], key, key_return,
                    np.float32(line), np.float32(covered), np.float32(p("verification_sigma")),
-                   np.uint8(required), np.float32(p("return_threshold")), adjust,
+                   np.uint8(required), np.float32(p("household_exit.margin")),
+                   np.float32(p("return_threshold")),
+                   np.float32(p("household_exit.return_probability")),
+                   np.float32(p("household_exit.return_decay")), adjust,
                    np.int16(year), st.status[s], st.event[s], st.exit_year[s])
 
     def _chunks(self):
