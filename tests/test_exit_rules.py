@@ -125,3 +125,49 @@ def test_only_poor_villages_and_counties_exit():
     b = _counties(poor_people=np.zeros(4), missed_rate=np.zeros(4), wrong_exit_rate=np.zeros(4))
     new = county_exits(2017, **b, poor_county=np.array([0, 1, 1, 0], np.uint8))
     np.testing.assert_array_equal(new, [1, 2])
+
+
+def _exit_then_shock(margin, drop, n=50_000):
+    """Households exit in 2017 at exactly their exit threshold (assessed =
+    true income, no error); in 2018 their income falls by ``drop``. Returns
+    the 2018 events, with the default return parameters."""
+    from model.params import Parameters
+    from model.random import Stream, year_key
+    from model.rules import ALL_GUARANTEES, POOR, verify
+
+    p = Parameters.load()
+    line = np.float32(2952.0)
+    hh = np.arange(n, dtype=np.int64)
+    income = np.full(n, (1.0 + margin) * line * 1.0001, np.float32)
+    floor = np.zeros(n, np.float32)
+    g = np.full(n, ALL_GUARANTEES, np.uint8)
+    status, event, exit_year = np.full(n, POOR, np.int8), np.zeros(n, np.uint8), np.zeros(n, np.int16)
+    common = (floor, g)
+    for year, inc in ((2017, income), (2018, income * np.float32(1.0 - drop))):
+        verify(hh, inc, *common, year_key(3, Stream.VERIFICATION, year),
+               year_key(3, Stream.RETURN, year), line, line, np.float32(0.0),
+               np.uint8(ALL_GUARANTEES), np.float32(margin),
+               np.float32(p.at("return_threshold", year)),
+               np.float32(p.at("household_exit.return_probability", year)),
+               np.float32(p.at("household_exit.return_decay", year)), False, np.int16(year),
+               status, event, exit_year)
+        if year == 2017:
+            assert (event == EXIT).all()
+    return event
+
+
+def test_just_exited_household_with_a_margin_does_not_return_on_an_ordinary_shock():
+    """稳定脱贫: a household that exits with the default margin and then loses
+    an ordinary year's worth of income (a fall of one standard deviation of
+    the transitory shock) stays out; without the margin, or after a large
+    fall, some return."""
+    from model.params import Parameters
+    from model.rules import RETURN
+
+    p = Parameters.load()
+    margin = float(p.at("household_exit.margin", 2017))
+    ordinary = 1.0 - np.exp(-float(p.at("income_sigma_transitory", 2018)))
+    assert margin > 0 and 0.1 < ordinary < 0.3
+    assert not (_exit_then_shock(margin, ordinary) == RETURN).any()
+    assert (_exit_then_shock(0.0, ordinary) == RETURN).mean() > 0.1
+    assert (_exit_then_shock(margin, 0.4) == RETURN).mean() > 0.1

@@ -232,3 +232,37 @@ def test_precise_targeting_exits_more_than_uniform_at_the_same_budget():
     # enrolments end (three years), so single later years can reverse
     assert (exits[0][2:5] > exits[1][2:5]).all(), exits
     assert exits[0].sum() > exits[1].sum()
+
+
+def test_support_continues_after_exit_while_the_policy_says_so(registry):
+    """脱贫不脱政策: with no grace at first and unlimited grace from 2018 (as
+    Shanxi's 2014 rule was superseded by the national one in 2016), a
+    programme stops for a household the year after its exit under the first
+    rule, and reaches every exited household again while the second holds;
+    a finite grace counts years from the exit."""
+    from model.programmes import Context
+    from model.rules import EXITED
+    params = base_params(photovoltaic=np.inf).with_overlay(
+        {"policy_grace_years": {"2010": 0, "2018": np.inf}}, "test")
+    sim, _ = simulate(registry, params, ["photovoltaic"])
+    st, prog = sim.state, BY_NAME["photovoltaic"]()
+    enrolled = st.enrolled["photovoltaic"] > 0
+    exited = enrolled & (st.status == EXITED) & (st.exit_year >= 2016) & (st.exit_year < 2019)
+    assert exited.sum() > 50
+    for year, expect in ((2017, False), (2019, True), (2020, True)):
+        ctx = Context(registry, st, YearParams(params, year), 1, 1.0, 1.0)
+        # households that had exited by the year before
+        before = exited & (st.exit_year < year)
+        active = prog.is_active(ctx)
+        if expect:
+            assert active[before].all(), year
+        else:
+            assert not active[before].any(), year
+    # a grace of two years: active in the two years after exit, not in the third
+    two = base_params(photovoltaic=np.inf).with_overlay({"policy_grace_years": 2}, "test")
+    for offset, expect in ((1, True), (2, True), (3, False)):
+        year = 2017 + offset
+        ctx = Context(registry, st, YearParams(two, year), 1, 1.0, 1.0)
+        who = exited & (st.exit_year == 2017)
+        assert who.any()
+        assert (prog.is_active(ctx)[who] == expect).all(), offset
