@@ -175,12 +175,19 @@ class Simulation:
         return self.record
 
     def _record_base_year(self) -> None:
+        """The base year's incomes go through the same income update as every
+        later year (shocks, illness, schooling cost, the net floor of the
+        households already in dibao or wubao), without growth or programmes,
+        so that the base year's true-poor count is comparable with the next."""
         p = YearParams(self.params, self.base_year)
         st, h = self.state, self.reg.households
         st.transfer_income[:] = p("pension_basic") * h["elderly"] / h["size"]
         covered = covered_by_category(self.reg)
         st.floor[covered] = np.float32(dibao_standard(p))
-        st.income[:] = np.maximum(st.market + st.transfer_income, st.floor)
+        cost = tuple(p("schooling_cost"))
+        st.schooling_cost[:] = per_student(self.reg, cost)
+        self._schooling_key = cost
+        self._income(p, self.base_year, growth=False)
         self._tally(p, 0)
 
     def step(self, year: int) -> None:
@@ -309,19 +316,20 @@ class Simulation:
         np.sum(st.batch_income, axis=0, out=st.programme_income)
         return pending
 
-    def _county_factor(self, p: YearParams, year: int) -> np.ndarray:
+    def _county_factor(self, p: YearParams, year: int, growth: bool = True) -> np.ndarray:
         """Growth index since the base year times this year's county shock."""
-        self._growth_index *= 1.0 + p("market_income_growth")
+        if growth:
+            self._growth_index *= 1.0 + p("market_income_growth")
         sigma = p("income_sigma_county")
         key = year_key(self.seed, Stream.COUNTY, year)
         shock, _ = normal_pair_np(hash_id_np(key, np.arange(self.reg.n_counties)))
         return (self._growth_index * np.exp(sigma * shock - 0.5 * sigma**2)).astype(np.float32)
 
-    def _income(self, p: YearParams, year: int) -> None:
+    def _income(self, p: YearParams, year: int, growth: bool = True) -> None:
         st, h = self.state, self.reg.households
         rho = p("income_persistence")
         sp, stt = p("income_sigma_persistent"), p("income_sigma_transitory")
-        county_factor = self._county_factor(p, year)
+        county_factor = self._county_factor(p, year, growth)
         scalars = (year_key(self.seed, Stream.INCOME, year),
                    year_key(self.seed, Stream.ILLNESS, year),
                    np.float32(rho), np.float32(sp * np.sqrt(1.0 - rho**2)), np.float32(stt),
