@@ -179,7 +179,7 @@ def test_shanxi_jobs_and_registry_rules():
     assert s.params.scalar("registry_adjustment_interval", 2016) == 3
     # the 2014 rule (no policies after exit) until the national 脱贫不脱政策 of 2016
     assert s.params.scalar("policy_grace_years", 2015) == 0
-    assert s.params.scalar("policy_grace_years", 2016) == np.inf
+    assert s.params.scalar("policy_grace_years", 2016) == math.inf
 
 
 def test_national_measures_add_up_to_their_published_totals():
