@@ -11,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from model.population import CAUSES, GENERAL
-from model.programmes import Context, Programme, VillageProgramme, registered_people_by_village
+from model.programmes import (Context, Programme, VillageProgramme, poverty_line,
+                              registered_people_by_village)
+from model.random import Stream, hash_id_np, uniforms_np, year_key
 from model.rules import HOUSING, MEDICAL, SCHOOLING, WATER
 from model.state import per_student
 
@@ -49,15 +51,28 @@ class SafetyNet(Programme):
         return (h["labourers"] == 0) | (h["category"] != GENERAL)
 
     def effect(self, ctx, idx, years_in):
-        ctx.st.floor[idx] = np.float32(dibao_standard(ctx.p))
+        county = ctx.reg.households["county"][idx]
+        ctx.st.floor[idx] = county_dibao_standards(ctx.p, ctx.reg, ctx.seed)[county]
 
     def cost(self, ctx, new, active):
         return 0.0, ctx.st.topup[active] * ctx.reg.households["size"][active].astype(np.float64)
 
 
 def dibao_standard(p) -> float:
-    """The year's dibao standard (yuan/person/year)."""
-    return p("dibao_standard_ratio") * p("poverty_line")
+    """The year's dibao standard (yuan/person/year): the lowest of the counties'."""
+    return p("dibao_standard_ratio") * poverty_line(p)
+
+
+def county_dibao_standards(p, reg, seed: int) -> np.ndarray:
+    """Each county's dibao standard (float32, yuan/person/year): standards are
+    set locally, from :func:`dibao_standard` up to ``1 + dibao_standard_spread``
+    times it, a county's place in that range drawn once per run (Stream.DIBAO)."""
+    spread = p("dibao_standard_spread")
+    base = dibao_standard(p)
+    if spread <= 0:
+        return np.full(reg.n_counties, base, np.float32)
+    u, _ = uniforms_np(hash_id_np(year_key(seed, Stream.DIBAO, 0), reg.counties["county_id"]))
+    return (base * (1.0 + spread * u)).astype(np.float32)
 
 
 class Medical(Programme):
@@ -264,7 +279,10 @@ class AssetIncome(Programme):
         return ctx.reg.households["labourers"] > 0
 
     def effect(self, ctx, idx, years_in):
-        self.add_income(ctx, idx, np.float32(ctx.p("asset_income.dividend")))
+        p = ctx.p
+        share = np.where(years_in < p("asset_income.full_years"), np.float32(1.0),
+                         np.float32(p("asset_income.later_share")))
+        self.add_income(ctx, idx, np.float32(p("asset_income.dividend")) * share)
 
     def unit_cost(self, p):
         return p("asset_income.investment") * 3.0  # per household of about three people

@@ -68,6 +68,12 @@ class YearParams:
         return name in self.params
 
 
+def poverty_line(p: YearParams) -> float:
+    """The year's poverty line (yuan/person/year): the published line times
+    ``poverty_line_factor`` (the rounded 2020 headline carried as uncertain)."""
+    return p("poverty_line") * p("poverty_line_factor")
+
+
 class Context:
     """What a programme sees in a year: registry, state, parameters, seed, lines."""
 

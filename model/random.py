@@ -60,6 +60,7 @@ class Stream(IntEnum):
     DROPOUT = 9         # schooling events
     DELIVERY_ORDER = 10  # where in a county a delayed delivery starts (per programme)
     RETURN = 11         # whether an exited household's fall below the line is found (返贫)
+    DIBAO = 12          # where a county's dibao standard sits in its spread (id = county)
 
 
 @njit(inline="always", cache=True)

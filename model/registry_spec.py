@@ -102,7 +102,8 @@ COUNTY = {"name": str, "region": str, "rural_population": int, "incidence": (int
 GROUP = {"prefix": str, "count": int, "region": str, "regions": dict,
          "rural_population": int, "incidence": (int, float), "income_ratio": (int, float, list),
          "national": int, "poor_county": int, "villages": int, "poor_villages": int,
-         "share": (int, float), "dispersion": (int, float)}
+         "share": (int, float), "dispersion": (int, float),
+         "incidence_dispersion": (int, float)}
 
 
 def check_keys(table: dict, allowed: dict, source: str, where: str) -> None:
@@ -483,6 +484,13 @@ def _expand_group(g: dict, where: str, source: str, rng: np.random.Generator) ->
         if "incidence" in g:
             row["incidence"] = g["incidence"]
         rows.append(row)
+    spread = float(g.get("incidence_dispersion", 0.0))
+    if spread > 0 and "incidence" in g:
+        # incidences of the counties spread log-normally around the group's
+        # (mean kept): counties far below it can exit early (assumption)
+        factor = np.exp(rng.normal(0.0, spread, n) - spread ** 2 / 2)
+        for row, f in zip(rows, factor):
+            row["incidence"] = min(float(g["incidence"]) * f, 0.95)
     return rows
 
 

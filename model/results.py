@@ -128,8 +128,9 @@ def _exit_variables(record: Record, registry: Registry) -> dict[str, xr.DataArra
             "units": "persons", "long_name": "people in exiting households that the pathway's "
                                              "programmes reached (overlapping)"}),
         "wrong_exit_rate": xr.DataArray(record.rates[..., 0], dims=yc, attrs={
-            "units": "1", "long_name": "wrongful-exit rate (错退率): exited households truly "
-                                       "below their line / exited households"}),
+            "units": "1", "long_name": "wrongful-exit rate (错退率): households exiting in the "
+                                       "year truly below their line / households exiting in "
+                                       "the year"}),
         "missed_rate": xr.DataArray(record.rates[..., 1], dims=yc, attrs={
             "units": "1", "long_name": "missed rate (漏评率): truly poor people not registered / "
                                        "truly poor people"}),

@@ -47,10 +47,11 @@ import numpy as np
 from model.attribution import attribute_exits
 from model.delivery import Carry, deliver, settings_from_params
 from model.kernels import income_update
-from model.measures import PROGRAMMES, dibao_standard
+from model.measures import PROGRAMMES, county_dibao_standards, dibao_standard
 from model.params import Parameters
 from model.population import CATEGORIES, Registry
-from model.programmes import ATTRIBUTION, BATCHES, Context, Programme, YearParams
+from model.programmes import (ATTRIBUTION, BATCHES, Context, Programme, YearParams,
+                              poverty_line)
 from model.random import Stream, hash_id_np, normal_pair_np, uniforms_np, year_key
 from model.rules import (ALL_GUARANTEES, EXIT, county_exits, scheduled_year, verify,
                          village_exits)
@@ -96,7 +97,7 @@ class Record:
 
 def lines_for(p: YearParams) -> tuple[float, float]:
     """(poverty line, line for households covered by the safety net)."""
-    line = p("poverty_line")
+    line = poverty_line(p)
     covered = min(line, dibao_standard(p)) if p("safety_net_exit_at_dibao") else line
     return line, covered
 
@@ -182,8 +183,8 @@ class Simulation:
         p = YearParams(self.params, self.base_year)
         st, h = self.state, self.reg.households
         st.transfer_income[:] = p("pension_basic") * h["elderly"] / h["size"]
-        covered = covered_by_category(self.reg)
-        st.floor[covered] = np.float32(dibao_standard(p))
+        covered = np.flatnonzero(covered_by_category(self.reg))
+        st.floor[covered] = county_dibao_standards(p, self.reg, self.seed)[h["county"][covered]]
         cost = tuple(p("schooling_cost"))
         st.schooling_cost[:] = per_student(self.reg, cost)
         self._schooling_key = cost
@@ -357,9 +358,16 @@ class Simulation:
                    np.float32(line), np.float32(covered), np.float32(p("verification_sigma")),
                    np.uint8(required), np.float32(p("household_exit.margin")),
                    np.float32(p("return_threshold")),
-                   np.float32(p("household_exit.return_probability")),
+                   np.float32(self._return_probability(p, year)),
                    np.float32(p("household_exit.return_decay")), adjust,
                    np.int16(year), st.status[s], st.event[s], st.exit_year[s])
+
+    @staticmethod
+    def _return_probability(p: YearParams, year: int) -> float:
+        """Return probability of the year after exit, matured since the start."""
+        since = max(year - p("household_exit.maturation_start"), 0.0)
+        return p("household_exit.return_probability") * float(
+            np.exp(-p("household_exit.return_maturation") * since))
 
     def _chunks(self):
         n = self.reg.n_households
@@ -382,8 +390,11 @@ class Simulation:
         p, c = ctx.p, self.reg.counties
         by_county = sums.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            wrong = np.nan_to_num(by_county[:, COL["wrongly_exited_households"]]
-                                  / by_county[:, COL["exited_households"]])
+            # 错退率 as exit assessments measure it: the year's exits that did
+            # not meet the line (exited households that fell back later are
+            # returns, or wait for the next verification)
+            wrong = np.nan_to_num(by_county[:, COL["wrong_exits_households"]]
+                                  / by_county[:, COL["exits_households"]])
             missed = np.nan_to_num(by_county[:, COL["missed_people"]]
                                    / by_county[:, COL["true_poor_people"]])
         k = ctx.year - self.base_year
@@ -393,6 +404,7 @@ class Simulation:
                                    p("county_exit.ratio_2018"))
         else:
             first = np.zeros(self.reg.n_counties, np.int16)
+        first = np.maximum(first, np.int16(p("county_exit.first_year")))
         county_exits(ctx.year, by_county[:, COL["registered_people"]], c["rural_population"],
                      c["region"], wrong, missed, self.state.county_exit_year,
                      p("county_exit.incidence"), p("county_exit.incidence_west"),

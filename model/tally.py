@@ -47,6 +47,8 @@ TALLY = (
     ("income_sum_exiting", "yuan/year",
      "total income of people in households exiting in the year (with income_sum_registered: "
      "the income of everyone on the registry during the year)"),
+    ("wrong_exits_households", "households",
+     "households exiting in the year whose true income is below their line (错退 of the year)"),
 )
 NV = len(TALLY)
 COL = {name: k for k, (name, _, _) in enumerate(TALLY)}
@@ -64,7 +66,7 @@ _WRONG = COL["wrongly_exited_households"]
 _MISS_H, _MISS_P = COL["missed_households"], COL["missed_people"]
 _INC, _GAP, _SHORT = COL["income_sum_registered"], COL["gap_sum_registered"], \
     COL["shortfall_registered"]
-_INC_EXIT = COL["income_sum_exiting"]
+_INC_EXIT, _WRONG_EXIT = COL["income_sum_exiting"], COL["wrong_exits_households"]
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -129,6 +131,8 @@ def tally(county, category, size, income, floor, status, event, line, covered_li
                 acc[g, _EXIT_H] += 1.0
                 acc[g, _EXIT_P] += people
                 acc[g, _INC_EXIT] += people * y
+                if true_poor:
+                    acc[g, _WRONG_EXIT] += 1.0
             elif e == RETURN:
                 acc[g, _RET_H] += 1.0
                 acc[g, _RET_P] += people
@@ -159,7 +163,7 @@ def tally_numpy(county, category, size, income, floor, status, event, line, cove
             event == ENTRY, (event == ENTRY) * people,
             poor, poor * people, exited & poor, pool & poor, (pool & poor) * people,
             reg * people * y, reg * poor * people * (1 - y / hl), reg * poor * people * (hl - y),
-            (event == EXIT) * people * y]
+            (event == EXIT) * people * y, (event == EXIT) & poor]
     out = np.stack([np.bincount(group, weights=c.astype(np.float64), minlength=n_groups)
                     for c in cols], axis=1)
     b = np.clip(y / line * BINS_PER_LINE, 0, NBINS - 1).astype(np.int64)

@@ -6,7 +6,7 @@ precise targeting beats uniform help at the same budget."""
 import numpy as np
 import pytest
 
-from model.measures import PROGRAMMES, dibao_standard
+from model.measures import PROGRAMMES, county_dibao_standards, dibao_standard
 from model.params import Parameters
 from model.programmes import YearParams
 from model.sim import Simulation
@@ -168,16 +168,18 @@ def test_safety_net_brings_households_without_labour_to_the_dibao_standard(regis
     params = base_params(safety_net=np.inf)
     sim, _ = simulate(registry, params, ["safety_net"])
     st, h = sim.state, registry.households
-    standard = dibao_standard(YearParams(params, 2020))
+    standards = county_dibao_standards(YearParams(params, 2020), registry, 1)
+    assert standards.min() >= np.float32(dibao_standard(YearParams(params, 2020))) * (1 - 1e-6)
+    standard = standards[h["county"]]
     no_labour = (h["labourers"] == 0) & (st.enrolled["safety_net"] > 0)
     assert no_labour.sum() > 1000
     # the floor holds on net income, after medical and schooling costs
     net = st.market + st.programme_income + st.transfer_income - st.medical - st.schooling_cost
-    assert (st.income[no_labour] >= np.float32(standard)).all()
-    # exactly at the standard where the top-up is paid
+    assert (st.income[no_labour] >= standard[no_labour]).all()
+    # exactly at the county's standard where the top-up is paid
     paid = no_labour & (st.topup > 0)
-    np.testing.assert_allclose((net + st.topup)[paid], standard, rtol=1e-5)
-    np.testing.assert_allclose(st.income[paid], standard, rtol=1e-6)
+    np.testing.assert_allclose((net + st.topup)[paid], standard[paid], rtol=1e-5)
+    np.testing.assert_allclose(st.income[paid], standard[paid], rtol=1e-6)
 
 
 def test_failure_hazard_stops_enrolments(registry):
