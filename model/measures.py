@@ -81,6 +81,7 @@ class Medical(Programme):
     registered household."""
 
     name, batch, stream, entitlement = "medical", "guarantee", 2, True
+    grants = MEDICAL
     description = "premium subsidy, higher reimbursement, out-of-pocket cap"
 
     def needs(self, ctx):
@@ -107,6 +108,7 @@ class Education(Programme):
     and vocational graduates who later join the labour force at a higher wage."""
 
     name, batch, stream = "education", "education", 3
+    grants = SCHOOLING
     description = "grants by stage, no dropout, vocational graduates"
 
     def needs(self, ctx):
@@ -129,6 +131,7 @@ class Housing(Programme):
     """危房改造: unsafe houses are rebuilt or repaired within the year."""
 
     name, batch, stream = "housing", "guarantee", 4
+    grants = HOUSING
     description = "rebuilding or repairing unsafe houses"
 
     def needs(self, ctx):
@@ -152,6 +155,7 @@ class Relocation(Programme):
     support (jobs near the site) adds income. Capacity in people."""
 
     name, batch, stream, unit = "relocation", "relocation", 5, "people"
+    grants = HOUSING | WATER
     description = "relocation from harsh areas"
 
     def needs(self, ctx):
@@ -344,6 +348,7 @@ class VillageInfrastructure(VillageProgramme):
     a village exit condition, and safe water for its households."""
 
     name, batch, stream = "infrastructure", "guarantee", 13
+    grants = WATER
     description = "village roads, water, power and clinic"
 
     def village_needs(self, ctx):

@@ -78,6 +78,15 @@ def to_dataset(record: Record, registry: Registry, scenario: Scenario, seed: int
     for k, (name, unit, long_name) in enumerate(PROGRAMME_FIELDS):
         data[name] = xr.DataArray(record.programme[..., k], dims=("year", "county", "programme"),
                                   attrs={"units": unit, "long_name": long_name})
+    if record.need is not None:
+        data["programme_need"] = xr.DataArray(record.need, dims=("programme",), attrs={
+            "units": "households (people or villages in the programme's unit)",
+            "long_name": "registered households lacking a guarantee the programme grants and "
+                         "can help, in the base year (NaN: it grants none)"})
+        data["programme_capacity"] = xr.DataArray(record.capacity, dims=("year", "programme"),
+                                                  attrs={
+            "units": "households (people or villages in the programme's unit)",
+            "long_name": "new enrolments the programme may take in the year, at the run's scale"})
     data.update(_exit_variables(record, registry))
     data.update(_delivery_variables(record))
     static = {k: data.pop(k) for k in STATIC}

@@ -77,7 +77,10 @@ class Record:
     (Y, C, P, 5): enrolments due (new and carried), in effect, carried to next
     year, household-years in effect and funds returned unspent (yuan);
     ``delivery_monthly`` (Y, P, 12): enrolments in effect by the end of each
-    month, all counties.
+    month, all counties; ``need`` (P,): what each programme granting a
+    guarantee must reach in the base year (:meth:`model.programmes.Programme.need`,
+    NaN for the others); ``capacity`` (Y, P): its new enrolments allowed
+    each year, at the run's scale (in its unit).
     """
 
     years: np.ndarray
@@ -93,6 +96,8 @@ class Record:
     county_exit_year: np.ndarray
     delivery: np.ndarray
     delivery_monthly: np.ndarray
+    need: np.ndarray = None
+    capacity: np.ndarray = None
 
 
 def lines_for(p: YearParams) -> tuple[float, float]:
@@ -175,6 +180,16 @@ class Simulation:
                 progress.update(1)
         return self.record
 
+    def _record_need_and_capacity(self) -> None:
+        """Base-year need of each programme granting a guarantee, and every
+        year's capacity (for the capacity-versus-need check of a comparison)."""
+        p = YearParams(self.params, self.base_year)
+        ctx = Context(self.reg, self.state, p, self.seed, *lines_for(p), scale=self.scale)
+        self.record.need = np.array([prog.need(ctx) for prog in self.programmes])
+        self.record.capacity = np.array(
+            [[0.0 if y == self.base_year else prog.capacity(YearParams(self.params, y)) * self.scale
+              for prog in self.programmes] for y in self.record.years])
+
     def _record_base_year(self) -> None:
         """The base year's incomes go through the same income update as every
         later year (shocks, illness, schooling cost, the net floor of the
@@ -190,6 +205,7 @@ class Simulation:
         self._schooling_key = cost
         self._income(p, self.base_year, growth=False)
         self._tally(p, 0)
+        self._record_need_and_capacity()
 
     def step(self, year: int) -> None:
         """Advance one year; see the module docstring for the step order."""
