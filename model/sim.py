@@ -32,8 +32,10 @@ Step order of a year ``t`` (the only place it is written down):
 
 Year ``t`` means calendar year ``t``; the state is recorded at the end of the
 year, after verification. The registry describes the end of its base year,
-which is recorded first (registered households poor, base-year income); the
-run then covers ``base_year + 1`` to ``end_year``, both inclusive.
+which is recorded first (registered households poor; base-year income through
+the income update of step 4 without growth or programmes, with the safety-net
+floor of households already in dibao or wubao); the run then covers
+``base_year + 1`` to ``end_year``, both inclusive.
 """
 
 from __future__ import annotations
