@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             return _compare(args)
         if args.command == "scenarios":
             return _scenarios()
-        from model.bench import main as bench_main
+        from model.tools.bench import main as bench_main
         return bench_main(args.sizes, args.repeats)
     except PovsimError as err:
         for line in str(err).splitlines() or [""]:
@@ -132,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
-    from model import plots, results, runs
+    from model import results, runs
+    from model.analysis import run_chart as plots
+    from model.analysis import summary
     from model.scenario import load_scenario
 
     start = time.perf_counter()
@@ -150,7 +152,7 @@ def _run(args) -> int:
     ds = runs.run(scenario, seeds)
     out.mkdir(parents=True, exist_ok=True)
     results.write_netcdf(ds, out / "results.nc")
-    results.write_summary_csv(ds, out / "summary.csv")
+    summary.write_summary_csv(ds, out / "summary.csv")
     plots.poor_by_year(ds, out / "registered_poor.png")
     print(format_table(ds))
     print(f"\nwrote {out / 'results.nc'}, {out / 'summary.csv'}, {out / 'registered_poor.png'} "
@@ -159,7 +161,9 @@ def _run(args) -> int:
 
 
 def _compare(args) -> int:
-    from model import charts, compare, ensemble, report
+    from model import runs
+    from model.analysis import charts, compare, report
+    from model.atomic import staged
     from model.scenario import load_scenario
 
     start = time.perf_counter()
@@ -176,11 +180,11 @@ def _compare(args) -> int:
         raise PovsimError(f"--out {out}: exists and is not a folder")
     if warning:
         print(f"povsim: warning: {warning}", file=sys.stderr)
-    datasets = ensemble.run_all(scenarios, seeds, args.workers)
+    datasets = runs.run_all(scenarios, seeds, args.workers)
     cmp = compare.compare(datasets, names)
     summary = report.markdown(cmp)
     files = ["compare.nc", "compare.csv", "summary.md"]
-    with report.staged(out) as path_for:
+    with staged(out) as path_for:
         report.write_netcdf(cmp, path_for("compare.nc"))
         path_for("compare.csv").write_text(report.csv_text(cmp), encoding="utf-8")
         path_for("summary.md").write_text(summary, encoding="utf-8")
@@ -203,7 +207,9 @@ def _scenarios() -> int:
 
 
 def _registry(args) -> int:
-    from model import registry_io, runs, synth
+    from model import runs
+    from model.registry import files as registry_io
+    from model.registry import synth
 
     start = time.perf_counter()
     if args.registry_command == "validate":
@@ -236,7 +242,7 @@ def describe(reg) -> str:
 
 def format_table(ds) -> str:
     """The printed table: registered poor by year beside the plan, if any."""
-    from model.results import summary_table
+    from model.analysis.summary import summary_table
 
     t = summary_table(ds)
     several = "registered_people_p10" in t

@@ -33,6 +33,39 @@ from model.errors import ParameterError, close_match
 _DECLARATION_KEYS = {"description", "unit", "range", "reference", "value", "values",
                      "calibrate"}
 _PRIOR_SCALES = ("linear", "log")
+
+# Names that were renamed when parameters were grouped by subject: an old
+# name is an error that names the new one.
+RENAMED = {
+    "verification_sigma": "household_exit.verification_sigma",
+    "return_threshold": "household_exit.return_threshold",
+    "require_guarantees": "household_exit.require_guarantees",
+    "safety_net_exit_at_dibao": "household_exit.covered_at_dibao",
+    "policy_grace_years": "household_exit.policy_grace_years",
+    "illness_base_rate": "illness.base_rate",
+    "illness_rate_per_ill": "illness.rate_per_ill",
+    "illness_cost_mean": "illness.cost_mean",
+    "medical_reimbursement": "illness.reimbursement",
+}
+_RENAMED_PREFIX = "delivery.build_months."   # delivery.build_months.<p> -> <p>.build_months
+
+
+def renamed(name: str) -> str | None:
+    """The current name of a parameter's old name, or None."""
+    if name in RENAMED:
+        return RENAMED[name]
+    if name.startswith(_RENAMED_PREFIX):
+        return f"{name[len(_RENAMED_PREFIX):]}.build_months"
+    return None
+
+
+def unknown_name_hint(name: str, known) -> str:
+    """What to say after "unknown parameter 'name'": the new name of a renamed
+    parameter, else the closest declared name."""
+    new = renamed(name)
+    if new is not None and new in known:
+        return f" (renamed: did you mean '{new}'?)"
+    return close_match(name, known)
 _REQUIRED_KEYS = {"description", "unit", "range", "reference"}
 
 
@@ -255,7 +288,7 @@ class Parameters:
     def _check_name(self, name: str, where: str) -> None:
         if name not in self._params:
             raise ParameterError(f"{where}: unknown parameter '{name}'"
-                                 + close_match(name, self._params))
+                                 + unknown_name_hint(name, self._params))
 
     def at(self, name: str, year: int) -> np.ndarray:
         """Value of ``name`` in force in ``year`` (float64 array, 0-d for scalars)."""
@@ -283,7 +316,7 @@ class Parameters:
         for name, raw in flatten_overlay(overlay, params).items():
             if name not in params:
                 raise ParameterError(f"{source}: unknown parameter '{name}'"
-                                     + close_match(name, params))
+                                     + unknown_name_hint(name, params))
             decl = params[name]
             if isinstance(raw, Mapping):
                 if not raw:

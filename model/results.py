@@ -10,27 +10,27 @@ aggregates only, never household rows, ids or names.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from model import __version__, compare
-from model.population import CATEGORIES, Registry
-from model.programmes import ATTRIBUTION, BATCHES
+from model import __version__
+from model.atomic import atomic_write
+from model.engine.codes import ATTRIBUTION, BATCHES
+from model.engine.record import DELIVERY_COLUMNS, PROGRAMME_COLUMNS, Record
+from model.engine.tally import COL, TALLY, median_from_hist
+from model.registry.tables import CATEGORIES, Registry
 from model.scenario import Scenario
-from model.sim import Record
-from model.tally import COL, TALLY, median_from_hist
 
 STATIC = ("rural_population", "poverty_line", "covered_line", "village_county", "villages")  # the same for every seed
-PROGRAMME_FIELDS = (("new_households", "households",
-                     "households (villages for village programmes) newly enrolled in the year"),
-                    ("active_households", "households",
-                     "households (villages for village programmes) the programme reaches"),
-                    ("cost", "yuan/year", "programme cost in the year (a one-off cost falls in the year "
-                                          "the enrolment takes effect)"))
+PROGRAMME_FIELDS = {  # name: (units, long name), for the record's PROGRAMME_COLUMNS
+    "new_households": ("households",
+                       "households (villages for village programmes) newly enrolled in the year"),
+    "active_households": ("households",
+                          "households (villages for village programmes) the programme reaches"),
+    "cost": ("yuan/year", "programme cost in the year (a one-off cost falls in the year "
+                          "the enrolment takes effect)")}
 
 
 def to_dataset(record: Record, registry: Registry, scenario: Scenario, seed: int,
@@ -58,7 +58,7 @@ def to_dataset(record: Record, registry: Registry, scenario: Scenario, seed: int
     data["mean_income_registered"] = xr.DataArray(
         mean, dims=dims, attrs={"units": "yuan/person/year",
                                 "long_name": "mean per-capita income of registered people"})
-    line = record.lines[:, 0]
+    line = record.lines[:, record.col("lines", "poverty_line")]
     data["median_income_registered"] = xr.DataArray(
         median_from_hist(record.hist, line[:, None, None]), dims=dims,
         attrs={"units": "yuan/person/year",
@@ -73,10 +73,12 @@ def to_dataset(record: Record, registry: Registry, scenario: Scenario, seed: int
                                                           "over registered people (FGT1)"})
     data["poverty_line"] = xr.DataArray(line, dims=("year",), attrs={
         "units": "yuan/person/year", "long_name": "poverty line"})
-    data["covered_line"] = xr.DataArray(record.lines[:, 1], dims=("year",), attrs={
+    data["covered_line"] = xr.DataArray(record.lines[:, record.col("lines", "covered_line")], dims=("year",), attrs={
         "units": "yuan/person/year", "long_name": "line for households covered by the safety net"})
-    for k, (name, unit, long_name) in enumerate(PROGRAMME_FIELDS):
-        data[name] = xr.DataArray(record.programme[..., k], dims=("year", "county", "programme"),
+    for name in PROGRAMME_COLUMNS:
+        unit, long_name = PROGRAMME_FIELDS[name]
+        data[name] = xr.DataArray(record.programme[..., record.col("programme", name)],
+                                  dims=("year", "county", "programme"),
                                   attrs={"units": unit, "long_name": long_name})
     if record.need is not None:
         data["programme_need"] = xr.DataArray(record.need, dims=("programme",), attrs={
@@ -96,23 +98,24 @@ def to_dataset(record: Record, registry: Registry, scenario: Scenario, seed: int
     return ds
 
 
-DELIVERY_FIELDS = (
-    ("delivery_due", "households", "enrolments due to take effect: new ones and last year's "
+DELIVERY_FIELDS = {  # name: (units, long name), for the record's DELIVERY_COLUMNS
+    "delivery_due": ("households", "enrolments due to take effect: new ones and last year's "
                                    "backlog (villages for village programmes)"),
-    ("delivery_in_effect", "households", "enrolments taking effect in the year"),
-    ("delivery_backlog", "households", "enrolments carried to next year (due - in effect)"),
-    ("delivery_household_years", "households", "household-years in effect in the year of taking "
+    "delivery_in_effect": ("households", "enrolments taking effect in the year"),
+    "delivery_backlog": ("households", "enrolments carried to next year (due - in effect)"),
+    "delivery_household_years": ("households", "household-years in effect in the year of taking "
                                                "effect (in effect x fraction of the year)"),
-    ("funds_unspent", "yuan", "programme funds not paid out by 31 December, returned to the "
-                              "province in the next fiscal year"))
+    "funds_unspent": ("yuan", "programme funds not paid out by 31 December, returned to the "
+                              "province in the next fiscal year")}
 
 
 def _delivery_variables(record: Record) -> dict[str, xr.DataArray]:
-    """In-year delivery (model.delivery) by year, county and programme."""
+    """In-year delivery (model.engine.delivery) by year, county and programme."""
     dims = ("year", "county", "programme")
-    out = {name: xr.DataArray(record.delivery[..., k], dims=dims,
-                              attrs={"units": unit, "long_name": long_name})
-           for k, (name, unit, long_name) in enumerate(DELIVERY_FIELDS)}
+    out = {name: xr.DataArray(record.delivery[..., record.col("delivery", name)], dims=dims,
+                              attrs={"units": DELIVERY_FIELDS[name][0],
+                                     "long_name": DELIVERY_FIELDS[name][1]})
+           for name in DELIVERY_COLUMNS}
     out["delivery_by_month"] = xr.DataArray(
         record.delivery_monthly, dims=("year", "programme", "month"),
         attrs={"units": "households", "long_name": "enrolments due in the year that are in "
@@ -127,20 +130,20 @@ def _exit_variables(record: Record, registry: Registry) -> dict[str, xr.DataArra
     reached[..., :len(BATCHES)] = record.batch_reached
     village_county = registry.villages["county"]
     return {
-        "exits_by_batch_households": xr.DataArray(record.batch_exits[..., 0], dims=ycb, attrs={
+        "exits_by_batch_households": xr.DataArray(record.batch_exits[..., record.col("batch_exits", "households")], dims=ycb, attrs={
             "units": "households", "long_name": "exits by the pathway that made the difference "
-                                                "(exclusive; see model.attribution)"}),
-        "exits_by_batch_people": xr.DataArray(record.batch_exits[..., 1], dims=ycb, attrs={
+                                                "(exclusive; see model.engine.attribution)"}),
+        "exits_by_batch_people": xr.DataArray(record.batch_exits[..., record.col("batch_exits", "people")], dims=ycb, attrs={
             "units": "persons", "long_name": "people exiting by the pathway that made the "
                                              "difference (exclusive)"}),
         "exits_reached_people": xr.DataArray(reached, dims=ycb, attrs={
             "units": "persons", "long_name": "people in exiting households that the pathway's "
                                              "programmes reached (overlapping)"}),
-        "wrong_exit_rate": xr.DataArray(record.rates[..., 0], dims=yc, attrs={
+        "wrong_exit_rate": xr.DataArray(record.rates[..., record.col("rates", "wrong_exit_rate")], dims=yc, attrs={
             "units": "1", "long_name": "wrongful-exit rate (错退率): households exiting in the "
                                        "year truly below their line / households exiting in "
                                        "the year"}),
-        "missed_rate": xr.DataArray(record.rates[..., 1], dims=yc, attrs={
+        "missed_rate": xr.DataArray(record.rates[..., record.col("rates", "missed_rate")], dims=yc, attrs={
             "units": "1", "long_name": "missed rate (漏评率): truly poor people not registered / "
                                        "truly poor people"}),
         "villages_exited": xr.DataArray(record.villages_exited, dims=yc, attrs={
@@ -189,74 +192,7 @@ def totals(ds: xr.Dataset) -> xr.Dataset:
     return out
 
 
-SUMMARY_COLUMNS = ("registered_households", "registered_people", "exits_people", "returns_people",
-                   "true_poor_people", "incidence", "mean_income_registered",
-                   "median_income_registered", "poverty_gap")
-
-
-def summary_table(ds: xr.Dataset) -> dict[str, np.ndarray]:
-    """Yearly totals: mean over seeds, and 10th / 90th percentiles if several seeds."""
-    t = totals(ds)
-    table = {"year": ds["year"].values}
-    for col in SUMMARY_COLUMNS:
-        v = t[col]
-        table[col] = v.mean("seed").values
-        if ds.sizes["seed"] > 1:
-            table[f"{col}_p10"] = v.quantile(0.1, "seed").values
-            table[f"{col}_p90"] = v.quantile(0.9, "seed").values
-    plan = plan_remaining(ds)
-    if plan is not None:
-        table["plan_exits_people"], table["plan_registered_people"] = plan
-    return table
-
-
-def plan_remaining(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray] | None:
-    """Planned exits by year (persons, times the run's scale) and the
-    registered count they leave (:func:`model.compare.plan_remaining`);
-    None if the plan has no yearly exits."""
-    left = compare.plan_remaining(ds)
-    if left is None:
-        return None
-    planned = compare.targets_of(ds)["exits_people"]
-    scale = float(ds.attrs.get("scale", 1.0))
-    exits = np.array([planned.get(int(y), 0) for y in ds["year"].values], float) * scale
-    return exits, left.values
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename: a failed
-    write never leaves a half-written file or destroys the previous one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_netcdf(ds: xr.Dataset, path: Path) -> None:
+    """A run's dataset as NetCDF-4 (compressed), written atomically."""
     encoding = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars}
-    _atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding))
-
-
-def write_summary_csv(ds: xr.Dataset, path: Path) -> None:
-    table = summary_table(ds)
-    cols = list(table)
-
-    def write(tmp):
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            f.write(",".join(cols) + "\n")
-            for i in range(len(table["year"])):
-                f.write(",".join(_fmt(table[c][i]) for c in cols) + "\n")
-
-    _atomic_write(path, write)
-
-
-def _fmt(x) -> str:
-    x = float(x)
-    if np.isnan(x):
-        return ""
-    return str(int(x)) if x == int(x) else f"{x:.6g}"
+    atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding))

@@ -65,10 +65,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from model.engine.codes import BATCHES
 from model.errors import ParameterError, PovsimError, ScenarioError, close_match
-from model.measures import PROGRAMMES
-from model.params import Parameters
-from model.programmes import BATCHES
+from model.params import Parameters, unknown_name_hint
+from model.programmes.measures import PROGRAMMES
 
 DEFAULT = "default_scenario.toml"
 DEFAULT_NAME = "default"
@@ -331,7 +331,7 @@ def _dated(value: Any) -> Any:
 def _check_param(base: Parameters, name: str, value: Any, where: str) -> None:
     if name not in base:
         raise ScenarioError(f"{where}: unknown parameter '{name}'"
-                            + close_match(name, base.names()))
+                            + unknown_name_hint(name, base.names()))
     try:
         base.with_overlay({name: value}, where)
     except ParameterError as err:

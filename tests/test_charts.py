@@ -11,7 +11,7 @@ import xarray as xr
 from matplotlib import font_manager
 from test_compare import small_run
 
-from model import charts, compare
+from model.analysis import charts, compare
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

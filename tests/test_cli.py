@@ -268,7 +268,8 @@ def test_compare_netcdf_and_csv_agree(default_compare):
 
 
 def test_compare_lang_zh_without_cjk_font_warns_and_uses_english(tmp_path, monkeypatch, capsys):
-    from model import charts, cli
+    from model import cli
+    from model.analysis import charts
     monkeypatch.setattr(charts, "find_cjk_font", lambda: None)
     code = cli.main(["compare", "--seeds", "1", "--workers", "1", "--lang", "zh",
                      "--out", str(tmp_path / "zh")])

@@ -3,17 +3,16 @@ common random numbers, worker count, the combined dataset and the reports."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
 import numpy as np
 import pytest
 import xarray as xr
 
-from model import compare, ensemble, report
-from model.compare import Target, evaluate_targets, plan_remaining
-from model.programmes import ATTRIBUTION
+from model import runs
+from model.analysis import compare, report
+from model.analysis.compare import Target, evaluate_targets, plan_remaining
+from model.engine.codes import ATTRIBUTION
 from model.scenario import load_scenario
 
 YEARS = [2015, 2016, 2017, 2018]
@@ -150,17 +149,6 @@ def test_seed_outcomes_by_hand():
                                   [80, 60])
 
 
-def test_zero_year_summary_counts_never_as_later():
-    # the median is the first year by which at least half the seeds reached zero
-    assert report.zero_year_text([2018, np.nan], 2020) == "2018 (2018 to not by 2020)"
-    assert report.zero_year_text([2018, np.nan, np.nan], 2020) == \
-        "not by 2020 (2018 to not by 2020)"
-    assert report.zero_year_text([2018, 2018, 2019], 2020) == "2018 (2018 to 2019)"
-    assert report.zero_year_text([np.nan] * 3, 2020) == "not by 2020"
-
-
-# ---------------------------------------------------------------- several scenarios
-
 def test_paired_differences_against_the_first():
     cheap = small_run(name="cheap", cost_per_exit=1000.0)
     dear = small_run(name="dear", cost_per_exit=1500.0)
@@ -207,46 +195,11 @@ def test_repeated_names_get_distinct_labels():
     assert compare.unique_labels(["x", "y", "x", "x"]) == ["x", "y", "x (2)", "x (3)"]
 
 
-def test_report_sections_and_csv():
-    cmp = compare.compare([small_run(name="cheap"), small_run(name="dear", cost_per_exit=2000)])
-    text = report.markdown(cmp)
-    for heading in ("## Registered poor reach zero", "## Targets", "## Exits by batch",
-                    "## Exits, returns and cost", "## Paired differences against cheap"):
-        assert heading in text
-    assert "| 2018 (2018 to not by 2018) |" in text    # zero year: seed 1 never
-    assert "50 % (35 vs 35)" in text     # exits 2016: P, median of (40, 30), plan 70 x 0.5
-    assert "Simulated at scale 0.5 (that share of the households): cheap, dear." in text
-    rows = list(csv.DictReader(io.StringIO(report.csv_text(cmp))))
-    assert set(rows[0]) == set(report.CSV_COLUMNS)
-    target = [r for r in rows if r["scenario"] == "dear" and r["measure"] == "target exits_people"]
-    assert len(target) == 1 and float(target[0]["probability"]) == 0.5
-    assert float(target[0]["planned"]) == 35
-    cost = next(r for r in rows if r["scenario"] == "dear" and r["measure"] == "cost_sum")
-    assert float(cost["diff_mean"]) == pytest.approx((100 + 90) * 1000 / 2)
-
-
-def test_staged_writes_all_or_nothing(tmp_path):
-    (tmp_path / "a.txt").write_text("old", encoding="utf-8")
-    with pytest.raises(RuntimeError), report.staged(tmp_path) as path_for:
-        path_for("a.txt").write_text("new", encoding="utf-8")
-        path_for("b.txt").write_text("new", encoding="utf-8")
-        raise RuntimeError("failed half way")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
-    assert (tmp_path / "a.txt").read_text(encoding="utf-8") == "old"
-    with report.staged(tmp_path) as path_for:
-        path_for("a.txt").write_text("new", encoding="utf-8")
-        path_for("b.txt").write_text("new", encoding="utf-8")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
-    assert (tmp_path / "a.txt").read_text(encoding="utf-8") == "new"
-
-
-# ---------------------------------------------------------------- real runs
-
 @pytest.fixture(scope="module")
 def default_runs():
     """The default scenario twice, two seeds each, in this process."""
     scenario = load_scenario()
-    return ensemble.run_all([scenario, scenario], [3, 4], workers=1, progress=False)
+    return runs.run_all([scenario, scenario], [3, 4], workers=1, progress=False)
 
 
 def test_a_scenario_against_itself_differs_by_exactly_zero(default_runs):
@@ -279,9 +232,9 @@ def test_runs_carry_registry_flags_and_scale(default_runs):
 
 def test_one_worker_and_two_workers_give_identical_results(default_runs):
     scenarios = [load_scenario(), load_scenario("ruyuan-no-pv")]
-    two = ensemble.run_all(scenarios, [3, 4], workers=2, progress=False)
+    two = runs.run_all(scenarios, [3, 4], workers=2, progress=False)
     xr.testing.assert_identical(two[0], default_runs[0])
-    one = ensemble.run_all(scenarios[1:], [3, 4], workers=1, progress=False)
+    one = runs.run_all(scenarios[1:], [3, 4], workers=1, progress=False)
     xr.testing.assert_identical(two[1], one[0])
     # and the comparisons built from them
     xr.testing.assert_identical(compare.compare([default_runs[0], one[0]]),
@@ -294,8 +247,7 @@ def test_capacity_versus_need_warning_appears_when_capacity_falls_short():
     import dataclasses
 
     import model
-    from model import report
-    from model.compare import capacity_shortfalls, compare
+    from model.analysis.compare import capacity_shortfalls
 
     base = model.load_scenario("ruyuan")
     short = dataclasses.replace(base, name="ruyuan-short", params=base.params.with_overlay(
@@ -304,7 +256,7 @@ def test_capacity_versus_need_warning_appears_when_capacity_falls_short():
     assert not [s for s in capacity_shortfalls(runs[0]) if s["programme"] == "housing"]
     (hit,) = [s for s in capacity_shortfalls(runs[1]) if s["programme"] == "housing"]
     assert hit["need"] > 1000 and hit["capacity"] == pytest.approx(300)  # 2016-2018
-    text = report.markdown(compare(runs))
+    text = report.markdown(compare.compare(runs))
     assert "Warning: capacity short of need" in text
     assert "ruyuan-short: housing can take 300 by 2018" in text
     assert "- ruyuan: housing" not in text

@@ -1,4 +1,4 @@
-"""In-year delivery (model/delivery.py): instant limit, conservation,
+"""In-year delivery (model/engine/delivery.py): instant limit, conservation,
 monotonicity, determinism, unspent funds, carry-over and parameters."""
 
 from __future__ import annotations
@@ -10,10 +10,15 @@ import time
 import numpy as np
 import pytest
 
-from model.delivery import CARRY_BINS, MONTHS, Carry, Settings, deliver
-from model.delivery_bench import (VARIANTS, bench_inputs, delivery_parameters, programme_names,
-                                  settings_for)
+from model.engine.delivery import CARRY_BINS, MONTHS, Carry, Settings, deliver
 from model.scenario import load_scenario
+from model.tools.delivery_bench import (
+    VARIANTS,
+    bench_inputs,
+    delivery_parameters,
+    programme_names,
+    settings_for,
+)
 
 CASES = range(6)
 

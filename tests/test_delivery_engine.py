@@ -1,11 +1,11 @@
-"""The engine with in-year delivery (model.sim step 2, model.delivery)."""
+"""The engine with in-year delivery (model.engine.sim step 2, model.engine.delivery)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from model.measures import PROGRAMMES
+from model.programmes.measures import PROGRAMMES
 from model.runs import registry_for, run_seed
 from model.scenario import load_scenario
 
@@ -13,7 +13,7 @@ INSTANT = {"delivery.enabled": 1, "delivery.funds_advance_month": 0,
            "delivery.funds_rest_issue_month": 0, "delivery.funds_forward_lag": 0,
            "delivery.approval_per_month": np.inf, "delivery.approval_months": 0,
            "delivery.teams_per_village": np.inf, "delivery.households_per_team_month": np.inf,
-           **{f"delivery.build_months.{c.name}": 0 for c in PROGRAMMES}}
+           **{f"{c.name}.build_months": 0 for c in PROGRAMMES if not c.entitlement}}
 LATE_FUNDS = {"delivery.funds_advance_month": 9, "delivery.funds_rest_issue_month": 7}
 
 

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from model.kernels import income_update, income_update_numpy
-from model.programmes import first_k
+from model.engine.codes import ALL_GUARANTEES, EXITED, HOUSING, NOT_REGISTERED, POOR
+from model.engine.kernels import income_update, income_update_numpy
+from model.engine.rules import verify, verify_numpy
+from model.engine.tally import NBINS, NV, count_at, median_from_hist, tally, tally_numpy
+from model.programmes.base import first_k
 from model.random import Stream, year_key
-from model.rules import (ALL_GUARANTEES, EXITED, HOUSING, NOT_REGISTERED, POOR, verify,
-                         verify_numpy)
-from model.tally import NBINS, NV, count_at, median_from_hist, tally, tally_numpy
 
 F = np.float32
 
@@ -214,7 +214,7 @@ def test_first_k_equals_lexsort(k):
 
 
 def test_first_in_group_matches_numpy_reference():
-    from model.tally import first_in_group, first_in_group_numpy
+    from model.engine.delivery_order import first_in_group, first_in_group_numpy
     rng = np.random.default_rng(5)
     group = rng.integers(0, 7, 5000)
     quota = rng.integers(0, 900, 7)
@@ -225,7 +225,7 @@ def test_first_in_group_matches_numpy_reference():
 
 
 def test_take_cyclic_matches_numpy_reference():
-    from model.tally import take_cyclic, take_cyclic_numpy
+    from model.engine.delivery_order import take_cyclic, take_cyclic_numpy
     rng = np.random.default_rng(6)
     group = rng.integers(0, 9, 4000)
     size = np.bincount(group, minlength=9)

@@ -185,7 +185,7 @@ def test_unknown_nested_key_names_dotted_key(params):
     ({"income_persistence": 1.5}, "income_persistence", "1.5", "[0, 0.999]"),
     ({"schooling_cost": [1, 2, 3, -4]}, "schooling_cost", "-4", "[0, 100000]"),
     ({"market_income_growth": -0.9}, "market_income_growth", "-0.9", "[-0.5, 1]"),
-    ({"require_guarantees": 2}, "require_guarantees", "2", "[0, 1]"),
+    ({"household_exit.require_guarantees": 2}, "household_exit.require_guarantees", "2", "[0, 1]"),
     ({"poverty_line": float("nan")}, "poverty_line", "nan", "[0, 50000]"),
 ])
 def test_out_of_range_names_key_value_and_range(params, overlay, key, value, range_text):
@@ -338,3 +338,15 @@ def test_calibrate_prior_is_declared_and_checked():
     for raw, message in bad:
         with pytest.raises(ParameterError, match=message):
             _declare("x", {**base, "calibrate": raw}, "f.toml")
+
+
+@pytest.mark.parametrize("old, new", [("return_threshold", "household_exit.return_threshold"),
+                                      ("medical_reimbursement", "illness.reimbursement"),
+                                      ("delivery.build_months.industry", "industry.build_months")])
+def test_an_old_name_fails_naming_the_new_one(old, new):
+    params = Parameters.load()
+    assert new in params
+    with pytest.raises(ParameterError, match=f"unknown parameter '{old}'.*did you mean '{new}'"):
+        params.with_overlay({old: 1}, source="old.toml")
+    with pytest.raises(ParameterError, match=f"did you mean '{new}'"):
+        params.at(old, 2016)

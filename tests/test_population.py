@@ -10,9 +10,10 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from model import population, synth
 from model.errors import SchemaError
-from model.population import CATEGORIES, HOUSEHOLD_SCHEMA, Registry, validate
+from model.registry import synth
+from model.registry import tables as population
+from model.registry.tables import CATEGORIES, HOUSEHOLD_SCHEMA, Registry, validate
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def ruyuan() -> Registry:
 
 @pytest.fixture(scope="module")
 def spec() -> dict:
-    text = resources.files("model").joinpath("specs", "ruyuan.toml").read_text(encoding="utf-8")
+    text = resources.files("model.registry").joinpath("specs", "ruyuan.toml").read_text(encoding="utf-8")
     return tomllib.loads(text)
 
 

@@ -85,7 +85,7 @@ def test_no_id_or_name_in_any_output(tmp_path):
 
 
 def test_export_of_an_imported_registry_has_no_original_ids(tmp_path):
-    from model import registry_io
+    from model.registry import files as registry_io
 
     extract, secrets = make_extract(tmp_path)
     reg = registry_io.load_registry(extract)

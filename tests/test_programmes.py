@@ -6,12 +6,13 @@ precise targeting beats uniform help at the same budget."""
 import numpy as np
 import pytest
 
-from model.measures import PROGRAMMES, county_dibao_standards, dibao_standard
+from model.engine.context import YearParams
+from model.engine.rules import county_dibao_standards, dibao_standard
+from model.engine.sim import Simulation
+from model.engine.tally import COL
 from model.params import Parameters
-from model.programmes import YearParams
-from model.sim import Simulation
-from model.synth import synthetic
-from model.tally import COL
+from model.programmes.measures import PROGRAMMES, instances
+from model.registry.synth import synthetic
 
 BY_NAME = {c.name: c for c in PROGRAMMES}
 HOUSEHOLD = [c.name for c in PROGRAMMES if c.level == "household"]
@@ -142,10 +143,10 @@ def expected_costs(name, reg, sim, year):
     if name == "safety_net":
         return float((sim.state.topup[active] * size[active]).sum())
     if name == "medical":
-        extra = p("medical.reimbursement") - p("medical_reimbursement")
-        events = np.minimum(p("illness_base_rate") + p("illness_rate_per_ill") * h["ill"], 1)
+        extra = p("medical.reimbursement") - p("illness.reimbursement")
+        events = np.minimum(p("illness.base_rate") + p("illness.rate_per_ill") * h["ill"], 1)
         return (p("medical.premium") * size[active].sum()
-                + (events[active] * p("illness_cost_mean") * extra).sum())
+                + (events[active] * p("illness.cost_mean") * extra).sum())
     raise AssertionError(name)
 
 
@@ -168,7 +169,7 @@ def test_safety_net_brings_households_without_labour_to_the_dibao_standard(regis
     params = base_params(safety_net=np.inf)
     sim, _ = simulate(registry, params, ["safety_net"])
     st, h = sim.state, registry.households
-    standards = county_dibao_standards(YearParams(params, 2020), registry, 1)
+    standards = county_dibao_standards(YearParams(params, 2020), registry.counties["county_id"], 1)
     assert standards.min() >= np.float32(dibao_standard(YearParams(params, 2020))) * (1 - 1e-6)
     standard = standards[h["county"]]
     no_labour = (h["labourers"] == 0) & (st.enrolled["safety_net"] > 0)
@@ -193,10 +194,10 @@ def test_failure_hazard_stops_enrolments(registry):
 
 
 def test_policy_grace_ends_programmes_after_exit(registry):
-    grace0 = base_params(photovoltaic=np.inf).with_overlay({"policy_grace_years": 0}, "test")
+    grace0 = base_params(photovoltaic=np.inf).with_overlay({"household_exit.policy_grace_years": 0}, "test")
     sim, _ = simulate(registry, grace0, ["photovoltaic"])
     ctx_year = 2020
-    from model.programmes import Context
+    from model.engine.context import Context
     ctx = Context(registry, sim.state, YearParams(grace0, ctx_year), 1, 1.0, 1.0)
     active = BY_NAME["photovoltaic"]().active(ctx)
     st = sim.state
@@ -228,7 +229,7 @@ def test_precise_targeting_exits_more_than_uniform_at_the_same_budget():
         params = scenario.params.with_overlay({**budget, "targeting.uniform": mode}, "test")
         runs = []
         for seed in range(4):
-            rec = Simulation(reg, params, seed, 2020).run()
+            rec = Simulation(reg, params, seed, 2020, instances()).run()
             runs.append(rec.sums[..., COL["exited_people"]].sum(axis=(1, 2)))
         exits[mode] = np.mean(runs, axis=0)
     # more people out of poverty in each year of the plan (2017-2019) and over
@@ -244,10 +245,10 @@ def test_support_continues_after_exit_while_the_policy_says_so(registry):
     programme stops for a household the year after its exit under the first
     rule, and reaches every exited household again while the second holds;
     a finite grace counts years from the exit."""
-    from model.programmes import Context
-    from model.rules import EXITED
+    from model.engine.codes import EXITED
+    from model.engine.context import Context
     params = base_params(photovoltaic=np.inf).with_overlay(
-        {"policy_grace_years": {"2010": 0, "2018": np.inf}}, "test")
+        {"household_exit.policy_grace_years": {"2010": 0, "2018": np.inf}}, "test")
     sim, _ = simulate(registry, params, ["photovoltaic"])
     st, prog = sim.state, BY_NAME["photovoltaic"]()
     enrolled = st.enrolled["photovoltaic"] > 0
@@ -263,7 +264,7 @@ def test_support_continues_after_exit_while_the_policy_says_so(registry):
         else:
             assert not active[before].any(), year
     # a grace of two years: active in the two years after exit, not in the third
-    two = base_params(photovoltaic=np.inf).with_overlay({"policy_grace_years": 2}, "test")
+    two = base_params(photovoltaic=np.inf).with_overlay({"household_exit.policy_grace_years": 2}, "test")
     for offset, expect in ((1, True), (2, True), (3, False)):
         year = 2017 + offset
         ctx = Context(registry, st, YearParams(two, year), 1, 1.0, 1.0)

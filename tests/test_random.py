@@ -6,8 +6,20 @@ import pytest
 from numba import njit
 from scipy import stats
 
-from model.random import (Stream, exp_small, hash_id, hash_id_np, log_unit, mix64, mix64_np,
-                          normal_pair, normal_pair_np, uniforms, uniforms_np, year_key)
+from model.random import (
+    Stream,
+    exp_small,
+    hash_id,
+    hash_id_np,
+    log_unit,
+    mix64,
+    mix64_np,
+    normal_pair,
+    normal_pair_np,
+    uniforms,
+    uniforms_np,
+    year_key,
+)
 
 
 @njit

@@ -11,9 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import registry_io, runs, synth
+from model import runs
 from model.errors import PovsimError, SchemaError
-from model.population import HOUSEHOLD_SCHEMA
+from model.registry import files as registry_io
+from model.registry import synth
+from model.registry.tables import HOUSEHOLD_SCHEMA
 
 ROOT = Path(__file__).parents[1]
 
@@ -208,7 +210,7 @@ def test_not_a_registry(tmp_path):
 
 def test_runs_loads_spec_name_spec_path_and_file(extract, tmp_path):
     assert runs.load_registry(extract).n_households == 5
-    spec = ROOT / "model" / "specs" / "ruyuan.toml"
+    spec = ROOT / "model" / "registry" / "specs" / "ruyuan.toml"
     assert runs.load_registry(spec).n_households == 2944
     assert runs.load_registry("ruyuan").n_households == 2944
     # a relative path beside the scenario file

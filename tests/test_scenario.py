@@ -10,7 +10,7 @@ import pytest
 
 import model
 from model.errors import PovsimError, ScenarioError
-from model.measures import PROGRAMMES
+from model.programmes.measures import PROGRAMMES
 from model.scenario import (
     find_scenario,
     list_scenarios,
@@ -42,7 +42,7 @@ def test_default_scenario_loads():
     # its parameter overlays are applied
     assert s.params.scalar("poverty_line", 2016) == 6433
     assert s.params.scalar("poverty_line", 2020) == 8433
-    assert s.params.scalar("safety_net_exit_at_dibao", 2016) == 1
+    assert s.params.scalar("household_exit.covered_at_dibao", 2016) == 1
     assert s.params.scalar("dibao_standard_ratio", 2017) == pytest.approx(0.75)
     assert s.params.scalar("income_persistence", 2016) == pytest.approx(0.7)  # not overlaid
 
@@ -521,7 +521,7 @@ BROKEN_FILES = {
     "unknown-programme": (None, 6, ["unknown programme 'industy'", "[programmes.industy]",
                                     "did you mean 'industry'"]),
     "unknown-programme-key": (None, 4, ["unknown key 'programmes.relocation.capacty'",
-                                        "did you mean 'capacity'", "enabled, build_years"]),
+                                        "did you mean 'capacity'", "enabled, build_months, build_years"]),
     "programme-value-out-of-range": (None, 5, ["'rangers.capacity' = -3000", "out of range"]),
     "enabled-not-bool": (None, 4, ["'programmes.photovoltaic.enabled' = 'no'",
                                    "expected true or false"]),
@@ -586,7 +586,7 @@ def _registered(reg):
 
 
 def test_spec_built_at_a_reduced_scale():
-    from model import synth
+    from model.registry import synth
 
     full = synth.build(*synth.load_spec("xiangxi"))
     small = synth.build(*synth.load_spec("xiangxi"), scale=0.1)
@@ -611,14 +611,16 @@ def test_spec_built_at_a_reduced_scale():
 
 
 def test_scale_out_of_range_for_a_spec():
-    from model import synth
+    from model.registry import synth
 
     with pytest.raises(PovsimError, match="scale 0: expected a share"):
         synth.build(*synth.load_spec("ruyuan"), scale=0)
 
 
 def test_registry_file_subsampled(tmp_path):
-    from model import registry_io, runs, synth
+    from model import runs
+    from model.registry import files as registry_io
+    from model.registry import synth
 
     full = synth.build(*synth.load_spec("xiangxi"))
     path = tmp_path / "xiangxi.nc"
@@ -650,3 +652,10 @@ def test_registry_for_uses_the_scenario_scale(tmp_path):
     assert runs.registry_for(dataclasses.replace(s, scale=0.02)) is small
     path = _write(tmp_path, "s", 'name = "s"\n[run]\nregistry = "xiangxi"\nscale = 0.02\n')
     assert runs.registry_for(load_scenario(path)) is small
+
+
+def test_a_scenario_with_an_old_parameter_name_says_the_new_one(tmp_path):
+    path = tmp_path / "old.toml"
+    path.write_text('name = "old"\n[parameters]\npolicy_grace_years = 0\n', encoding="utf-8")
+    with pytest.raises(ScenarioError, match="did you mean 'household_exit.policy_grace_years'"):
+        load_scenario(path)

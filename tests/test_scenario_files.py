@@ -11,7 +11,7 @@ import pytest
 
 import model
 from model import runs
-from model.measures import PROGRAMMES
+from model.programmes.measures import PROGRAMMES
 from model.scenario import find_scenario, load_scenario
 
 FOLDER = Path(model.__file__).resolve().parents[1] / "scenarios"
@@ -74,7 +74,7 @@ def test_ruyuan_is_the_default_with_its_own_seeds_and_quotas():
     assert s.targets["exits_people"] == {2016: 2500, 2017: 3000, 2018: 2008}
     assert s.targets["zero_by"] == 2018
     assert s.targets["batch_quota"] == {"safety_net": {2016: 2179}, "production": {2016: 321}}
-    for name in ("poverty_line", "dibao_standard_ratio", "safety_net_exit_at_dibao"):
+    for name in ("poverty_line", "dibao_standard_ratio", "household_exit.covered_at_dibao"):
         assert s.params.scalar(name, 2018) == default.params.scalar(name, 2018)
 
 
@@ -178,8 +178,8 @@ def test_shanxi_jobs_and_registry_rules():
     assert _capacity(s, "transfer_employment", range(2015, 2021)) == [50000] * 6
     assert s.params.scalar("registry_adjustment_interval", 2016) == 3
     # the 2014 rule (no policies after exit) until the national 脱贫不脱政策 of 2016
-    assert s.params.scalar("policy_grace_years", 2015) == 0
-    assert s.params.scalar("policy_grace_years", 2016) == math.inf
+    assert s.params.scalar("household_exit.policy_grace_years", 2015) == 0
+    assert s.params.scalar("household_exit.policy_grace_years", 2016) == math.inf
 
 
 def test_national_measures_add_up_to_their_published_totals():

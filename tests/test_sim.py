@@ -8,21 +8,23 @@ import textwrap
 import numpy as np
 import pytest
 
+from model.engine.codes import EXITED, POOR, RETURNED
+from model.engine.sim import Simulation
+from model.engine.tally import COL
 from model.params import Parameters
-from model.rules import EXITED, POOR, RETURNED
+from model.programmes.measures import instances
+from model.registry.synth import synthetic
 from model.runs import registry_for, run_seed
 from model.scenario import load_scenario
-from model.sim import Simulation
-from model.synth import synthetic
-from model.tally import COL
 
 DIGEST_SCRIPT = textwrap.dedent("""
     import hashlib, sys
     from model.params import Parameters
-    from model.sim import Simulation
-    from model.synth import synthetic
+    from model.engine.sim import Simulation
+    from model.programmes.measures import instances
+    from model.registry.synth import synthetic
     reg = synthetic(200_000, n_counties=13, seed=1)
-    sim = Simulation(reg, Parameters.load(), seed=3, end_year=2020)
+    sim = Simulation(reg, Parameters.load(), seed=3, end_year=2020, programmes=instances())
     rec = sim.run()
     h = hashlib.sha256()
     for a in (rec.sums, rec.hist, rec.programme, sim.state.income, sim.state.status, sim.state.z):
@@ -61,7 +63,7 @@ def test_bit_identical_for_any_chunk_size():
     params = Parameters.load()
     results = []
     for chunk in (None, 7_919, 1_000):
-        sim = Simulation(reg, params, seed=11, end_year=2019, chunk_size=chunk)
+        sim = Simulation(reg, params, seed=11, end_year=2019, programmes=instances(), chunk_size=chunk)
         incomes = _run_all(sim)
         results.append((incomes, sim.record.sums, sim.record.hist, sim.state.status.copy()))
     for other in results[1:]:
@@ -82,7 +84,7 @@ def test_same_seed_same_numbers_different_seed_different_numbers():
 def test_every_household_in_exactly_one_status_every_year():
     scenario = load_scenario()
     reg = registry_for(scenario)
-    sim = Simulation(reg, scenario.params, seed=1, end_year=2020)
+    sim = Simulation(reg, scenario.params, seed=1, end_year=2020, programmes=instances())
     sim._record_base_year()
     for year in range(2016, 2021):
         sim.step(year)
@@ -109,7 +111,7 @@ def test_household_untouched_by_a_scenario_change_keeps_its_income_path(delivery
     reg = registry_for(scenario)
     base = scenario.params.with_overlay({"delivery.enabled": delivery}, "test")
     no_pv = base.with_overlay({"photovoltaic.capacity": 0}, "test")
-    sims = [Simulation(reg, params, seed=8, end_year=2020) for params in (base, no_pv)]
+    sims = [Simulation(reg, params, seed=8, end_year=2020, programmes=instances()) for params in (base, no_pv)]
     paths = [_run_all(sim) for sim in sims]
     same_enrolment = np.ones(reg.n_households, bool)
     for name, start in sims[0].state.enrolled.items():
@@ -149,4 +151,4 @@ def test_programmes_record_coverage_and_cost():
 def test_end_year_must_follow_base_year(end_year):
     reg = synthetic(100)
     with pytest.raises(ValueError, match="end_year"):
-        Simulation(reg, Parameters.load(), 0, end_year)
+        Simulation(reg, Parameters.load(), 0, end_year, instances())

@@ -1,4 +1,4 @@
-"""Iterative proportional fitting and exact rounding (model.ipf)."""
+"""Iterative proportional fitting and exact rounding (model.registry.ipf)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from model.errors import PovsimError
-from model.ipf import Constraint, fit, round_exact
+from model.registry.ipf import Constraint, fit, round_exact
 
 
 def two_way(shape=(3, 4)):

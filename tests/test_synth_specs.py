@@ -13,10 +13,11 @@ import time
 import numpy as np
 import pytest
 
-from model import registry_spec, synth
 from model.errors import PovsimError
-from model.population import CATEGORIES, CAUSES, REGIONS, Registry
-from model.registry_spec import SHAPE
+from model.registry import spec as registry_spec
+from model.registry import synth
+from model.registry.spec import SHAPE
+from model.registry.tables import CATEGORIES, CAUSES, REGIONS, Registry
 
 FAST = ["ruyuan", "xiangxi", "luoyang", "shanxi", "hubei"]
 _built: dict[str, Registry] = {}

@@ -1,0 +1,440 @@
+"""Reports of a comparison (:func:`model.analysis.compare.compare`): a Markdown
+summary, a CSV table and the NetCDF file, written all together or not at all.
+
+Figures across seeds are the median with the 10-90 % range in brackets
+(``median (p10 to p90)``); paired differences are the mean with the 10-90 %
+range of the differences. A year when registered poor people reach zero is
+summarised with observed years only (``inverted_cdf`` quantiles, no
+interpolation); a seed that does not reach zero counts as later than any
+year ("not by <end year>").
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from model.analysis.compare import OUTCOMES, Target, capacity_shortfalls
+from model.engine.codes import ATTRIBUTION
+
+Q = (0.1, 0.5, 0.9)
+CSV_COLUMNS = ("scenario", "measure", "year", "batch", "unit", "planned", "mean", "p10",
+               "median", "p90", "probability", "diff_mean", "diff_p10", "diff_p90")
+
+
+# ---------------------------------------------------------------- numbers
+
+def quantiles(values, qs=Q) -> np.ndarray:
+    """Quantiles over seeds ignoring NaN (NaN when every value is NaN)."""
+    v = np.asarray(values, dtype=float).ravel()
+    v = v[~np.isnan(v)]
+    return np.quantile(v, qs) if v.size else np.full(len(qs), np.nan)
+
+
+def year_quantiles(years, qs=Q) -> np.ndarray:
+    """Quantiles of years in which something happened, NaN meaning "not by
+    the end": observed years only, ``inf`` for a quantile among the seeds
+    that did not get there."""
+    v = np.asarray(years, dtype=float).ravel()
+    return np.quantile(np.where(np.isnan(v), np.inf, v), qs, method="inverted_cdf")
+
+
+def fmt_number(x: float, digits: int = 0) -> str:
+    """``12,345`` (thousands separators); ``-`` for NaN."""
+    return "-" if x is None or np.isnan(x) else f"{x:,.{digits}f}"
+
+
+def fmt_year(y: float, end_year: int) -> str:
+    return f"not by {end_year}" if np.isinf(y) else str(int(y))
+
+
+def fmt_share(x: float) -> str:
+    return "-" if np.isnan(x) else f"{100 * x:.0f} %"
+
+
+def fmt_range(values, digits: int = 0, scale: float = 1.0, mean: bool = False) -> str:
+    """``median (p10 to p90)`` (``mean (...)`` with ``mean``), values divided
+    by ``scale``."""
+    v = np.asarray(values, dtype=float) / scale
+    lo, mid, hi = quantiles(v)
+    if mean:
+        mid = np.nanmean(v) if np.any(~np.isnan(v)) else np.nan
+    if np.isnan(mid):
+        return "-"
+    if v.size == 1 or lo == hi:
+        return fmt_number(mid, digits)
+    return f"{fmt_number(mid, digits)} ({fmt_number(lo, digits)} to {fmt_number(hi, digits)})"
+
+
+def zero_year_text(years, end_year: int) -> str:
+    lo, mid, hi = year_quantiles(years)
+    text = fmt_year(mid, end_year)
+    return text if lo == hi else f"{text} ({fmt_year(lo, end_year)} to {fmt_year(hi, end_year)})"
+
+
+# ---------------------------------------------------------------- the summary
+
+def labels(cmp: xr.Dataset) -> list[str]:
+    return [str(s) for s in cmp["scenario"].values]
+
+
+def _end_year(cmp: xr.Dataset, label: str) -> int:
+    return int(cmp["scenario_end_year"].sel(scenario=label))
+
+
+def target_text(target: Target) -> str:
+    """What a target asks, in words."""
+    y = target.year
+    return {
+        "zero_by": f"no registered poor left at the end of {y}",
+        "registered_max": f"registered poor at most the plan, {y}",
+        "incidence_max": f"incidence (registered / rural population) at most the plan, {y}",
+        "exits_people": f"exits (persons) at least the plan, {y}",
+        "batch_quota": f"{target.batch} exits reached at least the quota, {y}",
+        "villages_exit_share": f"poor villages exited by {y} at least the plan's cumulative share",
+        "counties_exit_share": f"poor counties exited by {y} at least the plan's cumulative share",
+        "counties_exit_by": f"every poor county exited by {y}",
+    }[target.kind]
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out
+
+
+def _value_text(x: float, units: str) -> str:
+    return fmt_share(x) if units == "1" else fmt_number(x)
+
+
+def markdown(cmp: xr.Dataset) -> str:
+    """The Markdown summary of a comparison.
+
+    Parameters
+    ----------
+    cmp : xarray.Dataset
+        :func:`model.analysis.compare.compare`'s dataset (or ``compare.nc`` read back).
+
+    Returns
+    -------
+    str
+        Sections: when registered poor reach zero, targets (probability of
+        meeting each), gap to the plan, exits by batch, returns and cost,
+        and paired differences against the first scenario when there are
+        several.
+    """
+    names = labels(cmp)
+    seeds = [int(s) for s in cmp["seed"].values]
+    seed_text = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
+    lines = [f"# povsim compare: {', '.join(names)}", "",
+             (f"{len(seeds)} seed(s) ({seed_text}), the same for every scenario (common random "
+              "numbers). Figures are the median over seeds with the 10-90 % range in brackets; "
+              "probabilities are the share of seeds meeting the target.")]
+    scales: dict[float, list[str]] = {}
+    for n in names:
+        scales.setdefault(float(cmp["scenario_scale"].sel(scenario=n)), []).append(n)
+    for scale, group in scales.items():
+        if scale < 1:
+            lines.append(f"Simulated at scale {scale:g} (that share of the households): "
+                         f"{', '.join(group)}. Counts and cost are for the simulated households; "
+                         "absolute targets are multiplied by the scale.")
+    warnings = capacity_warnings(cmp, names)
+    if warnings:
+        lines += ["", "## Warning: capacity short of need", "",
+                  ("Programmes that grant an exit condition (两不愁三保障) whose yearly "
+                   "capacities, summed to the deadline, fall short of the registered "
+                   "households lacking that condition in the base year: some of them cannot "
+                   "exit in time, whatever the incomes (in-year delivery only delays more)."),
+                  ""] + warnings
+    lines += ["", "## Registered poor reach zero", ""] + _zero_section(cmp, names)
+    lines += ["", "## Targets: probability of meeting each", "",
+              ("Each cell: probability (median simulated value vs the plan's value). "
+               "Batch quotas are compared with the exits each batch's programmes reached "
+               "(plans count a household in every batch that helps it)."), ""]
+    lines += _target_section(cmp, names)
+    gap = _gap_section(cmp, names)
+    if gap:
+        lines += ["", "## Gap to the plan", "",
+                  ("Registered poor people minus the number the plan's yearly exits leave "
+                   "(positive: behind the plan), persons."), ""] + gap
+    lines += ["", "## Exits by batch (五个一批)", "",
+              ("Persons, mean over seeds, summed over the simulated years. Exclusive: each "
+               "exit counted once, for the pathway that made the difference (`none`: own "
+               "income alone). Reached: exits the batch's programmes reached (overlapping, "
+               "like the plans' quotas). Quota: the plan's quotas summed over its years."), ""]
+    lines += _batch_section(cmp, names)
+    lines += ["", "## Exits, returns and cost", "",
+              ("Summed over the simulated years; cost is programme cost in million yuan, "
+               "cost per exit in yuan per person exiting."), ""]
+    lines += _cost_section(cmp, names)
+    if len(names) > 1:
+        lines += ["", f"## Paired differences against {names[0]}", "",
+                  ("The scenario minus the first for the same seed, over the years both "
+                   "simulate: mean (10-90 % range). Zero year: seeds where both reach zero."),
+                  ""]
+        lines += _diff_section(cmp, names)
+    return "\n".join(lines) + "\n"
+
+
+def capacity_warnings(cmp: xr.Dataset, names: list[str]) -> list[str]:
+    """One line per scenario and programme whose capacity falls short of the
+    need by the deadline (:func:`model.analysis.compare.capacity_shortfalls`)."""
+    out = []
+    if "programme_need" not in cmp:
+        return out
+    for n in names:
+        # years and programmes a scenario lacks (outer join) are NaN: skipped
+        run = cmp[["programme_need", "programme_capacity"]].sel(scenario=n)
+        for s in capacity_shortfalls(run, scenario_targets(cmp, n)):
+            out.append(f"- {n}: {s['programme']} can take {fmt_number(s['capacity'])} by "
+                       f"{s['deadline']} against a need of {fmt_number(s['need'])} "
+                       f"({fmt_share(s['capacity'] / s['need'])} of it).")
+    return out
+
+
+def _zero_section(cmp: xr.Dataset, names: list[str]) -> list[str]:
+    zero_targets = [Target.from_label(t) for t in cmp["target"].values
+                    if str(t).startswith("zero_by:")]
+    head = ["scenario", "registry", "years", "registered at start", "zero in"]
+    head += [f"P(zero by {t.year})" for t in zero_targets]
+    rows = []
+    for n in names:
+        c = cmp.sel(scenario=n)
+        start = quantiles(c["registered_people_total"].sel(year=int(c["scenario_base_year"])))[1]
+        row = [n, str(c["scenario_registry"].values),
+               f"{int(c['scenario_base_year'])}-{int(c['scenario_end_year'])}",
+               fmt_number(start), zero_year_text(c["zero_year"].values, _end_year(cmp, n))]
+        for t in zero_targets:
+            plan = float(c["target_in_plan"].sel(target=t.label)) == 1
+            row.append(_probability(zero_by(c, t.year)) + (" (plan)" if plan else ""))
+        rows.append(row)
+    return _table(head, rows)
+
+
+def zero_by(c: xr.Dataset, year: int) -> np.ndarray:
+    """Per seed of one scenario: 1 when no registered poor are left at the
+    end of ``year``, 0 when some are, NaN when the year is not simulated."""
+    if year not in c["year"].values:
+        return np.full(c.sizes["seed"], np.nan)
+    registered = c["registered_people_total"].sel(year=year).values
+    return np.where(np.isnan(registered), np.nan, (registered == 0).astype(float))
+
+
+def _probability(met) -> str:
+    met = np.asarray(met, dtype=float)
+    return "not simulated" if np.all(np.isnan(met)) else fmt_share(np.nanmean(met))
+
+
+def _target_section(cmp: xr.Dataset, names: list[str]) -> list[str]:
+    rows = []
+    for label in cmp["target"].values:
+        target = Target.from_label(label)
+        if target.kind == "zero_by":
+            continue
+        units = str(cmp["target_units"].sel(target=label).values)
+        row = [target_text(target)]
+        for n in names:
+            c = cmp.sel(scenario=n, target=label)
+            if np.isnan(float(c["target_in_plan"])):
+                row.append("")
+                continue
+            met = c["target_met"].values
+            actual = quantiles(c["target_actual"].values)[1]
+            planned = float(c["target_planned"])
+            row.append(f"{_probability(met)} ({_value_text(actual, units)} vs "
+                       f"{_value_text(planned, units)})" if not np.all(np.isnan(met))
+                       else "not simulated")
+        rows.append(row)
+    if not rows:
+        return ["No scenario states targets besides the zero deadline."]
+    return _table(["target"] + names, rows)
+
+
+def _gap_section(cmp: xr.Dataset, names: list[str]) -> list[str]:
+    if "gap_people" not in cmp:
+        return []
+    planned = [n for n in names if not np.all(np.isnan(cmp["gap_people"].sel(scenario=n)))]
+    if not planned:
+        return []
+    rows = []
+    for year in cmp["year"].values:
+        row = [str(int(year))]
+        for n in planned:
+            c = cmp.sel(scenario=n, year=year)
+            gap = c["gap_people"].values
+            plan = float(c["plan_remaining_people"])
+            row.append("" if np.isnan(plan) else f"{fmt_range(gap)}; plan {fmt_number(plan)}")
+        rows.append(row)
+    return _table(["year"] + planned, rows)
+
+
+def _batch_section(cmp: xr.Dataset, names: list[str]) -> list[str]:
+    rows = []
+    for n in names:
+        c = cmp.sel(scenario=n)
+        exclusive = c["exits_by_batch"].sum("year", min_count=1).mean("seed")
+        reached = c["reached_by_batch"].sum("year", min_count=1).mean("seed")
+        quota = c["quota_by_batch"].sum("year", min_count=1)
+        for batch in ATTRIBUTION:
+            rows.append([n, batch, fmt_number(float(exclusive.sel(batch=batch))),
+                         fmt_number(float(reached.sel(batch=batch))),
+                         fmt_number(float(quota.sel(batch=batch)))])
+    return _table(["scenario", "batch", "exclusive", "reached", "quota"], rows)
+
+
+def _cost_section(cmp: xr.Dataset, names: list[str]) -> list[str]:
+    rows = []
+    for n in names:
+        c = cmp.sel(scenario=n)
+        rows.append([n, fmt_range(c["exits_sum"].values), fmt_range(c["returns_sum"].values),
+                     fmt_range(c["cost_sum"].values, 1, 1e6),
+                     fmt_range(c["cost_per_exit"].values)])
+    return _table(["scenario", "exits (persons)", "returns (persons)", "cost (million yuan)",
+                   "cost per exit (yuan)"], rows)
+
+
+def _diff_section(cmp: xr.Dataset, names: list[str]) -> list[str]:
+    rows = []
+    for n in names[1:]:
+        c = cmp.sel(scenario=n)
+        zero = c["diff_zero_year"].values
+        both = int(np.sum(~np.isnan(zero)))
+        zero_text = (f"{fmt_range(zero, 1, mean=True)} in {both} of {zero.size} seeds"
+                     if both else "no seed reaches zero in both")
+        rows.append([n, zero_text, fmt_range(c["diff_registered_end"].values, mean=True),
+                     fmt_range(c["diff_exits_sum"].values, mean=True),
+                     fmt_range(c["diff_returns_sum"].values, mean=True),
+                     fmt_range(c["diff_cost_sum"].values, 1, 1e6, mean=True),
+                     fmt_range(c["diff_cost_per_exit"].values, mean=True)])
+    return _table(["scenario", "zero year (years)", "registered at end (persons)",
+                   "exits (persons)", "returns (persons)", "cost (million yuan)",
+                   "cost per exit (yuan)"], rows)
+
+
+# ---------------------------------------------------------------- the CSV table
+
+def _stats(values) -> dict[str, float]:
+    v = np.asarray(values, dtype=float)
+    lo, mid, hi = quantiles(v)
+    return {"mean": np.nanmean(v) if np.any(~np.isnan(v)) else np.nan, "p10": lo,
+            "median": mid, "p90": hi}
+
+
+def table_rows(cmp: xr.Dataset) -> list[dict]:
+    """The CSV table: one row per scenario and measure (and year, batch).
+
+    Columns are :data:`CSV_COLUMNS`: ``planned`` is the plan's value (after
+    scaling), ``mean`` / ``p10`` / ``median`` / ``p90`` are over seeds,
+    ``probability`` the share of seeds meeting a target, ``diff_*`` the
+    paired differences against the first scenario. For ``zero_year``,
+    ``median`` / ``p10`` / ``p90`` may read ``not by <end year>`` and
+    ``probability`` is the share of seeds reaching zero by the end.
+    """
+    rows = []
+    first = labels(cmp)[0]
+
+    def add(scenario, measure, unit, values, year="", batch="", planned=np.nan, **extra):
+        row = {"scenario": scenario, "measure": measure, "year": year, "batch": batch,
+               "unit": unit, "planned": planned, **_stats(values)}
+        row.update(extra)
+        rows.append(row)
+
+    for n in labels(cmp):
+        c = cmp.sel(scenario=n)
+        end = _end_year(cmp, n)
+        years = [int(y) for y in c["year"].values
+                 if not np.all(np.isnan(c["registered_people_total"].sel(year=y)))]
+        plan = c.get("plan_remaining_people")
+        for y in years:
+            cy = c.sel(year=y)
+            planned = float(plan.sel(year=y)) if plan is not None else np.nan
+            add(n, "registered_people", "persons", cy["registered_people_total"], y,
+                planned=planned)
+            if not np.isnan(planned):
+                add(n, "gap_people", "persons", cy["gap_people"], y)
+            add(n, "exits_people", "persons", cy["exits_people_total"], y)
+            add(n, "returns_people", "persons", cy["returns_people_total"], y)
+            add(n, "cost", "yuan", cy["cost_total"], y)
+            for batch in ATTRIBUTION:
+                quota = float(cy["quota_by_batch"].sel(batch=batch))
+                add(n, "exits_by_batch_exclusive", "persons",
+                    cy["exits_by_batch"].sel(batch=batch), y, batch, quota)
+                if batch != "none":
+                    add(n, "exits_by_batch_reached", "persons",
+                        cy["reached_by_batch"].sel(batch=batch), y, batch, quota)
+        zero = c["zero_year"].values
+        lo, mid, hi = year_quantiles(zero)
+        diff = {}
+        if n != first:
+            d = _stats(c["diff_zero_year"].values)
+            diff = {"diff_mean": d["mean"], "diff_p10": d["p10"], "diff_p90": d["p90"]}
+        rows.append({"scenario": n, "measure": "zero_year", "year": "", "batch": "",
+                     "unit": "year", "planned": np.nan,
+                     "mean": np.nan, "p10": fmt_year(lo, end), "median": fmt_year(mid, end),
+                     "p90": fmt_year(hi, end), "probability": float(np.mean(~np.isnan(zero))),
+                     **diff})
+        for name, (units, _) in OUTCOMES.items():
+            if name == "zero_year":
+                continue
+            diff = {}
+            if n != first:
+                d = _stats(c[f"diff_{name}"].values)
+                diff = {"diff_mean": d["mean"], "diff_p10": d["p10"], "diff_p90": d["p90"]}
+            add(n, name, units, c[name], **diff)
+        for label in c["target"].values:
+            ct = c.sel(target=label)
+            if np.isnan(float(ct["target_in_plan"])):
+                continue
+            target = Target.from_label(label)
+            met = ct["target_met"].values
+            add(n, f"target {target.kind}", str(ct["target_units"].values), ct["target_actual"],
+                target.year, target.batch, float(ct["target_planned"]),
+                probability=np.nan if np.all(np.isnan(met)) else float(np.nanmean(met)))
+    return rows
+
+
+def csv_text(cmp: xr.Dataset) -> str:
+    """:func:`table_rows` as CSV text (numbers to 6 significant digits, empty
+    for NaN)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in table_rows(cmp):
+        writer.writerow({k: _cell(row.get(k, np.nan)) for k in CSV_COLUMNS})
+    return buffer.getvalue()
+
+
+def _cell(x) -> str:
+    if isinstance(x, str):
+        return x
+    if isinstance(x, xr.DataArray):
+        x = x.values
+    x = float(x)
+    if np.isnan(x):
+        return ""
+    return str(int(x)) if x == int(x) and abs(x) < 1e15 else f"{x:.6g}"
+
+
+# ---------------------------------------------------------------- writing
+
+def write_netcdf(cmp: xr.Dataset, path: Path) -> None:
+    """The comparison dataset as NetCDF-4 (numeric variables compressed)."""
+    encoding = {v: {"zlib": True, "complevel": 4} for v in cmp.data_vars
+                if cmp[v].dtype.kind in "biuf"}
+    cmp.to_netcdf(path, engine="netcdf4", encoding=encoding)
+
+
+def read_comparison(path: Path) -> xr.Dataset:
+    """A ``compare.nc`` read back into memory."""
+    with xr.open_dataset(path, engine="netcdf4") as ds:
+        return ds.load()
+
+
+def scenario_targets(cmp: xr.Dataset, label: str) -> dict:
+    """One scenario's targets from the comparison dataset."""
+    return json.loads(str(cmp["scenario_targets"].sel(scenario=label).values) or "{}")

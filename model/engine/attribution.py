@@ -1,0 +1,90 @@
+"""Attribution of each exit to the pathway (batch, 五个一批) that made the
+difference, and how many exits each pathway's programmes reached.
+
+The rule, applied to the true per-capita income ``y`` of a household exiting
+in the year against its line ``L``, with ``c_b`` the income the household
+received from pathway ``b`` this year (production, relocation, ecological,
+education programmes; the safety-net top-up):
+
+1. if ``y - sum(c_b) >= L`` the household's own income (market income and
+   pension) would have sufficed: ``"none"``;
+2. otherwise, among the pathways whose removal alone would put it below the
+   line (``y - c_b < L``), the one with the largest ``c_b``;
+3. otherwise (no single pathway is decisive, only several together), the
+   pathway with the largest ``c_b``.
+
+Every exit gets exactly one pathway, so exits by pathway add up to all exits
+(the *exclusive* attribution). Plans count their batches with overlaps; the
+*reached* count says how many exiting households each pathway's programmes
+reached that year, so a household can count in several pathways.
+Programmes that act on a guarantee only (housing, medical, infrastructure)
+are not pathways here: an exit they unlock is attributed by income.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from model.engine.codes import ATTRIBUTION, EXIT
+from model.engine.rules import household_line
+
+# the kernel reads pathways as the rows of batch_income, then the top-up
+
+NONE = ATTRIBUTION.index("none")
+
+
+def attribute(income: np.ndarray, line: np.ndarray, components: np.ndarray) -> np.ndarray:
+    """Pathway index (into :data:`model.programmes.base.ATTRIBUTION`) of each exit.
+
+    Parameters
+    ----------
+    income : float array (k,)
+        True per-capita income of the exiting households (yuan/person/year).
+    line : float array (k,)
+        Their lines (yuan/person/year).
+    components : float array (len(BATCHES), k)
+        Per-capita income from each pathway, in the order of ``BATCHES``.
+    """
+    comps = np.maximum(components.astype(np.float64), 0.0)
+    y = income.astype(np.float64)
+    own = y - comps.sum(axis=0) >= line
+    decisive = (y - comps < line) & (comps > 0)
+    best_decisive = np.argmax(np.where(decisive, comps, -1.0), axis=0)
+    largest = np.argmax(comps, axis=0)
+    out = np.where(decisive.any(axis=0), best_decisive, largest)
+    return np.where(own | (comps.sum(axis=0) == 0), NONE, out)
+
+
+@njit(cache=True, error_model="numpy")
+def attribute_exits(event, income, floor, line, covered_line, batch_income, topup, county,
+                    size, out):
+    """Attribute every exit of the year and add it to ``out[county, pathway, 0 or 1]``
+    (households, people). Same rule as :func:`attribute`; pathways in the order
+    of ``BATCHES``: the rows of ``batch_income`` (``INCOME_BATCHES``, the same
+    order) and then the safety-net ``topup``."""
+    nb = batch_income.shape[0] + 1
+    comps = np.zeros(nb)
+    for i in range(event.shape[0]):
+        if event[i] != EXIT:
+            continue
+        for b in range(nb - 1):
+            comps[b] = max(np.float64(batch_income[b, i]), 0.0)
+        comps[nb - 1] = max(np.float64(topup[i]), 0.0)
+        y = np.float64(income[i])
+        hl = np.float64(household_line(floor[i], line, covered_line))
+        total = comps.sum()
+        if total == 0.0 or y - total >= hl:
+            best = NONE
+        else:
+            best, best_decisive = 0, -1
+            for b in range(nb):
+                if comps[b] > comps[best]:
+                    best = b
+                if comps[b] > 0 and y - comps[b] < hl and (
+                        best_decisive < 0 or comps[b] > comps[best_decisive]):
+                    best_decisive = b
+            if best_decisive >= 0:
+                best = best_decisive
+        out[county[i], best, 0] += 1.0
+        out[county[i], best, 1] += size[i]

@@ -1,0 +1,43 @@
+"""What the engine hands a programme each year: the parameters in force and
+the year's context (registry, state, seed, lines, scale)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model.engine.rules import household_line_np
+from model.engine.state import State
+from model.params import Parameters
+from model.registry.tables import Registry
+
+
+class YearParams:
+    """Parameters in force in one year: ``p("asset_income.dividend")``."""
+
+    def __init__(self, params: Parameters, year: int):
+        self.params, self.year = params, year
+
+    def __call__(self, name: str):
+        value = self.params.at(name, self.year)
+        return float(value) if value.ndim == 0 else value
+
+    def has(self, name: str) -> bool:
+        return name in self.params
+
+
+class Context:
+    """What a programme sees in a year: registry, state, parameters, seed, lines."""
+
+    def __init__(self, reg: Registry, st: State, p: YearParams, seed: int, line: float,
+                 covered_line: float, scale: float = 1.0):
+        self.reg, self.st, self.p, self.seed = reg, st, p, seed
+        self.year = p.year
+        self.line, self.covered_line = line, covered_line
+        self.scale = scale  # share of households simulated: capacities are scaled alike
+        # programme name -> fraction of the year in effect by county (0..1) of
+        # the enrolments taking effect this year (in-year delivery, model.engine.delivery)
+        self.first_year_fraction: dict[str, np.ndarray] = {}
+
+    def household_line(self, idx=slice(None)) -> np.ndarray:
+        """The line each household ``idx`` is judged against (yuan/person/year)."""
+        return household_line_np(self.st.floor[idx], self.line, self.covered_line)

@@ -1,0 +1,125 @@
+"""Delivery order: which of a programme's due enrolments take effect this year.
+
+The delivery model (:mod:`model.engine.delivery`) says how many enrolments
+of each county take effect in a year; this module says which. In each county
+last year's backlog goes first (in the order it was carried), then the work
+teams go through this year's new enrolments from a random point, village by
+village as households are stored, wrapping around; the block left at the end
+of the year is carried to the next. The kernels are plain loops, each with a
+numpy reference that the tests compare.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from model.random import Stream, hash_id_np, uniforms_np, year_key
+
+
+def in_effect(due_county: np.ndarray, n_backlog: int, quota: np.ndarray, seed: int,
+              programme_stream: int, year: int, county_ids: np.ndarray) -> np.ndarray:
+    """Mask of the due enrolments taking effect this year.
+
+    Parameters
+    ----------
+    due_county : int array (n,)
+        County row of each due enrolment: last year's backlog first
+        (``n_backlog`` of them), then this year's new enrolments in index order.
+    n_backlog : int
+        How many of ``due_county`` are carried from last year.
+    quota : int array (n_counties,)
+        Enrolments taking effect in each county this year (from the delivery model).
+    seed, programme_stream, year : int
+        Seed of the run, the programme's own stream number and the year: the
+        random starting point in each county is a counter-based draw of them.
+    county_ids : int array (n_counties,)
+        Stable county ids (the counters of the draw).
+
+    Returns
+    -------
+    numpy.ndarray of bool (n,)
+    """
+    now = np.empty(len(due_county), bool)
+    back = due_county[:n_backlog]
+    first_in_group(back, quota, now[:n_backlog])
+    left = quota - np.bincount(back[now[:n_backlog]], minlength=len(quota))
+    key = year_key(seed, Stream.DELIVERY_ORDER + 16 * programme_stream, year)
+    offset, _ = uniforms_np(hash_id_np(key, county_ids))
+    take_cyclic(due_county[n_backlog:], left, offset.astype(np.float64), now[n_backlog:])
+    return now
+
+
+@njit(cache=True)
+def first_in_group(group, quota, take):
+    """Mark the first ``quota[g]`` elements of each group, in array order.
+
+    Parameters
+    ----------
+    group : int array (n,)
+        Group (county) of each element.
+    quota : int array (G,)
+        Elements to take per group.
+    take : bool array (n,), out
+        True for the taken elements.
+    """
+    seen = np.zeros(len(quota), np.int64)
+    for i in range(len(group)):
+        g = group[i]
+        take[i] = seen[g] < quota[g]
+        seen[g] += 1
+
+
+@njit(cache=True)
+def take_cyclic(group, quota, offset, take):
+    """Within each group, in array order, take ``quota[g]`` elements starting
+    at position ``floor(offset[g] * n_g)`` and wrapping around.
+
+    Parameters
+    ----------
+    group : int array (n,)
+        Group (county) of each element.
+    quota : int array (G,)
+        Elements to take per group (at most its size).
+    offset : float array (G,)
+        Start of the taken block as a share (0..1) of the group's elements.
+    take : bool array (n,), out
+        True for the taken elements.
+    """
+    size = np.zeros(len(quota), np.int64)
+    for i in range(len(group)):
+        size[group[i]] += 1
+    start = np.zeros(len(quota), np.int64)
+    for g in range(len(quota)):
+        start[g] = min(int(offset[g] * size[g]), max(size[g] - 1, 0))
+    seen = np.zeros(len(quota), np.int64)
+    for i in range(len(group)):
+        g = group[i]
+        rank = seen[g] - start[g]
+        if rank < 0:
+            rank += size[g]
+        take[i] = rank < quota[g]
+        seen[g] += 1
+
+
+def take_cyclic_numpy(group: np.ndarray, quota: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """Reference of :func:`take_cyclic`."""
+    order = np.argsort(group, kind="stable")
+    ranked = group[order]
+    size = np.bincount(group, minlength=len(quota))
+    start = np.minimum((offset * size).astype(np.int64), np.maximum(size - 1, 0))
+    position = np.arange(len(order)) - np.searchsorted(ranked, ranked, side="left")
+    rank = (position - start[ranked]) % np.maximum(size[ranked], 1)
+    take = np.zeros(len(group), bool)
+    take[order] = rank < quota[ranked]
+    return take
+
+
+def first_in_group_numpy(group: np.ndarray, quota: np.ndarray) -> np.ndarray:
+    """Reference of :func:`first_in_group` (stable sort by group)."""
+    order = np.argsort(group, kind="stable")
+    ranked = group[order]
+    rank = np.arange(len(order)) - np.searchsorted(ranked, ranked, side="left")
+    take = np.zeros(len(group), bool)
+    take[order] = rank < quota[ranked]
+    return take

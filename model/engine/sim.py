@@ -1,0 +1,434 @@
+"""The yearly loop: one run is a function of (registry, parameters, seed).
+
+Step order of a year ``t`` (the only place it is written down):
+
+1. **Programme enrolment.** Each programme, in the order listed, enrols up to
+   its capacity among registered households (or villages) not yet enrolled,
+   in its targeting order (:meth:`model.programmes.base.Programme.enrol`).
+2. **Delivery** (:func:`model.engine.delivery.deliver`, when ``delivery.enabled``).
+   For every county and programme that is not an entitlement, this year's
+   enrolments plus last year's backlog go through funds, work teams,
+   approval and building. Those in effect by 31 December start this year
+   (in each county the backlog first, then new enrolments from a random
+   point, village by village); their first-year
+   income is scaled by the county's fraction of the year in effect. The rest
+   start next year. Entitlements (safety net, medical cover) take effect at
+   once.
+3. **Income components.** Programme effects of year ``t`` for the active
+   enrolments (incomes by pathway, safety-net floor, guarantees, medical
+   cover), basic pension and schooling cost
+   (:meth:`model.programmes.base.Programme.step`).
+4. **Income update.** The fused kernel (:func:`model.engine.kernels.income_update`)
+   draws the household and county shocks and illness events of year ``t`` and
+   computes market income, medical cost, safety-net top-up and total
+   per-capita income.
+5. **Verification** (:func:`model.engine.rules.verify`): household exit, return and,
+   in registry-adjustment years, entry of the near-poor.
+6. **Village exit, then county exit** (:func:`model.engine.rules.village_exits`,
+   :func:`model.engine.rules.county_exits`).
+7. **Record.** Counts and sums by county and category, exits by pathway,
+   coverage and cost by programme, village and county exits
+   (:mod:`model.engine.tally`, :mod:`model.engine.attribution`).
+
+Year ``t`` means calendar year ``t``; the state is recorded at the end of the
+year, after verification. The registry describes the end of its base year,
+which is recorded first (registered households poor; base-year income through
+the income update of step 4 without growth or programmes, with the safety-net
+floor of households already in dibao or wubao); the run then covers
+``base_year + 1`` to ``end_year``, both inclusive.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+from model.engine.attribution import attribute_exits
+from model.engine.codes import ALL_GUARANTEES, BATCHES, EXIT
+from model.engine.context import Context, YearParams
+from model.engine.delivery import Carry, deliver, settings_from_params
+from model.engine.delivery_order import in_effect
+from model.engine.kernels import income_update
+from model.engine.record import (
+    DELIVERY_COLUMNS,
+    LINE_COLUMNS,
+    PROGRAMME_COLUMNS,
+    RATE_COLUMNS,
+    Record,
+)
+from model.engine.rules import (
+    county_dibao_standards,
+    county_exits,
+    lines_for,
+    scheduled_year,
+    verify,
+    village_exits,
+)
+from model.engine.state import State, covered_by_category, per_student
+from model.engine.tally import COL, NBINS, NV, count_at, registered_people_by, tally
+from model.params import Parameters
+from model.random import Stream, hash_id_np, normal_pair_np, year_key
+from model.registry.tables import CATEGORIES, Registry
+
+# column indices of the record's arrays, by name
+P = {name: k for k, name in enumerate(PROGRAMME_COLUMNS)}
+D = {name: k for k, name in enumerate(DELIVERY_COLUMNS)}
+R = {name: k for k, name in enumerate(RATE_COLUMNS)}
+L = {name: k for k, name in enumerate(LINE_COLUMNS)}
+
+
+class Simulation:
+    """Advance a registry year by year under a set of programmes.
+
+    Parameters
+    ----------
+    registry : Registry
+        The population at the end of ``registry.base_year``.
+    params : Parameters
+        Parameters with every overlay already applied.
+    seed : int
+        Seed of the counter-based random numbers.
+    end_year : int
+        Last simulated year (inclusive).
+    programmes : list of Programme
+        The programmes, in engine order: instances of
+        :class:`model.programmes.base.Programme` (the engine knows no
+        particular programme; :func:`model.runs.run_seed` hands it the
+        scenario's).
+    chunk_size : int, optional
+        Run the household kernels on slices of this many households (results
+        do not depend on it; it bounds the working set).
+    scale : float, optional
+        Share of the population the registry holds (0..1, a reduced-scale
+        run): capacities, budgets and the county approval capacity are
+        multiplied by it.
+    """
+
+    def __init__(self, registry: Registry, params: Parameters, seed: int, end_year: int,
+                 programmes: list, chunk_size: int | None = None,
+                 scale: float = 1.0):
+        if not 0.0 < scale <= 1.0:
+            raise ValueError(f"scale = {scale!r}: expected a share in (0, 1]")
+        self.reg, self.params, self.seed, self.scale = registry, params, int(seed), float(scale)
+        self.base_year, self.end_year = registry.base_year, int(end_year)
+        if self.end_year <= self.base_year:
+            raise ValueError(f"end_year {end_year} must be after the registry's base year "
+                             f"{self.base_year}")
+        self.programmes = list(programmes)
+        self.chunk_size = chunk_size or max(1, registry.n_households)
+        names = [p.name for p in self.programmes if p.level == "household"]
+        village_names = [p.name for p in self.programmes if p.level == "village"]
+        self.state = State.initial(registry, names, village_names)
+        self.n_groups = registry.n_counties * len(CATEGORIES)
+        self._schooling_key = None
+        self._growth_index = 1.0
+        years = np.arange(self.base_year, self.end_year + 1)
+        nc, ncat = registry.n_counties, len(CATEGORIES)
+        self.record = Record.empty(years, nc, ncat, len(self.programmes),
+                                   self.state.village_exit_year, self.state.county_exit_year)
+        # in-year delivery: programmes it applies to, their backlog (indices,
+        # carried first) and what the delivery model carries between years
+        self.delivered = [j for j, prog in enumerate(self.programmes) if not prog.entitlement]
+        self.backlog = {j: np.zeros(0, np.int64) for j in self.delivered}
+        self.carry = Carry.empty(nc, len(self.delivered))
+        self.delivery_seconds = 0.0
+        h, v = registry.households, registry.villages
+        with_poor = np.zeros(len(v["village_id"]), bool)
+        with_poor[h["village"][h["registered"] == 1]] = True
+        self.team_villages = np.bincount(v["county"][with_poor], minlength=nc).astype(np.float64)
+
+    def run(self, progress=None) -> Record:
+        """Record the base year, then step every year to ``end_year``."""
+        self._record_base_year()
+        for year in range(self.base_year + 1, self.end_year + 1):
+            self.step(year)
+            if progress is not None:
+                progress.update(1)
+        return self.record
+
+    def _record_need_and_capacity(self) -> None:
+        """Base-year need of each programme granting a guarantee, and every
+        year's capacity (for the capacity-versus-need check of a comparison)."""
+        p = YearParams(self.params, self.base_year)
+        ctx = Context(self.reg, self.state, p, self.seed, *lines_for(p), scale=self.scale)
+        self.record.need = np.array([prog.need(ctx) for prog in self.programmes])
+        self.record.capacity = np.array(
+            [[0.0 if y == self.base_year else prog.capacity(YearParams(self.params, y)) * self.scale
+              for prog in self.programmes] for y in self.record.years])
+
+    def _record_base_year(self) -> None:
+        """The base year's incomes go through the same income update as every
+        later year (shocks, illness, schooling cost, the net floor of the
+        households already in dibao or wubao), without growth or programmes,
+        so that the base year's true-poor count is comparable with the next."""
+        p = YearParams(self.params, self.base_year)
+        st, h = self.state, self.reg.households
+        st.transfer_income[:] = p("pension_basic") * h["elderly"] / h["size"]
+        covered = np.flatnonzero(covered_by_category(self.reg))
+        st.floor[covered] = county_dibao_standards(p, self.reg.counties["county_id"],
+                                                   self.seed)[h["county"][covered]]
+        cost = tuple(p("schooling_cost"))
+        st.schooling_cost[:] = per_student(self.reg, cost)
+        self._schooling_key = cost
+        self._income(p, self.base_year, growth=False)
+        self._tally(p, 0)
+        self._record_need_and_capacity()
+
+    def step(self, year: int) -> None:
+        """Advance one year; see the module docstring for the step order."""
+        p = YearParams(self.params, year)
+        k = year - self.base_year
+        ctx = Context(self.reg, self.state, p, self.seed, *lines_for(p), scale=self.scale)
+        # 1. programme enrolment
+        new = [prog.enrol(ctx) for prog in self.programmes]
+        # 2. delivery
+        started = self._deliver(ctx, k, new)
+        # 3. income components
+        pending = self._components(ctx, k, started)
+        # 4. income update
+        self._income(p, year)
+        # 5. verification: household exit, return and entry
+        self._verify(p, year)
+        # 6. village exit, then county exit
+        village_new = self._village_exits(ctx)
+        sums = self._tally(p, k)
+        self._county_exits(ctx, sums)
+        # 7. record
+        for j, active in pending.items():
+            self._record_programme(ctx, k, j, new[j], active)
+        self._record_exits(ctx, k)
+        county_of_village = self.reg.villages["county"]
+        self.record.villages_exited[k] = np.bincount(county_of_village[village_new],
+                                                     minlength=self.reg.n_counties)
+
+    def _deliver(self, ctx: Context, k: int, new: list[np.ndarray]) -> list[np.ndarray]:
+        """Decide which enrolments take effect this year; return, per
+        programme, the indices that do (sorted)."""
+        p, reg, year = ctx.p, self.reg, ctx.year
+        started = list(new)
+        out = self.record.delivery[k]
+        for j, idx in enumerate(new):
+            counts = np.bincount(self._county_of(j)[idx], minlength=reg.n_counties)
+            out[:, j, D["delivery_due"]] = out[:, j, D["delivery_in_effect"]] = counts
+            out[:, j, D["delivery_household_years"]] = counts
+            self.record.programme[k, :, j, P["new_households"]] = counts
+        has_backlog = any(len(b) for b in self.backlog.values())
+        if not (p("delivery.enabled") or has_backlog) or not self.delivered:
+            return started
+        tic = time.perf_counter()
+        progs = [self.programmes[j] for j in self.delivered]
+        settings = settings_from_params(p, [prog.name for prog in progs])
+        if settings.approval_per_month != np.inf:
+            settings = dataclasses.replace(
+                settings, approval_per_month=settings.approval_per_month * self.scale)
+        nc, npr = reg.n_counties, len(progs)
+        due, enrolments = [], np.zeros((nc, npr), np.int64)
+        for q, (j, prog) in enumerate(zip(self.delivered, progs)):
+            due.append(np.concatenate([self.backlog[j], new[j]]))
+            enrolments[:, q] = np.bincount(self._county_of(j)[due[q]], minlength=nc)
+        unit = np.array([max(prog.unit_cost(p), 0.0) for prog in progs])
+        needing = enrolments - self.carry.building.sum(axis=-1)
+        result = deliver(year, enrolments, needing * unit[None, :], settings, self.seed,
+                         villages=self.team_villages, carry=self.carry,
+                         unit_cost=np.broadcast_to(unit, (nc, npr)),
+                         county_ids=reg.counties["county_id"],
+                         programme_ids=[prog.stream for prog in progs])
+        self.carry = result.carry
+        for q, (j, prog) in enumerate(zip(self.delivered, progs)):
+            now = in_effect(self._county_of(j)[due[q]], len(self.backlog[j]),
+                            result.in_effect[:, q], self.seed, prog.stream, year,
+                            reg.counties["county_id"])
+            start = (self.state.village_enrolled if prog.level == "village"
+                     else self.state.enrolled)[prog.name]
+            started[j] = due[q][now]
+            if len(self.backlog[j]):
+                started[j] = np.sort(started[j])
+            self.backlog[j] = due[q][~now]
+            start[started[j]] = year
+            start[self.backlog[j]] = year + 1
+            ctx.first_year_fraction[prog.name] = result.fraction_of_year[:, q]
+            out[:, j, D["delivery_due"]] = enrolments[:, q]
+            out[:, j, D["delivery_in_effect"]] = result.in_effect[:, q]
+            out[:, j, D["delivery_backlog"]] = result.backlog[:, q]
+            out[:, j, D["delivery_household_years"]] = result.household_years[:, q]
+            out[:, j, D["funds_unspent"]] = result.unspent[:, q]
+            self.record.delivery_monthly[k, j] = (result.monthly_share[:, q]
+                                                  * enrolments[:, q, None]).sum(axis=0)
+        self.delivery_seconds += time.perf_counter() - tic
+        return started
+
+    def _county_of(self, j: int) -> np.ndarray:
+        """County of each unit (household or village) of programme ``j``."""
+        level = self.programmes[j].level
+        return (self.reg.households if level == "household" else self.reg.villages)["county"]
+
+    def _components(self, ctx: Context, k: int, new: list[np.ndarray]) -> dict[int, np.ndarray]:
+        """Apply every programme; record its coverage and cost at once unless
+        the cost depends on this year's income (then return its active set),
+        so that only a few index arrays are alive at a time."""
+        st, h, p = self.state, self.reg.households, ctx.p
+        st.batch_income[:] = 0.0
+        st.transfer_income[:] = p("pension_basic") * h["elderly"] / h["size"]
+        st.floor[:] = 0.0
+        st.medical_cover[:] = 0
+        st.village_collective[:] = self.reg.villages["collective_income"]
+        cost = tuple(p("schooling_cost"))
+        if cost != self._schooling_key:
+            st.schooling_cost[:] = per_student(self.reg, cost)
+            self._schooling_key = cost
+        pending = {}
+        for j, prog in enumerate(self.programmes):
+            active = prog.step(ctx)
+            if prog.cost_after_income:
+                pending[j] = active
+            else:
+                self._record_programme(ctx, k, j, new[j], active)
+            del active
+        np.sum(st.batch_income, axis=0, out=st.programme_income)
+        return pending
+
+    def _county_factor(self, p: YearParams, year: int, growth: bool = True) -> np.ndarray:
+        """Growth index since the base year times this year's county shock."""
+        if growth:
+            self._growth_index *= 1.0 + p("market_income_growth")
+        sigma = p("income_sigma_county")
+        key = year_key(self.seed, Stream.COUNTY, year)
+        shock, _ = normal_pair_np(hash_id_np(key, np.arange(self.reg.n_counties)))
+        return (self._growth_index * np.exp(sigma * shock - 0.5 * sigma**2)).astype(np.float32)
+
+    def _income(self, p: YearParams, year: int, growth: bool = True) -> None:
+        st, h = self.state, self.reg.households
+        rho = p("income_persistence")
+        sp, stt = p("income_sigma_persistent"), p("income_sigma_transitory")
+        county_factor = self._county_factor(p, year, growth)
+        scalars = (year_key(self.seed, Stream.INCOME, year),
+                   year_key(self.seed, Stream.ILLNESS, year),
+                   np.float32(rho), np.float32(sp * np.sqrt(1.0 - rho**2)), np.float32(stt),
+                   np.float32(-0.5 * (sp**2 + stt**2)), np.float32(p("illness.base_rate")),
+                   np.float32(p("illness.rate_per_ill")), np.float32(p("illness.cost_mean")),
+                   np.float32(1.0 - p("illness.reimbursement")),
+                   np.float32(1.0 - p("medical.reimbursement")),
+                   np.float32(p("medical.oop_cap")))
+        for s in self._chunks():
+            income_update(h["hh_id"][s], h["county"][s], h["size"][s], h["ill"][s],
+                          st.market_base[s], county_factor, st.programme_income[s],
+                          st.transfer_income[s], st.floor[s], st.schooling_cost[s],
+                          st.medical_cover[s], *scalars, st.z[s], st.market[s],
+                          st.medical[s], st.topup[s], st.income[s])
+
+    def _verify(self, p: YearParams, year: int) -> None:
+        st, h = self.state, self.reg.households
+        line, covered = lines_for(p)
+        required = ALL_GUARANTEES if p("household_exit.require_guarantees") else 0
+        key = year_key(self.seed, Stream.VERIFICATION, year)
+        key_return = year_key(self.seed, Stream.RETURN, year)
+        adjust = (year - self.base_year) % int(p("registry_adjustment_interval")) == 0
+        for s in self._chunks():
+            verify(h["hh_id"][s], st.income[s], st.floor[s], st.guarantees[s], key, key_return,
+                   np.float32(line), np.float32(covered),
+                   np.float32(p("household_exit.verification_sigma")),
+                   np.uint8(required), np.float32(p("household_exit.margin")),
+                   np.float32(p("household_exit.return_threshold")),
+                   np.float32(self._return_probability(p, year)),
+                   np.float32(p("household_exit.return_decay")), adjust,
+                   np.int16(year), st.status[s], st.event[s], st.exit_year[s])
+
+    @staticmethod
+    def _return_probability(p: YearParams, year: int) -> float:
+        """Return probability of the year after exit, matured since the start."""
+        since = max(year - p("household_exit.maturation_start"), 0.0)
+        return p("household_exit.return_probability") * float(
+            np.exp(-p("household_exit.return_maturation") * since))
+
+    def _chunks(self):
+        n = self.reg.n_households
+        for start in range(0, n, self.chunk_size):
+            yield slice(start, min(n, start + self.chunk_size))
+
+    def _village_exits(self, ctx: Context) -> np.ndarray:
+        p, st, reg = ctx.p, self.state, self.reg
+        h, v = reg.households, reg.villages
+        poor = np.zeros(len(v["village_id"]))
+        registered_people_by(h["village"], h["size"], st.status, poor)
+        return village_exits(ctx.year, poor, v["rural_population"],
+                             reg.counties["region"][v["county"]], st.village_collective,
+                             st.village_infrastructure, st.village_exit_year,
+                             p("village_exit.incidence"), p("village_exit.incidence_west"),
+                             p("village_exit.collective_income"),
+                             p("village_exit.require_infrastructure") > 0, v["poor_village"])
+
+    def _county_exits(self, ctx: Context, sums: np.ndarray) -> None:
+        p, c = ctx.p, self.reg.counties
+        by_county = sums.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # 错退率 as exit assessments measure it: the year's exits that did
+            # not meet the line (exited households that fell back later are
+            # returns, or wait for the next verification)
+            wrong = np.nan_to_num(by_county[:, COL["wrong_exits_households"]]
+                                  / by_county[:, COL["exits_households"]])
+            missed = np.nan_to_num(by_county[:, COL["missed_people"]]
+                                   / by_county[:, COL["true_poor_people"]])
+        k = ctx.year - self.base_year
+        self.record.rates[k, :, R["wrong_exit_rate"]] = wrong
+        self.record.rates[k, :, R["missed_rate"]] = missed
+        if p("county_exit.schedule"):
+            first = scheduled_year(c["income_ratio"], p("county_exit.ratio_2017"),
+                                   p("county_exit.ratio_2018"))
+        else:
+            first = np.zeros(self.reg.n_counties, np.int16)
+        first = np.maximum(first, np.int16(p("county_exit.first_year")))
+        county_exits(ctx.year, by_county[:, COL["registered_people"]], c["rural_population"],
+                     c["region"], wrong, missed, self.state.county_exit_year,
+                     p("county_exit.incidence"), p("county_exit.incidence_west"),
+                     p("county_exit.wrong_exit_rate"), p("county_exit.missed_rate"), first,
+                     c["poor_county"])
+
+    def _tally(self, p: YearParams, k: int) -> np.ndarray:
+        st, h = self.state, self.reg.households
+        line, covered = lines_for(p)
+        out = np.zeros((self.n_groups, NV))
+        hist = np.zeros((self.n_groups, NBINS), np.int64)
+        tally(h["county"], h["category"], h["size"], st.income, st.floor, st.status, st.event,
+              np.float32(line), np.float32(covered), len(CATEGORIES), out, hist)
+        shape = (self.reg.n_counties, len(CATEGORIES))
+        self.record.sums[k] = out.reshape(shape + (NV,))
+        self.record.hist[k] = hist.reshape(shape + (NBINS,))
+        self.record.lines[k, L["poverty_line"]] = line
+        self.record.lines[k, L["covered_line"]] = covered
+        return self.record.sums[k]
+
+    def _record_programme(self, ctx: Context, k: int, j: int, new: np.ndarray,
+                          active: np.ndarray) -> None:
+        """Active enrolments and cost of programme ``j`` by county; ``new``:
+        the enrolments taking effect this year, which pay the one-off cost."""
+        prog, nc = self.programmes[j], self.reg.n_counties
+        county = (self.reg.households["county"] if prog.level == "household"
+                  else self.reg.villages["county"])
+        out = self.record.programme[k]
+        one_off, recurring = prog.cost(ctx, new, active)
+        for what, idx, unit in (("new", new, one_off), ("active", active, recurring)):
+            counts, cost = np.zeros(nc), np.zeros(nc)
+            count_at(county, idx, np.atleast_1d(np.asarray(unit, np.float64)), counts, cost)
+            if what == "active":  # new enrolments are counted by _deliver
+                out[:, j, P["active_households"]] = counts
+            out[:, j, P["cost"]] += cost
+
+    def _record_exits(self, ctx: Context, k: int) -> None:
+        st, h = self.state, self.reg.households
+        exits = np.flatnonzero(st.event == EXIT)
+        county, size = h["county"][exits], h["size"][exits].astype(np.float64)
+        nc = self.reg.n_counties
+        attribute_exits(st.event, st.income, st.floor, ctx.line, ctx.covered_line,
+                        st.batch_income, st.topup, h["county"], h["size"],
+                        self.record.batch_exits[k])
+        hit = np.zeros((len(BATCHES), len(exits)), bool)
+        for prog in self.programmes:
+            if prog.batch in BATCHES:
+                # a village programme reaches the households of its villages
+                where = exits if prog.level == "household" else h["village"][exits]
+                hit[BATCHES.index(prog.batch)] |= prog.is_active(ctx, where)
+        for b, reach in enumerate(hit):
+            self.record.batch_reached[k, :, b] = np.bincount(county[reach], weights=size[reach],
+                                                             minlength=nc)

@@ -1,0 +1,139 @@
+"""The simulation state: per-household arrays that change year by year.
+
+The registry (:class:`model.registry.tables.Registry`) holds what a household *is*;
+the state holds what happens to it: income components of the current year,
+the persistent shock, guarantees, status and programme enrolments. All arrays
+are struct of arrays with compact dtypes, allocated once per run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from model.engine.codes import (
+    HOUSING,
+    INCOME_BATCHES,
+    MEDICAL,
+    NOT_REGISTERED,
+    POOR,
+    RETURNED,
+    SCHOOLING,
+    WATER,
+)
+from model.registry.tables import DIBAO, STUDENT_STAGES, WUBAO, Registry
+
+# the pathways (五个一批) whose programmes pay income, one row each of
+# ``State.batch_income``; the safety net's income is the kernel's top-up
+
+
+@dataclass
+class State:
+    """Per-household arrays of one run (all incomes yuan/person/year, float32).
+
+    Attributes
+    ----------
+    z : persistent log shock of market income.
+    market_base : base-year market income, changed by programmes that change
+        earning capacity for good (relocation, a vocational graduate).
+    market, medical, topup, income : outputs of the income kernel.
+    batch_income : programme income by pathway, shape (len(INCOME_BATCHES), n).
+    programme_income : sum of ``batch_income`` over pathways.
+    transfer_income : basic pension.
+    floor : safety-net standard the household is topped up to (0 if not covered).
+    schooling_cost : rigid schooling cost.
+    medical_cover : 1 for a household in the medical programme this year.
+    guarantees : guarantee bits in force (:mod:`model.engine.rules`).
+    status : POOR / EXITED / RETURNED / NOT_REGISTERED; event : this year's event.
+    exit_year : year of the latest exit (0 if none).
+    enrolled : programme name -> year of enrolment (int16; 0 never enrolled;
+        minus the year when the programme stopped for the household).
+    village_* : per-village collective income (yuan/year), infrastructure flag,
+        exit year (0 if not exited) and enrolment of village programmes.
+    county_exit_year : per county (0 if not exited).
+    """
+
+    z: np.ndarray
+    market_base: np.ndarray
+    market: np.ndarray
+    medical: np.ndarray
+    topup: np.ndarray
+    income: np.ndarray
+    batch_income: np.ndarray
+    programme_income: np.ndarray
+    transfer_income: np.ndarray
+    floor: np.ndarray
+    schooling_cost: np.ndarray
+    medical_cover: np.ndarray
+    guarantees: np.ndarray
+    status: np.ndarray
+    event: np.ndarray
+    exit_year: np.ndarray
+    enrolled: dict[str, np.ndarray] = field(default_factory=dict)
+    village_collective: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    village_infrastructure: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
+    village_exit_year: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
+    village_enrolled: dict[str, np.ndarray] = field(default_factory=dict)
+    county_exit_year: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
+
+    @classmethod
+    def initial(cls, registry: Registry, programme_names: list[str],
+                village_programme_names: list[str] = ()) -> State:
+        """State at the end of the base year: registered households poor, the
+        near-poor pool not registered, guarantees as the registry says."""
+        h, v = registry.households, registry.villages
+        n = registry.n_households
+
+        def f32():
+            return np.zeros(n, np.float32)
+
+        guarantees = (np.where(h["housing_safe"] == 1, HOUSING, 0)
+                      | np.where(h["water_safe"] == 1, WATER, 0)
+                      | np.where(h["dropouts"] == 0, SCHOOLING, 0)
+                      | np.where(h["insured"] == 1, MEDICAL, 0)).astype(np.uint8)
+        nv = len(v["village_id"])
+        return cls(z=f32(), market_base=h["market_income"].copy(),
+                   market=h["market_income"].copy(), medical=f32(), topup=f32(),
+                   income=h["market_income"].copy(),
+                   batch_income=np.zeros((len(INCOME_BATCHES), n), np.float32),
+                   programme_income=f32(), transfer_income=f32(), floor=f32(),
+                   schooling_cost=f32(), medical_cover=np.zeros(n, np.uint8),
+                   guarantees=guarantees,
+                   status=np.where(h["registered"] == 1, POOR, NOT_REGISTERED).astype(np.int8),
+                   event=np.zeros(n, np.uint8), exit_year=np.zeros(n, np.int16),
+                   enrolled={name: np.zeros(n, np.int16) for name in programme_names},
+                   village_collective=v["collective_income"].copy(),
+                   village_infrastructure=v["infrastructure_ok"].copy(),
+                   village_exit_year=np.zeros(nv, np.int16),
+                   village_enrolled={name: np.zeros(nv, np.int16)
+                                     for name in village_programme_names},
+                   county_exit_year=np.zeros(registry.n_counties, np.int16))
+
+    def registered(self) -> np.ndarray:
+        """Mask of households on the registry (poor or returned)."""
+        return (self.status == POOR) | (self.status == RETURNED)
+
+    def nbytes(self) -> int:
+        """Memory held by the state's arrays (bytes)."""
+        arrays = [v for v in vars(self).values() if isinstance(v, np.ndarray)]
+        arrays += list(self.enrolled.values()) + list(self.village_enrolled.values())
+        return sum(a.nbytes for a in arrays)
+
+
+def per_student(registry: Registry, amounts, index: np.ndarray | None = None) -> np.ndarray:
+    """Per-capita sum of ``amounts`` (one per stage, yuan/student/year) over a
+    household's students: float32 yuan/person/year, for all households or for
+    the households at ``index``."""
+    h = registry.households
+    pick = (lambda a: a) if index is None else (lambda a: a[index])
+    total = np.zeros(len(pick(h["size"])), np.float32)
+    for stage, amount in zip(STUDENT_STAGES, amounts):
+        if amount:
+            total += pick(h[stage]) * np.float32(amount)
+    return total / pick(h["size"])
+
+
+def covered_by_category(registry: Registry) -> np.ndarray:
+    """Households already in dibao or wubao at registration."""
+    return np.isin(registry.households["category"], (DIBAO, WUBAO))

@@ -1,0 +1,350 @@
+"""Programmes: who gets assistance, what it does and what it costs.
+
+A programme is one small class (see :mod:`model.programmes.measures` for the measures
+of the seeds). The engine (:mod:`model.engine.sim`) knows nothing about any
+particular programme; each year it calls, for every programme in order,
+
+1. :meth:`Programme.enrol` — eligible registered households not yet
+   enrolled are taken up to the year's capacity, in targeting order;
+2. :meth:`Programme.step` — enrolments may stop (failure hazard), and the
+   effect is applied to the active households: income in a pathway's row of
+   ``State.batch_income``, a safety-net floor, a guarantee, or a lasting
+   change of earning capacity;
+3. :meth:`Programme.cost` — after the income update, the cost of the year.
+
+What a subclass declares
+------------------------
+``name``, ``batch`` (五个一批 pathway or ``"guarantee"``), ``unit``
+(capacity counted in ``"households"`` or ``"people"``), and the methods
+:meth:`needs` (households the effect can physically apply to),
+:meth:`matched` (precise targeting: the programme matched to the household's
+cause and capacity, a subset of ``needs``), :meth:`effect` and
+:meth:`cost`. Its parameters are looked up as ``"<name>.<parameter>"``:
+``capacity`` (and optionally ``budget``, yuan/year, turned into a capacity
+by :meth:`unit_cost`), ``ramp`` (years to full effect), ``hazard`` (yearly
+probability that an enrolment stops), ``duration`` (years active).
+
+Targeting (a scenario setting, parameters ``targeting.uniform`` and
+``targeting.order``): *precise* enrols ``matched`` households; *uniform*
+(大水漫灌) enrols any registered household in random order, and the effect
+then reaches only those the programme ``needs``. Entitlements (the safety
+net, basic medical cover) follow their own rules in both modes. When capacity is short,
+``targeting.order`` decides who goes first: poorest first (0), closest to
+the line first (1) or random (2); ties are broken by a counter-based random
+key, so choices are reproducible and independent of household order.
+
+Policies continue after exit for ``household_exit.policy_grace_years`` (脱贫不脱政策).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from model.engine.codes import (
+    CLOSEST_FIRST,
+    EXITED,
+    INCOME_BATCHES,
+    POOREST_FIRST,
+    RANDOM_ORDER,
+)
+from model.engine.context import Context, YearParams
+from model.engine.tally import registered_people_by
+from model.random import Stream, hash_id_np, uniforms_np, year_key
+
+# Parameters the base class reads as ``<programme name>.<key>``: ``capacity``
+# is required; the others are optional (budget: no limit, duration / life:
+# forever, hazard: none, ramp: full effect at once). ``life`` is the duration
+# of programmes that build an asset (``duration_parameter = "life"``).
+GENERIC_PARAMETERS = ("capacity", "budget", "duration", "life", "hazard", "ramp")
+
+
+class Programme:
+    """A household programme. Subclasses set the class attributes and
+    override :meth:`needs`, :meth:`effect` and :meth:`cost` (and
+    :meth:`matched` when targeting uses the cause)."""
+
+    name: ClassVar[str]
+    batch: ClassVar[str]
+    description: ClassVar[str]
+    unit: ClassVar[str] = "households"
+    stream: ClassVar[int] = 0  # distinct per programme: its own random streams
+    level: ClassVar[str] = "household"
+    entitlement: ClassVar[bool] = False  # a legal entitlement: the same in every targeting mode
+    cost_after_income: ClassVar[bool] = False  # cost depends on the year's income update
+    grants: ClassVar[int] = 0  # guarantee bits (model.engine.codes) the programme provides
+
+    def need(self, ctx: Context) -> float:
+        """Registered households (in :attr:`unit`) the programme must reach
+        for the guarantees it grants: those it can help that lack one of
+        them. NaN for a programme that grants no guarantee."""
+        if not self.grants:
+            return float("nan")
+        st = ctx.st
+        lacking = (st.guarantees & np.uint8(self.grants)) != self.grants
+        who = np.flatnonzero(lacking & st.registered() & self.needs(ctx))
+        if self.unit == "people":
+            return float(ctx.reg.households["size"][who].sum(dtype=np.int64))
+        return float(len(who))
+    duration_parameter: ClassVar[str] = "duration"  # years an enrolment stays active
+
+    # ---- to override
+    def needs(self, ctx: Context) -> np.ndarray:
+        """Mask of households the effect can apply to."""
+        raise NotImplementedError
+
+    def matched(self, ctx: Context) -> np.ndarray:
+        """Mask of households precise targeting enrols (default: ``needs``)."""
+        return self.needs(ctx)
+
+    def effect(self, ctx: Context, idx: np.ndarray, years_in: np.ndarray) -> None:
+        """Apply the effect to households ``idx`` (active, and needing it);
+        ``years_in`` is the number of years since enrolment (0 in the first)."""
+        raise NotImplementedError
+
+    def cost(self, ctx: Context, new: np.ndarray, active: np.ndarray):
+        """``(one_off, recurring)`` in yuan: per new household (indices ``new``)
+        and per active household (indices ``active``), each a number or an
+        array aligned with its indices."""
+        raise NotImplementedError
+
+    def unit_cost(self, p: YearParams) -> float:
+        """Expected one-off cost of one enrolment (yuan): turns a budget into
+        a capacity. Programmes with a budget parameter override it."""
+        return 0.0
+
+    # ---- the generic parameters, ``<name>.<key>`` in model/parameters.toml
+    def _param(self, p: YearParams, key: str, default: float | None = None) -> float:
+        """The programme's parameter ``key`` (one of :data:`GENERIC_PARAMETERS`)
+        in force this year; ``default`` when it is optional and not declared.
+        A required parameter (``default`` None) that is not declared is an
+        error naming it, never a silent default."""
+        if key not in GENERIC_PARAMETERS:
+            raise KeyError(f"{key!r} is not a generic programme parameter: "
+                           f"expected one of {', '.join(GENERIC_PARAMETERS)}")
+        name = f"{self.name}.{key}"
+        if default is None or p.has(name):
+            return p(name)
+        return default
+
+    def capacity(self, p: YearParams) -> float:
+        """New enrolments this year, in :attr:`unit`: the declared capacity
+        parameter (required), further limited by the budget when one is declared."""
+        cap = self._param(p, "capacity")
+        budget = self._param(p, "budget", np.inf)
+        if np.isfinite(budget):
+            unit = self.unit_cost(p)
+            cap = min(cap, np.floor(budget / unit) if unit > 0 else np.inf)
+        return cap
+
+    # ---- the yearly cycle, called by the engine
+    def enrol(self, ctx: Context) -> np.ndarray:
+        """Enrol up to capacity; return the indices of the new enrolments."""
+        p, st = ctx.p, ctx.st
+        cap = self.capacity(p) * ctx.scale
+        if cap < 1:
+            return np.zeros(0, np.int64)
+        uniform = p("targeting.uniform") > 0 and not self.entitlement
+        start = st.enrolled[self.name]
+        base = (start == 0) & st.registered()
+        candidates = np.flatnonzero(base if uniform else base & self.matched(ctx))
+        order = RANDOM_ORDER if uniform else int(p("targeting.order"))
+        chosen = select(ctx, self.stream, candidates, cap, order, self.unit)
+        start[chosen] = p.year
+        return chosen
+
+    def is_active(self, ctx: Context, idx=slice(None)) -> np.ndarray:
+        """Mask over households ``idx``: enrolled, not stopped, within
+        ``duration`` and, after exit, within the grace."""
+        p, st = ctx.p, ctx.st
+        start = st.enrolled[self.name][idx]
+        mask = (start > 0) & (start <= p.year)  # a delivery backlog starts next year
+        duration = self._param(p, self.duration_parameter, np.inf)
+        if np.isfinite(duration):
+            mask &= start > p.year - duration
+        grace = p("household_exit.policy_grace_years")
+        if np.isfinite(grace):
+            mask &= ~((st.status[idx] == EXITED) & (st.exit_year[idx] <= p.year - grace - 1))
+        return mask
+
+    def active(self, ctx: Context) -> np.ndarray:
+        """Indices of households the programme reaches this year."""
+        return np.flatnonzero(self.is_active(ctx))
+
+    def step(self, ctx: Context) -> np.ndarray:
+        """Stop failed enrolments, apply the effect; return the active indices."""
+        active = self.active(ctx)
+        hazard = self._param(ctx.p, "hazard", 0.0)
+        start = ctx.st.enrolled[self.name]
+        if hazard > 0 and len(active):
+            # an enrolment can fail from its second year on
+            older = active[start[active] < ctx.year]
+            key = year_key(ctx.seed, Stream.FAILURE + 16 * self.stream, ctx.year)
+            u, _ = uniforms_np(hash_id_np(key, ctx.reg.households["hh_id"][older]))
+            failed = older[u < hazard]
+            if len(failed):
+                start[failed] = -start[failed]
+                active = active[start[active] > 0]
+        reach = active[self.needs(ctx)[active]] if len(active) else active
+        if len(reach):
+            self.effect(ctx, reach, ctx.year - start[reach])
+        return active
+
+    def ramp(self, ctx: Context, years_in: np.ndarray) -> np.ndarray:
+        """Share of the full effect after ``years_in`` years (float32, 0..1)."""
+        r = self._param(ctx.p, "ramp", 1.0)
+        return np.minimum((years_in + 1) / max(r, 1.0), 1.0).astype(np.float32)
+
+    def add_income(self, ctx: Context, idx: np.ndarray, per_capita) -> None:
+        """Add per-capita income (yuan/person/year) to this programme's pathway.
+
+        The income is scaled by ``programme_income_share`` and, in the year an
+        enrolment takes effect, by the fraction of that year it is in effect.
+        """
+        per_capita = np.float32(ctx.p("programme_income_share")) * per_capita
+        fraction = ctx.first_year_fraction.get(self.name)
+        if fraction is not None and len(idx):
+            first = self.start_of(ctx, idx) == ctx.year
+            county = ctx.reg.households["county"][idx]
+            per_capita = np.where(first, per_capita * fraction[county].astype(np.float32),
+                                  per_capita)
+        ctx.st.batch_income[INCOME_BATCHES.index(self.batch), idx] += per_capita
+
+    def start_of(self, ctx: Context, households: np.ndarray) -> np.ndarray:
+        """Year the programme took effect for ``households`` (0: never)."""
+        return ctx.st.enrolled[self.name][households]
+
+
+def select(ctx: Context, stream: int, candidates: np.ndarray, capacity: float, order: int,
+           unit: str) -> np.ndarray:
+    """The candidates to enrol, at most ``capacity`` households or people.
+
+    Priority by ``order``; exact ties and random order use a counter-based key
+    of (seed, programme stream, household id, year).
+    """
+    if len(candidates) == 0:
+        return candidates
+    size = ctx.reg.households["size"]
+    enough = capacity >= (len(candidates) if unit == "households"
+                          else size[candidates].sum(dtype=np.int64))
+    if enough:
+        return candidates
+    key = year_key(ctx.seed, Stream.TARGETING + 16 * stream, ctx.year)
+    tie = hash_id_np(key, ctx.reg.households["hh_id"][candidates])
+    if order == POOREST_FIRST:
+        priority = ctx.st.income[candidates]
+    elif order == CLOSEST_FIRST:
+        priority = np.maximum(ctx.household_line(candidates) - ctx.st.income[candidates], 0.0)
+    else:
+        priority = np.zeros(len(candidates), np.float32)
+    # at most `capacity` households, even counting people (each has >= 1)
+    k = int(min(capacity, len(candidates)))
+    first = first_k(priority, tie, k)
+    if unit == "households":
+        return candidates[first]
+    ranked = first[np.lexsort((tie[first], priority[first]))]
+    people = np.cumsum(size[candidates[ranked]], dtype=np.int64)
+    return np.sort(candidates[ranked[people <= capacity]])
+
+
+def first_k(priority: np.ndarray, tie: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` smallest ``(priority, tie)`` pairs, in O(n).
+
+    Everything strictly below the k-th smallest priority is taken; the rest
+    of the places go to the households at that priority with the smallest
+    tie-break keys.
+    """
+    if k <= 0:
+        return np.zeros(0, np.int64)
+    kth = np.partition(priority, k - 1)[k - 1]
+    below = np.flatnonzero(priority < kth)
+    at = np.flatnonzero(priority == kth)
+    need = k - len(below)
+    if need < len(at):
+        at = at[np.argsort(tie[at], kind="stable")[:need]]
+    return np.sort(np.concatenate([below, at]))
+
+
+class VillageProgramme(Programme):
+    """A programme enrolling villages (capacity in villages per year).
+
+    Candidates are villages that have not exited, in order of their number of
+    registered poor people, most first (ties by a random key). Subclasses
+    override :meth:`village_needs`, :meth:`village_effect` and :meth:`cost`
+    (indices are villages).
+    """
+
+    level: ClassVar[str] = "village"
+    unit: ClassVar[str] = "villages"
+
+    def village_needs(self, ctx: Context) -> np.ndarray:
+        raise NotImplementedError
+
+    def need(self, ctx: Context) -> float:
+        """Villages in need that hold registered households lacking a granted
+        guarantee (NaN if the programme grants none)."""
+        if not self.grants:
+            return float("nan")
+        st, h = ctx.st, ctx.reg.households
+        lacking = ((st.guarantees & np.uint8(self.grants)) != self.grants) & st.registered()
+        has = np.zeros(len(ctx.reg.villages["village_id"]), bool)
+        has[h["village"][lacking]] = True
+        return float((has & self.village_needs(ctx)).sum())
+
+    def village_effect(self, ctx: Context, villages: np.ndarray, years_in: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def enrol(self, ctx: Context) -> np.ndarray:
+        p, st = ctx.p, ctx.st
+        cap = self.capacity(p) * ctx.scale
+        start = st.village_enrolled[self.name]
+        if cap < 1:
+            return np.zeros(0, np.int64)
+        uniform = p("targeting.uniform") > 0
+        base = (start == 0) & (st.village_exit_year == 0)
+        candidates = np.flatnonzero(base if uniform else base & self.village_needs(ctx))
+        if cap < len(candidates):
+            poor = registered_people_by_village(ctx)
+            key = year_key(ctx.seed, Stream.TARGETING + 16 * self.stream, ctx.year)
+            tie = hash_id_np(key, candidates)
+            priority = (np.zeros(len(candidates), np.float32) if uniform
+                        else -poor[candidates].astype(np.float32))
+            candidates = candidates[first_k(priority, tie, int(cap))]
+        start[candidates] = p.year
+        return candidates
+
+    def is_active(self, ctx: Context, idx=slice(None)) -> np.ndarray:
+        """Mask over villages ``idx`` that the programme reaches this year."""
+        start = ctx.st.village_enrolled[self.name][idx]
+        mask = (start > 0) & (start <= ctx.year)  # a delivery backlog starts next year
+        duration = self._param(ctx.p, self.duration_parameter, np.inf)
+        if np.isfinite(duration):
+            mask &= start > ctx.year - duration
+        return mask
+
+    def step(self, ctx: Context) -> np.ndarray:
+        active = self.active(ctx)
+        reach = active[self.village_needs(ctx)[active]] if len(active) else active
+        start = ctx.st.village_enrolled[self.name]
+        if len(reach):
+            self.village_effect(ctx, reach, ctx.year - start[reach])
+        return active
+
+    def start_of(self, ctx: Context, households: np.ndarray) -> np.ndarray:
+        """Year the programme took effect in the villages of ``households``."""
+        return ctx.st.village_enrolled[self.name][ctx.reg.households["village"][households]]
+
+    def households_of(self, ctx: Context, villages: np.ndarray) -> np.ndarray:
+        """Mask of households living in ``villages``."""
+        flag = np.zeros(len(ctx.reg.villages["village_id"]), bool)
+        flag[villages] = True
+        return flag[ctx.reg.households["village"]]
+
+
+def registered_people_by_village(ctx: Context) -> np.ndarray:
+    """Registered poor people per village (float64)."""
+    h = ctx.reg.households
+    out = np.zeros(len(ctx.reg.villages["village_id"]))
+    registered_people_by(h["village"], h["size"], ctx.st.status, out)
+    return out

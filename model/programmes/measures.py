@@ -1,0 +1,382 @@
+"""The measures of the seed plans, one small class each.
+
+Defaults and their references are in ``model/parameters.toml`` under each
+programme's name. Every class states who it needs, whom precise targeting
+matches, its effect and its cost; :mod:`model.programmes.base` does the rest.
+Income effects are per capita (yuan/person/year) in the programme's pathway.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model.engine.codes import HOUSING, MEDICAL, SCHOOLING, WATER
+from model.engine.rules import county_dibao_standards
+from model.engine.state import per_student
+from model.programmes.base import Context, Programme, VillageProgramme, registered_people_by_village
+from model.registry.tables import CAUSES, GENERAL
+
+# causes that production and employment programmes address (precise targeting)
+_PRODUCTIVE = np.isin(np.arange(len(CAUSES)), [CAUSES.index(c) for c in (
+    "lack_of_funds", "lack_of_skills", "lack_of_land", "lack_of_water", "disaster",
+    "poor_transport", "lack_of_motivation")])
+
+
+def _productive_cause(ctx: Context) -> np.ndarray:
+    return _PRODUCTIVE[ctx.reg.households["cause"]]
+
+
+def _students(ctx: Context) -> np.ndarray:
+    h = ctx.reg.households
+    return (h["students_preschool"] + h["students_compulsory"] + h["students_upper"]
+            + h["students_university"])
+
+
+def _size(ctx: Context, idx: np.ndarray) -> np.ndarray:
+    return ctx.reg.households["size"][idx].astype(np.float32)
+
+
+class SafetyNet(Programme):
+    """低保 / 五保 兜底: households without labour, and those already in dibao
+    or wubao, are topped up to the dibao standard, which rises to meet the
+    poverty line (两线合一). An entitlement: everyone eligible is covered."""
+
+    name, batch, stream, entitlement = "safety_net", "safety_net", 1, True
+    description = "dibao / wubao top-up to the dibao standard"
+    cost_after_income = True  # the top-up is known after the income update
+
+    def needs(self, ctx):
+        h = ctx.reg.households
+        return (h["labourers"] == 0) | (h["category"] != GENERAL)
+
+    def effect(self, ctx, idx, years_in):
+        county = ctx.reg.households["county"][idx]
+        ctx.st.floor[idx] = county_dibao_standards(ctx.p, ctx.reg.counties["county_id"],
+                                                   ctx.seed)[county]
+
+    def cost(self, ctx, new, active):
+        return 0.0, ctx.st.topup[active] * ctx.reg.households["size"][active].astype(np.float64)
+
+
+class Medical(Programme):
+    """健康扶贫: premium paid, reimbursement raised, out-of-pocket cost capped
+    (catastrophic cover and medical assistance). An entitlement of every
+    registered household."""
+
+    name, batch, stream, entitlement = "medical", "guarantee", 2, True
+    grants = MEDICAL
+    description = "premium subsidy, higher reimbursement, out-of-pocket cap"
+
+    def needs(self, ctx):
+        return np.ones(ctx.reg.n_households, bool)
+
+    def effect(self, ctx, idx, years_in):
+        st = ctx.st
+        st.guarantees[idx] |= np.uint8(MEDICAL)
+        st.medical_cover[idx] = 1  # terms: medical.reimbursement, medical.oop_cap
+
+    def cost(self, ctx, new, active):
+        """Premiums plus the expected (not realised) extra reimbursement."""
+        p, h = ctx.p, ctx.reg.households
+        extra = max(p("medical.reimbursement") - p("illness.reimbursement"), 0.0)
+        ill = np.arange(21)
+        events = np.minimum(p("illness.base_rate") + p("illness.rate_per_ill") * ill, 1.0)
+        by_ill = (events * p("illness.cost_mean") * extra).astype(np.float32)
+        by_size = (p("medical.premium") * np.arange(21)).astype(np.float32)
+        return 0.0, by_ill[h["ill"][active]] + by_size[h["size"][active]]
+
+
+class Education(Programme):
+    """教育扶贫: grants per student by stage, dropouts brought back to school,
+    and vocational graduates who later join the labour force at a higher wage."""
+
+    name, batch, stream = "education", "education", 3
+    grants = SCHOOLING
+    description = "grants by stage, no dropout, vocational graduates"
+
+    def needs(self, ctx):
+        return (_students(ctx) > 0) | (ctx.reg.households["dropouts"] > 0)
+
+    def effect(self, ctx, idx, years_in):
+        st, p, h = ctx.st, ctx.p, ctx.reg.households
+        self.add_income(ctx, idx, per_student(ctx.reg, p("education.grant"), idx))
+        st.guarantees[idx] |= np.uint8(SCHOOLING)
+        graduate = (h["students_upper"][idx] > 0) & (years_in >= p("education.vocational_years"))
+        gain = p("education.graduate_wage") * p("education.graduate_net_share")
+        self.add_income(ctx, idx[graduate], np.float32(gain) / _size(ctx, idx[graduate]))
+
+    def cost(self, ctx, new, active):
+        grant = per_student(ctx.reg, ctx.p("education.grant"), active)
+        return 0.0, grant * ctx.reg.households["size"][active].astype(np.float64)
+
+
+class Housing(Programme):
+    """危房改造: unsafe houses are rebuilt or repaired within the year."""
+
+    name, batch, stream = "housing", "guarantee", 4
+    grants = HOUSING
+    description = "rebuilding or repairing unsafe houses"
+
+    def needs(self, ctx):
+        return ctx.reg.households["housing_safe"] == 0
+
+    def effect(self, ctx, idx, years_in):
+        ctx.st.guarantees[idx] |= np.uint8(HOUSING)
+
+    def unit_cost(self, p):
+        new_cost, repair_cost = p("housing.cost")
+        share = p("housing.share_new")
+        return share * new_cost + (1.0 - share) * repair_cost
+
+    def cost(self, ctx, new, active):
+        return self.unit_cost(ctx.p), 0.0
+
+
+class Relocation(Programme):
+    """易地扶贫搬迁: households in harsh areas move after the build time; the
+    new house is safe with safe water, farm income falls, and follow-up
+    support (jobs near the site) adds income. Capacity in people."""
+
+    name, batch, stream, unit = "relocation", "relocation", 5, "people"
+    grants = HOUSING | WATER
+    description = "relocation from harsh areas"
+
+    def needs(self, ctx):
+        return ctx.reg.households["harsh_area"] == 1
+
+    def effect(self, ctx, idx, years_in):
+        st, p = ctx.st, ctx.p
+        build = p("relocation.build_years")
+        moved = idx[years_in >= build]
+        just_moved = idx[years_in == build]
+        st.guarantees[moved] |= np.uint8(HOUSING | WATER)
+        st.market_base[just_moved] *= np.float32(1.0 - p("relocation.farm_loss"))
+        self.add_income(ctx, moved, np.float32(p("relocation.job_income")) / _size(ctx, moved))
+
+    def unit_cost(self, p):
+        return p("relocation.cost") * 3.0  # per household of about three people
+
+    def cost(self, ctx, new, active):
+        return ctx.p("relocation.cost") * ctx.reg.households["size"][new].astype(np.float64), 0.0
+
+
+class IndustrySupport(Programme):
+    """产业帮扶: subsidies and interest-free microcredit for a farm or business;
+    operating income after a ramp-up, with a yearly failure hazard."""
+
+    name, batch, stream = "industry", "production", 6
+    description = "industry support with microcredit"
+
+    def needs(self, ctx):
+        return ctx.reg.households["labourers"] > 0
+
+    # precise targeting matches every labour household, whatever its main
+    # cause: industry policy reached 98 % of poor households (data measures.csv
+    # industry_policy_coverage_hh 2020), not only the ~23 % whose main cause
+    # is "productive"; the default matched = needs applies
+
+    def effect(self, ctx, idx, years_in):
+        gain = np.float32(ctx.p("industry.gain")) * self.ramp(ctx, years_in)
+        self.add_income(ctx, idx, gain / _size(ctx, idx))
+
+    def unit_cost(self, p):
+        interest = p("industry.loan") * p("industry.interest_rate") * p("industry.loan_years")
+        return p("industry.subsidy") + p("industry.loan_share") * interest
+
+    def cost(self, ctx, new, active):
+        return self.unit_cost(ctx.p), 0.0
+
+
+class TransferEmployment(Programme):
+    """转移就业: training and placement of one labourer; the household gains a
+    share of the migrant wage while the job lasts; employers get a bonus."""
+
+    name, batch, stream = "transfer_employment", "production", 7
+    description = "training and job placement of one labourer"
+
+    def needs(self, ctx):
+        return ctx.reg.households["labourers"] > 0
+
+    def matched(self, ctx):
+        return self.needs(ctx) & _productive_cause(ctx)
+
+    def effect(self, ctx, idx, years_in):
+        gain = ctx.p("transfer_employment.wage") * ctx.p("transfer_employment.net_share")
+        self.add_income(ctx, idx, np.float32(gain) / _size(ctx, idx))
+
+    def unit_cost(self, p):
+        return p("transfer_employment.training_cost") + p("transfer_employment.employer_bonus")
+
+    def cost(self, ctx, new, active):
+        p = ctx.p
+        return p("transfer_employment.training_cost"), p("transfer_employment.employer_bonus")
+
+
+class PublicWelfareJobs(Programme):
+    """公益岗位: a local job at a fixed wage for a member of a household with
+    weak labour (an elderly, ill or disabled member able to do light work)."""
+
+    name, batch, stream = "public_jobs", "production", 8
+    description = "public-welfare jobs for weak-labour households"
+
+    def needs(self, ctx):
+        return ctx.reg.households["size"] > _students(ctx)
+
+    def matched(self, ctx):
+        h = ctx.reg.households
+        weak = (h["elderly"] + h["ill"] + h["disabled"]) > 0
+        return self.needs(ctx) & (h["labourers"] <= 1) & weak
+
+    def effect(self, ctx, idx, years_in):
+        self.add_income(ctx, idx, np.float32(ctx.p("public_jobs.wage")) / _size(ctx, idx))
+
+    def unit_cost(self, p):
+        return p("public_jobs.wage")
+
+    def cost(self, ctx, new, active):
+        return 0.0, ctx.p("public_jobs.wage")
+
+
+class EcologicalRanger(Programme):
+    """生态护林员: a ranger's wage for one labourer (生态补偿脱贫一批)."""
+
+    name, batch, stream = "rangers", "ecological", 9
+    description = "ecological ranger jobs"
+
+    def needs(self, ctx):
+        return ctx.reg.households["labourers"] > 0
+
+    def effect(self, ctx, idx, years_in):
+        self.add_income(ctx, idx, np.float32(ctx.p("rangers.wage")) / _size(ctx, idx))
+
+    def unit_cost(self, p):
+        return p("rangers.wage")
+
+    def cost(self, ctx, new, active):
+        return 0.0, ctx.p("rangers.wage")
+
+
+class AssetIncome(Programme):
+    """资产收益: funds invested per member pay a yearly dividend per person."""
+
+    name, batch, stream = "asset_income", "production", 10
+    description = "dividends from pooled investment"
+
+    def needs(self, ctx):
+        return ctx.reg.households["labourers"] > 0
+
+    def effect(self, ctx, idx, years_in):
+        p = ctx.p
+        share = np.where(years_in < p("asset_income.full_years"), np.float32(1.0),
+                         np.float32(p("asset_income.later_share")))
+        self.add_income(ctx, idx, np.float32(p("asset_income.dividend")) * share)
+
+    def unit_cost(self, p):
+        return p("asset_income.investment") * 3.0  # per household of about three people
+
+    def cost(self, ctx, new, active):
+        size = ctx.reg.households["size"][new].astype(np.float64)
+        return ctx.p("asset_income.investment") * size, 0.0
+
+
+class Photovoltaic(Programme):
+    """光伏: a household station yielding a yearly income for its life."""
+
+    name, batch, stream = "photovoltaic", "production", 11
+    description = "household photovoltaic station"
+    duration_parameter = "life"
+
+    def needs(self, ctx):
+        return ctx.reg.households["labourers"] > 0
+
+    def effect(self, ctx, idx, years_in):
+        self.add_income(ctx, idx, np.float32(ctx.p("photovoltaic.income")) / _size(ctx, idx))
+
+    def unit_cost(self, p):
+        return p("photovoltaic.cost")
+
+    def cost(self, ctx, new, active):
+        return ctx.p("photovoltaic.cost"), 0.0
+
+
+class VillagePhotovoltaic(VillageProgramme):
+    """Village photovoltaic station: part of its income goes to the village's
+    registered households (jobs and dividends), the rest to collective income."""
+
+    name, batch, stream = "village_pv", "production", 12
+    description = "village photovoltaic station"
+
+    def village_needs(self, ctx):
+        return np.ones(len(ctx.reg.villages["village_id"]), bool)
+
+    def village_effect(self, ctx, villages, years_in):
+        p, st, h = ctx.p, ctx.st, ctx.reg.households
+        income = p("village_pv.income")
+        share = p("village_pv.household_share")
+        st.village_collective[villages] += np.float32((1.0 - share) * income)
+        people = registered_people_by_village(ctx)
+        per_person = np.zeros(len(people), np.float32)
+        per_person[villages] = share * income / np.maximum(people[villages], 1.0)
+        reach = np.flatnonzero(self.households_of(ctx, villages) & st.registered())
+        self.add_income(ctx, reach, per_person[h["village"][reach]])
+
+    def unit_cost(self, p):
+        return p("village_pv.cost")
+
+    def cost(self, ctx, new, active):
+        return ctx.p("village_pv.cost"), 0.0
+
+
+class VillageInfrastructure(VillageProgramme):
+    """Village infrastructure (roads, water, power, clinic: Hubei's nine haves):
+    a village exit condition, and safe water for its households."""
+
+    name, batch, stream = "infrastructure", "guarantee", 13
+    grants = WATER
+    description = "village roads, water, power and clinic"
+
+    def village_needs(self, ctx):
+        return ctx.st.village_infrastructure == 0
+
+    def village_effect(self, ctx, villages, years_in):
+        ctx.st.village_infrastructure[villages] = 1
+        ctx.st.guarantees[self.households_of(ctx, villages)] |= np.uint8(WATER)
+
+    def unit_cost(self, p):
+        return p("infrastructure.cost")
+
+    def cost(self, ctx, new, active):
+        return ctx.p("infrastructure.cost"), 0.0
+
+
+class CollectiveEconomy(VillageProgramme):
+    """Village collective economy: an investment that pays the village a
+    yearly collective income (a village exit condition in Hubei)."""
+
+    name, batch, stream = "collective_economy", "production", 14
+    description = "village collective economy"
+
+    def village_needs(self, ctx):
+        return np.ones(len(ctx.reg.villages["village_id"]), bool)
+
+    def village_effect(self, ctx, villages, years_in):
+        ctx.st.village_collective[villages] += np.float32(ctx.p("collective_economy.income"))
+
+    def unit_cost(self, p):
+        return p("collective_economy.investment")
+
+    def cost(self, ctx, new, active):
+        return ctx.p("collective_economy.investment"), 0.0
+
+
+# The order is the order of enrolment when programmes compete for households.
+PROGRAMMES: tuple[type[Programme], ...] = (
+    SafetyNet, Medical, Education, Housing, Relocation, IndustrySupport, TransferEmployment,
+    PublicWelfareJobs, EcologicalRanger, AssetIncome, Photovoltaic, VillagePhotovoltaic,
+    VillageInfrastructure, CollectiveEconomy)
+
+
+def instances(names=None) -> list[Programme]:
+    """One fresh instance of each programme of the catalogue, in engine order;
+    only those named in ``names`` when given."""
+    return [c() for c in PROGRAMMES if names is None or c.name in names]

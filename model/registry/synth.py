@@ -1,0 +1,456 @@
+"""Synthetic registries from published aggregates.
+
+:func:`build` turns a spec (:mod:`model.registry.spec`, files in
+``model/registry/specs/``) into a :class:`~model.registry.tables.Registry`:
+
+1. **Joint table.** The household types (region x category x labour x
+   disabled x ill x housing x cause x size) start from the spec's prior and
+   are fitted to its margins by iterative proportional fitting
+   (:func:`model.registry.ipf.fit`), then rounded to whole households so that every
+   count the spec gives holds exactly (:func:`model.registry.ipf.round_exact`).
+2. **Households.** One row per household of each cell (``np.repeat``); member
+   counts (labourers, students, elderly, ill and disabled members) are drawn
+   within the cell's constraints, exact where ``[members]`` gives a total;
+   base-year market income is log-normal in multiples of the identification
+   line, fitted to the spec's ``[income]`` margins (share below the line and
+   mean) by labour; nothing caps it below the line, since the registry was
+   filled by quota (规模控制) and held households above the line too.
+3. **Places.** Households of a region go to its counties (exact when the
+   counties give households, else by apportioning their shares), then to the
+   county's poor or other villages.
+4. **Near-poor pool** (optional): unregistered households (``registered`` 0)
+   with income just above the line, drawn from the same fitted table.
+
+Everything is vectorised (no Python loop over households) and seeded by the
+spec, so a spec always builds the same registry. :func:`synthetic` makes a
+large registry without published counts, for benchmarks.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model.errors import PovsimError, close_match
+from model.registry import ipf
+from model.registry.files import read_utf8
+from model.registry.spec import (
+    ASSUMPTIONS,
+    DIM_NAMES,
+    MAX_SIZE,
+    NEAR_POOR,
+    SHAPE,
+    TOP,
+    VILLAGES,
+    Counties,
+    apportion,
+    check_keys,
+    constraints,
+    counties,
+    income_margins,
+    member_counts,
+    prior_table,
+    scale_spec,
+)
+from model.registry.tables import (
+    CAUSES,
+    COUNTY_SCHEMA,
+    HOUSEHOLD_SCHEMA,
+    VILLAGE_SCHEMA,
+    Registry,
+    cast,
+)
+
+__all__ = ["MAX_SIZE", "build", "builtin_specs", "load_spec", "synthetic"]
+
+
+def builtin_specs() -> list[str]:
+    """Names of the specs shipped with the package (``_name`` files are bases only)."""
+    folder = resources.files("model.registry").joinpath("specs")
+    return sorted(p.name[:-5] for p in folder.iterdir()
+                  if p.name.endswith(".toml") and not p.name.startswith("_"))
+
+
+def _merge(base: dict, spec: dict) -> dict:
+    """``spec`` over ``base``: tables merge, lists of tables add up, values replace."""
+    out = dict(base)
+    for key, value in spec.items():
+        old = out.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            out[key] = _merge(old, value)
+        elif (isinstance(old, list) and isinstance(value, list) and old and value
+              and isinstance(old[0], dict) and isinstance(value[0], dict)):
+            out[key] = old + value
+        else:
+            out[key] = value
+    return out
+
+
+def _extend(spec: dict, source: str) -> dict:
+    """Resolve ``extends = "_base"`` (a spec in model/registry/specs named without .toml)."""
+    base_name = spec.pop("extends", None)
+    if base_name is None:
+        return spec
+    names = [p.name[:-5] for p in resources.files("model.registry").joinpath("specs").iterdir()
+             if p.name.endswith(".toml")]
+    if not isinstance(base_name, str) or base_name not in names:
+        raise PovsimError(f"{source}: extends = {base_name!r}: expected one of "
+                          f"{', '.join(sorted(names))}" + close_match(str(base_name), names))
+    text = resources.files("model.registry").joinpath("specs", f"{base_name}.toml").read_text("utf-8")
+    return _merge(_extend(tomllib.loads(text), f"model/registry/specs/{base_name}.toml"), spec)
+
+
+def load_spec(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
+    """Read a spec by built-in name or path; return (spec, source)."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" and path.is_file():
+        source, text = str(path), read_utf8(path)
+    else:
+        names = builtin_specs()
+        if str(name_or_path) not in names:
+            raise PovsimError(f"registry spec '{name_or_path}' not found: expected a .toml file "
+                              f"or one of {', '.join(names)}"
+                              + close_match(str(name_or_path), names))
+        res = resources.files("model.registry").joinpath("specs", f"{name_or_path}.toml")
+        text, source = res.read_text(encoding="utf-8"), f"model/registry/specs/{name_or_path}.toml"
+    try:
+        spec = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise PovsimError(f"{source}: {err}") from None
+    return _extend(spec, source), source
+
+
+# ---------------------------------------------------------------- the joint table
+
+def fit_table(spec: dict[str, Any], source: str = "spec") -> tuple[np.ndarray, np.ndarray,
+                                                                   Counties]:
+    """Fitted (float) and rounded (whole households) joint tables, and the counties."""
+    check_keys(spec, TOP, source, "")
+    for key in ("name", "base_year", "identification_line"):
+        if key not in spec:
+            raise PovsimError(f"{source}: missing key '{key}'")
+    cs = counties(spec, source)
+    used = np.bincount(cs.region, minlength=SHAPE[0]) > 0
+    prior = prior_table(spec, source, used)
+    cons = constraints(spec, source, cs.region, cs.households, cs.share)
+    fitted = ipf.fit(prior, cons)
+    return fitted, ipf.round_exact(fitted, cons), cs
+
+
+def _decode(cells: np.ndarray) -> dict[str, np.ndarray]:
+    """Dimension values (int8) of each household's cell index."""
+    out = {}
+    stride = int(np.prod(SHAPE))
+    for name, n in zip(DIM_NAMES, SHAPE):
+        stride //= n
+        out[name] = ((cells // stride) % n).astype(np.int8)
+    out["size"] += 1   # index 0 is one person
+    return out
+
+
+def _cells(table: np.ndarray) -> np.ndarray:
+    """One cell index per household, in cell order (uint16 is enough)."""
+    return np.repeat(np.arange(table.size, dtype=np.uint16), table.ravel())
+
+
+# ---------------------------------------------------------------- members
+
+def _exact_extra(rng: np.random.Generator, room: np.ndarray, need: int,
+                 what: str) -> np.ndarray:
+    """Extra units, at most ``room`` each, adding up to exactly ``need``."""
+    cap = int(room.sum(dtype=np.int64))
+    if not 0 <= need <= cap:
+        raise PovsimError(f"{what}: impossible: the households drawn have room for 0 to {cap} "
+                          f"more members, {need} needed")
+    extra = rng.binomial(room, need / cap if cap else 0.0).astype(np.int32)
+    diff = need - int(extra.sum(dtype=np.int64))
+    while diff != 0:
+        pool = np.flatnonzero(extra < room) if diff > 0 else np.flatnonzero(extra > 0)
+        pick = rng.choice(pool, size=min(abs(diff), len(pool)), replace=False)
+        extra[pick] += 1 if diff > 0 else -1
+        diff -= len(pick) if diff > 0 else -len(pick)
+    return extra
+
+
+def _lognormal(rng: np.random.Generator, mask: np.ndarray, mu_sigma: tuple[float, float]
+               ) -> np.ndarray:
+    """Log-normal draws where ``mask`` (0 elsewhere)."""
+    out = np.zeros(len(mask))
+    out[mask] = rng.lognormal(mu_sigma[0], mu_sigma[1], int(mask.sum()))
+    return out
+
+
+def _households(rng: np.random.Generator, cells: np.ndarray, registered: np.ndarray,
+                spec: dict, assume: dict, source: str) -> dict[str, np.ndarray]:
+    """Household columns for households of the given cells (registered 1 or pool 0).
+
+    Member counts are consistent with the cell; the spec's exact member totals
+    (``[members]``) hold over the registered households.
+    """
+    n = len(cells)
+    d = _decode(cells)
+    reg = registered == 1
+    size = d["size"].astype(np.int32)
+    labour = d["labour"] == 1
+    labourers = np.where(labour, 1 + rng.binomial(size - 1, assume["labourer_share"]), 0)
+    room = size - labourers
+    students = np.where(labour, np.minimum(rng.binomial(size, assume["children_per_member"]),
+                                           room), 0)
+    schooling = (d["cause"] == CAUSES.index("schooling")) & (room > 0)
+    students = np.maximum(students, schooling)
+    cols: dict[str, np.ndarray] = {}
+    left, rest = students, 1.0
+    shares = assume["student_stage_shares"]
+    for k, name in enumerate(("students_preschool", "students_compulsory", "students_upper")):
+        cols[name] = rng.binomial(left, min(1.0, shares[k] / rest) if rest > 0 else 0.0)
+        left, rest = left - cols[name], rest - shares[k]
+    cols["students_university"] = left
+    elder_share = np.where(labour, assume["elderly_share_labour"],
+                           assume["elderly_share_no_labour"])
+    cols["elderly"] = rng.binomial(room - students, elder_share)
+    cols["dropouts"] = rng.binomial(cols["students_compulsory"], assume["dropout_share"])
+    exact = member_counts(spec, source)
+    for name in ("ill", "disabled"):
+        has = d[name] == 1
+        spare = np.where(has, size - 1, 0)
+        if name in exact:   # exact over the registered, shares in the pool
+            need = exact[name] - int((has & reg).sum())
+            extra = np.where(reg, 0, rng.binomial(spare, assume[f"extra_{name}_share"]))
+            extra += _exact_extra(rng, np.where(reg, spare, 0), need,
+                                  f"{source}: member count of {name}")
+        else:
+            extra = rng.binomial(spare, assume[f"extra_{name}_share"])
+        cols[name] = has + extra
+    line = float(spec["identification_line"])
+    lo, hi = spec.get("near_poor", {}).get("income_ratio", [1.0, 1.5])
+    shapes = income_margins(spec, source)
+    share = (_lognormal(rng, labour & reg, shapes["labour"])
+             + _lognormal(rng, ~labour & reg, shapes["no_labour"]))
+    pool = ~reg
+    if pool.any():
+        share[pool] = rng.uniform(lo, hi, int(pool.sum()))
+    cols.update({
+        "category": d["category"], "cause": d["cause"], "size": d["size"],
+        "labourers": labourers, "registered": registered,
+        "harsh_area": rng.random(n) < assume["harsh_area_share"],
+        "insured": rng.random(n) < assume["insured_share"],
+        "housing_safe": d["housing"] == 0,
+        "water_safe": rng.random(n) >= assume["water_unsafe_share"],
+        "market_income": (share * line).astype(np.float32),
+    })
+    return cols
+
+
+def _assumptions(spec: dict, source: str) -> dict[str, Any]:
+    given = spec.get("assumptions", {})
+    check_keys(given, ASSUMPTIONS, source, "assumptions")
+    assume = {**ASSUMPTIONS, **given}
+    for key, value in assume.items():
+        for v in (value if isinstance(value, list) else [value]):
+            if not isinstance(v, int | float) or isinstance(v, bool) or v < 0 or (
+                    key.endswith("share") and v > 1):
+                raise PovsimError(f"{source}: assumptions.{key} = {value!r}: expected "
+                                  + ("shares from 0 to 1" if key.endswith("share")
+                                     else "numbers >= 0"))
+    if abs(sum(assume["student_stage_shares"]) - 1) > 1e-6 or len(
+            assume["student_stage_shares"]) != 4:
+        raise PovsimError(f"{source}: assumptions.student_stage_shares: expected 4 shares "
+                          "adding up to 1")
+    return assume
+
+
+# ---------------------------------------------------------------- places
+
+def _to_counties(rng: np.random.Generator, region: np.ndarray, cs: Counties,
+                 weights: np.ndarray, exact: np.ndarray | None) -> np.ndarray:
+    """County of each household: within its region, exact counts or apportioned weights.
+
+    ``region`` must be sorted (households come in cell order, region first).
+    """
+    county = np.empty(len(region), np.int16)
+    bounds = np.searchsorted(region, np.arange(4))
+    for r in range(3):
+        lo, hi = bounds[r], bounds[r + 1]
+        if hi == lo:
+            continue
+        ids = np.flatnonzero(cs.region == r)
+        counts = exact[ids] if exact is not None else apportion(hi - lo, weights[ids])
+        county[lo:hi] = rng.permutation(np.repeat(ids, counts).astype(np.int16))
+    return county
+
+
+def _villages(rng: np.random.Generator, spec: dict, source: str, cs: Counties,
+              county: np.ndarray, cells: np.ndarray, registered: np.ndarray):
+    """Village of each household and the village and county tables."""
+    conf = spec.get("villages", {})
+    check_keys(conf, VILLAGES, source, "villages")
+    poor_share = float(conf.get("poor_share", 0.6))
+    income = conf.get("collective_income", [0.0, 0.0])
+    infra = conf.get("infrastructure_ok_share", [0.3, 0.9])
+    headroom = float(conf.get("headroom", 1.25))
+    n_poor, n_other = cs.poor_villages, cs.other_villages
+    per_county = n_poor + n_other
+    first = np.concatenate([[0], np.cumsum(per_county)[:-1]])
+    p_poor = np.where(n_other == 0, 1.0, np.where(n_poor == 0, 0.0, poor_share))
+    in_poor = rng.random(len(county)) < p_poor[county]
+    u = rng.random(len(county))
+    village = np.where(in_poor, first[county] + (u * n_poor[county]).astype(np.int64),
+                       first[county] + n_poor[county] + (u * n_other[county]).astype(np.int64))
+    village = village.astype(np.int32)
+    nv = int(per_county.sum())
+    v_county = np.repeat(np.arange(len(per_county)), per_county)
+    poor_flag = (np.arange(nv) - first[v_county]) < n_poor[v_county]
+    size = (cells % SHAPE[-1] + 1).astype(np.float64)    # size is the last dimension
+    people = np.bincount(county, weights=size * registered, minlength=len(per_county))
+    c_rural = np.where(cs.rural_population > 0, cs.rural_population,
+                       np.ceil(people / np.nan_to_num(cs.incidence, nan=1.0)))
+    v_people = np.bincount(village, weights=size, minlength=nv)
+    v_rural = np.maximum(c_rural[v_county] // per_county[v_county],
+                         np.ceil(v_people * headroom))
+    means = np.where(poor_flag, float(income[0]), float(income[1]))
+    villages = {
+        "village_id": np.arange(nv), "county": v_county,
+        "rural_population": np.maximum(v_rural, 1),
+        "collective_income": rng.exponential(1.0, nv) * means,
+        "infrastructure_ok": rng.random(nv) < np.where(poor_flag, infra[0], infra[1]),
+        "poor_village": poor_flag,
+    }
+    counties_t = {
+        "county_id": np.arange(len(per_county)), "region": cs.region,
+        "rural_population": np.maximum(c_rural, 1), "income_ratio": cs.income_ratio,
+        "national_poor": cs.national_poor, "poor_county": cs.poor_county,
+    }
+    return village, villages, counties_t
+
+
+# ---------------------------------------------------------------- build
+
+def build(spec: dict[str, Any], source: str = "spec", scale: float = 1.0) -> Registry:
+    """Build a :class:`Registry` from a spec (see :mod:`model.registry.spec`).
+
+    Parameters
+    ----------
+    spec : dict
+        The parsed TOML spec.
+    source : str
+        Where it came from, for messages and ``Registry.source``.
+    scale : float
+        Share of the households built, 0 < scale <= 1 (reduced-scale runs):
+        households, people and villages are ``scale`` times the spec's,
+        counties and the composition stay (:func:`model.registry.spec.scale_spec`).
+
+    Returns
+    -------
+    Registry
+        Households ordered by village (so by county); ``hh_id`` is the row.
+
+    Raises
+    ------
+    PovsimError
+        For a bad spec: unknown key, wrong type, inconsistent counts.
+    """
+    check_keys(spec, TOP, source, "")
+    spec = scale_spec(spec, scale, source)
+    fitted, table, cs = fit_table(spec, source)
+    assume = _assumptions(spec, source)
+    rng = np.random.default_rng(int(spec.get("seed", 0)))
+    cells = _cells(table)
+    county = _to_counties(rng, _decode_region(cells), cs, cs.share, cs.households)
+    registered = np.ones(len(cells), np.uint8)
+    if "near_poor" in spec:
+        pool = _pool_cells(spec, source, fitted, len(cells))
+        reg_counts = np.bincount(county, minlength=len(cs.names))
+        pool_county = _to_counties(rng, _decode_region(pool), cs, reg_counts + 1e-9, None)
+        cells, county = np.concatenate([cells, pool]), np.concatenate([county, pool_county])
+        registered = np.concatenate([registered, np.zeros(len(pool), np.uint8)])
+    village, villages, counties_t = _villages(rng, spec, source, cs, county, cells, registered)
+    # households in village order (so county order); members drawn in that order
+    order = np.argsort(village, kind="stable")
+    cells, registered = cells[order], registered[order]
+    households = _households(rng, cells, registered, spec, assume, source)
+    households.update(hh_id=np.arange(len(order), dtype=np.int64), village=village[order],
+                      county=county[order])
+    # a village that meets the infrastructure conditions has safe drinking
+    # water (Hubei's nine haves, seed 000 §三(二); Ruyuan's tap water, seed 004
+    # §二(二)): unsafe water is only where the village infrastructure is missing,
+    # which the village programme fixes
+    households["water_safe"] = np.maximum(
+        households["water_safe"], villages["infrastructure_ok"][households["village"]] == 1)
+    del order
+    return Registry(cast(households, HOUSEHOLD_SCHEMA), cast(villages, VILLAGE_SCHEMA),
+                    cast(counties_t, COUNTY_SCHEMA), list(cs.names), int(spec["base_year"]),
+                    str(spec["name"]), source)
+
+
+def _decode_region(cells: np.ndarray) -> np.ndarray:
+    return (cells // (int(np.prod(SHAPE)) // SHAPE[0])).astype(np.int8)
+
+
+def _pool_cells(spec: dict, source: str, fitted: np.ndarray, n_registered: int) -> np.ndarray:
+    """Cells of the near-poor pool: the fitted table reweighted by category."""
+    conf = spec["near_poor"]
+    check_keys(conf, NEAR_POOR, source, "near_poor")
+    ratio = float(conf.get("households_per_registered", 0.0))
+    lo_hi = conf.get("income_ratio", [1.0, 1.5])
+    if ratio < 0 or len(lo_hi) != 2 or not 1.0 <= lo_hi[0] <= lo_hi[1]:
+        raise PovsimError(f"{source}: near_poor: expected households_per_registered >= 0 and "
+                          "income_ratio = [low, high] with 1 <= low <= high (x the line)")
+    weights = conf.get("category_weights", {})
+    check_keys(weights, {c: (int, float) for c in ("general", "dibao", "wubao")}, source,
+               "near_poor.category_weights")
+    w = np.array([float(weights.get(c, 1.0)) for c in ("general", "dibao", "wubao")])
+    table = fitted * w.reshape((1, -1) + (1,) * (len(SHAPE) - 2))
+    counts = apportion(int(round(ratio * n_registered)), table.ravel())
+    return np.repeat(np.arange(table.size, dtype=np.uint16), counts)
+
+
+# ---------------------------------------------------------------- benchmarks
+
+def synthetic(n: int, n_counties: int = 100, seed: int = 0, base_year: int = 2015) -> Registry:
+    """A large synthetic registry for benchmarks and scale tests (no published counts).
+
+    Vectorised throughout; ``n`` = 1e7 builds in a few seconds.
+    """
+    rng = np.random.default_rng(seed)
+    county = np.sort(rng.integers(0, n_counties, n)).astype(np.int16)
+    has_labour = rng.random(n) < 0.55
+    size = np.clip(1 + rng.poisson(np.where(has_labour, 2.4, 0.6)), 1, MAX_SIZE).astype(np.int8)
+    s32 = size.astype(np.int32)
+    labourers = np.where(has_labour, 1 + rng.binomial(s32 - 1, 0.5), 0)
+    ill = rng.binomial(s32, 0.15)
+    line = 2855.0
+    share = np.where(has_labour, rng.beta(3.0, 2.2, n), rng.beta(1.2, 6.0, n))
+    villages_per_county = 50
+    village = (county.astype(np.int32) * villages_per_county
+               + rng.integers(0, villages_per_county, n))
+    zeros = np.zeros(n, np.int8)
+    households = {
+        "hh_id": np.arange(n, dtype=np.int64), "village": village, "county": county,
+        "category": np.where(has_labour, 0, rng.integers(1, 3, n)),
+        "cause": np.where(ill > 0, 0, np.where(has_labour, 1, 3)),
+        "size": size, "labourers": labourers, "elderly": np.where(has_labour, 0, s32 // 2),
+        "disabled": zeros, "ill": ill, "students_preschool": zeros,
+        "students_compulsory": np.minimum(rng.binomial(s32, 0.1), s32 - labourers),
+        "students_upper": zeros, "students_university": zeros,
+        "registered": np.ones(n, np.uint8), "harsh_area": (rng.random(n) < 0.05).astype(np.uint8),
+        "dropouts": np.zeros(n, np.int8), "insured": np.ones(n, np.uint8),
+        "housing_safe": (rng.random(n) > 0.3).astype(np.uint8),
+        "water_safe": np.ones(n, np.uint8), "market_income": share * line,
+    }
+    nv = n_counties * villages_per_county
+    counties_t = {"county_id": np.arange(n_counties), "region": rng.integers(0, 3, n_counties),
+                  "rural_population": np.full(n_counties, max(1, 10 * n // n_counties)),
+                  "income_ratio": np.ones(n_counties), "national_poor": np.ones(n_counties),
+                  "poor_county": np.ones(n_counties)}
+    villages = {"village_id": np.arange(nv), "county": np.repeat(np.arange(n_counties),
+                                                                  villages_per_county),
+                "rural_population": np.full(nv, max(1, 10 * n // nv)),
+                "collective_income": np.zeros(nv), "infrastructure_ok": np.ones(nv),
+                "poor_village": np.ones(nv)}
+    return Registry(cast(households, HOUSEHOLD_SCHEMA), cast(villages, VILLAGE_SCHEMA),
+                    cast(counties_t, COUNTY_SCHEMA), [f"county {i}" for i in range(n_counties)],
+                    base_year, f"synthetic-{n}", "synthetic")

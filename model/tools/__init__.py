@@ -1,0 +1,1 @@
+"""Developer tools: benchmarks of the kernels, the whole year and delivery."""

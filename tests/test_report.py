@@ -1,0 +1,47 @@
+"""The comparison report: numbers as text, the Markdown sections and the CSV
+table, on the hand-built runs of test_compare."""
+
+import csv
+import io
+
+import numpy as np
+import pytest
+from test_compare import small_run
+
+from model.analysis import compare, report
+
+
+def test_numbers_as_text():
+    assert report.fmt_number(1234567) == "1,234,567"
+    assert report.fmt_share(0.25) == "25 %"
+
+
+def test_zero_year_summary_counts_never_as_later():
+    # the median is the first year by which at least half the seeds reached zero
+    assert report.zero_year_text([2018, np.nan], 2020) == "2018 (2018 to not by 2020)"
+    assert report.zero_year_text([2018, np.nan, np.nan], 2020) == \
+        "not by 2020 (2018 to not by 2020)"
+    assert report.zero_year_text([2018, 2018, 2019], 2020) == "2018 (2018 to 2019)"
+    assert report.zero_year_text([np.nan] * 3, 2020) == "not by 2020"
+
+
+# ---------------------------------------------------------------- several scenarios
+
+def test_report_sections_and_csv():
+    cmp = compare.compare([small_run(name="cheap"), small_run(name="dear", cost_per_exit=2000)])
+    text = report.markdown(cmp)
+    for heading in ("## Registered poor reach zero", "## Targets", "## Exits by batch",
+                    "## Exits, returns and cost", "## Paired differences against cheap"):
+        assert heading in text
+    assert "| 2018 (2018 to not by 2018) |" in text    # zero year: seed 1 never
+    assert "50 % (35 vs 35)" in text     # exits 2016: P, median of (40, 30), plan 70 x 0.5
+    assert "Simulated at scale 0.5 (that share of the households): cheap, dear." in text
+    rows = list(csv.DictReader(io.StringIO(report.csv_text(cmp))))
+    assert set(rows[0]) == set(report.CSV_COLUMNS)
+    target = [r for r in rows if r["scenario"] == "dear" and r["measure"] == "target exits_people"]
+    assert len(target) == 1 and float(target[0]["probability"]) == 0.5
+    assert float(target[0]["planned"]) == 35
+    cost = next(r for r in rows if r["scenario"] == "dear" and r["measure"] == "cost_sum")
+    assert float(cost["diff_mean"]) == pytest.approx((100 + 90) * 1000 / 2)
+
+

@@ -1,0 +1,48 @@
+"""Record -> Dataset: columns read by name, units and long names on every
+variable, aggregates only."""
+
+import numpy as np
+import pytest
+
+from model.engine.record import COLUMNS, Record
+from model.results import to_dataset
+from model.runs import registry_for
+from model.scenario import load_scenario
+
+
+@pytest.fixture(scope="module")
+def built():
+    scenario = load_scenario()
+    registry = registry_for(scenario)
+    years = np.arange(registry.base_year, scenario.end_year + 1)
+    nv = len(registry.villages["village_id"])
+    record = Record.empty(years, registry.n_counties, 3, 2, np.zeros(nv, np.int16),
+                          np.zeros(registry.n_counties, np.int16))
+    # every named column holds its own position + 1, so a mix-up shows
+    for field, names in COLUMNS.items():
+        array = getattr(record, field)
+        for k, name in enumerate(names):
+            array[..., Record.col(field, name)] = k + 1
+    ds = to_dataset(record, registry, scenario, 0, ["industry", "housing"])
+    return ds
+
+
+def test_named_columns_become_the_variables_of_the_same_name(built):
+    for field, names in COLUMNS.items():
+        for k, name in enumerate(names):
+            variable = {"poverty_line": "poverty_line", "covered_line": "covered_line",
+                        "households": "exits_by_batch_households",
+                        "people": "exits_by_batch_people",
+                        "new_households": "new_households"}.get(name, name)
+            assert np.all(built[variable].values == k + 1), (field, name)
+
+
+def test_every_variable_has_units_and_a_long_name(built):
+    for name, var in built.data_vars.items():
+        assert var.attrs.get("units"), name
+        assert var.attrs.get("long_name"), name
+
+
+def test_no_household_dimension(built):
+    assert not any(d.startswith("household") for d in built.dims)
+    assert built.attrs["code_version"].startswith("povsim ")

@@ -1,0 +1,54 @@
+"""Runs: one run path for `povsim run`, `povsim compare` and the API;
+reduced-scale registries; year checks."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from model import runs
+from model.errors import ScenarioError
+from model.scenario import load_scenario
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return load_scenario()
+
+
+def test_run_and_compare_write_the_same_variables_and_numbers(scenario):
+    one = runs.run(scenario, seeds=[0, 1], progress=False)
+    (both,) = runs.run_all([scenario], [0, 1], workers=1, progress=False)
+    assert set(one.data_vars) == set(both.data_vars)
+    assert {"poor_village", "poor_county"} <= set(one.data_vars)
+    xr.testing.assert_identical(one.drop_attrs(), both.drop_attrs())
+    assert one.attrs["scale"] == both.attrs["scale"] == scenario.scale
+
+
+def test_seeds_are_concatenated_in_the_order_given(scenario):
+    ds = runs.run(scenario, seeds=[3, 1], progress=False)
+    assert list(ds["seed"].values) == [3, 1]
+    alone = runs.run(scenario, seeds=[1], progress=False)
+    xr.testing.assert_identical(ds.sel(seed=[1])["registered_people"],
+                                alone["registered_people"])
+
+
+def test_subsample_keeps_the_same_households_whatever_the_row_order(scenario):
+    registry = runs.registry_for(scenario)
+    half = runs.subsample(registry, 0.5)
+    order = np.random.default_rng(0).permutation(registry.n_households)
+    shuffled = dataclasses.replace(
+        registry, households={k: v[order] for k, v in registry.households.items()})
+    again = runs.subsample(shuffled, 0.5)
+    assert 0.4 < half.n_households / registry.n_households < 0.6
+    assert set(half.households["hh_id"]) == set(again.households["hh_id"])
+    ratio = half.counties["rural_population"] / registry.counties["rural_population"]
+    assert np.all((ratio > 0.45) & (ratio < 0.55))
+
+
+def test_an_end_year_before_the_registry_is_an_error(scenario):
+    registry = runs.registry_for(scenario)
+    early = dataclasses.replace(scenario, end_year=registry.base_year)
+    with pytest.raises(ScenarioError, match="must be after the registry's base year"):
+        runs.run(early, seeds=[0], progress=False)
