@@ -104,7 +104,7 @@ def _exit_then_shock(margin, drop, n=50_000):
     the 2018 events, with the default return parameters."""
     from model.params import Parameters
     from model.random import Stream, year_key
-    from model.engine.codes import ALL_GUARANTEES, POOR
+    from model.engine.codes import ALL_GUARANTEES, EXIT, POOR
     from model.engine.rules import verify
 
     p = Parameters.load()
@@ -114,9 +114,9 @@ def _exit_then_shock(margin, drop, n=50_000):
     floor = np.zeros(n, np.float32)
     g = np.full(n, ALL_GUARANTEES, np.uint8)
     status, event, exit_year = np.full(n, POOR, np.int8), np.zeros(n, np.uint8), np.zeros(n, np.int16)
-    common = (floor, g)
+
     for year, inc in ((2017, income), (2018, income * np.float32(1.0 - drop))):
-        verify(hh, inc, *common, year_key(3, Stream.VERIFICATION, year),
+        verify(hh, inc, floor, g, year_key(3, Stream.VERIFICATION, year),
                year_key(3, Stream.RETURN, year), line, line, np.float32(0.0),
                np.uint8(ALL_GUARANTEES), np.float32(margin),
                np.float32(p.at("household_exit.return_threshold", year)),
