@@ -39,3 +39,37 @@ def close_match(key: str, candidates: Iterable[str]) -> str:
     """
     found = difflib.get_close_matches(key, list(candidates), n=1, cutoff=0.6)
     return f" (did you mean '{found[0]}'?)" if found else ""
+
+
+def key_problem(table: dict, allowed: dict, section: str | None) -> tuple[str, str] | None:
+    """The first unknown key or wrongly typed value of a table, or None: the
+    one key checker of input files (scenarios, registry specs).
+
+    Parameters
+    ----------
+    table : dict
+        The table read from a file.
+    allowed : dict
+        Allowed key -> type or tuple of types (a default value stands for
+        its kind: a list for lists, a number for int or float).
+    section : str or None
+        The table's dotted name, for the message.
+
+    Returns
+    -------
+    tuple of (str, str) or None
+        ``(key, message)``: the key at fault and what is wrong with it, with
+        a close match for a misspelt key.
+    """
+    for key, value in table.items():
+        label = f"{section}.{key}" if section else key
+        if key not in allowed:
+            return key, f"unknown key '{label}'" + close_match(key, allowed)
+        want = allowed[key]
+        if not isinstance(want, tuple | type):
+            want = list if isinstance(want, list) else (int, float)
+        if not isinstance(value, want) or (isinstance(value, bool) and want is not bool):
+            names = " or ".join(t.__name__ for t in (want if isinstance(want, tuple) else (want,)))
+            return key, f"'{label}' = {value!r}: expected {names}"
+    return None
+

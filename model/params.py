@@ -33,6 +33,8 @@ from model.errors import ParameterError, close_match
 _DECLARATION_KEYS = {"description", "unit", "range", "reference", "value", "values",
                      "calibrate"}
 _PRIOR_SCALES = ("linear", "log")
+# Years any input may name (dated parameters, targets, registry base years).
+FIRST_YEAR, LAST_YEAR = 1949, 2100
 
 # Names that were renamed when parameters were grouped by subject: an old
 # name is an error that names the new one.
@@ -159,37 +161,40 @@ def _as_year(name: str, key: Any, where: str) -> int:
         raise ParameterError(
             f"{where}: parameter '{name}': dated key {key!r} is not a year (expected e.g. 2016)"
         ) from None
-    if not 1949 <= year <= 2100:
-        raise ParameterError(f"{where}: parameter '{name}': year {year} is outside 1949-2100")
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ParameterError(f"{where}: parameter '{name}': year {year} is outside "
+                             f"{FIRST_YEAR}-{LAST_YEAR}")
     return year
 
 
-def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Flatten nested tables into dotted names; a table holding ``value``,
-    ``values`` or ``description`` is a leaf (a declaration)."""
+def flatten(tree: Mapping[str, Any], is_leaf, prefix: str = "") -> dict[str, Any]:
+    """Nested tables to dotted names: the one flattener of parameter trees.
+
+    A value that is not a table, an empty table, or a table for which
+    ``is_leaf(dotted_name, table)`` is true is a leaf; other tables are
+    walked into.
+    """
     flat: dict[str, Any] = {}
     for key, sub in tree.items():
         name = f"{prefix}{key}"
-        if isinstance(sub, Mapping) and not (_DECLARATION_KEYS & set(sub)) and not _looks_dated(sub):
-            flat.update(_flatten(sub, name + "."))
+        if isinstance(sub, Mapping) and sub and not is_leaf(name, sub):
+            flat.update(flatten(sub, is_leaf, name + "."))
         else:
             flat[name] = sub
     return flat
 
 
-def flatten_overlay(tree: Mapping[str, Any], declared: Mapping[str, Parameter],
-                     prefix: str = "") -> dict[str, Any]:
-    """Flatten an overlay: a declared name is a leaf whatever its value."""
-    flat: dict[str, Any] = {}
-    for key, sub in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(sub, Mapping) and name not in declared:
-            if not sub:
-                flat[name] = sub
-            flat.update(flatten_overlay(sub, declared, name + "."))
-        else:
-            flat[name] = sub
-    return flat
+def _flatten(tree: Mapping[str, Any]) -> dict[str, Any]:
+    """Declarations by dotted name: a table holding ``value``, ``values`` or
+    ``description`` is a leaf, and so is a table of years."""
+    return flatten(tree, lambda _name, sub: bool(_DECLARATION_KEYS & set(sub)) or _looks_dated(sub))
+
+
+def flatten_overlay(tree: Mapping[str, Any], declared: Mapping[str, Any]) -> dict[str, Any]:
+    """An overlay by dotted name: a declared name is a leaf whatever its
+    value, and so is a table of years (an undeclared dated name is then
+    reported by its name)."""
+    return flatten(tree, lambda name, sub: name in declared or _looks_dated(sub))
 
 
 def _looks_dated(table: Mapping[str, Any]) -> bool:
@@ -209,7 +214,7 @@ def _declare(name: str, table: Mapping[str, Any], where: str) -> Parameter:
         raise ParameterError(f"{where}: parameter '{name}' needs exactly one of 'value' or 'values'")
     low, high = (float(x) for x in table["range"])
     if "value" in table:
-        dated = ((1949, _as_value(name, table["value"], None, low, high, where)),)
+        dated = ((FIRST_YEAR, _as_value(name, table["value"], None, low, high, where)),)
     else:
         pairs = sorted((_as_year(name, k, where), v) for k, v in table["values"].items())
         first = _as_value(name, pairs[0][1], None, low, high, where)
@@ -329,7 +334,8 @@ class Parameters:
                 kept = {y: v for y, v in decl.dated if y < first}
                 new = tuple(sorted({**kept, **given}.items()))
             else:
-                new = ((1949, _as_value(name, raw, decl.shape, decl.low, decl.high, source)),)
+                new = ((FIRST_YEAR, _as_value(name, raw, decl.shape, decl.low, decl.high,
+                                              source)),)
             params[name] = replace(decl, dated=new)
         return Parameters(params, self.applied + (source,))
 

@@ -90,7 +90,7 @@ def subsample(registry: Registry, scale: float) -> Registry:
 
     return Registry(households, scaled(registry.villages), scaled(registry.counties),
                     list(registry.county_names), registry.base_year, registry.name,
-                    registry.source)
+                    registry.source, registry.village_share * scale)
 
 
 def load_registry(name_or_path: str | Path, relative_to: str | Path | None = None,

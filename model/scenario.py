@@ -1,37 +1,10 @@
 """Scenarios: TOML files naming a registry, run settings, parameter overlays,
 programme entries and targets; a scenario can extend another.
 
-A scenario file looks like this (every key optional but ``name``)::
-
-    name = "xiangxi-late-funds"
-    extends = "xiangxi"          # a scenario name, "default" or a path
-    description = "one line for listings"
-
-    [run]
-    registry = "xiangxi"         # a built-in registry spec, a spec .toml or a registry file
-    end_year = 2020              # last simulated year, inclusive
-    seeds = 20                   # default number of seeds
-    scale = 0.1                  # share of households simulated, 0 < scale <= 1
-    programmes = ["safety_net", "industry"]   # programmes run (default: all)
-
-    [parameters]                 # overlays on model/parameters.toml
-    poverty_line = { 2016 = 6433 }
-    delivery.funds_advance_month = 9
-
-    [programmes.industry]        # each key K sets the parameter "industry.K"
-    capacity = { 2016 = 30000 }  # (households/year; people for relocation)
-    [programmes.photovoltaic]
-    enabled = false              # drop the programme from the run
-
-    [targets]
-    zero_by = 2019                         # registered poor zero by the end of 2019
-    exits_people = { 2016 = 2500 }         # planned exits by year (persons)
-    registered_max = { 2017 = 250000 }     # registered poor at most (persons, end of year)
-    incidence_max = { 2017 = 0.12 }        # registered poor / rural population at most
-    batch_quota = { production = { 2016 = 100000 } }   # persons through a batch by year
-    villages_exit_share = { 2016 = 0.45 }  # share of the poor villages exiting in the year
-    counties_exit_share = { 2017 = 0.2 }   # share of the poor counties exiting in the year
-    counties_exit_by = 2019                # every poor county exited by the end of 2019
+The file format, every key with an example, is documented once, in
+``scenarios/README.md``; the keys allowed are declared below (``_TOP``,
+``_RUN``, :data:`TARGET_KINDS`) and programme keys come from
+``model/parameters.toml``.
 
 Names and extension
 -------------------
@@ -66,8 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from model.engine.codes import BATCHES
-from model.errors import ParameterError, PovsimError, ScenarioError, close_match
-from model.params import Parameters, unknown_name_hint
+from model.errors import ParameterError, PovsimError, ScenarioError, close_match, key_problem
+from model.params import FIRST_YEAR, LAST_YEAR, Parameters, flatten_overlay, unknown_name_hint
 from model.programmes.measures import PROGRAMMES
 
 DEFAULT = "default_scenario.toml"
@@ -77,13 +50,25 @@ _NUMBER = (int, float)
 _TOP = {"name": str, "description": str, "extends": str, "run": dict, "parameters": dict,
         "programmes": dict, "targets": dict}
 _RUN = {"registry": str, "end_year": int, "seeds": int, "scale": _NUMBER, "programmes": list}
-# targets by year: what each value is ("persons" whole numbers >= 0 or "share" 0..1)
-_BY_YEAR = {"exits_people": "persons", "registered_max": "persons", "incidence_max": "share",
-            "villages_exit_share": "share", "counties_exit_share": "share"}
-_TARGETS = {"zero_by": int, "counties_exit_by": int, "batch_quota": dict,
-            **{key: dict for key in _BY_YEAR}}
+# The target kinds of [targets], in report order (the one list of them):
+# kind -> (what a value is: a "year", "persons" (whole numbers >= 0) or a
+# "share" (0..1) by year, or persons by "batch" and year; units of the
+# quantity compared)
+TARGET_KINDS = {
+    "zero_by": ("year", "persons"),
+    "registered_max": ("persons", "persons"),
+    "incidence_max": ("share", "1"),
+    "exits_people": ("persons", "persons"),
+    "batch_quota": ("batch", "persons"),
+    "villages_exit_share": ("share", "1"),
+    "counties_exit_share": ("share", "1"),
+    "counties_exit_by": ("year", "1"),
+}
+_BY_YEAR = {kind: value for kind, (value, _) in TARGET_KINDS.items()
+            if value in ("persons", "share")}
+_TARGETS = {kind: int if value == "year" else dict for kind, (value, _) in TARGET_KINDS.items()}
 _REGISTRY_FILES = (".nc", ".csv", ".parquet", ".toml")
-_FIRST_YEAR, _LAST_YEAR, _LAST_END_YEAR = 1949, 2100, 2035
+_LAST_END_YEAR = 2035   # the last year a run may end (the consolidation period)
 
 
 @dataclass(frozen=True)
@@ -183,14 +168,9 @@ class _File:
 
 
 def _check_keys(table: dict, allowed: dict, src: _File, section: str | None) -> None:
-    for key, value in table.items():
-        label = f"{section}.{key}" if section else key
-        if key not in allowed:
-            raise src.error(key, section, f"unknown key '{label}'" + close_match(key, allowed))
-        want = allowed[key]
-        if not isinstance(value, want) or (isinstance(value, bool) and want is not bool):
-            names = " or ".join(t.__name__ for t in (want if isinstance(want, tuple) else (want,)))
-            raise src.error(key, section, f"'{label}' = {value!r}: expected {names}")
+    problem = key_problem(table, allowed, section)
+    if problem is not None:
+        raise src.error(problem[0], section, problem[1])
 
 
 # ---------------------------------------------------------------- finding files
@@ -310,7 +290,7 @@ class _Layer:
 
 
 def _is_year(key: Any) -> bool:
-    return str(key).isdigit() and _FIRST_YEAR <= int(key) <= _LAST_YEAR
+    return str(key).isdigit() and FIRST_YEAR <= int(key) <= LAST_YEAR
 
 
 def _whole(value: Any) -> bool:
@@ -345,7 +325,8 @@ def _run_settings(run: dict, src: _File) -> dict[str, Any]:
         if prog not in names:
             raise src.error("programmes", "run", f"unknown programme '{prog}' in run.programmes"
                             + close_match(str(prog), names))
-    limits = {"end_year": (_FIRST_YEAR, _LAST_END_YEAR, "a year from 1949 to 2035"),
+    limits = {"end_year": (FIRST_YEAR, _LAST_END_YEAR,
+                           f"a year from {FIRST_YEAR} to {_LAST_END_YEAR}"),
               "seeds": (1, 100000, "1 to 100000")}
     for key, (low, high, expected) in limits.items():
         if key in run and not low <= run[key] <= high:
@@ -366,24 +347,10 @@ def _run_settings(run: dict, src: _File) -> dict[str, Any]:
     return out
 
 
-def _flatten(tree: dict, declared: set[str], prefix: str = "") -> dict[str, Any]:
-    """Nested tables to dotted names. A declared name is a leaf, and so is a
-    table of years (an undeclared dated parameter is reported by its name)."""
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        name = prefix + key
-        if (isinstance(value, dict) and value and name not in declared
-                and not all(str(k).isdigit() for k in value)):
-            out.update(_flatten(value, declared, name + "."))
-        else:
-            out[name] = value
-    return out
-
-
 def _overlay(data: dict, src: _File, base: Parameters) -> dict[str, tuple[Any, str]]:
     """``[parameters]`` checked, by dotted name: ``(value, where it is set)``."""
     out = {}
-    for name, value in _flatten(data.get("parameters", {}), set(base.names())).items():
+    for name, value in flatten_overlay(data.get("parameters", {}), set(base.names())).items():
         where = src.where(name, "parameters")
         _check_param(base, name, value, where)
         out[name] = (_dated(value), where)
@@ -433,7 +400,7 @@ def _by_year(table: dict, kind: str, label: str, key: str, section: str,
             expected = ("a whole number of persons >= 0" if kind == "persons"
                         else "a share from 0 to 1")
             raise src.error(key, section, f"{label} {year} = {value!r}: expected a year "
-                            f"(1949-2100) and {expected}")
+                            f"({FIRST_YEAR}-{LAST_YEAR}) and {expected}")
         out[int(year)] = int(value) if kind == "persons" else float(value)
     return out
 
@@ -441,11 +408,11 @@ def _by_year(table: dict, kind: str, label: str, key: str, section: str,
 def _targets(targets: dict, src: _File) -> dict[str, Any]:
     _check_keys(targets, _TARGETS, src, "targets")
     out: dict[str, Any] = {}
-    for key in ("zero_by", "counties_exit_by"):
+    for key in (kind for kind, (value, _) in TARGET_KINDS.items() if value == "year"):
         if key in targets:
             if not _is_year(targets[key]):
                 raise src.error(key, "targets", f"'targets.{key}' = {targets[key]}: expected a "
-                                                "year (1949-2100)")
+                                                f"year ({FIRST_YEAR}-{LAST_YEAR})")
             out[key] = int(targets[key])
     for key, kind in _BY_YEAR.items():
         if key in targets:
@@ -520,7 +487,7 @@ def _merge_params(old: Any, new: Any) -> Any:
     """Dated values merge year by year; a single value under dated values
     holds before the child's first year."""
     if isinstance(new, dict) and old is not None and not isinstance(old, dict):
-        old = {_FIRST_YEAR: old}
+        old = {FIRST_YEAR: old}
     return _merge(old, new)
 
 

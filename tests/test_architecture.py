@@ -196,3 +196,11 @@ def test_a_missing_capacity_is_an_error_not_unlimited():
 
     with pytest.raises(ParameterError, match="no_such_programme.capacity"):
         Undeclared().capacity(YearParams(Parameters.load(), 2016))
+
+
+def test_the_scenario_format_documents_every_target_kind_and_run_key():
+    from model.scenario import _RUN, TARGET_KINDS
+
+    text = (ROOT / "scenarios" / "README.md").read_text(encoding="utf-8")
+    missing = [key for key in [*TARGET_KINDS, *_RUN] if f"{key} =" not in text]
+    assert missing == []

@@ -52,3 +52,16 @@ def test_an_end_year_before_the_registry_is_an_error(scenario):
     early = dataclasses.replace(scenario, end_year=registry.base_year)
     with pytest.raises(ScenarioError, match="must be after the registry's base year"):
         runs.run(early, seeds=[0], progress=False)
+
+
+def test_a_subsampled_registry_scales_its_work_teams_like_its_households(scenario):
+    from model.engine.sim import Simulation
+    from model.programmes.measures import instances
+
+    registry = runs.registry_for(scenario)
+    half = runs.subsample(registry, 0.5)
+    assert registry.village_share == 1.0 and half.village_share == 0.5
+    full_teams = Simulation(registry, scenario.params, 0, 2017, instances()).team_villages
+    half_teams = Simulation(half, scenario.params, 0, 2017, instances()).team_villages
+    # every village keeps some registered households, so half the teams
+    assert half_teams.sum() == pytest.approx(0.5 * full_teams.sum(), rel=0.05)

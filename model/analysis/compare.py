@@ -44,14 +44,12 @@ import xarray as xr
 
 from model import __version__
 from model.engine.codes import ATTRIBUTION, BATCHES
+from model.scenario import TARGET_KINDS
 
 DEADLINES = (2019, 2020)   # national deadlines: most provinces 2019, the nation 2020
-KINDS = ("zero_by", "registered_max", "incidence_max", "exits_people", "batch_quota",
-         "villages_exit_share", "counties_exit_share", "counties_exit_by")
+KINDS = tuple(TARGET_KINDS)
 _TOL = 1e-9
-_TARGET_UNITS = {"zero_by": "persons", "registered_max": "persons", "exits_people": "persons",
-                 "batch_quota": "persons", "incidence_max": "1", "villages_exit_share": "1",
-                 "counties_exit_share": "1", "counties_exit_by": "1"}
+_TARGET_UNITS = {kind: units for kind, (_, units) in TARGET_KINDS.items()}
 # per-seed outcomes compared between scenarios: name -> (units, long name)
 OUTCOMES = {
     "zero_year": ("year", "first year with no registered poor people (NaN: not by the end)"),

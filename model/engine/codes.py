@@ -37,9 +37,3 @@ GUARANTEE_BATCH = "guarantee"
 # ``targeting.order``: who goes first when capacity is short.
 POOREST_FIRST, CLOSEST_FIRST, RANDOM_ORDER = 0, 1, 2
 TARGETING_ORDERS = ("poorest_first", "closest_first", "random")
-
-# ---------------------------------------------------------------- years
-# Years any input may name (dated parameters, targets, registry base years).
-FIRST_YEAR, LAST_YEAR = 1949, 2100
-# The last year a run may end (the post-2020 consolidation period).
-LAST_END_YEAR = 2035

@@ -137,7 +137,9 @@ class Simulation:
         h, v = registry.households, registry.villages
         with_poor = np.zeros(len(v["village_id"]), bool)
         with_poor[h["village"][h["registered"] == 1]] = True
-        self.team_villages = np.bincount(v["county"][with_poor], minlength=nc).astype(np.float64)
+        # villages with a work team, as many as the registry stands for
+        self.team_villages = (np.bincount(v["county"][with_poor], minlength=nc)
+                              * registry.village_share)
 
     def run(self, progress=None) -> Record:
         """Record the base year, then step every year to ``end_year``."""

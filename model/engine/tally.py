@@ -95,11 +95,9 @@ def tally(county, category, size, income, floor, status, event, line, covered_li
     n = county.shape[0]
     n_groups = out.shape[0]
     partial = np.zeros((NCHUNKS, n_groups, NV))
-    phist = np.zeros((NCHUNKS, n_groups, NBINS), np.int64)
     step = (n + NCHUNKS - 1) // NCHUNKS
     for c in prange(NCHUNKS):
         acc = partial[c]
-        hc = phist[c]
         for i in range(c * step, min(n, (c + 1) * step)):
             g = np.int64(county[i]) * n_categories + category[i]
             people = np.float64(size[i])
@@ -125,8 +123,6 @@ def tally(county, category, size, income, floor, status, event, line, covered_li
                 if true_poor:
                     acc[g, _GAP] += people * (1.0 - y / hl)
                     acc[g, _SHORT] += people * (hl - y)
-                b = int(min(max(y / line * BINS_PER_LINE, 0.0), NBINS - 1.0))
-                hc[g, b] += size[i]
             e = event[i]
             if e == EXIT:
                 acc[g, _EXIT_H] += 1.0
@@ -143,9 +139,34 @@ def tally(county, category, size, income, floor, status, event, line, covered_li
             if true_poor:
                 acc[g, _TP_H] += 1.0
                 acc[g, _TP_P] += people
-    for c in range(NCHUNKS):
-        out += partial[c]
-        hist += phist[c]
+    add_partials(partial, out)
+    income_histogram(county, category, size, income, status, line, n_categories, hist)
+
+
+@njit(cache=True)
+def add_partials(partial, out):
+    """``out += partial[c]`` for each chunk ``c`` in order (the same sums
+    whatever the thread count). A plain loop: inside the parallel kernel the
+    array expression costs several times the whole tally."""
+    for c in range(partial.shape[0]):
+        for g in range(out.shape[0]):
+            for k in range(out.shape[1]):
+                out[g, k] += partial[c, g, k]
+
+
+@njit(cache=True)
+def income_histogram(county, category, size, income, status, line, n_categories, hist):
+    """``hist[g, b] +=`` people of registered households of group ``g`` whose
+    income is in bin ``b`` (1 % of ``line`` wide, clipped to the first and
+    last bins). One plain pass: integer counts need no partial tables (a
+    table per chunk costs chunks x groups x bins, 128 MB nationally)."""
+    for i in range(county.shape[0]):
+        s = status[i]
+        if s != EXITED and s != NOT_REGISTERED:
+            g = np.int64(county[i]) * n_categories + category[i]
+            y = np.float64(income[i])
+            b = int(min(max(y / line * BINS_PER_LINE, 0.0), NBINS - 1.0))
+            hist[g, b] += size[i]
 
 
 def tally_numpy(county, category, size, income, floor, status, event, line, covered_line,

@@ -52,6 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from model.errors import PovsimError, SchemaError, close_match
+from model.params import FIRST_YEAR, LAST_YEAR
 from model.registry.tables import (
     CATEGORIES,
     CAUSES,
@@ -110,7 +111,7 @@ HOUSEHOLD_COLUMNS = (
 COUNTY_COLUMNS = (
     Column("county", "text"), Column("region", "label", labels=REGION_LABELS),
     _schema_column("rural_population", None, COUNTY_SCHEMA),
-    Column("base_year", "int", 1949, 2100, unit="year"),
+    Column("base_year", "int", FIRST_YEAR, LAST_YEAR, unit="year"),
     _schema_column("income_ratio", 1.0, COUNTY_SCHEMA),
     _schema_column("national_poor", 0, COUNTY_SCHEMA),
     _schema_column("poor_county", -1, COUNTY_SCHEMA),   # -1: as national_poor

@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from model.errors import PovsimError, close_match
+from model.errors import PovsimError, close_match, key_problem
 from model.registry.ipf import Constraint
 from model.registry.tables import CATEGORIES, CAUSES, REGIONS
 
@@ -110,16 +110,9 @@ def check_keys(table: dict, allowed: dict, source: str, where: str) -> None:
     """Raise for an unknown key or a value of the wrong type in ``table``."""
     if not isinstance(table, dict):
         raise PovsimError(f"{source}: '{where}' must be a table, found {table!r}")
-    for key, value in table.items():
-        label = f"{where}.{key}" if where else key
-        if key not in allowed:
-            raise PovsimError(f"{source}: unknown key '{label}'" + close_match(key, allowed))
-        want = allowed[key]
-        if not isinstance(want, tuple | type):   # ASSUMPTIONS holds defaults
-            want = list if isinstance(want, list) else (int, float)
-        if not isinstance(value, want) or (isinstance(value, bool) and want is not bool):
-            names = "/".join(t.__name__ for t in (want if isinstance(want, tuple) else (want,)))
-            raise PovsimError(f"{source}: '{label}' = {value!r}: expected {names}")
+    problem = key_problem(table, allowed, where)   # ASSUMPTIONS holds defaults: their kinds
+    if problem is not None:
+        raise PovsimError(f"{source}: {problem[1]}")
 
 
 def _share(value: float, source: str, where: str) -> float:

@@ -194,6 +194,14 @@ class Registry:
         The registry describes the population at the end of this year.
     name : str
         Short label, e.g. ``"ruyuan"``.
+    source : str
+        Where it was read or built from.
+    village_share : float
+        Share of each village's teams this registry stands for: 1 for a
+        registry built at its scale (its villages are scaled already), the
+        scale for a registry subsampled from a file (every village is kept,
+        each with about ``scale`` of its households), so the work teams of a
+        reduced-scale run are scaled like its households.
     """
 
     households: dict[str, np.ndarray]
@@ -203,6 +211,7 @@ class Registry:
     base_year: int
     name: str
     source: str = field(default="")
+    village_share: float = 1.0
 
     @property
     def n_households(self) -> int:
