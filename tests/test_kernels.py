@@ -124,7 +124,8 @@ def test_verify_matches_numpy_reference():
     rng = np.random.default_rng(3)
     hh_id = np.arange(n, dtype=np.int64)
     income = rng.lognormal(8.0, 0.6, n).astype(F)
-    floor = (2500 * (rng.random(n) < 0.3)).astype(F)
+    # floors below the covered line (2500), and a few at it: those exit without a margin
+    floor = (np.where(rng.random(n) < 0.05, 2500, 2400) * (rng.random(n) < 0.3)).astype(F)
     guarantees = rng.choice([ALL_GUARANTEES, ALL_GUARANTEES & ~HOUSING], n).astype(np.uint8)
     status0 = rng.integers(0, 4, n).astype(np.int8)
     exit_year0 = np.where(status0 == EXITED, rng.integers(2015, 2018, n), 0).astype(np.int16)
@@ -153,7 +154,7 @@ def test_verify_matches_numpy_reference():
     no_margin[10] = F(0.0)
     status, event, exit_year = status0.copy(), np.zeros(n, np.uint8), exit_year0.copy()
     verify(*no_margin, status, event, exit_year)
-    near = (income >= line) & (income < 1.05 * line)
+    near = (income >= line) & (income < 1.05 * line) & (floor < line)
     assert (event[near] == 1).sum() > 2 * (e1[near] == 1).sum()
     assert ((e1 == 1) <= (event == 1)).all()
     below = (status0 == EXITED) & (income < line) & (guarantees == ALL_GUARANTEES)

@@ -167,3 +167,26 @@ def test_household_line_kernel_and_numpy_twin_agree():
     expected = np.array([3000.0, 2600.0, 3000.0, 2600.0])
     np.testing.assert_array_equal(lines(floor, 3000.0, 2600.0), expected)
     np.testing.assert_array_equal(household_line_np(floor, 3000.0, 2600.0), expected)
+
+
+def test_income_guaranteed_at_the_line_exits_without_a_margin():
+    """兜底: a household whose safety-net floor is at or above its line exits
+    once its guarantees hold, whatever the margin; a floor below the line,
+    or a missing guarantee, does not make an exit."""
+    from model.engine.codes import ALL_GUARANTEES, EXIT, HOUSING, POOR
+    from model.engine.rules import verify, verify_numpy
+    from model.random import Stream, year_key
+
+    n = 6
+    f = np.float32
+    income = np.array([3000, 3000, 3000, 2950, 3300, 3000], f)   # net of costs, after top-up
+    floor = np.array([3000, 3200, 2900, 0, 0, 3000], f)
+    guarantees = np.array([ALL_GUARANTEES] * 5 + [ALL_GUARANTEES & ~HOUSING], np.uint8)
+    for fn in (verify, verify_numpy):
+        status, event, exit_year = np.full(n, POOR, np.int8), np.zeros(n, np.uint8), \
+            np.zeros(n, np.int16)
+        fn(np.arange(n, dtype=np.int64), income, floor, guarantees,
+           year_key(0, Stream.VERIFICATION, 2018), year_key(0, Stream.RETURN, 2018),
+           f(3000), f(3000), f(0.0), np.uint8(ALL_GUARANTEES), f(0.5), f(0.9), f(0.9),
+           f(0.3), False, np.int16(2018), status, event, exit_year)
+        assert list(event == EXIT) == [True, True, False, False, False, False], fn.__name__

@@ -1,8 +1,12 @@
 """Year-end verification: household exit and return (DESIGN 3.4).
 
-A registered household exits (脱贫) when its *assessed* income reaches its
-line plus a margin (稳定脱贫: ``exit_margin`` times the line above it) and
-every required guarantee holds. Assessment sees true income with a
+A registered household exits (脱贫) when every required guarantee holds and
+either its *assessed* income reaches its line plus a margin (稳定脱贫:
+``exit_margin`` times the line above it), or its safety-net floor, the net
+income the guarantee tops it up to (兜底, paid after medical and schooling
+costs), is itself at or above its line: income guaranteed by the safety net
+needs no margin against shocks (两线合一 makes the dibao standard meet the
+line, seed 000 §四(四)3; 社会保障兜底一批, DESIGN 3.3). Assessment sees true income with a
 multiplicative log-normal error, so some exits are wrong (错退): true and
 assessed status are kept apart. An exited household returns (返贫) when it
 loses a required guarantee, or when its *true* income falls below
@@ -104,7 +108,8 @@ def verify(hh_id, income, floor, guarantees, key_verification, key_return, line,
         Guarantee bits an exit requires.
     exit_margin : float32
         An exit needs assessed income at least ``(1 + exit_margin)`` times
-        the line (share of the line).
+        the line (share of the line), unless the household's floor is at or
+        above its line.
     return_threshold : float32
         Share of the line below which an exited household can return.
     return_probability : float32
@@ -132,7 +137,8 @@ def verify(hh_id, income, floor, guarantees, key_verification, key_return, line,
         hl = household_line(floor[i], line, covered_line)
         ok = (guarantees[i] & required) == required
         s = status[i]
-        exits = (s == POOR or s == RETURNED) and ok and assessed >= exit_factor * hl
+        out = assessed >= exit_factor * hl or floor[i] >= hl  # earned with a margin, or guaranteed
+        exits = (s == POOR or s == RETURNED) and ok and out
         returns = False
         if s == EXITED:
             if not ok:
@@ -157,7 +163,8 @@ def verify_numpy(hh_id, income, floor, guarantees, key_verification, key_return,
     assessed = income * np.exp(sigma * n1 - 0.5 * sigma * sigma)
     hl = household_line_np(floor, line, covered_line)
     ok = (guarantees & required) == required
-    exits = ((status == POOR) | (status == RETURNED)) & ok & (assessed >= (1.0 + exit_margin) * hl)
+    out = (assessed >= (1.0 + exit_margin) * hl) | (floor >= hl)
+    exits = ((status == POOR) | (status == RETURNED)) & ok & out
     u, _ = uniforms_np(hash_id_np(key_return, hh_id))
     since = np.maximum(int(year) - exit_year.astype(np.int64) - 1, 0)
     found = u < np.float64(return_probability) * np.exp(-np.float64(return_decay) * since)
