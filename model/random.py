@@ -59,6 +59,8 @@ class Stream(IntEnum):
     DELIVERY = 8        # in-year delivery times (per programme)
     DROPOUT = 9         # schooling events
     DELIVERY_ORDER = 10  # where in a county a delayed delivery starts (per programme)
+    RETURN = 11         # whether an exited household's fall below the line is found (返贫)
+    DIBAO = 12          # where a county's dibao standard sits in its spread (id = county)
 
 
 @njit(inline="always", cache=True)

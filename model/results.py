@@ -80,6 +80,15 @@ def to_dataset(record: Record, registry: Registry, scenario: Scenario, seed: int
         data[name] = xr.DataArray(record.programme[..., record.col("programme", name)],
                                   dims=("year", "county", "programme"),
                                   attrs={"units": unit, "long_name": long_name})
+    if record.need is not None:
+        data["programme_need"] = xr.DataArray(record.need, dims=("programme",), attrs={
+            "units": "households (people or villages in the programme's unit)",
+            "long_name": "registered households lacking a guarantee the programme grants and "
+                         "can help, in the base year (NaN: it grants none)"})
+        data["programme_capacity"] = xr.DataArray(record.capacity, dims=("year", "programme"),
+                                                  attrs={
+            "units": "households (people or villages in the programme's unit)",
+            "long_name": "new enrolments the programme may take in the year, at the run's scale"})
     data.update(_exit_variables(record, registry))
     data.update(_delivery_variables(record))
     static = {k: data.pop(k) for k in STATIC}
@@ -131,8 +140,9 @@ def _exit_variables(record: Record, registry: Registry) -> dict[str, xr.DataArra
             "units": "persons", "long_name": "people in exiting households that the pathway's "
                                              "programmes reached (overlapping)"}),
         "wrong_exit_rate": xr.DataArray(record.rates[..., record.col("rates", "wrong_exit_rate")], dims=yc, attrs={
-            "units": "1", "long_name": "wrongful-exit rate (错退率): exited households truly "
-                                       "below their line / exited households"}),
+            "units": "1", "long_name": "wrongful-exit rate (错退率): households exiting in the "
+                                       "year truly below their line / households exiting in "
+                                       "the year"}),
         "missed_rate": xr.DataArray(record.rates[..., record.col("rates", "missed_rate")], dims=yc, attrs={
             "units": "1", "long_name": "missed rate (漏评率): truly poor people not registered / "
                                        "truly poor people"}),

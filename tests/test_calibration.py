@@ -153,8 +153,10 @@ def hand_run(scale: float = 0.5) -> xr.Dataset:
         {"true_poor_people": var([[[10, 20], [5, 10]], [[10, 20], [8, 10]]]),
          "registered_people": var([[[30, 0], [20, 0]], [[30, 0], [25, 0]]]),
          "income_sum_registered": var([[[30000, 0], [30000, 0]], [[30000, 0], [25000, 0]]]),
-         "exited_households": var([[[0, 0], [4, 0]], [[0, 0], [0, 0]]]),
-         "wrongly_exited_households": var([[[0, 0], [1, 0]], [[0, 0], [0, 0]]]),
+         "income_sum_exiting": var([[[0, 0], [20000, 0]], [[0, 0], [0, 0]]]),
+         "exits_people": var([[[0, 0], [10, 0]], [[0, 0], [0, 0]]]),
+         "exits_households": var([[[0, 0], [4, 0]], [[0, 0], [0, 0]]]),
+         "wrong_exits_households": var([[[0, 0], [1, 0]], [[0, 0], [0, 0]]]),
          "returns_people": var(np.zeros(8)),
          "county_exit_year": (("seed", "county"), np.array([[2016, 2016], [0, 2016]])),
          "poor_county": (("county",), np.array([1, 0])),
@@ -168,7 +170,8 @@ def test_moment_quantities_on_a_hand_built_run():
     ds = hand_run()
     np.testing.assert_allclose(mom.survey_headcount(ds, 2015), [60, 60])      # 30 / 0.5
     np.testing.assert_allclose(mom.survey_headcount_reduction(ds, 2016), [30, 24])
-    np.testing.assert_allclose(mom.registered_income(ds, 2016), [1500, 1000])
+    # people on the registry during the year: registered at its end and exiting in it
+    np.testing.assert_allclose(mom.registered_income(ds, 2016), [50000 / 30, 1000])
     np.testing.assert_allclose(mom.wrongful_exit_rate(ds, 2016), [0.25, np.nan])
     np.testing.assert_allclose(mom.counties_exited(ds, 2016), [1, 0])      # poor counties only
     np.testing.assert_allclose(mom.poor_villages(ds, 2016), [2, 2])        # never scaled

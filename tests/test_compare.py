@@ -239,3 +239,24 @@ def test_one_worker_and_two_workers_give_identical_results(default_runs):
     # and the comparisons built from them
     xr.testing.assert_identical(compare.compare([default_runs[0], one[0]]),
                                 compare.compare(two))
+
+
+def test_capacity_versus_need_warning_appears_when_capacity_falls_short():
+    """Ruyuan's 1,398 unsafe houses (seed 004) against a housing capacity of
+    100 a year: the summary warns; with the plan's capacity it does not."""
+    import dataclasses
+
+    import model
+    from model.analysis.compare import capacity_shortfalls
+
+    base = model.load_scenario("ruyuan")
+    short = dataclasses.replace(base, name="ruyuan-short", params=base.params.with_overlay(
+        {"housing.capacity": {"2010": 0, "2016": 100}}, "test"))
+    runs = [model.run(s, seeds=[0]) for s in (base, short)]
+    assert not [s for s in capacity_shortfalls(runs[0]) if s["programme"] == "housing"]
+    (hit,) = [s for s in capacity_shortfalls(runs[1]) if s["programme"] == "housing"]
+    assert hit["need"] > 1000 and hit["capacity"] == pytest.approx(300)  # 2016-2018
+    text = report.markdown(compare.compare(runs))
+    assert "Warning: capacity short of need" in text
+    assert "ruyuan-short: housing can take 300 by 2018" in text
+    assert "- ruyuan: housing" not in text

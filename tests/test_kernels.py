@@ -52,11 +52,12 @@ def test_income_kernel_matches_numpy_reference(seed):
     a, b = outputs(n, z0), outputs(n, z0)
     income_update(**inputs, **scalars, **a)
     income_update_numpy(**inputs, **scalars, **b)
-    # income is a sum of components and can cancel: measure it against their size
+    # income and the top-up (floor minus net income) are sums of components
+    # and can cancel: measure them against the components' size
     magnitude = b["market"] + b["medical"] + b["topup"] + inputs["programme_income"] \
         + inputs["transfer_income"] + inputs["schooling_cost"]
     for name in a:
-        ref = magnitude if name == "income" else np.abs(b[name])
+        ref = magnitude if name in ("income", "topup") else np.abs(b[name])
         scale = np.maximum(ref, 1.0 if name == "z" else 100.0)
         rel = np.abs(a[name].astype(np.float64) - b[name]) / scale
         # illness events: the same uniform is compared in float32 by both, so
@@ -87,10 +88,35 @@ def test_income_kernel_statistics():
     assert abs(out["market"].mean() / 1000 - 1) < 3e-3
     assert abs(out["z"].std() - sp) < 3e-3
     covered = inputs["floor"] > 0
-    before = out["market"] + inputs["programme_income"] + inputs["transfer_income"]
-    np.testing.assert_allclose(np.maximum(before, inputs["floor"])[covered],
-                               (before + out["topup"])[covered], rtol=1e-6)
+    net = out["market"] + inputs["programme_income"] + inputs["transfer_income"] \
+        - out["medical"] - inputs["schooling_cost"]
+    np.testing.assert_allclose(np.maximum(net, inputs["floor"])[covered],
+                               (net + out["topup"])[covered], rtol=1e-5, atol=1e-2)
     assert (out["topup"][~covered] == 0).all()
+
+
+@pytest.mark.parametrize("kernel", [income_update, income_update_numpy])
+def test_covered_household_net_income_never_below_its_floor(kernel):
+    """兜底 holds on net income: after an illness and with students, a
+    covered household's income (the one verification sees) is at least its
+    floor, and the top-up pays the costs that pushed it below."""
+    n = 100_000
+    inputs, scalars, z0 = random_inputs(n, 11)
+    scalars.update(illness_base_rate=F(0.6), illness_cost_mean=F(20000))
+    inputs["schooling_cost"][:] = 2000
+    inputs["base_market"][:] = 1500
+    out = outputs(n, z0)
+    kernel(**inputs, **scalars, **out)
+    covered = inputs["floor"] > 0
+    assert (out["income"][covered] >= inputs["floor"][covered]).all()
+    # costs were large enough to matter: many covered households had net
+    # income before the top-up below their floor because of them
+    gross = out["market"] + inputs["programme_income"] + inputs["transfer_income"]
+    pushed = covered & (gross >= inputs["floor"]) & (out["topup"] > 0)
+    assert pushed.sum() > 1000
+    # uncovered households are not topped up and can fall below zero net
+    assert (out["topup"][~covered] == 0).all()
+    assert (out["income"][~covered] < 0).any()
 
 
 def test_verify_matches_numpy_reference():
@@ -98,14 +124,17 @@ def test_verify_matches_numpy_reference():
     rng = np.random.default_rng(3)
     hh_id = np.arange(n, dtype=np.int64)
     income = rng.lognormal(8.0, 0.6, n).astype(F)
-    floor = (2500 * (rng.random(n) < 0.3)).astype(F)
+    # floors below the covered line (2500), and a few at it: those exit without a margin
+    floor = (np.where(rng.random(n) < 0.05, 2500, 2400) * (rng.random(n) < 0.3)).astype(F)
     guarantees = rng.choice([ALL_GUARANTEES, ALL_GUARANTEES & ~HOUSING], n).astype(np.uint8)
     status0 = rng.integers(0, 4, n).astype(np.int8)
-    args = (hh_id, income, floor, guarantees, year_key(1, Stream.VERIFICATION, 2018), F(2995),
-            F(2500), F(0.1), np.uint8(ALL_GUARANTEES), F(1.0), True, np.int16(2018))
+    exit_year0 = np.where(status0 == EXITED, rng.integers(2015, 2018, n), 0).astype(np.int16)
+    args = (hh_id, income, floor, guarantees, year_key(1, Stream.VERIFICATION, 2018),
+            year_key(1, Stream.RETURN, 2018), F(2995), F(2500), F(0.1), np.uint8(ALL_GUARANTEES),
+            F(0.1), F(1.0), F(0.6), F(0.4), True, np.int16(2018))
     res = []
     for fn in (verify, verify_numpy):
-        status, event, exit_year = status0.copy(), np.zeros(n, np.uint8), np.zeros(n, np.int16)
+        status, event, exit_year = status0.copy(), np.zeros(n, np.uint8), exit_year0.copy()
         fn(*args, status, event, exit_year)
         res.append((status, event, exit_year))
     (s1, e1, y1), (s2, e2, y2) = res
@@ -119,6 +148,19 @@ def test_verify_matches_numpy_reference():
     assert ((e1 == 3) <= (status0 == NOT_REGISTERED)).all()
     assert (s1[e1 == 3] == POOR).all()
     assert (e1 == 1).sum() > 1000 and (e1 == 2).sum() > 100 and (e1 == 3).sum() > 100
+    # exits need the margin; returns fall with the years since exit
+    line = np.where(floor > 0, F(2500), F(2995))
+    no_margin = list(args)
+    no_margin[10] = F(0.0)
+    status, event, exit_year = status0.copy(), np.zeros(n, np.uint8), exit_year0.copy()
+    verify(*no_margin, status, event, exit_year)
+    near = (income >= line) & (income < 1.05 * line) & (floor < line)
+    assert (event[near] == 1).sum() > 2 * (e1[near] == 1).sum()
+    assert ((e1 == 1) <= (event == 1)).all()
+    below = (status0 == EXITED) & (income < line) & (guarantees == ALL_GUARANTEES)
+    share = [(e1[below & (exit_year0 == y)] == 2).mean() for y in (2017, 2016, 2015)]
+    assert share[0] > share[1] > share[2] > 0
+    np.testing.assert_allclose(share, 0.6 * np.exp(-0.4 * np.arange(3)), atol=0.03)
 
 
 def test_tally_matches_numpy_reference():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from model.engine.context import YearParams
-from model.engine.rules import dibao_standard
+from model.engine.rules import county_dibao_standards, dibao_standard
 from model.engine.sim import Simulation
 from model.engine.tally import COL
 from model.params import Parameters
@@ -169,14 +169,18 @@ def test_safety_net_brings_households_without_labour_to_the_dibao_standard(regis
     params = base_params(safety_net=np.inf)
     sim, _ = simulate(registry, params, ["safety_net"])
     st, h = sim.state, registry.households
-    standard = dibao_standard(YearParams(params, 2020))
+    standards = county_dibao_standards(YearParams(params, 2020), registry.counties["county_id"], 1)
+    assert standards.min() >= np.float32(dibao_standard(YearParams(params, 2020))) * (1 - 1e-6)
+    standard = standards[h["county"]]
     no_labour = (h["labourers"] == 0) & (st.enrolled["safety_net"] > 0)
     assert no_labour.sum() > 1000
-    before_costs = st.market + st.programme_income + st.transfer_income + st.topup
-    assert (before_costs[no_labour] >= np.float32(standard) * (1 - 1e-6)).all()
-    # exactly at the standard where the top-up is paid
+    # the floor holds on net income, after medical and schooling costs
+    net = st.market + st.programme_income + st.transfer_income - st.medical - st.schooling_cost
+    assert (st.income[no_labour] >= standard[no_labour]).all()
+    # exactly at the county's standard where the top-up is paid
     paid = no_labour & (st.topup > 0)
-    np.testing.assert_allclose(before_costs[paid], standard, rtol=1e-5)
+    np.testing.assert_allclose((net + st.topup)[paid], standard[paid], rtol=1e-5)
+    np.testing.assert_allclose(st.income[paid], standard[paid], rtol=1e-6)
 
 
 def test_failure_hazard_stops_enrolments(registry):
@@ -233,3 +237,37 @@ def test_precise_targeting_exits_more_than_uniform_at_the_same_budget():
     # enrolments end (three years), so single later years can reverse
     assert (exits[0][2:5] > exits[1][2:5]).all(), exits
     assert exits[0].sum() > exits[1].sum()
+
+
+def test_support_continues_after_exit_while_the_policy_says_so(registry):
+    """脱贫不脱政策: with no grace at first and unlimited grace from 2018 (as
+    Shanxi's 2014 rule was superseded by the national one in 2016), a
+    programme stops for a household the year after its exit under the first
+    rule, and reaches every exited household again while the second holds;
+    a finite grace counts years from the exit."""
+    from model.engine.codes import EXITED
+    from model.engine.context import Context
+    params = base_params(photovoltaic=np.inf).with_overlay(
+        {"household_exit.policy_grace_years": {"2010": 0, "2018": np.inf}}, "test")
+    sim, _ = simulate(registry, params, ["photovoltaic"])
+    st, prog = sim.state, BY_NAME["photovoltaic"]()
+    enrolled = st.enrolled["photovoltaic"] > 0
+    exited = enrolled & (st.status == EXITED) & (st.exit_year >= 2016) & (st.exit_year < 2019)
+    assert exited.sum() > 50
+    for year, expect in ((2017, False), (2019, True), (2020, True)):
+        ctx = Context(registry, st, YearParams(params, year), 1, 1.0, 1.0)
+        # households that had exited by the year before
+        before = exited & (st.exit_year < year)
+        active = prog.is_active(ctx)
+        if expect:
+            assert active[before].all(), year
+        else:
+            assert not active[before].any(), year
+    # a grace of two years: active in the two years after exit, not in the third
+    two = base_params(photovoltaic=np.inf).with_overlay({"household_exit.policy_grace_years": 2}, "test")
+    for offset, expect in ((1, True), (2, True), (3, False)):
+        year = 2017 + offset
+        ctx = Context(registry, st, YearParams(two, year), 1, 1.0, 1.0)
+        who = exited & (st.exit_year == 2017)
+        assert who.any()
+        assert (prog.is_active(ctx)[who] == expect).all(), offset

@@ -98,6 +98,53 @@ def test_only_poor_villages_and_counties_exit():
     np.testing.assert_array_equal(new, [1, 2])
 
 
+def _exit_then_shock(margin, drop, n=50_000):
+    """Households exit in 2017 at exactly their exit threshold (assessed =
+    true income, no error); in 2018 their income falls by ``drop``. Returns
+    the 2018 events, with the default return parameters."""
+    from model.params import Parameters
+    from model.random import Stream, year_key
+    from model.engine.codes import ALL_GUARANTEES, EXIT, POOR
+    from model.engine.rules import verify
+
+    p = Parameters.load()
+    line = np.float32(2952.0)
+    hh = np.arange(n, dtype=np.int64)
+    income = np.full(n, (1.0 + margin) * line * 1.0001, np.float32)
+    floor = np.zeros(n, np.float32)
+    g = np.full(n, ALL_GUARANTEES, np.uint8)
+    status, event, exit_year = np.full(n, POOR, np.int8), np.zeros(n, np.uint8), np.zeros(n, np.int16)
+
+    for year, inc in ((2017, income), (2018, income * np.float32(1.0 - drop))):
+        verify(hh, inc, floor, g, year_key(3, Stream.VERIFICATION, year),
+               year_key(3, Stream.RETURN, year), line, line, np.float32(0.0),
+               np.uint8(ALL_GUARANTEES), np.float32(margin),
+               np.float32(p.at("household_exit.return_threshold", year)),
+               np.float32(p.at("household_exit.return_probability", year)),
+               np.float32(p.at("household_exit.return_decay", year)), False, np.int16(year),
+               status, event, exit_year)
+        if year == 2017:
+            assert (event == EXIT).all()
+    return event
+
+
+def test_just_exited_household_with_a_margin_does_not_return_on_an_ordinary_shock():
+    """稳定脱贫: a household that exits with the default margin and then loses
+    an ordinary year's worth of income (a fall of one standard deviation of
+    the transitory shock) stays out; without the margin, or after a large
+    fall, some return."""
+    from model.params import Parameters
+    from model.engine.codes import RETURN
+
+    p = Parameters.load()
+    margin = float(p.at("household_exit.margin", 2017))
+    ordinary = 1.0 - np.exp(-float(p.at("income_sigma_transitory", 2018)))
+    assert margin > 0 and 0.1 < ordinary < 0.3
+    assert not (_exit_then_shock(margin, ordinary) == RETURN).any()
+    assert (_exit_then_shock(0.0, ordinary) == RETURN).mean() > 0.1
+    assert (_exit_then_shock(margin, 0.4) == RETURN).mean() > 0.1
+
+
 def test_covered_households_are_judged_at_the_dibao_standard_only_where_the_rule_says():
     params = Parameters.load()
     p = YearParams(params, 2016)
@@ -120,3 +167,26 @@ def test_household_line_kernel_and_numpy_twin_agree():
     expected = np.array([3000.0, 2600.0, 3000.0, 2600.0])
     np.testing.assert_array_equal(lines(floor, 3000.0, 2600.0), expected)
     np.testing.assert_array_equal(household_line_np(floor, 3000.0, 2600.0), expected)
+
+
+def test_income_guaranteed_at_the_line_exits_without_a_margin():
+    """兜底: a household whose safety-net floor is at or above its line exits
+    once its guarantees hold, whatever the margin; a floor below the line,
+    or a missing guarantee, does not make an exit."""
+    from model.engine.codes import ALL_GUARANTEES, EXIT, HOUSING, POOR
+    from model.engine.rules import verify, verify_numpy
+    from model.random import Stream, year_key
+
+    n = 6
+    f = np.float32
+    income = np.array([3000, 3000, 3000, 2950, 3300, 3000], f)   # net of costs, after top-up
+    floor = np.array([3000, 3200, 2900, 0, 0, 3000], f)
+    guarantees = np.array([ALL_GUARANTEES] * 5 + [ALL_GUARANTEES & ~HOUSING], np.uint8)
+    for fn in (verify, verify_numpy):
+        status, event, exit_year = np.full(n, POOR, np.int8), np.zeros(n, np.uint8), \
+            np.zeros(n, np.int16)
+        fn(np.arange(n, dtype=np.int64), income, floor, guarantees,
+           year_key(0, Stream.VERIFICATION, 2018), year_key(0, Stream.RETURN, 2018),
+           f(3000), f(3000), f(0.0), np.uint8(ALL_GUARANTEES), f(0.5), f(0.9), f(0.9),
+           f(0.3), False, np.int16(2018), status, event, exit_year)
+        assert list(event == EXIT) == [True, True, False, False, False, False], fn.__name__

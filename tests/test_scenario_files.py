@@ -177,13 +177,17 @@ def test_shanxi_jobs_and_registry_rules():
     s = load_scenario("shanxi")
     assert _capacity(s, "transfer_employment", range(2015, 2021)) == [50000] * 6
     assert s.params.scalar("registry_adjustment_interval", 2016) == 3
-    assert s.params.scalar("household_exit.policy_grace_years", 2016) == 0
+    # the 2014 rule (no policies after exit) until the national 脱贫不脱政策 of 2016
+    assert s.params.scalar("household_exit.policy_grace_years", 2015) == 0
+    assert s.params.scalar("household_exit.policy_grace_years", 2016) == math.inf
 
 
 def test_national_measures_add_up_to_their_published_totals():
     s = load_scenario("national")
     years = range(2015, 2021)
-    assert sum(_capacity(s, "relocation", years)) == 9_600_000
+    # the campaign's 9.6 M in 2016-2020; 2015 at the 2011-2015 pace (3.94 M in five years)
+    assert sum(_capacity(s, "relocation", range(2016, 2021))) == 9_600_000
+    assert _capacity(s, "relocation", [2015]) == [788_000]
     assert sum(_capacity(s, "rangers", years)) == 1_100_000
     assert sum(_capacity(s, "photovoltaic", years)) == 965_000
     assert sum(_capacity(s, "village_pv", years)) == 100_000

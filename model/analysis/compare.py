@@ -369,6 +369,38 @@ def batch_quotas(ds: xr.Dataset, targets: dict | None = None,
 
 # ---------------------------------------------------------------- several scenarios
 
+def capacity_shortfalls(ds: xr.Dataset, targets: dict | None = None) -> list[dict]:
+    """Programmes granting a guarantee whose capacity cannot meet the need by
+    the deadline: the sum of the yearly capacities from the year after the
+    base year to the deadline (the ``zero_by`` target, else the last year)
+    below the base-year need (``programme_need``). In-year delivery can only
+    delay further, so a shortfall means some households cannot exit in time.
+
+    Returns one dict per short programme: ``programme``, ``need``,
+    ``capacity`` (summed to the deadline), ``deadline`` and ``unit``.
+    """
+    if "programme_need" not in ds:
+        return []
+    targets = targets_of(ds) if targets is None else normalise_targets(targets)
+    years = ds["year"].values
+    deadline = targets["zero_by"] or int(years[-1])
+    need = ds["programme_need"]
+    cap = ds["programme_capacity"]
+    if "seed" in need.dims:
+        need, cap = need.isel(seed=0), cap.isel(seed=0)
+    if "scenario" in need.dims:
+        raise ValueError("capacity_shortfalls takes one scenario's run")
+    window = cap.sel(year=[y for y in years if years[0] < y <= deadline])
+    total = window.sum("year")
+    out = []
+    for prog in need["programme"].values:
+        n, c = float(need.sel(programme=prog)), float(total.sel(programme=prog))
+        if np.isfinite(n) and n > 0 and c < n:
+            out.append({"programme": str(prog), "need": n, "capacity": c,
+                        "deadline": int(deadline), "unit": "households"})
+    return out
+
+
 def unique_labels(names: list[str]) -> list[str]:
     """Scenario names made unique: a repeated name gets `` (2)``, `` (3)``..."""
     seen: dict[str, int] = {}

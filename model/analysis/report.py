@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from model.analysis.compare import OUTCOMES, Target
+from model.analysis.compare import OUTCOMES, Target, capacity_shortfalls
 from model.engine.codes import ATTRIBUTION
 
 Q = (0.1, 0.5, 0.9)
@@ -143,6 +143,14 @@ def markdown(cmp: xr.Dataset) -> str:
             lines.append(f"Simulated at scale {scale:g} (that share of the households): "
                          f"{', '.join(group)}. Counts and cost are for the simulated households; "
                          "absolute targets are multiplied by the scale.")
+    warnings = capacity_warnings(cmp, names)
+    if warnings:
+        lines += ["", "## Warning: capacity short of need", "",
+                  ("Programmes that grant an exit condition (两不愁三保障) whose yearly "
+                   "capacities, summed to the deadline, fall short of the registered "
+                   "households lacking that condition in the base year: some of them cannot "
+                   "exit in time, whatever the incomes (in-year delivery only delays more)."),
+                  ""] + warnings
     lines += ["", "## Registered poor reach zero", ""] + _zero_section(cmp, names)
     lines += ["", "## Targets: probability of meeting each", "",
               ("Each cell: probability (median simulated value vs the plan's value). "
@@ -171,6 +179,22 @@ def markdown(cmp: xr.Dataset) -> str:
                   ""]
         lines += _diff_section(cmp, names)
     return "\n".join(lines) + "\n"
+
+
+def capacity_warnings(cmp: xr.Dataset, names: list[str]) -> list[str]:
+    """One line per scenario and programme whose capacity falls short of the
+    need by the deadline (:func:`model.analysis.compare.capacity_shortfalls`)."""
+    out = []
+    if "programme_need" not in cmp:
+        return out
+    for n in names:
+        # years and programmes a scenario lacks (outer join) are NaN: skipped
+        run = cmp[["programme_need", "programme_capacity"]].sel(scenario=n)
+        for s in capacity_shortfalls(run, scenario_targets(cmp, n)):
+            out.append(f"- {n}: {s['programme']} can take {fmt_number(s['capacity'])} by "
+                       f"{s['deadline']} against a need of {fmt_number(s['need'])} "
+                       f"({fmt_share(s['capacity'] / s['need'])} of it).")
+    return out
 
 
 def _zero_section(cmp: xr.Dataset, names: list[str]) -> list[str]:

@@ -7,9 +7,8 @@ divided by the run's ``scale`` attribute (share of households simulated), so
 a reduced-scale run is compared with national figures directly; counties and
 villages are kept whole at every scale and are not divided.
 
-Mapping of the published series (until the household-dynamics work writes
-its own in ``calibration/observation.md``; change a quantity here, not in
-the targets):
+Mapping of the published series (``calibration/observation.md`` gives the
+reasons; change a quantity here, not in the targets):
 
 - ``survey_headcount``: the NBS rural poor under the 2010 standard is read as
   the people whose true household income is below their line, among all
@@ -22,9 +21,10 @@ the targets):
   the end of the year (poor or returned).
 - ``exits_people``, ``returns_people``: people in households exiting /
   returning in the year.
-- ``registered_income``: mean per-capita income of registered people (yuan).
-- ``wrongful_exit_rate``: exited households truly below their line / exited
-  households, at the end of the year (stock).
+- ``registered_income``: mean per-capita income of the people on the registry
+  during the year: registered at the year end and exiting in it (yuan).
+- ``wrongful_exit_rate``: the year's exits whose true income is below the
+  line / the year's exits (calibration/observation.md).
 - ``counties_exited``: poor counties exiting (摘帽) in the year.
 - ``poor_villages``, ``poor_counties``: the registry's poor villages and
   counties (the year is not used).
@@ -103,14 +103,22 @@ def survey_headcount_reduction(ds, year):
     return survey_headcount(ds, year - 1) - survey_headcount(ds, year)
 
 
+def _sum(ds, var, year):
+    return _at(ds, var, year).sum(("county", "category"))
+
+
 def registered_income(ds, year):
-    income = _at(ds, "income_sum_registered", year).sum(("county", "category"))
-    return income / _at(ds, "registered_people", year).sum(("county", "category"))
+    if "income_sum_exiting" in ds:      # the households on the registry during the year
+        return ((_sum(ds, "income_sum_registered", year) + _sum(ds, "income_sum_exiting", year))
+                / (_sum(ds, "registered_people", year) + _sum(ds, "exits_people", year)))
+    return _sum(ds, "income_sum_registered", year) / _sum(ds, "registered_people", year)
 
 
 def wrongful_exit_rate(ds, year):
-    wrong = _at(ds, "wrongly_exited_households", year).sum(("county", "category"))
-    return wrong / _at(ds, "exited_households", year).sum(("county", "category"))
+    if "wrong_exits_households" in ds:  # the year's exits found truly below the line
+        return _sum(ds, "wrong_exits_households", year) / _sum(ds, "exits_households", year)
+    return (_sum(ds, "wrongly_exited_households", year)
+            / _sum(ds, "exited_households", year))
 
 
 def counties_exited(ds, year):

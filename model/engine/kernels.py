@@ -61,6 +61,9 @@ def income_update(hh_id, county, size, ill, base_market, county_factor, programm
         programme layer.
     floor : float32 array (n,)
         Safety-net standard the household is topped up to (0 if not covered).
+        The floor holds on net income (兜底 with medical assistance): the
+        top-up is paid after medical and schooling costs, so a covered
+        household's ``income`` is never below its floor.
     schooling_cost : float32 array (n,)
         Rigid schooling cost counted against income.
     medical_cover : uint8 array (n,)
@@ -88,8 +91,8 @@ def income_update(hh_id, county, size, ill, base_market, county_factor, programm
         Persistent log shock, updated in place.
     market, medical, topup, income : float32 arrays (n,)
         Outputs: market income, medical out-of-pocket cost, safety-net top-up
-        and total per-capita income ``market + programme + transfer + topup
-        - medical - schooling``.
+        ``max(floor - net, 0)`` for a covered household (else 0) with ``net = market + programme + transfer
+        - medical - schooling``, and total per-capita income ``net + topup``.
     """
     for i in prange(hh_id.shape[0]):
         n1, n2 = normal_pair(hash_id(key_income, hh_id[i]))
@@ -104,12 +107,13 @@ def income_update(hh_id, county, size, ill, base_market, county_factor, programm
         cost = (min(gross * oop_share_cover, oop_cap_cover) if covered else gross * oop_share) \
             / np.float32(size[i])
         med = cost if u_event < p else np.float32(0.0)
-        before = m + programme_income[i] + transfer_income[i]
-        top = max(floor[i] - before, np.float32(0.0))
+        net = m + programme_income[i] + transfer_income[i] - med - schooling_cost[i]
+        covered_net = floor[i] > np.float32(0.0)
+        top = max(floor[i] - net, np.float32(0.0)) if covered_net else np.float32(0.0)
         market[i] = m
         medical[i] = med
         topup[i] = top
-        income[i] = before + top - med - schooling_cost[i]
+        income[i] = max(net + top, floor[i]) if covered_net else net
 
 
 def income_update_numpy(hh_id, county, size, ill, base_market, county_factor, programme_income,
@@ -136,9 +140,10 @@ def income_update_numpy(hh_id, county, size, ill, base_market, county_factor, pr
     cost = np.where(medical_cover != 0, np.minimum(gross * oop_share_cover, oop_cap_cover),
                     gross * oop_share) / size
     med = np.where(u_event < p, cost, 0.0)
-    before = m + programme_income + transfer_income
-    top = np.maximum(floor - before, 0.0)
+    net = m + programme_income + transfer_income - med - schooling_cost
+    covered_net = floor > 0
+    top = np.where(covered_net, np.maximum(floor - net, 0.0), 0.0)
     market[:] = m
     medical[:] = med
     topup[:] = top
-    income[:] = before + top - med - schooling_cost
+    income[:] = np.where(covered_net, np.maximum(net + top, floor), net)

@@ -41,7 +41,11 @@ class Record:
     ``village_exit_year`` (villages,) and ``county_exit_year`` (C,): 0 when
     not exited by the end; ``delivery`` (Y, C, P, len(DELIVERY_COLUMNS));
     ``delivery_monthly`` (Y, P, 12): enrolments in effect by the end of each
-    month, all counties. A last axis with named columns is written and read
+    month, all counties; ``need`` (P,): what each programme granting a
+    guarantee must reach in the base year
+    (:meth:`model.programmes.base.Programme.need`, NaN for the others);
+    ``capacity`` (Y, P): its new enrolments allowed each year, at the run's
+    scale (in its unit). A last axis with named columns is written and read
     by name through :meth:`col`, never by position.
     """
 
@@ -58,6 +62,8 @@ class Record:
     county_exit_year: np.ndarray
     delivery: np.ndarray
     delivery_monthly: np.ndarray
+    need: np.ndarray | None = None
+    capacity: np.ndarray | None = None
 
     @classmethod
     def empty(cls, years: np.ndarray, n_counties: int, n_categories: int, n_programmes: int,

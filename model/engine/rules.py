@@ -1,11 +1,20 @@
 """Year-end verification: household exit and return (DESIGN 3.4).
 
-A registered household exits (脱贫) when its *assessed* income reaches its
-line and every required guarantee holds. Assessment sees true income with a
+A registered household exits (脱贫) when every required guarantee holds and
+either its *assessed* income reaches its line plus a margin (稳定脱贫:
+``exit_margin`` times the line above it), or its safety-net floor, the net
+income the guarantee tops it up to (兜底, paid after medical and schooling
+costs), is itself at or above its line: income guaranteed by the safety net
+needs no margin against shocks (两线合一 makes the dibao standard meet the
+line, seed 000 §四(四)3; 社会保障兜底一批, DESIGN 3.3). Assessment sees true income with a
 multiplicative log-normal error, so some exits are wrong (错退): true and
-assessed status are kept apart. An exited household returns (返贫) when its
-*true* income falls below ``household_exit.return_threshold`` times its line, or it loses a
-required guarantee. In a registry-adjustment year (动态管理), a household of
+assessed status are kept apart. An exited household returns (返贫) when it
+loses a required guarantee, or when its *true* income falls below
+``household_exit.return_threshold`` times its line *and* the fall is found and
+recorded, which happens with probability ``return_probability *
+exp(-return_decay * (years since exit - 1))``: the chance of return falls with
+the margin a household keeps above the line and with the years since its
+exit, as its support matures. In a registry-adjustment year (动态管理), a household of
 the near-poor pool whose assessed income is below its line is newly
 identified (新识别) and enters the registry; truly poor households left out
 are the missed (漏评).
@@ -22,19 +31,40 @@ from numba import njit, prange
 
 from model.engine.codes import ENTRY, EXIT, EXITED, NO_EVENT, NOT_REGISTERED, POOR, RETURN, RETURNED
 from model.engine.kernels import KERNEL
-from model.random import exp_small, hash_id, normal_pair
+from model.random import (Stream, exp_small, hash_id, hash_id_np, normal_pair, uniforms,
+                          uniforms_np, year_key)
+
+
+def poverty_line(p) -> float:
+    """The year's poverty line (yuan/person/year): the published line times
+    ``poverty_line_factor`` (the rounded 2020 headline carried as uncertain)."""
+    return p("poverty_line") * p("poverty_line_factor")
 
 
 def dibao_standard(p) -> float:
     """The year's dibao standard (yuan/person/year): ``dibao_standard_ratio``
-    times the poverty line (两线合一 when the ratio reaches 1)."""
-    return p("dibao_standard_ratio") * p("poverty_line")
+    times the poverty line (两线合一 when the ratio reaches 1); the lowest of
+    the counties' standards (:func:`county_dibao_standards`)."""
+    return p("dibao_standard_ratio") * poverty_line(p)
+
+
+def county_dibao_standards(p, county_ids: np.ndarray, seed: int) -> np.ndarray:
+    """Each county's dibao standard (float32, yuan/person/year): standards are
+    set locally, from :func:`dibao_standard` up to ``1 + dibao_standard_spread``
+    times it, a county's place in that range drawn once per run (Stream.DIBAO,
+    counter = the county's id)."""
+    spread = p("dibao_standard_spread")
+    base = dibao_standard(p)
+    if spread <= 0:
+        return np.full(len(county_ids), base, np.float32)
+    u, _ = uniforms_np(hash_id_np(year_key(seed, Stream.DIBAO, 0), county_ids))
+    return (base * (1.0 + spread * u)).astype(np.float32)
 
 
 def lines_for(p) -> tuple[float, float]:
     """(poverty line, line for households covered by the safety net) of the
     year whose parameters ``p`` holds (yuan/person/year)."""
-    line = p("poverty_line")
+    line = poverty_line(p)
     covered = min(line, dibao_standard(p)) if p("household_exit.covered_at_dibao") else line
     return line, covered
 
@@ -53,8 +83,9 @@ def household_line_np(floor, line, covered_line):
 
 
 @njit(**KERNEL)
-def verify(hh_id, income, floor, guarantees, key_verification, line, covered_line,
-           sigma, required, return_threshold, adjust, year, status, event, exit_year):
+def verify(hh_id, income, floor, guarantees, key_verification, key_return, line, covered_line,
+           sigma, required, exit_margin, return_threshold, return_probability, return_decay,
+           adjust, year, status, event, exit_year):
     """Year-end verification of every household.
 
     Parameters
@@ -67,16 +98,26 @@ def verify(hh_id, income, floor, guarantees, key_verification, line, covered_lin
         Safety-net standard; ``floor > 0`` marks a covered household.
     guarantees : uint8 array (n,)
         Guarantee bits in force (:data:`HOUSING`, ...).
-    key_verification : uint64
-        Year key of the VERIFICATION stream.
+    key_verification, key_return : uint64
+        Year keys of the VERIFICATION and RETURN streams.
     line, covered_line : float32
         The year's line, and the line for covered households (yuan/person/year).
     sigma : float32
         Standard deviation of the log assessment error.
     required : uint8
         Guarantee bits an exit requires.
+    exit_margin : float32
+        An exit needs assessed income at least ``(1 + exit_margin)`` times
+        the line (share of the line), unless the household's floor is at or
+        above its line.
     return_threshold : float32
-        Share of the line below which an exited household returns.
+        Share of the line below which an exited household can return.
+    return_probability : float32
+        Probability (per year) that an exited household below the threshold
+        in the year after its exit returns.
+    return_decay : float32
+        Rate (1/year) at which that probability falls with each further year
+        since exit.
     adjust : bool
         True in a registry-adjustment year: the near-poor pool can enter.
     year : int16
@@ -89,31 +130,45 @@ def verify(hh_id, income, floor, guarantees, key_verification, line, covered_lin
         Year of the latest exit, set to ``year`` on exit.
     """
     shift = np.float32(-0.5) * sigma * sigma
+    exit_factor = np.float32(1.0) + exit_margin
     for i in prange(hh_id.shape[0]):
         n1, _n2 = normal_pair(hash_id(key_verification, hh_id[i]))
         assessed = income[i] * exp_small(sigma * n1 + shift)
         hl = household_line(floor[i], line, covered_line)
         ok = (guarantees[i] & required) == required
         s = status[i]
-        exits = (s == POOR or s == RETURNED) and ok and assessed >= hl
-        returns = (s == EXITED) and ((not ok) or income[i] < return_threshold * hl)
+        out = assessed >= exit_factor * hl or floor[i] >= hl  # earned with a margin, or guaranteed
+        exits = (s == POOR or s == RETURNED) and ok and out
+        returns = False
+        if s == EXITED:
+            if not ok:
+                returns = True
+            elif income[i] < return_threshold * hl:
+                u, _u2 = uniforms(hash_id(key_return, hh_id[i]))
+                since = max(np.float32(year - exit_year[i] - 1), np.float32(0.0))
+                returns = u < return_probability * exp_small(-return_decay * since)
         enters = adjust and (s == NOT_REGISTERED) and assessed < hl
         status[i] = EXITED if exits else (RETURNED if returns else (POOR if enters else s))
         event[i] = EXIT if exits else (RETURN if returns else (ENTRY if enters else NO_EVENT))
         exit_year[i] = year if exits else exit_year[i]
 
 
-def verify_numpy(hh_id, income, floor, guarantees, key_verification, line, covered_line,
-                 sigma, required, return_threshold, adjust, year, status, event, exit_year):
-    """numpy reference of :func:`verify` (exact log-normal error)."""
-    from model.random import hash_id_np, normal_pair_np
+def verify_numpy(hh_id, income, floor, guarantees, key_verification, key_return, line,
+                 covered_line, sigma, required, exit_margin, return_threshold,
+                 return_probability, return_decay, adjust, year, status, event, exit_year):
+    """numpy reference of :func:`verify` (exact log-normal error and exponential)."""
+    from model.random import normal_pair_np
 
     n1, _ = normal_pair_np(hash_id_np(key_verification, hh_id))
     assessed = income * np.exp(sigma * n1 - 0.5 * sigma * sigma)
     hl = household_line_np(floor, line, covered_line)
     ok = (guarantees & required) == required
-    exits = ((status == POOR) | (status == RETURNED)) & ok & (assessed >= hl)
-    returns = (status == EXITED) & (~ok | (income < return_threshold * hl))
+    out = (assessed >= (1.0 + exit_margin) * hl) | (floor >= hl)
+    exits = ((status == POOR) | (status == RETURNED)) & ok & out
+    u, _ = uniforms_np(hash_id_np(key_return, hh_id))
+    since = np.maximum(int(year) - exit_year.astype(np.int64) - 1, 0)
+    found = u < np.float64(return_probability) * np.exp(-np.float64(return_decay) * since)
+    returns = (status == EXITED) & (~ok | ((income < return_threshold * hl) & found))
     enters = bool(adjust) & (status == NOT_REGISTERED) & (assessed < hl)
     event[:] = np.where(exits, EXIT, np.where(returns, RETURN, np.where(enters, ENTRY, NO_EVENT)))
     status[:] = np.where(exits, EXITED, np.where(returns, RETURNED,

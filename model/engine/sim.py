@@ -32,8 +32,10 @@ Step order of a year ``t`` (the only place it is written down):
 
 Year ``t`` means calendar year ``t``; the state is recorded at the end of the
 year, after verification. The registry describes the end of its base year,
-which is recorded first (registered households poor, base-year income); the
-run then covers ``base_year + 1`` to ``end_year``, both inclusive.
+which is recorded first (registered households poor; base-year income through
+the income update of step 4 without growth or programmes, with the safety-net
+floor of households already in dibao or wubao); the run then covers
+``base_year + 1`` to ``end_year``, both inclusive.
 """
 
 from __future__ import annotations
@@ -57,8 +59,8 @@ from model.engine.record import (
     Record,
 )
 from model.engine.rules import (
+    county_dibao_standards,
     county_exits,
-    dibao_standard,
     lines_for,
     scheduled_year,
     verify,
@@ -148,14 +150,33 @@ class Simulation:
                 progress.update(1)
         return self.record
 
+    def _record_need_and_capacity(self) -> None:
+        """Base-year need of each programme granting a guarantee, and every
+        year's capacity (for the capacity-versus-need check of a comparison)."""
+        p = YearParams(self.params, self.base_year)
+        ctx = Context(self.reg, self.state, p, self.seed, *lines_for(p), scale=self.scale)
+        self.record.need = np.array([prog.need(ctx) for prog in self.programmes])
+        self.record.capacity = np.array(
+            [[0.0 if y == self.base_year else prog.capacity(YearParams(self.params, y)) * self.scale
+              for prog in self.programmes] for y in self.record.years])
+
     def _record_base_year(self) -> None:
+        """The base year's incomes go through the same income update as every
+        later year (shocks, illness, schooling cost, the net floor of the
+        households already in dibao or wubao), without growth or programmes,
+        so that the base year's true-poor count is comparable with the next."""
         p = YearParams(self.params, self.base_year)
         st, h = self.state, self.reg.households
         st.transfer_income[:] = p("pension_basic") * h["elderly"] / h["size"]
-        covered = covered_by_category(self.reg)
-        st.floor[covered] = np.float32(dibao_standard(p))
-        st.income[:] = np.maximum(st.market + st.transfer_income, st.floor)
+        covered = np.flatnonzero(covered_by_category(self.reg))
+        st.floor[covered] = county_dibao_standards(p, self.reg.counties["county_id"],
+                                                   self.seed)[h["county"][covered]]
+        cost = tuple(p("schooling_cost"))
+        st.schooling_cost[:] = per_student(self.reg, cost)
+        self._schooling_key = cost
+        self._income(p, self.base_year, growth=False)
         self._tally(p, 0)
+        self._record_need_and_capacity()
 
     def step(self, year: int) -> None:
         """Advance one year; see the module docstring for the step order."""
@@ -270,19 +291,20 @@ class Simulation:
         np.sum(st.batch_income, axis=0, out=st.programme_income)
         return pending
 
-    def _county_factor(self, p: YearParams, year: int) -> np.ndarray:
+    def _county_factor(self, p: YearParams, year: int, growth: bool = True) -> np.ndarray:
         """Growth index since the base year times this year's county shock."""
-        self._growth_index *= 1.0 + p("market_income_growth")
+        if growth:
+            self._growth_index *= 1.0 + p("market_income_growth")
         sigma = p("income_sigma_county")
         key = year_key(self.seed, Stream.COUNTY, year)
         shock, _ = normal_pair_np(hash_id_np(key, np.arange(self.reg.n_counties)))
         return (self._growth_index * np.exp(sigma * shock - 0.5 * sigma**2)).astype(np.float32)
 
-    def _income(self, p: YearParams, year: int) -> None:
+    def _income(self, p: YearParams, year: int, growth: bool = True) -> None:
         st, h = self.state, self.reg.households
         rho = p("income_persistence")
         sp, stt = p("income_sigma_persistent"), p("income_sigma_transitory")
-        county_factor = self._county_factor(p, year)
+        county_factor = self._county_factor(p, year, growth)
         scalars = (year_key(self.seed, Stream.INCOME, year),
                    year_key(self.seed, Stream.ILLNESS, year),
                    np.float32(rho), np.float32(sp * np.sqrt(1.0 - rho**2)), np.float32(stt),
@@ -303,12 +325,24 @@ class Simulation:
         line, covered = lines_for(p)
         required = ALL_GUARANTEES if p("household_exit.require_guarantees") else 0
         key = year_key(self.seed, Stream.VERIFICATION, year)
+        key_return = year_key(self.seed, Stream.RETURN, year)
         adjust = (year - self.base_year) % int(p("registry_adjustment_interval")) == 0
         for s in self._chunks():
-            verify(h["hh_id"][s], st.income[s], st.floor[s], st.guarantees[s], key,
-                   np.float32(line), np.float32(covered), np.float32(p("household_exit.verification_sigma")),
-                   np.uint8(required), np.float32(p("household_exit.return_threshold")), adjust,
+            verify(h["hh_id"][s], st.income[s], st.floor[s], st.guarantees[s], key, key_return,
+                   np.float32(line), np.float32(covered),
+                   np.float32(p("household_exit.verification_sigma")),
+                   np.uint8(required), np.float32(p("household_exit.margin")),
+                   np.float32(p("household_exit.return_threshold")),
+                   np.float32(self._return_probability(p, year)),
+                   np.float32(p("household_exit.return_decay")), adjust,
                    np.int16(year), st.status[s], st.event[s], st.exit_year[s])
+
+    @staticmethod
+    def _return_probability(p: YearParams, year: int) -> float:
+        """Return probability of the year after exit, matured since the start."""
+        since = max(year - p("household_exit.maturation_start"), 0.0)
+        return p("household_exit.return_probability") * float(
+            np.exp(-p("household_exit.return_maturation") * since))
 
     def _chunks(self):
         n = self.reg.n_households
@@ -331,8 +365,11 @@ class Simulation:
         p, c = ctx.p, self.reg.counties
         by_county = sums.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            wrong = np.nan_to_num(by_county[:, COL["wrongly_exited_households"]]
-                                  / by_county[:, COL["exited_households"]])
+            # 错退率 as exit assessments measure it: the year's exits that did
+            # not meet the line (exited households that fell back later are
+            # returns, or wait for the next verification)
+            wrong = np.nan_to_num(by_county[:, COL["wrong_exits_households"]]
+                                  / by_county[:, COL["exits_households"]])
             missed = np.nan_to_num(by_county[:, COL["missed_people"]]
                                    / by_county[:, COL["true_poor_people"]])
         k = ctx.year - self.base_year
@@ -343,6 +380,7 @@ class Simulation:
                                    p("county_exit.ratio_2018"))
         else:
             first = np.zeros(self.reg.n_counties, np.int16)
+        first = np.maximum(first, np.int16(p("county_exit.first_year")))
         county_exits(ctx.year, by_county[:, COL["registered_people"]], c["rural_population"],
                      c["region"], wrong, missed, self.state.county_exit_year,
                      p("county_exit.incidence"), p("county_exit.incidence_west"),

@@ -45,6 +45,11 @@ TALLY = (
     ("gap_sum_registered", "persons", "sum over registered people of max(0, 1 - income / line)"),
     ("shortfall_registered", "yuan/year",
      "total shortfall of registered people below their line"),
+    ("income_sum_exiting", "yuan/year",
+     "total income of people in households exiting in the year (with income_sum_registered: "
+     "the income of everyone on the registry during the year)"),
+    ("wrong_exits_households", "households",
+     "households exiting in the year whose true income is below their line (错退 of the year)"),
 )
 NV = len(TALLY)
 COL = {name: k for k, (name, _, _) in enumerate(TALLY)}
@@ -62,6 +67,7 @@ _WRONG = COL["wrongly_exited_households"]
 _MISS_H, _MISS_P = COL["missed_households"], COL["missed_people"]
 _INC, _GAP, _SHORT = COL["income_sum_registered"], COL["gap_sum_registered"], \
     COL["shortfall_registered"]
+_INC_EXIT, _WRONG_EXIT = COL["income_sum_exiting"], COL["wrong_exits_households"]
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -89,11 +95,9 @@ def tally(county, category, size, income, floor, status, event, line, covered_li
     n = county.shape[0]
     n_groups = out.shape[0]
     partial = np.zeros((NCHUNKS, n_groups, NV))
-    phist = np.zeros((NCHUNKS, n_groups, NBINS), np.int64)
     step = (n + NCHUNKS - 1) // NCHUNKS
     for c in prange(NCHUNKS):
         acc = partial[c]
-        hc = phist[c]
         for i in range(c * step, min(n, (c + 1) * step)):
             g = np.int64(county[i]) * n_categories + category[i]
             people = np.float64(size[i])
@@ -119,12 +123,13 @@ def tally(county, category, size, income, floor, status, event, line, covered_li
                 if true_poor:
                     acc[g, _GAP] += people * (1.0 - y / hl)
                     acc[g, _SHORT] += people * (hl - y)
-                b = int(min(max(y / line * BINS_PER_LINE, 0.0), NBINS - 1.0))
-                hc[g, b] += size[i]
             e = event[i]
             if e == EXIT:
                 acc[g, _EXIT_H] += 1.0
                 acc[g, _EXIT_P] += people
+                acc[g, _INC_EXIT] += people * y
+                if true_poor:
+                    acc[g, _WRONG_EXIT] += 1.0
             elif e == RETURN:
                 acc[g, _RET_H] += 1.0
                 acc[g, _RET_P] += people
@@ -134,9 +139,34 @@ def tally(county, category, size, income, floor, status, event, line, covered_li
             if true_poor:
                 acc[g, _TP_H] += 1.0
                 acc[g, _TP_P] += people
-    for c in range(NCHUNKS):
-        out += partial[c]
-        hist += phist[c]
+    add_partials(partial, out)
+    income_histogram(county, category, size, income, status, line, n_categories, hist)
+
+
+@njit(cache=True)
+def add_partials(partial, out):
+    """``out += partial[c]`` for each chunk ``c`` in order (the same sums
+    whatever the thread count). A plain loop: inside the parallel kernel the
+    array expression costs several times the whole tally."""
+    for c in range(partial.shape[0]):
+        for g in range(out.shape[0]):
+            for k in range(out.shape[1]):
+                out[g, k] += partial[c, g, k]
+
+
+@njit(cache=True)
+def income_histogram(county, category, size, income, status, line, n_categories, hist):
+    """``hist[g, b] +=`` people of registered households of group ``g`` whose
+    income is in bin ``b`` (1 % of ``line`` wide, clipped to the first and
+    last bins). One plain pass: integer counts need no partial tables (a
+    table per chunk costs chunks x groups x bins, 128 MB nationally)."""
+    for i in range(county.shape[0]):
+        s = status[i]
+        if s != EXITED and s != NOT_REGISTERED:
+            g = np.int64(county[i]) * n_categories + category[i]
+            y = np.float64(income[i])
+            b = int(min(max(y / line * BINS_PER_LINE, 0.0), NBINS - 1.0))
+            hist[g, b] += size[i]
 
 
 def tally_numpy(county, category, size, income, floor, status, event, line, covered_line,
@@ -154,7 +184,8 @@ def tally_numpy(county, category, size, income, floor, status, event, line, cove
             event == EXIT, (event == EXIT) * people, event == RETURN, (event == RETURN) * people,
             event == ENTRY, (event == ENTRY) * people,
             poor, poor * people, exited & poor, pool & poor, (pool & poor) * people,
-            reg * people * y, reg * poor * people * (1 - y / hl), reg * poor * people * (hl - y)]
+            reg * people * y, reg * poor * people * (1 - y / hl), reg * poor * people * (hl - y),
+            (event == EXIT) * people * y, (event == EXIT) & poor]
     out = np.stack([np.bincount(group, weights=c.astype(np.float64), minlength=n_groups)
                     for c in cols], axis=1)
     b = np.clip(y / line * BINS_PER_LINE, 0, NBINS - 1).astype(np.int64)

@@ -73,6 +73,20 @@ class Programme:
     level: ClassVar[str] = "household"
     entitlement: ClassVar[bool] = False  # a legal entitlement: the same in every targeting mode
     cost_after_income: ClassVar[bool] = False  # cost depends on the year's income update
+    grants: ClassVar[int] = 0  # guarantee bits (model.engine.codes) the programme provides
+
+    def need(self, ctx: Context) -> float:
+        """Registered households (in :attr:`unit`) the programme must reach
+        for the guarantees it grants: those it can help that lack one of
+        them. NaN for a programme that grants no guarantee."""
+        if not self.grants:
+            return float("nan")
+        st = ctx.st
+        lacking = (st.guarantees & np.uint8(self.grants)) != self.grants
+        who = np.flatnonzero(lacking & st.registered() & self.needs(ctx))
+        if self.unit == "people":
+            return float(ctx.reg.households["size"][who].sum(dtype=np.int64))
+        return float(len(who))
     duration_parameter: ClassVar[str] = "duration"  # years an enrolment stays active
 
     # ---- to override
@@ -266,6 +280,17 @@ class VillageProgramme(Programme):
 
     def village_needs(self, ctx: Context) -> np.ndarray:
         raise NotImplementedError
+
+    def need(self, ctx: Context) -> float:
+        """Villages in need that hold registered households lacking a granted
+        guarantee (NaN if the programme grants none)."""
+        if not self.grants:
+            return float("nan")
+        st, h = ctx.st, ctx.reg.households
+        lacking = ((st.guarantees & np.uint8(self.grants)) != self.grants) & st.registered()
+        has = np.zeros(len(ctx.reg.villages["village_id"]), bool)
+        has[h["village"][lacking]] = True
+        return float((has & self.village_needs(ctx)).sum())
 
     def village_effect(self, ctx: Context, villages: np.ndarray, years_in: np.ndarray) -> None:
         raise NotImplementedError

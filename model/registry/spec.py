@@ -24,6 +24,12 @@ A spec is a TOML file (``model/registry/specs/*.toml``). Its keys, checked here,
     ``{ when = ..., size_mean = m }`` (another size prior there).
 ``[assumptions]``
     Member-level shares and income shapes (see :data:`ASSUMPTIONS`).
+``[income]``
+    Base-year market income per person of registered households: log-normal
+    by labour (``labour`` and ``no_labour``), each given by two margins,
+    ``below_line`` (share of households below the identification line) and
+    ``mean`` (mean as a multiple of that line), with its ``source``
+    (:func:`lognormal_from_margins`).
 ``[near_poor]``
     Optional pool of unregistered households just above the line.
 ``[villages]``
@@ -65,7 +71,7 @@ SHAPE = tuple(len(labels) for _, labels in DIMS)
 
 TOP = {"name": str, "description": str, "base_year": int, "seed": int,
        "identification_line": (int, float), "totals": dict, "margins": list, "members": dict,
-       "prior": dict, "assumptions": dict, "near_poor": dict, "villages": dict,
+       "prior": dict, "assumptions": dict, "income": dict, "near_poor": dict, "villages": dict,
        "counties": list, "county_groups": list, "cells": list, "counts": dict}
 CELL = {"category": str, "labour": bool, "households": int, "people": int}
 COUNTS = {"disabled_households": int, "disabled_household_people": int, "ill_households": int,
@@ -76,13 +82,16 @@ MARGIN = {"of": list, "source": str, "households": list, "people": list, "share"
 MEMBERS = {"ill": int, "disabled": int, "source": str}
 PRIOR = {"size_mean": (int, float), "rules": list}
 RULE = {"when": dict, "weight": (int, float), "size_mean": (int, float), "why": str}
+# water_unsafe_share: among households of villages without the infrastructure
+# conditions (a village that has them has safe water, model/registry/synth.py)
 ASSUMPTIONS = {
     "labourer_share": 0.55, "elderly_share_no_labour": 0.6, "elderly_share_labour": 0.12,
     "children_per_member": 0.22, "student_stage_shares": [0.15, 0.6, 0.17, 0.08],
-    "market_share_labour": [3.0, 2.2], "market_share_no_labour": [1.2, 6.0],
     "water_unsafe_share": 0.0, "extra_ill_share": 0.1, "extra_disabled_share": 0.1,
     "insured_share": 1.0, "harsh_area_share": 0.0, "dropout_share": 0.0,
 }
+INCOME = {"labour": dict, "no_labour": dict, "source": str}
+INCOME_GROUP = {"below_line": (int, float), "mean": (int, float)}
 NEAR_POOR = {"households_per_registered": (int, float), "income_ratio": list,
              "category_weights": dict, "source": str}
 VILLAGES = {"poor_share": (int, float), "collective_income": list,
@@ -93,7 +102,8 @@ COUNTY = {"name": str, "region": str, "rural_population": int, "incidence": (int
 GROUP = {"prefix": str, "count": int, "region": str, "regions": dict,
          "rural_population": int, "incidence": (int, float), "income_ratio": (int, float, list),
          "national": int, "poor_county": int, "villages": int, "poor_villages": int,
-         "share": (int, float), "dispersion": (int, float)}
+         "share": (int, float), "dispersion": (int, float),
+         "incidence_dispersion": (int, float)}
 
 
 def check_keys(table: dict, allowed: dict, source: str, where: str) -> None:
@@ -467,6 +477,13 @@ def _expand_group(g: dict, where: str, source: str, rng: np.random.Generator) ->
         if "incidence" in g:
             row["incidence"] = g["incidence"]
         rows.append(row)
+    spread = float(g.get("incidence_dispersion", 0.0))
+    if spread > 0 and "incidence" in g:
+        # incidences of the counties spread log-normally around the group's
+        # (mean kept): counties far below it can exit early (assumption)
+        factor = np.exp(rng.normal(0.0, spread, n) - spread ** 2 / 2)
+        for row, f in zip(rows, factor):
+            row["incidence"] = min(float(g["incidence"]) * f, 0.95)
     return rows
 
 
@@ -569,4 +586,50 @@ def _scale_group(group: dict, scale: float) -> dict:
         out["villages"], new_poor = _scaled_villages(out["villages"], poor, scale, count)
         if "poor_villages" in out:
             out["poor_villages"] = new_poor
+    return out
+
+
+def lognormal_from_margins(below_line: float, mean: float, where: str) -> tuple[float, float]:
+    """``(mu, sigma)`` of a log-normal income (in multiples of the line) with
+    ``below_line`` of its mass below 1 and the given ``mean``.
+
+    ``P(X < 1) = Phi(-mu / sigma)`` and ``E X = exp(mu + sigma**2 / 2)``
+    give ``sigma**2 / 2 - z sigma - ln(mean) = 0`` with ``z = Phi^-1(below_line)``;
+    the smallest positive root is taken (the least dispersed distribution).
+    """
+    from scipy.stats import norm
+
+    if not 0 < below_line < 1 or not mean > 0:
+        raise PovsimError(f"{where}: below_line = {below_line!r}, mean = {mean!r}: expected a "
+                          "share strictly between 0 and 1 and a mean above 0")
+    z = float(norm.ppf(below_line))
+    disc = z * z + 2.0 * np.log(mean)
+    if disc < 0:
+        raise PovsimError(f"{where}: no log-normal has {below_line:.0%} below the line and mean "
+                          f"{mean} x the line: with that share below, the mean must be at least "
+                          f"{np.exp(-z * z / 2):.3f} x the line")
+    roots = [r for r in (z - np.sqrt(disc), z + np.sqrt(disc)) if r > 1e-9]
+    sigma = float(min(roots))
+    return -sigma * z, sigma
+
+
+def income_margins(spec: dict, source: str) -> dict[str, tuple[float, float]]:
+    """The spec's ``[income]`` table checked: ``{"labour": (mu, sigma), "no_labour": ...}``."""
+    table = spec.get("income")
+    if table is None:
+        raise PovsimError(f"{source}: missing table [income] (base-year market income: "
+                          "labour = { below_line = ..., mean = ... } and no_labour = ...)")
+    check_keys(table, INCOME, source, "income")
+    out = {}
+    for group in ("labour", "no_labour"):
+        if group not in table:
+            raise PovsimError(f"{source}: [income] needs '{group}' = {{ below_line = share, "
+                              "mean = multiple of the line }")
+        check_keys(table[group], INCOME_GROUP, source, f"income.{group}")
+        for key in INCOME_GROUP:
+            if key not in table[group]:
+                raise PovsimError(f"{source}: income.{group}: missing '{key}'")
+        out[group] = lognormal_from_margins(float(table[group]["below_line"]),
+                                            float(table[group]["mean"]),
+                                            f"{source}: income.{group}")
     return out

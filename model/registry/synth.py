@@ -11,7 +11,10 @@
 2. **Households.** One row per household of each cell (``np.repeat``); member
    counts (labourers, students, elderly, ill and disabled members) are drawn
    within the cell's constraints, exact where ``[members]`` gives a total;
-   registration income is a Beta share of the identification line.
+   base-year market income is log-normal in multiples of the identification
+   line, fitted to the spec's ``[income]`` margins (share below the line and
+   mean) by labour; nothing caps it below the line, since the registry was
+   filled by quota (规模控制) and held households above the line too.
 3. **Places.** Households of a region go to its counties (exact when the
    counties give households, else by apportioning their shares), then to the
    county's poor or other villages.
@@ -48,6 +51,7 @@ from model.registry.spec import (
     check_keys,
     constraints,
     counties,
+    income_margins,
     member_counts,
     prior_table,
     scale_spec,
@@ -172,10 +176,11 @@ def _exact_extra(rng: np.random.Generator, room: np.ndarray, need: int,
     return extra
 
 
-def _beta(rng: np.random.Generator, mask: np.ndarray, ab: list[float]) -> np.ndarray:
-    """Beta(a, b) draws where ``mask`` (0 elsewhere)."""
+def _lognormal(rng: np.random.Generator, mask: np.ndarray, mu_sigma: tuple[float, float]
+               ) -> np.ndarray:
+    """Log-normal draws where ``mask`` (0 elsewhere)."""
     out = np.zeros(len(mask))
-    out[mask] = rng.beta(ab[0], ab[1], int(mask.sum()))
+    out[mask] = rng.lognormal(mu_sigma[0], mu_sigma[1], int(mask.sum()))
     return out
 
 
@@ -222,8 +227,9 @@ def _households(rng: np.random.Generator, cells: np.ndarray, registered: np.ndar
         cols[name] = has + extra
     line = float(spec["identification_line"])
     lo, hi = spec.get("near_poor", {}).get("income_ratio", [1.0, 1.5])
-    share = np.minimum(_beta(rng, labour & reg, assume["market_share_labour"])
-                       + _beta(rng, ~labour & reg, assume["market_share_no_labour"]), 0.999)
+    shapes = income_margins(spec, source)
+    share = (_lognormal(rng, labour & reg, shapes["labour"])
+             + _lognormal(rng, ~labour & reg, shapes["no_labour"]))
     pool = ~reg
     if pool.any():
         share[pool] = rng.uniform(lo, hi, int(pool.sum()))
@@ -254,9 +260,6 @@ def _assumptions(spec: dict, source: str) -> dict[str, Any]:
             assume["student_stage_shares"]) != 4:
         raise PovsimError(f"{source}: assumptions.student_stage_shares: expected 4 shares "
                           "adding up to 1")
-    for key in ("market_share_labour", "market_share_no_labour"):
-        if len(assume[key]) != 2 or min(assume[key]) <= 0:
-            raise PovsimError(f"{source}: assumptions.{key}: expected Beta parameters [a, b] > 0")
     return assume
 
 
@@ -371,6 +374,12 @@ def build(spec: dict[str, Any], source: str = "spec", scale: float = 1.0) -> Reg
     households = _households(rng, cells, registered, spec, assume, source)
     households.update(hh_id=np.arange(len(order), dtype=np.int64), village=village[order],
                       county=county[order])
+    # a village that meets the infrastructure conditions has safe drinking
+    # water (Hubei's nine haves, seed 000 §三(二); Ruyuan's tap water, seed 004
+    # §二(二)): unsafe water is only where the village infrastructure is missing,
+    # which the village programme fixes
+    households["water_safe"] = np.maximum(
+        households["water_safe"], villages["infrastructure_ok"][households["village"]] == 1)
     del order
     return Registry(cast(households, HOUSEHOLD_SCHEMA), cast(villages, VILLAGE_SCHEMA),
                     cast(counties_t, COUNTY_SCHEMA), list(cs.names), int(spec["base_year"]),
