@@ -220,6 +220,10 @@ def _declare(name: str, table: Mapping[str, Any], where: str) -> Parameter:
         first = _as_value(name, pairs[0][1], None, low, high, where)
         dated = tuple((y, _as_value(name, v, first.shape, low, high, where)) for y, v in pairs)
     prior, scale = _prior(name, table.get("calibrate"), low, high, where)
+    if prior is not None and len(dated) > 1:
+        raise ParameterError(f"{where}: parameter '{name}' has dated values and a calibrate "
+                             "prior: a fit sets one value for every year, so a free parameter "
+                             "needs a single 'value'")
     return Parameter(name, table["description"], table["unit"], table["reference"],
                      low, high, dated, prior, scale)
 

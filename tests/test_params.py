@@ -350,3 +350,12 @@ def test_an_old_name_fails_naming_the_new_one(old, new):
         params.with_overlay({old: 1}, source="old.toml")
     with pytest.raises(ParameterError, match=f"did you mean '{new}'"):
         params.at(old, 2016)
+
+
+def test_a_free_parameter_needs_a_single_value():
+    from model.params import _declare
+
+    table = dict(description="d", unit="1", range=[0, 2], reference="r",
+                 values={"2010": 1.0, "2020": 0.8}, calibrate={"prior": [0.5, 1.0]})
+    with pytest.raises(ParameterError, match="needs a single 'value'"):
+        _declare("x", table, "f.toml")
