@@ -31,6 +31,7 @@ for a misspelt name. Nothing in a file is ignored.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -250,15 +251,30 @@ def find_scenario(name_or_path: str | Path) -> Path:
                       f"{', '.join(names)}" + close_match(text, names))
 
 
-def _read(path: Path) -> _File:
+def _read(path: Path, label: str | None = None) -> _File:
     if path.resolve() == _embedded().resolve():
         text = resources.files("model").joinpath(DEFAULT).read_text(encoding="utf-8")
         return _File(_DEFAULT_LABEL, path, text)
     try:
-        return _File(str(path), path, path.read_text(encoding="utf-8"))
+        return _File(label or str(path), path, path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as err:
         raise ScenarioError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") \
             from None
+
+
+def _label(path: Path) -> str:
+    """The name of a file found through ``extends``, in messages and
+    provenance: normalised, relative to the working folder or else to the
+    repository, never a machine's absolute path when either holds it."""
+    path = Path(os.path.normpath(path))
+    if not path.is_absolute():
+        return str(path)
+    for root in (Path.cwd(), Path(__file__).resolve().parents[1]):
+        try:
+            return str(path.relative_to(root))
+        except ValueError:
+            continue
+    return str(path)
 
 
 def _parent(value: str, src: _File) -> Path:
@@ -479,7 +495,7 @@ def _chain(src: _File, base: Parameters, below: tuple[Path, ...] = ()) -> list[_
         cycle = " -> ".join(p.name for p in below + (path.resolve(),))
         raise src.error("extends", None, f"extends = {layer.extends!r}: the scenarios extend "
                                          f"each other in a cycle ({cycle})")
-    return _chain(_read(path), base, below) + [layer]
+    return _chain(_read(path, _label(path)), base, below) + [layer]
 
 
 def _merge(old: Any, new: Any) -> Any:

@@ -332,7 +332,14 @@ def test_fit_file_is_a_scenario_overlay(small_fit, tmp_path):
         assert p.scalar("income_persistence", 2016) == pytest.approx(
             a["parameters"]["income_persistence"])
     with pytest.raises(PovsimError, match="needs a scenario that extends a fit file"):
-        posterior.attach(load_scenario())
+        posterior.attach(load_scenario(_unfitted(child.parent)))
+
+
+def _unfitted(folder):
+    """A scenario that extends no fit (the shipped ones all extend the national fit)."""
+    path = folder / "unfitted.toml"
+    path.write_text('name = "unfitted"\n[run]\nregistry = "ruyuan"\n', encoding="utf-8")
+    return path
 
 
 def test_resume_does_not_repeat_finished_trials(small_fit):
@@ -430,7 +437,8 @@ def test_cli_errors_exit_2_with_one_line(tmp_path, capsys):
     assert main(["calibrate", str(path), "--trials", "1"]) == 2
     err = capsys.readouterr().err
     assert err.count("povsim: error:") == 1 and "holds '6000'" in err
-    assert main(["run", "--posterior"]) == 2
+    assert main(["run", str(_unfitted(tmp_path)), "--posterior", "--out",
+                 str(tmp_path / "out")]) == 2
     assert "--posterior needs a scenario that extends a fit file" in capsys.readouterr().err
     assert main(["backtest", "--fit-until", "2015", "--observed", str(tmp_path / "x.csv")]) == 2
     assert "observed file" in capsys.readouterr().err

@@ -14,7 +14,8 @@ INSTANT = {"delivery.enabled": 1, "delivery.funds_advance_month": 0,
            "delivery.approval_per_month": np.inf, "delivery.approval_months": 0,
            "delivery.teams_per_village": np.inf, "delivery.households_per_team_month": np.inf,
            **{f"{c.name}.build_months": 0 for c in PROGRAMMES if not c.entitlement}}
-LATE_FUNDS = {"delivery.funds_advance_month": 9, "delivery.funds_rest_issue_month": 7}
+# at least as late as any value the calibrated base can hold (the prior ends at 12)
+LATE_FUNDS = {"delivery.funds_advance_month": 9, "delivery.funds_rest_issue_month": 12}
 
 
 def _run(overlay: dict, seed: int = 0):

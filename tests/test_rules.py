@@ -102,10 +102,10 @@ def _exit_then_shock(margin, drop, n=50_000):
     """Households exit in 2017 at exactly their exit threshold (assessed =
     true income, no error); in 2018 their income falls by ``drop``. Returns
     the 2018 events, with the default return parameters."""
-    from model.params import Parameters
-    from model.random import Stream, year_key
     from model.engine.codes import ALL_GUARANTEES, EXIT, POOR
     from model.engine.rules import verify
+    from model.params import Parameters
+    from model.random import Stream, year_key
 
     p = Parameters.load()
     line = np.float32(2952.0)
@@ -133,8 +133,8 @@ def test_just_exited_household_with_a_margin_does_not_return_on_an_ordinary_shoc
     an ordinary year's worth of income (a fall of one standard deviation of
     the transitory shock) stays out; without the margin, or after a large
     fall, some return."""
-    from model.params import Parameters
     from model.engine.codes import RETURN
+    from model.params import Parameters
 
     p = Parameters.load()
     margin = float(p.at("household_exit.margin", 2017))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 import model
 from model.errors import PovsimError, ScenarioError
+from model.params import Parameters
 from model.programmes.measures import PROGRAMMES
 from model.scenario import (
     find_scenario,
@@ -38,13 +40,16 @@ def test_default_scenario_loads():
     assert 'name = "ruyuan"' in s.text
     assert s.targets == {**NO_TARGETS, "exits_people": {2016: 2500, 2017: 3000, 2018: 2008},
                          "zero_by": 2018}
-    assert (s.scale, s.extends) == (1.0, ())
+    assert (s.scale, s.extends) == (1.0, ("calibration/fits/national.toml",))
     # its parameter overlays are applied
     assert s.params.scalar("poverty_line", 2016) == 6433
     assert s.params.scalar("poverty_line", 2020) == 8433
     assert s.params.scalar("household_exit.covered_at_dibao", 2016) == 1
     assert s.params.scalar("dibao_standard_ratio", 2017) == pytest.approx(0.75)
-    assert s.params.scalar("income_persistence", 2016) == pytest.approx(0.7)  # not overlaid
+    # not overlaid by the file: the calibrated value it extends
+    fitted = load_scenario("calibration/fits/national.toml")
+    assert s.params.scalar("income_persistence", 2016) == fitted.params.scalar(
+        "income_persistence", 2016) != Parameters.load().scalar("income_persistence", 2016)
 
 
 def test_parse_minimal_scenario_gets_defaults():
@@ -348,7 +353,7 @@ def test_extends_chain_of_three_by_path(tmp_path):
 def test_extends_default_and_a_repository_scenario(tmp_path):
     child = load_scenario(_write(tmp_path, "mine", 'name = "mine"\nextends = "default"\n'
                                                    '[run]\nseeds = 2\n'))
-    assert child.extends == ("model/default_scenario.toml",)
+    assert child.extends == ("model/default_scenario.toml", "calibration/fits/national.toml")
     assert child.targets["exits_people"] == {2016: 2500, 2017: 3000, 2018: 2008}
     assert child.params.scalar("poverty_line", 2016) == 6433
     # a name not beside the file is found in the repository's scenarios/
@@ -556,7 +561,10 @@ def test_broken_scenario_file(name):
     with pytest.raises(ScenarioError) as info:
         load_scenario(BROKEN_DIR / f"{name}.toml")
     msg = str(info.value)
-    assert msg.startswith(f"{BROKEN_DIR / f'{named or name}.toml'}, line {line}: "), msg
+    path = BROKEN_DIR / f"{named or name}.toml"
+    # the file as given, or, for a parent found through extends, as seen from here
+    assert any(msg.startswith(f"{shown}, line {line}: ")
+               for shown in (path, os.path.relpath(path))), msg
     assert "\n" not in msg
     for fragment in fragments:
         assert fragment in msg, msg

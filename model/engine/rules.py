@@ -31,8 +31,16 @@ from numba import njit, prange
 
 from model.engine.codes import ENTRY, EXIT, EXITED, NO_EVENT, NOT_REGISTERED, POOR, RETURN, RETURNED
 from model.engine.kernels import KERNEL
-from model.random import (Stream, exp_small, hash_id, hash_id_np, normal_pair, uniforms,
-                          uniforms_np, year_key)
+from model.random import (
+    Stream,
+    exp_small,
+    hash_id,
+    hash_id_np,
+    normal_pair,
+    uniforms,
+    uniforms_np,
+    year_key,
+)
 
 
 def poverty_line(p) -> float:
