@@ -22,21 +22,23 @@ class _Parser(argparse.ArgumentParser):
         raise PovsimError(f"{self.prog}: {message} (see '{self.prog} --help')")
 
 
-def _positive(text: str) -> int:
+def whole_number(text: str, minimum: int | None = None) -> int:
+    """An argparse value: a whole number, at least ``minimum`` when given."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    if minimum is not None and value < minimum:
+        raise argparse.ArgumentTypeError(f"{value} must be at least {minimum}")
     return value
 
 
+def _positive(text: str) -> int:
+    return whole_number(text, minimum=1)
+
+
 def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    value = whole_number(text)
     if not 0 <= value < 2**63:
         raise argparse.ArgumentTypeError(f"{value} must be between 0 and 2**63 - 1")
     return value

@@ -10,24 +10,18 @@ from model.errors import PovsimError
 
 def _year(text: str) -> int:
     import argparse
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a year") from None
-    if not 1949 <= value <= 2100:
-        raise argparse.ArgumentTypeError(f"{value} is not a year from 1949 to 2100")
+
+    from model.cli import whole_number
+    from model.params import FIRST_YEAR, LAST_YEAR
+    value = whole_number(text)
+    if not FIRST_YEAR <= value <= LAST_YEAR:
+        raise argparse.ArgumentTypeError(f"{value} is not a year from {FIRST_YEAR} to {LAST_YEAR}")
     return value
 
 
 def _count(text: str) -> int:
-    import argparse
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 0")
-    return value
+    from model.cli import whole_number
+    return whole_number(text, minimum=0)
 
 
 def add_parsers(sub, positive, share) -> None:

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from model.calibration import moments as mom
-from model.errors import PovsimError, close_match
+from model.errors import PovsimError, close_match, key_problem
 
 _TOP = {"scenario": str, "fit_until": int, "data": str, "uncertainty": dict, "moment": list,
         "description": str}
@@ -181,18 +181,12 @@ class _Where:
         return f"{self.path}, {label}" + (f" (line {line})" if line else "")
 
 
-def _type_error(where: str, key: str, value: Any, want) -> TargetsError:
-    names = " or ".join(t.__name__ for t in (want if isinstance(want, tuple) else (want,)))
-    return TargetsError(f"{where}: '{key}' = {value!r}: expected {names}")
-
-
 def _check_keys(table: dict, allowed: dict, where: str) -> None:
-    for key, value in table.items():
-        if key not in allowed:
-            raise TargetsError(f"{where}: unknown key '{key}'" + close_match(key, allowed))
-        want = allowed[key]
-        if not isinstance(value, want) or isinstance(value, bool):
-            raise _type_error(where, key, value, want)
+    """Unknown keys and wrong types, by the project's one key checker (no
+    allowed type is bool here, so a bool is always wrong)."""
+    problem = key_problem(table, allowed, None)
+    if problem is not None:
+        raise TargetsError(f"{where}: {problem[1]}")
 
 
 _TABLES: dict[Path, tuple[list[str], list[dict[str, str]]]] = {}
