@@ -202,7 +202,10 @@ def _compare(args) -> int:
         print(f"povsim: warning: {warning}", file=sys.stderr)
     datasets = runs.run_all(scenarios, seeds, args.workers)
     cmp = compare.compare(datasets, names)
-    summary = report.markdown(cmp)
+    from model.analysis import quota_check
+    quota_lines = [line for s, n in zip(scenarios, names)
+                   for line in quota_check.lines(quota_check.check(s), n)]
+    summary = report.markdown(cmp, quota_lines)
     files = ["compare.nc", "compare.csv", "summary.md"]
     with staged(out) as path_for:
         report.write_netcdf(cmp, path_for("compare.nc"))

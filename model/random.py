@@ -61,6 +61,7 @@ class Stream(IntEnum):
     DELIVERY_ORDER = 10  # where in a county a delayed delivery starts (per programme)
     RETURN = 11         # whether an exited household's fall below the line is found (返贫)
     DIBAO = 12          # where a county's dibao standard sits in its spread (id = county)
+    TAKE_UP = 13        # a household below the dibao standard is taken into dibao (per programme)
 
 
 @njit(inline="always", cache=True)

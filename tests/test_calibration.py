@@ -21,7 +21,10 @@ from model.calibration import posterior
 from model.calibration.calibrate import calibrate
 from model.calibration.targets import TargetsError, load_targets
 from model.errors import PovsimError
+from model.params import Parameters
 from model.scenario import load_scenario, parse_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
@@ -310,7 +313,43 @@ def test_fit_reproduces_its_moments(small_fit):
     sim = fitting.evaluate(scenario, data["parameters"], tuple(data["fit"]["seeds"]),
                            targets.moments)
     np.testing.assert_allclose(sim.mean(axis=1), data["fit"]["simulated"])
-    assert fitting.distance(sim, targets.moments) == pytest.approx(data["fit"]["distance"])
+    fit = data["fit"]
+    assert fitting.distance(sim, targets.moments) == pytest.approx(fit["moment_distance"])
+    free = fitting.free_parameters(scenario)
+    penalty = fitting.prior_penalty(data["parameters"], fitting.declared_values(scenario, free),
+                                    free)
+    assert penalty == pytest.approx(fit["prior_penalty"])
+    assert fit["distance"] == pytest.approx(fit["moment_distance"] + penalty)
+
+
+def test_prior_penalty_is_zero_at_the_declared_values_and_grows_away():
+    scenario = load_scenario("ruyuan", fits=False)
+    free = fitting.free_parameters(scenario)
+    centre = fitting.declared_values(scenario, free)
+    assert fitting.prior_penalty(centre, centre, free) == 0
+    one = free[0]
+    for end, other in ((one.low, one.high), (one.high, one.low)):
+        moved = dict(centre, **{one.name: end})
+        expected = ((one.position(end) - one.position(centre[one.name])) / fitting.PRIOR_SD) ** 2
+        assert fitting.prior_penalty(moved, centre, free) == pytest.approx(expected)
+    across = dict(centre, **{one.name: one.high})
+    start = dict(centre, **{one.name: one.low})
+    # the whole range costs 1 / PRIOR_SD ** 2, as much as a miss of 1 / PRIOR_SD sd
+    assert fitting.prior_penalty(across, start, free) == pytest.approx(1 / fitting.PRIOR_SD ** 2)
+
+
+def test_a_fit_starts_from_the_declared_values_not_from_another_fit():
+    shipped = load_scenario("national")
+    assert any("calibration/fits/" in e for e in shipped.extends)
+    bare = load_scenario("national", fits=False)
+    assert not any("calibration/fits/" in e for e in bare.extends)
+    fitted = posterior.read_fit(ROOT / "calibration" / "fits" / "national.toml")["parameters"]
+    declared = Parameters.load()
+    moved = [n for n, v in fitted.items() if v != pytest.approx(declared.scalar(n, 2016))]
+    assert moved
+    for name in moved:
+        assert bare.params.scalar(name, 2016) == pytest.approx(declared.scalar(name, 2016))
+        assert shipped.params.scalar(name, 2016) == pytest.approx(fitted[name])
 
 
 def test_fit_file_is_a_scenario_overlay(small_fit, tmp_path):

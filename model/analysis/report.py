@@ -112,13 +112,16 @@ def _value_text(x: float, units: str) -> str:
     return fmt_share(x) if units == "1" else fmt_number(x)
 
 
-def markdown(cmp: xr.Dataset) -> str:
+def markdown(cmp: xr.Dataset, quota_lines: list[str] | None = None) -> str:
     """The Markdown summary of a comparison.
 
     Parameters
     ----------
     cmp : xarray.Dataset
         :func:`model.analysis.compare.compare`'s dataset (or ``compare.nc`` read back).
+    quota_lines : list of str, optional
+        Pathway quotas the programmes cannot deliver
+        (:func:`model.analysis.quota_check.lines`), listed as a warning.
 
     Returns
     -------
@@ -151,6 +154,12 @@ def markdown(cmp: xr.Dataset) -> str:
                    "households lacking that condition in the base year: some of them cannot "
                    "exit in time, whatever the incomes (in-year delivery only delays more)."),
                   ""] + warnings
+    if quota_lines:
+        lines += ["", "## Warning: pathway quotas the programmes cannot deliver", "",
+                  ("The mean shortfall of a quota's people below the exit threshold, taking "
+                   "the matched households closest to it first, against the income the "
+                   "batch's programmes add at full effect "
+                   "(:mod:`model.analysis.quota_check`)."), ""] + quota_lines
     lines += ["", "## Registered poor reach zero", ""] + _zero_section(cmp, names)
     lines += ["", "## Targets: probability of meeting each", "",
               ("Each cell: probability (median simulated value vs the plan's value). "

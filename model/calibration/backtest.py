@@ -204,7 +204,7 @@ def backtest(fit_until: int, observed_path: str | Path, fit: str | None = None,
     else:
         fit_file = posterior.find_fit(fit)
     data = posterior.read_fit(fit_file)
-    scenario = load_scenario(full.scenario)
+    scenario = load_scenario(full.scenario, fits=False)
     scenario = dataclasses.replace(
         scenario, params=scenario.params.with_overlay(data["parameters"], str(fit_file)),
         scale=float(scale or data["fit"].get("scale", scenario.scale)),

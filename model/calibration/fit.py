@@ -14,6 +14,20 @@ a prior keep the scenario's values. The first trial is the scenario's own
 parameter values (clipped into the priors), so the fit is never worse than
 the starting point.
 
+The objective adds a weak prior to the distance (penalised SMM):
+
+    objective = distance + sum over free parameters of ((u - u0) / PRIOR_SD) ** 2
+
+with ``u`` a parameter's place in its prior range on the prior's scale (0 at
+the low end, 1 at the high end) and ``u0`` the place of its declared value.
+Eight moments cannot identify thirty free parameters: without the prior,
+the parameters the moments do not pin down wander to corners of their
+ranges, and a fit to the early years then forecasts the later ones from
+wherever they landed. With it, they stay near their declared values (each
+with a reference) unless the moments ask otherwise; moving one parameter
+across its whole range costs as much as missing a moment by two standard
+deviations.
+
 Trials run in parallel on a local Dask cluster (the one ``povsim compare``
 starts, :func:`model.runs._cluster`), one task per trial. The study is
 an Optuna journal file: a study that was killed is resumed with
@@ -40,6 +54,7 @@ from model.errors import PovsimError
 from model.scenario import Scenario, load_scenario
 
 FAILED_DISTANCE = 1e12   # a trial whose fitted moments are undefined (e.g. no exits at all)
+PRIOR_SD = 0.5           # sd of the weak prior, as a share of each prior range on its scale
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,23 @@ class Free:
 
     def clip(self, value: float) -> float:
         return float(min(max(value, self.low), self.high))
+
+    def position(self, value: float) -> float:
+        """Place of ``value`` in the prior range on its scale (0 low, 1 high)."""
+        if self.log:
+            return math.log(value / self.low) / math.log(self.high / self.low)
+        return (value - self.low) / (self.high - self.low)
+
+
+def prior_penalty(values: dict[str, float], centre: dict[str, float], free: list[Free]) -> float:
+    """The weak prior's term of the objective (see the module docstring)."""
+    return float(sum(((f.position(values[f.name]) - f.position(centre[f.name])) / PRIOR_SD) ** 2
+                     for f in free))
+
+
+def declared_values(scenario: Scenario, free: list[Free]) -> dict[str, float]:
+    """The scenario's own values of the free parameters, clipped into their priors."""
+    return {f.name: f.clip(scenario.params.scalar(f.name, scenario.end_year)) for f in free}
 
 
 def free_parameters(scenario: Scenario) -> list[Free]:
@@ -87,7 +119,9 @@ def problem_scenario(targets: Targets, scale: float | None = None) -> Scenario:
     moment year (at least one year after the registry's base year)."""
     from model.runs import registry_for
 
-    scenario = load_scenario(targets.scenario)
+    # without any fit file it extends: a fit starts from the declared defaults, so
+    # that a fit restricted to early years never sees a fit to later ones
+    scenario = load_scenario(targets.scenario, fits=False)
     scenario = dataclasses.replace(scenario, scale=float(scale or scenario.scale))
     first = registry_for(scenario).base_year + 1
     return dataclasses.replace(scenario, end_year=max(targets.last_year, first))
@@ -278,8 +312,8 @@ def optimise(study, scenario: Scenario, free: list[Free], seeds: tuple[int, ...]
 
     recovered = recover(study)
     done = len(completed(study))
+    start = declared_values(scenario, free)
     if done == 0 and not study.get_trials(deepcopy=False):
-        start = {f.name: f.clip(scenario.params.scalar(f.name, scenario.end_year)) for f in free}
         study.enqueue_trial(start)
     space = {f.name: FloatDistribution(f.low, f.high, log=f.log) for f in free}
     todo = max(0, n_trials - done)
@@ -308,8 +342,12 @@ def optimise(study, scenario: Scenario, free: list[Free], seeds: tuple[int, ...]
                     study.tell(trial, state=optuna.trial.TrialState.FAIL)
                     raise
                 d = distance(simulated, moments)
+                penalty = prior_penalty(trial.params, start, free)
                 trial.set_user_attr("mean", _floats(simulated.mean(axis=1)))
                 trial.set_user_attr("sd", _floats(simulated.std(axis=1)))
+                trial.set_user_attr("moment_distance", d)
+                trial.set_user_attr("prior_penalty", penalty)
+                d = min(d + penalty, FAILED_DISTANCE)
                 study.tell(trial, d)
                 evaluated += 1
                 best = d if best is None else min(best, d)
@@ -329,10 +367,13 @@ def _best(study) -> float | None:
 
 
 def trial_table(study, free: list[Free]) -> dict[str, np.ndarray]:
-    """Completed trials: ``number``, ``distance`` and one column per parameter."""
+    """Completed trials: ``number``, ``distance`` (the objective),
+    ``moment_distance`` (without the prior) and one column per parameter."""
     trials = sorted(completed(study), key=lambda t: t.number)
     table = {"number": np.array([t.number for t in trials]),
-             "distance": np.array([t.value for t in trials], float)}
+             "distance": np.array([t.value for t in trials], float),
+             "moment_distance": np.array([t.user_attrs.get("moment_distance", t.value)
+                                          for t in trials], float)}
     for f in free:
         table[f.name] = np.array([t.params[f.name] for t in trials], float)
     return table
@@ -346,6 +387,7 @@ def study_config(targets: Targets, scenario: Scenario, free: list[Free], seeds, 
             "seeds": [int(s) for s in seeds], "scale": float(scale),
             "end_year": int(scenario.end_year),
             "free": [[f.name, f.low, f.high, f.log] for f in free],
+            "prior_centre": declared_values(scenario, free), "prior_sd": PRIOR_SD,
             "sampler_seed": int(sampler_seed), "startup_trials": int(startup_trials)}
 
 

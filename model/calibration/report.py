@@ -177,8 +177,10 @@ def markdown(name: str, provenance: dict, moments, mean, sd, free, best, accepte
     if speed:
         lines += [f"- speed: {speed}"]
     fitted = [m for m in moments if m.role == "fit"]
-    if ok.any() and d[ok].min() > _chi2(0.99, len(fitted)):
-        lines += ["", f"**The model does not fit**: the best distance {_num(d[ok].min())} is above "
+    md = float(provenance.get("moment_distance", d[ok].min() if ok.any() else np.nan))
+    if ok.any() and md > _chi2(0.99, len(fitted)):
+        lines += ["", f"**The model does not fit**: the best trial's moment distance {_num(md)} is "
+                      "above "
                       f"the 99 % chi-square quantile for {len(fitted)} moments "
                       f"({_num(_chi2(0.99, len(fitted)))}). The accepted set then shows which "
                       "vectors fit about as badly, not which ones the data cannot tell apart."]

@@ -14,6 +14,7 @@ from model.engine.codes import HOUSING, MEDICAL, SCHOOLING, WATER
 from model.engine.rules import county_dibao_standards
 from model.engine.state import per_student
 from model.programmes.base import Context, Programme, VillageProgramme, registered_people_by_village
+from model.random import Stream, hash_id_np, uniforms_np, year_key
 from model.registry.tables import CAUSES, GENERAL
 
 # causes that production and employment programmes address (precise targeting)
@@ -39,7 +40,12 @@ def _size(ctx: Context, idx: np.ndarray) -> np.ndarray:
 class SafetyNet(Programme):
     """低保 / 五保 兜底: households without labour, and those already in dibao
     or wubao, are topped up to the dibao standard, which rises to meet the
-    poverty line (两线合一). An entitlement: everyone eligible is covered."""
+    poverty line (两线合一). An entitlement: everyone eligible is covered.
+
+    Households with labour whose income last year was below their county's
+    dibao standard are taken in too (动态应保尽保), each year with the
+    probability ``safety_net.take_up`` (yearly, 0..1), drawn per household
+    and year; once in, they stay covered while the programme is active."""
 
     name, batch, stream, entitlement = "safety_net", "safety_net", 1, True
     description = "dibao / wubao top-up to the dibao standard"
@@ -47,7 +53,21 @@ class SafetyNet(Programme):
 
     def needs(self, ctx):
         h = ctx.reg.households
-        return (h["labourers"] == 0) | (h["category"] != GENERAL)
+        covered = (h["labourers"] == 0) | (h["category"] != GENERAL)
+        return covered | (ctx.st.enrolled[self.name] > 0) | self._below_standard(ctx)
+
+    def _below_standard(self, ctx) -> np.ndarray:
+        """Households whose per-capita income last year (yuan/person/year)
+        was below their county's dibao standard and who take it up this year."""
+        take_up = ctx.p("safety_net.take_up")
+        h = ctx.reg.households
+        if take_up <= 0:
+            return np.zeros(ctx.reg.n_households, bool)
+        standard = county_dibao_standards(ctx.p, ctx.reg.counties["county_id"], ctx.seed)
+        below = ctx.st.income < standard[h["county"]]
+        key = year_key(ctx.seed, Stream.TAKE_UP + 16 * self.stream, ctx.year)
+        u, _ = uniforms_np(hash_id_np(key, h["hh_id"]))
+        return below & (u < take_up)
 
     def effect(self, ctx, idx, years_in):
         county = ctx.reg.households["county"][idx]
