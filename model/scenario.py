@@ -37,7 +37,7 @@ import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from model.engine.codes import BATCHES
 from model.errors import ParameterError, PovsimError, ScenarioError, close_match, key_problem
@@ -312,7 +312,7 @@ class _Layer:
     params: dict[str, tuple[Any, str]]   # name -> (value, "file, line n")
     enabled: dict[str, bool]
     targets: dict[str, Any]
-    is_fit: bool = False                 # a fit file written by povsim calibrate
+    fit: dict[str, Any] | None = None    # a fit file's provenance (written by povsim calibrate)
 
 
 def _is_year(key: Any) -> bool:
@@ -479,7 +479,7 @@ def _layer(src: _File, base: Parameters) -> _Layer:
     overlay = _overlay(data, src, base)
     enabled = _programme_entries(data, src, base, overlay)
     return _Layer(src, name, data.get("description", ""), data.get("extends"), run, overlay,
-                  enabled, _targets(data.get("targets", {}), src), is_fit="fit" in data)
+                  enabled, _targets(data.get("targets", {}), src), fit=data.get("fit"))
 
 
 # ---------------------------------------------------------------- the chain
@@ -517,11 +517,13 @@ def _merge_params(old: Any, new: Any) -> Any:
     return _merge(old, new)
 
 
-def _resolve(src: _File, fits: bool = True) -> Scenario:
+def _resolve(src: _File, fits: bool | Callable[[str, dict], bool] = True) -> Scenario:
     base = Parameters.load()
     layers = _chain(src, base)
-    if not fits:
-        layers = [layer for layer in layers[:-1] if not layer.is_fit] + layers[-1:]
+    if fits is not True:
+        keep = fits if callable(fits) else (lambda name, fit: False)
+        layers = [layer for layer in layers[:-1]
+                  if layer.fit is None or keep(layer.name, layer.fit)] + layers[-1:]
     run: dict[str, Any] = {}
     overlay: dict[str, Any] = {}
     where: dict[str, str] = {}          # parameter -> where it was set last
@@ -576,13 +578,15 @@ def _resolve(src: _File, fits: bool = True) -> Scenario:
 
 # ---------------------------------------------------------------- public
 
-def load_scenario(name_or_path: str | Path | None = None, fits: bool = True) -> Scenario:
+def load_scenario(name_or_path: str | Path | None = None,
+                  fits: bool | Callable[[str, dict], bool] = True) -> Scenario:
     """Read a scenario by name or path (see :func:`find_scenario`), or the
     embedded default when ``name_or_path`` is None, with its parents.
 
-    With ``fits=False`` the parents that are fit files (written by
-    ``povsim calibrate``) are left out: the scenario at the declared
-    defaults, as a new fit must start from it."""
+    ``fits`` decides which parents that are fit files (written by
+    ``povsim calibrate``) are kept: all (True), none (False: the scenario at
+    its declared values), or those for which ``fits(name, provenance)`` is
+    true (``provenance``: the fit file's ``[fit]`` table)."""
     path = _embedded() if name_or_path is None else find_scenario(name_or_path)
     return _resolve(_read(path), fits)
 

@@ -338,19 +338,28 @@ def test_prior_penalty_is_zero_at_the_declared_values_and_grows_away():
     assert fitting.prior_penalty(across, start, free) == pytest.approx(1 / fitting.PRIOR_SD ** 2)
 
 
-def test_a_fit_starts_from_the_declared_values_not_from_another_fit():
-    shipped = load_scenario("national")
-    assert any("calibration/fits/" in e for e in shipped.extends)
-    bare = load_scenario("national", fits=False)
-    assert not any("calibration/fits/" in e for e in bare.extends)
+def test_a_fit_starts_from_no_fit_of_its_own_or_of_a_later_year():
+    national = load_targets(ROOT / "calibration" / "targets.toml")
     fitted = posterior.read_fit(ROOT / "calibration" / "fits" / "national.toml")["parameters"]
     declared = Parameters.load()
     moved = [n for n, v in fitted.items() if v != pytest.approx(declared.scalar(n, 2016))]
     assert moved
-    for name in moved:
-        assert bare.params.scalar(name, 2016) == pytest.approx(declared.scalar(name, 2016))
-        assert shipped.params.scalar(name, 2016) == pytest.approx(fitted[name])
+    shipped = load_scenario("national")
+    assert any("calibration/fits/" in e for e in shipped.extends)
 
+    def values(scenario):
+        return {n: scenario.params.scalar(n, 2016) for n in moved}
+
+    # the national refit and a back-test fit to 2015: the declared values
+    for targets in (national, national.until(2015)):
+        start = fitting.problem_scenario(targets, 0.01)
+        assert not any("calibration/fits/" in e for e in start.extends)
+        assert values(start) == pytest.approx({n: declared.scalar(n, 2016) for n in moved})
+    # an area fit to the same years builds on the national fit
+    area = load_targets(ROOT / "calibration" / "areas" / "hubei.toml")
+    start = fitting.problem_scenario(area, 0.01)
+    assert any(e.endswith("calibration/fits/national.toml") for e in start.extends)
+    assert values(start) == pytest.approx({n: fitted[n] for n in moved})
 
 def test_fit_file_is_a_scenario_overlay(small_fit, tmp_path):
     _, _, done = small_fit

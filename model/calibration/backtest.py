@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from model import runs
+from model.calibration import fit as fitting
 from model.calibration import moments as mom
 from model.calibration import posterior
 from model.calibration.targets import load_targets
@@ -204,7 +205,7 @@ def backtest(fit_until: int, observed_path: str | Path, fit: str | None = None,
     else:
         fit_file = posterior.find_fit(fit)
     data = posterior.read_fit(fit_file)
-    scenario = load_scenario(full.scenario, fits=False)
+    scenario = load_scenario(full.scenario, fits=fitting.usable_fit(restricted))
     scenario = dataclasses.replace(
         scenario, params=scenario.params.with_overlay(data["parameters"], str(fit_file)),
         scale=float(scale or data["fit"].get("scale", scenario.scale)),

@@ -96,7 +96,7 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
         At most this many accepted vectors are kept.
     """
     targets = targets if isinstance(targets, Targets) else load_targets(targets)
-    scenario = fitting.problem_scenario(targets, scale)
+    scenario = fitting.problem_scenario(targets, scale, name)
     free = fitting.free_parameters(scenario)
     seed_list = tuple(range(seeds))
     name = name or scenario.name
@@ -127,7 +127,7 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
             ident = fitting.identified(prof)
         bands = None
         if band_seeds > 1:
-            base = load_scenario(targets.scenario, fits=False)
+            base = load_scenario(targets.scenario, fits=fitting.usable_fit(targets, name))
             base = dataclasses.replace(base, scale=scenario.scale)
             echo(f"band split: {base.name} to {base.end_year}, {band_seeds} seeds x 2")
             bands = _band(pool, base, best, [a["parameters"] for a in accepted],
@@ -141,9 +141,9 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
         "moment_distance": float(best_trial.user_attrs.get("moment_distance", best_trial.value)),
         "prior_penalty": float(best_trial.user_attrs.get("prior_penalty", 0.0)),
         "objective": f"moment distance + weak prior (sd {fitting.PRIOR_SD:g} of each prior range, "
-                     "centred on the declared values)",
-        "sampler": "optuna TPE (multivariate), sampler seed 0; first trial: the declared values "
-                   "(the scenario without fit files)",
+                     "centred on the first trial's values)",
+        "sampler": "optuna TPE (multivariate), sampler seed 0; first trial: the scenario's values "
+                   "without its own or any later fit",
         "accept_rule": f"distance <= best + chi2.ppf({posterior.CONFIDENCE}, {len(free)})",
         "accept_tolerance": round(posterior.tolerance(len(free)), 4),
         "moments": [m.name for m in moments],

@@ -19,12 +19,15 @@ The objective adds a weak prior to the distance (penalised SMM):
     objective = distance + sum over free parameters of ((u - u0) / PRIOR_SD) ** 2
 
 with ``u`` a parameter's place in its prior range on the prior's scale (0 at
-the low end, 1 at the high end) and ``u0`` the place of its declared value.
+the low end, 1 at the high end) and ``u0`` the place of its value in the
+scenario the fit starts from: the declared value, or the value of an earlier
+fit the scenario builds on (:func:`usable_fit`; an area fit starts from the
+national fit).
 Eight moments cannot identify thirty free parameters: without the prior,
 the parameters the moments do not pin down wander to corners of their
 ranges, and a fit to the early years then forecasts the later ones from
-wherever they landed. With it, they stay near their declared values (each
-with a reference) unless the moments ask otherwise; moving one parameter
+wherever they landed. With it, they stay near their starting values (each
+declared with a reference) unless the moments ask otherwise; moving one parameter
 across its whole range costs as much as missing a moment by two standard
 deviations.
 
@@ -114,14 +117,28 @@ def free_parameters(scenario: Scenario) -> list[Free]:
     return out
 
 
-def problem_scenario(targets: Targets, scale: float | None = None) -> Scenario:
+def usable_fit(targets: Targets, name: str | None = None):
+    """Which fit files the targets' scenario may keep when it is fitted
+    (for :func:`model.scenario.load_scenario`): a fit to no later year than
+    the targets' ``fit_until`` and not the fit being made (``name``,
+    default: the scenario's name). A national refit thus starts from the
+    declared values, an area fit from the national fit, and a back-test fit
+    to 2015 never from a fit that saw 2016."""
+    own = name or targets.scenario
+
+    def keep(fit_name: str, provenance: dict) -> bool:
+        return fit_name != own and int(provenance.get("end_year", 10**4)) <= targets.fit_until
+    return keep
+
+
+def problem_scenario(targets: Targets, scale: float | None = None,
+                     name: str | None = None) -> Scenario:
     """The targets' scenario at ``scale`` (default: its own), run to the last
-    moment year (at least one year after the registry's base year)."""
+    moment year (at least one year after the registry's base year), with only
+    the fit files it may build on (:func:`usable_fit`)."""
     from model.runs import registry_for
 
-    # without any fit file it extends: a fit starts from the declared defaults, so
-    # that a fit restricted to early years never sees a fit to later ones
-    scenario = load_scenario(targets.scenario, fits=False)
+    scenario = load_scenario(targets.scenario, fits=usable_fit(targets, name))
     scenario = dataclasses.replace(scenario, scale=float(scale or scenario.scale))
     first = registry_for(scenario).base_year + 1
     return dataclasses.replace(scenario, end_year=max(targets.last_year, first))
