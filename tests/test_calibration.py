@@ -458,9 +458,21 @@ def test_backtest_rolling_origin_on_a_tiny_case(small_fit, tmp_path):
     assert result.errors["constant last reduction"][2017] == pytest.approx(100 * 100 / 2100)
     mean = result.forecast[2017][0]
     assert result.errors["model"][2017] == pytest.approx(100 * abs(mean - 2100) / 2100)
+    level = result.level[2017]
+    assert result.errors["model level"][2017] == pytest.approx(100 * abs(level - 2100) / 2100)
     table = result.table()
-    assert "MAPE" in table and "log-linear trend" in table
+    assert "MAPE" in table and "log-linear trend" in table and "model level" in table
     assert (tmp_path / "bt" / "backtest.png").stat().st_size > 0
+    # the forecast carries the model's change from the last observed level: double
+    # that level and the forecast doubles, while the model's own level stays
+    observed.write_text("year,indicator,value,unit\n2015,poor_population,6000,persons\n"
+                        "2016,poor_population,5000,persons\n2017,poor_population,4200,persons\n",
+                        encoding="utf-8")
+    doubled = bt.backtest(2016, observed, fit=str(done.fit_path), targets=path,
+                          forecast_seeds=2, scale=0.5, workers=1, out=tmp_path / "bt2",
+                          echo=lambda *a: None)
+    assert doubled.forecast[2017][0] == pytest.approx(2 * mean)
+    assert doubled.level[2017] == pytest.approx(level)
 
 
 def test_backtest_fits_when_no_fit_is_given(tmp_path):
@@ -473,7 +485,8 @@ def test_backtest_fits_when_no_fit_is_given(tmp_path):
                          scale=0.5, workers=1, out=tmp_path / "bt", echo=lambda *a: None)
     fit = posterior.read_fit(tmp_path / "bt" / "fits" / "backtest-2015.toml")
     assert fit["fit"]["moments"] == ["headcount_2015"]       # nothing after 2015 fitted
-    assert result.years == [2016] and set(result.errors) == {"model", *bt.BASELINES}
+    assert result.years == [2016]
+    assert set(result.errors) == {"model", "model level", *bt.BASELINES}
     assert result.baselines["constant last reduction"][2016] == pytest.approx(2500)
 
 
