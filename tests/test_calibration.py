@@ -322,6 +322,16 @@ def test_fit_reproduces_its_moments(small_fit):
     assert fit["distance"] == pytest.approx(fit["moment_distance"] + penalty)
 
 
+def test_a_fit_built_on_another_extends_it(small_fit):
+    """The embedded default extends the national fit, which fits no later
+    year than the tiny targets: the tiny fit starts from it and says so."""
+    _, _, done = small_fit
+    text = done.fit_path.read_text(encoding="utf-8")
+    assert 'extends = "' in text
+    chain = load_scenario(done.fit_path).extends
+    assert chain and chain[0].endswith("calibration/fits/national.toml")
+
+
 def test_prior_penalty_is_zero_at_the_declared_values_and_grows_away():
     scenario = load_scenario("ruyuan", fits=False)
     free = fitting.free_parameters(scenario)

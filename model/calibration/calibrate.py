@@ -11,6 +11,7 @@ Files written (``NAME`` defaults to the targets' scenario name):
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,7 +156,8 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
     fit_path = fits / f"{name}.toml"
     description = (f"fitted to {provenance['targets']} ({len(targets.fitted)} moments) at scale "
                    f"{scenario.scale:g}, {len(seed_list)} seeds, {provenance['trials']} trials")
-    posterior.write_fit(fit_path, name, description, best, provenance, accepted)
+    posterior.write_fit(fit_path, name, description, best, provenance, accepted,
+                        _builds_on(scenario, fits))
     folder = fits / name
     folder.mkdir(parents=True, exist_ok=True)
     report.fit_figure(moments, mean, sd, free, best, accepted, table, folder / "fit.png")
@@ -169,6 +171,18 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
                                       [r[:-1] for r in report.moments_rows(moments, mean, sd)])
     return Outcome(fit_path, folder / "fit.md", before, result.evaluated, result.recovered,
                    len(table["number"]), float(best_trial.value), moments_table, rate)
+
+
+def _builds_on(scenario, fits: Path) -> str | None:
+    """The nearest fit file the fitted scenario kept (an area fit builds on
+    the national fit), relative to the folder the new fit is written to."""
+    root = Path(__file__).resolve().parents[2]
+    for label in scenario.extends:
+        for path in (Path(label), root / label):
+            if path.is_file() and path.suffix == ".toml" and "\n[fit]" in path.read_text(
+                    encoding="utf-8"):
+                return os.path.relpath(path.resolve(), Path(fits).resolve())
+    return None
 
 
 def _relative(path: Path) -> str:

@@ -120,14 +120,17 @@ def code_version() -> str:
 
 
 def write_fit(path: Path, name: str, description: str, best: dict[str, float],
-              provenance: dict, accepted_: list[dict]) -> None:
-    """Write a fit file (see the module docstring), atomically."""
+              provenance: dict, accepted_: list[dict], extends: str | None = None) -> None:
+    """Write a fit file (see the module docstring), atomically. ``extends``:
+    the fit it builds on (an area fit on the national one), relative to it."""
     from model.atomic import atomic_write
 
     lines = [f"# Written by povsim calibrate on {provenance.get('date', '')}: regenerate it "
              "rather than editing it.",
-             f"name = {_toml_value(name)}", f"description = {_toml_value(description)}", "",
-             "[parameters]"]
+             f"name = {_toml_value(name)}", f"description = {_toml_value(description)}"]
+    if extends:
+        lines += [f"extends = {_toml_value(extends)}"]
+    lines += ["", "[parameters]"]
     lines += [f"{k} = {_toml_value(float(v))}" for k, v in sorted(best.items())]
     lines += ["", "[fit]"]
     lines += [f"{k} = {_toml_value(v)}" for k, v in provenance.items()]
