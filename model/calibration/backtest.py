@@ -228,11 +228,12 @@ def backtest(fit_until: int, observed_path: str | Path, fit: str | None = None,
     errors = {"model": ape({t: forecast[t][0] for t in runs}, scored)}
     errors.update({b: ape(base[b], scored) for b in BASELINES})
     result = Backtest(fit_until, observed, unit, runs, forecast, base, errors, str(fit_file))
-    out.mkdir(parents=True, exist_ok=True)
     model_years = {t: np.asarray(mom.survey_headcount(ds, t), float) / factor
                    for t in ds["year"].values}
-    chart(result, model_years, out / "backtest.png")
-    (out / "backtest.txt").write_text(result.table() + "\n", encoding="utf-8")
+    from model.atomic import output_folder
+    with output_folder(out) as path_for:       # both files or neither
+        chart(result, model_years, path_for("backtest.png"))
+        path_for("backtest.txt").write_text(result.table() + "\n", encoding="utf-8")
     return result
 
 
