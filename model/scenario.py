@@ -554,7 +554,6 @@ def _resolve(src: _File) -> Scenario:
         if total > 1 + 1e-9:
             raise target_file[key].error(key, "targets", f"targets.{key} adds up to {total:g} "
                                                          "over the years: expected at most 1")
-    _check_consistent(targets, target_file)
     params = base
     for name, value in overlay.items():
         try:
@@ -581,33 +580,12 @@ def _resolve(src: _File) -> Scenario:
         extends=tuple(layer.src.label for layer in reversed(layers[:-1])))
 
 
-def _check_consistent(targets: dict[str, Any], target_file: dict[str, _File]) -> None:
-    """Targets that contradict each other: batch quotas above the exits of
-    their year, or every poor county out by a year when the planned county
-    exit shares do not reach 1 by then."""
-    exits = targets.get("exits_people", {})
-    quota = targets.get("batch_quota", {})
-    for year in sorted({y for table in quota.values() for y in table}):
-        total = sum(table.get(year, 0) for table in quota.values())
-        if year in exits and total > exits[year]:
-            raise target_file["batch_quota"].error(
-                "batch_quota", "targets", f"targets.batch_quota for {year} add up to {total:,} "
-                f"people, more than targets.exits_people {year} = {exits[year]:,}: the exits "
-                "by batch are part of all exits; lower the quotas or raise exits_people")
-    by, shares = targets.get("counties_exit_by"), targets.get("counties_exit_share", {})
-    if by is not None and shares:
-        planned = sum(v for y, v in shares.items() if y <= by)
-        if planned < 1 - 1e-9:
-            raise target_file["counties_exit_by"].error(
-                "counties_exit_by", "targets", f"targets.counties_exit_by = {by} asks every poor "
-                f"county out by {by}, but targets.counties_exit_share adds up to {planned:g} by "
-                "then: make the shares reach 1 by that year, or change the year")
-
-
 def target_warnings(scenario: Scenario, base_year: int) -> list[str]:
-    """Targets that can never be evaluated: dated before the registry's base
-    year or after the run's end year (one line each)."""
-    out = []
+    """Targets that can never be evaluated (dated before the registry's base
+    year or after the run's end year) and targets at odds with each other
+    (exits planned after the year registered poor should reach zero; no
+    registered poor asked for before that year): one line each."""
+    out = _odd_targets(scenario)
     for kind, value in scenario.targets.items():
         if not value:
             continue
@@ -625,6 +603,27 @@ def target_warnings(scenario: Scenario, base_year: int) -> list[str]:
                     limit = base_year if year < base_year else scenario.end_year
                     out.append(f"{scenario.source}: targets.{label} {year} is {when} {limit}: "
                                "it can never be evaluated")
+    return out
+
+
+def _odd_targets(scenario: Scenario) -> list[str]:
+    t, where = scenario.targets, scenario.source
+    zero = t.get("zero_by")
+    if zero is None:
+        return []
+    out = []
+    exits = {f"exits_people {y}": v for y, v in t.get("exits_people", {}).items() if y > zero}
+    exits.update({f"batch_quota.{b} {y}": v for b, table in t.get("batch_quota", {}).items()
+                  for y, v in table.items() if y > zero})
+    for label, value in sorted(exits.items()):
+        if value > 0:
+            out.append(f"{where}: targets.{label} = {value:,} comes after targets.zero_by = "
+                       f"{zero}: with no registered poor left only returns and new entries "
+                       "could exit; check the years")
+    early = sorted(y for y, v in t.get("registered_max", {}).items() if v == 0 and y < zero)
+    if early:
+        out.append(f"{where}: targets.registered_max {early[0]} = 0 asks for no registered "
+                   f"poor before targets.zero_by = {zero}: one of the two years is wrong")
     return out
 
 
