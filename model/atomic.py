@@ -117,8 +117,13 @@ def check_output_folder(folder: str | Path | None, option: str = "--out") -> Pat
     if folder is None or str(folder).strip() == "":
         raise PovsimError(f"{option}: empty path: expected a folder name, e.g. {option} "
                           "outputs/mine")
-    folder = Path(folder)
     shown = str(folder)
+    folder = Path(os.path.abspath(folder))
+    if folder == Path(os.path.abspath(Path.cwd())) or folder in Path.cwd().resolve().parents \
+            or folder.parent == folder:
+        raise PovsimError(f"{option} {shown}: the working folder (or one holding it) cannot be "
+                          "replaced by an output set: name a folder below it, e.g. "
+                          f"{option} outputs/mine")
     if folder.exists() and not folder.is_dir():
         raise PovsimError(f"{option} {shown}: exists and is not a folder: choose another "
                           "name or remove the file")
@@ -310,7 +315,7 @@ def output_folder(folder: str | Path):
     atomic swap (files of ``folder`` that are not in its previous set are
     kept). On an error or a kill the previous set stays as it was.
     """
-    folder = Path(folder)
+    folder = Path(os.path.abspath(folder))
     parent = folder.parent
     parent.mkdir(parents=True, exist_ok=True)
     recover(parent, folder.name)

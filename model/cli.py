@@ -70,6 +70,14 @@ def _bench_size(text: str) -> int:
     return value
 
 
+def _out(text: str) -> Path:
+    """An argparse value: an output path, not empty (an empty path is the
+    working folder, which no command should fill by accident)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty path: expected a folder or file name")
+    return Path(text)
+
+
 def _share(text: str) -> float:
     try:
         value = float(text)
@@ -90,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_seed, default=0, help="first seed (default 0)")
     run.add_argument("--seeds", type=_seed_count, help="number of seeds, from --seed on "
                                                        "(default: the scenario's)")
-    run.add_argument("--out", type=Path, help="output folder (default outputs/<scenario>)")
+    run.add_argument("--out", type=_out, help="output folder (default outputs/<scenario>)")
     run.add_argument("--registry", help="registry to run instead of the scenario's: a spec name, "
                                         "a spec .toml or a registry file (.nc, .csv, .parquet)")
     compare = sub.add_parser(
@@ -107,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "(default: the largest of the "
                                                          "scenarios')")
     compare.add_argument("--seed", type=_seed, default=0, help="first seed (default 0)")
-    compare.add_argument("--out", type=Path, help="output folder (default outputs/compare-<names>)")
+    compare.add_argument("--out", type=_out, help="output folder (default outputs/compare-<names>)")
     compare.add_argument("--workers", type=_positive,
                          help="worker processes (default: one per core, at most one per run; "
                               "1 runs in this process)")
@@ -135,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="stop after this many problems (default 20)")
     build = reg_sub.add_parser("build", help="build a synthetic registry from a spec")
     build.add_argument("spec", help="a built-in spec name or a spec .toml")
-    build.add_argument("--out", type=Path, required=True,
+    build.add_argument("--out", type=_out, required=True,
                        help="registry file to write: .nc, or .csv / .parquet (with .counties "
                             "and .villages tables beside it)")
     bench = sub.add_parser("bench", help="measure the income kernel against numpy and a whole year")

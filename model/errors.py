@@ -73,14 +73,13 @@ class Key:
         what = ("a whole number" if int in kinds and float not in kinds else "a number")
         if list in kinds and len(kinds) == 1:
             what = "a list of numbers"
-        low = "above" if self.low_open else "from" if self.high < math.inf else "at least"
+        lo, hi = _number(self.low), _number(self.high)
         if self.low > -math.inf and self.high < math.inf:
-            span = f" {low} {self.low:g} to {self.high:g}" if not self.low_open else \
-                f" above {self.low:g} and at most {self.high:g}"
+            span = f" above {lo} and at most {hi}" if self.low_open else f" from {lo} to {hi}"
         elif self.low > -math.inf:
-            span = f" {low} {self.low:g}"
+            span = f" above {lo}" if self.low_open else f" at least {lo}"
         elif self.high < math.inf:
-            span = f" at most {self.high:g}"
+            span = f" at most {hi}"
         else:
             span = ""
         return what + span + (f" ({self.unit})" if self.unit else "")
@@ -97,6 +96,13 @@ class Key:
                     self.low_open and v == self.low):
                 return True
         return False
+
+
+def _number(x: float) -> str:
+    """A bound in words: whole numbers with thousands separators."""
+    if isinstance(x, int) or (isinstance(x, float) and x.is_integer() and abs(x) < 1e15):
+        return f"{int(x):,}"
+    return f"{x:g}"
 
 
 def _type_names(want) -> str:

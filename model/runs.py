@@ -118,6 +118,9 @@ def load_registry(name_or_path: str | Path, relative_to: str | Path | None = Non
         if not path.is_file():
             raise PovsimError(f"registry {kind} '{text}' not found")
         return _cached_registry(str(path.resolve()), path.stat().st_mtime_ns, float(scale))
+    if path.suffix and path.is_file():
+        raise PovsimError(f"registry '{text}': expected a spec name, a spec .toml or a registry "
+                          "file (.nc, .csv or .parquet)")
     return _cached_registry(text, 0, float(scale))
 
 

@@ -550,6 +550,10 @@ def scale_spec(spec: dict, scale: float, source: str) -> dict:
     if scale == 1:
         return spec
     households, people = totals(spec, source)
+    if round(households * scale) < 1:
+        raise PovsimError(f"{source}: scale {scale:g} leaves no registered household of its "
+                          f"{households:,}: raise run.scale (or --scale) to at least "
+                          f"{1 / households:.2g}")
     out = {key: value for key, value in spec.items() if key not in ("cells", "counts")}
     new_households = max(1, round(households * scale))
     new_totals = {k: v for k, v in spec["totals"].items() if k not in ("households", "people")}
