@@ -45,7 +45,8 @@ REGISTRY_FILES = (".nc", ".csv", ".parquet")
 @lru_cache(maxsize=4)
 def _cached_registry(name_or_path: str, mtime_ns: int, scale: float = 1.0) -> Registry:
     if Path(name_or_path).suffix.lower() in REGISTRY_FILES:
-        return subsample(registry_io.load_registry(name_or_path), scale)
+        # a few problems are enough here; 'povsim registry validate' lists them all
+        return subsample(registry_io.load_registry(name_or_path, limit=3), scale)
     return synth.build(*synth.load_spec(name_or_path), scale=scale)
 
 

@@ -146,7 +146,8 @@ class Problems:
 
     def raise_if_any(self) -> None:
         if self.items:
-            more = [f"... and more problems (stopped after {self.limit})"] if self.dropped else []
+            more = [f"... and more problems (stopped after {self.limit}; 'povsim registry "
+                    "validate FILE --limit N' lists more)"] if self.dropped else []
             raise SchemaError("\n".join(self.items + more))
 
 
