@@ -460,8 +460,9 @@ def _targets(targets: dict, src: _File) -> dict[str, Any]:
                                 + close_match(batch, BATCHES))
             label = f"targets.batch_quota.{batch}"
             if not isinstance(table, dict):
-                raise src.error(batch, "targets.batch_quota", f"'{label}' = {brief(table)}: expected "
-                                                              "a table of {year = persons}")
+                raise src.error(batch, "targets.batch_quota",
+                                f"'{label}' = {brief(table)}: expected a table of "
+                                "{year = persons}")
             quota[batch] = _by_year(table, "persons", label, batch, "targets.batch_quota", src)
         out["batch_quota"] = quota
     return out

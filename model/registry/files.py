@@ -519,9 +519,10 @@ def read_netcdf(path: Path) -> Registry:
         with xr.open_dataset(path, engine="netcdf4") as root:
             attrs = dict(root.attrs)
         if attrs.get("format") != FORMAT:
-            raise SchemaError(f"{path}: not a povsim registry (attribute format = "
-                              f"{brief_text(repr(attrs.get('format')))}, expected {FORMAT!r}); results.nc files "
-                              "hold aggregates, not households")
+            found = brief_text(repr(attrs.get("format")))
+            raise SchemaError(f"{path}: not a povsim registry (attribute format = {found}, "
+                              f"expected {FORMAT!r}); results.nc files hold aggregates, not "
+                              "households")
         tables = {}
         for group in ("households", "villages", "counties"):
             with xr.open_dataset(path, group=group, engine="netcdf4") as ds:
