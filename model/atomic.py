@@ -315,7 +315,7 @@ def output_folder(folder: str | Path):
     atomic swap (files of ``folder`` that are not in its previous set are
     kept). On an error or a kill the previous set stays as it was.
     """
-    folder = Path(os.path.abspath(folder))
+    folder = Path(os.path.realpath(folder))     # a link to a folder: the folder is replaced
     parent = folder.parent
     parent.mkdir(parents=True, exist_ok=True)
     recover(parent, folder.name)

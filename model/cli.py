@@ -20,7 +20,8 @@ from model.errors import PovsimError, brief
 # Seeds are stored exactly in every output (NetCDF, CSV, JSON) up to 2**53 - 1.
 MAX_SEED = 2**53 - 1
 MAX_SEEDS = 10000                # as run.seeds in a scenario (model.scenario.MAX_SEEDS)
-# bench needs about 1 kB per household across its kernels and its whole year
+# bench holds about 250 bytes per household (peak resident memory of 1e5 and 1e6
+# households), so the limit needs about 12 GB
 MAX_BENCH_HOUSEHOLDS = 50_000_000
 DRAWING = ("run", "compare", "calibrate", "backtest")
 
@@ -66,7 +67,8 @@ def _bench_size(text: str) -> int:
     value = whole_number(text, minimum=1)
     if value > MAX_BENCH_HOUSEHOLDS:
         raise argparse.ArgumentTypeError(f"{value:,} households: at most "
-                                         f"{MAX_BENCH_HOUSEHOLDS:,} (about 1 kB of memory each)")
+                                         f"{MAX_BENCH_HOUSEHOLDS:,} (about 250 bytes of "
+                                         "memory each)")
     return value
 
 

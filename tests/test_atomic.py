@@ -88,6 +88,15 @@ def test_a_new_set_drops_the_old_sets_files_and_keeps_the_users(tmp_path):
     assert out.stat().st_mode & 0o777 == 0o777 & ~mask    # an ordinary new folder's mode
 
 
+def test_a_link_to_the_output_folder_stays_a_link(tmp_path):
+    real = tmp_path / "real"
+    write_set(real, {"a.txt": "1"})
+    (tmp_path / "out").symlink_to(real)
+    write_set(tmp_path / "out", {"a.txt": "2"})
+    assert (tmp_path / "out").is_symlink()
+    assert folder_state(real) == {"a.txt": "2"} and temporaries(tmp_path) == []
+
+
 def test_the_swap_works_without_an_atomic_exchange(tmp_path, monkeypatch):
     monkeypatch.setattr(atomic, "_exchange", lambda a, b: False)
     out = tmp_path / "out"

@@ -330,6 +330,12 @@ def test_codes_and_bounds_refused(case, tmp_path, monkeypatch, capsys, no_run):
     assert len(CODE_CASES) >= 20
 
 
+def test_the_seed_limit_is_the_same_on_the_command_line_and_in_scenarios():
+    from model import cli, scenario
+
+    assert cli.MAX_SEEDS == scenario.MAX_SEEDS
+
+
 def test_targets_that_can_never_be_evaluated_warn(tmp_path, monkeypatch, capsys):
     """A target before the base year or after the end year, and exits planned
     after the zero year, are warned about; the run goes on."""
