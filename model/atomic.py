@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import glob
 import hashlib
 import json
 import os
@@ -53,11 +54,21 @@ def _umask() -> int:
 
 
 def _temporary(folder: Path, name: str) -> Path:
-    """An empty temporary file for ``name`` in ``folder``, with a new file's mode."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
+    """An empty temporary file for ``name`` in ``folder`` (named with this
+    process's id), with a new file's mode."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.povsim-{os.getpid()}-", dir=folder)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())   # as an ordinary new file, not mkstemp's 0600
     return Path(tmp)
+
+
+def _clean_stale_temporaries(folder: Path, name: str) -> None:
+    """Remove the temporary files for ``name`` of processes that no longer run."""
+    prefix = f".{name}.povsim-"
+    for entry in folder.glob(f"{glob.escape(prefix)}*"):
+        pid = entry.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            entry.unlink(missing_ok=True)
 
 
 def atomic_write(path: Path, write) -> None:
@@ -72,6 +83,7 @@ def atomic_write(path: Path, write) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _clean_stale_temporaries(path.parent, path.name)
     tmp = _temporary(path.parent, path.name)
     try:
         write(str(tmp))
@@ -249,7 +261,7 @@ def recover(parent: Path, name: str) -> None:
     if not parent.is_dir():
         return
     for prefix in (COMMIT, PREVIOUS, STAGING):
-        for entry in sorted(parent.glob(f"{prefix}{name}-*")):
+        for entry in sorted(parent.glob(f"{prefix}{glob.escape(name)}-*")):
             pid = _owner(entry, prefix, name)
             if pid is None or _alive(pid) and pid != os.getpid():
                 continue

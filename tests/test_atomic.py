@@ -195,6 +195,14 @@ def test_stale_temporaries_are_cleaned_by_the_next_write(tmp_path):
     assert folder_state(out) == {"a.txt": "2"}
 
 
+def test_stale_temporary_files_of_one_file_are_cleaned(tmp_path):
+    dead, alive = dead_pid(), os.getppid()
+    (tmp_path / f".a.txt.povsim-{dead}-xyz").write_text("half")
+    (tmp_path / f".a.txt.povsim-{alive}-xyz").write_text("being written")
+    atomic_write(tmp_path / "a.txt", lambda tmp: Path(tmp).write_text("whole"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f".a.txt.povsim-{alive}-xyz", "a.txt"]
+
+
 def test_an_interrupted_file_commit_is_finished(tmp_path):
     journal = tmp_path / f".povsim-commit-r-{dead_pid()}-abcd"
     journal.mkdir()
