@@ -190,8 +190,8 @@ def check_environment(command: str) -> None:
                           "NUMBA_NUM_THREADS=2")
     backend = os.environ.get("MPLBACKEND")
     if backend is not None and command in DRAWING:
-        from matplotlib import rcsetup
-        try:
+        try:                     # matplotlib reads MPLBACKEND on import
+            from matplotlib import rcsetup
             rcsetup.validate_backend(backend)
         except ValueError:
             raise PovsimError(f"environment variable MPLBACKEND = {brief(backend)} is not a "

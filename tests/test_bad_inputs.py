@@ -299,11 +299,13 @@ CODE_CASES = {
                             "MPLBACKEND=Agg"]),
     "bad MPLBACKEND compare": (lambda t: ["compare", "--out", t / "out"],
                                {"MPLBACKEND": "qt9agg"}, ["MPLBACKEND = 'qt9agg'"]),
-    "exits above the registry": (_targets("exits_people = { 2016 = 900000000 }\n"), {},
-                                 ["targets.exits_people 2016 = 900,000,000", "never be met"]),
-    "quota above the registry": (_targets("batch_quota = { relocation = { 2017 = 50000 } }\n"),
-                                 {}, ["targets.batch_quota.relocation 2017 = 50,000",
-                                      "never be met"]),
+    "exits above any registry": (_targets("exits_people = { 2016 = 2147483648 }\n"), {},
+                                 ["targets.exits_people 2016 = 2147483648",
+                                  "from 0 to 2,147,483,647"]),
+    "fractional quota": (_targets("batch_quota = { relocation = { 2017 = 500.5 } }\n"), {},
+                         ["targets.batch_quota.relocation 2017 = 500.5", "whole number"]),
+    "negative registered_max": (_targets("registered_max = { 2017 = -1 }\n"), {},
+                                ["targets.registered_max 2017 = -1"]),
     "target above any registry": (_targets("registered_max = { 2017 = 3000000000 }\n"), {},
                                   ["targets.registered_max 2017 = 3000000000",
                                    "from 0 to 2,147,483,647"]),
@@ -337,12 +339,14 @@ def test_the_seed_limit_is_the_same_on_the_command_line_and_in_scenarios():
 
 
 def test_targets_that_can_never_be_evaluated_warn(tmp_path, monkeypatch, capsys):
-    """A target before the base year or after the end year, and exits planned
-    after the zero year, are warned about; the run goes on."""
+    """A target before the base year or after the end year, exits planned
+    after the zero year, and a quota above the registry's people are warned
+    about; the run goes on."""
     monkeypatch.chdir(tmp_path)
     path = _scenario(tmp_path, "[run]\nend_year = 2017\n[targets]\nzero_by = 2016\n"
                                "exits_people = { 2014 = 10, 2017 = 20 }\n"
-                               "registered_max = { 2019 = 5 }\n")
+                               "registered_max = { 2019 = 5 }\n"
+                               "batch_quota = { relocation = { 2016 = 50000 } }\n")
     code = main(["run", str(path), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 0, err
@@ -353,6 +357,8 @@ def test_targets_that_can_never_be_evaluated_warn(tmp_path, monkeypatch, capsys)
                for w in warnings), err
     assert any("targets.exits_people 2017 = 20 comes after targets.zero_by = 2016" in w
                for w in warnings), err
+    assert any("targets.batch_quota.relocation 2016 = 50,000 people: more than the 7,508 "
+               "people of registry 'ruyuan': it can never be met" in w for w in warnings), err
     assert "Traceback" not in err
 
 
@@ -636,3 +642,20 @@ def test_bad_values_show_row_numbers_not_identities(tmp_path, capsys):
     assert_refused(code, err, ["row 3 (line 4), column 'market_income': value '-5'"])
     assert SECRET_IDS[2] not in err and "Wang Wu" not in err
     assert err.count("povsim: error:") == 1
+
+
+@pytest.mark.parametrize("command", ["run", "compare"])
+@pytest.mark.parametrize("variable, value", [("MPLBACKEND", "nope"), ("NUMBA_NUM_THREADS", "0")])
+def test_bad_environment_in_a_fresh_process(command, variable, value, tmp_path):
+    """In a new process matplotlib and numba read these on import: the check
+    must come before."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, **{variable: value})
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE.parent), env.get("PYTHONPATH")]))
+    proc = subprocess.run([sys.executable, "-m", "model", command, "--out", "out"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert_refused(proc.returncode, proc.stderr, [f"environment variable {variable} = '{value}'"])
+    assert list(tmp_path.iterdir()) == []
