@@ -129,7 +129,7 @@ def check_output_folder(folder: str | Path | None, option: str = "--out") -> Pat
     if folder is None or str(folder).strip() == "":
         raise PovsimError(f"{option}: empty path: expected a folder name, e.g. {option} "
                           "outputs/mine")
-    shown = str(folder)
+    given, shown = Path(folder), str(folder)
     folder = Path(os.path.abspath(folder))
     if folder == Path(os.path.abspath(Path.cwd())) or folder in Path.cwd().resolve().parents \
             or folder.parent == folder:
@@ -148,7 +148,7 @@ def check_output_folder(folder: str | Path | None, option: str = "--out") -> Pat
     _writable_folder(parent, shown, option)
     if folder.exists():
         _writable_folder(folder, shown, option)
-    return folder
+    return given
 
 
 def check_output_file(path: str | Path | None, suffixes: tuple[str, ...],
