@@ -34,9 +34,19 @@ villages are those the households name, each with an equal part of its
 county's rural population (at least 1.25 times its households' people),
 no collective income, infrastructure not yet ok, and flagged poor.
 
+Reading: the suffix may be in any case (``X.CSV``); CSV blank lines are
+skipped but counted, so a row is named by its real line; a row with more or
+fewer values than the header (a trailing comma) is an error naming its line;
+Parquet is read with pyarrow column by column, every value as its text, and a
+null is a missing value (reported where a value is required). Values are cut
+short in messages.
+
 Privacy: the original household ids and names are used only to check the
-file; households get internal indices (``hh_id`` = row order) and neither ids
+file (a repeated id is reported by its rows, never by its value); households get internal indices (``hh_id`` = row order) and neither ids
 nor names are kept in the registry, so no output can hold them.
+
+A registry ``.nc`` records the name and SHA-256 of its input, never its
+folder.
 
 Every problem names the file, the row, the column, the value and what was
 expected; all problems are reported together (up to a limit) as one
@@ -275,8 +285,8 @@ def _read_parquet(path: Path) -> tuple[Source, list[str], list[np.ndarray]]:
     except (OSError, ValueError) as err:
         raise SchemaError(f"{path}: not a readable Parquet file ({brief_text(err, 200)})") \
             from None
-    columns = [np.array([_cell(v) for v in table.column(k).to_pylist()] or [""][:0],
-                        dtype=object).astype(str) for k in range(table.num_columns)]
+    columns = [np.array([_cell(v) for v in table.column(k).to_pylist()], dtype=object)
+               .astype(str) for k in range(table.num_columns)]
     return Source(path), list(table.column_names), columns
 
 

@@ -39,8 +39,13 @@ A spec is a TOML file (``model/registry/specs/*.toml``). Its keys, checked here,
     flags, villages, rural population (or incidence) and their part of the
     registry (``households`` exact, or ``share``).
 
-Every problem is a :class:`~model.errors.PovsimError` naming the spec file
-and the key, with a close match for a misspelt key.
+Every key is declared with its type, range and unit (``TOP``, ``TOTALS``,
+``COUNTY``... below, with :class:`model.errors.Key`), as scenario keys and
+parameters are: NaN and infinity are refused, flags are 0 or 1, counts are
+whole numbers. Every problem is a :class:`~model.errors.PovsimError` naming
+the spec file, the key, the value (cut short) and what was expected, with a
+close match for a misspelt key; a county's rural population below its
+registered people is refused when the registry is built.
 """
 
 from __future__ import annotations
