@@ -10,11 +10,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import time
 from pathlib import Path
 
-from model.errors import PovsimError
+from model.errors import PovsimError, brief
+
+# Seeds are stored exactly in every output (NetCDF, CSV, JSON) up to 2**53 - 1.
+MAX_SEED = 2**53 - 1
+MAX_SEEDS = 10000                # as run.seeds in a scenario (model.scenario.MAX_SEEDS)
+# bench holds about 250 bytes per household (peak resident memory of 1e5 and 1e6
+# households), so the limit needs about 12 GB
+MAX_BENCH_HOUSEHOLDS = 50_000_000
+DRAWING = ("run", "compare", "calibrate", "backtest")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,9 +48,36 @@ def _positive(text: str) -> int:
 
 def _seed(text: str) -> int:
     value = whole_number(text)
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 2**63 - 1")
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 2**53 - 1 "
+                                         f"({MAX_SEED}), the largest seed stored exactly")
     return value
+
+
+def _seed_count(text: str) -> int:
+    value = whole_number(text, minimum=1)
+    if value > MAX_SEEDS:
+        raise argparse.ArgumentTypeError(f"{value} seeds: at most {MAX_SEEDS} in one run (the "
+                                         "results of every seed are held in memory); split "
+                                         "the seeds over several runs with --seed")
+    return value
+
+
+def _bench_size(text: str) -> int:
+    value = whole_number(text, minimum=1)
+    if value > MAX_BENCH_HOUSEHOLDS:
+        raise argparse.ArgumentTypeError(f"{value:,} households: at most "
+                                         f"{MAX_BENCH_HOUSEHOLDS:,} (about 250 bytes of "
+                                         "memory each)")
+    return value
+
+
+def _out(text: str) -> Path:
+    """An argparse value: an output path, not empty (an empty path is the
+    working folder, which no command should fill by accident)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty path: expected a folder or file name")
+    return Path(text)
 
 
 def _share(text: str) -> float:
@@ -62,9 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", nargs="?", help="scenario name (see 'povsim scenarios') or "
                                                  "file (default: the embedded Ruyuan scenario)")
     run.add_argument("--seed", type=_seed, default=0, help="first seed (default 0)")
-    run.add_argument("--seeds", type=_positive, help="number of seeds, from --seed on "
-                                                     "(default: the scenario's)")
-    run.add_argument("--out", type=Path, help="output folder (default outputs/<scenario>)")
+    run.add_argument("--seeds", type=_seed_count, help="number of seeds, from --seed on "
+                                                       "(default: the scenario's)")
+    run.add_argument("--out", type=_out, help="output folder (default outputs/<scenario>)")
     run.add_argument("--registry", help="registry to run instead of the scenario's: a spec name, "
                                         "a spec .toml or a registry file (.nc, .csv, .parquet)")
     compare = sub.add_parser(
@@ -77,11 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("scenarios", nargs="*", metavar="scenario",
                          help="scenario names or files (default: the embedded Ruyuan scenario); "
                               "the first is the reference for differences")
-    compare.add_argument("--seeds", type=_positive, help="number of seeds, from --seed on "
+    compare.add_argument("--seeds", type=_seed_count, help="number of seeds, from --seed on "
                                                          "(default: the largest of the "
                                                          "scenarios')")
     compare.add_argument("--seed", type=_seed, default=0, help="first seed (default 0)")
-    compare.add_argument("--out", type=Path, help="output folder (default outputs/compare-<names>)")
+    compare.add_argument("--out", type=_out, help="output folder (default outputs/compare-<names>)")
     compare.add_argument("--workers", type=_positive,
                          help="worker processes (default: one per core, at most one per run; "
                               "1 runs in this process)")
@@ -109,11 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
                           help="stop after this many problems (default 20)")
     build = reg_sub.add_parser("build", help="build a synthetic registry from a spec")
     build.add_argument("spec", help="a built-in spec name or a spec .toml")
-    build.add_argument("--out", type=Path, required=True,
+    build.add_argument("--out", type=_out, required=True,
                        help="registry file to write: .nc, or .csv / .parquet (with .counties "
                             "and .villages tables beside it)")
     bench = sub.add_parser("bench", help="measure the income kernel against numpy and a whole year")
-    bench.add_argument("--sizes", type=_positive, nargs="+", default=[10**6, 10**7],
+    bench.add_argument("--sizes", type=_bench_size, nargs="+", default=[10**6, 10**7],
                        help="household counts (default 1e6 1e7)")
     bench.add_argument("--repeats", type=_positive, default=5, help="timed runs per figure")
     return parser
@@ -122,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        check_environment(args.command)
         if args.command == "run":
             return _run(args)
         if args.command == "registry":
@@ -144,34 +181,80 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def check_environment(command: str) -> None:
+    """Environment variables that would fail deep inside a run: checked first."""
+    threads = os.environ.get("NUMBA_NUM_THREADS", "").strip()
+    if threads and (not threads.isdigit() or int(threads) < 1):
+        raise PovsimError(f"environment variable NUMBA_NUM_THREADS = {brief(threads)}: expected "
+                          "a whole number of threads, at least 1: unset it or set e.g. "
+                          "NUMBA_NUM_THREADS=2")
+    backend = os.environ.get("MPLBACKEND")
+    if backend is not None and command in DRAWING:
+        try:                     # matplotlib reads MPLBACKEND on import
+            from matplotlib import rcsetup
+            rcsetup.validate_backend(backend)
+        except ValueError:
+            raise PovsimError(f"environment variable MPLBACKEND = {brief(backend)} is not a "
+                              "matplotlib backend: unset it or set MPLBACKEND=Agg") from None
+
+
+def _seeds(args, default: int) -> list[int]:
+    """The seeds of a run: --seed on, --seeds of them (or ``default``)."""
+    n_seeds = args.seeds or default
+    if n_seeds > MAX_SEEDS:
+        raise PovsimError(f"{n_seeds} seeds: at most {MAX_SEEDS} in one run")
+    if args.seed + n_seeds - 1 > MAX_SEED:
+        raise PovsimError(f"--seed {args.seed} with {n_seeds} seeds: the last seed would be "
+                          f"above 2**53 - 1 ({MAX_SEED}), the largest stored exactly: choose a "
+                          "smaller --seed")
+    return list(range(args.seed, args.seed + n_seeds))
+
+
+def _registry_path(text: str) -> str:
+    """A registry file given on the command line, as a path a scenario keeps."""
+    reg = Path(text)
+    if reg.suffix.lower() in (".nc", ".csv", ".parquet", ".toml") and reg.is_file():
+        return str(reg.resolve())
+    return text
+
+
+def _check_run(scenario, registry) -> None:
+    """Checks of a scenario against its registry before a run (years, scale,
+    targets); prints a warning for each target that can never be evaluated."""
+    from model import runs
+
+    runs.check_years(scenario, registry)
+    for warning in runs.check_targets(scenario, registry):
+        print(f"povsim: warning: {warning}", file=sys.stderr)
+
+
 def _run(args) -> int:
     from model import results, runs
     from model.analysis import run_chart as plots
     from model.analysis import summary
+    from model.atomic import check_output_folder, output_folder
     from model.scenario import load_scenario
 
     start = time.perf_counter()
+    if args.out is not None:
+        check_output_folder(args.out)
     scenario = load_scenario(args.scenario)
+    out = check_output_folder(args.out or Path("outputs") / scenario.name)
     if args.posterior:
         from model.calibration.posterior import attach
         scenario = attach(scenario, None if args.posterior is True else args.posterior)
     if args.registry:
-        reg = Path(args.registry)
-        reg = str(reg.resolve()) if reg.suffix and reg.is_file() else args.registry
-        scenario = dataclasses.replace(scenario, registry=reg)
-        runs.registry_for(scenario)   # a bad registry fails before anything is written
-    n_seeds = args.seeds or scenario.seeds
-    seeds = list(range(args.seed, args.seed + n_seeds))
-    out = args.out or Path("outputs") / scenario.name
-    if out.exists() and not out.is_dir():
-        raise PovsimError(f"--out {out}: exists and is not a folder")
+        scenario = dataclasses.replace(scenario, registry=_registry_path(args.registry))
+    seeds = _seeds(args, scenario.seeds)
+    _check_run(scenario, runs.registry_for(scenario))  # a bad input fails before any work
     ds = runs.run(scenario, seeds)
-    out.mkdir(parents=True, exist_ok=True)
-    results.write_netcdf(ds, out / "results.nc")
-    summary.write_summary_csv(ds, out / "summary.csv")
-    plots.poor_by_year(ds, out / "registered_poor.png")
+    names = ["results.nc", "summary.csv", "registered_poor.png"]
+    with output_folder(out) as path_for:
+        results.write_netcdf(ds, path_for(names[0]))
+        summary.write_summary_csv(ds, path_for(names[1]))
+        plots.poor_by_year(ds, path_for(names[2]))
     print(format_table(ds))
-    print(f"\nwrote {out / 'results.nc'}, {out / 'summary.csv'}, {out / 'registered_poor.png'} "
+    print(f"\nwrote {', '.join(names)} and their manifest to {out} "
           f"({time.perf_counter() - start:.1f} s)")
     return 0
 
@@ -179,10 +262,12 @@ def _run(args) -> int:
 def _compare(args) -> int:
     from model import runs
     from model.analysis import charts, compare, report
-    from model.atomic import staged
+    from model.atomic import check_output_folder, output_folder
     from model.scenario import load_scenario
 
     start = time.perf_counter()
+    if args.out is not None:
+        check_output_folder(args.out)
     scenarios = [load_scenario(s) for s in (args.scenarios or [None])]
     if args.scale is not None:
         scenarios = [dataclasses.replace(s, scale=args.scale) for s in scenarios]
@@ -191,13 +276,12 @@ def _compare(args) -> int:
         scenarios = [attach(s, None if args.posterior is True else args.posterior)
                      for s in scenarios]
     lang, font, warning = charts.chart_language(args.lang)
-    n_seeds = args.seeds or max(s.seeds for s in scenarios)
-    seeds = list(range(args.seed, args.seed + n_seeds))
+    seeds = _seeds(args, max(s.seeds for s in scenarios))
     names = compare.unique_labels([s.name for s in scenarios])
-    out = args.out or Path("outputs") / ("compare-" + "-".join(dict.fromkeys(
-        s.name for s in scenarios)))
-    if out.exists() and not out.is_dir():
-        raise PovsimError(f"--out {out}: exists and is not a folder")
+    out = check_output_folder(args.out or Path("outputs") / ("compare-" + "-".join(
+        dict.fromkeys(s.name for s in scenarios))))
+    for s in scenarios:
+        _check_run(s, runs.registry_for(s))
     if warning:
         print(f"povsim: warning: {warning}", file=sys.stderr)
     datasets = runs.run_all(scenarios, seeds, args.workers)
@@ -207,7 +291,7 @@ def _compare(args) -> int:
                    for line in quota_check.lines(quota_check.check(s), n)]
     summary = report.markdown(cmp, quota_lines)
     files = ["compare.nc", "compare.csv", "summary.md"]
-    with staged(out) as path_for:
+    with output_folder(out) as path_for:
         report.write_netcdf(cmp, path_for("compare.nc"))
         path_for("compare.csv").write_text(report.csv_text(cmp), encoding="utf-8")
         path_for("summary.md").write_text(summary, encoding="utf-8")
@@ -234,13 +318,20 @@ def _registry(args) -> int:
     from model.registry import files as registry_io
     from model.registry import synth
 
+    from model.atomic import check_output_file
+
     start = time.perf_counter()
     if args.registry_command == "validate":
         reg = registry_io.load_registry(args.file, limit=args.limit)
         print(describe(reg))
         print(f"{args.file}: ok")
         return 0
-    reg = synth.build(*synth.load_spec(args.spec)) if Path(args.spec).suffix != ".toml" \
+    check_output_file(args.out, (".nc", ".csv", ".parquet"))
+    for path in registry_io.export_paths(args.out):
+        if path.is_dir():
+            raise PovsimError(f"--out {args.out}: '{path}', a file of the export, is a folder: "
+                              "choose another name or remove the folder")
+    reg = synth.build(*synth.load_spec(args.spec)) if Path(args.spec).suffix.lower() != ".toml" \
         else runs.load_registry(args.spec)
     built = time.perf_counter() - start
     written = registry_io.write_registry(reg, args.out)

@@ -28,10 +28,11 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from model.errors import ParameterError, close_match
+from model.errors import ParameterError, brief, close_match
 
 _DECLARATION_KEYS = {"description", "unit", "range", "reference", "value", "values",
-                     "calibrate"}
+                     "calibrate", "integer"}
+_WHOLE_UNITS = ("flag", "code")   # a value in these units must be declared integer = true
 _PRIOR_SCALES = ("linear", "log")
 # Years any input may name (dated parameters, targets, registry base years).
 FIRST_YEAR, LAST_YEAR = 1949, 2100
@@ -92,6 +93,9 @@ class Parameter:
         inside ``[low, high]``. ``None`` for a fixed parameter.
     prior_scale : str
         ``"linear"`` or ``"log"``: how the prior range is sampled.
+    integer : bool
+        True for whole numbers only (declared ``integer = true``: flags,
+        codes and counts the code uses as integers).
     """
 
     name: str
@@ -103,6 +107,7 @@ class Parameter:
     dated: tuple[tuple[int, np.ndarray], ...] = field(repr=False)
     prior: tuple[float, float] | None = None
     prior_scale: str = "linear"
+    integer: bool = False
 
     @property
     def free(self) -> bool:
@@ -130,7 +135,7 @@ class Parameter:
 
 
 def _as_value(name: str, raw: Any, shape: tuple[int, ...] | None, low: float, high: float,
-              where: str) -> np.ndarray:
+              where: str, integer: bool = False) -> np.ndarray:
     """Check one value (number or list of numbers) and return it as float64 array."""
     if isinstance(raw, bool) or not isinstance(raw, (int, float, list)):
         raise ParameterError(
@@ -148,9 +153,12 @@ def _as_value(name: str, raw: Any, shape: tuple[int, ...] | None, low: float, hi
     bad = np.isnan(value) | (value < low) | (value > high)
     if bad.any():
         raise ParameterError(
-            f"{where}: parameter '{name}' = {raw!r} is out of range: "
+            f"{where}: parameter '{name}' = {brief(raw)} is out of range: "
             f"expected values in [{low:g}, {high:g}]"
         )
+    if integer and (value != np.floor(value)).any():
+        raise ParameterError(f"{where}: parameter '{name}' = {brief(raw)}: expected a whole "
+                             f"number in [{low:g}, {high:g}] (it is a count, a code or a flag)")
     return value
 
 
@@ -213,19 +221,25 @@ def _declare(name: str, table: Mapping[str, Any], where: str) -> Parameter:
     if ("value" in table) == ("values" in table):
         raise ParameterError(f"{where}: parameter '{name}' needs exactly one of 'value' or 'values'")
     low, high = (float(x) for x in table["range"])
+    integer = table.get("integer", False)
+    if not isinstance(integer, bool) or (table["unit"] in _WHOLE_UNITS and not integer):
+        raise ParameterError(f"{where}: parameter '{name}': integer = {integer!r}: expected "
+                             "true or false (true for a flag or a code)")
     if "value" in table:
-        dated = ((FIRST_YEAR, _as_value(name, table["value"], None, low, high, where)),)
+        dated = ((FIRST_YEAR, _as_value(name, table["value"], None, low, high, where,
+                                        integer)),)
     else:
         pairs = sorted((_as_year(name, k, where), v) for k, v in table["values"].items())
-        first = _as_value(name, pairs[0][1], None, low, high, where)
-        dated = tuple((y, _as_value(name, v, first.shape, low, high, where)) for y, v in pairs)
+        first = _as_value(name, pairs[0][1], None, low, high, where, integer)
+        dated = tuple((y, _as_value(name, v, first.shape, low, high, where, integer))
+                      for y, v in pairs)
     prior, scale = _prior(name, table.get("calibrate"), low, high, where)
     if prior is not None and len(dated) > 1:
         raise ParameterError(f"{where}: parameter '{name}' has dated values and a calibrate "
                              "prior: a fit sets one value for every year, so a free parameter "
                              "needs a single 'value'")
     return Parameter(name, table["description"], table["unit"], table["reference"],
-                     low, high, dated, prior, scale)
+                     low, high, dated, prior, scale, integer)
 
 
 def _prior(name: str, raw: Any, low: float, high: float,
@@ -332,14 +346,15 @@ class Parameters:
                     raise ParameterError(f"{source}: parameter '{name}' = {{}}: expected a value "
                                          "or a table of {year = value}")
                 given = {_as_year(name, key, source):
-                         _as_value(name, v, decl.shape, decl.low, decl.high, source)
+                         _as_value(name, v, decl.shape, decl.low, decl.high, source,
+                                   decl.integer)
                          for key, v in raw.items()}
                 first = min(given)
                 kept = {y: v for y, v in decl.dated if y < first}
                 new = tuple(sorted({**kept, **given}.items()))
             else:
                 new = ((FIRST_YEAR, _as_value(name, raw, decl.shape, decl.low, decl.high,
-                                              source)),)
+                                              source, decl.integer)),)
             params[name] = replace(decl, dated=new)
         return Parameters(params, self.applied + (source,))
 

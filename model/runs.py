@@ -44,8 +44,9 @@ REGISTRY_FILES = (".nc", ".csv", ".parquet")
 
 @lru_cache(maxsize=4)
 def _cached_registry(name_or_path: str, mtime_ns: int, scale: float = 1.0) -> Registry:
-    if Path(name_or_path).suffix in REGISTRY_FILES:
-        return subsample(registry_io.load_registry(name_or_path), scale)
+    if Path(name_or_path).suffix.lower() in REGISTRY_FILES:
+        # a few problems are enough here; 'povsim registry validate' lists them all
+        return subsample(registry_io.load_registry(name_or_path, limit=3), scale)
     return synth.build(*synth.load_spec(name_or_path), scale=scale)
 
 
@@ -106,14 +107,21 @@ def load_registry(name_or_path: str | Path, relative_to: str | Path | None = Non
     """
     text = str(name_or_path)
     path = Path(text)
-    if path.suffix in REGISTRY_FILES + (".toml",):
+    if path.suffix.lower() in REGISTRY_FILES + (".toml",):
         if not path.is_absolute() and relative_to is not None:
             beside = Path(relative_to).parent / path
             path = beside if beside.is_file() else path
+        kind = "spec" if path.suffix.lower() == ".toml" else "file"
+        if path.is_dir():
+            raise PovsimError(f"registry {kind} '{text}' is a folder: expected a "
+                              + ("spec .toml file" if kind == "spec"
+                                 else ".nc, .csv or .parquet file"))
         if not path.is_file():
-            kind = "spec" if path.suffix == ".toml" else "file"
             raise PovsimError(f"registry {kind} '{text}' not found")
         return _cached_registry(str(path.resolve()), path.stat().st_mtime_ns, float(scale))
+    if path.suffix and path.is_file():
+        raise PovsimError(f"registry '{text}': expected a spec name, a spec .toml or a registry "
+                          "file (.nc, .csv or .parquet)")
     return _cached_registry(text, 0, float(scale))
 
 
@@ -124,11 +132,40 @@ def registry_for(scenario: Scenario) -> Registry:
 
 
 def check_years(scenario: Scenario, registry: Registry) -> None:
-    """The scenario's end year must follow the registry's base year."""
+    """The scenario's end year must follow the registry's base year, and the
+    registry (at the scenario's scale) must hold registered households."""
     if scenario.end_year <= registry.base_year:
         raise ScenarioError(f"{scenario.source}: run.end_year = {scenario.end_year} must be after "
                             f"the registry's base year {registry.base_year} "
                             f"(registry '{scenario.registry}')")
+    if not (registry.households["registered"] == 1).any():
+        raise ScenarioError(f"{scenario.source}: scale {scenario.scale:g} leaves no registered "
+                            f"household of registry '{scenario.registry}' to simulate: raise "
+                            "run.scale (or --scale)")
+
+
+def check_targets(scenario: Scenario, registry: Registry) -> list[str]:
+    """Warnings, one line each, for targets that can never be evaluated or
+    are at odds with each other (:func:`model.scenario.target_warnings`) and
+    for absolute targets above the registry's people, which no run of it can
+    meet (a scenario run on another registry with ``--registry`` keeps the
+    targets of its own)."""
+    from model.scenario import target_warnings
+
+    h = registry.households
+    people = int(h["size"].sum(dtype=np.int64))
+    scale = float(scenario.scale)
+    t = scenario.targets
+    tables = {"exits_people": t.get("exits_people", {})}
+    tables.update({f"batch_quota.{b}": q for b, q in t.get("batch_quota", {}).items()})
+    out = target_warnings(scenario, registry.base_year)
+    for label, table in tables.items():
+        for year, value in sorted(table.items()):
+            if value * scale > people:
+                out.append(f"{scenario.source}: targets.{label} {year} = {value:,} people: more "
+                           f"than the {round(people / scale):,} people of registry "
+                           f"'{Path(scenario.registry).name}': it can never be met")
+    return out
 
 
 def run_seed(scenario: Scenario, seed: int, registry: Registry | None = None,

@@ -40,7 +40,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from model.engine.codes import BATCHES
-from model.errors import ParameterError, PovsimError, ScenarioError, close_match, key_problem
+from model.errors import (
+    ParameterError,
+    PovsimError,
+    ScenarioError,
+    brief,
+    close_match,
+    key_problem,
+)
 from model.params import FIRST_YEAR, LAST_YEAR, Parameters, flatten_overlay, unknown_name_hint
 from model.programmes.measures import PROGRAMMES
 
@@ -70,6 +77,8 @@ _BY_YEAR = {kind: value for kind, (value, _) in TARGET_KINDS.items()
 _TARGETS = {kind: int if value == "year" else dict for kind, (value, _) in TARGET_KINDS.items()}
 _REGISTRY_FILES = (".nc", ".csv", ".parquet", ".toml")
 _LAST_END_YEAR = 2035   # the last year a run may end (the consolidation period)
+MAX_SEEDS = 10000       # seeds of one run: each seed's results stay in memory until written
+MAX_PERSONS = 2**31 - 1   # persons a target may name (the most a registry table can hold)
 
 
 @dataclass(frozen=True)
@@ -256,7 +265,7 @@ def _read(path: Path, label: str | None = None) -> _File:
         text = resources.files("model").joinpath(DEFAULT).read_text(encoding="utf-8")
         return _File(_DEFAULT_LABEL, path, text)
     try:
-        return _File(label or str(path), path, path.read_text(encoding="utf-8"))
+        return _File(label or str(path), path, path.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError as err:
         raise ScenarioError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") \
             from None
@@ -286,13 +295,13 @@ def _parent(value: str, src: _File) -> Path:
         path = Path(value) if Path(value).is_absolute() else here / value
         if path.is_file():
             return path
-        raise src.error("extends", None, f"extends = {value!r}: file not found (looked for "
+        raise src.error("extends", None, f"extends = {brief(value)}: file not found (looked for "
                                          f"{path}: a path is relative to this file's folder)")
     for folder in [here] + scenario_dirs():
         if (folder / f"{value}.toml").is_file():
             return folder / f"{value}.toml"
     beside = [p.stem for p in here.glob("*.toml")] if here.is_dir() else []
-    raise src.error("extends", None, f"extends = {value!r}: no scenario of that name beside "
+    raise src.error("extends", None, f"extends = {brief(value)}: no scenario of that name beside "
                                      "this file or in the scenario folders"
                     + close_match(value, sorted(set(_names() + beside))))
 
@@ -353,7 +362,7 @@ def _run_settings(run: dict, src: _File) -> dict[str, Any]:
                             + close_match(str(prog), names))
     limits = {"end_year": (FIRST_YEAR, _LAST_END_YEAR,
                            f"a year from {FIRST_YEAR} to {_LAST_END_YEAR}"),
-              "seeds": (1, 100000, "1 to 100000")}
+              "seeds": (1, MAX_SEEDS, f"1 to {MAX_SEEDS}")}
     for key, (low, high, expected) in limits.items():
         if key in run and not low <= run[key] <= high:
             raise src.error(key, "run", f"'run.{key}' = {run[key]} is out of range: "
@@ -393,7 +402,7 @@ def _programme_entries(data: dict, src: _File, base: Parameters,
             raise src.error(prog, "programmes", f"unknown programme '{prog}' in "
                             f"[programmes.{prog}]" + close_match(prog, names))
         if not isinstance(entry, dict):
-            raise src.error(prog, "programmes", f"'programmes.{prog}' = {entry!r}: expected a "
+            raise src.error(prog, "programmes", f"'programmes.{prog}' = {brief(entry)}: expected a "
                                                 "table of parameters and 'enabled'")
         keys = ["enabled"] + [n[len(prog) + 1:] for n in base.names() if n.startswith(prog + ".")]
         section = f"programmes.{prog}"
@@ -403,7 +412,7 @@ def _programme_entries(data: dict, src: _File, base: Parameters,
                                 f"'{prog}' has {', '.join(keys)}" + close_match(key, keys))
             if key == "enabled":
                 if not isinstance(value, bool):
-                    raise src.error(key, section, f"'{section}.enabled' = {value!r}: expected "
+                    raise src.error(key, section, f"'{section}.enabled' = {brief(value)}: expected "
                                                   "true or false")
                 enabled[prog] = value
                 continue
@@ -421,11 +430,11 @@ def _by_year(table: dict, kind: str, label: str, key: str, section: str,
     """``{year: value}`` checked: persons (whole, >= 0) or shares (0..1)."""
     out = {}
     for year, value in table.items():
-        good = _whole(value) if kind == "persons" else _share(value)
+        good = (_whole(value) and value <= MAX_PERSONS) if kind == "persons" else _share(value)
         if not _is_year(year) or not good:
-            expected = ("a whole number of persons >= 0" if kind == "persons"
+            expected = (f"a whole number of persons from 0 to {MAX_PERSONS:,}" if kind == "persons"
                         else "a share from 0 to 1")
-            raise src.error(key, section, f"{label} {year} = {value!r}: expected a year "
+            raise src.error(key, section, f"{label} {year} = {brief(value)}: expected a year "
                             f"({FIRST_YEAR}-{LAST_YEAR}) and {expected}")
         out[int(year)] = int(value) if kind == "persons" else float(value)
     return out
@@ -452,8 +461,9 @@ def _targets(targets: dict, src: _File) -> dict[str, Any]:
                                 + close_match(batch, BATCHES))
             label = f"targets.batch_quota.{batch}"
             if not isinstance(table, dict):
-                raise src.error(batch, "targets.batch_quota", f"'{label}' = {table!r}: expected "
-                                                              "a table of {year = persons}")
+                raise src.error(batch, "targets.batch_quota",
+                                f"'{label}' = {brief(table)}: expected a table of "
+                                "{year = persons}")
             quota[batch] = _by_year(table, "persons", label, batch, "targets.batch_quota", src)
         out["batch_quota"] = quota
     return out
@@ -473,7 +483,7 @@ def _layer(src: _File, base: Parameters) -> _Layer:
         raise ScenarioError(f"{src.label}: missing key 'name'")
     name = data["name"]
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", name) or ".." in name:
-        raise src.error("name", None, f"name = {name!r}: expected letters, digits, '-', '_' "
+        raise src.error("name", None, f"name = {brief(name)}: expected letters, digits, '-', '_' "
                                       "or '.' (it names the output folder)")
     run = _run_settings(data.get("run", {}), src)
     overlay = _overlay(data, src, base)
@@ -494,7 +504,7 @@ def _chain(src: _File, base: Parameters, below: tuple[Path, ...] = ()) -> list[_
     below = below + ((src.path.resolve(),) if src.path is not None else ())
     if path.resolve() in below:
         cycle = " -> ".join(p.name for p in below + (path.resolve(),))
-        raise src.error("extends", None, f"extends = {layer.extends!r}: the scenarios extend "
+        raise src.error("extends", None, f"extends = {brief(layer.extends)}: the scenarios extend "
                                          f"each other in a cycle ({cycle})")
     return _chain(_read(path, _label(path)), base, below) + [layer]
 
@@ -576,6 +586,53 @@ def _resolve(src: _File, fits: bool | Callable[[str, dict], bool] = True) -> Sce
         extends=tuple(layer.src.label for layer in reversed(layers[:-1])))
 
 
+def target_warnings(scenario: Scenario, base_year: int) -> list[str]:
+    """Targets that can never be evaluated (dated before the registry's base
+    year or after the run's end year) and targets at odds with each other
+    (exits planned after the year registered poor should reach zero; no
+    registered poor asked for before that year): one line each."""
+    out = _odd_targets(scenario)
+    for kind, value in scenario.targets.items():
+        if not value:
+            continue
+        if isinstance(value, int):
+            years = {kind: [value]}
+        elif kind == "batch_quota":
+            years = {f"{kind}.{batch}": list(table) for batch, table in value.items()}
+        else:
+            years = {kind: list(value)}
+        for label, listed in years.items():
+            for year in sorted(listed):
+                if not base_year <= year <= scenario.end_year:
+                    when = "before the registry's base year" if year < base_year else \
+                        "after the run's end year"
+                    limit = base_year if year < base_year else scenario.end_year
+                    out.append(f"{scenario.source}: targets.{label} {year} is {when} {limit}: "
+                               "it can never be evaluated")
+    return out
+
+
+def _odd_targets(scenario: Scenario) -> list[str]:
+    t, where = scenario.targets, scenario.source
+    zero = t.get("zero_by")
+    if zero is None:
+        return []
+    out = []
+    exits = {f"exits_people {y}": v for y, v in t.get("exits_people", {}).items() if y > zero}
+    exits.update({f"batch_quota.{b} {y}": v for b, table in t.get("batch_quota", {}).items()
+                  for y, v in table.items() if y > zero})
+    for label, value in sorted(exits.items()):
+        if value > 0:
+            out.append(f"{where}: targets.{label} = {value:,} comes after targets.zero_by = "
+                       f"{zero}: with no registered poor left only returns and new entries "
+                       "could exit; check the years")
+    early = sorted(y for y, v in t.get("registered_max", {}).items() if v == 0 and y < zero)
+    if early:
+        out.append(f"{where}: targets.registered_max {early[0]} = 0 asks for no registered "
+                   f"poor before targets.zero_by = {zero}: one of the two years is wrong")
+    return out
+
+
 # ---------------------------------------------------------------- public
 
 def load_scenario(name_or_path: str | Path | None = None,
@@ -604,4 +661,5 @@ def parse_scenario(text: str, source: str, path: str | Path | None = None) -> Sc
         Where it lives, for ``extends`` and registry paths relative to it
         (default: the working folder).
     """
-    return _resolve(_File(source, Path(path) if path is not None else None, text))
+    return _resolve(_File(source, Path(path) if path is not None else None,
+                          text.removeprefix("\ufeff")))

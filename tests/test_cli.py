@@ -135,9 +135,14 @@ def test_run_succeeds_and_writes_files(default_run):
     assert (out / "registered_poor.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Traceback" not in proc.stderr
     assert "wrote" in proc.stdout and "results.nc" in proc.stdout
-    # no stray temporary files from the atomic writes
-    assert sorted(p.name for p in out.iterdir()) == ["registered_poor.png", "results.nc",
-                                                     "summary.csv"]
+    # no stray temporary files; the manifest names the set with its hashes
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "registered_poor.png",
+                                                     "results.nc", "summary.csv"]
+    from model.atomic import read_manifest, verify_set
+    assert sorted(read_manifest(out / "manifest.json")["files"]) == [
+        "registered_poor.png", "results.nc", "summary.csv"]
+    assert verify_set(out) == []
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".povsim-")]
 
 
 def test_printed_table_matches_netcdf(default_run):
@@ -225,7 +230,7 @@ def test_run_takes_a_scenario_name(tmp_path):
         assert "photovoltaic" not in ds["programme"].values
 
 
-COMPARE_FILES = ["compare.csv", "compare.nc", "summary.md"] + [
+COMPARE_FILES = ["compare.csv", "compare.nc", "manifest.json", "summary.md"] + [
     f"{chart}.{fmt}" for chart in ("registered_poor", "exits_by_batch", "county_exits",
                                    "cost_exits") for fmt in ("png", "svg")]
 

@@ -118,8 +118,8 @@ BAD = {
                              ["row 1 (line 2), column 'labourers': value 5 with size 4",
                               "expected at most 'size'"]),
     "duplicate id": (lambda: _set(4, "household_id", "A002"), HEADER,
-                     ["row 5 (line 6), column 'household_id': value 'A002' appears more than "
-                      "once (first in row 2)"]),
+                     ["row 5 (line 6), column 'household_id': the same value as row 2 (not "
+                      "shown: personal data)"]),
     "unknown county": (lambda: _set(3, "county", "Betta"), HEADER,
                        ["row 4 (line 5), column 'county': value 'Betta' is not in",
                         "x.counties.csv", "did you mean 'Beta'"]),
@@ -156,7 +156,8 @@ def test_all_problems_at_once(extract):
     assert any("row 3 (line 4), column 'size'" in m for m in lines)
     assert any("row 1 (line 2), column 'labourers'" in m for m in lines)
     assert any("row 4 (line 5), column 'county': value 'Nowhere'" in m for m in lines)
-    assert any("row 5 (line 6), column 'household_id': value 'A001'" in m for m in lines)
+    assert any("row 5 (line 6), column 'household_id': the same value as row 1" in m
+               and "A001" not in m for m in lines)
 
 
 def test_problems_stop_at_the_limit(extract):

@@ -537,7 +537,7 @@ BROKEN_FILES = {
     "zero-scale": (None, 4, ["'run.scale' = 0", "out of range"]),
     "unknown-batch": (None, 5, ["unknown batch 'prodution'", "did you mean 'production'"]),
     "negative-quota": (None, 5, ["targets.batch_quota.relocation 2016 = -23000",
-                                 "whole number of persons >= 0"]),
+                                 "whole number of persons from 0 to"]),
     "share-above-one": (None, 4, ["targets.villages_exit_share 2016 = 1.2",
                                   "a share from 0 to 1"]),
     "shares-add-up": (None, 4, ["targets.counties_exit_share adds up to 1.2"]),

@@ -249,12 +249,13 @@ def backtest(fit_until: int, observed_path: str | Path, fit: str | None = None,
     errors.update({b: ape(base[b], scored) for b in BASELINES})
     result = Backtest(fit_until, observed, unit, runs, forecast, base, errors, str(fit_file),
                       level)
-    out.mkdir(parents=True, exist_ok=True)
     model_years = {int(t): observed[fit_until]
                    * np.asarray(mom.survey_headcount(ds, int(t)), float) / factor / start_level
                    for t in ds["year"].values if int(t) >= fit_until}
-    chart(result, model_years, out / "backtest.png")
-    (out / "backtest.txt").write_text(result.table() + "\n", encoding="utf-8")
+    from model.atomic import output_folder
+    with output_folder(out) as path_for:       # both files or neither
+        chart(result, model_years, path_for("backtest.png"))
+        path_for("backtest.txt").write_text(result.table() + "\n", encoding="utf-8")
     return result
 
 

@@ -159,14 +159,15 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
     posterior.write_fit(fit_path, name, description, best, provenance, accepted,
                         _builds_on(scenario, fits))
     folder = fits / name
-    folder.mkdir(parents=True, exist_ok=True)
-    report.fit_figure(moments, mean, sd, free, best, accepted, table, folder / "fit.png")
-    if prof is not None:
-        report.profile_figure(prof, free, best, ident, folder / "profile.png")
     speed = f"{rate:.1f} trials/minute with {pool.workers} worker(s)" if np.isfinite(rate) else ""
     text = report.markdown(name, provenance, moments, mean, sd, free, best, accepted, table,
                            ident, prof, bands, speed)
-    (folder / "fit.md").write_text(text, encoding="utf-8")
+    from model.atomic import output_folder
+    with output_folder(folder) as path_for:      # the report's files as one set
+        report.fit_figure(moments, mean, sd, free, best, accepted, table, path_for("fit.png"))
+        if prof is not None:
+            report.profile_figure(prof, free, best, ident, path_for("profile.png"))
+        path_for("fit.md").write_text(text, encoding="utf-8")
     moments_table = report.text_table(report.MOMENT_HEAD[:-1],
                                       [r[:-1] for r in report.moments_rows(moments, mean, sd)])
     return Outcome(fit_path, folder / "fit.md", before, result.evaluated, result.recovered,

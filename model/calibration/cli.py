@@ -88,9 +88,13 @@ def _targets_path(path: Path | None) -> Path:
 
 def main(args) -> int:
     """Run ``povsim calibrate`` or ``povsim backtest``."""
+    from model.atomic import check_output_folder
+
     start = time.perf_counter()
     if args.command == "calibrate":
+        from model.calibration import posterior
         from model.calibration.calibrate import calibrate
+        check_output_folder(posterior.fits_folder(), "calibration/fits")
         if args.name is not None and not args.name.replace("-", "").replace("_", "").isalnum():
             raise PovsimError(f"--name {args.name!r}: expected letters, digits, '-' or '_'")
         done = calibrate(args.targets, trials=args.trials, seeds=args.seeds, scale=args.scale,
@@ -107,6 +111,7 @@ def main(args) -> int:
               f"({time.perf_counter() - start:.1f} s)")
         return 0
     from model.calibration.backtest import backtest
+    check_output_folder(args.out or Path("outputs") / f"backtest-{args.fit_until}")
     result = backtest(args.fit_until, args.observed, fit=args.fit,
                       targets=_targets_path(args.targets), indicator=args.indicator,
                       trials=args.trials, seeds=args.seeds, forecast_seeds=args.forecast_seeds,

@@ -34,9 +34,19 @@ villages are those the households name, each with an equal part of its
 county's rural population (at least 1.25 times its households' people),
 no collective income, infrastructure not yet ok, and flagged poor.
 
+Reading: the suffix may be in any case (``X.CSV``); CSV blank lines are
+skipped but counted, so a row is named by its real line; a row with more or
+fewer values than the header (a trailing comma) is an error naming its line;
+Parquet is read with pyarrow column by column, every value as its text, and a
+null is a missing value (reported where a value is required). Values are cut
+short in messages.
+
 Privacy: the original household ids and names are used only to check the
-file; households get internal indices (``hh_id`` = row order) and neither ids
+file (a repeated id is reported by its rows, never by its value); households get internal indices (``hh_id`` = row order) and neither ids
 nor names are kept in the registry, so no output can hold them.
+
+A registry ``.nc`` records the name and SHA-256 of its input, never its
+folder.
 
 Every problem names the file, the row, the column, the value and what was
 expected; all problems are reported together (up to a limit) as one
@@ -45,6 +55,7 @@ expected; all problems are reported together (up to a limit) as one
 
 from __future__ import annotations
 
+import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,7 +156,8 @@ class Problems:
 
     def raise_if_any(self) -> None:
         if self.items:
-            more = [f"... and more problems (stopped after {self.limit})"] if self.dropped else []
+            more = [f"... and more problems (stopped after {self.limit}; 'povsim registry "
+                    "validate FILE --limit N' lists more)"] if self.dropped else []
             raise SchemaError("\n".join(self.items + more))
 
 
@@ -168,50 +180,136 @@ def read_utf8(path: Path) -> str:
                           f"{err.start} is not UTF-8: expected UTF-8 text{hint}") from None
 
 
-def read_table(path: Path) -> dict[str, np.ndarray]:
-    """Columns of a CSV or Parquet file as arrays of str (empty cells are '')."""
-    import pandas as pd
+@dataclass(frozen=True)
+class Source:
+    """A table file being read, and the line of each data row (CSV), for messages."""
 
+    path: Path
+    lines: np.ndarray | None = None     # None: a Parquet file (rows only)
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def row(self, row: int) -> str:
+        """'file, row r (line l)': rows count data rows from 1, lines every line."""
+        line = "" if self.lines is None else f" (line {int(self.lines[row])})"
+        return f"{self.path}, row {row + 1}{line}"
+
+
+def suffix_of(path: str | Path) -> str:
+    """The file's suffix in lower case (``X.CSV`` is a CSV file)."""
+    return Path(path).suffix.lower()
+
+
+def brief_text(text, limit: int = 40) -> str:
+    """A cell's text cut to about ``limit`` characters, for messages."""
+    text = str(text)
+    return text if len(text) <= limit else f"{text[:limit - 3]}... ({len(text)} characters)"
+
+
+def read_table(path: Path) -> tuple[Source, dict[str, np.ndarray]]:
+    """Columns of a CSV or Parquet file as arrays of str (empty cells and
+    Parquet nulls are ''), with the file's :class:`Source`."""
+    if path.is_dir():
+        raise PovsimError(f"registry file '{path}' is a folder: expected a .nc, .csv or "
+                          ".parquet file")
     if not path.is_file():
         raise PovsimError(f"registry file '{path}' not found")
-    if path.suffix == ".parquet":
-        try:
-            frame = pd.read_parquet(path)
-        except ImportError:
-            raise PovsimError(f"{path}: reading Parquet needs pyarrow: "
-                              "pip install 'povsim[parquet]' (or use CSV)") from None
-        except (OSError, ValueError) as err:
-            raise SchemaError(f"{path}: not a readable Parquet file ({err})") from None
-        frame = frame.astype(str).replace({"nan": "", "None": "", "<NA>": ""})
+    if suffix_of(path) == ".parquet":
+        src, names, columns = _read_parquet(path)
     else:
-        text = read_utf8(path)
-        if not text.strip():
-            raise SchemaError(f"{path}: the file is empty: expected a header line with the "
-                              "columns, then one line per row")
-        try:
-            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
-                                skipinitialspace=True)
-        except pd.errors.ParserError as err:
-            raise SchemaError(f"{path}: not valid CSV ({err})") from None
-    names = [str(c).strip() for c in frame.columns]
+        src, names, columns = _read_csv(path)
+    names = [str(c).strip() for c in names]
+    for k, name in enumerate(names):
+        if not name:
+            raise SchemaError(f"{path}, header: column {k + 1} has no name (a trailing comma?): "
+                              "name every column, or remove the extra comma")
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise SchemaError(f"{path}: column '{dupes[0]}' appears more than once in the header")
-    return {n: frame.iloc[:, k].to_numpy(dtype=str) for k, n in enumerate(names)}
+        raise SchemaError(f"{path}: column '{brief_text(dupes[0])}' appears more than once in "
+                          "the header")
+    return src, dict(zip(names, columns))
 
 
-def _row_label(path: Path, row: int) -> str:
-    """'file, row r (line l)': rows count data rows from 1; CSV lines include the header."""
-    return f"{path}, row {row + 1}" + ("" if path.suffix == ".parquet" else f" (line {row + 2})")
+def _read_csv(path: Path) -> tuple[Source, list[str], list[np.ndarray]]:
+    """Header and columns of a CSV file; blank lines are skipped but counted."""
+    text = read_utf8(path)
+    if not text.strip():
+        raise SchemaError(f"{path}: the file is empty: expected a header line with the "
+                          "columns, then one line per row")
+    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    last = 0
+    try:
+        for fields in reader:
+            first, last = last + 1, reader.line_num
+            if not any(f.strip() for f in fields):
+                continue                     # a blank line (or only commas)
+            if header is None:
+                header = fields
+                continue
+            if len(fields) != len(header):
+                raise SchemaError(_field_count(path, first, fields, header))
+            rows.append(fields)
+            lines.append(first)
+    except csv.Error as err:
+        raise SchemaError(f"{path}, line {reader.line_num}: not valid CSV ({err})") from None
+    assert header is not None
+    columns = ([np.array(col, dtype=str) for col in zip(*rows)] if rows
+               else [np.array([], dtype=str) for _ in header])
+    return Source(path, np.array(lines, np.int64)), header, columns
 
 
-def parse_columns(path: Path, raw: dict[str, np.ndarray], columns: tuple[Column, ...],
+def _field_count(path: Path, line: int, fields: list[str], header: list[str]) -> str:
+    n, m = len(fields), len(header)
+    if n > m and not any(f.strip() for f in fields[m:]):
+        return (f"{path}, line {line}: {n} values for the {m} columns of the header: the "
+                "line ends with a comma the header lacks: remove the trailing comma(s)")
+    more = "more" if n > m else "fewer"
+    return (f"{path}, line {line}: {n} values, {more} than the {m} columns of the header: "
+            "expected one value per column (quote a value that holds a comma)")
+
+
+def _read_parquet(path: Path) -> tuple[Source, list[str], list[np.ndarray]]:
+    """Header and columns of a Parquet file, read with pyarrow: every value as
+    text (whole floats without their '.0'), nulls as ''."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise PovsimError(f"{path}: reading Parquet needs pyarrow: "
+                          "pip install 'povsim[parquet]' (or use CSV)") from None
+    try:
+        table = pq.read_table(path)
+    except (OSError, ValueError) as err:
+        raise SchemaError(f"{path}: not a readable Parquet file ({brief_text(err, 200)})") \
+            from None
+    columns = [np.array([_cell(v) for v in table.column(k).to_pylist()], dtype=object)
+               .astype(str) for k in range(table.num_columns)]
+    return Source(path), list(table.column_names), columns
+
+
+def _cell(value) -> str:
+    """One Parquet value as the text a CSV cell would hold."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if value != value:               # NaN: a missing value
+            return ""
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def parse_columns(path: Source, raw: dict[str, np.ndarray], columns: tuple[Column, ...],
                   problems: Problems, extra_ok: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
     """Check and convert ``raw`` columns; report every problem to ``problems``."""
     known = [c.name for c in columns]
     for name in raw:
         if name not in known and name not in extra_ok:
-            problems.add(f"{path}, header: column '{name}' is not a known column"
+            problems.add(f"{path}, header: column '{brief_text(name)}' is not a known column"
                          + close_match(name, known + list(extra_ok)))
     n = len(next(iter(raw.values()))) if raw else 0
     out: dict[str, np.ndarray] = {}
@@ -229,7 +327,7 @@ def parse_columns(path: Path, raw: dict[str, np.ndarray], columns: tuple[Column,
     return out
 
 
-def _convert(path: Path, col: Column, values: np.ndarray, problems: Problems) -> np.ndarray:
+def _convert(path: Source, col: Column, values: np.ndarray, problems: Problems) -> np.ndarray:
     import pandas as pd
 
     empty = values == ""
@@ -260,9 +358,10 @@ def _convert(path: Path, col: Column, values: np.ndarray, problems: Problems) ->
         result = number
     rows = np.flatnonzero(bad)
     room = max(problems.limit - len(problems.items), 0)
+    missing = "empty" if path.lines is not None else "missing (null or empty)"
     for r in rows[:room]:
-        shown = "empty" if values[r] == "" else repr(str(values[r]))
-        problems.add(f"{_row_label(path, int(r))}, column '{col.name}': value {shown}, "
+        shown = missing if values[r] == "" else repr(brief_text(values[r]))
+        problems.add(f"{path.row(int(r))}, column '{col.name}': value {shown}, "
                      f"expected {expected}")
     problems.dropped += max(len(rows) - room, 0)
     return result
@@ -273,6 +372,14 @@ def _convert(path: Path, col: Column, values: np.ndarray, problems: Problems) ->
 def companion(path: Path, table: str) -> Path:
     """``X.csv`` -> ``X.counties.csv`` (the same suffix)."""
     return path.with_name(f"{path.stem}.{table}{path.suffix}")
+
+
+def export_paths(path: Path) -> list[Path]:
+    """The files :func:`write_registry` writes for ``path`` (its manifest last)."""
+    path = Path(path)
+    tables = [path] if suffix_of(path) == ".nc" else [
+        path, companion(path, "counties"), companion(path, "villages")]
+    return tables + [path.with_name(f"{path.stem}.manifest.json")]
 
 
 def import_registry(path: Path, limit: int = LIMIT) -> Registry:
@@ -289,11 +396,15 @@ def import_registry(path: Path, limit: int = LIMIT) -> Registry:
     if not county_path.is_file():
         raise PovsimError(f"{path}: the county table '{county_path}' is missing (columns "
                           f"{', '.join(c.name for c in COUNTY_COLUMNS)})")
-    hh = parse_columns(path, read_table(path), HOUSEHOLD_COLUMNS, problems, IDENTIFYING)
-    cty = parse_columns(county_path, read_table(county_path), COUNTY_COLUMNS, problems)
     village_path = companion(path, "villages")
-    vil = (parse_columns(village_path, read_table(village_path), VILLAGE_COLUMNS, problems)
-           if village_path.is_file() else None)
+    tables = [read_table(path), read_table(county_path)]
+    tables += [read_table(village_path)] if village_path.exists() else []
+    (hh_src, hh_raw), (cty_src, cty_raw) = tables[:2]
+    hh = parse_columns(hh_src, hh_raw, HOUSEHOLD_COLUMNS, problems, IDENTIFYING)
+    cty = parse_columns(cty_src, cty_raw, COUNTY_COLUMNS, problems)
+    vil_src = tables[2][0] if len(tables) > 2 else Source(village_path)
+    vil = (parse_columns(vil_src, tables[2][1], VILLAGE_COLUMNS, problems)
+           if len(tables) > 2 else None)
     complete = all(c.name in t for t, cols in ((hh, HOUSEHOLD_COLUMNS), (cty, COUNTY_COLUMNS),
                                                (vil or {}, VILLAGE_COLUMNS if vil else ()))
                    for c in cols)
@@ -301,17 +412,17 @@ def import_registry(path: Path, limit: int = LIMIT) -> Registry:
         problems.raise_if_any()      # a missing column or no rows: nothing more to check
     # the checks below also run when some values did not parse (NaN compares false)
     county_names = list(cty["county"])
-    _unique(county_path, cty["county"], "county", problems)
+    _unique(cty_src, cty["county"], "county", problems)
     years = np.unique(cty["base_year"])
     if len(years) > 1:
         shown = ", ".join(f"{y:g}" for y in years)
         problems.add(f"{county_path}, column 'base_year': values {shown}: expected the same "
                      "base year in every row")
-    _unique(path, hh["household_id"], "household_id", problems)
-    county = _lookup(path, hh["county"], county_names, "county", county_path, problems)
-    _consistency(path, hh, problems)
+    _unique(hh_src, hh["household_id"], "household_id", problems, shown=False)
+    county = _lookup(hh_src, hh["county"], county_names, "county", county_path, problems)
+    _consistency(hh_src, hh, problems)
     problems.raise_if_any()          # villages need known counties
-    village, villages = _village_table(path, hh, county, vil, village_path, cty, county_path,
+    village, villages = _village_table(hh_src, hh, county, vil, vil_src, cty, county_path,
                                        problems)
     problems.raise_if_any()
     n = len(county)
@@ -330,16 +441,24 @@ def import_registry(path: Path, limit: int = LIMIT) -> Registry:
     return registry
 
 
-def _unique(path: Path, values: np.ndarray, column: str, problems: Problems) -> None:
+def _unique(path: Source, values: np.ndarray, column: str, problems: Problems,
+            shown: bool = True) -> None:
+    """Report repeated values; ``shown=False`` names rows only (household ids
+    are personal data and never appear in a message)."""
     uniq, first, counts = np.unique(values, return_index=True, return_counts=True)
     for k in np.flatnonzero(counts > 1)[:problems.limit]:
         rows = np.flatnonzero(values == uniq[k])[:3]
-        problems.add(f"{_row_label(path, int(rows[1]))}, column '{column}': value "
-                     f"{str(uniq[k])!r} appears more than once (first in row {int(rows[0]) + 1}), "
-                     "expected unique values")
+        if shown:
+            problems.add(f"{path.row(int(rows[1]))}, column '{column}': value "
+                         f"{brief_text(uniq[k])!r} appears more than once (first in row "
+                         f"{int(rows[0]) + 1}), expected unique values")
+        else:
+            problems.add(f"{path.row(int(rows[1]))}, column '{column}': the same value as row "
+                         f"{int(rows[0]) + 1} (not shown: personal data), expected unique "
+                         "values")
 
 
-def _lookup(path: Path, values: np.ndarray, names: list[str], column: str, table: Path,
+def _lookup(path: Source, values: np.ndarray, names: list[str], column: str, table: Path,
             problems: Problems) -> np.ndarray:
     """Index of each value in ``names``; unknown values are problems."""
     index = {v: i for i, v in enumerate(names)}
@@ -348,12 +467,12 @@ def _lookup(path: Path, values: np.ndarray, names: list[str], column: str, table
     for k in np.flatnonzero(codes < 0)[:problems.limit]:
         row = int(np.flatnonzero(inverse == k)[0])
         shown = str(uniq[k]).split("\x1f")[-1]    # village keys are 'county<US>village'
-        problems.add(f"{_row_label(path, row)}, column '{column}': value {shown!r} is not in "
+        problems.add(f"{path.row(row)}, column '{column}': value {brief_text(shown)!r} is not in "
                      f"{table}" + close_match(shown, [n.split("\x1f")[-1] for n in names]))
     return codes[inverse.ravel()]
 
 
-def _consistency(path: Path, hh: dict[str, np.ndarray], problems: Problems) -> None:
+def _consistency(path: Source, hh: dict[str, np.ndarray], problems: Problems) -> None:
     size = hh["size"]
     valid = (size >= 1) & (size <= 20)   # a bad size is reported already
     students = sum(hh[s] for s in ("students_preschool", "students_compulsory",
@@ -367,7 +486,7 @@ def _consistency(path: Path, hh: dict[str, np.ndarray], problems: Problems) -> N
              "labourers plus students at most 'size'"),
             ("dropouts", hh["dropouts"], "at most 'size'")):
         for r in np.flatnonzero(valid & (value > size))[:problems.limit]:
-            problems.add(f"{_row_label(path, int(r))}, column '{name}': value "
+            problems.add(f"{path.row(int(r))}, column '{name}': value "
                          f"{hh[name][r]:g} with size {size[r]:g}, expected {what}")
 
 
@@ -410,31 +529,44 @@ def read_netcdf(path: Path) -> Registry:
         with xr.open_dataset(path, engine="netcdf4") as root:
             attrs = dict(root.attrs)
         if attrs.get("format") != FORMAT:
-            raise SchemaError(f"{path}: not a povsim registry (attribute format = "
-                              f"{attrs.get('format')!r}, expected {FORMAT!r}); results.nc files "
-                              "hold aggregates, not households")
+            found = brief_text(repr(attrs.get("format")))
+            raise SchemaError(f"{path}: not a povsim registry (attribute format = {found}, "
+                              f"expected {FORMAT!r}); results.nc files hold aggregates, not "
+                              "households")
         tables = {}
         for group in ("households", "villages", "counties"):
             with xr.open_dataset(path, group=group, engine="netcdf4") as ds:
                 tables[group] = {k: ds[k].values for k in ds.data_vars if k != "county_name"}
                 if group == "counties":
                     names = [str(v) for v in ds["county_name"].values]
-    except (OSError, KeyError) as err:
-        raise SchemaError(f"{path}: not a readable povsim registry ({err})") from None
+    except (OSError, KeyError, ValueError) as err:
+        raise SchemaError(f"{path}: not a readable povsim registry ({brief_text(err, 200)})") \
+            from None
+    base_year = attrs.get("base_year")
+    if isinstance(base_year, np.generic):
+        base_year = base_year.item()
+    if not isinstance(base_year, int) or not FIRST_YEAR <= base_year <= LAST_YEAR:
+        raise SchemaError(f"{path}: attribute 'base_year' = {brief_text(repr(base_year))}: "
+                          f"expected a year from {FIRST_YEAR} to {LAST_YEAR}; rebuild the file "
+                          "with 'povsim registry build' or export it again")
     reg = Registry(tables["households"], tables["villages"], tables["counties"], names,
-                   int(attrs["base_year"]), str(attrs["name"]), str(path))
+                   base_year, str(attrs.get("name", path.stem)), str(path))
     reg.validate()
     return reg
 
 
 def load_registry(path: str | Path, limit: int = LIMIT) -> Registry:
-    """Load a registry file: ``.nc`` (povsim), ``.csv`` or ``.parquet`` (an extract)."""
+    """Load a registry file: ``.nc`` (povsim), ``.csv`` or ``.parquet`` (an
+    extract); the suffix may be in any case."""
     path = Path(path)
+    if path.is_dir():
+        raise PovsimError(f"registry file '{path}' is a folder: expected a .nc, .csv or "
+                          ".parquet file")
     if not path.is_file():
         raise PovsimError(f"registry file '{path}' not found")
-    if path.suffix == ".nc":
+    if suffix_of(path) == ".nc":
         return read_netcdf(path)
-    if path.suffix in (".csv", ".parquet"):
+    if suffix_of(path) in (".csv", ".parquet"):
         return import_registry(path, limit)
     raise PovsimError(f"registry file '{path}': expected a .nc, .csv or .parquet file")
 
@@ -462,41 +594,51 @@ def _export_tables(reg: Registry) -> dict[str, dict[str, np.ndarray]]:
 
 def write_registry(reg: Registry, path: str | Path) -> list[Path]:
     """Write ``reg`` to ``.nc``, or ``.csv`` / ``.parquet`` with its county and
-    village tables beside it; every file through a temporary file and a rename."""
+    village tables beside it, as one set with a manifest
+    (:func:`model.atomic.output_files`): all files or none."""
     import pandas as pd
 
-    from model.atomic import atomic_write
+    from model.atomic import check_output_file, output_files
 
-    path = Path(path)
-    if path.suffix == ".nc":
-        atomic_write(path, lambda tmp: _write_netcdf(reg, tmp))
-        return [path]
-    if path.suffix not in (".csv", ".parquet"):
-        raise PovsimError(f"--out {path}: expected a .nc, .csv or .parquet file")
-    if path.suffix == ".parquet":
+    path = check_output_file(path, (".nc", ".csv", ".parquet"))
+    suffix = suffix_of(path)
+    if suffix == ".parquet":
         try:
             import pyarrow  # noqa: F401
         except ImportError:
             raise PovsimError(f"{path}: writing Parquet needs pyarrow: "
                               "pip install 'povsim[parquet]' (or use .csv)") from None
-    written = []
-    for table, columns in _export_tables(reg).items():
-        target = companion(path, table) if table else path
-        frame = pd.DataFrame(columns)
-        if path.suffix == ".csv":
-            atomic_write(target, lambda tmp, f=frame: f.to_csv(tmp, index=False,
-                                                                encoding="utf-8"))
+    with output_files(path.parent, path.stem) as path_for:
+        if suffix == ".nc":
+            _write_netcdf(reg, str(path_for(path.name)))
         else:
-            atomic_write(target, lambda tmp, f=frame: f.to_parquet(tmp, index=False))
-        written.append(target)
-    return written
+            for table, columns in _export_tables(reg).items():
+                target = path_for((companion(path, table) if table else path).name)
+                frame = pd.DataFrame(columns)
+                if suffix == ".csv":
+                    frame.to_csv(target, index=False, encoding="utf-8")
+                else:
+                    frame.to_parquet(target, index=False)
+    return export_paths(path)
+
+
+def public_source(source: str) -> str:
+    """What a registry file records of its input: the file's name and SHA-256
+    for a file (never its folder, which may hold a user name), else the label."""
+    from model.atomic import sha256
+
+    path = Path(source)
+    if path.is_file():
+        return f"{path.name} (sha256 {sha256(path)})"
+    return path.name if path.is_absolute() else source
 
 
 def _write_netcdf(reg: Registry, tmp: str) -> None:
     import xarray as xr
 
     root = xr.Dataset(attrs={"format": FORMAT, "name": reg.name, "base_year": reg.base_year,
-                             "source": reg.source, "title": f"povsim registry {reg.name}"})
+                             "source": public_source(reg.source),
+                             "title": f"povsim registry {reg.name}"})
     root.to_netcdf(tmp, mode="w", engine="netcdf4")
     dims = {"households": "household", "villages": "village", "counties": "county"}
     for group, dim in dims.items():

@@ -39,8 +39,13 @@ A spec is a TOML file (``model/registry/specs/*.toml``). Its keys, checked here,
     flags, villages, rural population (or incidence) and their part of the
     registry (``households`` exact, or ``share``).
 
-Every problem is a :class:`~model.errors.PovsimError` naming the spec file
-and the key, with a close match for a misspelt key.
+Every key is declared with its type, range and unit (``TOP``, ``TOTALS``,
+``COUNTY``... below, with :class:`model.errors.Key`), as scenario keys and
+parameters are: NaN and infinity are refused, flags are 0 or 1, counts are
+whole numbers. Every problem is a :class:`~model.errors.PovsimError` naming
+the spec file, the key, the value (cut short) and what was expected, with a
+close match for a misspelt key; a county's rural population below its
+registered people is refused when the registry is built.
 """
 
 from __future__ import annotations
@@ -50,7 +55,8 @@ from typing import Any
 
 import numpy as np
 
-from model.errors import PovsimError, close_match, key_problem
+from model.errors import Key, PovsimError, brief, close_match, key_problem
+from model.params import FIRST_YEAR, LAST_YEAR
 from model.registry.ipf import Constraint
 from model.registry.tables import CATEGORIES, CAUSES, REGIONS
 
@@ -69,19 +75,40 @@ DIMS: tuple[tuple[str, tuple[str, ...]], ...] = (
 DIM_NAMES = tuple(d for d, _ in DIMS)
 SHAPE = tuple(len(labels) for _, labels in DIMS)
 
-TOP = {"name": str, "description": str, "base_year": int, "seed": int,
-       "identification_line": (int, float), "totals": dict, "margins": list, "members": dict,
+# The declared schema of a spec: every key with its type, range and unit
+# (model.errors.Key); check_keys reports the file, the key, the value and
+# what was expected, with a close match for a misspelt key.
+_COUNT = 2**31 - 1                   # largest count a registry table can hold
+_NUMBER = (int, float)
+_SHARE = Key(_NUMBER, 0, 1)
+_FLAG = Key(int, 0, 1, "flag")
+_SHARES = Key(list, 0, 1)
+
+TOP = {"name": str, "description": str,
+       "base_year": Key(int, FIRST_YEAR, LAST_YEAR, "year"),
+       "seed": Key(int, 0, 2**63 - 1),
+       "identification_line": Key(_NUMBER, 0, 1e6, "yuan/person/year", low_open=True),
+       "totals": dict, "margins": list, "members": dict,
        "prior": dict, "assumptions": dict, "income": dict, "near_poor": dict, "villages": dict,
        "counties": list, "county_groups": list, "cells": list, "counts": dict}
-CELL = {"category": str, "labour": bool, "households": int, "people": int}
-COUNTS = {"disabled_households": int, "disabled_household_people": int, "ill_households": int,
-          "ill_people": int, "unsafe_housing_households": int}
-TOTALS = {"households": int, "people": int, "mean_size": (int, float), "source": str}
+CELL = {"category": str, "labour": bool, "households": Key(int, 0, _COUNT, "households"),
+        "people": Key(int, 0, _COUNT, "persons")}
+COUNTS = {"disabled_households": Key(int, 0, _COUNT, "households"),
+          "disabled_household_people": Key(int, 0, _COUNT, "persons"),
+          "ill_households": Key(int, 0, _COUNT, "households"),
+          "ill_people": Key(int, 0, _COUNT, "persons"),
+          "unsafe_housing_households": Key(int, 0, _COUNT, "households")}
+TOTALS = {"households": Key(int, 1, _COUNT, "households"),
+          "people": Key(int, 1, _COUNT, "persons"),
+          "mean_size": Key(_NUMBER, 1, MAX_SIZE, "persons"), "source": str}
 MARGIN = {"of": list, "source": str, "households": list, "people": list, "share": list,
           "people_share": list}
-MEMBERS = {"ill": int, "disabled": int, "source": str}
-PRIOR = {"size_mean": (int, float), "rules": list}
-RULE = {"when": dict, "weight": (int, float), "size_mean": (int, float), "why": str}
+MEMBERS = {"ill": Key(int, 0, _COUNT, "persons"), "disabled": Key(int, 0, _COUNT, "persons"),
+           "source": str}
+PRIOR = {"size_mean": Key(_NUMBER, 1, MAX_SIZE, "persons"), "rules": list}
+RULE = {"when": dict, "weight": Key(_NUMBER, 0, 1e6), "size_mean": Key(_NUMBER, 1, MAX_SIZE,
+                                                                       "persons"),
+        "why": str}
 # water_unsafe_share: among households of villages without the infrastructure
 # conditions (a village that has them has safe water, model/registry/synth.py)
 ASSUMPTIONS = {
@@ -90,26 +117,37 @@ ASSUMPTIONS = {
     "water_unsafe_share": 0.0, "extra_ill_share": 0.1, "extra_disabled_share": 0.1,
     "insured_share": 1.0, "harsh_area_share": 0.0, "dropout_share": 0.0,
 }
+ASSUMPTION_KEYS = {key: (_SHARES if isinstance(value, list) else _SHARE)
+                   for key, value in ASSUMPTIONS.items()}
 INCOME = {"labour": dict, "no_labour": dict, "source": str}
-INCOME_GROUP = {"below_line": (int, float), "mean": (int, float)}
-NEAR_POOR = {"households_per_registered": (int, float), "income_ratio": list,
+INCOME_GROUP = {"below_line": Key(_NUMBER, 0, 1, low_open=True),
+                "mean": Key(_NUMBER, 0, 100, "x the line", low_open=True)}
+NEAR_POOR = {"households_per_registered": Key(_NUMBER, 0, 100, "households"),
+             "income_ratio": Key(list, 1, 100, "x the line"),
              "category_weights": dict, "source": str}
-VILLAGES = {"poor_share": (int, float), "collective_income": list,
-            "infrastructure_ok_share": list, "headroom": (int, float)}
-COUNTY = {"name": str, "region": str, "rural_population": int, "incidence": (int, float),
-          "income_ratio": (int, float), "national_poor": int, "poor_county": int,
-          "villages": int, "poor_villages": int, "households": int, "share": (int, float)}
-GROUP = {"prefix": str, "count": int, "region": str, "regions": dict,
-         "rural_population": int, "incidence": (int, float), "income_ratio": (int, float, list),
-         "national": int, "poor_county": int, "villages": int, "poor_villages": int,
-         "share": (int, float), "dispersion": (int, float),
-         "incidence_dispersion": (int, float)}
+VILLAGES = {"poor_share": _SHARE, "collective_income": Key(list, 0, 1e9, "yuan/year"),
+            "infrastructure_ok_share": _SHARES, "headroom": Key(_NUMBER, 1, 100)}
+COUNTY = {"name": str, "region": str, "rural_population": Key(int, 1, _COUNT, "persons"),
+          "incidence": Key(_NUMBER, 0, 1, low_open=True),
+          "income_ratio": Key(_NUMBER, 0, 10), "national_poor": _FLAG,
+          "poor_county": _FLAG, "villages": Key(int, 1, _COUNT, "villages"),
+          "poor_villages": Key(int, 0, _COUNT, "villages"),
+          "households": Key(int, 0, _COUNT, "households"), "share": _SHARE}
+GROUP = {"prefix": str, "count": Key(int, 1, 32767, "counties"), "region": str,
+         "regions": dict, "rural_population": Key(int, 1, _COUNT, "persons"),
+         "incidence": Key(_NUMBER, 0, 1, low_open=True),
+         "income_ratio": Key((int, float, list), 0, 10),
+         "national": Key(int, 0, 32767, "counties"), "poor_county": _FLAG,
+         "villages": Key(int, 1, _COUNT, "villages"),
+         "poor_villages": Key(int, 0, _COUNT, "villages"),
+         "share": _SHARE, "dispersion": Key(_NUMBER, 0, 5),
+         "incidence_dispersion": Key(_NUMBER, 0, 5)}
 
 
 def check_keys(table: dict, allowed: dict, source: str, where: str) -> None:
     """Raise for an unknown key or a value of the wrong type in ``table``."""
     if not isinstance(table, dict):
-        raise PovsimError(f"{source}: '{where}' must be a table, found {table!r}")
+        raise PovsimError(f"{source}: '{where}' must be a table, found {brief(table)}")
     problem = key_problem(table, allowed, where)   # ASSUMPTIONS holds defaults: their kinds
     if problem is not None:
         raise PovsimError(f"{source}: {problem[1]}")
@@ -350,6 +388,7 @@ class Counties:
     households: np.ndarray | None     # exact households, when every county gives them
     rural_population: np.ndarray      # persons; -1 where derived from incidence
     incidence: np.ndarray             # registered people / rural population; nan if given
+    where: tuple[str, ...] = ()       # each county's key in the spec, for messages
 
 
 def counties(spec: dict, source: str) -> Counties:
@@ -414,6 +453,7 @@ def counties(spec: dict, source: str) -> Counties:
         share=share, households=households,
         rural_population=np.array([r.get("rural_population", -1) for r in rows], np.int64),
         incidence=np.array([float(r.get("incidence", np.nan)) for r in rows]),
+        where=tuple(r["where"] for r in rows),
     )
 
 
@@ -515,6 +555,10 @@ def scale_spec(spec: dict, scale: float, source: str) -> dict:
     if scale == 1:
         return spec
     households, people = totals(spec, source)
+    if round(households * scale) < 1:
+        raise PovsimError(f"{source}: scale {scale:g} leaves no registered household of its "
+                          f"{households:,}: raise run.scale (or --scale) to at least "
+                          f"{1 / households:.2g}")
     out = {key: value for key, value in spec.items() if key not in ("cells", "counts")}
     new_households = max(1, round(households * scale))
     new_totals = {k: v for k, v in spec["totals"].items() if k not in ("households", "people")}

@@ -39,6 +39,7 @@ from model.errors import PovsimError, close_match
 from model.registry import ipf
 from model.registry.files import read_utf8
 from model.registry.spec import (
+    ASSUMPTION_KEYS,
     ASSUMPTIONS,
     DIM_NAMES,
     MAX_SIZE,
@@ -247,7 +248,7 @@ def _households(rng: np.random.Generator, cells: np.ndarray, registered: np.ndar
 
 def _assumptions(spec: dict, source: str) -> dict[str, Any]:
     given = spec.get("assumptions", {})
-    check_keys(given, ASSUMPTIONS, source, "assumptions")
+    check_keys(given, ASSUMPTION_KEYS, source, "assumptions")
     assume = {**ASSUMPTIONS, **given}
     for key, value in assume.items():
         for v in (value if isinstance(value, list) else [value]):
@@ -308,6 +309,15 @@ def _villages(rng: np.random.Generator, spec: dict, source: str, cs: Counties,
     people = np.bincount(county, weights=size * registered, minlength=len(per_county))
     c_rural = np.where(cs.rural_population > 0, cs.rural_population,
                        np.ceil(people / np.nan_to_num(cs.incidence, nan=1.0)))
+    given = cs.rural_population > 0
+    short = np.flatnonzero(given & (people > cs.rural_population))
+    if len(short):
+        k = int(short[0])
+        raise PovsimError(f"{source}: {cs.where[k]}.rural_population = "
+                          f"{int(cs.rural_population[k]):,}: fewer than the {int(people[k]):,} "
+                          f"registered people placed in county '{cs.names[k]}': expected a "
+                          "rural population of at least its registered people (or give "
+                          "'incidence' instead)")
     v_people = np.bincount(village, weights=size, minlength=nv)
     v_rural = np.maximum(c_rural[v_county] // per_county[v_county],
                          np.ceil(v_people * headroom))

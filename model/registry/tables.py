@@ -233,8 +233,27 @@ class Registry:
             problems += validate(getattr(self, table_name), schema, f"{where} [{table_name}]")
         if not problems:
             problems += self._check_links(where)
+        if not problems:
+            problems += self._check_people(where)
         if problems:
             raise SchemaError("\n".join(problems))
+
+    def _check_people(self, where: str) -> list[str]:
+        """At least one registered household, and no county with more
+        registered people than its rural population (incidence above 100 %)."""
+        h = self.households
+        registered = h["registered"] == 1
+        if not registered.any():
+            return [f"{where} [households]: field 'registered' is 0 in every row: expected at "
+                    "least one registered household (registered = 1)"]
+        people = np.bincount(h["county"][registered], weights=h["size"][registered],
+                             minlength=self.n_counties)
+        rural = self.counties["rural_population"].astype(np.float64)
+        over = np.flatnonzero(people > rural)
+        return [f"{where} [counties]: county '{self.county_names[k]}' (row {k}): "
+                f"{int(people[k]):,} registered people but rural_population "
+                f"{int(rural[k]):,}: expected a rural population of at least its registered "
+                "people (incidence at most 100 %)" for k in over[:5]]
 
     def _check_links(self, where: str) -> list[str]:
         problems = []
