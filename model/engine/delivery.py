@@ -578,7 +578,7 @@ def _summarise(enrolments, budget, build, carry, approved, rows,
     c, p, n, paid_at = rows
     effect = paid_at + build[p]
     # carried builds: in effect at month k this year
-    cc, pp, kk = np.nonzero(carry.building)
+    cc, pp, kk = np.unravel_index(np.flatnonzero(carry.building), carry.building.shape)
     c = np.concatenate([c, cc])
     p = np.concatenate([p, pp])
     effect = np.concatenate([effect, kk.astype(np.float64)])
@@ -591,16 +591,17 @@ def _summarise(enrolments, budget, build, carry, approved, rows,
     years = np.bincount(flat[now], n_all[now] * (MONTHS - effect[now]) / MONTHS, size)
     years = years.reshape(nc, npr)
     fraction = np.divide(years, in_effect, out=np.zeros((nc, npr)), where=in_effect > 0)
-    monthly = np.zeros((nc, npr, MONTHS))
-    for m in range(MONTHS):
-        cum = np.bincount(flat[effect < m + 1], n_all[effect < m + 1], size).reshape(nc, npr)
-        monthly[:, :, m] = np.divide(cum, enrolments, out=np.zeros((nc, npr)),
-                                     where=enrolments > 0)
+    # in effect by the end of month m (effect < m + 1): from month floor(effect) on
+    month = np.floor(effect[now]).astype(np.int64)
+    started = np.bincount(flat[now] * MONTHS + month, n_all[now], size * MONTHS)
+    cum = np.cumsum(started.reshape(nc, npr, MONTHS), axis=-1)  # whole numbers: exact
+    monthly = np.divide(cum, enrolments[..., None], out=np.zeros((nc, npr, MONTHS)),
+                        where=enrolments[..., None] > 0)
 
     later = ~now
     bins = np.ceil(effect[later] - MONTHS - _EPS).clip(0, CARRY_BINS - 1).astype(np.int64)
-    carry_building = np.zeros((nc, npr, CARRY_BINS), np.int64)
-    np.add.at(carry_building, (c[later], p[later], bins), n_all[later])
+    carry_building = np.bincount(flat[later] * CARRY_BINS + bins, n_all[later],
+                                 size * CARRY_BINS).astype(np.int64).reshape(nc, npr, CARRY_BINS)
     paid = np.bincount(flat[: len(n)], n, size).reshape(nc, npr).astype(np.int64)
     carry_approved = carry.approved + approved - paid
 
