@@ -77,7 +77,12 @@ import numpy as np
 import simpy
 
 from model.engine.delivery_timeline import EPS as _EPS
-from model.engine.delivery_timeline import MONTHS, county_timelines, tranche_events
+from model.engine.delivery_timeline import (
+    MONTHS,
+    county_timelines,
+    summarise_rows,
+    tranche_events,
+)
 from model.random import Stream, hash_id_np, uniforms_np, year_key
 
 # per programme the stream is DELIVERY_STREAM + 16 * k like the other
@@ -575,34 +580,12 @@ def _summarise(enrolments, budget, build, carry, approved, rows,
     carried builds) into the result arrays. Sums run over the rows of each
     county and programme in the order paid."""
     nc, npr = enrolments.shape
-    c, p, n, paid_at = rows
-    effect = paid_at + build[p]
-    # carried builds: in effect at month k this year
-    cc, pp, kk = np.unravel_index(np.flatnonzero(carry.building), carry.building.shape)
-    c = np.concatenate([c, cc])
-    p = np.concatenate([p, pp])
-    effect = np.concatenate([effect, kk.astype(np.float64)])
-    n_all = np.concatenate([n, carry.building[cc, pp, kk]])
-
-    flat = c * npr + p
-    size = nc * npr
-    now = effect < MONTHS
-    in_effect = np.bincount(flat[now], n_all[now], size).reshape(nc, npr).astype(np.int64)
-    years = np.bincount(flat[now], n_all[now] * (MONTHS - effect[now]) / MONTHS, size)
-    years = years.reshape(nc, npr)
-    fraction = np.divide(years, in_effect, out=np.zeros((nc, npr)), where=in_effect > 0)
-    # in effect by the end of month m (effect < m + 1): from month floor(effect) on
-    month = np.floor(effect[now]).astype(np.int64)
-    started = np.bincount(flat[now] * MONTHS + month, n_all[now], size * MONTHS)
-    cum = np.cumsum(started.reshape(nc, npr, MONTHS), axis=-1)  # whole numbers: exact
-    monthly = np.divide(cum, enrolments[..., None], out=np.zeros((nc, npr, MONTHS)),
-                        where=enrolments[..., None] > 0)
-
-    later = ~now
-    bins = np.ceil(effect[later] - MONTHS - _EPS).clip(0, CARRY_BINS - 1).astype(np.int64)
-    carry_building = np.bincount(flat[later] * CARRY_BINS + bins, n_all[later],
-                                 size * CARRY_BINS).astype(np.int64).reshape(nc, npr, CARRY_BINS)
-    paid = np.bincount(flat[: len(n)], n, size).reshape(nc, npr).astype(np.int64)
+    in_effect, paid = np.zeros((nc, npr), np.int64), np.zeros((nc, npr), np.int64)
+    fraction, monthly = np.zeros((nc, npr)), np.zeros((nc, npr, MONTHS))
+    carry_building = np.zeros((nc, npr, CARRY_BINS), np.int64)
+    summarise_rows(*rows, np.asarray(build, np.float64),
+                   np.ascontiguousarray(carry.building, np.int64), enrolments, in_effect,
+                   fraction, monthly, carry_building, paid)
     carry_approved = carry.approved + approved - paid
 
     # unspent: the share of the budget whose households were not paid

@@ -198,3 +198,74 @@ def county_timelines(new, carried, affordable, delay, team_rate, office_rate, lo
         if fallback[c]:
             nrows = first_row
     return nrows
+
+
+@njit(cache=True)
+def summarise_rows(rows_c, rows_p, rows_n, rows_t, build, carried_building, enrolments,
+                   in_effect, fraction, monthly, carry_building, paid):
+    """Result arrays of a year of delivery from its payment rows.
+
+    A row's assistance takes effect at ``month paid + build[p]``; carried
+    builds (``carried_building[c, p, k]``) at month ``k``. Household-years
+    are summed over the rows of each county and programme in row order, then
+    over the carried builds in month order (the order of the event model's
+    record).
+
+    Parameters
+    ----------
+    rows_c, rows_p, rows_n : int64 arrays (R,)
+        County, programme and households of each payment.
+    rows_t : float64 array (R,)
+        Month of each payment.
+    build : float64 array (P,)
+        Build time per programme in months.
+    carried_building : int64 array (C, P, K)
+        Builds carried from last year, in effect at month ``k``.
+    enrolments : int64 array (C, P)
+        Households due this year.
+    in_effect, paid : int64 arrays (C, P), out (zeros)
+        Households in effect this year; households paid this year.
+    fraction : float64 array (C, P), out (zeros)
+        Mean fraction of the year in effect among those in effect.
+    monthly : float64 array (C, P, 12), out (zeros)
+        Share of ``enrolments`` in effect by the end of each month.
+    carry_building : int64 array (C, P, K), out (zeros)
+        Builds not finished by 31 December: in effect at month ``k`` of
+        next year.
+    """
+    nc, npr = enrolments.shape
+    years = np.zeros((nc, npr))
+    started = np.zeros((nc, npr, MONTHS), np.int64)
+    for i in range(len(rows_c)):
+        c, p, n = rows_c[i], rows_p[i], rows_n[i]
+        paid[c, p] += n
+        _take_effect(c, p, n, rows_t[i] + build[p], in_effect, years, started, carry_building)
+    for c in range(nc):
+        for p in range(npr):
+            for k in range(carried_building.shape[2]):
+                n = carried_building[c, p, k]
+                if n > 0:
+                    _take_effect(c, p, n, np.float64(k), in_effect, years, started,
+                                 carry_building)
+    for c in range(nc):
+        for p in range(npr):
+            if in_effect[c, p] > 0:
+                fraction[c, p] = years[c, p] / in_effect[c, p]
+            if enrolments[c, p] > 0:
+                cum = 0
+                for m in range(MONTHS):
+                    cum += started[c, p, m]
+                    monthly[c, p, m] = cum / enrolments[c, p]
+
+
+@njit(cache=True, inline="always")
+def _take_effect(c, p, n, effect, in_effect, years, started, carry_building):
+    """``n`` households of county ``c`` and programme ``p`` take effect at
+    month ``effect``: this year before month 12, else carried."""
+    if effect < MONTHS:
+        in_effect[c, p] += n
+        years[c, p] += n * (MONTHS - effect) / MONTHS
+        started[c, p, int(np.floor(effect))] += n
+    else:
+        b = min(max(np.ceil(effect - MONTHS - EPS), 0.0), carry_building.shape[2] - 1.0)
+        carry_building[c, p, int(b)] += n
