@@ -23,6 +23,7 @@ import signal
 import threading
 from contextlib import contextmanager
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +34,8 @@ from model.engine.sim import Simulation
 from model.errors import PovsimError, ScenarioError
 from model.programmes.measures import instances
 from model.random import Stream, hash_id_np, uniforms_np, year_key
+from model.registry import cache as registry_cache
 from model.registry import files as registry_io
-from model.registry import synth
 from model.registry.tables import Registry
 from model.results import to_dataset
 from model.scenario import Scenario
@@ -46,7 +47,26 @@ REGISTRY_FILES = (".nc", ".csv", ".parquet")
 def _cached_registry(name_or_path: str, mtime_ns: int, scale: float = 1.0) -> Registry:
     if Path(name_or_path).suffix in REGISTRY_FILES:
         return subsample(registry_io.load_registry(name_or_path), scale)
-    return synth.build(*synth.load_spec(name_or_path), scale=scale)
+
+    def build() -> Registry:
+        from model.registry import synth  # scipy: only when a registry is built
+
+        return synth.build(*synth.load_spec(name_or_path), scale=scale)
+
+    text = _spec_text(name_or_path)
+    return build() if text is None else registry_cache.cached(text, scale, build)
+
+
+def _spec_text(name_or_path: str) -> str | None:
+    """The text of a spec file or built-in spec; None if there is none (the
+    build then says what is wrong)."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        path = resources.files("model.registry").joinpath("specs", f"{name_or_path}.toml")
+    try:
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def subsample(registry: Registry, scale: float) -> Registry:
