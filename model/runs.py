@@ -17,9 +17,11 @@ workers.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 from functools import lru_cache
@@ -177,6 +179,7 @@ def run(scenario: Scenario, seeds: list[int] | None = None, registry: Registry |
     seeds = list(range(scenario.seeds)) if seeds is None else [int(s) for s in seeds]
     registry = registry if registry is not None else registry_for(scenario)
     check_years(scenario, registry)
+    prepare_kernels(scenario, registry, say=progress)
     n_years = scenario.end_year - registry.base_year
     with tqdm(total=len(seeds) * n_years, desc=f"{scenario.name}", unit="year", delay=2.0,
               disable=not progress, leave=False) as bar:
@@ -184,6 +187,44 @@ def run(scenario: Scenario, seeds: list[int] | None = None, registry: Registry |
     ds = xr.concat(parts, dim="seed", data_vars="minimal", coords="minimal",
                    compat="override", combine_attrs="override") if len(parts) > 1 else parts[0]
     return ds
+
+_prepared: set[tuple[str, ...]] = set()
+
+
+def prepare_kernels(scenario: Scenario, registry: Registry, say: bool = False) -> None:
+    """Load the compiled kernels (compile them, on the first run after
+    install) before a progress bar starts timing years, by simulating one
+    year of the registry's first households with the scenario's programmes.
+    Once per process and set of programmes.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Its programmes and parameters are used.
+    registry : Registry
+        The run's registry (its base year).
+    say : bool
+        Print a line to standard error if this takes over two seconds
+        (compiling), so that a progress bar's first estimate is not the
+        compilation's.
+    """
+    names = tuple(sorted(scenario.programmes))
+    if names in _prepared:
+        return
+    note = threading.Timer(2.0, lambda: print(
+        "povsim: compiling the model's kernels (first run after install; later runs load them)",
+        file=sys.stderr, flush=True))
+    if say:
+        note.start()
+    try:
+        first = {name: column[:200] for name, column in registry.households.items()}
+        tiny = dataclasses.replace(registry, households=first)
+        Simulation(tiny, scenario.params_for(0), 0, registry.base_year + 1,
+                   instances(scenario.programmes), scale=scenario.scale).run()
+    finally:
+        note.cancel()
+    _prepared.add(names)
+
 
 def cores() -> int:
     """Cores this process may run on (its CPU affinity where known)."""

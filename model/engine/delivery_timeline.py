@@ -258,7 +258,7 @@ def summarise_rows(rows_c, rows_p, rows_n, rows_t, build, carried_building, enro
                     monthly[c, p, m] = cum / enrolments[c, p]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _take_effect(c, p, n, effect, in_effect, years, started, carry_building):
     """``n`` households of county ``c`` and programme ``p`` take effect at
     month ``effect``: this year before month 12, else carried."""
