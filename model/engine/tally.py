@@ -94,18 +94,7 @@ def tally(county, category, size, income, floor, status, event, line, covered_li
     """
     n = county.shape[0]
     step = (n + NCHUNKS - 1) // NCHUNKS
-    # each chunk keeps a partial table of the groups between its lowest and
-    # highest (households are stored county by county, so a chunk spans few)
-    lowest = np.zeros(NCHUNKS, np.int64)
-    rows = np.zeros(NCHUNKS + 1, np.int64)
-    for c in prange(NCHUNKS):
-        lo, hi = np.int64(out.shape[0]), np.int64(-1)
-        for i in range(c * step, min(n, (c + 1) * step)):
-            g = np.int64(county[i]) * n_categories + category[i]
-            lo, hi = min(lo, g), max(hi, g)
-        lowest[c] = lo
-        rows[c + 1] = max(hi - lo + 1, 0)
-    rows = np.cumsum(rows)
+    lowest, rows = chunk_groups(county, category, n_categories, out.shape[0], step)
     partial = np.zeros((rows[-1], NV))
     for c in prange(NCHUNKS):
         acc = partial[rows[c]:rows[c + 1]]
@@ -152,6 +141,31 @@ def tally(county, category, size, income, floor, status, event, line, covered_li
                 acc[g, _TP_P] += people
     add_partials(partial, rows, lowest, out)
     income_histogram(county, category, size, income, status, line, n_categories, hist)
+
+
+@njit(cache=True)
+def chunk_groups(county, category, n_categories, n_groups, step):
+    """Lowest group of each chunk of ``step`` households and the first row of
+    its partial table: a chunk's table holds the groups between its lowest and
+    highest (households are stored county by county, so a chunk spans few).
+
+    Returns
+    -------
+    lowest : int64 array (NCHUNKS,)
+    rows : int64 array (NCHUNKS + 1,)
+        Chunk ``c``'s table is rows ``rows[c]:rows[c + 1]`` of the partial tables.
+    """
+    n = county.shape[0]
+    lowest = np.zeros(NCHUNKS, np.int64)
+    rows = np.zeros(NCHUNKS + 1, np.int64)
+    for c in range(NCHUNKS):
+        lo, hi = np.int64(n_groups), np.int64(-1)
+        for i in range(c * step, min(n, (c + 1) * step)):
+            g = np.int64(county[i]) * n_categories + category[i]
+            lo, hi = min(lo, g), max(hi, g)
+        lowest[c] = lo
+        rows[c + 1] = rows[c] + max(hi - lo + 1, 0)
+    return lowest, rows
 
 
 @njit(cache=True)

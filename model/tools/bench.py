@@ -178,7 +178,7 @@ def check(repeats: int, save: bool) -> int:
     kernel, compared with the stored baseline."""
     r = bench_kernel(CHECK_SIZE, repeats)
     year, _ = bench_year(CHECK_SIZE, repeats)
-    kernel = r.get("kernel_2t", r["kernel_1t"])
+    kernel = max(r["kernel_1t"], r.get("kernel_2t", 0.0))  # the faster thread count
     ratio = kernel * year / CHECK_SIZE  # kernel-times in a whole year
     print(f"{CHECK_SIZE:,} households: kernel {kernel:.3g} household-years/s, whole year "
           f"{CHECK_SIZE / year:.3g} household-years/s: the year takes {ratio:.1f} kernel-times")
@@ -207,7 +207,7 @@ def main(sizes: list[int], repeats: int, national: list[float] = (),
     for n in sizes:
         r = bench_kernel(n, repeats)
         year, peak = bench_year(n, max(1, repeats // 2))
-        best = r.get("kernel_2t", r["kernel_1t"])
+        best = max(r["kernel_1t"], r.get("kernel_2t", 0.0))
         row = (f"{n:.0e}", f"{r['kernel_1t']:.3g}", f"{best:.3g}", f"{r['numpy']:.3g}",
                f"{best / r['numpy']:.1f}x", f"{year:.3f}", f"{n / year:.3g}",
                f"{best * year / n:.1f}x", f"{peak:.0f}", f"{r['max_rel_diff']:.1e}")
