@@ -152,6 +152,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--sizes", type=_bench_size, nargs="+", default=[10**6, 10**7],
                        help="household counts (default 1e6 1e7)")
     bench.add_argument("--repeats", type=_positive, default=5, help="timed runs per figure")
+    bench.add_argument("--national", type=_share, nargs="*", default=[0.01], metavar="SCALE",
+                       help="also run the national scenario 2015-2020 at these scales, with "
+                            "delivery on and off (default 0.01; none: skip)")
+    bench.add_argument("--check", action="store_true",
+                       help="CI check: fail if a whole year takes over twice the stored "
+                            "kernel-times (small size)")
+    bench.add_argument("--save-baseline", action="store_true",
+                       help="store this machine's year/kernel ratio as the --check baseline")
     return parser
 
 
@@ -171,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
             from model.calibration.cli import main as calibration_main
             return calibration_main(args)
         from model.tools.bench import main as bench_main
-        return bench_main(args.sizes, args.repeats)
+        return bench_main(args.sizes, args.repeats, args.national, args.check,
+                          args.save_baseline)
     except PovsimError as err:
         for line in str(err).splitlines() or [""]:
             print(f"povsim: error: {line}", file=sys.stderr)

@@ -17,12 +17,15 @@ workers.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +36,8 @@ from model.engine.sim import Simulation
 from model.errors import PovsimError, ScenarioError
 from model.programmes.measures import instances
 from model.random import Stream, hash_id_np, uniforms_np, year_key
+from model.registry import cache as registry_cache
 from model.registry import files as registry_io
-from model.registry import synth
 from model.registry.tables import Registry
 from model.results import to_dataset
 from model.scenario import Scenario
@@ -47,7 +50,26 @@ def _cached_registry(name_or_path: str, mtime_ns: int, scale: float = 1.0) -> Re
     if Path(name_or_path).suffix.lower() in REGISTRY_FILES:
         # a few problems are enough here; 'povsim registry validate' lists them all
         return subsample(registry_io.load_registry(name_or_path, limit=3), scale)
-    return synth.build(*synth.load_spec(name_or_path), scale=scale)
+
+    def build() -> Registry:
+        from model.registry import synth  # scipy: only when a registry is built
+
+        return synth.build(*synth.load_spec(name_or_path), scale=scale)
+
+    text = _spec_text(name_or_path)
+    return build() if text is None else registry_cache.cached(text, scale, build)
+
+
+def _spec_text(name_or_path: str) -> str | None:
+    """The text of a spec file or built-in spec; None if there is none (the
+    build then says what is wrong)."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        path = resources.files("model.registry").joinpath("specs", f"{name_or_path}.toml")
+    try:
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def subsample(registry: Registry, scale: float) -> Registry:
@@ -194,6 +216,7 @@ def run(scenario: Scenario, seeds: list[int] | None = None, registry: Registry |
     seeds = list(range(scenario.seeds)) if seeds is None else [int(s) for s in seeds]
     registry = registry if registry is not None else registry_for(scenario)
     check_years(scenario, registry)
+    prepare_kernels(scenario, registry, say=progress)
     n_years = scenario.end_year - registry.base_year
     with tqdm(total=len(seeds) * n_years, desc=f"{scenario.name}", unit="year", delay=2.0,
               disable=not progress, leave=False) as bar:
@@ -201,6 +224,44 @@ def run(scenario: Scenario, seeds: list[int] | None = None, registry: Registry |
     ds = xr.concat(parts, dim="seed", data_vars="minimal", coords="minimal",
                    compat="override", combine_attrs="override") if len(parts) > 1 else parts[0]
     return ds
+
+_prepared: set[tuple[str, ...]] = set()
+
+
+def prepare_kernels(scenario: Scenario, registry: Registry, say: bool = False) -> None:
+    """Load the compiled kernels (compile them, on the first run after
+    install) before a progress bar starts timing years, by simulating one
+    year of the registry's first households with the scenario's programmes.
+    Once per process and set of programmes.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Its programmes and parameters are used.
+    registry : Registry
+        The run's registry (its base year).
+    say : bool
+        Print a line to standard error if this takes over two seconds
+        (compiling), so that a progress bar's first estimate is not the
+        compilation's.
+    """
+    names = tuple(sorted(scenario.programmes))
+    if names in _prepared:
+        return
+    note = threading.Timer(2.0, lambda: print(
+        "povsim: compiling the model's kernels (first run after install; later runs load them)",
+        file=sys.stderr, flush=True))
+    if say:
+        note.start()
+    try:
+        first = {name: column[:200] for name, column in registry.households.items()}
+        tiny = dataclasses.replace(registry, households=first)
+        Simulation(tiny, scenario.params_for(0), 0, registry.base_year + 1,
+                   instances(scenario.programmes), scale=scenario.scale).run()
+    finally:
+        note.cancel()
+    _prepared.add(names)
+
 
 def cores() -> int:
     """Cores this process may run on (its CPU affinity where known)."""

@@ -6,7 +6,16 @@ import pytest
 from model.engine.codes import ALL_GUARANTEES, EXITED, HOUSING, NOT_REGISTERED, POOR
 from model.engine.kernels import income_update, income_update_numpy
 from model.engine.rules import verify, verify_numpy
-from model.engine.tally import NBINS, NV, count_at, median_from_hist, tally, tally_numpy
+from model.engine.tally import (
+    NBINS,
+    NCHUNKS,
+    NV,
+    count_at,
+    median_from_hist,
+    median_from_hist_numpy,
+    tally,
+    tally_numpy,
+)
 from model.programmes.base import first_k
 from model.random import Stream, year_key
 
@@ -189,6 +198,39 @@ def test_median_from_histogram_is_within_half_a_bin():
         med = median_from_hist(hist, line)
         assert abs(med - np.median(y)) <= line / 100
     assert np.isnan(median_from_hist(np.zeros(NBINS, np.int64), line))
+
+
+def test_median_kernel_is_the_numpy_reference_bit_for_bit():
+    rng = np.random.default_rng(8)
+    hist = rng.poisson(rng.uniform(0, 3, (3, 40, 1)), (3, 40, NBINS)) * (rng.random((3, 40, NBINS)) < 0.2)
+    hist[0, :5] = 0  # empty rows
+    hist[1, 3, :] = 0
+    hist[1, 3, 7] = 1  # one household
+    line = np.array([2800.0, 2952.5, 3146.0])[:, None]
+    assert_same = np.testing.assert_array_equal
+    assert_same(median_from_hist(hist, line), median_from_hist_numpy(hist, line))
+    total = hist.sum(axis=1)
+    assert_same(median_from_hist(total, line[:, 0]), median_from_hist_numpy(total, line[:, 0]))
+
+
+def test_tally_sums_chunk_by_chunk_in_chunk_order():
+    """Sorted by county as a registry is stored, each chunk spans few groups;
+    the sums are those of whole per-chunk tables added in chunk order."""
+    rng = np.random.default_rng(9)
+    n, n_groups = 5000, 60 * 3
+    county = np.sort(rng.integers(0, 60, n)).astype(np.int16)
+    args = (county, rng.integers(0, 3, n).astype(np.int8), rng.integers(1, 9, n).astype(np.int8),
+            (rng.lognormal(8.0, 0.7, n) - 500).astype(F), (2500 * (rng.random(n) < 0.3)).astype(F),
+            rng.integers(0, 4, n).astype(np.int8), rng.integers(0, 4, n).astype(np.uint8),
+            F(2995), F(2500), 3)
+    out, hist = np.zeros((n_groups, NV)), np.zeros((n_groups, NBINS), np.int64)
+    tally(*args, out, hist)
+    step = -(-n // NCHUNKS)
+    ref = np.zeros((n_groups, NV))
+    for c in range(NCHUNKS):
+        part = slice(c * step, (c + 1) * step)
+        ref += tally_numpy(*(a[part] for a in args[:7]), *args[7:], n_groups)[0]
+    np.testing.assert_array_equal(out, ref)
 
 
 def test_count_at():

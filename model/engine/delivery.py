@@ -76,15 +76,20 @@ from dataclasses import dataclass, fields
 import numpy as np
 import simpy
 
+from model.engine.delivery_timeline import EPS as _EPS
+from model.engine.delivery_timeline import (
+    MONTHS,
+    county_timelines,
+    summarise_rows,
+    tranche_events,
+)
 from model.random import Stream, hash_id_np, uniforms_np, year_key
 
 # per programme the stream is DELIVERY_STREAM + 16 * k like the other
 # per-programme streams
 DELIVERY_STREAM = int(Stream.DELIVERY)
-MONTHS = 12
 MAX_BUILD_MONTHS = 24
 CARRY_BINS = MAX_BUILD_MONTHS + 1  # carry.building[..., k]: in effect at month k next year
-_EPS = 1e-9  # households: guards floor() of money / unit cost against rounding
 
 
 
@@ -437,7 +442,7 @@ def _tranches(settings: Settings) -> list[tuple[float, float]]:
 def deliver(year: int, enrolments: np.ndarray, budget: np.ndarray, settings: Settings,
             seed: int, *, villages: np.ndarray | None = None, carry: Carry | None = None,
             unit_cost: np.ndarray | float | None = None, county_ids: np.ndarray | None = None,
-            programme_ids: Sequence[int] | None = None) -> DeliveryResult:
+            programme_ids: Sequence[int] | None = None, events: bool = False) -> DeliveryResult:
     """Run one year of delivery for every county and programme.
 
     Parameters
@@ -468,6 +473,10 @@ def deliver(year: int, enrolments: np.ndarray, budget: np.ndarray, settings: Set
         them, reordering counties reorders the results and changes nothing else.
     programme_ids : sequence of int, length P, optional
         Stable programme numbers for the random draws (default ``0..P-1``).
+    events : bool, optional
+        Run every county through the event model (:class:`_County`) instead of
+        its closed form (:mod:`model.engine.delivery_timeline`); the results
+        are the same bit for bit, only slower.
 
     Returns
     -------
@@ -506,52 +515,77 @@ def deliver(year: int, enrolments: np.ndarray, budget: np.ndarray, settings: Set
     affordable = _affordable(budget, needing, unit_cost)
     delay = approval_delays(settings, year, seed, county_ids, programme_ids)
     tranches = _tranches(settings)
-    starts = []  # (county, programme, households, month paid)
+    if events:
+        rows, approved = _county_events(range(nc), new, carry.approved, affordable, delay,
+                                        team_rate, settings, tranches)
+    else:
+        rows, approved = _county_timelines(new, carry.approved, affordable, delay, team_rate,
+                                           settings, tranches)
+    return _summarise(enrolments, budget, build, carry, approved, rows, affordable)
+
+
+def _county_events(counties, new, carried, affordable, delay, team_rate, settings,
+                   tranches) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """Payment rows ``(county, programme, households, month)`` and approvals
+    ``[c, p]`` of the given counties, one event model each."""
+    nc, npr = new.shape
+    starts = []
     approved = np.zeros((nc, npr), np.int64)
-    for c in range(nc):
-        if not (new[c].any() or carry.approved[c].any()):
+    for c in counties:
+        if not (new[c].any() or carried[c].any()):
             continue
-        county = _County(_lots(new[c], settings.lots), carry.approved[c], affordable[c],
-                         delay[c], float(team_rate[c]), settings.approval_per_month, tranches)
+        county = _County(_lots(new[c], settings.lots), carried[c], affordable[c], delay[c],
+                         float(team_rate[c]), settings.approval_per_month, tranches)
         county.run()
         approved[c] = county.approved
         starts.extend((c, p, n, t) for p, n, t in county.starts)
-    return _summarise(enrolments, budget, build, carry, approved, starts, affordable)
-
-
-def _summarise(enrolments, budget, build, carry, approved, starts,
-               affordable) -> DeliveryResult:
-    """Turn payment times (and carried builds) into the result arrays."""
-    nc, npr = enrolments.shape
     rows = np.array(starts, np.float64).reshape(-1, 4)
-    c, p = rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64)
-    n, paid_at = rows[:, 2].astype(np.int64), rows[:, 3]
-    effect = paid_at + build[p]
-    # carried builds: in effect at month k this year
-    cc, pp, kk = np.nonzero(carry.building)
-    c = np.concatenate([c, cc])
-    p = np.concatenate([p, pp])
-    effect = np.concatenate([effect, kk.astype(np.float64)])
-    n_all = np.concatenate([n, carry.building[cc, pp, kk]])
+    return (rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64),
+            rows[:, 2].astype(np.int64), rows[:, 3]), approved
 
-    flat = c * npr + p
-    size = nc * npr
-    now = effect < MONTHS
-    in_effect = np.bincount(flat[now], n_all[now], size).reshape(nc, npr).astype(np.int64)
-    years = np.bincount(flat[now], n_all[now] * (MONTHS - effect[now]) / MONTHS, size)
-    years = years.reshape(nc, npr)
-    fraction = np.divide(years, in_effect, out=np.zeros((nc, npr)), where=in_effect > 0)
-    monthly = np.zeros((nc, npr, MONTHS))
-    for m in range(MONTHS):
-        cum = np.bincount(flat[effect < m + 1], n_all[effect < m + 1], size).reshape(nc, npr)
-        monthly[:, :, m] = np.divide(cum, enrolments, out=np.zeros((nc, npr)),
-                                     where=enrolments > 0)
 
-    later = ~now
-    bins = np.ceil(effect[later] - MONTHS - _EPS).clip(0, CARRY_BINS - 1).astype(np.int64)
+def _county_timelines(new, carried, affordable, delay, team_rate, settings,
+                      tranches) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """As :func:`_county_events`, for every county, in closed form
+    (:func:`model.engine.delivery_timeline.county_timelines`); the few counties
+    whose order of events only the event model knows go through it."""
+    nc, npr = new.shape
+    times, shares, scheduled = tranche_events(tranches)
+    pairs = int(np.count_nonzero((new > 0) | (carried > 0)))
+    size = pairs * (settings.lots + 1) * (len(times) + 1)
+    rows = (np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size, np.int64),
+            np.empty(size, np.float64))
+    approved = np.zeros((nc, npr), np.int64)
+    fallback = np.zeros(nc, bool)
+    n = county_timelines(np.ascontiguousarray(new, np.int64),
+                         np.ascontiguousarray(carried, np.int64),
+                         np.ascontiguousarray(affordable, np.float64),
+                         np.ascontiguousarray(delay, np.float64),
+                         np.ascontiguousarray(team_rate, np.float64),
+                         float(settings.approval_per_month), settings.lots, times, shares,
+                         scheduled, *rows, approved, fallback)
+    rows = tuple(r[:n] for r in rows)
+    if fallback.any():
+        counties = np.flatnonzero(fallback)
+        more, approved_there = _county_events(counties, new, carried, affordable, delay,
+                                              team_rate, settings, tranches)
+        approved[counties] = approved_there[counties]
+        rows = tuple(np.concatenate([a, b]) for a, b in zip(rows, more))
+    return rows, approved
+
+
+def _summarise(enrolments, budget, build, carry, approved, rows,
+               affordable) -> DeliveryResult:
+    """Turn payment rows ``(county, programme, households, month paid)`` (and
+    carried builds) into the result arrays. Sums run over the rows of each
+    county and programme in the order paid."""
+    nc, npr = enrolments.shape
+    in_effect, paid = np.zeros((nc, npr), np.int64), np.zeros((nc, npr), np.int64)
+    fraction, monthly = np.zeros((nc, npr)), np.zeros((nc, npr, MONTHS))
     carry_building = np.zeros((nc, npr, CARRY_BINS), np.int64)
-    np.add.at(carry_building, (c[later], p[later], bins), n_all[later])
-    paid = np.bincount(flat[: len(n)], n, size).reshape(nc, npr).astype(np.int64)
+    summarise_rows(*rows, np.asarray(build, np.float64),
+                   np.ascontiguousarray(carry.building, np.int64), enrolments, in_effect,
+                   fraction, monthly, carry_building, paid)
     carry_approved = carry.approved + approved - paid
 
     # unspent: the share of the budget whose households were not paid

@@ -390,13 +390,11 @@ class Simulation:
     def _tally(self, p: YearParams, k: int) -> np.ndarray:
         st, h = self.state, self.reg.households
         line, covered = lines_for(p)
-        out = np.zeros((self.n_groups, NV))
-        hist = np.zeros((self.n_groups, NBINS), np.int64)
+        # the record's rows of the year (zeros) are the tally's tables
+        out = self.record.sums[k].reshape(self.n_groups, NV)
+        hist = self.record.hist[k].reshape(self.n_groups, NBINS)
         tally(h["county"], h["category"], h["size"], st.income, st.floor, st.status, st.event,
               np.float32(line), np.float32(covered), len(CATEGORIES), out, hist)
-        shape = (self.reg.n_counties, len(CATEGORIES))
-        self.record.sums[k] = out.reshape(shape + (NV,))
-        self.record.hist[k] = hist.reshape(shape + (NBINS,))
         self.record.lines[k, L["poverty_line"]] = line
         self.record.lines[k, L["covered_line"]] = covered
         return self.record.sums[k]

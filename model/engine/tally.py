@@ -93,13 +93,13 @@ def tally(county, category, size, income, floor, status, event, line, covered_li
         Lines (yuan/person/year).
     """
     n = county.shape[0]
-    n_groups = out.shape[0]
-    partial = np.zeros((NCHUNKS, n_groups, NV))
     step = (n + NCHUNKS - 1) // NCHUNKS
+    lowest, rows = chunk_groups(county, category, n_categories, out.shape[0], step)
+    partial = np.zeros((rows[-1], NV))
     for c in prange(NCHUNKS):
-        acc = partial[c]
+        acc = partial[rows[c]:rows[c + 1]]
         for i in range(c * step, min(n, (c + 1) * step)):
-            g = np.int64(county[i]) * n_categories + category[i]
+            g = np.int64(county[i]) * n_categories + category[i] - lowest[c]
             people = np.float64(size[i])
             y = np.float64(income[i])
             hl = np.float64(household_line(floor[i], line, covered_line))
@@ -139,19 +139,47 @@ def tally(county, category, size, income, floor, status, event, line, covered_li
             if true_poor:
                 acc[g, _TP_H] += 1.0
                 acc[g, _TP_P] += people
-    add_partials(partial, out)
+    add_partials(partial, rows, lowest, out)
     income_histogram(county, category, size, income, status, line, n_categories, hist)
 
 
 @njit(cache=True)
-def add_partials(partial, out):
-    """``out += partial[c]`` for each chunk ``c`` in order (the same sums
-    whatever the thread count). A plain loop: inside the parallel kernel the
-    array expression costs several times the whole tally."""
-    for c in range(partial.shape[0]):
-        for g in range(out.shape[0]):
+def chunk_groups(county, category, n_categories, n_groups, step):
+    """Lowest group of each chunk of ``step`` households and the first row of
+    its partial table: a chunk's table holds the groups between its lowest and
+    highest (households are stored county by county, so a chunk spans few).
+
+    Returns
+    -------
+    lowest : int64 array (NCHUNKS,)
+    rows : int64 array (NCHUNKS + 1,)
+        Chunk ``c``'s table is rows ``rows[c]:rows[c + 1]`` of the partial tables.
+    """
+    n = county.shape[0]
+    lowest = np.zeros(NCHUNKS, np.int64)
+    rows = np.zeros(NCHUNKS + 1, np.int64)
+    for c in range(NCHUNKS):
+        lo, hi = np.int64(n_groups), np.int64(-1)
+        for i in range(c * step, min(n, (c + 1) * step)):
+            g = np.int64(county[i]) * n_categories + category[i]
+            lo, hi = min(lo, g), max(hi, g)
+        lowest[c] = lo
+        rows[c + 1] = rows[c] + max(hi - lo + 1, 0)
+    return lowest, rows
+
+
+@njit(cache=True)
+def add_partials(partial, rows, lowest, out):
+    """``out += `` the partial table of each chunk ``c`` in order (the same
+    sums whatever the thread count); chunk ``c``'s table is
+    ``partial[rows[c]:rows[c + 1]]`` and starts at group ``lowest[c]`` (the
+    groups a chunk does not reach would add zeros). A plain loop: inside the
+    parallel kernel the array expression costs several times the whole tally."""
+    for c in range(len(rows) - 1):
+        for r in range(rows[c], rows[c + 1]):
+            g = lowest[c] + r - rows[c]
             for k in range(out.shape[1]):
-                out[g, k] += partial[c, g, k]
+                out[g, k] += partial[r, k]
 
 
 @njit(cache=True)
@@ -194,12 +222,48 @@ def tally_numpy(county, category, size, income, floor, status, event, line, cove
     return out, hist.astype(np.int64)
 
 
-def median_from_hist(hist: np.ndarray, line: float) -> np.ndarray:
+def median_from_hist(hist: np.ndarray, line) -> np.ndarray:
     """Median per row of a people-weighted histogram (yuan/person/year; NaN if empty).
 
     ``hist`` has shape (..., NBINS); bin ``b`` covers ``[b, b + 1) / BINS_PER_LINE``
-    lines. Rows whose histogram is empty give NaN.
+    lines; ``line`` broadcasts to ``hist.shape[:-1]``. Rows whose histogram is
+    empty give NaN. One compiled pass (:func:`median_rows`); the numpy
+    reference is :func:`median_from_hist_numpy`.
     """
+    hist = np.asarray(hist)
+    shape = hist.shape[:-1]
+    rows = np.ascontiguousarray(hist, np.int64).reshape(-1, hist.shape[-1])
+    lines = np.ascontiguousarray(np.broadcast_to(np.asarray(line, np.float64), shape)).ravel()
+    out = np.empty(len(rows))
+    median_rows(rows, lines, out)
+    return out.reshape(shape)
+
+
+@njit(cache=True)
+def median_rows(hist, line, out):
+    """``out[r]``: the median of row ``r`` of ``hist`` (int64, (R, bins)) in
+    yuan/person/year, interpolated in its bin; NaN for an empty row."""
+    for r in range(hist.shape[0]):
+        total = np.int64(0)
+        for b in range(hist.shape[1]):
+            total += hist[r, b]
+        if total <= 0:
+            out[r] = np.nan
+            continue
+        half = total / 2.0
+        cum = np.int64(0)
+        b = 0
+        for b in range(hist.shape[1]):
+            cum += hist[r, b]
+            if cum >= half:
+                break
+        inside = hist[r, b]
+        frac = (half - (cum - inside)) / max(inside, 1) if inside > 0 else 0.5
+        out[r] = (b + frac) / BINS_PER_LINE * line[r]
+
+
+def median_from_hist_numpy(hist: np.ndarray, line) -> np.ndarray:
+    """Reference of :func:`median_from_hist` (numpy, whole arrays)."""
     cum = np.cumsum(hist, axis=-1)
     total = cum[..., -1:]
     half = total / 2.0

@@ -1,5 +1,6 @@
 """``povsim bench``: speed of the fused income kernel against its numpy
-reference, with 1 and 2 threads, and of a whole simulated year.
+reference, with 1 and 2 threads, of a whole simulated year, and of the
+national scenario 2015-2020.
 
 Figures are household-years per second (median of ``repeats`` runs) measured
 in this process, so ratios are against a reference run on the same machine at
@@ -8,11 +9,24 @@ transcendental functions; the benchmark checks that it reproduces the
 kernel's statistics: mean income and the share below the line within a
 relative 1e-4, and every household's income within 1e-4 relative (or 0.05
 yuan absolute).
+
+Peak memory is what numpy and Python allocate during the measured step
+(``tracemalloc``, a separate run from the timed ones), per household; a
+registry memory-mapped from the cache (:mod:`model.registry.cache`) is not
+counted, a registry built during the step is.
+
+``--check`` runs a small version for CI: it fails (exit 1) when the whole
+year takes more than twice as many kernel-times as the stored baseline
+(``bench_baseline.json`` beside this file, written by ``--save-baseline``).
 """
 
 from __future__ import annotations
 
+import json
+import statistics
 import time
+import tracemalloc
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -25,6 +39,9 @@ from model.random import Stream, year_key
 from model.registry.synth import synthetic
 
 TOLERANCE = 1e-4
+BASELINE = Path(__file__).with_name("bench_baseline.json")
+CHECK_SIZE = 200_000  # households of the CI check
+REGRESSION = 2.0  # --check fails when the year/kernel ratio grows by more than this
 
 
 def kernel_arguments(n: int, seed: int = 0) -> tuple[tuple, dict]:
@@ -83,11 +100,12 @@ def bench_kernel(n: int, repeats: int) -> dict[str, float]:
     return rates
 
 
-def bench_year(n: int, repeats: int) -> float:
-    """Seconds for one whole simulated year (all steps) at ``n`` households."""
+def bench_year(n: int, repeats: int) -> tuple[float, float]:
+    """Seconds for one whole simulated year (all steps) at ``n`` households,
+    and the peak bytes per household allocated during a year."""
     reg = synthetic(n)
     params = Parameters.load()
-    sim = Simulation(reg, params, seed=0, end_year=reg.base_year + 1 + repeats,
+    sim = Simulation(reg, params, seed=0, end_year=reg.base_year + 2 + repeats,
                      programmes=instances())
     sim._record_base_year()
     sim.step(reg.base_year + 1)  # warm-up: compile or load kernels
@@ -96,23 +114,103 @@ def bench_year(n: int, repeats: int) -> float:
         t = time.perf_counter()
         sim.step(year)
         times.append(time.perf_counter() - t)
-    return float(np.median(times))
+    peak = _peak(lambda: sim.step(reg.base_year + 2 + repeats))
+    return float(np.median(times)), peak / n
 
 
-def main(sizes: list[int], repeats: int) -> int:
+def _peak(fn) -> float:
+    """Peak bytes allocated (numpy and Python) while ``fn()`` runs."""
+    tracemalloc.start()
+    try:
+        fn()
+        return float(tracemalloc.get_traced_memory()[1])
+    finally:
+        tracemalloc.stop()
+
+
+def bench_national(scale: float, repeats: int) -> dict[str, float]:
+    """The national scenario 2015-2020, one seed, at ``scale``, with delivery
+    on and off: registry (build or cache load) time, simulation time, time in
+    delivery, wall time of a run and peak bytes per household."""
+    import dataclasses
+
+    from model.registry import cache as registry_cache
+    from model.results import to_dataset
+    from model.runs import _spec_text, prepare_kernels, registry_for
+    from model.scenario import load_scenario
+
+    scenario = dataclasses.replace(load_scenario("national"), scale=scale)
+    where = registry_cache.folder()
+    text = _spec_text(scenario.registry)
+    cached = (where is not None and text is not None and (
+        where / "registry" / registry_cache.key(text, scale) / "meta.json").is_file())
+    t = time.perf_counter()
+    reg = registry_for(scenario)
+    out = {"households": reg.n_households, "registry_s": time.perf_counter() - t,
+           "registry_loaded": float(cached)}
+    prepare_kernels(scenario, reg)
+    programmes = scenario.programmes
+    for label, overlay in (("on", {}), ("off", {"delivery.enabled": 0})):
+        params = scenario.params_for(0)
+        if overlay:
+            params = params.with_overlay(overlay, source="bench")
+
+        def simulate():
+            sim = Simulation(reg, params, 0, scenario.end_year, instances(programmes),
+                             scale=scale)
+            t0 = time.perf_counter()
+            record = sim.run()
+            t1 = time.perf_counter()
+            to_dataset(record, reg, scenario, 0, [p.name for p in sim.programmes])
+            return t1 - t0, time.perf_counter() - t0, sim.delivery_seconds
+
+        runs = [simulate() for _ in range(repeats)]
+        out[f"sim_{label}_s"] = statistics.median(r[0] for r in runs)
+        out[f"run_{label}_s"] = statistics.median(r[1] for r in runs)
+        out[f"delivery_{label}_s"] = statistics.median(r[2] for r in runs)
+        if label == "on":
+            out["peak_b_per_hh"] = _peak(simulate) / reg.n_households
+    return out
+
+
+def check(repeats: int, save: bool) -> int:
+    """CI check: the whole year at :data:`CHECK_SIZE` households against the
+    kernel, compared with the stored baseline."""
+    r = bench_kernel(CHECK_SIZE, repeats)
+    year, _ = bench_year(CHECK_SIZE, repeats)
+    kernel = max(r["kernel_1t"], r.get("kernel_2t", 0.0))  # the faster thread count
+    ratio = kernel * year / CHECK_SIZE  # kernel-times in a whole year
+    print(f"{CHECK_SIZE:,} households: kernel {kernel:.3g} household-years/s, whole year "
+          f"{CHECK_SIZE / year:.3g} household-years/s: the year takes {ratio:.1f} kernel-times")
+    if save:
+        BASELINE.write_text(json.dumps({"households": CHECK_SIZE, "year_over_kernel": ratio},
+                                       indent=1) + "\n", encoding="utf-8")
+        print(f"stored as the baseline in {BASELINE.name}")
+        return 0
+    stored = json.loads(BASELINE.read_text(encoding="utf-8"))["year_over_kernel"]
+    ok = ratio <= REGRESSION * stored
+    print(f"baseline {stored:.1f} kernel-times: {'ok' if ok else 'REGRESSED'} "
+          f"(fails above {REGRESSION:g} x the baseline, {REGRESSION * stored:.1f})")
+    return 0 if ok else 1
+
+
+def main(sizes: list[int], repeats: int, national: list[float] = (),
+         check_only: bool = False, save_baseline: bool = False) -> int:
+    if check_only or save_baseline:
+        return check(repeats, save_baseline)
     print(f"numba {numba.__version__}, {numba.config.NUMBA_NUM_THREADS} threads available; "
           f"median of {repeats} runs (numpy: of {max(1, repeats // 3)})")
     header = ("households", "kernel 1t", "kernel 2t", "numpy", "2t/numpy", "year (s)",
-              "year hh/s", "max rel diff")
+              "year hh/s", "kernel/year", "year B/hh", "max rel diff")
     print("  ".join(f"{h:>12}" for h in header))
     ok = True
     for n in sizes:
         r = bench_kernel(n, repeats)
-        year = bench_year(n, max(1, repeats // 2))
-        best = r.get("kernel_2t", r["kernel_1t"])
+        year, peak = bench_year(n, max(1, repeats // 2))
+        best = max(r["kernel_1t"], r.get("kernel_2t", 0.0))
         row = (f"{n:.0e}", f"{r['kernel_1t']:.3g}", f"{best:.3g}", f"{r['numpy']:.3g}",
                f"{best / r['numpy']:.1f}x", f"{year:.3f}", f"{n / year:.3g}",
-               f"{r['max_rel_diff']:.1e}")
+               f"{best * year / n:.1f}x", f"{peak:.0f}", f"{r['max_rel_diff']:.1e}")
         print("  ".join(f"{v:>12}" for v in row))
         mean_ok = abs(r["mean_kernel"] / r["mean_numpy"] - 1) < TOLERANCE
         poor_ok = abs(r["poor_kernel"] - r["poor_numpy"]) < TOLERANCE
@@ -123,5 +221,24 @@ def main(sizes: list[int], repeats: int) -> int:
               f"{r['poor_numpy']:.5f} -> {'agree' if mean_ok and poor_ok and hh_ok else 'DIFFER'}"
               f" (tolerance {TOLERANCE:g})")
     print("units: household-years per second; 'year' is one whole simulated year (enrolment, "
-          "components, income, verification, tally, programme records)")
+          "delivery, components, income, verification, tally, programme records); "
+          "kernel/year: how many kernel-times a whole year takes; B/hh: peak bytes allocated "
+          "per household during a year")
+    if national:
+        print("\nnational scenario 2015-2020, one seed (delivery on | off):")
+        header = ("scale", "households", "registry s", "sim on s", "delivery s", "share",
+                  "run on s", "sim off s", "on - off s", "peak B/hh")
+        print("  ".join(f"{h:>11}" for h in header))
+    for scale in national:
+        r = bench_national(scale, 3 if scale <= 0.05 else 1)
+        row = (f"{scale:g}", f"{r['households']:,}",
+               f"{r['registry_s']:.2f} {'load' if r['registry_loaded'] else 'build'}",
+               f"{r['sim_on_s']:.3f}", f"{r['delivery_on_s']:.3f}",
+               f"{r['delivery_on_s'] / r['sim_on_s']:.0%}", f"{r['run_on_s']:.3f}",
+               f"{r['sim_off_s']:.3f}", f"{r['sim_on_s'] - r['sim_off_s']:.3f}",
+               f"{r['peak_b_per_hh']:.0f}")
+        print("  ".join(f"{v:>11}" for v in row))
+    if national:
+        print("sim: the yearly loop; run: sim and the dataset; delivery: time inside the "
+              "delivery model; registry: built from the spec or loaded from the cache")
     return 0 if ok else 1
