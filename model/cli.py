@@ -1,4 +1,4 @@
-"""Command line: ``povsim run``, ``povsim compare``, ``povsim scenarios``,
+"""Command line: ``povsim run``, ``povsim compare``, ``povsim sweep``, ``povsim scenarios``,
 ``povsim registry``, ``povsim bench``, ``povsim calibrate`` and ``povsim backtest``
 (also ``python -m model``).
 
@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "file)")
     from model.calibration.cli import add_parsers
     add_parsers(sub, _positive, _share)
+    from model.sweep.cli import add_parser as add_sweep
+    add_sweep(sub, _positive, _share)
     sub.add_parser("scenarios", help="list the scenarios that can be named")
     registry = sub.add_parser("registry", help="check, import or build registries")
     reg_sub = registry.add_subparsers(dest="registry_command", required=True,
@@ -130,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
             return _compare(args)
         if args.command == "scenarios":
             return _scenarios()
+        if args.command == "sweep":
+            from model.sweep.cli import main as sweep_main
+            return sweep_main(args)
         if args.command in ("calibrate", "backtest"):
             from model.calibration.cli import main as calibration_main
             return calibration_main(args)
