@@ -80,7 +80,7 @@ def analyse(store: SweepStore) -> Analysis:
         for o, outcome in enumerate(info["outcomes"]):
             y = response.values[k, :, o]
             indices += [dict(scenario=scenario, outcome=outcome, **row)
-                        for row in _indices(info, x, y, complete[k])]
+                        for row in indices_for(info, x, y, complete[k])]
             if outcome.startswith("met:"):
                 thresholds += [dict(scenario=scenario, outcome=outcome, **row)
                                for row in _thresholds(info, x[complete[k]],
@@ -102,7 +102,7 @@ def _sampling(info: dict, x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _indices(info: dict, x: np.ndarray, y: np.ndarray, complete: np.ndarray) -> list[dict]:
+def indices_for(info: dict, x: np.ndarray, y: np.ndarray, complete: np.ndarray) -> list[dict]:
     """One row per factor: the design's sensitivity measures, or a note why
     there are none."""
     names = info["factors"]
