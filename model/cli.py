@@ -82,15 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "scenarios')")
     compare.add_argument("--seed", type=_seed, default=0, help="first seed (default 0)")
     compare.add_argument("--out", type=Path, help="output folder (default outputs/compare-<names>)")
-    compare.add_argument("--workers", type=_positive,
-                         help="worker processes (default: one per core, at most one per run; "
-                              "1 runs in this process)")
-    compare.add_argument("--lang", choices=("en", "zh"), default="en",
-                         help="chart labels: en (default) or zh (needs a CJK font)")
-    compare.add_argument("--scale", type=_share,
-                         help="share of households simulated in every scenario, overriding "
-                              "theirs (absolute targets are scaled alike)")
     for p in (run, compare):
+        p.add_argument("--workers", type=_positive,
+                       help="worker processes (default: one per core, at most one per run; "
+                            "1 runs in this process)")
+        p.add_argument("--lang", choices=("en", "zh"), default="en",
+                       help="chart labels: en (default) or zh (needs a CJK font)")
+        p.add_argument("--scale", type=_share,
+                       help="share of households simulated, overriding the scenario's "
+                            "(absolute targets are scaled alike)")
         p.add_argument("--posterior", nargs="?", const=True, metavar="FIT",
                        help="seed i runs with accepted parameter vector i mod n of the fit the "
                             "scenario extends, or of fit FIT (a name in calibration/fits or a "
@@ -156,10 +156,17 @@ def _run(args) -> int:
     from model.scenario import load_scenario
 
     start = time.perf_counter()
+    from model.analysis.charts import chart_language
+
     scenario = load_scenario(args.scenario)
+    if args.scale is not None:
+        scenario = dataclasses.replace(scenario, scale=args.scale)
     if args.posterior:
         from model.calibration.posterior import attach
         scenario = attach(scenario, None if args.posterior is True else args.posterior)
+    lang, font, warning = chart_language(args.lang)
+    if warning:
+        print(f"povsim: warning: {warning}", file=sys.stderr)
     if args.registry:
         reg = Path(args.registry)
         reg = str(reg.resolve()) if reg.suffix and reg.is_file() else args.registry
@@ -170,11 +177,16 @@ def _run(args) -> int:
     out = args.out or Path("outputs") / scenario.name
     if out.exists() and not out.is_dir():
         raise PovsimError(f"--out {out}: exists and is not a folder")
-    ds = runs.run(scenario, seeds)
+    if args.workers is None or args.workers == 1 or len(seeds) == 1:
+        ds = runs.run(scenario, seeds)
+    else:
+        (ds,) = runs.run_all([scenario], seeds, args.workers)
     out.mkdir(parents=True, exist_ok=True)
     results.write_netcdf(ds, out / "results.nc")
     summary.write_summary_csv(ds, out / "summary.csv")
-    plots.poor_by_year(ds, out / "registered_poor.png")
+    import matplotlib
+    with matplotlib.rc_context({"font.family": [font, "DejaVu Sans"]} if font else {}):
+        plots.poor_by_year(ds, out / "registered_poor.png", lang)
     print(format_table(ds))
     print(f"\nwrote {out / 'results.nc'}, {out / 'summary.csv'}, {out / 'registered_poor.png'} "
           f"({time.perf_counter() - start:.1f} s)")

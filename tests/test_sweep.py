@@ -288,3 +288,12 @@ def test_a_sweep_on_an_external_scheduler_equals_one_in_process(gain_sweep, tmp_
                 process.terminate()
                 process.wait(30)
 
+
+
+def test_run_takes_the_run_options_of_compare_and_sweep(tmp_path, capsys):
+    code = main(["run", "default", "--scale", "0.5", "--seeds", "1", "--workers", "1",
+                 "--lang", "en", "--out", str(tmp_path)])
+    assert code == 0, capsys.readouterr().err
+    import xarray as xr
+    with xr.open_dataset(tmp_path / "results.nc") as ds:
+        assert ds.attrs["scale"] == 0.5

@@ -79,9 +79,9 @@ def analyse(store: SweepStore) -> Analysis:
     for k, scenario in enumerate(info["scenarios"]):
         for o, outcome in enumerate(info["outcomes"]):
             y = response.values[k, :, o]
-            indices += [dict(scenario=scenario, outcome=outcome, **row)
-                        for row in indices_for(info, x, y, complete[k])]
-            if outcome.startswith("met:"):
+            rows = indices_for(info, x, y, complete[k])
+            indices += [dict(scenario=scenario, outcome=outcome, **row) for row in rows]
+            if outcome.startswith("met:") and not any("note" in r for r in rows):
                 thresholds += [dict(scenario=scenario, outcome=outcome, **row)
                                for row in _thresholds(info, x[complete[k]],
                                                       y[complete[k]])]
@@ -253,8 +253,19 @@ def markdown(a: Analysis, charts: list[str]) -> str:
             lines += [f"## {scenario}: {outcome} ({units})", "",
                       "Factors that matter: " + (", ".join(which) if which else "none"), "",
                       indices_table(a, scenario, outcome)]
+    constant = [(r["scenario"], r["outcome"]) for r in a.indices
+                if r["outcome"].startswith("met:") and r.get("note") == "no variation"]
+    if a.thresholds or constant:
+        lines += ["## Thresholds", ""]
+        for scenario, outcome in dict.fromkeys(constant):
+            k = info["scenarios"].index(scenario)
+            p = float(np.nanmean(a.response.sel(scenario=scenario, outcome=outcome)
+                                 .values[a.complete[k]]))
+            lines.append(f"- {scenario}: {outcome} has probability {p:.0%} at every point: "
+                         "no threshold in these ranges")
+        lines.append("")
     if a.thresholds:
-        lines += ["## Thresholds", "",
+        lines += [
                   "Where the probability of meeting a target first reaches each level"
                   + (" (by factor octile, averaged over the other factors)"
                      if len(info["factors"]) > 1 else "") + ":", "",

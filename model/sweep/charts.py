@@ -10,8 +10,9 @@ over one or two factors with the seed band.
   the 10-90 % band over seeds (for a probability, its 90 % Wilson interval);
   ``heatmap.png`` (two factors on a grid): the response over both.
 
-Only the first scenario of a sweep is drawn; every scenario is in
-``sweep.md`` and ``indices.csv``.
+Only the first scenario of a sweep is drawn, and in the tornado and indices
+charts only the outcomes that vary over its points; every scenario and
+outcome is in ``sweep.md`` and ``indices.csv``.
 """
 
 from __future__ import annotations
@@ -46,6 +47,14 @@ def _save(fig, path: Path) -> None:
     plt.close(fig)
 
 
+def varied(a) -> list[int]:
+    """Rows of the outcomes that vary over the first scenario's points."""
+    scenario = a.info["scenarios"][0]
+    flat = {r["outcome"] for r in a.indices
+            if r["scenario"] == scenario and r.get("note") == "no variation"}
+    return [o for o, name in enumerate(a.info["outcomes"]) if name not in flat]
+
+
 def _title(info: dict, o: int) -> str:
     return f"{info['outcomes'][o]} ({info['outcome_units'][o]})"
 
@@ -54,8 +63,9 @@ def tornado(a, path: Path) -> None:
     """Mean response at each factor's lowest and highest quarter of values."""
     info, x = a.info, a.ds["x"].values
     y_all = a.response.values[0]
-    fig, axes = _panels(len(info["outcomes"]))
-    for o, ax in enumerate(axes):
+    rows = varied(a)
+    fig, axes = _panels(len(rows))
+    for o, ax in zip(rows, axes):
         y = y_all[:, o]
         ok = np.isfinite(y)
         if ok.sum() < 4:
@@ -87,10 +97,11 @@ def indices(a, path: Path) -> None:
     """The sensitivity measures of each outcome."""
     info = a.info
     scenario = info["scenarios"][0]
-    fig, axes = _panels(len(info["outcomes"]))
+    rows_shown = varied(a)
+    fig, axes = _panels(len(rows_shown))
     names = info["factors"]
     pos = np.arange(len(names))
-    for o, ax in enumerate(axes):
+    for o, ax in zip(rows_shown, axes):
         rows = [r for r in a.indices if r["scenario"] == scenario
                 and r["outcome"] == info["outcomes"][o]]
         ax.set_title(_title(info, o), fontsize=9)
@@ -184,7 +195,7 @@ def write_all(a, folder: Path) -> list[str]:
     """Write the charts that fit the sweep into ``folder``; their file names."""
     folder = Path(folder)
     written = []
-    if a.complete[0].sum() >= 4 and len(a.info["factors"]) > 1:
+    if a.complete[0].sum() >= 4 and len(a.info["factors"]) > 1 and varied(a):
         tornado(a, folder / "tornado.png")
         indices(a, folder / "indices.png")
         written += ["tornado.png", "indices.png"]
