@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "1 runs in this process)")
         p.add_argument("--lang", choices=("en", "zh"), default="en",
                        help="chart labels: en (default) or zh (needs a CJK font)")
+        p.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run on the running dask scheduler at ADDRESS (tcp://host:port) "
+                            "instead of a local cluster")
         p.add_argument("--scale", type=_share,
                        help="share of households simulated, overriding the scenario's "
                             "(absolute targets are scaled alike)")
@@ -177,10 +180,11 @@ def _run(args) -> int:
     out = args.out or Path("outputs") / scenario.name
     if out.exists() and not out.is_dir():
         raise PovsimError(f"--out {out}: exists and is not a folder")
-    if args.workers is None or args.workers == 1 or len(seeds) == 1:
+    if args.scheduler is None and (args.workers is None or args.workers == 1
+                                   or len(seeds) == 1):
         ds = runs.run(scenario, seeds)
     else:
-        (ds,) = runs.run_all([scenario], seeds, args.workers)
+        (ds,) = runs.run_all([scenario], seeds, args.workers, scheduler=args.scheduler)
     out.mkdir(parents=True, exist_ok=True)
     results.write_netcdf(ds, out / "results.nc")
     summary.write_summary_csv(ds, out / "summary.csv")
@@ -217,7 +221,7 @@ def _compare(args) -> int:
         raise PovsimError(f"--out {out}: exists and is not a folder")
     if warning:
         print(f"povsim: warning: {warning}", file=sys.stderr)
-    datasets = runs.run_all(scenarios, seeds, args.workers)
+    datasets = runs.run_all(scenarios, seeds, args.workers, scheduler=args.scheduler)
     cmp = compare.compare(datasets, names)
     summary = report.markdown(cmp)
     files = ["compare.nc", "compare.csv", "summary.md"]

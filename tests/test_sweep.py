@@ -116,7 +116,7 @@ def gain_sweep(tmp_path_factory):
     (folder / "gain.toml").write_text(SWEEP, encoding="utf-8")
     sweep = parse_sweep(SWEEP, str(folder / "gain.toml"), folder / "gain.toml")
     x = design.sample(sweep)
-    store, existed = SweepStore.for_sweep(folder / "out", sweep, x)
+    store, _ = SweepStore.for_sweep(folder / "out", sweep, x)
     summary = execute(sweep, store, x, workers=1, progress=False)
     return sweep, x, store, summary
 
@@ -152,7 +152,7 @@ def test_a_grid_sweep_equals_compare_on_the_same_points(gain_sweep, tmp_path):
 
 def test_the_analysis_of_a_grid_sweep_writes_its_summary_and_charts(gain_sweep, tmp_path):
     _, _, store, _ = gain_sweep
-    a, files = analyse.write(store, tmp_path)
+    _, files = analyse.write(store, tmp_path)
     assert files == ["sweep.md", "indices.csv", "response.png"]
     text = (tmp_path / "sweep.md").read_text(encoding="utf-8")
     assert "6 tasks; 6 done, 0 failed" in text and "## Thresholds" in text

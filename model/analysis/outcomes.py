@@ -44,8 +44,8 @@ OUTCOMES = {
 WITH_ARGUMENT = {
     "registered_poor": ("year", "persons", "registered poor people at the end of {arg}"),
     "county_exits": ("year", "1", "share of poor counties exited by the end of {arg}"),
-    "met": ("target", "1", "1 if the seed meets target {arg}, else 0 (mean over seeds: "
-                           "probability)"),
+    "met": ("target", "1",
+            "1 if the seed meets target {arg}, else 0 (mean over seeds: probability)"),
 }
 CELLS = ("county", "category")
 

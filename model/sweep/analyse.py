@@ -240,11 +240,12 @@ def markdown(a: Analysis, charts: list[str]) -> str:
         lines += [info["description"], ""]
     factors = ", ".join(f"{f} [{_fmt(lo)}, {_fmt(hi)}]{' log' if log else ''}"
                         for f, (lo, hi), log in zip(info["factors"], info["bounds"], info["log"]))
-    lines += [f"- design: {info['design']}, {int(a.ds.sizes['point'])} points x "
-              f"{len(info['seeds'])} seed(s) x {len(info['scenarios'])} scenario(s) = {n_tasks} tasks; {n_done} done, {len(a.failures)} failed",
+    scales = ", ".join(f"{s:g}" for s in info["scales"])
+    lines += [(f"- design: {info['design']}, {int(a.ds.sizes['point'])} points x "
+               f"{len(info['seeds'])} seed(s) x {len(info['scenarios'])} scenario(s) = "
+               f"{n_tasks} tasks; {n_done} done, {len(a.failures)} failed"),
               f"- factors: {factors}",
-              f"- scenarios: {', '.join(info['scenarios'])} (scale "
-              f"{', '.join(f'{s:g}' for s in info['scales'])})",
+              f"- scenarios: {', '.join(info['scenarios'])} (scale {scales})",
               f"- source: {info['source']} ({info['code_version']})", ""]
     for scenario in info["scenarios"]:
         for outcome, units in zip(info["outcomes"], info["outcome_units"]):
@@ -259,10 +260,11 @@ def markdown(a: Analysis, charts: list[str]) -> str:
         lines += ["## Thresholds", ""]
         for scenario, outcome in dict.fromkeys(constant):
             k = info["scenarios"].index(scenario)
-            p = float(np.nanmean(a.response.sel(scenario=scenario, outcome=outcome)
-                                 .values[a.complete[k]]))
-            lines.append(f"- {scenario}: {outcome} has probability {p:.0%} at every point: "
-                         "no threshold in these ranges")
+            values = a.response.sel(scenario=scenario, outcome=outcome).values[a.complete[k]]
+            values = values[np.isfinite(values)]
+            if values.size:
+                lines.append(f"- {scenario}: {outcome} has probability {values[0]:.0%} at "
+                             "every point: no threshold in these ranges")
         lines.append("")
     if a.thresholds:
         lines += [

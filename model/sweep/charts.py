@@ -22,11 +22,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt   # noqa: E402  (after choosing the file backend)
-import numpy as np   # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from model.atomic import atomic_write   # noqa: E402
-from model.sweep.store import DONE   # noqa: E402
+from model.atomic import atomic_write
+from model.sweep.store import DONE
 
 BAND = (10, 90)   # percentiles of the seed band
 WILSON_Z = 1.645  # 90 % interval of a probability

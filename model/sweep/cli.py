@@ -97,7 +97,6 @@ def _is_sweep_file(path: Path) -> bool:
 
 def main(args) -> int:
     """Run ``povsim sweep``; the exit code."""
-    from model.sweep import analyse
     from model.sweep.design import sample
     from model.sweep.execute import execute
     from model.sweep.store import SweepStore

@@ -194,7 +194,7 @@ def quick_sweep(scenario: str, vary: list[str], points: int, seeds: int, seed: i
         except ValueError:
             raise PovsimError(f"--vary '{item}': expected NAME=LOW:HIGH, NAME=LOW:HIGH:log or "
                               "NAME=A,B,C with numbers") from None
-    table: dict[str, Any] = {"name": f"{scenario}-sweep", "scenarios": [scenario],
+    table: dict[str, Any] = {"name": f"{Path(scenario).stem}-sweep", "scenarios": [scenario],
                              "seeds": seeds, "seed": seed,
                              "outcomes": list(outcomes or DEFAULT_OUTCOMES),
                              "design": {"kind": design, "points": points},
@@ -333,7 +333,7 @@ def _factor(name: str, entry: Any, src: _File, params: Parameters, design: str) 
         raise src.error(name, "factors", f"'{section}' = {entry!r}: expected a table with "
                                          "range or levels")
     _check(entry, _FACTOR, src, section)
-    param = name[len("programmes."):] if name.startswith("programmes.") else name
+    param = name.removeprefix("programmes.")
     if param not in params:
         raise src.error(name, "factors", f"unknown parameter '{param}' in [{section}]"
                         + unknown_name_hint(param, params.names()))
