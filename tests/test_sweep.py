@@ -159,6 +159,18 @@ def test_the_analysis_of_a_grid_sweep_writes_its_summary_and_charts(gain_sweep, 
     assert (tmp_path / "response.png").stat().st_size > 0
 
 
+def test_a_factor_for_some_years_keeps_the_scenario_values_in_the_others():
+    from model.scenario import load_scenario
+    scenario = load_scenario("xiangxi")
+    factor = Factor("relocation.capacity", 0.0, 50000.0, years=(2017, 2018))
+    params = scenario.params.with_overlay(factor.overlay(40000.0, scenario.params, 2020))
+    for year in range(2012, 2021):
+        want = 40000.0 if year in (2017, 2018) else scenario.params.scalar(
+            "relocation.capacity", year)
+        assert params.scalar("relocation.capacity", year) == want
+    assert params.scalar("relocation.capacity", 2016) == 23000   # the plan's 2016 quota
+
+
 # ---------------------------------------------------------------- resuming
 
 def test_resume_runs_only_what_is_not_done_and_gives_the_same_store(gain_sweep, tmp_path):
@@ -232,6 +244,9 @@ BROKEN_CASES = {
     "wrong_type.toml": r"line 2: 'seeds' = 'two': expected int",
     "unknown_scenario.toml": r"line 1: scenario 'xiangxii' not found.*did you mean 'xiangxi'",
     "bad_toml.toml": r"not valid TOML",
+    "unknown_target.toml": r"line 2: outcome 'met:registered_max:2018': no scenario of the sweep "
+                           r"has target 'registered_max:2018'.*did you mean "
+                           r"'registered_max:2017'",
 }
 
 

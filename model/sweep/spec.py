@@ -251,6 +251,7 @@ def _from_table(data: dict, src: _File) -> Sweep:
             raise src.error("outcomes", None, str(err)) from None
     if len({o.label for o in outcomes}) != len(outcomes):
         raise src.error("outcomes", None, "'outcomes' names an outcome twice")
+    _check_targets(outcomes, scenarios, src)
     series = _strings(data, "series", src, ())
     for name in series:
         if name not in SERIES:
@@ -297,6 +298,19 @@ def _from_table(data: dict, src: _File) -> Sweep:
                  levels=levels, design_seed=design_seed,
                  seeds=tuple(range(first, first + seeds)), outcomes=tuple(outcomes),
                  series=tuple(series))
+
+
+def _check_targets(outcomes: list[Outcome], scenarios: tuple[Scenario, ...], src: _File) -> None:
+    """A ``met:`` outcome must name a target of some scenario's plan (or a
+    national deadline)."""
+    from model.analysis.compare import plan_targets
+
+    known = {t.label for s in scenarios for t in plan_targets(s.targets)}
+    for o in outcomes:
+        if o.is_probability and o.arg not in known:
+            raise src.error("outcomes", None, f"outcome '{o.label}': no scenario of the sweep "
+                            f"has target '{o.arg}'; their targets are "
+                            f"{', '.join(sorted(known))}" + close_match(o.arg, known))
 
 
 def _strings(data: dict, key: str, src: _File, default=None) -> list[str]:
