@@ -215,7 +215,7 @@ def evaluate_targets(ds: xr.Dataset, targets: dict | None = None, scale: float |
         else:
             unit = "village" if kind == "villages_exit_share" else "county"
             a = exited_share(ds[f"{unit}_exit_year"], ds.get(f"poor_{unit}"), unit,
-                              target.year)
+                             target.year)
             m = a >= value[j] - _TOL
         a = a.transpose("seed").values.astype(float)
         actual[:, j] = a

@@ -7,7 +7,8 @@ over one or two factors with the seed band.
   (sobol), mu* with its interval and sigma (morris), or Spearman's rho
   (grid, lhs);
 - ``response.png`` (one factor): the response over the factor's values with
-  the 10-90 % band over seeds (for a probability, its 90 % Wilson interval);
+  the 10-90 % band over seeds (for a probability, its 90 % Wilson interval),
+  for every outcome defined somewhere (a year simulated, a target checked);
   ``heatmap.png`` (two factors on a grid): the response over both.
 
 Only the first scenario of a sweep is drawn, and in the tornado and indices
@@ -147,8 +148,14 @@ def response(a, path: Path) -> None:
     order = np.argsort(x, kind="stable")
     done = a.ds["status"].values[0] == DONE
     values = np.where(done[..., None], a.ds["outcomes"].values[0], np.nan)
-    fig, axes = _panels(len(info["outcomes"]))
-    for o, ax in enumerate(axes):
+    if "zero_year" in info["outcomes"]:   # never: the year after the last, as in the response
+        z = info["outcomes"].index("zero_year")
+        values[..., z] = np.where(done, np.nan_to_num(values[..., z],
+                                                      nan=info["end_years"][0] + 1), np.nan)
+    shown = [o for o in range(len(info["outcomes"]))
+             if np.isfinite(a.response.values[0, :, o]).any()]
+    fig, axes = _panels(max(1, len(shown)))
+    for o, ax in zip(shown, axes):
         probability = info["outcomes"][o].startswith("met:")
         v = values[order, :, o]
         low, high = _band(v, probability)
