@@ -312,3 +312,12 @@ def test_run_takes_the_run_options_of_compare_and_sweep(tmp_path, capsys):
     import xarray as xr
     with xr.open_dataset(tmp_path / "results.nc") as ds:
         assert ds.attrs["scale"] == 0.5
+
+
+def test_confidence_intervals_are_the_same_each_time():
+    factors = tuple(Factor(f"x{k}", -math.pi, math.pi) for k in (1, 2, 3))
+    sweep = dataclasses.replace(_abstract_sweep("sobol", 256, factors), design_seed=0)
+    x = design.sample(sweep)
+    runs_ = [analyse.indices_for(_info(sweep), x, _ishigami(x), np.ones(len(x), bool))
+             for _ in range(2)]
+    assert runs_[0] == runs_[1]

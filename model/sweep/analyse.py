@@ -102,6 +102,12 @@ def _sampling(info: dict, x: np.ndarray) -> np.ndarray:
     return out
 
 
+def _bootstrap_seed(info: dict) -> int:
+    """The seed of the confidence intervals' resampling: the design's seed
+    plus one, as SALib leaves a seed of 0 unseeded."""
+    return int(info["design_seed"]) + 1
+
+
 def indices_for(info: dict, x: np.ndarray, y: np.ndarray, complete: np.ndarray) -> list[dict]:
     """One row per factor: the design's sensitivity measures, or a note why
     there are none."""
@@ -119,7 +125,7 @@ def indices_for(info: dict, x: np.ndarray, y: np.ndarray, complete: np.ndarray) 
         from SALib.analyze import sobol
         res = sobol.analyze(_problem(info), y, calc_second_order=info["second_order"],
                             num_resamples=RESAMPLES, conf_level=CONF_LEVEL,
-                            seed=info["design_seed"])
+                            seed=_bootstrap_seed(info))
         return [{"factor": f, "S1": float(res["S1"][j]), "S1_conf": float(res["S1_conf"][j]),
                  "ST": float(res["ST"][j]), "ST_conf": float(res["ST_conf"][j])}
                 for j, f in enumerate(names)]
@@ -127,7 +133,7 @@ def indices_for(info: dict, x: np.ndarray, y: np.ndarray, complete: np.ndarray) 
         from SALib.analyze import morris
         res = morris.analyze(_problem(info), _sampling(info, x), y, num_resamples=RESAMPLES,
                              conf_level=CONF_LEVEL, num_levels=info["levels"],
-                             seed=info["design_seed"])
+                             seed=_bootstrap_seed(info))
         return [{"factor": f, "mu_star": float(res["mu_star"][j]),
                  "mu_star_conf": float(res["mu_star_conf"][j]),
                  "sigma": float(res["sigma"][j])} for j, f in enumerate(names)]

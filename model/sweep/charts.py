@@ -20,11 +20,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from model.atomic import atomic_write
 from model.sweep.store import DONE
@@ -36,7 +34,8 @@ WILSON_Z = 1.645  # 90 % interval of a probability
 def _panels(n: int, width: float = 5.0, height: float = 3.2):
     cols = min(n, 2)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    fig = Figure(figsize=(width * cols, height * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, list(axes.flat[:n])
@@ -45,7 +44,6 @@ def _panels(n: int, width: float = 5.0, height: float = 3.2):
 def _save(fig, path: Path) -> None:
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    plt.close(fig)
 
 
 def varied(a) -> list[int]:
@@ -86,6 +84,7 @@ def tornado(a, path: Path) -> None:
             ax.barh(row, high - mid, left=mid, color="#dd8452",
                     label="highest quarter" if row == 0 else None)
         ax.axvline(mid, color="k", lw=0.8)
+        ax.xaxis.set_major_locator(MaxNLocator(5))
         ax.set_yticks(range(len(bars)), [b[1] for b in bars], fontsize=8)
         ax.set_title(_title(info, o), fontsize=9)
         ax.legend(fontsize=7, loc="lower right")
