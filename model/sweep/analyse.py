@@ -271,7 +271,8 @@ def markdown(a: Analysis, charts: list[str]) -> str:
             if values.size:
                 lines.append(f"- {scenario}: {outcome} has probability {values[0]:.0%} at "
                              "every point: no threshold in these ranges")
-        lines.append("")
+        if lines[-1]:
+            lines.append("")
     if a.thresholds:
         lines += [
                   "Where the probability of meeting a target first reaches each level"

@@ -167,6 +167,8 @@ def response(a, path: Path) -> None:
                 ax.axhline(level, color="grey", lw=0.6, ls="--")
             ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel(info["factors"][0], fontsize=8)
+        if info["log"][0]:
+            ax.set_xscale("log")
         ax.set_title(_title(info, o), fontsize=9)
         ax.legend(fontsize=7)
     fig.suptitle(f"{info['name']}: {info['scenarios'][0]}, {len(info['seeds'])} seed(s) per "
