@@ -1,4 +1,4 @@
-"""Command line: ``povsim run``, ``povsim compare``, ``povsim scenarios``,
+"""Command line: ``povsim run``, ``povsim compare``, ``povsim sweep``, ``povsim scenarios``,
 ``povsim registry``, ``povsim bench``, ``povsim calibrate`` and ``povsim backtest``
 (also ``python -m model``).
 
@@ -118,21 +118,26 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "scenarios')")
     compare.add_argument("--seed", type=_seed, default=0, help="first seed (default 0)")
     compare.add_argument("--out", type=_out, help="output folder (default outputs/compare-<names>)")
-    compare.add_argument("--workers", type=_positive,
-                         help="worker processes (default: one per core, at most one per run; "
-                              "1 runs in this process)")
-    compare.add_argument("--lang", choices=("en", "zh"), default="en",
-                         help="chart labels: en (default) or zh (needs a CJK font)")
-    compare.add_argument("--scale", type=_share,
-                         help="share of households simulated in every scenario, overriding "
-                              "theirs (absolute targets are scaled alike)")
     for p in (run, compare):
+        p.add_argument("--workers", type=_positive,
+                       help="worker processes (default: one per core, at most one per run; "
+                            "1 runs in this process)")
+        p.add_argument("--lang", choices=("en", "zh"), default="en",
+                       help="chart labels: en (default) or zh (needs a CJK font)")
+        p.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run on the running dask scheduler at ADDRESS (tcp://host:port) "
+                            "instead of a local cluster")
+        p.add_argument("--scale", type=_share,
+                       help="share of households simulated, overriding the scenario's "
+                            "(absolute targets are scaled alike)")
         p.add_argument("--posterior", nargs="?", const=True, metavar="FIT",
                        help="seed i runs with accepted parameter vector i mod n of the fit the "
                             "scenario extends, or of fit FIT (a name in calibration/fits or a "
                             "file)")
     from model.calibration.cli import add_parsers
     add_parsers(sub, _positive, _share)
+    from model.sweep.cli import add_parser as add_sweep
+    add_sweep(sub, _positive, _share)
     sub.add_parser("scenarios", help="list the scenarios that can be named")
     registry = sub.add_parser("registry", help="check, import or build registries")
     reg_sub = registry.add_subparsers(dest="registry_command", required=True,
@@ -175,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
             return _compare(args)
         if args.command == "scenarios":
             return _scenarios()
+        if args.command == "sweep":
+            from model.sweep.cli import main as sweep_main
+            return sweep_main(args)
         if args.command in ("calibrate", "backtest"):
             from model.calibration.cli import main as calibration_main
             return calibration_main(args)
@@ -245,23 +253,36 @@ def _run(args) -> int:
     from model.scenario import load_scenario
 
     start = time.perf_counter()
+    from model.analysis.charts import chart_language
+
     if args.out is not None:
         check_output_folder(args.out)
     scenario = load_scenario(args.scenario)
+    if args.scale is not None:
+        scenario = dataclasses.replace(scenario, scale=args.scale)
     out = check_output_folder(args.out or Path("outputs") / scenario.name)
     if args.posterior:
         from model.calibration.posterior import attach
         scenario = attach(scenario, None if args.posterior is True else args.posterior)
+    lang, font, warning = chart_language(args.lang)
+    if warning:
+        print(f"povsim: warning: {warning}", file=sys.stderr)
     if args.registry:
         scenario = dataclasses.replace(scenario, registry=_registry_path(args.registry))
     seeds = _seeds(args, scenario.seeds)
     _check_run(scenario, runs.registry_for(scenario))  # a bad input fails before any work
-    ds = runs.run(scenario, seeds)
+    if args.scheduler is None and (args.workers is None or args.workers == 1
+                                   or len(seeds) == 1):
+        ds = runs.run(scenario, seeds)
+    else:
+        (ds,) = runs.run_all([scenario], seeds, args.workers, scheduler=args.scheduler)
     names = ["results.nc", "summary.csv", "registered_poor.png"]
-    with output_folder(out) as path_for:
+    import matplotlib
+    with output_folder(out) as path_for, matplotlib.rc_context(
+            {"font.family": [font, "DejaVu Sans"]} if font else {}):
         results.write_netcdf(ds, path_for(names[0]))
         summary.write_summary_csv(ds, path_for(names[1]))
-        plots.poor_by_year(ds, path_for(names[2]))
+        plots.poor_by_year(ds, path_for(names[2]), lang)
     print(format_table(ds))
     print(f"\nwrote {', '.join(names)} and their manifest to {out} "
           f"({time.perf_counter() - start:.1f} s)")
@@ -293,7 +314,7 @@ def _compare(args) -> int:
         _check_run(s, runs.registry_for(s))
     if warning:
         print(f"povsim: warning: {warning}", file=sys.stderr)
-    datasets = runs.run_all(scenarios, seeds, args.workers)
+    datasets = runs.run_all(scenarios, seeds, args.workers, scheduler=args.scheduler)
     cmp = compare.compare(datasets, names)
     from model.analysis import quota_check
     quota_lines = [line for s, n in zip(scenarios, names)

@@ -10,9 +10,11 @@ their random numbers (common random numbers).
 :func:`run` runs one scenario in this process; :func:`run_all` runs several
 scenarios times several seeds, one task per (scenario, seed): with one worker
 one after another in this process, with more in the worker processes of a
-local ``dask.distributed`` cluster (one thread per worker). Tasks are put back
-in scenario and seed order, so results are identical whatever the number of
-workers.
+local ``dask.distributed`` cluster (one thread per worker), or on a running
+cluster. Tasks are put back in scenario and seed order, so results are
+identical whatever the number of workers. :class:`Tasks` is the one way of
+running many tasks (``povsim compare`` and ``povsim sweep`` use it): bounded
+submission, scenarios shipped once, results as they finish.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ import os
 import signal
 import sys
 import threading
+import uuid
 from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import xarray as xr
@@ -327,7 +331,7 @@ def concat_seeds(parts: list[xr.Dataset]) -> xr.Dataset:
 
 
 def run_all(scenarios: list[Scenario], seeds: list[int], workers: int | None = None,
-            progress: bool = True) -> list[xr.Dataset]:
+            progress: bool = True, scheduler: str | None = None) -> list[xr.Dataset]:
     """Run every scenario with the same seeds (common random numbers).
 
     Parameters
@@ -343,6 +347,9 @@ def run_all(scenarios: list[Scenario], seeds: list[int], workers: int | None = N
     progress : bool
         Show a progress bar over completed tasks (on stderr, when it is a
         terminal).
+    scheduler : str, optional
+        Address of a running dask scheduler to use instead of a local
+        cluster (see :class:`Tasks`).
 
     Returns
     -------
@@ -350,25 +357,139 @@ def run_all(scenarios: list[Scenario], seeds: list[int], workers: int | None = N
         One dataset per scenario, seeds in the order given.
     """
     tasks = [(k, int(seed)) for k in range(len(scenarios)) for seed in seeds]
-    workers = default_workers(len(tasks)) if workers is None else max(1, min(workers, len(tasks)))
     done: dict[tuple[int, int], xr.Dataset] = {}
     # disable=None: a bar on a terminal only, so piped or logged output stays clean
     with tqdm(total=len(tasks), desc="runs", unit="run", disable=None if progress else True,
-              leave=False) as bar:
-        if workers == 1:
-            for k, seed in tasks:
-                done[k, seed] = run_one(scenarios[k], seed)
-                bar.update()
-        else:
-            threads = max(1, cores() // workers)
-            with _cluster(workers) as client:
-                from distributed import as_completed
-                futures = {client.submit(run_one, scenarios[k], seed, threads, pure=False,
-                                         key=f"run-{k}-{seed}"): (k, seed) for k, seed in tasks}
-                for future in as_completed(futures):
-                    done[futures[future]] = future.result()   # re-raises a task's error
-                    bar.update()
+              leave=False) as bar, Tasks(len(tasks), workers, scheduler) as pool:
+        held = [pool.share(s, f"scenario-{k}") for k, s in enumerate(scenarios)]
+        calls = (((k, seed), (held[k], seed, pool.threads)) for k, seed in tasks)
+        for (k, seed), result, error in pool.map(run_one, calls, "run"):
+            if error is not None:
+                raise error
+            done[k, seed] = result
+            bar.update()
     return [concat_seeds([done[k, int(seed)] for seed in seeds]) for k in range(len(scenarios))]
+
+
+class Tasks:
+    """The one way to run many tasks: in this process, on a local cluster of
+    worker processes, or on a running dask cluster; ``povsim compare``,
+    ``povsim run --workers`` and ``povsim sweep`` use it.
+
+    Tasks are submitted in a bounded window (:data:`IN_FLIGHT_PER_THREAD`
+    per worker thread), so a hundred thousand tasks do not flood the
+    scheduler, and results are handed back as they finish. Large arguments
+    shared by many tasks (a scenario) are shipped once with :meth:`share`.
+    A worker killed mid-task loses only that task: the scheduler runs it
+    again elsewhere.
+
+    Parameters
+    ----------
+    n_tasks : int
+        Tasks to run (for the default number of workers).
+    workers : int, optional
+        Worker processes of a local cluster (default :func:`default_workers`);
+        1 runs in this process.
+    scheduler : str, optional
+        Address of a running scheduler (``tcp://host:port``), however it was
+        started; ``workers`` is then ignored.
+    """
+
+    IN_FLIGHT_PER_THREAD = 4
+
+    def __init__(self, n_tasks: int, workers: int | None = None, scheduler: str | None = None):
+        self.scheduler = scheduler
+        self.workers = default_workers(n_tasks) if workers is None else max(1, min(workers,
+                                                                                   n_tasks))
+        local = scheduler is None and self.workers == 1
+        self.threads = None if local or scheduler else max(1, cores() // self.workers)
+        self.client = None
+        self.token = uuid.uuid4().hex[:12]   # task keys unique on a shared scheduler
+        self._count = 0
+        self._context = None if local else self._connect()
+
+    def _connect(self):
+        if self.scheduler is None:
+            return _cluster(self.workers)
+        return _remote(self.scheduler)
+
+    def __enter__(self) -> Self:
+        if self._context is not None:
+            self.client = self._context.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._context is not None:
+            self._context.__exit__(*exc)
+
+    def share(self, value, name: str):
+        """``value`` as a task argument shipped to the cluster once (a task of
+        its own, so a lost copy is made again), or itself in this process."""
+        if self.client is None:
+            return value
+        return self.client.submit(_held, value, key=f"{name}-{self.token}", pure=False)
+
+    def map(self, function, calls, name: str = "task"):
+        """Run ``function(*args)`` for each ``(key, args)`` of ``calls``.
+
+        Yields
+        ------
+        (key, result, error)
+            As tasks finish (in order in this process): the result and None,
+            or None and the exception the task raised.
+        """
+        if self.client is None:
+            for key, args in calls:
+                try:
+                    result = function(*args)
+                except Exception as err:  # noqa: BLE001  (handed to the caller)
+                    yield key, None, err
+                else:
+                    yield key, result, None
+            return
+        from distributed import as_completed
+
+        calls = iter(calls)
+        keys = {}
+        queue = as_completed([])
+
+        def submit_next() -> None:
+            item = next(calls, None)
+            if item is not None:
+                self._count += 1
+                future = self.client.submit(function, *item[1], pure=False,
+                                            key=f"{name}-{self.token}-{self._count}")
+                keys[future.key] = item[0]
+                queue.add(future)
+
+        slots = sum(self.client.nthreads().values()) or 1
+        for _ in range(max(8, self.IN_FLIGHT_PER_THREAD * slots)):
+            submit_next()
+        for future in queue:
+            key = keys.pop(future.key)
+            if future.status == "finished":
+                yield key, future.result(), None
+            else:
+                yield key, None, future.exception()
+            future.release()
+            submit_next()
+
+
+def _held(value):
+    """A task returning its argument (:meth:`Tasks.share`)."""
+    return value
+
+
+@contextmanager
+def _remote(address: str):
+    """A client of the running scheduler at ``address``."""
+    from distributed import Client
+    try:
+        client = Client(address, timeout="20s")
+    except OSError as err:
+        raise PovsimError(f"--scheduler {address}: cannot connect ({err})") from None
+    with client:
+        yield client
 
 
 @contextmanager

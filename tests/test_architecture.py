@@ -33,13 +33,16 @@ MAX_LINES = 800
 # wing (module prefix) -> prefixes it must not import
 FORBIDDEN = {
     "model.engine": ("model.programmes", "model.analysis", "model.runs", "model.scenario",
-                     "model.cli", "model.tools", "model.results", "model.calibration"),
+                     "model.cli", "model.tools", "model.results", "model.calibration",
+                     "model.sweep"),
     "model.registry": ("model.engine", "model.programmes", "model.analysis", "model.runs",
                        "model.scenario", "model.cli", "model.results"),
     "model.programmes": ("model.analysis", "model.runs", "model.scenario", "model.cli",
                          "model.results"),
     "model.results": ("model.analysis", "model.runs", "model.cli"),
     "model.params": ("model.engine", "model.programmes", "model.analysis", "model.registry"),
+    "model.analysis": ("model.sweep", "model.cli"),
+    "model.sweep": ("model.cli", "model.calibration"),
 }
 
 

@@ -43,6 +43,7 @@ import numpy as np
 import xarray as xr
 
 from model import __version__
+from model.analysis.outcomes import OUTCOMES, exited_share, totals, yearly_totals
 from model.engine.codes import ATTRIBUTION, BATCHES
 from model.scenario import TARGET_KINDS
 
@@ -50,15 +51,6 @@ DEADLINES = (2019, 2020)   # national deadlines: most provinces 2019, the nation
 KINDS = tuple(TARGET_KINDS)
 _TOL = 1e-9
 _TARGET_UNITS = {kind: units for kind, (_, units) in TARGET_KINDS.items()}
-# per-seed outcomes compared between scenarios: name -> (units, long name)
-OUTCOMES = {
-    "zero_year": ("year", "first year with no registered poor people (NaN: not by the end)"),
-    "registered_end": ("persons", "registered poor people at the end of the last year"),
-    "exits_sum": ("persons", "people in households exiting, summed over the years"),
-    "returns_sum": ("persons", "people in households returning to poverty, summed over the years"),
-    "cost_sum": ("yuan", "programme cost summed over programmes, counties and years"),
-    "cost_per_exit": ("yuan/person", "cost_sum / exits_sum"),
-}
 
 
 @dataclass(frozen=True, order=True)
@@ -155,18 +147,6 @@ def plan_targets(targets: dict, deadlines: tuple[int, ...] = DEADLINES) -> dict[
     return out
 
 
-def _exited_share(exit_year: xr.DataArray, poor: xr.DataArray | None, dim: str,
-                  year: int) -> xr.DataArray:
-    """Share of the poor units (villages or counties) with an exit year in
-    (0, year], per seed; NaN when there is no poor unit."""
-    flag = (poor == 1) if poor is not None else xr.ones_like(exit_year.isel(seed=0), dtype=bool)
-    n = int(flag.sum())
-    if n == 0:
-        return xr.full_like(exit_year.isel({dim: 0}), np.nan, dtype=float).drop_vars(dim)
-    exited = ((exit_year > 0) & (exit_year <= year) & flag).sum(dim)
-    return exited / n
-
-
 def evaluate_targets(ds: xr.Dataset, targets: dict | None = None, scale: float | None = None,
                      deadlines: tuple[int, ...] = DEADLINES) -> xr.Dataset:
     """Which targets each seed meets.
@@ -234,8 +214,8 @@ def evaluate_targets(ds: xr.Dataset, targets: dict | None = None, scale: float |
             m = a >= value[j] - _TOL
         else:
             unit = "village" if kind == "villages_exit_share" else "county"
-            a = _exited_share(ds[f"{unit}_exit_year"], ds.get(f"poor_{unit}"), unit,
-                              target.year)
+            a = exited_share(ds[f"{unit}_exit_year"], ds.get(f"poor_{unit}"), unit,
+                             target.year)
             m = a >= value[j] - _TOL
         a = a.transpose("seed").values.astype(float)
         actual[:, j] = a
@@ -315,15 +295,8 @@ def seed_outcomes(ds: xr.Dataset, last_year: int | None = None) -> xr.Dataset:
     """
     if last_year is not None:
         ds = ds.sel(year=ds["year"] <= last_year)
-    cells = ("county", "category")
-    registered = ds["registered_people"].sum(cells)
-    exits = ds["exits_people"].sum(cells)
-    returns = ds["returns_people"].sum(cells)
-    cost = ds["cost"].sum(("county", "programme"))
-    years = ds["year"]
-    zero = (registered == 0)
-    first = years.where(zero).min("year")   # NaN where never zero
-    exits_sum, cost_sum = exits.sum("year"), cost.sum("year")
+    t = yearly_totals(ds)
+    registered, exits, returns, cost = t["registered"], t["exits"], t["returns"], t["cost"]
     out = xr.Dataset({
         "registered_people_total": registered.assign_attrs(_attrs(
             "persons", "registered poor people at the end of the year")),
@@ -337,12 +310,7 @@ def seed_outcomes(ds: xr.Dataset, last_year: int | None = None) -> xr.Dataset:
         "reached_by_batch": ds["exits_reached_people"].sum("county", min_count=1).assign_attrs(
             _attrs("persons", "people in exiting households that the batch's programmes "
                               "reached (overlapping)")),
-        "zero_year": first,
-        "registered_end": registered.isel(year=-1, drop=True),
-        "exits_sum": exits_sum,
-        "returns_sum": returns.sum("year"),
-        "cost_sum": cost_sum,
-        "cost_per_exit": cost_sum / exits_sum.where(exits_sum > 0),
+        **totals(ds),
     })
     for name, (units, long_name) in OUTCOMES.items():
         out[name].attrs = _attrs(units, long_name)
