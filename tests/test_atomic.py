@@ -145,7 +145,7 @@ def test_run_that_fails_while_writing_keeps_the_previous_set(tmp_path, monkeypat
     assert main(["run", "--out", str(out)]) == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
-    def broken_chart(ds, path):
+    def broken_chart(ds, path, *args):
         raise RuntimeError("the chart failed after results.nc was written")
 
     monkeypatch.setattr(run_chart, "poor_by_year", broken_chart)
