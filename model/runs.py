@@ -61,7 +61,14 @@ def _cached_registry(name_or_path: str, mtime_ns: int, scale: float = 1.0) -> Re
         return synth.build(*synth.load_spec(name_or_path), scale=scale)
 
     text = _spec_text(name_or_path)
-    return build() if text is None else registry_cache.cached(text, scale, build)
+    if text is None:
+        return build()
+    registry = registry_cache.cached(text, scale, build)
+    # the cache is keyed by the spec's text: another file with the same text may
+    # have built it, so say where this one came from (as synth.load_spec does)
+    registry.source = (str(name_or_path) if Path(name_or_path).suffix == ".toml"
+                       else f"model/registry/specs/{name_or_path}.toml")
+    return registry
 
 
 def _spec_text(name_or_path: str) -> str | None:

@@ -48,10 +48,23 @@ def test_delivery_delays_assistance_and_changes_results(default_runs):
     assert float(people[0]) > float(people[1])  # less assistance in effect in 2016
 
 
+# offices and teams with no practical limit, so that money is what binds
+FAST_WORK = {"delivery.approval_per_month": np.inf, "delivery.households_per_team_month": np.inf,
+             "delivery.teams_per_village": np.inf}
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_later_funds_never_give_more_exits_in_their_year(default_runs, seed):
-    base, late = default_runs[seed], _run(LATE_FUNDS, seed)
     year = 2016  # the first year: funds are the only difference so far
+    # at the calibrated defaults (where offices or teams may bind instead of money)
+    # later funds never put more in effect, nor give more exits
+    base, late = default_runs[seed], _run(LATE_FUNDS, seed)
+    assert (late["delivery_in_effect"].sel(year=year) <= base["delivery_in_effect"].sel(year=year)
+            ).all()
+    exits = [d["exits_people"].sel(year=year).sum() for d in (base, late)]
+    assert float(exits[1]) <= float(exits[0])
+    # and where money binds, they put strictly less in effect
+    base, late = _run(FAST_WORK, seed), _run({**FAST_WORK, **LATE_FUNDS}, seed)
     assert (late["delivery_in_effect"].sel(year=year) <= base["delivery_in_effect"].sel(year=year)
             ).all()
     assert float(late["delivery_in_effect"].sel(year=year).sum()) < float(
