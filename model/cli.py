@@ -55,8 +55,11 @@ def _share(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from model import __version__
+
     parser = _Parser(prog="povsim", description="Household microsimulation of targeted poverty "
                                                 "alleviation (精准扶贫).")
+    parser.add_argument("--version", action="version", version=f"povsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="run a scenario and write results.nc, summary.csv and a chart")
     run.add_argument("scenario", nargs="?", help="scenario name (see 'povsim scenarios') or "
@@ -64,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_seed, default=0, help="first seed (default 0)")
     run.add_argument("--seeds", type=_positive, help="number of seeds, from --seed on "
                                                      "(default: the scenario's)")
-    run.add_argument("--out", type=Path, help="output folder (default outputs/<scenario>)")
+    run.add_argument("--out", type=Path, help="output folder (default outputs/<name>, the "
+                                              "scenario's own name)")
     run.add_argument("--registry", help="registry to run instead of the scenario's: a spec name, "
                                         "a spec .toml or a registry file (.nc, .csv, .parquet)")
     compare = sub.add_parser(
@@ -145,12 +149,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
-    from model import results, runs
-    from model.analysis import run_chart as plots
-    from model.analysis import summary
+    from model import runs
     from model.scenario import load_scenario
 
-    start = time.perf_counter()
     scenario = load_scenario(args.scenario)
     if args.posterior:
         from model.calibration.posterior import attach
@@ -160,11 +161,20 @@ def _run(args) -> int:
         reg = str(reg.resolve()) if reg.suffix and reg.is_file() else args.registry
         scenario = dataclasses.replace(scenario, registry=reg)
         runs.registry_for(scenario)   # a bad registry fails before anything is written
-    n_seeds = args.seeds or scenario.seeds
-    seeds = list(range(args.seed, args.seed + n_seeds))
-    out = args.out or Path("outputs") / scenario.name
+    out = args.out or Path("outputs") / scenario.name   # each file names itself uniquely
     if out.exists() and not out.is_dir():
         raise PovsimError(f"--out {out}: exists and is not a folder")
+    return _run_to(args, scenario, out)
+
+
+def _run_to(args, scenario, out: Path) -> int:
+    from model import results, runs
+    from model.analysis import run_chart as plots
+    from model.analysis import summary
+
+    start = time.perf_counter()
+    n_seeds = args.seeds or scenario.seeds
+    seeds = list(range(args.seed, args.seed + n_seeds))
     ds = runs.run(scenario, seeds)
     out.mkdir(parents=True, exist_ok=True)
     results.write_netcdf(ds, out / "results.nc")

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-from tqdm.auto import tqdm
 
 from model.engine.sim import Simulation
 from model.errors import PovsimError, ScenarioError
+from model.progress import bar as progress_bar
 from model.programmes.measures import instances
 from model.random import Stream, hash_id_np, uniforms_np, year_key
 from model.registry import files as registry_io
@@ -152,14 +152,15 @@ def run(scenario: Scenario, seeds: list[int] | None = None, registry: Registry |
         progress: bool = True) -> xr.Dataset:
     """Simulate ``scenario`` for each seed (default: ``range(scenario.seeds)``).
 
-    A progress bar appears when the run takes longer than two seconds.
+    A progress bar appears when the run takes longer than two seconds, on a
+    terminal or in Jupyter (:mod:`model.progress`).
     """
     seeds = list(range(scenario.seeds)) if seeds is None else [int(s) for s in seeds]
     registry = registry if registry is not None else registry_for(scenario)
     check_years(scenario, registry)
     n_years = scenario.end_year - registry.base_year
-    with tqdm(total=len(seeds) * n_years, desc=f"{scenario.name}", unit="year", delay=2.0,
-              disable=not progress, leave=False) as bar:
+    with progress_bar(len(seeds) * n_years, progress, desc=f"{scenario.name}", unit="year",
+                      delay=2.0, leave=False) as bar:
         parts = [run_seed(scenario, s, registry, progress=bar) for s in seeds]
     ds = xr.concat(parts, dim="seed", data_vars="minimal", coords="minimal",
                    compat="override", combine_attrs="override") if len(parts) > 1 else parts[0]
@@ -254,9 +255,7 @@ def run_all(scenarios: list[Scenario], seeds: list[int], workers: int | None = N
     tasks = [(k, int(seed)) for k in range(len(scenarios)) for seed in seeds]
     workers = default_workers(len(tasks)) if workers is None else max(1, min(workers, len(tasks)))
     done: dict[tuple[int, int], xr.Dataset] = {}
-    # disable=None: a bar on a terminal only, so piped or logged output stays clean
-    with tqdm(total=len(tasks), desc="runs", unit="run", disable=None if progress else True,
-              leave=False) as bar:
+    with progress_bar(len(tasks), progress, desc="runs", unit="run", leave=False) as bar:
         if workers == 1:
             for k, seed in tasks:
                 done[k, seed] = run_one(scenarios[k], seed)

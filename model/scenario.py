@@ -9,9 +9,16 @@ The file format, every key with an example, is documented once, in
 Names and extension
 -------------------
 A scenario is named by its file name without ``.toml``; :func:`find_scenario`
-looks in ``./scenarios`` (the working folder), then in the ``scenarios/``
-folder of the repository. ``"default"`` is the embedded default
-(``model/default_scenario.toml``, Ruyuan county).
+looks in ``./scenarios`` (the working folder), then in the shipped
+``scenarios/`` folder of :func:`data_root`. ``"default"`` is the embedded
+default (``model/default_scenario.toml``, Ruyuan county).
+
+The shipped files (the scenarios and the calibration fits they extend) keep
+the source tree's layout under one data root: the source checkout itself, or
+in an installed wheel the package data folder ``model/data/`` (copied there
+at build time, found with :mod:`importlib.resources`). So a relative path such
+as ``extends = "../calibration/fits/national.toml"`` means the same file in
+both; the embedded default counts as ``<data root>/model/default_scenario.toml``.
 
 ``extends`` names the parent: a scenario name (looked up beside the file
 first) or a path relative to the file. The parent is loaded first (a cycle
@@ -189,11 +196,34 @@ def _embedded() -> Path:
     return Path(str(resources.files("model").joinpath(DEFAULT)))
 
 
+def data_root() -> Path:
+    """The folder holding the shipped ``scenarios/`` and ``calibration/fits/``.
+
+    The source checkout when the package runs from one (``scenarios/`` and
+    ``calibration/fits/`` beside the package); else the package data folder
+    ``model/data/`` that the wheel build fills with the same layout.
+    """
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "scenarios").is_dir() and (checkout / "calibration" / "fits").is_dir():
+        return checkout
+    return Path(str(resources.files("model").joinpath("data")))
+
+
+def _folder(src: "_File") -> Path:
+    """The folder a file's relative paths start from (the embedded default
+    counts as ``<data root>/model/``, as in the source tree)."""
+    if src.path is None:
+        return Path(".")
+    if src.path.resolve() == _embedded().resolve():
+        return data_root() / "model"
+    return src.path.parent
+
+
 def scenario_dirs() -> list[Path]:
-    """Folders searched for scenario names: ``./scenarios``, then the
-    repository's ``scenarios/`` (each once)."""
+    """Folders searched for scenario names: ``./scenarios``, then the shipped
+    ``scenarios/`` of :func:`data_root` (each once)."""
     out, seen = [], set()
-    for folder in (Path("scenarios"), Path(__file__).resolve().parents[1] / "scenarios"):
+    for folder in (Path("scenarios"), data_root() / "scenarios"):
         key = folder.resolve()
         if key not in seen and folder.is_dir():
             seen.add(key)
@@ -269,7 +299,7 @@ def _label(path: Path) -> str:
     path = Path(os.path.normpath(path))
     if not path.is_absolute():
         return str(path)
-    for root in (Path.cwd(), Path(__file__).resolve().parents[1]):
+    for root in (Path.cwd(), data_root()):
         try:
             return str(path.relative_to(root))
         except ValueError:
@@ -279,11 +309,11 @@ def _label(path: Path) -> str:
 
 def _parent(value: str, src: _File) -> Path:
     """The file named by ``extends = value`` in ``src``."""
-    here = src.path.parent if src.path is not None else Path(".")
+    here = _folder(src)
     if value == DEFAULT_NAME:
         return _embedded()
     if _looks_like_path(value):
-        path = Path(value) if Path(value).is_absolute() else here / value
+        path = Path(value) if Path(value).is_absolute() else Path(os.path.normpath(here / value))
         if path.is_file():
             return path
         raise src.error("extends", None, f"extends = {value!r}: file not found (looked for "

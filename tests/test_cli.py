@@ -88,6 +88,26 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, args, fragments):
     assert not (tmp_path / "outputs").exists()
 
 
+def test_version(tmp_path):
+    from model import __version__
+
+    proc = povsim("--version", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"povsim {__version__}"
+
+
+def test_run_names_its_folder_after_the_scenario(tmp_path, monkeypatch):
+    """`povsim run` (the embedded default) and `povsim run ruyuan` are two
+    scenarios: their default output folders differ."""
+    from model import cli
+
+    folders = []
+    monkeypatch.setattr(cli, "_run_to", lambda args, scenario, out: folders.append(out) or 0)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run"]) == 0 and cli.main(["run", "ruyuan"]) == 0
+    assert folders == [Path("outputs") / "default", Path("outputs") / "ruyuan"]
+
+
 def test_help_exits_0(tmp_path):
     proc = povsim("run", "--help", cwd=tmp_path)
     assert proc.returncode == 0
@@ -178,8 +198,8 @@ def test_dataset_dims_and_attributes(default_run):
     params = json.loads(ds.attrs["parameters"])
     assert params["years"] == list(range(2015, 2021))
     assert params["poverty_line"][1] == 6433  # the scenario's overlay, 2016
-    assert 'name = "ruyuan"' in ds.attrs["scenario_text"]
-    assert ds.attrs["scenario"] == "ruyuan"
+    assert 'name = "default"' in ds.attrs["scenario_text"]
+    assert ds.attrs["scenario"] == "default"
 
 
 def test_every_variable_has_units_and_long_name(default_run):
@@ -246,7 +266,7 @@ def test_compare_writes_every_output(default_compare):
     assert (out / "registered_poor.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Traceback" not in proc.stderr
     summary = (out / "summary.md").read_text(encoding="utf-8")
-    assert summary in proc.stdout and summary.startswith("# povsim compare: ruyuan")
+    assert summary in proc.stdout and summary.startswith("# povsim compare: default")
     assert "## Registered poor reach zero" in summary
     assert "wrote compare.nc" in proc.stdout
 

@@ -31,13 +31,13 @@ NO_TARGETS = {"zero_by": None, "exits_people": {}, "registered_max": {}, "incide
 
 def test_default_scenario_loads():
     s = load_scenario()
-    assert s.name == "ruyuan"
+    assert s.name == "default"
     assert s.registry == "ruyuan"
     assert s.end_year == 2020
     assert s.seeds == 1
     assert s.programmes == ALL_PROGRAMMES
     assert s.source == "model/default_scenario.toml"
-    assert 'name = "ruyuan"' in s.text
+    assert 'name = "default"' in s.text
     assert s.targets == {**NO_TARGETS, "exits_people": {2016: 2500, 2017: 3000, 2018: 2008},
                          "zero_by": 2018}
     assert (s.scale, s.extends) == (1.0, ("calibration/fits/national.toml",))

@@ -50,7 +50,7 @@ from scipy import stats
 
 from model import __version__
 from model.errors import PovsimError
-from model.scenario import Scenario
+from model.scenario import Scenario, data_root
 
 CONFIDENCE = 0.95
 
@@ -189,9 +189,9 @@ def find_fit(path_or_name: str, folder: Path | None = None) -> Path:
 
 def fits_folder() -> Path:
     """``calibration/fits`` of the working folder if it exists, else the
-    repository's."""
+    shipped one (:func:`model.scenario.data_root`)."""
     here = Path("calibration") / "fits"
-    return here if here.is_dir() else Path(__file__).resolve().parents[2] / "calibration" / "fits"
+    return here if here.is_dir() else data_root() / "calibration" / "fits"
 
 
 # ---------------------------------------------------------------- drawing
