@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 from functools import lru_cache
@@ -241,8 +242,8 @@ def run_all(scenarios: list[Scenario], seeds: list[int], workers: int | None = N
         The seeds, the same for every scenario.
     workers : int, optional
         Worker processes (default :func:`default_workers`); 1 runs in this
-        process without dask. Worker processes import the main module: in
-        a script, call this under ``if __name__ == "__main__":``.
+        process without dask. A script needs no ``if __name__ ==
+        "__main__":`` guard: the workers do not run it again.
     progress : bool
         Show a progress bar over completed tasks (on stderr, when it is a
         terminal).
@@ -283,7 +284,7 @@ def _cluster(workers: int):
     for log in quiet:
         log.setLevel(logging.CRITICAL)
     try:
-        with _workers_ignore_sigint():
+        with _workers_ignore_sigint(), _script_not_rerun():
             # no dashboard; the scheduler's own HTTP endpoint on any free port (its
             # default, 8787, warns when another cluster holds it)
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
@@ -295,6 +296,29 @@ def _cluster(workers: int):
     finally:
         for log, level in zip(quiet, levels):
             log.setLevel(level)
+
+
+@contextmanager
+def _script_not_rerun():
+    """Start worker processes without running the user's script again.
+
+    multiprocessing's spawn imports a script's main module in every new
+    process, so a script calling :func:`run_all` at its top level would start
+    clusters within clusters; a worker needs only ``model``. While the
+    workers start, the main module of a plain script (run by path) hides its
+    file name, so the workers start as they do from Jupyter or ``python -c``:
+    a script needs no ``if __name__ == "__main__":`` guard.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or path is None or getattr(main, "__spec__", None) is not None:
+        yield      # python -m, Jupyter, the povsim command: nothing to hide
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
 
 
 @contextmanager

@@ -136,6 +136,106 @@ class Scenario:
         """The parameters seed ``seed`` runs with (see ``draws``)."""
         return self.draws[int(seed) % len(self.draws)] if self.draws else self.params
 
+    def with_parameters(self, changes: dict[str, Any], name: str | None = None,
+                        description: str | None = None) -> "Scenario":
+        """A copy with parameters changed, checked as a file's ``[parameters]``.
+
+        Parameters
+        ----------
+        changes : dict
+            Dotted names (``"industry.capacity"``) or nested tables to a value
+            or a table ``{year: value}`` (from its first year on), as in a
+            scenario file.
+        name, description : str, optional
+            The copy's name (it names output folders and chart labels) and
+            description; default: this scenario's.
+
+        Raises
+        ------
+        ScenarioError
+            An unknown parameter (with a close match), a value of the wrong
+            shape or out of its declared range.
+
+        Examples
+        --------
+        >>> fewer = scenario.with_parameters({"industry.capacity": 500}, name="fewer")
+        """
+        base = Parameters.load()
+        flat = flatten_overlay(changes, set(base.names()))
+        for key, value in flat.items():
+            _check_param(base, key, value, "with_parameters")
+        overlay = {key: _dated(value) for key, value in flat.items()}
+        return self._changed(overlay, self.programmes, "with_parameters", changes, name,
+                             description)
+
+    def with_programme(self, programme: str, enabled: bool = True, name: str | None = None,
+                       description: str | None = None, **settings: Any) -> "Scenario":
+        """A copy with a programme switched on or off or its settings changed,
+        checked as a file's ``[programmes.<programme>]`` entry.
+
+        Parameters
+        ----------
+        programme : str
+            A programme of :data:`model.programmes.measures.PROGRAMMES`.
+        enabled : bool
+            False drops the programme from the run; True adds it if missing.
+        name, description : str, optional
+            As in :meth:`with_parameters`.
+        **settings
+            The programme's own parameters without its prefix
+            (``capacity={2016: 800}``, ``budget=...``).
+
+        Raises
+        ------
+        ScenarioError
+            An unknown programme or setting (with a close match), or a bad value.
+
+        Examples
+        --------
+        >>> no_pv = scenario.with_programme("photovoltaic", enabled=False, name="no-pv")
+        """
+        names = [c.name for c in PROGRAMMES]
+        if programme not in names:
+            raise ScenarioError(f"with_programme: unknown programme '{programme}'"
+                                + close_match(programme, names))
+        base = Parameters.load()
+        keys = [n[len(programme) + 1:] for n in base.names() if n.startswith(programme + ".")]
+        overlay = {}
+        for key, value in settings.items():
+            if key not in keys:
+                raise ScenarioError(f"with_programme: unknown setting '{key}': programme "
+                                    f"'{programme}' has {', '.join(['enabled'] + keys)}"
+                                    + close_match(key, keys))
+            _check_param(base, f"{programme}.{key}", value, "with_programme")
+            overlay[f"{programme}.{key}"] = _dated(value)
+        listed = set(self.programmes) | {programme} if enabled else \
+            set(self.programmes) - {programme}
+        order = tuple(n for n in names if n in listed)
+        change = {"programme": programme, "enabled": enabled, **settings}
+        return self._changed(overlay, order, "with_programme", change, name, description)
+
+    def _changed(self, overlay: dict[str, Any], programmes: tuple[str, ...], how: str,
+                 change: dict, name: str | None, description: str | None) -> "Scenario":
+        """A copy with ``overlay`` on its parameters (and draws), the programmes
+        given, and the change written into its text as provenance."""
+        import dataclasses
+        import json
+
+        label = f"{self.source} + {how}"
+
+        def apply(params: Parameters) -> Parameters:
+            try:
+                return params.with_overlay(overlay, label) if overlay else params
+            except ParameterError as err:
+                raise ScenarioError(str(err)) from None
+
+        note = json.dumps(change, ensure_ascii=False, default=str)
+        return dataclasses.replace(
+            self, name=name or self.name, description=description or self.description,
+            programmes=programmes, params=apply(self.params),
+            draws=tuple(apply(d) for d in self.draws), source=label,
+            text=f"{self.text.rstrip()}\n\n# changed in Python: {how} {note}\n")
+
 
 # ---------------------------------------------------------------- where in a file
 
