@@ -179,10 +179,10 @@ def _run_to(args, scenario, out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     results.write_netcdf(ds, out / "results.nc")
     summary.write_summary_csv(ds, out / "summary.csv")
-    plots.poor_by_year(ds, out / "registered_poor.png")
+    charts = plots.poor_by_year(ds, out / "registered_poor.png")
     print(format_table(ds))
-    print(f"\nwrote {out / 'results.nc'}, {out / 'summary.csv'}, {out / 'registered_poor.png'} "
-          f"({time.perf_counter() - start:.1f} s)")
+    written = [out / "results.nc", out / "summary.csv", *charts]
+    print(f"\nwrote {', '.join(str(p) for p in written)} ({time.perf_counter() - start:.1f} s)")
     return 0
 
 
@@ -272,15 +272,17 @@ def describe(reg) -> str:
 
 def format_table(ds) -> str:
     """The printed table: registered poor by year beside the plan, if any."""
-    from model.analysis.summary import summary_table
+    from model.analysis.summary import scale_note, scale_of, summary_table
 
     t = summary_table(ds)
     several = "registered_people_p10" in t
     plan = "plan_exits_people" in t
     head = f"{ds.attrs['scenario']}: {ds.sizes['seed']} seed(s), registry {ds.attrs['registry']}"
+    note = scale_note(scale_of(ds))
+    head += f"; {note}" if note else ""
     cols = ["year", "reg. households", "reg. people"]
     cols += ["10-90 %"] if several else []
-    cols += ["exits (people)", "returns (people)"]
+    cols += ["exits (people)", "returns (people)", "entries (people)"]
     cols += ["plan exits", "plan reg. people"] if plan else []
     rows = []
     for i, year in enumerate(t["year"]):
@@ -288,7 +290,8 @@ def format_table(ds) -> str:
                f"{t['registered_people'][i]:,.0f}"]
         if several:
             row.append(f"{t['registered_people_p10'][i]:,.0f}-{t['registered_people_p90'][i]:,.0f}")
-        row += [f"{t['exits_people'][i]:,.0f}", f"{t['returns_people'][i]:,.0f}"]
+        row += [f"{t['exits_people'][i]:,.0f}", f"{t['returns_people'][i]:,.0f}",
+                f"{t['entries_people'][i]:,.0f}"]
         if plan:
             row += [f"{t['plan_exits_people'][i]:,.0f}",
                     f"{max(t['plan_registered_people'][i], 0):,.0f}"]
@@ -296,8 +299,9 @@ def format_table(ds) -> str:
     widths = [max(len(c), *(len(r[k]) for r in rows)) for k, c in enumerate(cols)]
     lines = [head, "  ".join(c.rjust(w) for c, w in zip(cols, widths))]
     lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in rows]
-    if several:
-        lines.append("(mean over seeds; 10-90 % range of registered people across seeds)")
+    lines.append("(registered people = last year's - exits + returns + entries (新识别); "
+                 + ("mean over seeds; 10-90 % range of registered people across seeds)"
+                    if several else "one seed)"))
     return "\n".join(lines)
 
 

@@ -196,6 +196,8 @@ def run_attributes(registry: Registry, scenario: Scenario) -> dict[str, str | in
         "base_year": registry.base_year,
         "end_year": scenario.end_year,
         "scale": float(getattr(scenario, "scale", 1.0)),
+        "scenario_label": json.dumps(getattr(scenario, "label", {}), ensure_ascii=False),
+        "extends": json.dumps(list(getattr(scenario, "extends", ())), ensure_ascii=False),
         "code_version": f"povsim {__version__}",
         "targets": json.dumps({k: v for k, v in scenario.targets.items() if v}),
     }

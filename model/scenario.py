@@ -55,8 +55,10 @@ DEFAULT = "default_scenario.toml"
 DEFAULT_NAME = "default"
 _DEFAULT_LABEL = f"model/{DEFAULT}"
 _NUMBER = (int, float)
-_TOP = {"name": str, "description": str, "extends": str, "run": dict, "parameters": dict,
+_TOP = {"name": str, "description": str, "label": (str, dict), "extends": str, "run": dict,
+        "parameters": dict,
         "programmes": dict, "targets": dict, "fit": dict}   # fit: a fit file's provenance
+_LABEL_LANGS = ("en", "zh")
 _RUN = {"registry": str, "end_year": int, "seeds": int, "scale": _NUMBER, "programmes": list}
 # The target kinds of [targets], in report order (the one list of them):
 # kind -> (what a value is: a "year", "persons" (whole numbers >= 0) or a
@@ -112,6 +114,10 @@ class Scenario:
         Share of households simulated (0 < scale <= 1).
     extends : tuple of str
         The files this scenario extends, nearest first (provenance).
+    label : dict
+        The file's own ``label`` for charts and reports by language
+        (``{"en": ..., "zh": ...}``; a plain string is English); empty: the
+        name stands in.
     draws : tuple of Parameters
         Parameter sets drawn from a fit's accepted vectors
         (:func:`model.calibration.posterior.attach`); seed ``i`` runs with
@@ -131,6 +137,7 @@ class Scenario:
     scale: float = 1.0
     extends: tuple[str, ...] = ()
     draws: tuple[Parameters, ...] = field(default=(), repr=False)
+    label: dict[str, str] = field(default_factory=dict)
 
     def params_for(self, seed: int) -> Parameters:
         """The parameters seed ``seed`` runs with (see ``draws``)."""
@@ -437,6 +444,7 @@ class _Layer:
     src: _File
     name: str
     description: str
+    label: dict[str, str]
     extends: str | None
     run: dict[str, Any]
     params: dict[str, tuple[Any, str]]   # name -> (value, "file, line n")
@@ -607,8 +615,20 @@ def _layer(src: _File, base: Parameters) -> _Layer:
     run = _run_settings(data.get("run", {}), src)
     overlay = _overlay(data, src, base)
     enabled = _programme_entries(data, src, base, overlay)
-    return _Layer(src, name, data.get("description", ""), data.get("extends"), run, overlay,
-                  enabled, _targets(data.get("targets", {}), src))
+    return _Layer(src, name, data.get("description", ""), _label_of(data, src),
+                  data.get("extends"), run, overlay, enabled,
+                  _targets(data.get("targets", {}), src))
+
+
+def _label_of(data: dict, src: _File) -> dict[str, str]:
+    """``label``: a string (English) or a table by language."""
+    label = data.get("label", {})
+    label = {"en": label} if isinstance(label, str) else label
+    for lang, text in label.items():
+        if lang not in _LABEL_LANGS or not isinstance(text, str):
+            raise src.error("label", None, f"label.{lang} = {text!r}: expected a text under "
+                            f"one of {', '.join(_LABEL_LANGS)}" + close_match(lang, _LABEL_LANGS))
+    return dict(label)
 
 
 # ---------------------------------------------------------------- the chain
@@ -698,7 +718,7 @@ def _resolve(src: _File) -> Scenario:
                  "counties_exit_share": targets.get("counties_exit_share", {}),
                  "counties_exit_by": targets.get("counties_exit_by")},
         source=src.label, text=src.text, scale=run.get("scale", 1.0),
-        extends=tuple(layer.src.label for layer in reversed(layers[:-1])))
+        extends=tuple(layer.src.label for layer in reversed(layers[:-1])), label=child.label)
 
 
 # ---------------------------------------------------------------- public
