@@ -102,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     from model.calibration.cli import add_parsers
     add_parsers(sub, _positive, _share)
     sub.add_parser("scenarios", help="list the scenarios that can be named")
+    rep = sub.add_parser("report", help="one self-contained HTML report of an output folder "
+                                        "(run, compare, sweep or backtest)")
+    rep.add_argument("folder", type=Path, help="the output folder")
+    rep.add_argument("--lang", choices=("en", "zh"), default="en",
+                     help="language of the report and its charts (default en)")
+    rep.add_argument("--out", type=Path, help="HTML file (default FOLDER/report.html, "
+                                              "FOLDER/report-zh.html in Chinese)")
     registry = sub.add_parser("registry", help="check, import or build registries")
     reg_sub = registry.add_subparsers(dest="registry_command", required=True,
                                       parser_class=_Parser)
@@ -134,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
             return _compare(args)
         if args.command == "scenarios":
             return _scenarios()
+        if args.command == "report":
+            from model.analysis import html_report
+            print(f"wrote {html_report.write(args.folder, args.out, args.lang)}")
+            return 0
         if args.command in ("calibrate", "backtest"):
             from model.calibration.cli import main as calibration_main
             return calibration_main(args)

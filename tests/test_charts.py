@@ -58,7 +58,7 @@ def test_chinese_without_a_cjk_font_falls_back_to_english(tmp_path, two, monkeyp
     monkeypatch.setattr(charts, "find_cjk_font", lambda: None)
     lang, font, warning = charts.chart_language("zh")
     assert (lang, font) == ("en", None)
-    assert "fonts-noto-cjk" in warning and "English" in warning
+    assert "noto-cjk-sans-otc" in warning and "English" in warning
     write(two, tmp_path, lang, font)
     svg = (tmp_path / "registered_poor.svg").read_text(encoding="utf-8")
     assert "registered poor people" in svg and "建档立卡" not in svg
@@ -70,6 +70,7 @@ def test_cjk_font_lookup(monkeypatch):
     monkeypatch.setattr(font_manager.fontManager, "ttflist", fake)
     assert charts.find_cjk_font() == "Noto Sans CJK JP"
     monkeypatch.setattr(font_manager.fontManager, "ttflist", fake[:1])
+    monkeypatch.setattr(charts, "_add_bundled_font", lambda: False)
     assert charts.find_cjk_font() is None
     with pytest.raises(ValueError):
         charts.chart_language("fr")
@@ -228,3 +229,20 @@ def test_a_shared_plan_is_drawn_once_in_grey(two):
     assert len(shared) == 1 and shared[0].get_color() == "0.3"
     other = small_run(name="other", targets={"exits_people": {"2016": 10}})
     assert len(dashed(compare.compare([small_run(name="cheap"), other]))) == 2
+
+
+def test_the_bundled_cjk_font_draws_every_chinese_glyph(two, tmp_path, monkeypatch):
+    """On a machine without a CJK font the dependency brings one; no glyph
+    falls back to a missing-glyph box (matplotlib's warning is an error here)."""
+    monkeypatch.setattr(font_manager.fontManager, "ttflist",
+                        [f for f in font_manager.fontManager.ttflist if "CJK" not in f.name])
+    lang, font, warning = charts.chart_language("zh")
+    assert (lang, font, warning) == ("zh", "Noto Sans CJK SC", None)
+    labelled = two.assign(scenario_label=xr.DataArray(
+        np.array(['{"zh": "低成本方案"}', '{"zh": "高成本方案"}'], dtype=object),
+        dims="scenario", coords={"scenario": two["scenario"]}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")            # "Glyph ... missing from font(s)" fails
+        written = charts.write_charts(labelled, lambda name: tmp_path / name, lang, font)
+    assert "registered_poor.png" in written
+    assert "低成本方案" in (tmp_path / "registered_poor.svg").read_text(encoding="utf-8")

@@ -143,17 +143,33 @@ TEXT = {
 
 # ---------------------------------------------------------------- fonts
 
-def find_cjk_font() -> str | None:
-    """Name of an installed font family with Chinese glyphs, or None.
-
-    Looks for the families of :data:`CJK_FONTS` in matplotlib's font list,
-    then for any family whose name says CJK.
-    """
+def _installed_cjk() -> str | None:
     names = {f.name for f in font_manager.fontManager.ttflist}
     for family in CJK_FONTS:
         if family in names:
             return family
     return next((n for n in sorted(names) if "CJK" in n), None)
+
+
+def _add_bundled_font() -> bool:
+    """Register the Noto Sans CJK collection that comes with povsim (the
+    ``noto-cjk-sans-otc`` dependency) with matplotlib; False if it is missing."""
+    try:
+        from noto_cjk_sans_otc import FONT_PATH
+    except ImportError:
+        return False
+    font_manager.fontManager.addfont(str(FONT_PATH))
+    return True
+
+
+def find_cjk_font() -> str | None:
+    """Name of a font family with Chinese glyphs, or None.
+
+    Looks for the families of :data:`CJK_FONTS` in matplotlib's font list,
+    then for any family whose name says CJK; when there is none, registers
+    the bundled Noto Sans CJK (Simplified Chinese first) and looks again.
+    """
+    return _installed_cjk() or (_installed_cjk() if _add_bundled_font() else None)
 
 
 def chart_language(lang: str) -> tuple[str, str | None, str | None]:
@@ -177,7 +193,8 @@ def chart_language(lang: str) -> tuple[str, str | None, str | None]:
         return "en", None, None
     font = find_cjk_font()
     if font is None:
-        return "en", None, ("no CJK font found for Chinese chart labels (install one, e.g. the "
+        return "en", None, ("no CJK font found for Chinese chart labels (reinstall povsim, "
+                            "whose dependency noto-cjk-sans-otc brings one, or install e.g. the "
                             f"Debian package {FONT_PACKAGE}); the charts use English labels")
     return lang, font, None
 
@@ -250,7 +267,8 @@ def _canvas(cmp: xr.Dataset, lang: str, height: float, title: str, note: str = "
     below = len(lines) * MIN_TEXT * 1.35 / 72 + 0.12
     fig = Figure(figsize=(FIG_WIDTH, height + below), dpi=150, layout="constrained")
     panel, foot = fig.subfigures(2, 1, height_ratios=[height, below])
-    panel.suptitle(title, fontweight="bold")
+    # the bundled CJK font has one weight
+    panel.suptitle(title, fontweight="normal" if lang == "zh" else "bold")
     foot.text(0.01, 0.95, "\n".join(lines), ha="left", va="top", fontsize=MIN_TEXT,
               color="0.25", linespacing=1.3)
     return fig, panel
@@ -262,9 +280,12 @@ def _thousands(x, _pos=None) -> str:
     return f"{x:,.0f}" if abs(x) >= 1 or x == 0 else f"{x:,.2g}"
 
 
-def _years_axis(ax, years) -> None:
+def _years_axis(ax, years, narrow: bool = False) -> None:
+    """A tick per year; in a narrow panel with many years, a label every other year."""
+    every = 2 if narrow and len(years) > 6 else 1
     ax.set_xticks(list(years))
-    ax.set_xticklabels([str(int(y)) for y in years])
+    ax.set_xticklabels([str(int(y)) if (int(y) - int(years[-1])) % every == 0 else ""
+                        for y in years])
 
 
 def _scenario_years(cmp: xr.Dataset, name: str) -> np.ndarray:
@@ -321,13 +342,13 @@ def registered_poor(cmp: xr.Dataset, lang: str = "en") -> Figure:
             if not shared or name == group[0]:
                 styles |= _plan(ax, cmp, name, "0.3" if shared else colour)
             deadlines |= {tg.year for tg, _ in _targets(cmp, name, "zero_by")}
-        for year in sorted(deadlines):
+        for k, year in enumerate(sorted(deadlines)):     # staggered: adjacent years
             ax.axvline(year, color="0.35", lw=0.9, ls=":", zorder=0)
             ax.annotate(t["deadline"].format(year=year), (year, 1),
-                        xycoords=("data", "axes fraction"), xytext=(3, -3),
+                        xycoords=("data", "axes fraction"), xytext=(3, -3 - 11 * k),
                         textcoords="offset points", va="top", fontsize=MIN_TEXT, color="0.3")
         years = np.unique(np.concatenate([_scenario_years(cmp, n) for n in group]))
-        _years_axis(ax, years)
+        _years_axis(ax, years, narrow=cols > 1)
         ax.set_ylim(bottom=0)
         ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
         ax.grid(alpha=0.3)
@@ -469,7 +490,7 @@ def exits_by_batch(cmp: xr.Dataset, lang: str = "en") -> Figure:
                        bottom=bottoms[k][show], **style)
                 bottoms[k] += v
         tops[name] = float(bottoms.max()) if bottoms.size else 0.0
-        _years_axis(ax, years)
+        _years_axis(ax, years, narrow=cols > 1)
         ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
         ax.set_ylabel(t["persons"])
         ax.set_title(label_of(cmp, name, lang))
@@ -528,10 +549,11 @@ def county_exits(cmp: xr.Dataset, lang: str = "en") -> Figure:
     names = [n for n in data if data[n][0]]          # scenarios with poor counties
     none = [n for n in data if not data[n][0]]
     most = max((len(data[n][0]) for n in names), default=0)
-    named = 0 < most <= MAX_COUNTY_NAMES
-    cols = min(max(len(names), 1), 3)
+    cols = min(max(len(names), 1), 2)
     rows = (max(len(names), 1) + cols - 1) // cols
-    panel = 2.6 if not named else min(max(1.6, 0.16 * most + 0.9), 7.5 / rows)
+    row_height = MIN_TEXT * 1.3 / 72                   # inches per named county row
+    panel = min(max(2.2, row_height * min(most, MAX_COUNTY_NAMES) + 0.9), 8.0 / rows)
+    fits = min(MAX_COUNTY_NAMES, int((panel - 0.9) / row_height))   # names that fit a panel
     note = t["without"].format(names=", ".join(label_of(cmp, n, lang) for n in none)) \
         if names and none else ""
     fig, canvas = _canvas(cmp, lang, panel * rows + 1.3, t["county_title"],
@@ -551,9 +573,9 @@ def county_exits(cmp: xr.Dataset, lang: str = "en") -> Figure:
         image = ax.imshow(share, aspect="auto", cmap="YlGn", vmin=0, vmax=1,
                           interpolation="nearest",
                           extent=(years[0] - 0.5, years[-1] + 0.5, n, 0))
-        _years_axis(ax, years)
+        _years_axis(ax, years, narrow=cols > 1)
         ax.tick_params(axis="x", labelrotation=90 if len(years) > 8 else 0)
-        if n <= MAX_COUNTY_NAMES:
+        if n <= fits:
             ax.set_yticks(np.arange(n) + 0.5)
             ax.set_yticklabels(counties, fontsize=MIN_TEXT)
         else:
@@ -623,7 +645,8 @@ def cost_exits(cmp: xr.Dataset, lang: str = "en") -> Figure:
     for axis, values in zip((ax.xaxis, ax.yaxis), positive):
         if values and max(values) > 10 * min(values):
             (ax.set_xscale if axis is ax.xaxis else ax.set_yscale)("log")
-            axis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+            wide = max(values) > 100 * min(values)       # many decades: a label per decade
+            axis.set_major_locator(LogLocator(subs=(1,) if wide else (1, 2, 5)))
     ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
     ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
     ax.xaxis.set_minor_formatter(FuncFormatter(lambda *_: ""))
