@@ -67,6 +67,9 @@ def test_installed_layout_finds_scenarios_and_fits(tmp_path, monkeypatch):
     (work / "scenarios" / "xiangxi.toml").write_text(
         'name = "xiangxi"\ndescription = "local"\nextends = "default"\n', encoding="utf-8")
     assert load_scenario("xiangxi").description == "local"
+    # --posterior finds the fit the scenario extends from any working folder
+    from model.calibration import posterior
+    assert len(posterior.attach(xiangxi).draws) > 1
     monkeypatch.undo()
     # the same calibrated parameters as in the checkout
     years = range(2015, 2021)

@@ -200,7 +200,8 @@ def fit_of(scenario: Scenario) -> tuple[Path, dict] | None:
     """The nearest fit file in the scenario's chain (itself, then its
     parents), or None."""
     for label in (scenario.source,) + tuple(scenario.extends):
-        path = Path(label)
+        # a label is relative to the working folder or else to the shipped data
+        path = next((p for p in (Path(label), data_root() / label) if p.is_file()), Path(label))
         if path.suffix != ".toml" or not path.is_file():
             continue
         try:
