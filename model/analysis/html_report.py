@@ -150,7 +150,7 @@ def _spread(values, lang: str, unit: float = 1.0) -> str:
     if np.isnan(mid):
         return "-"
     text = (lambda x: _people(x * 1e4, lang)) if lang == "zh" and unit == 1e4 else \
-        (lambda x: f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.2f}")
+        (lambda x: f"{x:,.0f}" if unit == 1 or abs(x) >= 100 else f"{x:,.2f}")
     return text(mid) if lo == hi else f"{text(mid)} ({text(lo)}-{text(hi)})"
 
 
