@@ -91,8 +91,11 @@ def _share(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from model import __version__
+
     parser = _Parser(prog="povsim", description="Household microsimulation of targeted poverty "
                                                 "alleviation (精准扶贫).")
+    parser.add_argument("--version", action="version", version=f"povsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="run a scenario and write results.nc, summary.csv and a chart")
     run.add_argument("scenario", nargs="?", help="scenario name (see 'povsim scenarios') or "
@@ -100,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_seed, default=0, help="first seed (default 0)")
     run.add_argument("--seeds", type=_seed_count, help="number of seeds, from --seed on "
                                                        "(default: the scenario's)")
-    run.add_argument("--out", type=_out, help="output folder (default outputs/<scenario>)")
+    run.add_argument("--out", type=_out, help="output folder (default outputs/<name>, the "
+                                              "scenario's own name)")
     run.add_argument("--registry", help="registry to run instead of the scenario's: a spec name, "
                                         "a spec .toml or a registry file (.nc, .csv, .parquet)")
     compare = sub.add_parser(
@@ -139,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     from model.sweep.cli import add_parser as add_sweep
     add_sweep(sub, _positive, _share)
     sub.add_parser("scenarios", help="list the scenarios that can be named")
+    rep = sub.add_parser("report", help="one self-contained HTML report of an output folder "
+                                        "(run, compare, sweep or backtest)")
+    rep.add_argument("folder", type=Path, help="the output folder")
+    rep.add_argument("--lang", choices=("en", "zh"), default="en",
+                     help="language of the report and its charts (default en)")
+    rep.add_argument("--out", type=Path, help="HTML file (default FOLDER/report.html, "
+                                              "FOLDER/report-zh.html in Chinese)")
     registry = sub.add_parser("registry", help="check, import or build registries")
     reg_sub = registry.add_subparsers(dest="registry_command", required=True,
                                       parser_class=_Parser)
@@ -183,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sweep":
             from model.sweep.cli import main as sweep_main
             return sweep_main(args)
+        if args.command == "report":
+            from model.analysis import html_report
+            print(f"wrote {html_report.write(args.folder, args.out, args.lang)}")
+            return 0
         if args.command in ("calibrate", "backtest"):
             from model.calibration.cli import main as calibration_main
             return calibration_main(args)
@@ -276,13 +291,12 @@ def _run(args) -> int:
         ds = runs.run(scenario, seeds)
     else:
         (ds,) = runs.run_all([scenario], seeds, args.workers, scheduler=args.scheduler)
-    names = ["results.nc", "summary.csv", "registered_poor.png"]
-    import matplotlib
-    with output_folder(out) as path_for, matplotlib.rc_context(
-            {"font.family": [font, "DejaVu Sans"]} if font else {}):
+    names = ["results.nc", "summary.csv", "registered_poor.png", "registered_poor.svg"]
+    with output_folder(out) as path_for:
         results.write_netcdf(ds, path_for(names[0]))
         summary.write_summary_csv(ds, path_for(names[1]))
-        plots.poor_by_year(ds, path_for(names[2]), lang)
+        path_for(names[3])            # written beside the PNG: listed in the manifest
+        plots.poor_by_year(ds, path_for(names[2]), lang, font)
     print(format_table(ds))
     print(f"\nwrote {', '.join(names)} and their manifest to {out} "
           f"({time.perf_counter() - start:.1f} s)")
@@ -386,15 +400,17 @@ def describe(reg) -> str:
 
 def format_table(ds) -> str:
     """The printed table: registered poor by year beside the plan, if any."""
-    from model.analysis.summary import summary_table
+    from model.analysis.summary import scale_note, scale_of, summary_table
 
     t = summary_table(ds)
     several = "registered_people_p10" in t
     plan = "plan_exits_people" in t
     head = f"{ds.attrs['scenario']}: {ds.sizes['seed']} seed(s), registry {ds.attrs['registry']}"
+    note = scale_note(scale_of(ds))
+    head += f"; {note}" if note else ""
     cols = ["year", "reg. households", "reg. people"]
     cols += ["10-90 %"] if several else []
-    cols += ["exits (people)", "returns (people)"]
+    cols += ["exits (people)", "returns (people)", "entries (people)"]
     cols += ["plan exits", "plan reg. people"] if plan else []
     rows = []
     for i, year in enumerate(t["year"]):
@@ -402,7 +418,8 @@ def format_table(ds) -> str:
                f"{t['registered_people'][i]:,.0f}"]
         if several:
             row.append(f"{t['registered_people_p10'][i]:,.0f}-{t['registered_people_p90'][i]:,.0f}")
-        row += [f"{t['exits_people'][i]:,.0f}", f"{t['returns_people'][i]:,.0f}"]
+        row += [f"{t['exits_people'][i]:,.0f}", f"{t['returns_people'][i]:,.0f}",
+                f"{t['entries_people'][i]:,.0f}"]
         if plan:
             row += [f"{t['plan_exits_people'][i]:,.0f}",
                     f"{max(t['plan_registered_people'][i], 0):,.0f}"]
@@ -410,8 +427,9 @@ def format_table(ds) -> str:
     widths = [max(len(c), *(len(r[k]) for r in rows)) for k, c in enumerate(cols)]
     lines = [head, "  ".join(c.rjust(w) for c, w in zip(cols, widths))]
     lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in rows]
-    if several:
-        lines.append("(mean over seeds; 10-90 % range of registered people across seeds)")
+    lines.append("(registered people = last year's - exits + returns + entries (新识别); "
+                 + ("mean over seeds; 10-90 % range of registered people across seeds)"
+                    if several else "one seed)"))
     return "\n".join(lines)
 
 

@@ -33,6 +33,28 @@ PROGRAMME_FIELDS = {  # name: (units, long name), for the record's PROGRAMME_COL
                           "the enrolment takes effect)")}
 
 
+COORDINATE_ATTRS = {  # name: (units, long name) of each dimension's coordinate
+    "seed": ("1", "random seed of the run (common random numbers across scenarios)"),
+    "year": ("year", "calendar year; counts are at the end of the year, flows during it"),
+    "county": ("1", "county (区县) of the registry"),
+    "category": ("1", "household category: general, dibao (低保, safety net), wubao (五保, "
+                      "five guarantees)"),
+    "programme": ("1", "programme (measure) of the scenario, in engine order"),
+    "batch": ("1", "pathway (五个一批) an exit is attributed to; 'none': no programme made "
+                   "the difference"),
+    "village": ("index", "village row of the registry (no original id)"),
+    "month": ("month", "month of the year, 1-12"),
+}
+
+
+def with_coordinate_attrs(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with ``units`` and ``long_name`` on every known coordinate."""
+    for name, (unit, long_name) in COORDINATE_ATTRS.items():
+        if name in ds.coords:
+            ds[name].attrs.update(units=unit, long_name=long_name)
+    return ds
+
+
 def to_dataset(record: Record, registry: Registry, scenario: Scenario, seed: int,
                programmes: list[str]) -> xr.Dataset:
     """Build the dataset of one seed from a simulation's record."""
@@ -93,7 +115,7 @@ def to_dataset(record: Record, registry: Registry, scenario: Scenario, seed: int
     data.update(_delivery_variables(record))
     static = {k: data.pop(k) for k in STATIC}
     ds = xr.Dataset(data, coords=coords).expand_dims(seed=[int(seed)])
-    ds = ds.assign(static)
+    ds = with_coordinate_attrs(ds.assign(static))
     ds.attrs.update(run_attributes(registry, scenario))
     return ds
 
@@ -174,6 +196,8 @@ def run_attributes(registry: Registry, scenario: Scenario) -> dict[str, str | in
         "base_year": registry.base_year,
         "end_year": scenario.end_year,
         "scale": float(getattr(scenario, "scale", 1.0)),
+        "scenario_label": json.dumps(getattr(scenario, "label", {}), ensure_ascii=False),
+        "extends": json.dumps(list(getattr(scenario, "extends", ())), ensure_ascii=False),
         "code_version": f"povsim {__version__}",
         "targets": json.dumps({k: v for k, v in scenario.targets.items() if v}),
     }

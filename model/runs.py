@@ -34,10 +34,10 @@ from typing import Self
 
 import numpy as np
 import xarray as xr
-from tqdm.auto import tqdm
 
 from model.engine.sim import Simulation
 from model.errors import PovsimError, ScenarioError
+from model.progress import bar as progress_bar
 from model.programmes.measures import instances
 from model.random import Stream, hash_id_np, uniforms_np, year_key
 from model.registry import cache as registry_cache
@@ -222,15 +222,16 @@ def run(scenario: Scenario, seeds: list[int] | None = None, registry: Registry |
         progress: bool = True) -> xr.Dataset:
     """Simulate ``scenario`` for each seed (default: ``range(scenario.seeds)``).
 
-    A progress bar appears when the run takes longer than two seconds.
+    A progress bar appears when the run takes longer than two seconds, on a
+    terminal or in Jupyter (:mod:`model.progress`).
     """
     seeds = list(range(scenario.seeds)) if seeds is None else [int(s) for s in seeds]
     registry = registry if registry is not None else registry_for(scenario)
     check_years(scenario, registry)
     prepare_kernels(scenario, registry, say=progress)
     n_years = scenario.end_year - registry.base_year
-    with tqdm(total=len(seeds) * n_years, desc=f"{scenario.name}", unit="year", delay=2.0,
-              disable=not progress, leave=False) as bar:
+    with progress_bar(len(seeds) * n_years, progress, desc=f"{scenario.name}", unit="year",
+                      delay=2.0, leave=False) as bar:
         parts = [run_seed(scenario, s, registry, progress=bar) for s in seeds]
     ds = xr.concat(parts, dim="seed", data_vars="minimal", coords="minimal",
                    compat="override", combine_attrs="override") if len(parts) > 1 else parts[0]
@@ -349,8 +350,8 @@ def run_all(scenarios: list[Scenario], seeds: list[int], workers: int | None = N
         The seeds, the same for every scenario.
     workers : int, optional
         Worker processes (default :func:`default_workers`); 1 runs in this
-        process without dask. Worker processes import the main module: in
-        a script, call this under ``if __name__ == "__main__":``.
+        process without dask. A script needs no ``if __name__ ==
+        "__main__":`` guard: the workers do not run it again.
     progress : bool
         Show a progress bar over completed tasks (on stderr, when it is a
         terminal).
@@ -365,9 +366,9 @@ def run_all(scenarios: list[Scenario], seeds: list[int], workers: int | None = N
     """
     tasks = [(k, int(seed)) for k in range(len(scenarios)) for seed in seeds]
     done: dict[tuple[int, int], xr.Dataset] = {}
-    # disable=None: a bar on a terminal only, so piped or logged output stays clean
-    with tqdm(total=len(tasks), desc="runs", unit="run", disable=None if progress else True,
-              leave=False) as bar, Tasks(len(tasks), workers, scheduler) as pool:
+    # a bar on a terminal (or in Jupyter) only, so piped or logged output stays clean
+    with progress_bar(len(tasks), progress, desc="runs", unit="run", leave=False) as bar, \
+            Tasks(len(tasks), workers, scheduler) as pool:
         held = [pool.share(s, f"scenario-{k}") for k, s in enumerate(scenarios)]
         calls = (((k, seed), (held[k], seed, pool.threads)) for k, seed in tasks)
         for (k, seed), result, error in pool.map(run_one, calls, "run"):
@@ -510,7 +511,7 @@ def _cluster(workers: int):
     for log in quiet:
         log.setLevel(logging.CRITICAL)
     try:
-        with _workers_ignore_sigint():
+        with _workers_ignore_sigint(), _script_not_rerun():
             # no dashboard; the scheduler's own HTTP endpoint on any free port (its
             # default, 8787, warns when another cluster holds it)
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
@@ -522,6 +523,29 @@ def _cluster(workers: int):
     finally:
         for log, level in zip(quiet, levels):
             log.setLevel(level)
+
+
+@contextmanager
+def _script_not_rerun():
+    """Start worker processes without running the user's script again.
+
+    multiprocessing's spawn imports a script's main module in every new
+    process, so a script calling :func:`run_all` at its top level would start
+    clusters within clusters; a worker needs only ``model``. While the
+    workers start, the main module of a plain script (run by path) hides its
+    file name, so the workers start as they do from Jupyter or ``python -c``:
+    a script needs no ``if __name__ == "__main__":`` guard.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or path is None or getattr(main, "__spec__", None) is not None:
+        yield      # python -m, Jupyter, the povsim command: nothing to hide
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
 
 
 @contextmanager

@@ -9,9 +9,16 @@ The file format, every key with an example, is documented once, in
 Names and extension
 -------------------
 A scenario is named by its file name without ``.toml``; :func:`find_scenario`
-looks in ``./scenarios`` (the working folder), then in the ``scenarios/``
-folder of the repository. ``"default"`` is the embedded default
-(``model/default_scenario.toml``, Ruyuan county).
+looks in ``./scenarios`` (the working folder), then in the shipped
+``scenarios/`` folder of :func:`data_root`. ``"default"`` is the embedded
+default (``model/default_scenario.toml``, Ruyuan county).
+
+The shipped files (the scenarios and the calibration fits they extend) keep
+the source tree's layout under one data root: the source checkout itself, or
+in an installed wheel the package data folder ``model/data/`` (copied there
+at build time, found with :mod:`importlib.resources`). So a relative path such
+as ``extends = "../calibration/fits/national.toml"`` means the same file in
+both; the embedded default counts as ``<data root>/model/default_scenario.toml``.
 
 ``extends`` names the parent: a scenario name (looked up beside the file
 first) or a path relative to the file. The parent is loaded first (a cycle
@@ -55,8 +62,10 @@ DEFAULT = "default_scenario.toml"
 DEFAULT_NAME = "default"
 _DEFAULT_LABEL = f"model/{DEFAULT}"
 _NUMBER = (int, float)
-_TOP = {"name": str, "description": str, "extends": str, "run": dict, "parameters": dict,
+_TOP = {"name": str, "description": str, "label": (str, dict), "extends": str, "run": dict,
+        "parameters": dict,
         "programmes": dict, "targets": dict, "fit": dict}   # fit: a fit file's provenance
+_LABEL_LANGS = ("en", "zh")
 _RUN = {"registry": str, "end_year": int, "seeds": int, "scale": _NUMBER, "programmes": list}
 # The target kinds of [targets], in report order (the one list of them):
 # kind -> (what a value is: a "year", "persons" (whole numbers >= 0) or a
@@ -114,6 +123,10 @@ class Scenario:
         Share of households simulated (0 < scale <= 1).
     extends : tuple of str
         The files this scenario extends, nearest first (provenance).
+    label : dict
+        The file's own ``label`` for charts and reports by language
+        (``{"en": ..., "zh": ...}``; a plain string is English); empty: the
+        name stands in.
     draws : tuple of Parameters
         Parameter sets drawn from a fit's accepted vectors
         (:func:`model.calibration.posterior.attach`); seed ``i`` runs with
@@ -133,10 +146,111 @@ class Scenario:
     scale: float = 1.0
     extends: tuple[str, ...] = ()
     draws: tuple[Parameters, ...] = field(default=(), repr=False)
+    label: dict[str, str] = field(default_factory=dict)
 
     def params_for(self, seed: int) -> Parameters:
         """The parameters seed ``seed`` runs with (see ``draws``)."""
         return self.draws[int(seed) % len(self.draws)] if self.draws else self.params
+
+    def with_parameters(self, changes: dict[str, Any], name: str | None = None,
+                        description: str | None = None) -> "Scenario":
+        """A copy with parameters changed, checked as a file's ``[parameters]``.
+
+        Parameters
+        ----------
+        changes : dict
+            Dotted names (``"industry.capacity"``) or nested tables to a value
+            or a table ``{year: value}`` (from its first year on), as in a
+            scenario file.
+        name, description : str, optional
+            The copy's name (it names output folders and chart labels) and
+            description; default: this scenario's.
+
+        Raises
+        ------
+        ScenarioError
+            An unknown parameter (with a close match), a value of the wrong
+            shape or out of its declared range.
+
+        Examples
+        --------
+        >>> fewer = scenario.with_parameters({"industry.capacity": 500}, name="fewer")
+        """
+        base = Parameters.load()
+        flat = flatten_overlay(changes, set(base.names()))
+        for key, value in flat.items():
+            _check_param(base, key, value, "with_parameters")
+        overlay = {key: _dated(value) for key, value in flat.items()}
+        return self._changed(overlay, self.programmes, "with_parameters", changes, name,
+                             description)
+
+    def with_programme(self, programme: str, enabled: bool = True, name: str | None = None,
+                       description: str | None = None, **settings: Any) -> "Scenario":
+        """A copy with a programme switched on or off or its settings changed,
+        checked as a file's ``[programmes.<programme>]`` entry.
+
+        Parameters
+        ----------
+        programme : str
+            A programme of :data:`model.programmes.measures.PROGRAMMES`.
+        enabled : bool
+            False drops the programme from the run; True adds it if missing.
+        name, description : str, optional
+            As in :meth:`with_parameters`.
+        **settings
+            The programme's own parameters without its prefix
+            (``capacity={2016: 800}``, ``budget=...``).
+
+        Raises
+        ------
+        ScenarioError
+            An unknown programme or setting (with a close match), or a bad value.
+
+        Examples
+        --------
+        >>> no_pv = scenario.with_programme("photovoltaic", enabled=False, name="no-pv")
+        """
+        names = [c.name for c in PROGRAMMES]
+        if programme not in names:
+            raise ScenarioError(f"with_programme: unknown programme '{programme}'"
+                                + close_match(programme, names))
+        base = Parameters.load()
+        keys = [n[len(programme) + 1:] for n in base.names() if n.startswith(programme + ".")]
+        overlay = {}
+        for key, value in settings.items():
+            if key not in keys:
+                raise ScenarioError(f"with_programme: unknown setting '{key}': programme "
+                                    f"'{programme}' has {', '.join(['enabled'] + keys)}"
+                                    + close_match(key, keys))
+            _check_param(base, f"{programme}.{key}", value, "with_programme")
+            overlay[f"{programme}.{key}"] = _dated(value)
+        listed = set(self.programmes) | {programme} if enabled else \
+            set(self.programmes) - {programme}
+        order = tuple(n for n in names if n in listed)
+        change = {"programme": programme, "enabled": enabled, **settings}
+        return self._changed(overlay, order, "with_programme", change, name, description)
+
+    def _changed(self, overlay: dict[str, Any], programmes: tuple[str, ...], how: str,
+                 change: dict, name: str | None, description: str | None) -> "Scenario":
+        """A copy with ``overlay`` on its parameters (and draws), the programmes
+        given, and the change written into its text as provenance."""
+        import dataclasses
+        import json
+
+        label = f"{self.source} + {how}"
+
+        def apply(params: Parameters) -> Parameters:
+            try:
+                return params.with_overlay(overlay, label) if overlay else params
+            except ParameterError as err:
+                raise ScenarioError(str(err)) from None
+
+        note = json.dumps(change, ensure_ascii=False, default=str)
+        return dataclasses.replace(
+            self, name=name or self.name, description=description or self.description,
+            programmes=programmes, params=apply(self.params),
+            draws=tuple(apply(d) for d in self.draws), source=label,
+            text=f"{self.text.rstrip()}\n\n# changed in Python: {how} {note}\n")
 
 
 # ---------------------------------------------------------------- where in a file
@@ -198,11 +312,34 @@ def _embedded() -> Path:
     return Path(str(resources.files("model").joinpath(DEFAULT)))
 
 
+def data_root() -> Path:
+    """The folder holding the shipped ``scenarios/`` and ``calibration/fits/``.
+
+    The source checkout when the package runs from one (``scenarios/`` and
+    ``calibration/fits/`` beside the package); else the package data folder
+    ``model/data/`` that the wheel build fills with the same layout.
+    """
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "scenarios").is_dir() and (checkout / "calibration" / "fits").is_dir():
+        return checkout
+    return Path(str(resources.files("model").joinpath("data")))
+
+
+def _folder(src: "_File") -> Path:
+    """The folder a file's relative paths start from (the embedded default
+    counts as ``<data root>/model/``, as in the source tree)."""
+    if src.path is None:
+        return Path(".")
+    if src.path.resolve() == _embedded().resolve():
+        return data_root() / "model"
+    return src.path.parent
+
+
 def scenario_dirs() -> list[Path]:
-    """Folders searched for scenario names: ``./scenarios``, then the
-    repository's ``scenarios/`` (each once)."""
+    """Folders searched for scenario names: ``./scenarios``, then the shipped
+    ``scenarios/`` of :func:`data_root` (each once)."""
     out, seen = [], set()
-    for folder in (Path("scenarios"), Path(__file__).resolve().parents[1] / "scenarios"):
+    for folder in (Path("scenarios"), data_root() / "scenarios"):
         key = folder.resolve()
         if key not in seen and folder.is_dir():
             seen.add(key)
@@ -278,7 +415,7 @@ def _label(path: Path) -> str:
     path = Path(os.path.normpath(path))
     if not path.is_absolute():
         return str(path)
-    for root in (Path.cwd(), Path(__file__).resolve().parents[1]):
+    for root in (Path.cwd(), data_root()):
         try:
             return str(path.relative_to(root))
         except ValueError:
@@ -288,11 +425,11 @@ def _label(path: Path) -> str:
 
 def _parent(value: str, src: _File) -> Path:
     """The file named by ``extends = value`` in ``src``."""
-    here = src.path.parent if src.path is not None else Path(".")
+    here = _folder(src)
     if value == DEFAULT_NAME:
         return _embedded()
     if _looks_like_path(value):
-        path = Path(value) if Path(value).is_absolute() else here / value
+        path = Path(value) if Path(value).is_absolute() else Path(os.path.normpath(here / value))
         if path.is_file():
             return path
         raise src.error("extends", None, f"extends = {brief(value)}: file not found (looked for "
@@ -316,6 +453,7 @@ class _Layer:
     src: _File
     name: str
     description: str
+    label: dict[str, str]
     extends: str | None
     run: dict[str, Any]
     params: dict[str, tuple[Any, str]]   # name -> (value, "file, line n")
@@ -488,8 +626,20 @@ def _layer(src: _File, base: Parameters) -> _Layer:
     run = _run_settings(data.get("run", {}), src)
     overlay = _overlay(data, src, base)
     enabled = _programme_entries(data, src, base, overlay)
-    return _Layer(src, name, data.get("description", ""), data.get("extends"), run, overlay,
-                  enabled, _targets(data.get("targets", {}), src), fit=data.get("fit"))
+    return _Layer(src, name, data.get("description", ""), _label_of(data, src),
+                  data.get("extends"), run, overlay, enabled,
+                  _targets(data.get("targets", {}), src))
+
+
+def _label_of(data: dict, src: _File) -> dict[str, str]:
+    """``label``: a string (English) or a table by language."""
+    label = data.get("label", {})
+    label = {"en": label} if isinstance(label, str) else label
+    for lang, text in label.items():
+        if lang not in _LABEL_LANGS or not isinstance(text, str):
+            raise src.error("label", None, f"label.{lang} = {text!r}: expected a text under "
+                            f"one of {', '.join(_LABEL_LANGS)}" + close_match(lang, _LABEL_LANGS))
+    return dict(label)
 
 
 # ---------------------------------------------------------------- the chain
@@ -583,7 +733,7 @@ def _resolve(src: _File, fits: bool | Callable[[str, dict], bool] = True) -> Sce
                  "counties_exit_share": targets.get("counties_exit_share", {}),
                  "counties_exit_by": targets.get("counties_exit_by")},
         source=src.label, text=src.text, scale=run.get("scale", 1.0),
-        extends=tuple(layer.src.label for layer in reversed(layers[:-1])))
+        extends=tuple(layer.src.label for layer in reversed(layers[:-1])), label=child.label)
 
 
 def target_warnings(scenario: Scenario, base_year: int) -> list[str]:

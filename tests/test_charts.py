@@ -58,7 +58,7 @@ def test_chinese_without_a_cjk_font_falls_back_to_english(tmp_path, two, monkeyp
     monkeypatch.setattr(charts, "find_cjk_font", lambda: None)
     lang, font, warning = charts.chart_language("zh")
     assert (lang, font) == ("en", None)
-    assert "fonts-noto-cjk" in warning and "English" in warning
+    assert "noto-cjk-sans-otc" in warning and "English" in warning
     write(two, tmp_path, lang, font)
     svg = (tmp_path / "registered_poor.svg").read_text(encoding="utf-8")
     assert "registered poor people" in svg and "建档立卡" not in svg
@@ -70,6 +70,7 @@ def test_cjk_font_lookup(monkeypatch):
     monkeypatch.setattr(font_manager.fontManager, "ttflist", fake)
     assert charts.find_cjk_font() == "Noto Sans CJK JP"
     monkeypatch.setattr(font_manager.fontManager, "ttflist", fake[:1])
+    monkeypatch.setattr(charts, "_add_bundled_font", lambda: False)
     assert charts.find_cjk_font() is None
     with pytest.raises(ValueError):
         charts.chart_language("fr")
@@ -116,11 +117,107 @@ def test_county_grid_sorted_and_readable_with_many_counties(tmp_path):
     assert (tmp_path / "county_exits.png").stat().st_size > 1000
 
 
-def test_no_poor_county_says_so(two):
+def test_no_poor_county_no_empty_chart(two, tmp_path):
     cmp = two.assign(poor_county=xr.zeros_like(two["poor_county"]))
-    fig = charts.county_exits(cmp)
-    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
-    assert "no poor counties" in texts
+    written = write(cmp, tmp_path)
+    assert "county_exits.png" not in written and not (tmp_path / "county_exits.png").exists()
+    assert "registered_poor.png" in written
+    one = two.assign(poor_county=xr.concat([two["poor_county"].sel(scenario="cheap"),
+                                            0 * two["poor_county"].sel(scenario="dear")],
+                                           "scenario"))
+    fig = charts.county_exits(one)                 # one panel, and the other named below
+    assert "No poor counties in dear" in _texts(fig)
+
+
+# ---------------------------------------------------------------- for a reader
+
+def _texts(fig) -> str:
+    from matplotlib.text import Text
+    return " ".join(" ".join(t.get_text().split()) for t in fig.findobj(Text) if t.get_visible())
+
+
+def _draw_all(cmp, lang="en"):
+    return {name: getattr(charts, name)(cmp, lang) for name in charts.CHARTS}
+
+
+@pytest.mark.parametrize("names", [["cheap"], ["cheap", "dear"]], ids=["one", "two"])
+def test_text_is_readable_on_a4(two, names):
+    """At most A4 wide, no text under 8 pt: printed across an A4 page, all
+    text stays at least 8 pt."""
+    from matplotlib.text import Text
+
+    with charts.style():
+        for name, fig in _draw_all(two.sel(scenario=names)).items():
+            fig.canvas.draw() if hasattr(fig.canvas, "draw") else None
+            assert fig.get_figwidth() <= charts.A4_WIDTH, name
+            sizes = [t.get_fontsize() for t in fig.findobj(Text)
+                     if t.get_visible() and t.get_text().strip()]
+            assert sizes and min(sizes) >= charts.MIN_TEXT, (name, min(sizes))
+
+
+def test_title_and_caption_for_a_reader(two):
+    import datetime as dt
+
+    from model import __version__
+
+    text = charts.caption(two, "en", dt.date(2026, 1, 2))
+    assert "2 seeds (0-1), the same for every scenario" in text
+    assert "Scale 0.5" in text and "scaled up to the full registry" in text
+    assert f"povsim {__version__}, 2026-01-02" in text
+    assert "declared defaults" in text           # the hand-built runs extend no fit
+    fitted = two.assign(scenario_extends=xr.full_like(
+        two["scenario_extends"], '["calibration/fits/national.toml"]'))
+    assert "calibrated (calibration/fits/national.toml)" in charts.caption(fitted)
+    for name, fig in _draw_all(two).items():
+        everything = _texts(fig)
+        assert "Scale 0.5" in everything and f"povsim {__version__}" in everything, name
+        assert not any(t.endswith(".png") for t in everything.split()), name
+    assert "Registered poor by year" in _texts(charts.registered_poor(two))
+
+
+def test_labels_from_the_scenario_file(two):
+    labelled = two.assign(scenario_label=xr.DataArray(
+        np.array(['{"en": "Cheap plan", "zh": "低成本方案"}', ""], dtype=object),
+        dims="scenario", coords={"scenario": two["scenario"]}))
+    assert charts.label_of(labelled, "cheap") == "Cheap plan"
+    assert charts.label_of(labelled, "cheap", "zh") == "低成本方案"
+    assert charts.label_of(labelled, "dear") == "dear"
+    assert "Cheap plan" in _texts(charts.exits_by_batch(labelled))
+    assert "Cheap plan" in _texts(charts.registered_poor(labelled))
+
+
+def test_legend_matches_the_statistic(two):
+    def legend(cmp):
+        return [t.get_text() for fig_legend in charts.registered_poor(cmp).legends
+                for t in fig_legend.get_texts()] + [
+            t.get_text() for sub in charts.registered_poor(cmp).subfigs
+            for leg in sub.legends for t in leg.get_texts()]
+
+    assert "median of 2 seeds" in legend(two)
+    one = legend(two.isel(seed=[0]))
+    assert "one seed" in one and not any("median" in t for t in one)
+
+
+def test_counts_scaled_up_to_full_size(two):
+    """The runs are at scale 0.5: the chart shows twice the simulated count."""
+    fig = charts.registered_poor(two.sel(scenario=["cheap"]))
+    line = next(ln for ln in fig.axes[0].get_lines() if ln.get_marker() == "o")
+    simulated = two["registered_people_total"].sel(scenario="cheap").median("seed")
+    years = line.get_xdata()
+    np.testing.assert_allclose(line.get_ydata(), simulated.sel(year=years).values * 2)
+
+
+def test_comparable_panels_share_the_y_axis(two):
+    fig = charts.exits_by_batch(two)
+    first, second = fig.axes[:2]
+    assert first.get_ylim() == second.get_ylim()
+    assert "share their y axis" in _texts(fig)
+
+
+def test_money_in_chinese_units():
+    assert charts.money_unit(5e7, "zh") == (1e4, "万元")
+    assert charts.money_unit(3e9, "zh") == (1e8, "亿元")
+    assert charts.money_unit(3e9, "en") == (1e6, "million yuan")
 
 
 def test_a_shared_plan_is_drawn_once_in_grey(two):
@@ -132,3 +229,20 @@ def test_a_shared_plan_is_drawn_once_in_grey(two):
     assert len(shared) == 1 and shared[0].get_color() == "0.3"
     other = small_run(name="other", targets={"exits_people": {"2016": 10}})
     assert len(dashed(compare.compare([small_run(name="cheap"), other]))) == 2
+
+
+def test_the_bundled_cjk_font_draws_every_chinese_glyph(two, tmp_path, monkeypatch):
+    """On a machine without a CJK font the dependency brings one; no glyph
+    falls back to a missing-glyph box (matplotlib's warning is an error here)."""
+    monkeypatch.setattr(font_manager.fontManager, "ttflist",
+                        [f for f in font_manager.fontManager.ttflist if "CJK" not in f.name])
+    lang, font, warning = charts.chart_language("zh")
+    assert (lang, font, warning) == ("zh", "Noto Sans CJK SC", None)
+    labelled = two.assign(scenario_label=xr.DataArray(
+        np.array(['{"zh": "低成本方案"}', '{"zh": "高成本方案"}'], dtype=object),
+        dims="scenario", coords={"scenario": two["scenario"]}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")            # "Glyph ... missing from font(s)" fails
+        written = charts.write_charts(labelled, lambda name: tmp_path / name, lang, font)
+    assert "registered_poor.png" in written
+    assert "低成本方案" in (tmp_path / "registered_poor.svg").read_text(encoding="utf-8")

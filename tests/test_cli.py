@@ -88,6 +88,33 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, args, fragments):
     assert not (tmp_path / "outputs").exists()
 
 
+def test_version(tmp_path):
+    from model import __version__
+
+    proc = povsim("--version", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"povsim {__version__}"
+
+
+def test_run_names_its_folder_after_the_scenario(tmp_path, monkeypatch):
+    """`povsim run` (the embedded default) and `povsim run ruyuan` are two
+    scenarios: their default output folders differ."""
+    from model import cli
+
+    from model import atomic
+    from model.errors import PovsimError
+
+    folders = []
+
+    def stop(path, *args, **kwargs):      # record the folder, then stop before any work
+        folders.append(Path(path))
+        raise PovsimError("stopped by the test")
+    monkeypatch.setattr(atomic, "check_output_folder", stop)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run"]) == 2 and cli.main(["run", "ruyuan"]) == 2
+    assert folders == [Path("outputs") / "default", Path("outputs") / "ruyuan"]
+
+
 def test_help_exits_0(tmp_path):
     proc = povsim("run", "--help", cwd=tmp_path)
     assert proc.returncode == 0
@@ -135,14 +162,51 @@ def test_run_succeeds_and_writes_files(default_run):
     assert (out / "registered_poor.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Traceback" not in proc.stderr
     assert "wrote" in proc.stdout and "results.nc" in proc.stdout
+    assert "<svg" in (out / "registered_poor.svg").read_text(encoding="utf-8")
     # no stray temporary files; the manifest names the set with its hashes
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "registered_poor.png",
-                                                     "results.nc", "summary.csv"]
+                                                     "registered_poor.svg", "results.nc",
+                                                     "summary.csv"]
     from model.atomic import read_manifest, verify_set
     assert sorted(read_manifest(out / "manifest.json")["files"]) == [
-        "registered_poor.png", "results.nc", "summary.csv"]
+        "registered_poor.png", "registered_poor.svg", "results.nc", "summary.csv"]
     assert verify_set(out) == []
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".povsim-")]
+
+
+def test_printed_rows_add_up_with_new_entries(default_run):
+    """registered people = last year's - exits + returns + entries (新识别)."""
+    from model.cli import format_table
+
+    _, _, ds = default_run
+    text = format_table(ds)
+    assert "entries (people)" in text
+    lines = text.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.split()[:1] == ["year"])
+    rows = [[float(c.replace(",", "")) for c in line.split()]
+            for line in lines[head + 1:] if line[:4].isdigit()]
+    for before, now in zip(rows, rows[1:]):
+        _, _, people, exits, returns, entries = now[:6]     # then the plan's columns
+        assert people == before[2] - exits + returns + entries
+
+
+def test_a_sample_run_is_scaled_up_and_says_so(tmp_path):
+    import dataclasses
+
+    import model
+    from model.analysis import summary
+    from model.cli import format_table
+
+    scenario = dataclasses.replace(model.load_scenario(), scale=0.5)
+    ds = model.run(scenario, seeds=[0], progress=False)
+    assert "scale 0.5" in format_table(ds) and "scaled up" in format_table(ds)
+    summary.write_summary_csv(ds, tmp_path / "summary.csv")
+    with (tmp_path / "summary.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    simulated = ds["registered_people"].sum(["county", "category"]).isel(seed=0)
+    for row, value in zip(rows, simulated.values):
+        assert float(row["registered_people"]) == value * 2
+        assert "scale 0.5" in row["note"]
 
 
 def test_printed_table_matches_netcdf(default_run):
@@ -183,8 +247,8 @@ def test_dataset_dims_and_attributes(default_run):
     params = json.loads(ds.attrs["parameters"])
     assert params["years"] == list(range(2015, 2021))
     assert params["poverty_line"][1] == 6433  # the scenario's overlay, 2016
-    assert 'name = "ruyuan"' in ds.attrs["scenario_text"]
-    assert ds.attrs["scenario"] == "ruyuan"
+    assert 'name = "default"' in ds.attrs["scenario_text"]
+    assert ds.attrs["scenario"] == "default"
 
 
 def test_every_variable_has_units_and_long_name(default_run):
@@ -231,8 +295,8 @@ def test_run_takes_a_scenario_name(tmp_path):
 
 
 COMPARE_FILES = ["compare.csv", "compare.nc", "manifest.json", "summary.md"] + [
-    f"{chart}.{fmt}" for chart in ("registered_poor", "exits_by_batch", "county_exits",
-                                   "cost_exits") for fmt in ("png", "svg")]
+    f"{chart}.{fmt}" for chart in ("registered_poor", "exits_by_batch",  # Ruyuan: no poor
+                                   "cost_exits") for fmt in ("png", "svg")]  # county, no grid
 
 
 @pytest.fixture(scope="module")
@@ -251,7 +315,7 @@ def test_compare_writes_every_output(default_compare):
     assert (out / "registered_poor.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Traceback" not in proc.stderr
     summary = (out / "summary.md").read_text(encoding="utf-8")
-    assert summary in proc.stdout and summary.startswith("# povsim compare: ruyuan")
+    assert summary in proc.stdout and summary.startswith("# povsim compare: default")
     assert "## Registered poor reach zero" in summary
     assert "wrote compare.nc" in proc.stdout
 

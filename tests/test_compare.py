@@ -206,9 +206,9 @@ def test_a_scenario_against_itself_differs_by_exactly_zero(default_runs):
     a, b = default_runs
     xr.testing.assert_identical(a, b)      # the same seeds give the same numbers
     cmp = compare.compare([a, b])
-    assert list(cmp["scenario"].values) == ["ruyuan", "ruyuan (2)"]
+    assert list(cmp["scenario"].values) == ["default", "default (2)"]
     for name in compare.OUTCOMES:
-        diff = cmp[f"diff_{name}"].sel(scenario="ruyuan (2)").values
+        diff = cmp[f"diff_{name}"].sel(scenario="default (2)").values
         if name == "zero_year" and np.isnan(cmp["zero_year"]).all():
             assert np.isnan(diff).all()     # never zero: no difference to take
             continue

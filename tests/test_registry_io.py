@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import os
 import subprocess
 import sys
@@ -76,7 +77,8 @@ def test_import_maps_ids_and_labels(extract):
     assert set(h) == {f.name for f in HOUSEHOLD_SCHEMA}             # no id, no name
 
 
-@pytest.mark.parametrize("suffix", [".nc", ".csv", ".parquet"])
+@pytest.mark.parametrize("suffix", [".nc", ".csv", pytest.param(".parquet", marks=pytest.mark.skipif(
+    importlib.util.find_spec("pyarrow") is None, reason="Parquet needs the parquet extra"))])
 def test_round_trip(tmp_path, suffix):
     reg = synth.build(*synth.load_spec("ruyuan"))
     out = tmp_path / f"ruyuan{suffix}"

@@ -25,6 +25,14 @@ def test_zero_year_summary_counts_never_as_later():
     assert report.zero_year_text([np.nan] * 3, 2020) == "not by 2020"
 
 
+def test_jeffreys_interval():
+    assert report.jeffreys([1, 0]) == pytest.approx((0.0973, 0.9027), abs=1e-4)
+    low, high = report.jeffreys([1] * 20)
+    assert high == 1.0 and 0.85 < low < 0.95          # all met: the upper end is 1
+    assert report.jeffreys([0] * 20)[0] == 0.0
+    assert all(np.isnan(report.jeffreys([np.nan, np.nan])))
+
+
 # ---------------------------------------------------------------- several scenarios
 
 def test_report_sections_and_csv():
@@ -34,12 +42,25 @@ def test_report_sections_and_csv():
                     "## Exits, returns and cost", "## Paired differences against cheap"):
         assert heading in text
     assert "| 2018 (2018 to not by 2018) |" in text    # zero year: seed 1 never
-    assert "50 % (35 vs 35)" in text     # exits 2016: P, median of (40, 30), plan 70 x 0.5
+    # exits 2016: P with its 90 % Jeffreys interval, median of (40, 30), plan 70 x 0.5
+    assert "50 % [10-90 %] (35 vs 35)" in text
+    assert "Warning: 2 seed(s) only: probabilities are rough" in text
     assert "Simulated at scale 0.5 (that share of the households): cheap, dear." in text
     rows = list(csv.DictReader(io.StringIO(report.csv_text(cmp))))
     assert set(rows[0]) == set(report.CSV_COLUMNS)
     target = [r for r in rows if r["scenario"] == "dear" and r["measure"] == "target exits_people"]
     assert len(target) == 1 and float(target[0]["probability"]) == 0.5
+    assert float(target[0]["probability_low"]) == pytest.approx(0.0973, abs=1e-4)
+    assert float(target[0]["probability_high"]) == pytest.approx(0.9027, abs=1e-4)
+    # numbers in numeric columns, words in `note`
+    zero = next(r for r in rows if r["scenario"] == "dear" and r["measure"] == "zero_year")
+    assert zero["p90"] == "" and "p90: not by 2018" in zero["note"]
+    for r in rows:
+        for column in set(report.CSV_COLUMNS) - {"scenario", "measure", "batch", "unit", "note"}:
+            if r[column] != "":
+                float(r[column])
+    people = next(r for r in rows if r["measure"] == "registered_people")
+    assert "scale 0.5" in people["note"]
     assert float(target[0]["planned"]) == 35
     cost = next(r for r in rows if r["scenario"] == "dear" and r["measure"] == "cost_sum")
     assert float(cost["diff_mean"]) == pytest.approx((100 + 90) * 1000 / 2)

@@ -31,13 +31,13 @@ NO_TARGETS = {"zero_by": None, "exits_people": {}, "registered_max": {}, "incide
 
 def test_default_scenario_loads():
     s = load_scenario()
-    assert s.name == "ruyuan"
+    assert s.name == "default"
     assert s.registry == "ruyuan"
     assert s.end_year == 2020
     assert s.seeds == 1
     assert s.programmes == ALL_PROGRAMMES
     assert s.source == "model/default_scenario.toml"
-    assert 'name = "ruyuan"' in s.text
+    assert 'name = "default"' in s.text
     assert s.targets == {**NO_TARGETS, "exits_people": {2016: 2500, 2017: 3000, 2018: 2008},
                          "zero_by": 2018}
     assert (s.scale, s.extends) == (1.0, ("calibration/fits/national.toml",))
@@ -667,3 +667,16 @@ def test_a_scenario_with_an_old_parameter_name_says_the_new_one(tmp_path):
     path.write_text('name = "old"\n[parameters]\npolicy_grace_years = 0\n', encoding="utf-8")
     with pytest.raises(ScenarioError, match="did you mean 'household_exit.policy_grace_years'"):
         load_scenario(path)
+
+
+def test_label_by_language_or_plain(tmp_path):
+    plain = parse_scenario('name = "a"\nlabel = "Plan A"\n', "a.toml")
+    assert plain.label == {"en": "Plan A"}
+    both = parse_scenario('name = "b"\nlabel = { en = "Plan B", zh = "方案B" }\n', "b.toml")
+    assert both.label == {"en": "Plan B", "zh": "方案B"}
+    assert load_scenario("xiangxi").label["zh"] and load_scenario("xiangxi-late-funds").label
+    child = parse_scenario('name = "c"\nextends = "xiangxi"\n', "c.toml",
+                           path=find_scenario("xiangxi").parent / "c.toml")
+    assert child.label == {}                    # a label is the file's own, like the name
+    with pytest.raises(ScenarioError, match=r"b.toml, line 2: label.fr = 'x'.*en, zh"):
+        parse_scenario('name = "b"\nlabel = { fr = "x" }\n', "b.toml")

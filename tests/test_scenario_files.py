@@ -33,6 +33,50 @@ def test_every_plan_and_variant_is_there():
             "national-2025"} <= names
 
 
+def test_no_two_shipped_scenarios_share_a_name():
+    """`povsim run` writes outputs/<name>: the embedded default is not Ruyuan's plan."""
+    names = [load_scenario().name] + [load_scenario(path).name for path in FILES]
+    assert len(set(names)) == len(names)
+    assert load_scenario().name == "default"
+
+
+def test_installed_layout_finds_scenarios_and_fits(tmp_path, monkeypatch):
+    """In a wheel the shipped files sit under model/data/ (the build copies
+    them, setup.py); relative extends paths hold there as in the checkout."""
+    import shutil
+
+    from model import scenario as scenario_module
+
+    data = tmp_path / "site" / "model" / "data"
+    shutil.copytree(FOLDER, data / "scenarios")
+    shutil.copytree(FOLDER.parent / "calibration" / "fits", data / "calibration" / "fits",
+                    ignore=shutil.ignore_patterns("*.png", "*.md"))
+    monkeypatch.setattr(scenario_module, "data_root", lambda: data)
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert {"xiangxi", "ruyuan", "national"} <= {name for name, _, _ in
+                                                 scenario_module.list_scenarios()}
+    default = load_scenario()
+    assert default.extends == ("calibration/fits/national.toml",)
+    xiangxi = load_scenario("xiangxi")
+    assert xiangxi.extends == ("calibration/fits/national.toml",)
+    assert find_scenario("xiangxi").resolve() == (data / "scenarios" / "xiangxi.toml").resolve()
+    # a local ./scenarios takes precedence over the shipped one
+    (work / "scenarios").mkdir()
+    (work / "scenarios" / "xiangxi.toml").write_text(
+        'name = "xiangxi"\ndescription = "local"\nextends = "default"\n', encoding="utf-8")
+    assert load_scenario("xiangxi").description == "local"
+    # --posterior finds the fit the scenario extends from any working folder
+    from model.calibration import posterior
+    assert len(posterior.attach(xiangxi).draws) > 1
+    monkeypatch.undo()
+    # the same calibrated parameters as in the checkout
+    years = range(2015, 2021)
+    assert default.params.resolved(years) == load_scenario().params.resolved(years)
+    assert xiangxi.params.resolved(years) == load_scenario("xiangxi").params.resolved(years)
+
+
 def test_readme_lists_every_scenario():
     readme = (FOLDER / "README.md").read_text(encoding="utf-8")
     for path in FILES:

@@ -13,6 +13,15 @@ pyplot: headless, no global state):
                      by median exit year, one panel per scenario;
 ``cost_exits``       programme cost against exits, one point per seed.
 
+Written for a report: each chart has a title and a caption for a reader
+(scenarios, seeds and the statistic, scale, parameters' calibration, code
+version and date: :func:`caption`); scenarios are shown by their ``label``;
+a figure is at most :data:`FIG_WIDTH` inches wide with text of at least
+:data:`MIN_TEXT` pt, so printed across an A4 page its text stays readable;
+counts of a sample run are scaled up to the full registry (divided by the
+scale, which the caption states). ``county_exits`` is not drawn when no
+scenario has a poor county.
+
 Labels are English, or Chinese (``lang="zh"``) when a CJK font is installed
 (:func:`find_cjk_font`); :func:`chart_language` falls back to English and
 says why. SVG text stays text (``svg.fonttype = none``), so it can be edited
@@ -21,8 +30,11 @@ and searched.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import textwrap
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
@@ -34,6 +46,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
 
+from model import __version__
 from model.analysis.compare import Target
 from model.engine.codes import ATTRIBUTION
 
@@ -48,13 +61,20 @@ FONT_PACKAGE = "fonts-noto-cjk"
 BATCH_COLOURS = {"production": "#2a9d8f", "relocation": "#e76f51", "ecological": "#8ab17d",
                  "education": "#457b9d", "safety_net": "#9c6b98", "none": "#b8b8b8"}
 MAX_COUNTY_NAMES = 40   # above this, county rows are not labelled one by one
+A4_WIDTH = 8.27         # inches
+FIG_WIDTH = 6.8         # inches: every chart, so that it fits an A4 page at 100 % or more
+MIN_TEXT = 8.0          # pt: the smallest text of a chart
+STYLE = {"font.size": 8.5, "axes.titlesize": 9, "axes.labelsize": 8.5, "xtick.labelsize": 8,
+         "ytick.labelsize": 8, "legend.fontsize": 8, "figure.titlesize": 10.5,
+         "svg.fonttype": "none", "svg.hashsalt": "povsim", "axes.unicode_minus": False}
 
 TEXT = {
     "en": {
         "year": "year (state at year end)",
         "registered": "registered poor people",
         "registered_title": "Registered poor by year",
-        "median": "median", "band": "10-90 % of seeds", "plan": "plan (exits by year)",
+        "median": "median of {n} seeds", "one_seed": "one seed", "band": "10-90 % of seeds",
+        "plan": "plan (exits by year)",
         "interim": "interim target (at most)", "zero_by": "zero by the deadline",
         "deadline": "deadline {year}",
         "batch_title": "Exits by pathway (the five batches) against the plan's quotas",
@@ -64,12 +84,22 @@ TEXT = {
         "county_title": "Poor counties exited by the end of each year",
         "county_rows": "{n} poor counties, sorted by median exit year",
         "county_share": "share of seeds exited",
-        "no_counties": "no poor counties", "without": "no poor counties in {names}",
+        "no_counties": "no poor counties", "without": "No poor counties in {names}",
         "planned_share": "plan: counties above the line exited",
         "exit_by": "all exited by {year}",
         "cost_title": "Programme cost against exits (one point per seed)",
-        "exits": "people exiting, all years", "cost": "programme cost, million yuan",
+        "exits": "people exiting, all years", "cost": "programme cost, {unit}",
+        "cost_unit": (1e6, "million yuan"),
+        "seeds": "{n} seeds ({first}-{last})", "same": ", the same for every scenario",
+        "seed": "one seed ({first}): no spread across seeds is shown",
+        "scale": "Scale {scale:g}: that share of the households was simulated; counts are "
+                 "scaled up to the full registry.",
+        "calibrated": "Parameters: calibrated ({fits}).",
+        "uncalibrated": "Parameters: declared defaults (no calibration fit).",
+        "made": "povsim {version}, {date}.",
+        "panels_share": "Panels of a similar size share their y axis.",
         "per_exit": "{name}: {value} yuan per exit",
+        "persons_unit": "persons",
         "batches": {"production": "production", "relocation": "relocation",
                     "ecological": "ecological", "education": "education",
                     "safety_net": "safety net", "none": "own income (none)"},
@@ -78,7 +108,8 @@ TEXT = {
         "year": "年份（年末状态）",
         "registered": "建档立卡贫困人口（人）",
         "registered_title": "建档立卡贫困人口（按年）",
-        "median": "中位数", "band": "10%-90% 随机种子区间", "plan": "计划（按年脱贫人数）",
+        "median": "{n}个随机种子的中位数", "one_seed": "单个随机种子",
+        "band": "10%-90% 随机种子区间", "plan": "计划（按年脱贫人数）",
         "interim": "阶段目标（上限）", "zero_by": "期限内清零",
         "deadline": "{year}年期限",
         "batch_title": "“五个一批”脱贫人数与计划任务",
@@ -92,8 +123,17 @@ TEXT = {
         "planned_share": "计划：线以上的县已摘帽",
         "exit_by": "{year}年全部摘帽",
         "cost_title": "项目成本与脱贫人数（每点为一个随机种子）",
-        "exits": "脱贫人数（各年合计）", "cost": "项目成本（百万元）",
+        "exits": "脱贫人数（各年合计）", "cost": "项目成本（{unit}）",
+        "cost_unit": (1e4, "万元"),
+        "seeds": "{n}个随机种子（{first}-{last}）", "same": "，各情景相同",
+        "seed": "单个随机种子（{first}），不显示种子间差异",
+        "scale": "模拟规模 {scale:g}：按此比例抽取农户模拟，人数已按全部建档立卡户放大。",
+        "calibrated": "参数：已校准（{fits}）。",
+        "uncalibrated": "参数：声明的默认值（未校准）。",
+        "made": "povsim {version}，{date}。",
+        "panels_share": "规模相近的分图共用纵轴。",
         "per_exit": "{name}：每脱贫一人 {value} 元",
+        "persons_unit": "人",
         "batches": {"production": "发展生产", "relocation": "易地搬迁", "ecological": "生态补偿",
                     "education": "发展教育", "safety_net": "社会保障兜底",
                     "none": "自身收入"},
@@ -103,17 +143,33 @@ TEXT = {
 
 # ---------------------------------------------------------------- fonts
 
-def find_cjk_font() -> str | None:
-    """Name of an installed font family with Chinese glyphs, or None.
-
-    Looks for the families of :data:`CJK_FONTS` in matplotlib's font list,
-    then for any family whose name says CJK.
-    """
+def _installed_cjk() -> str | None:
     names = {f.name for f in font_manager.fontManager.ttflist}
     for family in CJK_FONTS:
         if family in names:
             return family
     return next((n for n in sorted(names) if "CJK" in n), None)
+
+
+def _add_bundled_font() -> bool:
+    """Register the Noto Sans CJK collection that comes with povsim (the
+    ``noto-cjk-sans-otc`` dependency) with matplotlib; False if it is missing."""
+    try:
+        from noto_cjk_sans_otc import FONT_PATH
+    except ImportError:
+        return False
+    font_manager.fontManager.addfont(str(FONT_PATH))
+    return True
+
+
+def find_cjk_font() -> str | None:
+    """Name of a font family with Chinese glyphs, or None.
+
+    Looks for the families of :data:`CJK_FONTS` in matplotlib's font list,
+    then for any family whose name says CJK; when there is none, registers
+    the bundled Noto Sans CJK (Simplified Chinese first) and looks again.
+    """
+    return _installed_cjk() or (_installed_cjk() if _add_bundled_font() else None)
 
 
 def chart_language(lang: str) -> tuple[str, str | None, str | None]:
@@ -137,9 +193,85 @@ def chart_language(lang: str) -> tuple[str, str | None, str | None]:
         return "en", None, None
     font = find_cjk_font()
     if font is None:
-        return "en", None, ("no CJK font found for Chinese chart labels (install one, e.g. the "
+        return "en", None, ("no CJK font found for Chinese chart labels (reinstall povsim, "
+                            "whose dependency noto-cjk-sans-otc brings one, or install e.g. the "
                             f"Debian package {FONT_PACKAGE}); the charts use English labels")
     return lang, font, None
+
+
+# ---------------------------------------------------------------- for a reader
+
+@contextmanager
+def style(font: str | None = None):
+    """matplotlib settings of every chart (:data:`STYLE`), with ``font`` for
+    Chinese labels (DejaVu Sans fills in Latin glyphs)."""
+    rc = dict(STYLE)
+    if font:
+        rc["font.family"] = [font, "DejaVu Sans"]
+    with matplotlib.rc_context(rc):
+        yield
+
+
+def _json(cmp: xr.Dataset, var: str, name: str, default):
+    if var not in cmp:
+        return default
+    text = str(cmp[var].sel(scenario=name).values)
+    return json.loads(text) if text.strip() else default
+
+
+def label_of(cmp: xr.Dataset, name: str, lang: str = "en") -> str:
+    """A scenario's label in ``lang`` (the file's ``label``), else its name."""
+    label = _json(cmp, "scenario_label", name, {})
+    label = {"en": label} if isinstance(label, str) else label
+    return label.get(lang) or label.get("en") or name
+
+
+def scale_of(cmp: xr.Dataset, name: str) -> float:
+    return float(cmp["scenario_scale"].sel(scenario=name)) if "scenario_scale" in cmp else 1.0
+
+
+def _up(cmp: xr.Dataset, name: str) -> float:
+    """Factor from a run's counts to the full registry (1 / its scale)."""
+    return 1.0 / scale_of(cmp, name)
+
+
+def caption(cmp: xr.Dataset, lang: str = "en", date: dt.date | None = None) -> str:
+    """What a reader of a chart needs besides its title: the seeds, the scale
+    of sample runs, whether the parameters are calibrated, code version and date."""
+    t = TEXT[lang]
+    names = _names(cmp)
+    seeds = [int(x) for x in cmp["seed"].values]
+    same = t["same"] if len(seeds) > 1 and len(names) > 1 else ""
+    parts = [(t["seeds"] if len(seeds) > 1 else t["seed"]).format(
+        n=len(seeds), first=seeds[0], last=seeds[-1]) + same + ("." if lang == "en" else "。")]
+    for scale in sorted({scale_of(cmp, n) for n in names}):
+        if scale < 1:
+            group = [label_of(cmp, n, lang) for n in names if scale_of(cmp, n) == scale]
+            parts.append(t["scale"].format(scale=scale)
+                         + (f" ({', '.join(group)})" if len(group) < len(names) else ""))
+    fits = sorted({f for n in names for f in _json(cmp, "scenario_extends", n, [])
+                   if "calibration/fits/" in f.replace("\\", "/")})
+    parts.append(t["calibrated"].format(fits=", ".join(fits)) if fits else t["uncalibrated"])
+    parts.append(t["made"].format(version=__version__,
+                                  date=(date or dt.date.today()).isoformat()))
+    return " ".join(parts)
+
+
+def _canvas(cmp: xr.Dataset, lang: str, height: float, title: str, note: str = "",
+            ) -> tuple[Figure, matplotlib.figure.SubFigure]:
+    """A chart's figure, :data:`FIG_WIDTH` wide: the panel to draw in
+    (``height`` inches, with ``title`` on top) above the caption."""
+    text = caption(cmp, lang) + (" " + note if note else "")
+    per_char = MIN_TEXT * (1.0 if lang == "zh" else 0.52)      # pt, a rough average
+    lines = textwrap.wrap(text, int(FIG_WIDTH * 72 * 0.97 / per_char))
+    below = len(lines) * MIN_TEXT * 1.35 / 72 + 0.12
+    fig = Figure(figsize=(FIG_WIDTH, height + below), dpi=150, layout="constrained")
+    panel, foot = fig.subfigures(2, 1, height_ratios=[height, below])
+    # the bundled CJK font has one weight
+    panel.suptitle(title, fontweight="normal" if lang == "zh" else "bold")
+    foot.text(0.01, 0.95, "\n".join(lines), ha="left", va="top", fontsize=MIN_TEXT,
+              color="0.25", linespacing=1.3)
+    return fig, panel
 
 
 # ---------------------------------------------------------------- helpers
@@ -148,9 +280,12 @@ def _thousands(x, _pos=None) -> str:
     return f"{x:,.0f}" if abs(x) >= 1 or x == 0 else f"{x:,.2g}"
 
 
-def _years_axis(ax, years) -> None:
+def _years_axis(ax, years, narrow: bool = False) -> None:
+    """A tick per year; in a narrow panel with many years, a label every other year."""
+    every = 2 if narrow and len(years) > 6 else 1
     ax.set_xticks(list(years))
-    ax.set_xticklabels([str(int(y)) for y in years])
+    ax.set_xticklabels([str(int(y)) if (int(y) - int(years[-1])) % every == 0 else ""
+                        for y in years])
 
 
 def _scenario_years(cmp: xr.Dataset, name: str) -> np.ndarray:
@@ -192,8 +327,10 @@ def registered_poor(cmp: xr.Dataset, lang: str = "en") -> Figure:
     names = _names(cmp)
     groups = _size_groups(cmp, names)
     rows, cols = _grid(len(groups))
-    fig = Figure(figsize=(5.4 * cols + 2.6, 3.5 * rows + 0.9), dpi=120, layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    title = t["registered_title"] + (f": {label_of(cmp, names[0], lang)}" if len(names) == 1
+                                     else "")
+    fig, panel = _canvas(cmp, lang, 2.6 * rows + 1.4, title)
+    axes = panel.subplots(rows, cols, squeeze=False).ravel()
     styles: set[str] = set()
     for ax, group in zip(axes, groups):
         deadlines: set[int] = set()
@@ -205,26 +342,26 @@ def registered_poor(cmp: xr.Dataset, lang: str = "en") -> Figure:
             if not shared or name == group[0]:
                 styles |= _plan(ax, cmp, name, "0.3" if shared else colour)
             deadlines |= {tg.year for tg, _ in _targets(cmp, name, "zero_by")}
-        for year in sorted(deadlines):
+        for k, year in enumerate(sorted(deadlines)):     # staggered: adjacent years
             ax.axvline(year, color="0.35", lw=0.9, ls=":", zorder=0)
             ax.annotate(t["deadline"].format(year=year), (year, 1),
-                        xycoords=("data", "axes fraction"), xytext=(3, -3),
-                        textcoords="offset points", va="top", fontsize=8, color="0.3")
+                        xycoords=("data", "axes fraction"), xytext=(3, -3 - 11 * k),
+                        textcoords="offset points", va="top", fontsize=MIN_TEXT, color="0.3")
         years = np.unique(np.concatenate([_scenario_years(cmp, n) for n in group]))
-        _years_axis(ax, years)
+        _years_axis(ax, years, narrow=cols > 1)
         ax.set_ylim(bottom=0)
         ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
         ax.grid(alpha=0.3)
         ax.set_xlabel(t["year"])
         ax.set_ylabel(t["registered"])
         if len(names) > 1:
-            ax.set_title(", ".join(group), fontsize=10)
+            ax.set_title(", ".join(label_of(cmp, n, lang) for n in group))
     for ax in axes[len(groups):]:
         ax.set_visible(False)
-    fig.suptitle(t["registered_title"] + (f": {names[0]}" if len(names) == 1 else ""))
-    handles = [Line2D([], [], color=_colour(names, n), lw=2.5, label=n) for n in names] \
-        if len(names) > 1 else []
+    handles = [Line2D([], [], color=_colour(names, n), lw=2.5, label=label_of(cmp, n, lang))
+               for n in names] if len(names) > 1 else []
     grey = "0.3"
+    n_seeds = cmp.sizes["seed"]
     keys = {"median": Line2D([], [], color=grey, marker="o", ms=4, lw=1.8),
             "band": Patch(color=grey, alpha=0.22),
             "plan": Line2D([], [], color=grey, ls="--", lw=1.1),
@@ -233,9 +370,11 @@ def registered_poor(cmp: xr.Dataset, lang: str = "en") -> Figure:
                               ls="none")}
     for key, handle in keys.items():
         if key in styles:
-            handle.set_label(t[key])
+            text = t[key] if key != "median" or n_seeds > 1 else t["one_seed"]
+            handle.set_label(text.format(n=n_seeds))
             handles.append(handle)
-    fig.legend(handles=handles, loc="outside right upper", frameon=False, fontsize=8)
+    panel.legend(handles=handles, loc="outside lower center", frameon=False,
+                 ncols=min(len(handles), 3))
     return fig
 
 
@@ -247,7 +386,7 @@ def _size_groups(cmp: xr.Dataset, names: list[str]) -> list[list[str]]:
     """Scenarios grouped so that base-year counts within a group differ by at
     most a factor of four (largest first)."""
     start = {n: float(cmp["registered_people_total"].sel(scenario=n)
-                      .sel(year=_scenario_years(cmp, n)[0]).max()) for n in names}
+                      .sel(year=_scenario_years(cmp, n)[0]).max()) * _up(cmp, n) for n in names}
     groups: list[list[str]] = []
     for name in sorted(names, key=lambda n: -start[n]):
         if groups and start[groups[-1][0]] <= 4 * max(start[name], 1):
@@ -263,7 +402,7 @@ def _fan(ax, cmp: xr.Dataset, name: str, colour: str) -> set[str]:
     kinds of marks drawn."""
     c = cmp.sel(scenario=name)
     years = _scenario_years(cmp, name)
-    reg = c["registered_people_total"].sel(year=years)
+    reg = c["registered_people_total"].sel(year=years) * _up(cmp, name)
     drawn = {"median"}
     if c.sizes["seed"] > 1:
         ax.fill_between(years, reg.quantile(0.1, "seed"), reg.quantile(0.9, "seed"),
@@ -286,14 +425,15 @@ def _plan(ax, cmp: xr.Dataset, name: str, colour: str) -> set[str]:
     """A scenario's plan on ``ax``: remaining count, interim targets and the
     zero deadline; returns the kinds of marks drawn."""
     c = cmp.sel(scenario=name)
+    up = _up(cmp, name)
     drawn = set()
     if "plan_remaining_people" in c and not np.all(np.isnan(c["plan_remaining_people"])):
         years = _scenario_years(cmp, name)
-        ax.plot(years, c["plan_remaining_people"].sel(year=years), "--", color=colour,
+        ax.plot(years, c["plan_remaining_people"].sel(year=years) * up, "--", color=colour,
                 lw=1.1, alpha=0.8)
         drawn.add("plan")
-    interim = [(tg.year, v) for tg, v in _targets(cmp, name, "registered_max")]
-    population = float(c["rural_population"].sum())
+    interim = [(tg.year, v * up) for tg, v in _targets(cmp, name, "registered_max")]
+    population = float(c["rural_population"].sum()) * up
     interim += [(tg.year, v * population) for tg, v in _targets(cmp, name, "incidence_max")]
     if interim:
         x, y = zip(*interim)
@@ -313,21 +453,26 @@ def _plan(ax, cmp: xr.Dataset, name: str, colour: str) -> set[str]:
 def exits_by_batch(cmp: xr.Dataset, lang: str = "en") -> Figure:
     """Per scenario and year, bars stacked by batch (mean over seeds):
     exclusive exits (each counted once), the exits each batch's programmes
-    reached (overlapping) and, when a plan states them, the quotas."""
+    reached (overlapping) and, when a plan states them, the quotas. Panels
+    of scenarios of a similar size (:func:`_size_groups`) share their y axis."""
     t = TEXT[lang]
     names = _names(cmp)
-    rows, cols = _grid(len(names))
-    fig = Figure(figsize=(6.4 * cols + 1.6, 3.6 * rows + 0.8), dpi=120, layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    cols = 1 if len(names) == 1 else 2
+    rows = (len(names) + cols - 1) // cols
+    fig, panel = _canvas(cmp, lang, 2.3 * rows + 1.6, t["batch_title"],
+                         t["panels_share"] if len(names) > 1 else "")
+    axes = panel.subplots(rows, cols, squeeze=False).ravel()
+    tops: dict[str, float] = {}
     any_quota = not np.all(np.isnan(cmp["quota_by_batch"]))
     slots = 3 if any_quota else 2              # bars per year: exclusive, reached (, quota)
     width = 0.8 / slots
     for ax, name in zip(axes, names):
         c = cmp.sel(scenario=name)
+        up = _up(cmp, name)
         years = _scenario_years(cmp, name)[1:]        # the base year has no exits
-        exclusive = c["exits_by_batch"].sel(year=years).mean("seed")
-        reached = c["reached_by_batch"].sel(year=years).mean("seed")
-        quota = c["quota_by_batch"].sel(year=years)
+        exclusive = c["exits_by_batch"].sel(year=years).mean("seed") * up
+        reached = c["reached_by_batch"].sel(year=years).mean("seed") * up
+        quota = c["quota_by_batch"].sel(year=years) * up
         has_quota = not np.all(np.isnan(quota))
         bottoms = np.zeros((3, len(years)))
         for batch in ATTRIBUTION:
@@ -344,12 +489,17 @@ def exits_by_batch(cmp: xr.Dataset, lang: str = "en") -> Figure:
                 ax.bar((years + (k - (slots - 1) / 2) * width)[show], v[show], width * 0.95,
                        bottom=bottoms[k][show], **style)
                 bottoms[k] += v
-        _years_axis(ax, years)
+        tops[name] = float(bottoms.max()) if bottoms.size else 0.0
+        _years_axis(ax, years, narrow=cols > 1)
         ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
         ax.set_ylabel(t["persons"])
-        ax.set_title(name, fontsize=10)
+        ax.set_title(label_of(cmp, name, lang))
         ax.grid(axis="y", alpha=0.3)
         ax.set_axisbelow(True)
+    for group in _size_groups(cmp, names):    # comparable panels share their y axis
+        top = max(tops[n] for n in group) * 1.05 or 1.0
+        for n in group:
+            axes[names.index(n)].set_ylim(0, top)
     for ax in axes[len(names):]:
         ax.set_visible(False)
     batches = [Patch(color=BATCH_COLOURS[b], label=t["batches"][b]) for b in ATTRIBUTION]
@@ -357,9 +507,7 @@ def exits_by_batch(cmp: xr.Dataset, lang: str = "en") -> Figure:
              Patch(color="0.35", alpha=0.45, label=t["reached"])]
     if any_quota:
         kinds.append(Patch(facecolor="none", edgecolor="0.35", hatch="////", label=t["quota"]))
-    fig.legend(handles=batches + kinds, loc="outside lower center", ncols=3 if cols == 1 else 5,
-               frameon=False, fontsize=8)
-    fig.suptitle(t["batch_title"])
+    panel.legend(handles=batches + kinds, loc="outside lower center", ncols=3, frameon=False)
     return fig
 
 
@@ -401,11 +549,18 @@ def county_exits(cmp: xr.Dataset, lang: str = "en") -> Figure:
     names = [n for n in data if data[n][0]]          # scenarios with poor counties
     none = [n for n in data if not data[n][0]]
     most = max((len(data[n][0]) for n in names), default=0)
-    named = 0 < most <= MAX_COUNTY_NAMES
-    height = 4.2 if not named else min(max(3.0, 0.2 * most + 2.0), 12)
-    fig = Figure(figsize=(2.4 + 3.4 * max(len(names), 1) + (1.0 if named else 0), height),
-                 dpi=120, layout="constrained")
-    axes = fig.subplots(1, max(len(names), 1), squeeze=False).ravel()
+    cols = min(max(len(names), 1), 2)
+    rows = (max(len(names), 1) + cols - 1) // cols
+    row_height = MIN_TEXT * 1.3 / 72                   # inches per named county row
+    panel = min(max(2.2, row_height * min(most, MAX_COUNTY_NAMES) + 0.9), 8.0 / rows)
+    fits = min(MAX_COUNTY_NAMES, int((panel - 0.9) / row_height))   # names that fit a panel
+    note = t["without"].format(names=", ".join(label_of(cmp, n, lang) for n in none)) \
+        if names and none else ""
+    fig, canvas = _canvas(cmp, lang, panel * rows + 1.3, t["county_title"],
+                          note + ("." if note else ""))
+    axes = canvas.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes[max(len(names), 1):]:
+        ax.set_visible(False)
     if not names:
         axes[0].text(0.5, 0.5, t["no_counties"], ha="center", va="center",
                      transform=axes[0].transAxes, color="0.4")
@@ -413,23 +568,23 @@ def county_exits(cmp: xr.Dataset, lang: str = "en") -> Figure:
     image = None
     for ax, name in zip(axes, names):
         counties, years, share = data[name]
-        ax.set_title(name, fontsize=10)
+        ax.set_title(label_of(cmp, name, lang))
         n = len(counties)
         image = ax.imshow(share, aspect="auto", cmap="YlGn", vmin=0, vmax=1,
                           interpolation="nearest",
                           extent=(years[0] - 0.5, years[-1] + 0.5, n, 0))
-        _years_axis(ax, years)
+        _years_axis(ax, years, narrow=cols > 1)
         ax.tick_params(axis="x", labelrotation=90 if len(years) > 8 else 0)
-        if n <= MAX_COUNTY_NAMES:
+        if n <= fits:
             ax.set_yticks(np.arange(n) + 0.5)
-            ax.set_yticklabels(counties, fontsize=7 if n > 20 else 8)
+            ax.set_yticklabels(counties, fontsize=MIN_TEXT)
         else:
             ax.yaxis.set_major_locator(MaxNLocator(8, integer=True))
             ax.set_ylabel(t["county_rows"].format(n=f"{n:,}"))
         _county_plan(ax, cmp, name, n, t)
         ax.set_xlabel(t["year"])
     if image is not None:
-        fig.colorbar(image, ax=list(axes), label=t["county_share"], shrink=0.8)
+        canvas.colorbar(image, ax=list(axes), label=t["county_share"], shrink=0.8)
     handles, labels = [], []
     for ax in axes:
         for h, label in zip(*ax.get_legend_handles_labels()):
@@ -437,12 +592,8 @@ def county_exits(cmp: xr.Dataset, lang: str = "en") -> Figure:
                 handles.append(h)
                 labels.append(label)
     if handles:
-        fig.legend(handles, labels, loc="outside lower center", ncols=len(labels),
-                   frameon=False, fontsize=8)
-    title = t["county_title"]
-    if names and none:
-        title += "\n" + t["without"].format(names=", ".join(none))
-    fig.suptitle(title)
+        canvas.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 2),
+                      frameon=False)
     return fig
 
 
@@ -472,25 +623,30 @@ def cost_exits(cmp: xr.Dataset, lang: str = "en") -> Figure:
     scenarios differ by more than a factor of ten."""
     t = TEXT[lang]
     names = _names(cmp)
-    fig = Figure(figsize=(8.6, 4.8), dpi=120, layout="constrained")
-    ax = fig.subplots()
+    fig, panel = _canvas(cmp, lang, 3.8 + 0.2 * len(names), t["cost_title"])
+    ax = panel.subplots()
     exits_all, cost_all = [], []
+    divisor, unit = money_unit(max(float(np.nanmax(cmp["cost_sum"].sel(scenario=n).values))
+                                   * _up(cmp, n) for n in names), lang)
     for k, name in enumerate(names):
         c = cmp.sel(scenario=name)
-        exits, cost = c["exits_sum"].values, c["cost_sum"].values / 1e6
+        up = _up(cmp, name)
+        exits, cost = c["exits_sum"].values * up, c["cost_sum"].values * up / divisor
         colour = f"C{k % 10}"
         ax.scatter(exits, cost, s=14, color=colour, alpha=0.5, lw=0)
         per_exit = np.nanmedian(c["cost_per_exit"].values)
         ax.scatter([np.median(exits)], [np.median(cost)], s=90, color=colour,
                    edgecolor="black", lw=0.6, zorder=3,
-                   label=t["per_exit"].format(name=name, value=f"{per_exit:,.0f}"))
+                   label=t["per_exit"].format(name=label_of(cmp, name, lang),
+                                              value=f"{per_exit:,.0f}"))
         exits_all += list(exits)
         cost_all += list(cost)
     positive = [v for v in exits_all if v > 0], [v for v in cost_all if v > 0]
     for axis, values in zip((ax.xaxis, ax.yaxis), positive):
         if values and max(values) > 10 * min(values):
             (ax.set_xscale if axis is ax.xaxis else ax.set_yscale)("log")
-            axis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+            wide = max(values) > 100 * min(values)       # many decades: a label per decade
+            axis.set_major_locator(LogLocator(subs=(1,) if wide else (1, 2, 5)))
     ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
     ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
     ax.xaxis.set_minor_formatter(FuncFormatter(lambda *_: ""))
@@ -498,10 +654,17 @@ def cost_exits(cmp: xr.Dataset, lang: str = "en") -> Figure:
     ax.margins(0.12)
     ax.grid(alpha=0.3, which="both")
     ax.set_xlabel(t["exits"])
-    ax.set_ylabel(t["cost"])
-    ax.set_title(t["cost_title"])
-    fig.legend(loc="outside right upper", frameon=False, fontsize=8)
+    ax.set_ylabel(t["cost"].format(unit=unit))
+    panel.legend(loc="outside lower center", frameon=False, ncols=1 if len(names) > 2 else 2)
     return fig
+
+
+def money_unit(largest: float, lang: str = "en") -> tuple[float, str]:
+    """(divisor, unit) for sums of money in yuan: million yuan in English;
+    万元, or 亿元 from 1 亿 (10^8 yuan) on, in Chinese."""
+    if lang == "zh":
+        return (1e8, "亿元") if largest >= 1e8 else (1e4, "万元")
+    return TEXT["en"]["cost_unit"]
 
 
 # ---------------------------------------------------------------- writing
@@ -525,16 +688,17 @@ def write_charts(cmp: xr.Dataset, path_for: Callable[[str], Path], lang: str = "
     Returns
     -------
     list of str
-        The file names written, in order.
+        The file names written, in order (``county_exits`` only when a
+        scenario has poor counties).
     """
-    rc = {"svg.fonttype": "none", "svg.hashsalt": "povsim", "axes.unicode_minus": False}
-    if font:
-        rc["font.family"] = [font, "DejaVu Sans"]
     draw = {"registered_poor": registered_poor, "exits_by_batch": exits_by_batch,
             "county_exits": county_exits, "cost_exits": cost_exits}
     written = []
-    with matplotlib.rc_context(rc):
+    with style(font):
         for name in CHARTS:
+            if name == "county_exits" and not any(
+                    county_exit_shares(cmp, n)[0] for n in _names(cmp)):
+                continue     # no scenario has a poor county: no empty chart
             fig = draw[name](cmp, lang)
             for fmt in FORMATS:
                 file = f"{name}.{fmt}"

@@ -384,7 +384,11 @@ _SCENARIO_ATTRS = {"scenario_source": ("scenario_source", "text",
                    "scenario_text": ("scenario_text", "text", "the scenario file's text"),
                    "targets": ("scenario_targets", "json", "the scenario's targets"),
                    "parameters": ("scenario_parameters", "json", "resolved parameters by year"),
-                   "registry": ("scenario_registry", "text", "registry name")}
+                   "registry": ("scenario_registry", "text", "registry name"),
+                   "scenario_label": ("scenario_label", "json",
+                                      "the scenario's label by language (empty: its name)"),
+                   "extends": ("scenario_extends", "json",
+                               "the files the scenario extends, nearest first")}
 
 
 def _one(ds: xr.Dataset, label: str, counties: list[str], first: xr.Dataset) -> xr.Dataset:

@@ -24,7 +24,10 @@ from model.engine.codes import ATTRIBUTION
 
 Q = (0.1, 0.5, 0.9)
 CSV_COLUMNS = ("scenario", "measure", "year", "batch", "unit", "planned", "mean", "p10",
-               "median", "p90", "probability", "diff_mean", "diff_p10", "diff_p90")
+               "median", "p90", "probability", "probability_low", "probability_high",
+               "diff_mean", "diff_p10", "diff_p90", "note")
+LEVEL = 0.9          # of the Monte Carlo interval of a probability
+FEW_SEEDS = 20       # below this, the summary warns that probabilities are rough
 
 
 # ---------------------------------------------------------------- numbers
@@ -42,6 +45,36 @@ def year_quantiles(years, qs=Q) -> np.ndarray:
     that did not get there."""
     v = np.asarray(years, dtype=float).ravel()
     return np.quantile(np.where(np.isnan(v), np.inf, v), qs, method="inverted_cdf")
+
+
+def jeffreys(met, level: float = LEVEL) -> tuple[float, float]:
+    """Jeffreys interval of a probability estimated from seeds.
+
+    Parameters
+    ----------
+    met : array of 0, 1 or NaN
+        Per seed: target met (1) or not (0); NaN seeds are left out.
+    level : float
+        Coverage of the interval.
+
+    Returns
+    -------
+    (low, high) : float
+        Equal-tailed quantiles of Beta(k + 1/2, n - k + 1/2) for k successes
+        in n seeds, with low = 0 when k = 0 and high = 1 when k = n (Brown,
+        Cai and DasGupta 2001); NaN when no seed counts.
+    """
+    from scipy.stats import beta
+
+    v = np.asarray(met, dtype=float).ravel()
+    v = v[~np.isnan(v)]
+    n, k = v.size, float(v.sum())
+    if n == 0:
+        return np.nan, np.nan
+    tail = (1 - level) / 2
+    low = 0.0 if k == 0 else float(beta.ppf(tail, k + 0.5, n - k + 0.5))
+    high = 1.0 if k == n else float(beta.ppf(1 - tail, k + 0.5, n - k + 0.5))
+    return low, high
 
 
 def fmt_number(x: float, digits: int = 0) -> str:
@@ -137,7 +170,11 @@ def markdown(cmp: xr.Dataset, quota_lines: list[str] | None = None) -> str:
     lines = [f"# povsim compare: {', '.join(names)}", "",
              (f"{len(seeds)} seed(s) ({seed_text}), the same for every scenario (common random "
               "numbers). Figures are the median over seeds with the 10-90 % range in brackets; "
-              "probabilities are the share of seeds meeting the target.")]
+              "probabilities are the share of seeds meeting the target, with its "
+              f"{100 * LEVEL:.0f} % Monte Carlo interval (Jeffreys) in square brackets.")]
+    if len(seeds) < FEW_SEEDS:
+        lines.append(f"Warning: {len(seeds)} seed(s) only: probabilities are rough (see their "
+                     f"intervals); {FEW_SEEDS} or more seeds narrow them.")
     scales: dict[float, list[str]] = {}
     for n in names:
         scales.setdefault(float(cmp["scenario_scale"].sel(scenario=n)), []).append(n)
@@ -235,8 +272,12 @@ def zero_by(c: xr.Dataset, year: int) -> np.ndarray:
 
 
 def _probability(met) -> str:
+    """``75 % [41-94 %]``: the share of seeds and its Jeffreys interval."""
     met = np.asarray(met, dtype=float)
-    return "not simulated" if np.all(np.isnan(met)) else fmt_share(np.nanmean(met))
+    if np.all(np.isnan(met)):
+        return "not simulated"
+    low, high = jeffreys(met)
+    return f"{fmt_share(np.nanmean(met))} [{100 * low:.0f}-{100 * high:.0f} %]"
 
 
 def _target_section(cmp: xr.Dataset, names: list[str]) -> list[str]:
@@ -340,9 +381,12 @@ def table_rows(cmp: xr.Dataset) -> list[dict]:
     Columns are :data:`CSV_COLUMNS`: ``planned`` is the plan's value (after
     scaling), ``mean`` / ``p10`` / ``median`` / ``p90`` are over seeds,
     ``probability`` the share of seeds meeting a target, ``diff_*`` the
-    paired differences against the first scenario. For ``zero_year``,
-    ``median`` / ``p10`` / ``p90`` may read ``not by <end year>`` and
-    ``probability`` is the share of seeds reaching zero by the end.
+    paired differences against the first scenario; ``probability_low`` /
+    ``probability_high`` its Jeffreys interval (:func:`jeffreys`). Every
+    column but the labels and ``note`` is numeric: for ``zero_year`` a
+    quantile among seeds that never reach zero is empty and ``note`` says
+    "not by <end year>"; ``probability`` is the share of seeds reaching zero
+    by the end. ``note`` also states the scale of a sample run's counts.
     """
     rows = []
     first = labels(cmp)[0]
@@ -382,10 +426,16 @@ def table_rows(cmp: xr.Dataset) -> list[dict]:
         if n != first:
             d = _stats(c["diff_zero_year"].values)
             diff = {"diff_mean": d["mean"], "diff_p10": d["p10"], "diff_p90": d["p90"]}
+        never = [q for q, v in zip(("p10", "median", "p90"), (lo, mid, hi)) if np.isinf(v)]
+        low, high = jeffreys(~np.isnan(zero))
         rows.append({"scenario": n, "measure": "zero_year", "year": "", "batch": "",
-                     "unit": "year", "planned": np.nan,
-                     "mean": np.nan, "p10": fmt_year(lo, end), "median": fmt_year(mid, end),
-                     "p90": fmt_year(hi, end), "probability": float(np.mean(~np.isnan(zero))),
+                     "unit": "year", "planned": np.nan, "mean": np.nan,
+                     **{q: np.nan if np.isinf(v) else v
+                        for q, v in zip(("p10", "median", "p90"), (lo, mid, hi))},
+                     "probability": float(np.mean(~np.isnan(zero))),
+                     "probability_low": low, "probability_high": high,
+                     "note": (f"{', '.join(never)}: not by {end} (no zero year in that share "
+                              "of seeds)") if never else "",
                      **diff})
         for name, (units, _) in OUTCOMES.items():
             if name == "zero_year":
@@ -401,9 +451,18 @@ def table_rows(cmp: xr.Dataset) -> list[dict]:
                 continue
             target = Target.from_label(label)
             met = ct["target_met"].values
+            low, high = jeffreys(met)
             add(n, f"target {target.kind}", str(ct["target_units"].values), ct["target_actual"],
                 target.year, target.batch, float(ct["target_planned"]),
-                probability=np.nan if np.all(np.isnan(met)) else float(np.nanmean(met)))
+                probability=np.nan if np.all(np.isnan(met)) else float(np.nanmean(met)),
+                probability_low=low, probability_high=high)
+    scale_notes = {n: f"counts and cost at scale {float(cmp['scenario_scale'].sel(scenario=n)):g}"
+                      " (the share of households simulated)" for n in labels(cmp)
+                   if float(cmp["scenario_scale"].sel(scenario=n)) < 1}
+    for row in rows:
+        if row["scenario"] in scale_notes and row["unit"] in ("persons", "yuan"):
+            row["note"] = "; ".join(filter(None, [row.get("note", ""),
+                                                  scale_notes[row["scenario"]]]))
     return rows
 
 

@@ -325,7 +325,7 @@ def optimise(study, scenario: Scenario, free: list[Free], seeds: tuple[int, ...]
     """
     import optuna
     from optuna.distributions import FloatDistribution
-    from tqdm.auto import tqdm
+    from model.progress import bar as progress_bar
 
     recovered = recover(study)
     done = len(completed(study))
@@ -337,8 +337,8 @@ def optimise(study, scenario: Scenario, free: list[Free], seeds: tuple[int, ...]
     evaluated = 0
     best = _best(study)
     in_flight: dict[Any, Any] = {}
-    with tqdm(total=n_trials, initial=done, desc="trials", unit="trial",
-              disable=None if progress else True, dynamic_ncols=True) as bar:
+    with progress_bar(n_trials, progress, initial=done, desc="trials", unit="trial",
+                      dynamic_ncols=True) as bar:
         if best is not None:
             bar.set_postfix(best=f"{best:.4g}")
         submitted = 0

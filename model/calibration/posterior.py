@@ -50,7 +50,7 @@ from scipy import stats
 
 from model import __version__
 from model.errors import PovsimError
-from model.scenario import Scenario
+from model.scenario import Scenario, data_root
 
 CONFIDENCE = 0.95
 
@@ -192,9 +192,9 @@ def find_fit(path_or_name: str, folder: Path | None = None) -> Path:
 
 def fits_folder() -> Path:
     """``calibration/fits`` of the working folder if it exists, else the
-    repository's."""
+    shipped one (:func:`model.scenario.data_root`)."""
     here = Path("calibration") / "fits"
-    return here if here.is_dir() else Path(__file__).resolve().parents[2] / "calibration" / "fits"
+    return here if here.is_dir() else data_root() / "calibration" / "fits"
 
 
 # ---------------------------------------------------------------- drawing
@@ -203,7 +203,8 @@ def fit_of(scenario: Scenario) -> tuple[Path, dict] | None:
     """The nearest fit file in the scenario's chain (itself, then its
     parents), or None."""
     for label in (scenario.source,) + tuple(scenario.extends):
-        path = Path(label)
+        # a label is relative to the working folder or else to the shipped data
+        path = next((p for p in (Path(label), data_root() / label) if p.is_file()), Path(label))
         if path.suffix != ".toml" or not path.is_file():
             continue
         try:
