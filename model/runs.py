@@ -179,12 +179,10 @@ def check_years(scenario: Scenario, registry: Registry) -> None:
 
 def check_targets(scenario: Scenario, registry: Registry) -> list[str]:
     """Warnings, one line each, for targets that can never be evaluated or
-    are at odds with each other (:func:`model.scenario.target_warnings`) and
+    are at odds with each other (:func:`target_warnings`) and
     for absolute targets above the registry's people, which no run of it can
     meet (a scenario run on another registry with ``--registry`` keeps the
     targets of its own)."""
-    from model.scenario import target_warnings
-
     h = registry.households
     people = int(h["size"].sum(dtype=np.int64))
     scale = float(scenario.scale)
@@ -561,3 +559,50 @@ def _workers_ignore_sigint():
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def target_warnings(scenario: Scenario, base_year: int) -> list[str]:
+    """Targets that can never be evaluated (dated before the registry's base
+    year or after the run's end year) and targets at odds with each other
+    (exits planned after the year registered poor should reach zero; no
+    registered poor asked for before that year): one line each."""
+    out = _odd_targets(scenario)
+    for kind, value in scenario.targets.items():
+        if not value:
+            continue
+        if isinstance(value, int):
+            years = {kind: [value]}
+        elif kind == "batch_quota":
+            years = {f"{kind}.{batch}": list(table) for batch, table in value.items()}
+        else:
+            years = {kind: list(value)}
+        for label, listed in years.items():
+            for year in sorted(listed):
+                if not base_year <= year <= scenario.end_year:
+                    when = "before the registry's base year" if year < base_year else \
+                        "after the run's end year"
+                    limit = base_year if year < base_year else scenario.end_year
+                    out.append(f"{scenario.source}: targets.{label} {year} is {when} {limit}: "
+                               "it can never be evaluated")
+    return out
+
+
+def _odd_targets(scenario: Scenario) -> list[str]:
+    t, where = scenario.targets, scenario.source
+    zero = t.get("zero_by")
+    if zero is None:
+        return []
+    out = []
+    exits = {f"exits_people {y}": v for y, v in t.get("exits_people", {}).items() if y > zero}
+    exits.update({f"batch_quota.{b} {y}": v for b, table in t.get("batch_quota", {}).items()
+                  for y, v in table.items() if y > zero})
+    for label, value in sorted(exits.items()):
+        if value > 0:
+            out.append(f"{where}: targets.{label} = {value:,} comes after targets.zero_by = "
+                       f"{zero}: with no registered poor left only returns and new entries "
+                       "could exit; check the years")
+    early = sorted(y for y, v in t.get("registered_max", {}).items() if v == 0 and y < zero)
+    if early:
+        out.append(f"{where}: targets.registered_max {early[0]} = 0 asks for no registered "
+                   f"poor before targets.zero_by = {zero}: one of the two years is wrong")
+    return out
