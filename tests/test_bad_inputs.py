@@ -197,6 +197,16 @@ OUTPUT_CASES = {
     "backtest unwritable": (lambda t: ["backtest", "--fit-until", "2015", "--observed",
                                        "observed.csv", "--out", UNWRITABLE],
                             ["cannot write"]),
+    "sweep below a file": (lambda t: ["sweep", "ruyuan", "--vary", "industry.gain=1000:2000",
+                                      "--points", "2", "--seeds", "1", "--out",
+                                      _file(t) / "sub"], ["is a file, so no folder"]),
+    "sweep unwritable": (lambda t: ["sweep", "ruyuan", "--vary", "industry.gain=1000:2000",
+                                    "--points", "2", "--seeds", "1", "--out", UNWRITABLE],
+                         ["cannot write"]),
+    "report below a file": (lambda t: ["report", t, "--out", _file(t) / "sub" / "r.html"],
+                            ["is a file, so no folder"]),
+    "report target is a folder": (lambda t: ["report", t, "--out", _mkdir(t / "r.html")],
+                                  ["is a folder"]),
 }
 
 

@@ -313,11 +313,12 @@ def html(folder: Path, lang: str = "en", date: dt.date | None = None) -> str:
 def write(folder: Path, out: Path | None = None, lang: str = "en") -> Path:
     """Write the report (default ``DIR/report.html``, ``DIR/report-zh.html``
     in Chinese) atomically; return its path."""
-    from model.atomic import atomic_write
+    from model.atomic import atomic_write, check_output_file
 
     folder = Path(folder)
     out = Path(out) if out is not None else folder / ("report.html" if lang == "en"
                                                       else f"report-{lang}.html")
+    check_output_file(out, (".html",))      # before any work
     text = html(folder, lang)
     atomic_write(out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return out

@@ -111,9 +111,9 @@ def main(args) -> int:
         raise PovsimError("povsim sweep: give a sweep file, a scenario with --vary, or "
                           "--analyse DIR")
     sweep = _sweep_of(args)
-    out = args.out or Path("outputs") / f"sweep-{sweep.name}"
-    if out.exists() and not out.is_dir():
-        raise PovsimError(f"--out {out}: exists and is not a folder")
+    from model.atomic import check_output_folder
+
+    out = check_output_folder(args.out or Path("outputs") / f"sweep-{sweep.name}")
     x = sample(sweep)
     store, existed = SweepStore.for_sweep(out, sweep, x, args.resume)
     n_total = len(sweep.scenarios) * len(x) * len(sweep.seeds)
