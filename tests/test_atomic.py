@@ -358,7 +358,8 @@ def test_povsim_run_killed_at_random_moments(tmp_path):
     def check():
         assert verify_set(out) == []                      # complete, never a mix
         files = sorted(p.name for p in out.iterdir())
-        assert files == [MANIFEST, "registered_poor.png", "results.nc", "summary.csv"]
+        assert files == [MANIFEST, "registered_poor.png", "registered_poor.svg", "results.nc",
+                         "summary.csv"]
         sets.add((out / MANIFEST).read_text(encoding="utf-8"))
         recover(tmp_path, "out")
         assert temporaries(tmp_path) == []
