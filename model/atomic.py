@@ -317,6 +317,17 @@ def _link_or_copy(src, dst) -> None:
         shutil.copy2(src, dst, follow_symlinks=False)
 
 
+def _seal(stage: Path, names: list[str], manifest_name: str) -> list[str]:
+    """Flush the staged files ``names`` to disk and write their manifest;
+    return the names written (each once, in order)."""
+    written = [n for n in dict.fromkeys(names) if (stage / n).is_file()]
+    for n in written:
+        _fsync(stage / n)
+    atomic_write(stage / manifest_name, lambda tmp: Path(tmp).write_text(
+        json.dumps(_manifest(stage, written), indent=1) + "\n", encoding="utf-8"))
+    return written
+
+
 @contextmanager
 def output_folder(folder: str | Path):
     """Write the files of ``folder`` as one set, all or none.
@@ -342,11 +353,7 @@ def output_folder(folder: str | Path):
 
     try:
         yield path_for
-        written = [n for n in dict.fromkeys(names) if (stage / n).is_file()]
-        for n in written:
-            _fsync(stage / n)
-        atomic_write(stage / MANIFEST, lambda tmp: Path(tmp).write_text(
-            json.dumps(_manifest(stage, written), indent=1) + "\n", encoding="utf-8"))
+        written = _seal(stage, names, MANIFEST)
         os.chmod(stage, 0o777 & ~_umask())
         if folder.is_dir():
             _carry_over(folder, stage, set(written))
@@ -402,11 +409,7 @@ def output_files(folder: str | Path, stem: str):
 
     try:
         yield path_for
-        written = [n for n in dict.fromkeys(names) if (stage / n).is_file()]
-        for n in written:
-            _fsync(stage / n)
-        atomic_write(stage / manifest_name, lambda tmp: Path(tmp).write_text(
-            json.dumps(_manifest(stage, written), indent=1) + "\n", encoding="utf-8"))
+        written = _seal(stage, names, manifest_name)
         _fsync_folder(stage)
         journal = folder / f"{COMMIT}{stem}-{os.getpid()}-{os.urandom(4).hex()}"
         os.rename(stage, journal)
