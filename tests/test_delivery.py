@@ -119,12 +119,27 @@ def test_funds_tranches_gate_payment_and_builds_take_time():
 
 
 def test_approval_office_is_a_queue():
-    # 2 programmes x 60 households, one lot each, office 40/month, approval 1 month:
-    # the round of 120 is approved at 3, in effect at 4 for both programmes.
+    # 2 programmes x 60 households, one lot each, each programme's office 40/month,
+    # approval 1 month: each lot is approved at 1.5, in effect at 2.5.
     s = dataclasses.replace(Settings.instant(2), approval_per_month=40, approval_months=1,
                             lots=1)
     r = deliver(2016, np.array([[60, 60]]), np.zeros((1, 2)), s, seed=1)
-    assert r.fraction_of_year[0].tolist() == pytest.approx([8 / 12, 8 / 12])
+    assert r.fraction_of_year[0].tolist() == pytest.approx([9.5 / 12, 9.5 / 12])
+    # two lots of programme 0: the second waits for the first (approved at 0.75, 1.5)
+    r = deliver(2016, np.array([[60, 60]]), np.zeros((1, 2)),
+                dataclasses.replace(s, lots=2), seed=1)
+    assert r.fraction_of_year[0, 0] == pytest.approx(((12 - 1.75) + (12 - 2.5)) / 2 / 12)
+
+
+def test_one_programme_queue_does_not_hold_up_another():
+    # each line department approves its own programme (seed 002): a long queue
+    # of programme 0 leaves programme 1's timing as if it were alone
+    s = dataclasses.replace(Settings.instant(2), approval_per_month=40, approval_months=1,
+                            lots=4)
+    alone = deliver(2016, np.array([[0, 60]]), np.zeros((1, 2)), s, seed=1)
+    crowded = deliver(2016, np.array([[4000, 60]]), np.zeros((1, 2)), s, seed=1)
+    assert crowded.fraction_of_year[0, 1] == alone.fraction_of_year[0, 1] > 0
+    assert crowded.in_effect[0, 1] == 60 and crowded.backlog[0, 0] > 0
 
 
 def test_explicit_unit_cost_limits_households_and_returns_money():

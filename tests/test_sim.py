@@ -117,7 +117,7 @@ def test_household_untouched_by_a_scenario_change_keeps_its_income_path(delivery
     for name, start in sims[0].state.enrolled.items():
         same_enrolment &= start == sims[1].state.enrolled[name]
         if delivery and name not in ("safety_net", "medical"):
-            # shared work teams and approval queue: removing PV changes when
+            # shared work teams: removing PV changes when
             # other programmes take effect, so only entitlements stay equal
             same_enrolment &= start == 0
     untouched = same_enrolment & (sims[0].state.enrolled["photovoltaic"] == 0)

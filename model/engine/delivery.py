@@ -14,8 +14,10 @@ the enrolments of each programme take effect:
    for two villages, seed 003 §三(三)) work through one shared pool of visits
    at ``households_per_team_month`` each; every programme gets the same share
    of its enrolments visited at any time (processor sharing).
-3. **Approval.** The county office approves visited enrolments first come,
-   first served, at ``approval_per_month`` households a month; an approval then
+3. **Approval.** Each programme's line department in the county (行业部门:
+   seed 002 §一(二)8 has each department arrange its own projects and funds)
+   approves that programme's visited enrolments first come, first served, at
+   ``approval_per_month`` households a month; an approval then
    takes ``approval_months`` (drawn per county, programme and year within
    +-``approval_spread`` of it).
 4. **Funding.** An approved enrolment waits, first come first served within its
@@ -111,7 +113,8 @@ class Settings:
     funds_forward_lag : float
         Months the province takes to pass the rest down.
     approval_per_month : float
-        Households the county office approves per month (``inf``: no queue).
+        Households each programme's county office approves per month
+        (``inf``: no queue).
     approval_months : float
         Time an approval takes once the office handles it, in months.
     approval_spread : float
@@ -310,8 +313,9 @@ class _County:
     """One county's year as a simpy model.
 
     Processes: ``funds`` (two tranches), ``teams`` (visits, one shared pool),
-    ``office`` (the approval queue, a :class:`simpy.Store` of visited rounds)
-    and one ``programme`` process per programme with enrolments, which takes
+    one ``office`` per programme (its approval queue, a :class:`simpy.Store`
+    of its visited lots) and one ``programme`` process per programme with
+    enrolments, which takes
     its approved lots in order from a deque (cheaper than a Store per
     programme), waits for money and starts the build. After :meth:`run`,
     ``starts`` holds ``(programme, households, month paid)`` and ``approved``
@@ -330,12 +334,13 @@ class _County:
         self.arrival = env.event()  # triggered at each tranche, then renewed
         self.starts: list[tuple[int, int, float]] = []
         self.approved = [0] * npr
-        self.visited = simpy.Store(env)
+        self.visited = [simpy.Store(env) for _ in range(npr)]
         self.ready: list[deque] = [deque() for _ in range(npr)]  # (month ready, households)
         self.wake: list[simpy.Event | None] = [None] * npr  # set while a programme idles
         env.process(self.funds(tranches))
         env.process(self.teams())
-        env.process(self.office())
+        for p in range(npr):
+            env.process(self.office(p))
         for p, n in enumerate(carried.tolist()):
             if n > 0:  # approved last year: first in line for money
                 self.ready[p].append((0.0, n))
@@ -361,24 +366,23 @@ class _County:
         for sizes in self.rounds:
             if self.team_rate < math.inf:
                 yield self.env.timeout(sum(sizes) / self.team_rate)
-            self.visited.put(sizes)
+            for p, n in enumerate(sizes):
+                if n:
+                    self.visited[p].put(n)
 
-    def office(self):
-        """Approve visited rounds first come, first served."""
+    def office(self, p: int):
+        """Approve programme ``p``'s visited lots first come, first served."""
         if self.office_rate <= 0:
             return
         while True:
-            sizes = yield self.visited.get()
+            n = yield self.visited[p].get()
             if self.office_rate < math.inf:
-                yield self.env.timeout(sum(sizes) / self.office_rate)
-            now = self.env.now
-            for p, n in enumerate(sizes):
-                if n:
-                    self.approved[p] += n
-                    self.ready[p].append((now + self.delay[p], n))
-                    if self.wake[p] is not None:
-                        self.wake[p].succeed()
-                        self.wake[p] = None
+                yield self.env.timeout(n / self.office_rate)
+            self.approved[p] += n
+            self.ready[p].append((self.env.now + self.delay[p], n))
+            if self.wake[p] is not None:
+                self.wake[p].succeed()
+                self.wake[p] = None
 
     def programme(self, p: int):
         """Pay approved lots in order as money allows; each payment starts a build."""

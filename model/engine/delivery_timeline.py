@@ -7,9 +7,10 @@ is the share of money arrived, so each stage has a closed form:
 
 - the teams visit round ``k`` (lot ``k`` of every programme) at
   ``T[k] = T[k-1] + households / team rate``;
-- the office starts a round at ``max(T[k], F[k-1])`` and approves it at
-  ``F[k] = start + households / office rate``;
-- each programme pays its approved lots in order, at ``max(now, F[k] +
+- each programme's office starts its lot of round ``k`` at
+  ``max(T[k], F[p, k-1])`` and approves it at
+  ``F[p, k] = start + lot / office rate``;
+- each programme pays its approved lots in order, at ``max(now, F[p, k] +
   approval time)``, as far as the money arrived by then allows, and waits for
   the next tranche for the rest.
 
@@ -111,7 +112,8 @@ def county_timelines(new, carried, affordable, delay, team_rate, office_rate, lo
     ready_at_start = 0
     while ready_at_start < ntr and times[ready_at_start] <= 0.0:
         ready_at_start += 1
-    finish = np.empty(lots)
+    finish = np.empty((npr, lots))
+    n_approved = np.zeros(npr, np.int64)
     nrows = 0
     for c in range(nc):
         largest = 0
@@ -121,11 +123,11 @@ def county_timelines(new, carried, affordable, delay, team_rate, office_rate, lo
             any_carried = any_carried or carried[c, p] > 0
         if largest == 0 and not any_carried:
             continue
-        # visits and approvals, round by round (round k: lot k of each programme)
-        n_approved = 0
+        # visits round by round (round k: lot k of each programme), then each
+        # programme's office approves its lots in order
+        n_approved[:] = 0
         if team_rate[c] > 0 and office_rate > 0:
             visited = 0.0
-            office = 0.0
             for k in range(min(lots, largest)):
                 households = 0
                 for p in range(npr):
@@ -134,13 +136,17 @@ def county_timelines(new, carried, affordable, delay, team_rate, office_rate, lo
                     visited = visited + households / team_rate[c]
                     if visited >= MONTHS:
                         break
-                start = max(visited, office)
-                done = start + households / office_rate if office_rate < np.inf else start
-                if done >= MONTHS:
-                    break
-                finish[k] = done
-                office = done
-                n_approved += 1
+                for p in range(npr):
+                    n = new[c, p] // lots + (1 if k < new[c, p] % lots else 0)
+                    if n == 0 or n_approved[p] < k:  # no lot, or its office is past the year
+                        continue
+                    office = finish[p, k - 1] if k > 0 else 0.0
+                    start = max(visited, office)
+                    done = start + n / office_rate if office_rate < np.inf else start
+                    if done >= MONTHS:
+                        continue
+                    finish[p, k] = done
+                    n_approved[p] = k + 1
         first_row = nrows
         for p in range(npr):
             base, extra = new[c, p] // lots, new[c, p] % lots
@@ -149,12 +155,12 @@ def county_timelines(new, carried, affordable, delay, team_rate, office_rate, lo
             paid = 0
             budget = affordable[c, p]
             stuck = False
-            for k in range(-1, n_approved):
+            for k in range(-1, n_approved[p]):
                 if k < 0:
                     n, posted, ready = carried[c, p], 0.0, 0.0
                 else:
                     n = base + (1 if k < extra else 0)
-                    posted, ready = finish[k], finish[k] + delay[c, p]
+                    posted, ready = finish[p, k], finish[p, k] + delay[c, p]
                     approved[c, p] += n
                 if n == 0 or stuck:
                     continue
