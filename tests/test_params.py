@@ -36,13 +36,16 @@ def test_dated_value_on_its_year(params, year, expected):
 
 
 def test_dated_value_holds_until_next_date(params):
-    # dibao_standard_ratio: 2010 = 0.8, 2014 = 0.85, 2015 = 0.9, 2016 = 0.95, 2017 = 1.0
+    # dibao_standard_ratio: 2010 = 0.8, 2014 = 0.85, 2015 = 0.9, 2016 = 0.95, 2017 = 0.9667,
+    # 2018 = 0.9833, 2019 = 1.0
     for year in range(2010, 2014):
         assert params.scalar("dibao_standard_ratio", year) == pytest.approx(0.8)
     assert params.scalar("dibao_standard_ratio", 2014) == pytest.approx(0.85)
     assert params.scalar("dibao_standard_ratio", 2015) == pytest.approx(0.9)
     assert params.scalar("dibao_standard_ratio", 2016) == pytest.approx(0.95)
-    for year in range(2017, 2031):
+    assert params.scalar("dibao_standard_ratio", 2017) == pytest.approx(0.9667)
+    assert params.scalar("dibao_standard_ratio", 2018) == pytest.approx(0.9833)
+    for year in range(2019, 2031):
         assert params.scalar("dibao_standard_ratio", year) == pytest.approx(1.0)
     # market_income_growth: 2011 then 2016 -> 2012-2015 hold the 2011 value
     for year in range(2011, 2016):
