@@ -112,8 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run every scenario with the same seeds (common random numbers) and report "
                     "when registered poor reach zero, the probability of meeting each target, "
                     "the gap to the plan, exits by batch, returns, cost, and paired differences "
-                    "against the first scenario. Writes compare.nc, compare.csv, summary.md "
-                    "and charts (PNG and SVG).")
+                    "against the first scenario. Each finished run is written at once to "
+                    "OUT/compare.zarr, so an interrupted compare resumes where it stopped; "
+                    "writes compare.nc, compare.csv, summary.md and charts (PNG and SVG) "
+                    "from it.")
     compare.add_argument("scenarios", nargs="*", metavar="scenario",
                          help="scenario names or files (default: the embedded Ruyuan scenario); "
                               "the first is the reference for differences")
@@ -122,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "scenarios')")
     compare.add_argument("--seed", type=_seed, default=0, help="first seed (default 0)")
     compare.add_argument("--out", type=_out, help="output folder (default outputs/compare-<names>)")
+    compare.add_argument("--resume", action="store_true",
+                         help="continue the runs stored in --out (compare.zarr; an error when "
+                              "there are none); rerunning the same command on the same --out "
+                              "resumes as well")
     for p in (run, compare):
         p.add_argument("--workers", type=_positive,
                        help="worker processes (default: one per core, at most one per run; "
@@ -328,8 +334,13 @@ def _compare(args) -> int:
         _check_run(s, runs.registry_for(s))
     if warning:
         print(f"povsim: warning: {warning}", file=sys.stderr)
-    datasets = runs.run_all(scenarios, seeds, args.workers, scheduler=args.scheduler)
-    cmp = compare.compare(datasets, names)
+    from model.run_store import RunStore, run_into
+    store, existed = RunStore.for_runs(out, scenarios, names, seeds, args.resume)
+    done = run_into(store, scenarios, args.workers, args.scheduler)
+    print(f"ran {done.ran} runs, skipped {done.skipped} already done"
+          + (f" (resumed {store.path})" if existed else f" (stored in {store.path})"),
+          file=sys.stderr, flush=True)
+    cmp = compare.compare([store.dataset(k) for k in range(len(scenarios))], names)
     from model.analysis import quota_check
     quota_lines = [line for s, n in zip(scenarios, names)
                    for line in quota_check.lines(quota_check.check(s), n)]

@@ -309,7 +309,8 @@ def default_compare(tmp_path_factory):
 
 def test_compare_writes_every_output(default_compare):
     proc, out = default_compare
-    assert sorted(p.name for p in out.iterdir()) == sorted(COMPARE_FILES)   # no temporary files
+    # no temporary files; the runs' store beside the output set
+    assert sorted(p.name for p in out.iterdir()) == sorted(COMPARE_FILES + ["compare.zarr"])
     for name in COMPARE_FILES:
         assert (out / name).stat().st_size > 0, name
     assert (out / "registered_poor.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
