@@ -133,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="worker processes (default: one per core, at most one per run; "
                             "1 runs in this process)")
         p.add_argument("--lang", choices=("en", "zh"), default="en",
-                       help="chart labels: en (default) or zh (needs a CJK font)")
+                       help="language of the charts (and of compare's summary.md): en "
+                            "(default) or zh")
         p.add_argument("--scheduler", metavar="ADDRESS",
                        help="run on the running dask scheduler at ADDRESS (tcp://host:port) "
                             "instead of a local cluster")
@@ -343,8 +344,8 @@ def _compare(args) -> int:
     cmp = compare.compare([store.dataset(k) for k in range(len(scenarios))], names)
     from model.analysis import quota_check
     quota_lines = [line for s, n in zip(scenarios, names)
-                   for line in quota_check.lines(quota_check.check(s), n)]
-    summary = report.markdown(cmp, quota_lines)
+                   for line in quota_check.lines(quota_check.check(s), n, args.lang)]
+    summary = report.markdown(cmp, quota_lines, args.lang)   # text: needs no CJK font
     files = ["compare.nc", "compare.csv", "summary.md"]
     with output_folder(out) as path_for:
         report.write_netcdf(cmp, path_for("compare.nc"))

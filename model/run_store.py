@@ -7,13 +7,15 @@ Layout (``<out>/compare.zarr``), on :class:`model.task_store.TaskStore`
     The done mask (0 not run, 1 done, 2 failed).
 ``run_<k>/`` (one group per scenario)
     The scenario's run dataset (:func:`model.runs.run_seed`) with its whole
-    ``seed`` axis: a variable with a ``seed`` dimension is one array chunked
-    one seed at a time, so that each task writes its own chunks; a variable
-    without one (registry flags, lines by year) and the dataset's attributes
-    are written from the first seed, as :func:`model.runs.concat_seeds`
-    takes them; text coordinates are kept in the group's attributes. The
-    group is made, staged and renamed, when the scenario's first task
-    finishes (its shapes are known only then).
+    ``seed`` axis. Variables with a ``seed`` dimension are stacked, those of
+    the same dimensions and type together, into arrays ``block_<i>``
+    (variable, ...) chunked one seed at a time, so that each task writes a
+    few chunks of its own; a variable without one (registry flags, lines by
+    year) and the dataset's attributes are written from the first seed, as
+    :func:`model.runs.concat_seeds` takes them; text coordinates and each
+    variable's place, type and attributes are in the group's ``layout``
+    attribute. The group is made, staged and renamed, when the scenario's
+    first task finishes (its shapes are known only then).
 
 :func:`run_into` runs the tasks not yet done on :class:`model.runs.Tasks`
 and writes each result at once, so the driver holds at most the window of
@@ -90,8 +92,23 @@ class RunStore(TaskStore):
 
     # ------------------------------------------------------------ writing
 
+    def __init__(self, path: Path, group):
+        super().__init__(path, group)
+        self._arrays: dict[int, tuple[list, dict]] = {}
+
     def _group_name(self, k: int) -> str:
         return f"run_{k}"
+
+    def _opened(self, k: int, ds: xr.Dataset):
+        """Scenario ``k``'s group, its layout and arrays (opened once), made
+        from ``ds`` when there is none; and whether it was made now."""
+        if k in self._arrays:
+            return (*self._arrays[k], False)
+        g, made = self._run_group(k, ds)
+        layout = g.attrs["layout"]
+        arrays = {e["array"]: g[e["array"]] for e in layout if "array" in e}
+        self._arrays[k] = (g, layout, arrays)
+        return g, layout, arrays, made
 
     def _run_group(self, k: int, ds: xr.Dataset):
         """Scenario ``k``'s group, made (staged, then renamed) from its first
@@ -105,7 +122,7 @@ class RunStore(TaskStore):
         temp = self.path / f"{name}.partial"
         shutil.rmtree(temp, ignore_errors=True)
         g = zarr.open_group(str(temp), mode="w")
-        layout = []
+        layout, blocks = [], {}
         for var, v in ds.variables.items():
             entry = {"name": var, "dims": list(v.dims), "coord": var in ds.coords,
                      "dtype": v.dtype.str, "attrs": dict(v.attrs)}
@@ -115,14 +132,25 @@ class RunStore(TaskStore):
                 if "seed" in v.dims:
                     raise ValueError(f"run variable {var!r}: text along seed is not stored")
                 entry["kind"], entry["values"] = "text", v.values.tolist()
+            elif "seed" in v.dims:     # with the others of its dimensions and type
+                key = (tuple(v.dims), v.shape, v.dtype.str)
+                block = blocks.setdefault(key, [])
+                entry.update(kind="per_seed", array=f"block_{list(blocks).index(key)}",
+                             row=len(block))
+                block.append(var)
             else:
-                entry["kind"] = "per_seed" if "seed" in v.dims else "shared"
-                shape = tuple(n_seeds if d == "seed" else n for d, n in zip(v.dims, v.shape))
-                chunks = tuple(1 if d == "seed" else max(1, n) for d, n in zip(v.dims, v.shape))
-                g.create_array(var, shape=shape, chunks=chunks, dtype=v.dtype,
-                               fill_value=np.nan if v.dtype.kind == "f" else 0,
+                entry.update(kind="shared", array=var)
+                g.create_array(var, shape=v.shape, chunks=tuple(max(1, n) for n in v.shape),
+                               dtype=v.dtype, fill_value=_fill(v.dtype),
                                dimension_names=tuple(v.dims))
             layout.append(entry)
+        for b, ((dims, shape, dtype), names) in enumerate(blocks.items()):
+            g.create_array(f"block_{b}", shape=(len(names),) + tuple(
+                n_seeds if d == "seed" else n for d, n in zip(dims, shape)),
+                chunks=(len(names),) + tuple(1 if d == "seed" else max(1, n)
+                                             for d, n in zip(dims, shape)),
+                dtype=np.dtype(dtype), fill_value=_fill(np.dtype(dtype)),
+                dimension_names=("variable",) + dims)
         g.attrs.update({"layout": layout})
         temp.rename(self.path / name)
         return zarr.open_group(str(self.path / name), mode="r+"), True
@@ -130,23 +158,23 @@ class RunStore(TaskStore):
     def write(self, k: int, j: int, ds: xr.Dataset) -> None:
         """Write the run of scenario ``k`` and seed row ``j`` (a dataset with
         one seed); its status last."""
-        g, made = self._run_group(k, ds)
-        layout = g.attrs["layout"]
+        g, layout, arrays, made = self._opened(k, ds)
         if {e["name"] for e in layout} != set(ds.variables):
             raise ValueError(f"scenario {k}, seed row {j}: the run's variables differ from "
                              "those of its other seeds")
         if made or j == 0:      # as concat_seeds: shared parts from the first seed
             for e in layout:
                 if e["kind"] == "shared":
-                    g[e["name"]][...] = ds[e["name"]].values
+                    arrays[e["array"]][...] = ds[e["name"]].values
             g.attrs["dataset_attrs"] = dict(ds.attrs)
+        rows: dict[str, list] = {}
         for e in layout:
             if e["kind"] == "per_seed":
-                v = ds[e["name"]]
-                axis = e["dims"].index("seed")
-                where = tuple(slice(j, j + 1) if a == axis else slice(None)
-                              for a in range(v.ndim))
-                g[e["name"]][where] = v.values
+                rows.setdefault(e["array"], []).append((e, ds[e["name"]].values))
+        for name, parts in rows.items():
+            dims = parts[0][0]["dims"]
+            where = tuple(slice(j, j + 1) if d == "seed" else slice(None) for d in dims)
+            arrays[name][(slice(None),) + where] = np.stack([values for _, values in parts])
         self.mark_done((k, j))
 
     def fail(self, k: int, j: int, error: str) -> None:
@@ -166,8 +194,7 @@ class RunStore(TaskStore):
         g = self.group[self._group_name(k)]
         layout = g.attrs["layout"]
         seeds = np.asarray(self.info["seeds"], dtype=np.int64)
-        whole = {e["name"]: np.asarray(g[e["name"]][...]) for e in layout
-                 if e["kind"] in ("per_seed", "shared")}
+        whole = {e["array"]: np.asarray(g[e["array"]][...]) for e in layout if "array" in e}
 
         def one(j: int) -> xr.Dataset:
             variables = {}
@@ -177,11 +204,10 @@ class RunStore(TaskStore):
                 elif e["kind"] == "text":
                     data = np.asarray(e["values"], dtype=np.dtype(e["dtype"]))
                 elif e["kind"] == "shared":
-                    data = whole[e["name"]]
+                    data = whole[e["array"]]
                 else:
-                    axis = e["dims"].index("seed")
-                    data = whole[e["name"]][tuple(slice(j, j + 1) if a == axis else slice(None)
-                                                  for a in range(len(e["dims"])))]
+                    data = whole[e["array"]][e["row"]][tuple(
+                        slice(j, j + 1) if d == "seed" else slice(None) for d in e["dims"])]
                 variables[e["name"]] = xr.Variable(tuple(e["dims"]), data, attrs=e["attrs"])
             dims = {d for v in variables.values() for d in v.dims}
             ds = xr.Dataset(variables).set_coords(
@@ -191,6 +217,11 @@ class RunStore(TaskStore):
 
         # the per-seed datasets put together as run_all does (same order of variables)
         return concat_seeds([one(j) for j in range(len(seeds))])
+
+
+def _fill(dtype: np.dtype):
+    """Fill value of an array not yet written: NaN for floats, else 0."""
+    return np.nan if dtype.kind == "f" else 0
 
 
 def run_into(store: RunStore, scenarios: list[Scenario], workers: int | None = None,

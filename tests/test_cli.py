@@ -348,3 +348,6 @@ def test_compare_lang_zh_without_cjk_font_warns_and_uses_english(tmp_path, monke
     assert "povsim: warning:" in err and "fonts-noto-cjk" in err
     svg = (tmp_path / "zh" / "registered_poor.svg").read_text(encoding="utf-8")
     assert "registered poor people" in svg
+    # the summary is text: Chinese without a font
+    summary = (tmp_path / "zh" / "summary.md").read_text(encoding="utf-8")
+    assert summary.startswith("# povsim 情景比较：default") and "## 建档立卡贫困人口清零" in summary

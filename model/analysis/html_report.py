@@ -23,7 +23,7 @@ import numpy as np
 import xarray as xr
 
 from model import __version__
-from model.analysis import charts, compare, report
+from model.analysis import charts, compare, report, report_text
 from model.errors import PovsimError
 
 TEXT = {
@@ -59,7 +59,7 @@ TEXT = {
                         "已除以模拟规模）。",
         "targets": "目标", "charts": "图表", "scenarios": "情景与假设",
         "scenario_text": "情景文件", "calibration": "参数校准",
-        "summary_md": "文字摘要（英文）",
+        "summary_md": "文字摘要", "summary_md_en": "文字摘要（英文）",
         "targets_note": "实现各目标的概率：达到目标的随机种子比例，方括号内为 90% 蒙特卡洛区间"
                         "（Jeffreys）。",
         "lead": "精准扶贫农户微观模拟：{n}个情景的{kind}，{seeds}个随机种子。",
@@ -76,14 +76,6 @@ TEXT = {
         "fit": {"date": "日期", "trials": "试验次数", "distance": "距离", "seeds": "随机种子",
                 "scale": "模拟规模", "code_version": "代码版本", "targets": "目标文件"},
         "backtest": "回测",
-        "target_kinds": {"zero_by": "{year}年底建档立卡贫困人口清零",
-                         "registered_max": "{year}年建档立卡贫困人口不超过计划",
-                         "incidence_max": "{year}年贫困发生率不超过计划",
-                         "exits_people": "{year}年脱贫人数不少于计划",
-                         "batch_quota": "{year}年“{batch}”脱贫人数不少于任务",
-                         "villages_exit_share": "至{year}年贫困村出列比例不低于计划",
-                         "counties_exit_share": "至{year}年贫困县摘帽比例不低于计划",
-                         "counties_exit_by": "{year}年底贫困县全部摘帽"},
     },
 }
 
@@ -171,10 +163,7 @@ def _probability(met, t: dict) -> str:
 
 
 def _target_text(target: compare.Target, lang: str) -> str:
-    if lang == "zh":
-        batch = charts.TEXT["zh"]["batches"].get(target.batch, target.batch)
-        return TEXT["zh"]["target_kinds"][target.kind].format(year=target.year, batch=batch)
-    return report.target_text(target)
+    return report.target_text(target, lang)
 
 
 def _tables(cmp: xr.Dataset, lang: str) -> tuple[dict, dict]:
@@ -296,6 +285,7 @@ def html(folder: Path, lang: str = "en", date: dt.date | None = None) -> str:
                              autoescape=True, undefined=jinja2.StrictUndefined)
     labels = [charts.label_of(cmp, n, lang) for n in names]
     summary = folder / "summary.md"
+    summary_text = summary.read_text(encoding="utf-8") if summary.is_file() else ""
     page = dict(
         html_lang="zh-CN" if lang == "zh" else "en", t=t,
         title=t["title"].format(names=", ".join(labels)),
@@ -303,7 +293,9 @@ def html(folder: Path, lang: str = "en", date: dt.date | None = None) -> str:
         warnings=[t["few"].format(n=len(seeds))] if len(seeds) < report.FEW_SEEDS else [],
         provenance=provenance, key_table=key, target_table=targets, charts=figures,
         extras=extras, scenarios=_scenarios(cmp, lang), fits=fits,
-        summary_md=summary.read_text(encoding="utf-8") if summary.is_file() else "",
+        summary_md=summary_text,
+        summary_head=t["summary_md_en"] if lang == "zh" and not summary_text.startswith(
+            report_text.TEXT["zh"]["title"].split("{")[0]) else t["summary_md"],
         generated=t["generated"].format(version=__version__, date=date.isoformat()))
     template = env.get_template("report.html.j2")
     font = cjk_font_face(template.render(**page, font_face=""))
