@@ -156,7 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--lang", choices=("en", "zh"), default="en",
                      help="language of the report and its charts (default en)")
     rep.add_argument("--out", type=Path, help="HTML file (default FOLDER/report.html, "
-                                              "FOLDER/report-zh.html in Chinese)")
+                                              "FOLDER/report-zh.html in Chinese), or PDF file "
+                                              "with --pdf (FOLDER/report.pdf, report-zh.pdf)")
+    rep.add_argument("--pdf", action="store_true",
+                     help="write the report as an A4 PDF instead (needs the extra 'pdf': "
+                          "pip install 'povsim[pdf]')")
     registry = sub.add_parser("registry", help="check, import or build registries")
     reg_sub = registry.add_subparsers(dest="registry_command", required=True,
                                       parser_class=_Parser)
@@ -202,8 +206,9 @@ def main(argv: list[str] | None = None) -> int:
             from model.sweep.cli import main as sweep_main
             return sweep_main(args)
         if args.command == "report":
-            from model.analysis import html_report
-            print(f"wrote {html_report.write(args.folder, args.out, args.lang)}")
+            from model.analysis import html_report, pdf_report
+            writer = pdf_report if args.pdf else html_report
+            print(f"wrote {writer.write(args.folder, args.out, args.lang)}")
             return 0
         if args.command in ("calibrate", "backtest"):
             from model.calibration.cli import main as calibration_main
