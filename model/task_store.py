@@ -104,6 +104,8 @@ class TaskStore:
         if final.exists():
             raise PovsimError(f"{final}: a store is already there")
         shutil.rmtree(temp, ignore_errors=True)
+        for given_up in folder.glob(cls.FOLDER + ".old-*"):     # a removal cut short
+            shutil.rmtree(given_up, ignore_errors=True)
         shape = tuple(axes.values())
         if len(shape) == 1:
             chunks = (block_of(shape[0], 1),)

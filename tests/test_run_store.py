@@ -102,6 +102,7 @@ def test_a_store_of_other_runs_is_replaced_or_refused_with_resume(scenarios, tmp
         RunStore.for_runs(tmp_path, other, NAMES, SEEDS, resume=True)
     with pytest.raises(Exception, match="holds another comparison"):
         RunStore.for_runs(tmp_path, scenarios, NAMES, [5, 6], resume=True)
+    (tmp_path / f"{STORE}.old-1").mkdir()    # a removal cut short by a kill
     fresh, existed = RunStore.for_runs(tmp_path, other, NAMES, SEEDS)
     assert not existed and (fresh.status() == NOT_RUN).all()
     assert sorted(p.name for p in tmp_path.iterdir()) == [STORE]
