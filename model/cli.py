@@ -112,8 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run every scenario with the same seeds (common random numbers) and report "
                     "when registered poor reach zero, the probability of meeting each target, "
                     "the gap to the plan, exits by batch, returns, cost, and paired differences "
-                    "against the first scenario. Writes compare.nc, compare.csv, summary.md "
-                    "and charts (PNG and SVG).")
+                    "against the first scenario. Each finished run is written at once to "
+                    "OUT/compare.zarr, so an interrupted compare resumes where it stopped; "
+                    "writes compare.nc, compare.csv, summary.md and charts (PNG and SVG) "
+                    "from it.")
     compare.add_argument("scenarios", nargs="*", metavar="scenario",
                          help="scenario names or files (default: the embedded Ruyuan scenario); "
                               "the first is the reference for differences")
@@ -122,12 +124,17 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "scenarios')")
     compare.add_argument("--seed", type=_seed, default=0, help="first seed (default 0)")
     compare.add_argument("--out", type=_out, help="output folder (default outputs/compare-<names>)")
+    compare.add_argument("--resume", action="store_true",
+                         help="continue the runs stored in --out (compare.zarr; an error when "
+                              "there are none); rerunning the same command on the same --out "
+                              "resumes as well")
     for p in (run, compare):
         p.add_argument("--workers", type=_positive,
                        help="worker processes (default: one per core, at most one per run; "
                             "1 runs in this process)")
         p.add_argument("--lang", choices=("en", "zh"), default="en",
-                       help="chart labels: en (default) or zh (needs a CJK font)")
+                       help="language of the charts (and of compare's summary.md): en "
+                            "(default) or zh")
         p.add_argument("--scheduler", metavar="ADDRESS",
                        help="run on the running dask scheduler at ADDRESS (tcp://host:port) "
                             "instead of a local cluster")
@@ -149,7 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--lang", choices=("en", "zh"), default="en",
                      help="language of the report and its charts (default en)")
     rep.add_argument("--out", type=Path, help="HTML file (default FOLDER/report.html, "
-                                              "FOLDER/report-zh.html in Chinese)")
+                                              "FOLDER/report-zh.html in Chinese), or PDF file "
+                                              "with --pdf (FOLDER/report.pdf, report-zh.pdf)")
+    rep.add_argument("--pdf", action="store_true",
+                     help="write the report as an A4 PDF instead (needs the extra 'pdf': "
+                          "pip install 'povsim[pdf]')")
     registry = sub.add_parser("registry", help="check, import or build registries")
     reg_sub = registry.add_subparsers(dest="registry_command", required=True,
                                       parser_class=_Parser)
@@ -195,8 +206,9 @@ def main(argv: list[str] | None = None) -> int:
             from model.sweep.cli import main as sweep_main
             return sweep_main(args)
         if args.command == "report":
-            from model.analysis import html_report
-            print(f"wrote {html_report.write(args.folder, args.out, args.lang)}")
+            from model.analysis import html_report, pdf_report
+            writer = pdf_report if args.pdf else html_report
+            print(f"wrote {writer.write(args.folder, args.out, args.lang)}")
             return 0
         if args.command in ("calibrate", "backtest"):
             from model.calibration.cli import main as calibration_main
@@ -328,12 +340,17 @@ def _compare(args) -> int:
         _check_run(s, runs.registry_for(s))
     if warning:
         print(f"povsim: warning: {warning}", file=sys.stderr)
-    datasets = runs.run_all(scenarios, seeds, args.workers, scheduler=args.scheduler)
-    cmp = compare.compare(datasets, names)
+    from model.run_store import RunStore, run_into
+    store, existed = RunStore.for_runs(out, scenarios, names, seeds, args.resume)
+    done = run_into(store, scenarios, args.workers, args.scheduler)
+    print(f"ran {done.ran} runs, skipped {done.skipped} already done"
+          + (f" (resumed {store.path})" if existed else f" (stored in {store.path})"),
+          file=sys.stderr, flush=True)
+    cmp = compare.compare([store.dataset(k) for k in range(len(scenarios))], names)
     from model.analysis import quota_check
     quota_lines = [line for s, n in zip(scenarios, names)
-                   for line in quota_check.lines(quota_check.check(s), n)]
-    summary = report.markdown(cmp, quota_lines)
+                   for line in quota_check.lines(quota_check.check(s), n, args.lang)]
+    summary = report.markdown(cmp, quota_lines, args.lang)   # text: needs no CJK font
     files = ["compare.nc", "compare.csv", "summary.md"]
     with output_folder(out) as path_for:
         report.write_netcdf(cmp, path_for("compare.nc"))

@@ -309,7 +309,8 @@ def default_compare(tmp_path_factory):
 
 def test_compare_writes_every_output(default_compare):
     proc, out = default_compare
-    assert sorted(p.name for p in out.iterdir()) == sorted(COMPARE_FILES)   # no temporary files
+    # no temporary files; the runs' store beside the output set
+    assert sorted(p.name for p in out.iterdir()) == sorted(COMPARE_FILES + ["compare.zarr"])
     for name in COMPARE_FILES:
         assert (out / name).stat().st_size > 0, name
     assert (out / "registered_poor.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -347,3 +348,6 @@ def test_compare_lang_zh_without_cjk_font_warns_and_uses_english(tmp_path, monke
     assert "povsim: warning:" in err and "fonts-noto-cjk" in err
     svg = (tmp_path / "zh" / "registered_poor.svg").read_text(encoding="utf-8")
     assert "registered poor people" in svg
+    # the summary is text: Chinese without a font
+    summary = (tmp_path / "zh" / "summary.md").read_text(encoding="utf-8")
+    assert summary.startswith("# povsim 情景比较：default") and "## 建档立卡贫困人口清零" in summary

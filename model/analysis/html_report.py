@@ -9,6 +9,8 @@ embedded as PNG, so the file needs nothing beside it), each scenario's file
 text, the calibration fit's provenance, a back-test's score and any other
 chart the folder holds. ``lang="zh"`` writes it in Chinese with Chinese
 units (万人, 万元 / 亿元) and Chinese chart labels (the bundled Noto Sans CJK).
+:func:`contents` gathers what the page shows; ``povsim report --pdf``
+(:mod:`model.analysis.pdf_report`) lays the same out as a PDF.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 import xarray as xr
 
 from model import __version__
-from model.analysis import charts, compare, report
+from model.analysis import charts, compare, report, report_text
 from model.errors import PovsimError
 
 TEXT = {
@@ -59,7 +61,7 @@ TEXT = {
                         "已除以模拟规模）。",
         "targets": "目标", "charts": "图表", "scenarios": "情景与假设",
         "scenario_text": "情景文件", "calibration": "参数校准",
-        "summary_md": "文字摘要（英文）",
+        "summary_md": "文字摘要", "summary_md_en": "文字摘要（英文）",
         "targets_note": "实现各目标的概率：达到目标的随机种子比例，方括号内为 90% 蒙特卡洛区间"
                         "（Jeffreys）。",
         "lead": "精准扶贫农户微观模拟：{n}个情景的{kind}，{seeds}个随机种子。",
@@ -76,14 +78,6 @@ TEXT = {
         "fit": {"date": "日期", "trials": "试验次数", "distance": "距离", "seeds": "随机种子",
                 "scale": "模拟规模", "code_version": "代码版本", "targets": "目标文件"},
         "backtest": "回测",
-        "target_kinds": {"zero_by": "{year}年底建档立卡贫困人口清零",
-                         "registered_max": "{year}年建档立卡贫困人口不超过计划",
-                         "incidence_max": "{year}年贫困发生率不超过计划",
-                         "exits_people": "{year}年脱贫人数不少于计划",
-                         "batch_quota": "{year}年“{batch}”脱贫人数不少于任务",
-                         "villages_exit_share": "至{year}年贫困村出列比例不低于计划",
-                         "counties_exit_share": "至{year}年贫困县摘帽比例不低于计划",
-                         "counties_exit_by": "{year}年底贫困县全部摘帽"},
     },
 }
 
@@ -103,6 +97,15 @@ def load(folder: Path) -> tuple[xr.Dataset, str]:
                       "povsim run, compare, sweep or backtest)")
 
 
+def cjk_face_number(path) -> int:
+    """Place of Noto Sans CJK SC (simplified Chinese) in the bundled collection."""
+    from fontTools.ttLib import TTCollection
+
+    with TTCollection(str(path), lazy=True) as collection:
+        names = [f["name"].getDebugName(1) for f in collection.fonts]
+    return names.index("Noto Sans CJK SC")
+
+
 def cjk_font_face(text: str) -> str:
     """The bundled Noto Sans CJK SC cut down to the CJK characters of
     ``text`` (fontTools' subsetter), as base64 OpenType for a CSS
@@ -119,12 +122,10 @@ def cjk_font_face(text: str) -> str:
     except ImportError:
         return ""
     from fontTools import subset
-    from fontTools.ttLib import TTCollection, TTFont
+    from fontTools.ttLib import TTFont
 
-    with TTCollection(str(FONT_PATH), lazy=True) as collection:
-        names = [f["name"].getDebugName(1) for f in collection.fonts]
     buffer = io.BytesIO()
-    with TTFont(str(FONT_PATH), fontNumber=names.index("Noto Sans CJK SC")) as font:
+    with TTFont(str(FONT_PATH), fontNumber=cjk_face_number(FONT_PATH)) as font:
         subsetter = subset.Subsetter(subset.Options())
         subsetter.populate(text=chars)
         subsetter.subset(font)
@@ -171,10 +172,7 @@ def _probability(met, t: dict) -> str:
 
 
 def _target_text(target: compare.Target, lang: str) -> str:
-    if lang == "zh":
-        batch = charts.TEXT["zh"]["batches"].get(target.batch, target.batch)
-        return TEXT["zh"]["target_kinds"][target.kind].format(year=target.year, batch=batch)
-    return report.target_text(target)
+    return report.target_text(target, lang)
 
 
 def _tables(cmp: xr.Dataset, lang: str) -> tuple[dict, dict]:
@@ -247,8 +245,11 @@ def _scenarios(cmp: xr.Dataset, lang: str) -> list[dict]:
     return out
 
 
-def html(folder: Path, lang: str = "en", date: dt.date | None = None) -> str:
-    """The report of an output folder as one HTML text (see the module docstring).
+def contents(folder: Path, lang: str = "en", date: dt.date | None = None) -> dict:
+    """What a report of an output folder shows, in ``lang`` (the HTML page's
+    and the PDF's): title, lead, warnings, provenance, the results and
+    target tables, the charts (PNG, base64), extras, scenarios, fits, the
+    summary's text and the line saying when it was written.
 
     Raises
     ------
@@ -256,8 +257,6 @@ def html(folder: Path, lang: str = "en", date: dt.date | None = None) -> str:
         When the folder holds no run or comparison, or Chinese is asked for
         without a CJK font.
     """
-    import jinja2
-
     folder = Path(folder)
     cmp, kind = load(folder)
     chart_lang, font, warning = charts.chart_language(lang)
@@ -292,10 +291,9 @@ def html(folder: Path, lang: str = "en", date: dt.date | None = None) -> str:
                        "png": base64.b64encode((folder / "backtest.png").read_bytes()).decode()
                        if (folder / "backtest.png").is_file() else ""})
     key, targets = _tables(cmp, lang)
-    env = jinja2.Environment(loader=jinja2.PackageLoader("model.analysis", "templates"),
-                             autoescape=True, undefined=jinja2.StrictUndefined)
     labels = [charts.label_of(cmp, n, lang) for n in names]
     summary = folder / "summary.md"
+    summary_text = summary.read_text(encoding="utf-8") if summary.is_file() else ""
     page = dict(
         html_lang="zh-CN" if lang == "zh" else "en", t=t,
         title=t["title"].format(names=", ".join(labels)),
@@ -303,8 +301,26 @@ def html(folder: Path, lang: str = "en", date: dt.date | None = None) -> str:
         warnings=[t["few"].format(n=len(seeds))] if len(seeds) < report.FEW_SEEDS else [],
         provenance=provenance, key_table=key, target_table=targets, charts=figures,
         extras=extras, scenarios=_scenarios(cmp, lang), fits=fits,
-        summary_md=summary.read_text(encoding="utf-8") if summary.is_file() else "",
+        summary_md=summary_text,
+        summary_head=t["summary_md_en"] if lang == "zh" and not summary_text.startswith(
+            report_text.TEXT["zh"]["title"].split("{")[0]) else t["summary_md"],
         generated=t["generated"].format(version=__version__, date=date.isoformat()))
+    return page
+
+
+def html(folder: Path, lang: str = "en", date: dt.date | None = None) -> str:
+    """The report of an output folder as one HTML text (see the module docstring).
+
+    Raises
+    ------
+    PovsimError
+        As :func:`contents`.
+    """
+    import jinja2
+
+    page = contents(folder, lang, date)
+    env = jinja2.Environment(loader=jinja2.PackageLoader("model.analysis", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined)
     template = env.get_template("report.html.j2")
     font = cjk_font_face(template.render(**page, font_face=""))
     return template.render(**page, font_face=font)
@@ -313,14 +329,20 @@ def html(folder: Path, lang: str = "en", date: dt.date | None = None) -> str:
 def write(folder: Path, out: Path | None = None, lang: str = "en") -> Path:
     """Write the report (default ``DIR/report.html``, ``DIR/report-zh.html``
     in Chinese) atomically; return its path."""
+    return write_report(folder, out, lang, ".html",
+                        lambda: html(folder, lang).encode("utf-8"))
+
+
+def write_report(folder: Path, out: Path | None, lang: str, suffix: str, make) -> Path:
+    """Write ``make()`` (bytes) to ``out`` (default ``DIR/report<suffix>``,
+    ``DIR/report-zh<suffix>`` in Chinese) atomically, the location checked
+    before any work; return its path."""
     from model.atomic import atomic_write, check_output_file
 
     folder = Path(folder)
-    out = Path(out) if out is not None else folder / ("report.html" if lang == "en"
-                                                      else f"report-{lang}.html")
-    check_output_file(out, (".html",))      # before any work
-    text = html(folder, lang)
-    atomic_write(out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    out = Path(out) if out is not None else folder / ("report" + ("" if lang == "en"
+                                                                  else f"-{lang}") + suffix)
+    check_output_file(out, (suffix,))      # before any work
+    data = make()
+    atomic_write(out, lambda tmp: Path(tmp).write_bytes(data))
     return out
-
-

@@ -138,19 +138,27 @@ def _given(progs, ctx: Context, idx: np.ndarray, size: np.ndarray, batch: str) -
     return float(np.average(gain, weights=size[idx]))
 
 
-def lines(checks: list[QuotaCheck], label: str = "") -> list[str]:
-    """One report line per quota the programmes cannot deliver."""
+def lines(checks: list[QuotaCheck], label: str = "", lang: str = "en") -> list[str]:
+    """One report line per quota the programmes cannot deliver (in English,
+    or Chinese with ``lang="zh"``)."""
+    from model.analysis.report_text import batch_name
+
     out = []
-    who = f"{label}: " if label else ""
+    zh = lang == "zh"
+    who = (f"{label}：" if zh else f"{label}: ") if label else ""
     for c in checks:
         if c.deliverable:
             continue
+        programmes = "、".join(c.programmes) if zh else ", ".join(c.programmes)
         if c.matched < c.quota:
-            why = (f"only {c.matched:,.0f} registered people are matched by "
-                   f"{', '.join(c.programmes) or 'no programme'}")
+            why = (f"仅 {c.matched:,.0f} 名建档立卡人口与{programmes or '任何项目'}匹配" if zh
+                   else f"only {c.matched:,.0f} registered people are matched by "
+                        f"{programmes or 'no programme'}")
         else:
-            why = (f"the quota's people are short of the exit threshold by {c.needed:,.0f} "
-                   f"yuan a person on average, while {', '.join(c.programmes)} add "
-                   f"{c.given:,.0f}")
-        out.append(f"- {who}{c.batch} {c.year}, {c.quota:,.0f} people: {why}.")
+            why = (f"任务人口距脱贫标准平均每人差 {c.needed:,.0f} 元，而{programmes}增加 "
+                   f"{c.given:,.0f} 元" if zh else
+                   f"the quota's people are short of the exit threshold by {c.needed:,.0f} "
+                   f"yuan a person on average, while {programmes} add {c.given:,.0f}")
+        out.append(f"- {who}{batch_name(c.batch, 'zh')}{c.year}年，{c.quota:,.0f} 人：{why}。"
+                   if zh else f"- {who}{c.batch} {c.year}, {c.quota:,.0f} people: {why}.")
     return out

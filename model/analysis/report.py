@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from model.analysis import report_text
+from model.analysis.charts import money_unit
 from model.analysis.compare import OUTCOMES, Target, capacity_shortfalls
 from model.engine.codes import ATTRIBUTION
 
@@ -82,17 +84,19 @@ def fmt_number(x: float, digits: int = 0) -> str:
     return "-" if x is None or np.isnan(x) else f"{x:,.{digits}f}"
 
 
-def fmt_year(y: float, end_year: int) -> str:
-    return f"not by {end_year}" if np.isinf(y) else str(int(y))
+def fmt_year(y: float, end_year: int, t: dict | None = None) -> str:
+    not_by = (t or report_text.TEXT["en"])["not_by"]
+    return not_by.format(year=end_year) if np.isinf(y) else str(int(y))
 
 
 def fmt_share(x: float) -> str:
     return "-" if np.isnan(x) else f"{100 * x:.0f} %"
 
 
-def fmt_range(values, digits: int = 0, scale: float = 1.0, mean: bool = False) -> str:
+def fmt_range(values, digits: int = 0, scale: float = 1.0, mean: bool = False,
+              to: str = "to") -> str:
     """``median (p10 to p90)`` (``mean (...)`` with ``mean``), values divided
-    by ``scale``."""
+    by ``scale``; ``to`` is the word between the two ends."""
     v = np.asarray(values, dtype=float) / scale
     lo, mid, hi = quantiles(v)
     if mean:
@@ -101,13 +105,15 @@ def fmt_range(values, digits: int = 0, scale: float = 1.0, mean: bool = False) -
         return "-"
     if v.size == 1 or lo == hi:
         return fmt_number(mid, digits)
-    return f"{fmt_number(mid, digits)} ({fmt_number(lo, digits)} to {fmt_number(hi, digits)})"
+    return f"{fmt_number(mid, digits)} ({fmt_number(lo, digits)} {to} {fmt_number(hi, digits)})"
 
 
-def zero_year_text(years, end_year: int) -> str:
+def zero_year_text(years, end_year: int, t: dict | None = None) -> str:
+    t = t or report_text.TEXT["en"]
     lo, mid, hi = year_quantiles(years)
-    text = fmt_year(mid, end_year)
-    return text if lo == hi else f"{text} ({fmt_year(lo, end_year)} to {fmt_year(hi, end_year)})"
+    text = fmt_year(mid, end_year, t)
+    return text if lo == hi else (f"{text} ({fmt_year(lo, end_year, t)} {t['to']} "
+                                  f"{fmt_year(hi, end_year, t)})")
 
 
 # ---------------------------------------------------------------- the summary
@@ -120,19 +126,9 @@ def _end_year(cmp: xr.Dataset, label: str) -> int:
     return int(cmp["scenario_end_year"].sel(scenario=label))
 
 
-def target_text(target: Target) -> str:
+def target_text(target: Target, lang: str = "en") -> str:
     """What a target asks, in words."""
-    y = target.year
-    return {
-        "zero_by": f"no registered poor left at the end of {y}",
-        "registered_max": f"registered poor at most the plan, {y}",
-        "incidence_max": f"incidence (registered / rural population) at most the plan, {y}",
-        "exits_people": f"exits (persons) at least the plan, {y}",
-        "batch_quota": f"{target.batch} exits reached at least the quota, {y}",
-        "villages_exit_share": f"poor villages exited by {y} at least the plan's cumulative share",
-        "counties_exit_share": f"poor counties exited by {y} at least the plan's cumulative share",
-        "counties_exit_by": f"every poor county exited by {y}",
-    }[target.kind]
+    return report_text.target_text(target, lang)
 
 
 def _table(head: list[str], rows: list[list[str]]) -> list[str]:
@@ -141,11 +137,60 @@ def _table(head: list[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
-def _value_text(x: float, units: str) -> str:
-    return fmt_share(x) if units == "1" else fmt_number(x)
+# variables of a comparison that count people or money, at each run's scale
+COUNTS = ("registered_people_total", "exits_people_total", "returns_people_total",
+          "cost_total", "exits_by_batch", "reached_by_batch", "quota_by_batch",
+          "plan_remaining_people", "gap_people", "registered_end", "exits_sum", "returns_sum",
+          "cost_sum", "diff_registered_end", "diff_exits_sum", "diff_returns_sum",
+          "diff_cost_sum", "programme_need", "programme_capacity")
 
 
-def markdown(cmp: xr.Dataset, quota_lines: list[str] | None = None) -> str:
+def full_size(cmp: xr.Dataset) -> xr.Dataset:
+    """The comparison with its counts of people and households and its money
+    scaled up to full size (divided by each scenario's scale), as the charts
+    show them: :data:`COUNTS`, and the simulated and planned values of
+    targets in persons. Shares, probabilities, years and cost per exit are
+    left as they are; at scale 1 nothing changes."""
+    if "scenario_scale" not in cmp:
+        return cmp
+    up = 1.0 / cmp["scenario_scale"]
+    out = cmp.copy()
+    for name in COUNTS:
+        if name in cmp:
+            out[name] = (cmp[name] * up).assign_attrs(cmp[name].attrs)
+    if "target_units" in cmp.coords:
+        factor = xr.where(cmp["target_units"] == "persons", up, 1.0)
+        for name in ("target_actual", "target_planned"):
+            if name in cmp:
+                out[name] = (cmp[name] * factor).assign_attrs(cmp[name].attrs)
+    return out
+
+
+class _Words:
+    """The words and number formats of a summary in one language."""
+
+    def __init__(self, cmp: xr.Dataset, lang: str):
+        self.lang, self.t = lang, report_text.TEXT[lang]
+        self.people, self.people_digits = report_text.PEOPLE[lang]
+        largest = float(np.nanmax(np.abs(cmp["cost_sum"].values))) if "cost_sum" in cmp else 0.0
+        self.money, money = money_unit(largest if np.isfinite(largest) else 0.0, lang)
+        self.money_digits = 1 if lang == "en" else 2
+        self.units = {"persons": self.t["persons"], "money": money}
+
+    def persons(self, x: float) -> str:
+        return fmt_number(x / self.people, self.people_digits)
+
+    def persons_range(self, values, mean: bool = False) -> str:
+        return fmt_range(values, self.people_digits, self.people, mean, self.t["to"])
+
+    def money_range(self, values, mean: bool = False) -> str:
+        return fmt_range(values, self.money_digits, self.money, mean, self.t["to"])
+
+    def value(self, x: float, units: str) -> str:
+        return fmt_share(x) if units == "1" else self.persons(x)
+
+
+def markdown(cmp: xr.Dataset, quota_lines: list[str] | None = None, lang: str = "en") -> str:
     """The Markdown summary of a comparison.
 
     Parameters
@@ -155,6 +200,8 @@ def markdown(cmp: xr.Dataset, quota_lines: list[str] | None = None) -> str:
     quota_lines : list of str, optional
         Pathway quotas the programmes cannot deliver
         (:func:`model.analysis.quota_check.lines`), listed as a warning.
+    lang : {"en", "zh"}
+        English, or Chinese (counts in 万人, money in 万元 or 亿元).
 
     Returns
     -------
@@ -162,72 +209,47 @@ def markdown(cmp: xr.Dataset, quota_lines: list[str] | None = None) -> str:
         Sections: when registered poor reach zero, targets (probability of
         meeting each), gap to the plan, exits by batch, returns and cost,
         and paired differences against the first scenario when there are
-        several.
+        several. Counts and money are at full size (:func:`full_size`), and
+        the scale of a sample run is stated.
     """
+    cmp = full_size(cmp)
+    w = _Words(cmp, lang)
+    t = w.t
     names = labels(cmp)
     seeds = [int(s) for s in cmp["seed"].values]
     seed_text = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
-    lines = [f"# povsim compare: {', '.join(names)}", "",
-             (f"{len(seeds)} seed(s) ({seed_text}), the same for every scenario (common random "
-              "numbers). Figures are the median over seeds with the 10-90 % range in brackets; "
-              "probabilities are the share of seeds meeting the target, with its "
-              f"{100 * LEVEL:.0f} % Monte Carlo interval (Jeffreys) in square brackets.")]
+    lines = [t["title"].format(names=", ".join(names)), "",
+             t["intro"].format(n=len(seeds), seeds=seed_text, level=f"{100 * LEVEL:.0f}")]
     if len(seeds) < FEW_SEEDS:
-        lines.append(f"Warning: {len(seeds)} seed(s) only: probabilities are rough (see their "
-                     f"intervals); {FEW_SEEDS} or more seeds narrow them.")
+        lines.append(t["few"].format(n=len(seeds), few=FEW_SEEDS))
     scales: dict[float, list[str]] = {}
     for n in names:
         scales.setdefault(float(cmp["scenario_scale"].sel(scenario=n)), []).append(n)
     for scale, group in scales.items():
         if scale < 1:
-            lines.append(f"Simulated at scale {scale:g} (that share of the households): "
-                         f"{', '.join(group)}. Counts and cost are for the simulated households; "
-                         "absolute targets are multiplied by the scale.")
-    warnings = capacity_warnings(cmp, names)
+            lines.append(t["scale"].format(scale=scale, names=", ".join(group)))
+    warnings = capacity_warnings(cmp, names, lang)
     if warnings:
-        lines += ["", "## Warning: capacity short of need", "",
-                  ("Programmes that grant an exit condition (两不愁三保障) whose yearly "
-                   "capacities, summed to the deadline, fall short of the registered "
-                   "households lacking that condition in the base year: some of them cannot "
-                   "exit in time, whatever the incomes (in-year delivery only delays more)."),
-                  ""] + warnings
+        lines += ["", t["capacity_head"], "", t["capacity"], ""] + warnings
     if quota_lines:
-        lines += ["", "## Warning: pathway quotas the programmes cannot deliver", "",
-                  ("The mean shortfall of a quota's people below the exit threshold, taking "
-                   "the matched households closest to it first, against the income the "
-                   "batch's programmes add at full effect "
-                   "(:mod:`model.analysis.quota_check`)."), ""] + quota_lines
-    lines += ["", "## Registered poor reach zero", ""] + _zero_section(cmp, names)
-    lines += ["", "## Targets: probability of meeting each", "",
-              ("Each cell: probability (median simulated value vs the plan's value). "
-               "Batch quotas are compared with the exits each batch's programmes reached "
-               "(plans count a household in every batch that helps it)."), ""]
-    lines += _target_section(cmp, names)
-    gap = _gap_section(cmp, names)
+        lines += ["", t["quota_head"], "", t["quota"], ""] + quota_lines
+    lines += ["", t["zero_head"], ""] + _zero_section(cmp, names, w)
+    lines += ["", t["targets_head"], "", t["targets"], ""]
+    lines += _target_section(cmp, names, w)
+    gap = _gap_section(cmp, names, w)
     if gap:
-        lines += ["", "## Gap to the plan", "",
-                  ("Registered poor people minus the number the plan's yearly exits leave "
-                   "(positive: behind the plan), persons."), ""] + gap
-    lines += ["", "## Exits by batch (五个一批)", "",
-              ("Persons, mean over seeds, summed over the simulated years. Exclusive: each "
-               "exit counted once, for the pathway that made the difference (`none`: own "
-               "income alone). Reached: exits the batch's programmes reached (overlapping, "
-               "like the plans' quotas). Quota: the plan's quotas summed over its years."), ""]
-    lines += _batch_section(cmp, names)
-    lines += ["", "## Exits, returns and cost", "",
-              ("Summed over the simulated years; cost is programme cost in million yuan, "
-               "cost per exit in yuan per person exiting."), ""]
-    lines += _cost_section(cmp, names)
+        lines += ["", t["gap_head"], "", t["gap"].format(**w.units), ""] + gap
+    lines += ["", t["batch_head"], "", t["batch"].format(persons_cap=t["persons_cap"]), ""]
+    lines += _batch_section(cmp, names, w)
+    lines += ["", t["cost_head"], "", t["cost"].format(**w.units), ""]
+    lines += _cost_section(cmp, names, w)
     if len(names) > 1:
-        lines += ["", f"## Paired differences against {names[0]}", "",
-                  ("The scenario minus the first for the same seed, over the years both "
-                   "simulate: mean (10-90 % range). Zero year: seeds where both reach zero."),
-                  ""]
-        lines += _diff_section(cmp, names)
+        lines += ["", t["diff_head"].format(name=names[0]), "", t["diff"], ""]
+        lines += _diff_section(cmp, names, w)
     return "\n".join(lines) + "\n"
 
 
-def capacity_warnings(cmp: xr.Dataset, names: list[str]) -> list[str]:
+def capacity_warnings(cmp: xr.Dataset, names: list[str], lang: str = "en") -> list[str]:
     """One line per scenario and programme whose capacity falls short of the
     need by the deadline (:func:`model.analysis.compare.capacity_shortfalls`)."""
     out = []
@@ -237,27 +259,28 @@ def capacity_warnings(cmp: xr.Dataset, names: list[str]) -> list[str]:
         # years and programmes a scenario lacks (outer join) are NaN: skipped
         run = cmp[["programme_need", "programme_capacity"]].sel(scenario=n)
         for s in capacity_shortfalls(run, scenario_targets(cmp, n)):
-            out.append(f"- {n}: {s['programme']} can take {fmt_number(s['capacity'])} by "
-                       f"{s['deadline']} against a need of {fmt_number(s['need'])} "
-                       f"({fmt_share(s['capacity'] / s['need'])} of it).")
+            out.append(report_text.TEXT[lang]["capacity_line"].format(
+                name=n, programme=s["programme"], capacity=fmt_number(s["capacity"]),
+                deadline=s["deadline"], need=fmt_number(s["need"]),
+                share=fmt_share(s["capacity"] / s["need"])))
     return out
 
 
-def _zero_section(cmp: xr.Dataset, names: list[str]) -> list[str]:
-    zero_targets = [Target.from_label(t) for t in cmp["target"].values
-                    if str(t).startswith("zero_by:")]
-    head = ["scenario", "registry", "years", "registered at start", "zero in"]
-    head += [f"P(zero by {t.year})" for t in zero_targets]
+def _zero_section(cmp: xr.Dataset, names: list[str], w: _Words) -> list[str]:
+    t = w.t
+    zero_targets = [Target.from_label(x) for x in cmp["target"].values
+                    if str(x).startswith("zero_by:")]
+    head = list(t["zero_cols"]) + [t["p_zero"].format(year=x.year) for x in zero_targets]
     rows = []
     for n in names:
         c = cmp.sel(scenario=n)
         start = quantiles(c["registered_people_total"].sel(year=int(c["scenario_base_year"])))[1]
         row = [n, str(c["scenario_registry"].values),
                f"{int(c['scenario_base_year'])}-{int(c['scenario_end_year'])}",
-               fmt_number(start), zero_year_text(c["zero_year"].values, _end_year(cmp, n))]
-        for t in zero_targets:
-            plan = float(c["target_in_plan"].sel(target=t.label)) == 1
-            row.append(_probability(zero_by(c, t.year)) + (" (plan)" if plan else ""))
+               w.persons(start), zero_year_text(c["zero_year"].values, _end_year(cmp, n), t)]
+        for x in zero_targets:
+            plan = float(c["target_in_plan"].sel(target=x.label)) == 1
+            row.append(_probability(zero_by(c, x.year), t) + (t["plan_mark"] if plan else ""))
         rows.append(row)
     return _table(head, rows)
 
@@ -271,23 +294,24 @@ def zero_by(c: xr.Dataset, year: int) -> np.ndarray:
     return np.where(np.isnan(registered), np.nan, (registered == 0).astype(float))
 
 
-def _probability(met) -> str:
+def _probability(met, t: dict | None = None) -> str:
     """``75 % [41-94 %]``: the share of seeds and its Jeffreys interval."""
     met = np.asarray(met, dtype=float)
     if np.all(np.isnan(met)):
-        return "not simulated"
+        return (t or report_text.TEXT["en"])["not_simulated"]
     low, high = jeffreys(met)
     return f"{fmt_share(np.nanmean(met))} [{100 * low:.0f}-{100 * high:.0f} %]"
 
 
-def _target_section(cmp: xr.Dataset, names: list[str]) -> list[str]:
+def _target_section(cmp: xr.Dataset, names: list[str], w: _Words) -> list[str]:
+    t = w.t
     rows = []
     for label in cmp["target"].values:
         target = Target.from_label(label)
         if target.kind == "zero_by":
             continue
         units = str(cmp["target_units"].sel(target=label).values)
-        row = [target_text(target)]
+        row = [target_text(target, w.lang)]
         for n in names:
             c = cmp.sel(scenario=n, target=label)
             if np.isnan(float(c["target_in_plan"])):
@@ -296,16 +320,17 @@ def _target_section(cmp: xr.Dataset, names: list[str]) -> list[str]:
             met = c["target_met"].values
             actual = quantiles(c["target_actual"].values)[1]
             planned = float(c["target_planned"])
-            row.append(f"{_probability(met)} ({_value_text(actual, units)} vs "
-                       f"{_value_text(planned, units)})" if not np.all(np.isnan(met))
-                       else "not simulated")
+            row.append(t["target_cell"].format(p=_probability(met, t),
+                                               actual=w.value(actual, units),
+                                               planned=w.value(planned, units))
+                       if not np.all(np.isnan(met)) else t["not_simulated"])
         rows.append(row)
     if not rows:
-        return ["No scenario states targets besides the zero deadline."]
-    return _table(["target"] + names, rows)
+        return [t["no_targets"]]
+    return _table([t["target"]] + names, rows)
 
 
-def _gap_section(cmp: xr.Dataset, names: list[str]) -> list[str]:
+def _gap_section(cmp: xr.Dataset, names: list[str], w: _Words) -> list[str]:
     if "gap_people" not in cmp:
         return []
     planned = [n for n in names if not np.all(np.isnan(cmp["gap_people"].sel(scenario=n)))]
@@ -318,12 +343,13 @@ def _gap_section(cmp: xr.Dataset, names: list[str]) -> list[str]:
             c = cmp.sel(scenario=n, year=year)
             gap = c["gap_people"].values
             plan = float(c["plan_remaining_people"])
-            row.append("" if np.isnan(plan) else f"{fmt_range(gap)}; plan {fmt_number(plan)}")
+            row.append("" if np.isnan(plan) else w.t["gap_cell"].format(
+                gap=w.persons_range(gap), plan=w.persons(plan)))
         rows.append(row)
-    return _table(["year"] + planned, rows)
+    return _table([w.t["year"]] + planned, rows)
 
 
-def _batch_section(cmp: xr.Dataset, names: list[str]) -> list[str]:
+def _batch_section(cmp: xr.Dataset, names: list[str], w: _Words) -> list[str]:
     rows = []
     for n in names:
         c = cmp.sel(scenario=n)
@@ -331,39 +357,40 @@ def _batch_section(cmp: xr.Dataset, names: list[str]) -> list[str]:
         reached = c["reached_by_batch"].sum("year", min_count=1).mean("seed")
         quota = c["quota_by_batch"].sum("year", min_count=1)
         for batch in ATTRIBUTION:
-            rows.append([n, batch, fmt_number(float(exclusive.sel(batch=batch))),
-                         fmt_number(float(reached.sel(batch=batch))),
-                         fmt_number(float(quota.sel(batch=batch)))])
-    return _table(["scenario", "batch", "exclusive", "reached", "quota"], rows)
+            rows.append([n, report_text.batch_name(batch, w.lang),
+                         w.persons(float(exclusive.sel(batch=batch))),
+                         w.persons(float(reached.sel(batch=batch))),
+                         w.persons(float(quota.sel(batch=batch)))])
+    return _table(w.t["batch_cols"], rows)
 
 
-def _cost_section(cmp: xr.Dataset, names: list[str]) -> list[str]:
+def _cost_section(cmp: xr.Dataset, names: list[str], w: _Words) -> list[str]:
     rows = []
     for n in names:
         c = cmp.sel(scenario=n)
-        rows.append([n, fmt_range(c["exits_sum"].values), fmt_range(c["returns_sum"].values),
-                     fmt_range(c["cost_sum"].values, 1, 1e6),
-                     fmt_range(c["cost_per_exit"].values)])
-    return _table(["scenario", "exits (persons)", "returns (persons)", "cost (million yuan)",
-                   "cost per exit (yuan)"], rows)
+        rows.append([n, w.persons_range(c["exits_sum"].values),
+                     w.persons_range(c["returns_sum"].values),
+                     w.money_range(c["cost_sum"].values),
+                     fmt_range(c["cost_per_exit"].values, to=w.t["to"])])
+    return _table([h.format(**w.units) for h in w.t["cost_cols"]], rows)
 
 
-def _diff_section(cmp: xr.Dataset, names: list[str]) -> list[str]:
+def _diff_section(cmp: xr.Dataset, names: list[str], w: _Words) -> list[str]:
+    t = w.t
     rows = []
     for n in names[1:]:
         c = cmp.sel(scenario=n)
         zero = c["diff_zero_year"].values
         both = int(np.sum(~np.isnan(zero)))
-        zero_text = (f"{fmt_range(zero, 1, mean=True)} in {both} of {zero.size} seeds"
-                     if both else "no seed reaches zero in both")
-        rows.append([n, zero_text, fmt_range(c["diff_registered_end"].values, mean=True),
-                     fmt_range(c["diff_exits_sum"].values, mean=True),
-                     fmt_range(c["diff_returns_sum"].values, mean=True),
-                     fmt_range(c["diff_cost_sum"].values, 1, 1e6, mean=True),
-                     fmt_range(c["diff_cost_per_exit"].values, mean=True)])
-    return _table(["scenario", "zero year (years)", "registered at end (persons)",
-                   "exits (persons)", "returns (persons)", "cost (million yuan)",
-                   "cost per exit (yuan)"], rows)
+        zero_text = (t["diff_zero"].format(value=fmt_range(zero, 1, mean=True, to=t["to"]),
+                                           both=both, n=zero.size)
+                     if both else t["diff_none"])
+        rows.append([n, zero_text, w.persons_range(c["diff_registered_end"].values, True),
+                     w.persons_range(c["diff_exits_sum"].values, True),
+                     w.persons_range(c["diff_returns_sum"].values, True),
+                     w.money_range(c["diff_cost_sum"].values, True),
+                     fmt_range(c["diff_cost_per_exit"].values, mean=True, to=t["to"])])
+    return _table([h.format(**w.units) for h in t["diff_cols"]], rows)
 
 
 # ---------------------------------------------------------------- the CSV table
@@ -378,16 +405,19 @@ def _stats(values) -> dict[str, float]:
 def table_rows(cmp: xr.Dataset) -> list[dict]:
     """The CSV table: one row per scenario and measure (and year, batch).
 
-    Columns are :data:`CSV_COLUMNS`: ``planned`` is the plan's value (after
-    scaling), ``mean`` / ``p10`` / ``median`` / ``p90`` are over seeds,
+    Columns are :data:`CSV_COLUMNS`: ``planned`` is the plan's value, ``mean`` / ``p10`` / ``median`` / ``p90`` are over seeds,
     ``probability`` the share of seeds meeting a target, ``diff_*`` the
     paired differences against the first scenario; ``probability_low`` /
     ``probability_high`` its Jeffreys interval (:func:`jeffreys`). Every
     column but the labels and ``note`` is numeric: for ``zero_year`` a
     quantile among seeds that never reach zero is empty and ``note`` says
     "not by <end year>"; ``probability`` is the share of seeds reaching zero
-    by the end. ``note`` also states the scale of a sample run's counts.
+    by the end. Counts of people and money are at full size
+    (:func:`full_size`: a sample run's divided by its scale), and ``note``
+    states the scale they were simulated at.
     """
+    scales = {n: float(cmp["scenario_scale"].sel(scenario=n)) for n in labels(cmp)}
+    cmp = full_size(cmp)
     rows = []
     first = labels(cmp)[0]
 
@@ -456,9 +486,8 @@ def table_rows(cmp: xr.Dataset) -> list[dict]:
                 target.year, target.batch, float(ct["target_planned"]),
                 probability=np.nan if np.all(np.isnan(met)) else float(np.nanmean(met)),
                 probability_low=low, probability_high=high)
-    scale_notes = {n: f"counts and cost at scale {float(cmp['scenario_scale'].sel(scenario=n)):g}"
-                      " (the share of households simulated)" for n in labels(cmp)
-                   if float(cmp["scenario_scale"].sel(scenario=n)) < 1}
+    scale_notes = {n: f"counts and cost scaled up to full size from scale {scale:g} (the "
+                      "share of households simulated)" for n, scale in scales.items() if scale < 1}
     for row in rows:
         if row["scenario"] in scale_notes and row["unit"] in ("persons", "yuan"):
             row["note"] = "; ".join(filter(None, [row.get("note", ""),

@@ -18,7 +18,7 @@ error and point, and the sweep goes on.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -27,22 +27,7 @@ from model.analysis.outcomes import Outcome, evaluate, yearly_totals
 from model.scenario import Scenario
 from model.sweep.spec import Factor, Sweep, point_overlay
 from model.sweep.store import SweepStore
-
-
-@dataclass(frozen=True)
-class Summary:
-    """What a sweep run did: tasks run, failed, skipped as already done, and
-    the wall time (s)."""
-
-    ran: int
-    failed: int
-    skipped: int
-    seconds: float
-
-    @property
-    def rate(self) -> float:
-        """Tasks per second."""
-        return self.ran / self.seconds if self.seconds > 0 else float("nan")
+from model.task_store import Summary
 
 
 def run_task(scenario: Scenario, factors: tuple[Factor, ...], values: list[float], seed: int,

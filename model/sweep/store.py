@@ -12,18 +12,14 @@ Layout (``<out>/sweep.zarr``)
     0 not run, 1 done, 2 failed (the error is in the ``failures`` attribute).
 
 The attributes hold the sweep (its text, factors, outcomes, seeds and a
-fingerprint). A task writes its outcomes and series first and its status
-last, and Zarr writes each chunk file whole (a temporary file renamed over
-the old one), so a process killed at any moment leaves every chunk either
-old or new: a task whose data were written but not its status is simply run
-again. The store itself is made under a temporary name and renamed when
-complete.
+fingerprint). The done mask, the failures, resuming and why a kill never
+leaves a corrupt store are :mod:`model.task_store`'s, shared with
+``povsim compare``.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,14 +27,12 @@ import numpy as np
 import xarray as xr
 
 from model import __version__
-from model.errors import PovsimError
 from model.sweep.spec import SERIES, Sweep
+from model.task_store import DONE, FAILED, NOT_RUN, TaskStore, block_of
 
-NOT_RUN, DONE, FAILED = 0, 1, 2
 STORE = "sweep.zarr"
 SERIES_FROM = 2010   # first year of the series axis (no registry starts earlier)
-_TASKS_PER_CHUNK = 256
-_MAX_ERROR = 2000    # characters of an error message kept
+__all__ = ["DONE", "FAILED", "NOT_RUN", "STORE", "SweepStore", "Task", "describe"]
 
 
 @dataclass(frozen=True)
@@ -84,67 +78,37 @@ def _digest(x: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(x, dtype="<f8").tobytes()).hexdigest()
 
 
-class SweepStore:
-    """A sweep's Zarr store: open it with :meth:`create` or :meth:`open`."""
+class SweepStore(TaskStore):
+    """A sweep's Zarr store: open it with :meth:`for_sweep` or :meth:`open`
+    (the done mask, failures and resuming are :class:`model.task_store.TaskStore`'s)."""
+
+    FOLDER = STORE
+    KIND = "sweep"
+    WHAT = "sweep"
 
     def __init__(self, path: Path, group):
-        self.path = Path(path)
-        self.group = group
-        self.info = dict(group.attrs["sweep"])
+        super().__init__(path, group)
         self._outcomes = group["outcomes"]
-        self._status = group["status"]
         self._series = {name: group[f"series_{name}"] for name in self.info["series"]}
 
     # ------------------------------------------------------------ opening
 
     @classmethod
-    def create(cls, folder: Path, sweep: Sweep, x: np.ndarray) -> SweepStore:
-        """Make a new store in ``folder`` (staged under a temporary name and
-        renamed when complete)."""
-        import zarr
-
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        final, temp = folder / STORE, folder / (STORE + ".partial")
-        if final.exists():
-            raise PovsimError(f"{final}: a store is already there")
-        shutil.rmtree(temp, ignore_errors=True)
-        info = describe(sweep, x)
-        n_scen, n_points, n_seeds = len(sweep.scenarios), len(x), len(sweep.seeds)
-        block = max(1, min(n_points, _TASKS_PER_CHUNK // max(1, n_seeds)))
-        group = zarr.open_group(str(temp), mode="w")
-        group.create_array("x", data=np.asarray(x, dtype="f8"), chunks=(max(1, len(x)),
-                                                                        len(sweep.factors)),
+    def _make(cls, group, info: dict, x: np.ndarray) -> None:
+        group.create_array("x", data=np.asarray(x, dtype="f8"),
+                           chunks=(max(1, len(x)), len(info["factors"])),
                            dimension_names=("point", "factor"))
-        group.create_array("outcomes", shape=(n_scen, n_points, n_seeds, len(sweep.outcomes)),
-                           chunks=(1, block, n_seeds, len(sweep.outcomes)), dtype="f8",
-                           fill_value=np.nan,
+        n_scen, n_points = len(info["scenarios"]), len(x)
+        n_seeds, n_out, n_years = len(info["seeds"]), len(info["outcomes"]), len(info["years"])
+        block = block_of(n_points, n_seeds)
+        group.create_array("outcomes", shape=(n_scen, n_points, n_seeds, n_out),
+                           chunks=(1, block, n_seeds, n_out), dtype="f8", fill_value=np.nan,
                            dimension_names=("scenario", "point", "seed", "outcome"))
-        for name in sweep.series:
-            group.create_array(f"series_{name}",
-                               shape=(n_scen, n_points, n_seeds, len(info["years"])),
-                               chunks=(1, block, n_seeds, len(info["years"])), dtype="f8",
+        for name in info["series"]:
+            group.create_array(f"series_{name}", shape=(n_scen, n_points, n_seeds, n_years),
+                               chunks=(1, block, n_seeds, n_years), dtype="f8",
                                fill_value=np.nan,
                                dimension_names=("scenario", "point", "seed", "year"))
-        group.create_array("status", shape=(n_scen, n_points, n_seeds),
-                           chunks=(1, block, n_seeds), dtype="i1", fill_value=NOT_RUN,
-                           dimension_names=("scenario", "point", "seed"))
-        group.attrs.update({"sweep": info, "failures": {}})
-        temp.rename(final)
-        return cls.open(folder)
-
-    @classmethod
-    def open(cls, folder: Path) -> SweepStore:
-        """Open the store in ``folder`` (a PovsimError when there is none)."""
-        import zarr
-
-        path = Path(folder) / STORE
-        if not (path / "zarr.json").is_file():
-            raise PovsimError(f"{folder}: no sweep store ({STORE}) there")
-        group = zarr.open_group(str(path), mode="r+")
-        if "sweep" not in group.attrs:
-            raise PovsimError(f"{path}: not a povsim sweep store")
-        return cls(path, group)
 
     @classmethod
     def for_sweep(cls, folder: Path, sweep: Sweep, x: np.ndarray,
@@ -163,26 +127,20 @@ class SweepStore:
             When the folder holds another sweep's store, or ``resume`` is
             asked for and there is no store.
         """
-        if not (Path(folder) / STORE / "zarr.json").is_file():
-            if resume:
-                raise PovsimError(f"--resume: no sweep store in {folder} to resume")
-            return cls.create(folder, sweep, x), False
-        store = cls.open(folder)
-        if (store.info["fingerprint"] != sweep.fingerprint()
-                or store.info["x_digest"] != _digest(x)):
-            raise PovsimError(f"{store.path}: holds another sweep ('{store.info['name']}' from "
-                              f"{store.info['source']}); choose another --out")
-        return store, True
+        info = describe(sweep, x)
+        axes = {"scenario": len(sweep.scenarios), "point": len(x), "seed": len(sweep.seeds)}
+        return cls.resumed(folder, info, axes, resume, x=x)
+
+    @classmethod
+    def same_work(cls, stored: dict, info: dict) -> bool:
+        return (stored.get("fingerprint") == info["fingerprint"]
+                and stored.get("x_digest") == info["x_digest"])
 
     # ------------------------------------------------------------ tasks
 
-    def status(self) -> np.ndarray:
-        """Status of every task, shape (scenario, point, seed)."""
-        return np.asarray(self._status[...])
-
     def todo(self) -> list[Task]:
         """The tasks not done (never run, failed, or cut short), in order."""
-        return [Task(*map(int, k)) for k in np.argwhere(self.status() != DONE)]
+        return [Task(*k) for k in self.todo_indices()]
 
     def write(self, task: Task, outcomes: np.ndarray, series: dict[str, np.ndarray]) -> None:
         """Write one finished task's slice; its status last."""
@@ -190,24 +148,14 @@ class SweepStore:
         self._outcomes[k, i, j, :] = np.asarray(outcomes, dtype="f8")
         for name, array in self._series.items():
             array[k, i, j, :] = np.asarray(series[name], dtype="f8")
-        self._status[k, i, j] = DONE
-        if task.key in self.group.attrs.get("failures", {}):
-            failures = dict(self.group.attrs["failures"])
-            failures.pop(task.key)
-            self.group.attrs["failures"] = failures
+        self.mark_done((k, i, j))
 
     def fail(self, task: Task, error: str, point: list[float]) -> None:
         """Record a task that raised: its error and point."""
-        failures = dict(self.group.attrs.get("failures", {}))
-        failures[task.key] = {"scenario": self.info["scenarios"][task.scenario],
-                              "point": task.point, "seed": self.info["seeds"][task.seed],
-                              "values": dict(zip(self.info["factors"], map(float, point))),
-                              "error": error[:_MAX_ERROR]}
-        self.group.attrs["failures"] = failures
-        self._status[task.scenario, task.point, task.seed] = FAILED
-
-    def failures(self) -> dict:
-        return dict(self.group.attrs.get("failures", {}))
+        self.mark_failed((task.scenario, task.point, task.seed), {
+            "scenario": self.info["scenarios"][task.scenario], "point": task.point,
+            "seed": self.info["seeds"][task.seed],
+            "values": dict(zip(self.info["factors"], map(float, point))), "error": error})
 
     def x(self) -> np.ndarray:
         return np.asarray(self.group["x"][...])
