@@ -176,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
                             "kernel-times (small size)")
     bench.add_argument("--save-baseline", action="store_true",
                        help="store this machine's year/kernel ratio as the --check baseline")
+    bench.add_argument("--startup", action="store_true",
+                       help="time povsim --help, the first povsim run after install (empty "
+                            "numba cache) and a warm run, each in a fresh process")
+    bench.add_argument("--against", metavar="DIR",
+                       help="with --startup: also time the package of the checkout in DIR "
+                            "and print the ratios")
     return parser
 
 
@@ -201,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("calibrate", "backtest"):
             from model.calibration.cli import main as calibration_main
             return calibration_main(args)
+        if args.startup:
+            from model.tools.startup_bench import main as startup_main
+            return startup_main(args.against, args.repeats)
         from model.tools.bench import main as bench_main
         return bench_main(args.sizes, args.repeats, args.national, args.check,
                           args.save_baseline)
