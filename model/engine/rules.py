@@ -151,17 +151,15 @@ def verify(hh_id, income, floor, guarantees, key_verification, key_return, line,
         hl = household_line(floor[i], line, covered_line)
         ok = (guarantees[i] & required) == required
         s = status[i]
-        out = assessed >= exit_factor * hl or floor[i] >= hl  # earned with a margin, or guaranteed
-        exits = (s == POOR or s == RETURNED) and ok and out
-        returns = False
-        if s == EXITED:
-            if not ok:
-                returns = True
-            elif income[i] < return_threshold * hl:
-                u, _u2 = uniforms(hash_id(key_return, hh_id[i]))
-                since = max(np.float32(year - exit_year[i] - 1), np.float32(0.0))
-                returns = u < return_probability * exp_small(-return_decay * since)
-        enters = adjust and (s == NOT_REGISTERED) and assessed < hl
+        # earned with a margin, or guaranteed
+        out = (assessed >= exit_factor * hl) | (floor[i] >= hl)
+        exits = ((s == POOR) | (s == RETURNED)) & ok & out
+        # drawn for every household, used for the exited: no branch, so the loop vectorises
+        u, _u2 = uniforms(hash_id(key_return, hh_id[i]))
+        since = max(np.float32(year - exit_year[i] - 1), np.float32(0.0))
+        found = u < return_probability * exp_small(-return_decay * since)
+        returns = (s == EXITED) & ((not ok) | ((income[i] < return_threshold * hl) & found))
+        enters = adjust & (s == NOT_REGISTERED) & (assessed < hl)
         status[i] = EXITED if exits else (RETURNED if returns else (POOR if enters else s))
         event[i] = EXIT if exits else (RETURN if returns else (ENTRY if enters else NO_EVENT))
         exit_year[i] = year if exits else exit_year[i]
