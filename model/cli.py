@@ -270,15 +270,11 @@ def _check_run(scenario, registry) -> None:
 
 
 def _run(args) -> int:
-    from model import results, runs
-    from model.analysis import run_chart as plots
-    from model.analysis import summary
+    from model import runs
     from model.atomic import check_output_folder, output_folder
     from model.scenario import load_scenario
 
     start = time.perf_counter()
-    from model.analysis.charts import chart_language
-
     if args.out is not None:
         check_output_folder(args.out)
     scenario = load_scenario(args.scenario)
@@ -288,13 +284,19 @@ def _run(args) -> int:
     if args.posterior:
         from model.calibration.posterior import attach
         scenario = attach(scenario, None if args.posterior is True else args.posterior)
-    lang, font, warning = chart_language(args.lang)
-    if warning:
-        print(f"povsim: warning: {warning}", file=sys.stderr)
     if args.registry:
         scenario = dataclasses.replace(scenario, registry=_registry_path(args.registry))
     seeds = _seeds(args, scenario.seeds)
     _check_run(scenario, runs.registry_for(scenario))  # a bad input fails before any work
+    # xarray and matplotlib: once the inputs are known to be good
+    from model import results
+    from model.analysis import run_chart as plots
+    from model.analysis import summary
+    from model.analysis.charts import chart_language
+
+    lang, font, warning = chart_language(args.lang)
+    if warning:
+        print(f"povsim: warning: {warning}", file=sys.stderr)
     if args.scheduler is None and (args.workers is None or args.workers == 1
                                    or len(seeds) == 1):
         ds = runs.run(scenario, seeds)
@@ -314,7 +316,6 @@ def _run(args) -> int:
 
 def _compare(args) -> int:
     from model import runs
-    from model.analysis import charts, compare, report
     from model.atomic import check_output_folder, output_folder
     from model.scenario import load_scenario
 
@@ -328,13 +329,16 @@ def _compare(args) -> int:
         from model.calibration.posterior import attach
         scenarios = [attach(s, None if args.posterior is True else args.posterior)
                      for s in scenarios]
-    lang, font, warning = charts.chart_language(args.lang)
     seeds = _seeds(args, max(s.seeds for s in scenarios))
-    names = compare.unique_labels([s.name for s in scenarios])
     out = check_output_folder(args.out or Path("outputs") / ("compare-" + "-".join(
         dict.fromkeys(s.name for s in scenarios))))
     for s in scenarios:
         _check_run(s, runs.registry_for(s))
+    # xarray and matplotlib: once the inputs are known to be good
+    from model.analysis import charts, compare, report
+
+    names = compare.unique_labels([s.name for s in scenarios])
+    lang, font, warning = charts.chart_language(args.lang)
     if warning:
         print(f"povsim: warning: {warning}", file=sys.stderr)
     datasets = runs.run_all(scenarios, seeds, args.workers, scheduler=args.scheduler)

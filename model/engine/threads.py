@@ -16,8 +16,9 @@ vectorised body of a loop and its scalar remainder). Kernels that sum over
 households keep one partial table per fixed chunk instead
 (:func:`model.engine.tally.tally`, through :func:`split`).
 
-The number of threads is numba's (``numba.set_num_threads``, the
-``NUMBA_NUM_THREADS`` environment variable).
+The number of threads is ``NUMBA_NUM_THREADS`` (numba's setting, from the
+environment variable of that name: the cores by default), or fewer if
+:func:`set_threads` says so. Numba's own thread pool is never started.
 """
 
 from __future__ import annotations
@@ -56,21 +57,31 @@ KERNEL = dict(fastmath=FASTMATH, error_model="numpy", cache=True, nogil=True,
               pipeline_class=NoAliasCompiler)
 
 _pool: tuple[int, ThreadPoolExecutor] | None = None
+_threads: int | None = None
+
+
+def _most() -> int:
+    import numba
+
+    return numba.config.NUMBA_NUM_THREADS
 
 
 def threads() -> int:
-    """Threads a kernel may use (numba's setting)."""
-    import numba
+    """Threads a kernel may use."""
+    return _threads or _most()
 
-    return numba.get_num_threads()
+
+def set_threads(n: int) -> None:
+    """Let kernels use ``n`` threads (1 to ``NUMBA_NUM_THREADS``) in this
+    process; results do not depend on it."""
+    global _threads
+    _threads = max(1, min(int(n), _most()))
 
 
 def _executor() -> ThreadPoolExecutor:
     global _pool
     if _pool is None or _pool[0] != os.getpid():  # a forked child makes its own
-        import numba
-
-        _pool = (os.getpid(), ThreadPoolExecutor(max(1, numba.config.NUMBA_NUM_THREADS - 1),
+        _pool = (os.getpid(), ThreadPoolExecutor(max(1, _most() - 1),
                                                  thread_name_prefix="povsim-kernel"))
     return _pool[1]
 
