@@ -287,7 +287,7 @@ def test_scenarios_lists_names_and_descriptions(tmp_path):
 
 
 def test_run_takes_a_scenario_name(tmp_path):
-    proc = povsim("run", "ruyuan-no-pv", "--out", "o", cwd=tmp_path)
+    proc = povsim("run", "ruyuan-no-pv", "--seeds", "1", "--out", "o", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     with xr.open_dataset(tmp_path / "o" / "results.nc", engine="netcdf4") as ds:
         assert ds.attrs["scenario"] == "ruyuan-no-pv"
@@ -302,7 +302,9 @@ COMPARE_FILES = ["compare.csv", "compare.nc", "manifest.json", "summary.md"] + [
 @pytest.fixture(scope="module")
 def default_compare(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("compare")
-    proc = povsim("compare", "--seeds", "2", "--out", "out", cwd=cwd)
+    # one worker: two give the same datasets (tests/test_compare.py), and a
+    # local cluster costs its start-up here
+    proc = povsim("compare", "--seeds", "2", "--workers", "1", "--out", "out", cwd=cwd)
     assert proc.returncode == 0, proc.stderr
     return proc, cwd / "out"
 
