@@ -207,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("calibrate", "backtest"):
             from model.calibration.cli import main as calibration_main
             return calibration_main(args)
+        if args.against and not args.startup:
+            print("povsim: error: --against compares start-up times: it needs --startup",
+                  file=sys.stderr)
+            return 2
         if args.startup:
             from model.tools.startup_bench import main as startup_main
             return startup_main(args.against, args.repeats)

@@ -44,7 +44,7 @@ _TWO_PI = 2.0 * np.pi
 # the small functions kernels call: compiled once, then inlined by LLVM into
 # each kernel (so the kernel's loop still vectorises); no zero-division
 # checks, whose branches would stop the vectorisation
-INLINE = dict(forceinline=True, error_model="numpy", cache=True)
+INLINE = {"forceinline": True, "error_model": "numpy", "cache": True}
 
 
 class Stream(IntEnum):

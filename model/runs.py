@@ -36,8 +36,8 @@ import numpy as np
 
 from model.engine.sim import Simulation
 from model.errors import PovsimError, ScenarioError
-from model.progress import bar as progress_bar
 from model.programmes.measures import instances
+from model.progress import bar as progress_bar
 from model.random import Stream, hash_id_np, uniforms_np, year_key
 from model.registry import cache as registry_cache
 from model.registry import files as registry_io

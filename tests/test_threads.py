@@ -1,13 +1,14 @@
 """Household kernels on threads: the pieces cover every household once, and a
 kernel's results do not depend on where the households are cut."""
 
+import itertools
+
 import numpy as np
 import pytest
+from test_kernels import outputs, random_inputs
 
 from model.engine import threads
 from model.engine.kernels import income_update
-
-from test_kernels import outputs, random_inputs
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def test_pieces_cover_every_household_once(four_threads, n, min_piece, pieces):
     seen.sort()
     assert len(seen) == pieces
     assert seen[0][0] == 0 and seen[-1][1] == n
-    assert all(a[1] == b[0] for a, b in zip(seen, seen[1:]))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(seen))
 
 
 def test_set_threads_bounds_the_pieces(four_threads):

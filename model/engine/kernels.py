@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from model.engine.threads import KERNEL, on_threads
 from model.random import (
     exp_small,
     hash_id,
@@ -25,7 +26,6 @@ from model.random import (
     uniforms,
     uniforms_np,
 )
-from model.engine.threads import KERNEL, on_threads
 
 
 @on_threads("county_factor")

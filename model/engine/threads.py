@@ -29,7 +29,6 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-
 from numba.core.compiler import CompilerBase, DefaultPassBuilder
 
 FASTMATH = {"nnan", "ninf", "nsz"}
@@ -53,8 +52,8 @@ class NoAliasCompiler(CompilerBase):
 # (error_model numpy), only the fast-math flags that keep results
 # independent of vectorisation (no reassociation, no contraction into fused
 # multiply-adds, no approximate reciprocals), the GIL released
-KERNEL = dict(fastmath=FASTMATH, error_model="numpy", cache=True, nogil=True,
-              pipeline_class=NoAliasCompiler)
+KERNEL = {"fastmath": FASTMATH, "error_model": "numpy", "cache": True, "nogil": True,
+          "pipeline_class": NoAliasCompiler}
 
 _pool: tuple[int, ThreadPoolExecutor] | None = None
 _threads: int | None = None
