@@ -40,38 +40,51 @@ def _timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     return cpu, wall
 
 
-def measure(root: Path, work: Path, repeats: int) -> dict[str, tuple[float, float]]:
-    """Figures of the package in ``root``: help, cold run, warm run (median
-    of ``repeats``), each (CPU s, wall s)."""
+def _setup(root: Path, work: Path) -> tuple[dict[str, str], list[str]]:
+    """Environment (the package of ``root``, an empty numba cache) and the
+    run command of one checkout."""
     cache = Path(tempfile.mkdtemp(prefix="numba-cache-", dir=work))
     env = dict(os.environ, PYTHONPATH=str(root), NUMBA_CACHE_DIR=str(cache))
-    python = [sys.executable, "-m", "model"]
-    run = [*python, "run", "default", "--seeds", "1", "--workers", "1"]
-    out = {"help": _timed([*python, "--help"], env)}
-    out["cold run"] = _timed([*run, "--out", str(work / "cold")], env)
-    warm = [_timed([*run, "--out", str(work / f"warm{k}")], env) for k in range(repeats)]
-    out["warm run"] = (statistics.median(w[0] for w in warm),
-                       statistics.median(w[1] for w in warm))
-    return out
+    return env, [sys.executable, "-m", "model"]
+
+
+def measure(roots: dict[str, Path], work: Path, repeats: int) -> dict[str, dict]:
+    """Figures of each checkout: help, cold run, warm run (median of
+    ``repeats``), each (CPU s, wall s). The warm runs of the checkouts take
+    turns, so that a change of load falls on all of them alike."""
+    setups = {label: _setup(root, work) for label, root in roots.items()}
+    figures: dict[str, dict] = {label: {} for label in roots}
+    warm: dict[str, list] = {label: [] for label in roots}
+    for label, (env, python) in setups.items():
+        figures[label]["help"] = _timed([*python, "--help"], env)
+        figures[label]["cold run"] = _timed(_run_command(python, work, f"{label}-cold"), env)
+    for k in range(repeats):
+        for label, (env, python) in setups.items():
+            warm[label].append(_timed(_run_command(python, work, f"{label}-warm{k}"), env))
+    for label, times in warm.items():
+        figures[label]["warm run"] = (statistics.median(w[0] for w in times),
+                                      statistics.median(w[1] for w in times))
+    return figures
+
+
+def _run_command(python: list[str], work: Path, name: str) -> list[str]:
+    return [*python, "run", "default", "--seeds", "1", "--workers", "1", "--out",
+            str(work / name)]
 
 
 def main(against: str | None = None, repeats: int = 3) -> int:
-    roots = [("this", HERE)]
+    roots = {"this": HERE}
     if against:
         other = Path(against).resolve()
         if not (other / "model" / "__init__.py").is_file():
             print(f"povsim: error: --against {against}: no model package in that folder",
                   file=sys.stderr)
             return 2
-        roots.append(("against", other))
+        roots["against"] = other
     print(f"load average {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores); cold: empty numba "
           f"cache; warm: median of {repeats}")
     with tempfile.TemporaryDirectory(prefix="povsim-startup-") as tmp:
-        figures = {}
-        for label, root in roots:
-            work = Path(tmp) / label
-            work.mkdir()
-            figures[label] = measure(root, work, repeats)
+        figures = measure(roots, Path(tmp), repeats)
     header = f"{'':<10}{'CPU s':>9}{'wall s':>9}"
     if against:
         header += f"{'against CPU':>13}{'wall':>9}{'CPU ratio':>11}"
