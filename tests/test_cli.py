@@ -72,6 +72,10 @@ BAD_SCENARIO = 'name = "x"\n[run]\nend_yaer = 2020\n'
                  id="compare unknown registry"),
     pytest.param(["compare", "--out", "afile"], ["--out", "not a folder"],
                  id="compare out is a file"),
+    pytest.param(["bench", "--against", "."], ["--against", "needs --startup"],
+                 id="bench against without startup"),
+    pytest.param(["bench", "--startup", "--against", "nowhere"],
+                 ["--against nowhere", "no model package"], id="bench against no checkout"),
 ])
 def test_bad_arguments_exit_2_with_one_line(tmp_path, args, fragments):
     (tmp_path / "bad.toml").write_text(BAD_SCENARIO, encoding="utf-8")
