@@ -187,6 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
                             "kernel-times (small size)")
     bench.add_argument("--save-baseline", action="store_true",
                        help="store this machine's year/kernel ratio as the --check baseline")
+    bench.add_argument("--startup", action="store_true",
+                       help="time povsim --help, the first povsim run after install (empty "
+                            "numba cache) and a warm run, each in a fresh process")
+    bench.add_argument("--against", metavar="DIR",
+                       help="with --startup: also time the package of the checkout in DIR "
+                            "and print the ratios")
     return parser
 
 
@@ -213,6 +219,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("calibrate", "backtest"):
             from model.calibration.cli import main as calibration_main
             return calibration_main(args)
+        if args.against and not args.startup:
+            print("povsim: error: --against compares start-up times: it needs --startup",
+                  file=sys.stderr)
+            return 2
+        if args.startup:
+            from model.tools.startup_bench import main as startup_main
+            return startup_main(args.against, args.repeats)
         from model.tools.bench import main as bench_main
         return bench_main(args.sizes, args.repeats, args.national, args.check,
                           args.save_baseline)
@@ -273,15 +286,11 @@ def _check_run(scenario, registry) -> None:
 
 
 def _run(args) -> int:
-    from model import results, runs
-    from model.analysis import run_chart as plots
-    from model.analysis import summary
+    from model import runs
     from model.atomic import check_output_folder, output_folder
     from model.scenario import load_scenario
 
     start = time.perf_counter()
-    from model.analysis.charts import chart_language
-
     if args.out is not None:
         check_output_folder(args.out)
     scenario = load_scenario(args.scenario)
@@ -291,13 +300,19 @@ def _run(args) -> int:
     if args.posterior:
         from model.calibration.posterior import attach
         scenario = attach(scenario, None if args.posterior is True else args.posterior)
-    lang, font, warning = chart_language(args.lang)
-    if warning:
-        print(f"povsim: warning: {warning}", file=sys.stderr)
     if args.registry:
         scenario = dataclasses.replace(scenario, registry=_registry_path(args.registry))
     seeds = _seeds(args, scenario.seeds)
     _check_run(scenario, runs.registry_for(scenario))  # a bad input fails before any work
+    # xarray and matplotlib: once the inputs are known to be good
+    from model import results
+    from model.analysis import run_chart as plots
+    from model.analysis import summary
+    from model.analysis.charts import chart_language
+
+    lang, font, warning = chart_language(args.lang)
+    if warning:
+        print(f"povsim: warning: {warning}", file=sys.stderr)
     if args.scheduler is None and (args.workers is None or args.workers == 1
                                    or len(seeds) == 1):
         ds = runs.run(scenario, seeds)
@@ -317,7 +332,6 @@ def _run(args) -> int:
 
 def _compare(args) -> int:
     from model import runs
-    from model.analysis import charts, compare, report
     from model.atomic import check_output_folder, output_folder
     from model.scenario import load_scenario
 
@@ -331,13 +345,16 @@ def _compare(args) -> int:
         from model.calibration.posterior import attach
         scenarios = [attach(s, None if args.posterior is True else args.posterior)
                      for s in scenarios]
-    lang, font, warning = charts.chart_language(args.lang)
     seeds = _seeds(args, max(s.seeds for s in scenarios))
-    names = compare.unique_labels([s.name for s in scenarios])
     out = check_output_folder(args.out or Path("outputs") / ("compare-" + "-".join(
         dict.fromkeys(s.name for s in scenarios))))
     for s in scenarios:
         _check_run(s, runs.registry_for(s))
+    # xarray and matplotlib: once the inputs are known to be good
+    from model.analysis import charts, compare, report
+
+    names = compare.unique_labels([s.name for s in scenarios])
+    lang, font, warning = charts.chart_language(args.lang)
     if warning:
         print(f"povsim: warning: {warning}", file=sys.stderr)
     from model.run_store import RunStore, run_into

@@ -41,6 +41,11 @@ _HALF = np.float32(0.5)
 _LN2 = np.float32(0.6931471805599453)
 _TWO_PI = 2.0 * np.pi
 
+# the small functions kernels call: compiled once, then inlined by LLVM into
+# each kernel (so the kernel's loop still vectorises); no zero-division
+# checks, whose branches would stop the vectorisation
+INLINE = {"forceinline": True, "error_model": "numpy", "cache": True}
+
 
 class Stream(IntEnum):
     """Fixed stream ids, one per kind of draw. Never renumber; only append.
@@ -64,7 +69,7 @@ class Stream(IntEnum):
     TAKE_UP = 13        # a household below the dibao standard is taken into dibao (per programme)
 
 
-@njit(inline="always", cache=True)
+@njit(**INLINE)
 def mix64(z):
     """splitmix64 finaliser of a uint64 (wrap-around arithmetic)."""
     z = (z ^ (z >> _S30)) * _M1
@@ -89,7 +94,7 @@ def year_key(seed: int, stream: int, year: int) -> np.uint64:
     return np.uint64(k)
 
 
-@njit(inline="always", cache=True)
+@njit(**INLINE)
 def hash_id(key, ident):
     """64 random bits for entity ``ident`` (int64 >= 0) under ``key``."""
     return mix64(key + np.uint64(ident) * GOLDEN)
@@ -100,7 +105,7 @@ def hash_id_np(key: np.uint64, ident: np.ndarray) -> np.ndarray:
         return mix64_np(np.uint64(key) + np.asarray(ident).astype(np.uint64) * GOLDEN)
 
 
-@njit(inline="always", cache=True)
+@njit(**INLINE)
 def uniforms(h):
     """Two float32 uniforms in (0, 1) from the high and low 32 bits of ``h``."""
     u1 = (np.float32(h >> _S32) + _HALF) * _TWO_M32
@@ -114,7 +119,7 @@ def uniforms_np(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return u1, u2
 
 
-@njit(inline="always", cache=True)
+@njit(**INLINE)
 def log_unit(x):
     """Natural log of a float32 ``x`` in [2**-40, 1], branch-free.
 
@@ -154,7 +159,7 @@ def log_unit(x):
     return np.float32(2.0) * s * p + k * _LN2
 
 
-@njit(inline="always", cache=True)
+@njit(**INLINE)
 def _sincos_quarter(phi):
     """(cos, sin) of phi in [0, pi/2] by Taylor polynomials (error < 1e-8)."""
     p2 = phi * phi
@@ -175,7 +180,7 @@ def _sincos_quarter(phi):
     return c, s * phi
 
 
-@njit(inline="always", cache=True)
+@njit(**INLINE)
 def normal_pair(h):
     """Two independent standard normals (float32) from 64 random bits.
 
@@ -212,7 +217,7 @@ def normal_pair_np(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return r * np.cos(theta), r * np.sin(theta)
 
 
-@njit(inline="always", cache=True)
+@njit(**INLINE)
 def exp_small(x):
     """exp of a float32 ``x`` clipped to [-10, 10], branch-free.
 

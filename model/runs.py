@@ -30,21 +30,22 @@ from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
-import xarray as xr
 
 from model.engine.sim import Simulation
 from model.errors import PovsimError, ScenarioError
-from model.progress import bar as progress_bar
 from model.programmes.measures import instances
+from model.progress import bar as progress_bar
 from model.random import Stream, hash_id_np, uniforms_np, year_key
 from model.registry import cache as registry_cache
 from model.registry import files as registry_io
 from model.registry.tables import Registry
-from model.results import to_dataset
 from model.scenario import Scenario
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 REGISTRY_FILES = (".nc", ".csv", ".parquet")
 
@@ -212,6 +213,8 @@ def run_seed(scenario: Scenario, seed: int, registry: Registry | None = None,
     sim = Simulation(registry, scenario.params_for(seed), seed, scenario.end_year, programmes,
                      chunk_size, scale=scenario.scale)
     record = sim.run(progress)
+    from model.results import to_dataset  # xarray: only once there is a record
+
     ds = to_dataset(record, registry, scenario, seed, [p.name for p in programmes])
     return with_registry_flags(ds, registry, scenario)
 
@@ -231,9 +234,7 @@ def run(scenario: Scenario, seeds: list[int] | None = None, registry: Registry |
     with progress_bar(len(seeds) * n_years, progress, desc=f"{scenario.name}", unit="year",
                       delay=2.0, leave=False) as bar:
         parts = [run_seed(scenario, s, registry, progress=bar) for s in seeds]
-    ds = xr.concat(parts, dim="seed", data_vars="minimal", coords="minimal",
-                   compat="override", combine_attrs="override") if len(parts) > 1 else parts[0]
-    return ds
+    return concat_seeds(parts)
 
 _prepared: set[tuple[str, ...]] = set()
 
@@ -296,7 +297,7 @@ def run_one(scenario: Scenario, seed: int, threads: int | None = None) -> xr.Dat
     seed : int
         The seed.
     threads : int, optional
-        Threads the numba kernels may use in this process (default: leave
+        Threads the kernels may use in this process (default: leave
         the setting alone). Results do not depend on it.
 
     Returns
@@ -305,8 +306,9 @@ def run_one(scenario: Scenario, seed: int, threads: int | None = None) -> xr.Dat
         :func:`run_seed`'s dataset (``seed`` of length 1).
     """
     if threads:
-        import numba
-        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+        from model.engine.threads import set_threads
+
+        set_threads(threads)
     return run_seed(scenario, seed)
 
 
@@ -314,6 +316,8 @@ def with_registry_flags(ds: xr.Dataset, registry: Registry, scenario: Scenario) 
     """``ds`` with the registry's ``poor_village`` / ``poor_county`` flags (so
     that exit schedules count poor villages and counties only) and the
     ``scale`` attribute (share of households simulated)."""
+    import xarray as xr
+
     extra = {}
     if "poor_village" not in ds:
         extra["poor_village"] = xr.DataArray(
@@ -332,6 +336,8 @@ def concat_seeds(parts: list[xr.Dataset]) -> xr.Dataset:
     """One scenario's per-seed datasets, in the given order, along ``seed``."""
     if len(parts) == 1:
         return parts[0]
+    import xarray as xr
+
     return xr.concat(parts, dim="seed", data_vars="minimal", coords="minimal",
                      compat="override", combine_attrs="override")
 

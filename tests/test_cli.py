@@ -72,6 +72,10 @@ BAD_SCENARIO = 'name = "x"\n[run]\nend_yaer = 2020\n'
                  id="compare unknown registry"),
     pytest.param(["compare", "--out", "afile"], ["--out", "not a folder"],
                  id="compare out is a file"),
+    pytest.param(["bench", "--against", "."], ["--against", "needs --startup"],
+                 id="bench against without startup"),
+    pytest.param(["bench", "--startup", "--against", "nowhere"],
+                 ["--against nowhere", "no model package"], id="bench against no checkout"),
 ])
 def test_bad_arguments_exit_2_with_one_line(tmp_path, args, fragments):
     (tmp_path / "bad.toml").write_text(BAD_SCENARIO, encoding="utf-8")
@@ -287,7 +291,7 @@ def test_scenarios_lists_names_and_descriptions(tmp_path):
 
 
 def test_run_takes_a_scenario_name(tmp_path):
-    proc = povsim("run", "ruyuan-no-pv", "--out", "o", cwd=tmp_path)
+    proc = povsim("run", "ruyuan-no-pv", "--seeds", "1", "--out", "o", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     with xr.open_dataset(tmp_path / "o" / "results.nc", engine="netcdf4") as ds:
         assert ds.attrs["scenario"] == "ruyuan-no-pv"
@@ -302,7 +306,9 @@ COMPARE_FILES = ["compare.csv", "compare.nc", "manifest.json", "summary.md"] + [
 @pytest.fixture(scope="module")
 def default_compare(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("compare")
-    proc = povsim("compare", "--seeds", "2", "--out", "out", cwd=cwd)
+    # one worker: two give the same datasets (tests/test_compare.py), and a
+    # local cluster costs its start-up here
+    proc = povsim("compare", "--seeds", "2", "--workers", "1", "--out", "out", cwd=cwd)
     assert proc.returncode == 0, proc.stderr
     return proc, cwd / "out"
 

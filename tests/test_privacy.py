@@ -63,7 +63,7 @@ def test_no_id_or_name_in_any_output(tmp_path):
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "-m", "model", "run", "scenario.toml", "--out",
-                           str(out), "--seeds", "2"], cwd=tmp_path, env=env,
+                           str(out), "--seeds", "2", "--workers", "1"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     files = [p for p in out.rglob("*") if p.is_file()]

@@ -29,8 +29,8 @@ DIGEST_SCRIPT = textwrap.dedent("""
     h = hashlib.sha256()
     for a in (rec.sums, rec.hist, rec.programme, sim.state.income, sim.state.status, sim.state.z):
         h.update(a.tobytes())
-    import numba
-    print(numba.get_num_threads(), h.hexdigest())
+    from model.engine.threads import threads
+    print(threads(), h.hexdigest())
 """)
 
 

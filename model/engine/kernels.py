@@ -4,19 +4,18 @@ Kernels are plain loops over arrays passed in; outputs are passed in too and
 written in place. Every kernel has a numpy reference in this module or in the
 tests, and the tests compare them on random inputs.
 
-Compilation flags: ``parallel=True`` with the household loop directly in the
-``prange`` body; ``error_model="numpy"`` so divisions carry no zero check; and
-only the fast-math flags that cannot change a result between the vectorised
-body and the scalar remainder of a loop (no reassociation, no contraction into
-fused multiply-adds, no approximate reciprocals). That keeps results
-bit-identical whatever the thread count or chunk size, which the tests check.
+The kernels are compiled serial over a range of households and run on
+threads, a piece of the households each (:mod:`model.engine.threads`, which
+also holds the compilation flags); results are bit-identical whatever the
+thread count or chunk size, which the tests check.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
+from model.engine.threads import KERNEL, on_threads
 from model.random import (
     exp_small,
     hash_id,
@@ -28,20 +27,20 @@ from model.random import (
     uniforms_np,
 )
 
-FASTMATH = {"nnan", "ninf", "nsz"}
-KERNEL = dict(parallel=True, fastmath=FASTMATH, error_model="numpy", cache=True)
 
-
+@on_threads("county_factor")
 @njit(**KERNEL)
-def income_update(hh_id, county, size, ill, base_market, county_factor, programme_income,
-                  transfer_income, floor, schooling_cost, medical_cover,
+def income_update(hh_id, county, size, ill, base_market, county_factor,
+                  programme_income, transfer_income, floor, schooling_cost, medical_cover,
                   key_income, key_illness, rho, innovation_sd, sigma_transitory, mean_shift,
                   illness_base_rate, illness_rate_per_ill, illness_cost_mean,
                   oop_share, oop_share_cover, oop_cap_cover,
                   z, market, medical, topup, income):
     """Advance every household's per-capita income by one year.
 
-    All incomes and costs are yuan per person per year (float32).
+    All incomes and costs are yuan per person per year (float32). It runs on
+    threads, each on a slice of the households (:func:`model.engine.threads.on_threads`);
+    ``income_update.kernel`` is the serial kernel.
 
     Parameters
     ----------
@@ -94,7 +93,7 @@ def income_update(hh_id, county, size, ill, base_market, county_factor, programm
         ``max(floor - net, 0)`` for a covered household (else 0) with ``net = market + programme + transfer
         - medical - schooling``, and total per-capita income ``net + topup``.
     """
-    for i in prange(hh_id.shape[0]):
+    for i in range(hh_id.shape[0]):
         n1, n2 = normal_pair(hash_id(key_income, hh_id[i]))
         zi = rho * z[i] + innovation_sd * n1
         z[i] = zi

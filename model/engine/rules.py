@@ -27,11 +27,12 @@ safety net uses ``min(line, dibao standard)`` instead when
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from model.engine.codes import ENTRY, EXIT, EXITED, NO_EVENT, NOT_REGISTERED, POOR, RETURN, RETURNED
-from model.engine.kernels import KERNEL
+from model.engine.threads import KERNEL, on_threads
 from model.random import (
+    INLINE,
     Stream,
     exp_small,
     hash_id,
@@ -77,7 +78,7 @@ def lines_for(p) -> tuple[float, float]:
     return line, covered
 
 
-@njit(inline="always", cache=True)
+@njit(**INLINE)
 def household_line(floor, line, covered_line):
     """The line a household is judged against (yuan/person/year): the covered
     households' line if it has a safety-net floor (``floor > 0``), else the
@@ -90,11 +91,16 @@ def household_line_np(floor, line, covered_line):
     return np.where(floor > 0, covered_line, line)
 
 
+@on_threads()
 @njit(**KERNEL)
-def verify(hh_id, income, floor, guarantees, key_verification, key_return, line, covered_line,
-           sigma, required, exit_margin, return_threshold, return_probability, return_decay,
-           adjust, year, status, event, exit_year):
+def verify(hh_id, income, floor, guarantees, key_verification, key_return, line,
+           covered_line, sigma, required, exit_margin, return_threshold, return_probability,
+           return_decay, adjust, year, status, event, exit_year):
     """Year-end verification of every household.
+
+    It runs on threads, each on a slice of the households
+    (:func:`model.engine.threads.on_threads`); ``verify.kernel`` is the
+    serial kernel.
 
     Parameters
     ----------
@@ -139,23 +145,21 @@ def verify(hh_id, income, floor, guarantees, key_verification, key_return, line,
     """
     shift = np.float32(-0.5) * sigma * sigma
     exit_factor = np.float32(1.0) + exit_margin
-    for i in prange(hh_id.shape[0]):
+    for i in range(hh_id.shape[0]):
         n1, _n2 = normal_pair(hash_id(key_verification, hh_id[i]))
         assessed = income[i] * exp_small(sigma * n1 + shift)
         hl = household_line(floor[i], line, covered_line)
         ok = (guarantees[i] & required) == required
         s = status[i]
-        out = assessed >= exit_factor * hl or floor[i] >= hl  # earned with a margin, or guaranteed
-        exits = (s == POOR or s == RETURNED) and ok and out
-        returns = False
-        if s == EXITED:
-            if not ok:
-                returns = True
-            elif income[i] < return_threshold * hl:
-                u, _u2 = uniforms(hash_id(key_return, hh_id[i]))
-                since = max(np.float32(year - exit_year[i] - 1), np.float32(0.0))
-                returns = u < return_probability * exp_small(-return_decay * since)
-        enters = adjust and (s == NOT_REGISTERED) and assessed < hl
+        # earned with a margin, or guaranteed
+        out = (assessed >= exit_factor * hl) | (floor[i] >= hl)
+        exits = ((s == POOR) | (s == RETURNED)) & ok & out
+        # drawn for every household, used for the exited: no branch, so the loop vectorises
+        u, _u2 = uniforms(hash_id(key_return, hh_id[i]))
+        since = max(np.float32(year - exit_year[i] - 1), np.float32(0.0))
+        found = u < return_probability * exp_small(-return_decay * since)
+        returns = (s == EXITED) & ((not ok) | ((income[i] < return_threshold * hl) & found))
+        enters = adjust & (s == NOT_REGISTERED) & (assessed < hl)
         status[i] = EXITED if exits else (RETURNED if returns else (POOR if enters else s))
         event[i] = EXIT if exits else (RETURN if returns else (ENTRY if enters else NO_EVENT))
         exit_year[i] = year if exits else exit_year[i]

@@ -15,10 +15,11 @@ within half a percent of the line.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from model.engine.codes import ENTRY, EXIT, EXITED, NOT_REGISTERED, POOR, RETURN, RETURNED
 from model.engine.rules import household_line, household_line_np
+from model.engine.threads import split
 
 # (name, unit, long name) of every tallied sum; the index is the column
 TALLY = (
@@ -70,11 +71,11 @@ _INC, _GAP, _SHORT = COL["income_sum_registered"], COL["gap_sum_registered"], \
 _INC_EXIT, _WRONG_EXIT = COL["income_sum_exiting"], COL["wrong_exits_households"]
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
 def tally(county, category, size, income, floor, status, event, line, covered_line, n_categories,
           out, hist):
     """Fill ``out[g, k]`` (float64, shape (n_groups, NV)) and ``hist[g, b]``
-    (int64, shape (n_groups, NBINS)) for the households' groups.
+    (int64, shape (n_groups, NBINS)) for the households' groups. The chunks'
+    partial tables (:func:`tally_chunks`) are filled on threads.
 
     Parameters
     ----------
@@ -96,7 +97,22 @@ def tally(county, category, size, income, floor, status, event, line, covered_li
     step = (n + NCHUNKS - 1) // NCHUNKS
     lowest, rows = chunk_groups(county, category, n_categories, out.shape[0], step)
     partial = np.zeros((rows[-1], NV))
-    for c in prange(NCHUNKS):
+    split(tally_chunks, NCHUNKS, county, category, size, income, floor, status, event,
+          np.float32(line), np.float32(covered_line), np.int64(n_categories), step, lowest,
+          rows, partial, min_piece=1)
+    add_partials(partial, rows, lowest, out)
+    income_histogram(county, category, size, income, status, np.float32(line),
+                     np.int64(n_categories), hist)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def tally_chunks(first, last, county, category, size, income, floor, status, event, line,
+                 covered_line, n_categories, step, lowest, rows, partial):
+    """Partial tables of the chunks ``first:last`` of ``step`` households:
+    chunk ``c``'s groups from ``lowest[c]`` on are rows ``rows[c]:rows[c + 1]``
+    of ``partial`` (float64, columns as ``out`` of :func:`tally`)."""
+    n = county.shape[0]
+    for c in range(first, last):
         acc = partial[rows[c]:rows[c + 1]]
         for i in range(c * step, min(n, (c + 1) * step)):
             g = np.int64(county[i]) * n_categories + category[i] - lowest[c]
@@ -139,8 +155,6 @@ def tally(county, category, size, income, floor, status, event, line, covered_li
             if true_poor:
                 acc[g, _TP_H] += 1.0
                 acc[g, _TP_P] += people
-    add_partials(partial, rows, lowest, out)
-    income_histogram(county, category, size, income, status, line, n_categories, hist)
 
 
 @njit(cache=True)
@@ -173,8 +187,8 @@ def add_partials(partial, rows, lowest, out):
     """``out += `` the partial table of each chunk ``c`` in order (the same
     sums whatever the thread count); chunk ``c``'s table is
     ``partial[rows[c]:rows[c + 1]]`` and starts at group ``lowest[c]`` (the
-    groups a chunk does not reach would add zeros). A plain loop: inside the
-    parallel kernel the array expression costs several times the whole tally."""
+    groups a chunk does not reach would add zeros). A plain loop: the array
+    expression cost several times the whole tally."""
     for c in range(len(rows) - 1):
         for r in range(rows[c], rows[c + 1]):
             g = lowest[c] + r - rows[c]

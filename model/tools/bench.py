@@ -33,6 +33,7 @@ import numpy as np
 
 from model.engine.kernels import income_update, income_update_numpy
 from model.engine.sim import Simulation
+from model.engine.threads import set_threads
 from model.params import Parameters
 from model.programmes.measures import instances
 from model.random import Stream, year_key
@@ -84,11 +85,11 @@ def bench_kernel(n: int, repeats: int) -> dict[str, float]:
     inputs, out = kernel_arguments(n)
     income_update(*inputs, **out)  # compile or load from cache, and touch the outputs
     rates = {}
-    threads = numba.config.NUMBA_NUM_THREADS
-    for k in sorted({1, min(2, threads)}):
-        numba.set_num_threads(k)
+    most = numba.config.NUMBA_NUM_THREADS
+    for k in sorted({1, min(2, most)}):
+        set_threads(k)
         rates[f"kernel_{k}t"] = n / _time(lambda: income_update(*inputs, **out), repeats)
-    numba.set_num_threads(threads)
+    set_threads(most)
     ref = {k: np.zeros(n, np.float32) for k in out}
     rates["numpy"] = n / _time(lambda: income_update_numpy(*inputs, **ref), max(1, repeats // 3))
     # same state for both: one step from z = 0

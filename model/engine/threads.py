@@ -1,0 +1,135 @@
+"""Household kernels compiled serial and run on threads, a piece of the
+households each.
+
+A household kernel is a plain loop over its arrays compiled with ``nogil``
+(:data:`KERNEL`); :func:`on_threads` turns it into a function that cuts the
+households into contiguous pieces and runs one piece per thread on slices of
+the arrays. Numba's ``parallel=True`` would do the same split, but its parfor
+passes over the inlined random-number functions tripled the compile time of
+a kernel (the first run after install spent 18 s compiling three of them);
+a serial kernel compiles once, as plain code.
+
+A household's result depends only on its own inputs, so results are
+identical whatever the number of threads or the place of the cuts (the
+fast-math flags of :data:`KERNEL` cannot change a result between the
+vectorised body of a loop and its scalar remainder). Kernels that sum over
+households keep one partial table per fixed chunk instead
+(:func:`model.engine.tally.tally`, through :func:`split`).
+
+The number of threads is ``NUMBA_NUM_THREADS`` (numba's setting, from the
+environment variable of that name: the cores by default), or fewer if
+:func:`set_threads` says so. Numba's own thread pool is never started.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from numba.core.compiler import CompilerBase, DefaultPassBuilder
+
+FASTMATH = {"nnan", "ninf", "nsz"}
+MIN_PIECE = 16_384  # households: a smaller piece is not worth a thread
+
+
+class NoAliasCompiler(CompilerBase):
+    """Numba's default pipeline, with the argument arrays declared not to
+    overlap (``noalias``), as numba declares them for the body of a
+    ``parallel=True`` loop. Without it the loop over a dozen arrays does not
+    vectorise. Callers never pass overlapping arrays to a kernel."""
+
+    def define_pipelines(self):
+        self.state.flags.noalias = True
+        pipeline = DefaultPassBuilder.define_nopython_pipeline(self.state)
+        pipeline.finalize()
+        return [pipeline]
+
+
+# compilation options of a household kernel: no zero-division checks
+# (error_model numpy), only the fast-math flags that keep results
+# independent of vectorisation (no reassociation, no contraction into fused
+# multiply-adds, no approximate reciprocals), the GIL released
+KERNEL = {"fastmath": FASTMATH, "error_model": "numpy", "cache": True, "nogil": True,
+          "pipeline_class": NoAliasCompiler}
+
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+_threads: int | None = None
+
+
+def _most() -> int:
+    import numba
+
+    return numba.config.NUMBA_NUM_THREADS
+
+
+def threads() -> int:
+    """Threads a kernel may use."""
+    return _threads or _most()
+
+
+def set_threads(n: int) -> None:
+    """Let kernels use ``n`` threads (1 to ``NUMBA_NUM_THREADS``) in this
+    process; results do not depend on it."""
+    global _threads
+    _threads = max(1, min(int(n), _most()))
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None or _pool[0] != os.getpid():  # a forked child makes its own
+        _pool = (os.getpid(), ThreadPoolExecutor(max(1, _most() - 1),
+                                                 thread_name_prefix="povsim-kernel"))
+    return _pool[1]
+
+
+def split(kernel, n: int, *args, min_piece: int = MIN_PIECE) -> None:
+    """Run ``kernel(start, stop, *args)`` over ``range(n)`` in contiguous
+    pieces of at least ``min_piece`` (but one), one piece per thread; this
+    thread runs the first."""
+    pieces = max(1, min(threads(), -(-n // max(1, min_piece))))
+    if pieces == 1:
+        kernel(0, n, *args)
+        return
+    cuts = [n * j // pieces for j in range(pieces + 1)]
+    futures = [_executor().submit(kernel, cuts[j], cuts[j + 1], *args)
+               for j in range(1, pieces)]
+    try:
+        kernel(cuts[0], cuts[1], *args)
+    finally:
+        for f in futures:
+            f.result()
+
+
+def on_threads(*whole: str):
+    """Decorator of a household kernel: the returned function takes the
+    kernel's arguments (by position or name) and runs the kernel on threads,
+    each on a slice of the households of every array argument except those
+    named in ``whole`` (tables indexed by something else, passed whole). The
+    number of households is the length of the first argument. The kernel
+    stays reachable as ``.kernel``."""
+
+    def wrap(kernel):
+        signature = inspect.signature(kernel.py_func)
+        shared = [k for k, name in enumerate(signature.parameters) if name in whole]
+        if len(shared) != len(whole):
+            raise TypeError(f"{kernel.py_func.__name__} has no argument among {whole}")
+
+        def piece(args, start, stop):
+            return [a if k in shared or not isinstance(a, np.ndarray) else a[start:stop]
+                    for k, a in enumerate(args)]
+
+        def one(start, stop, args):
+            kernel(*piece(args, start, stop))
+
+        @functools.wraps(kernel.py_func)
+        def run(*args, **kwargs):
+            args = signature.bind(*args, **kwargs).args
+            split(one, args[0].shape[0], args)
+
+        run.kernel = kernel
+        return run
+
+    return wrap
