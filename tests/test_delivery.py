@@ -325,3 +325,23 @@ def test_a_year_of_832_counties_by_12_programmes_is_fast():
     start = time.perf_counter()
     deliver(2016, enrolments, budget, settings_for(params, names), 1, villages=villages)
     assert time.perf_counter() - start < 5.0  # about 0.35 s on the development machine
+
+
+def test_money_buys_whole_real_households_at_reduced_scale():
+    # 72 % of the money by March, the rest after the year: at full scale 100
+    # households in a county-programme get 72 paid; at scale 0.01 the one
+    # simulated household stands for those 100, so it is paid (72 of 100 real
+    # households, rounded), where a floor at the simulated scale would pay none
+    s = dataclasses.replace(Settings.instant(1), funds_advance_share=0.72,
+                            funds_advance_month=3, funds_rest_issue_month=12, lots=1)
+    full = deliver(2016, np.array([[100]]), np.array([[100.0]]), s, seed=1, unit_cost=1.0)
+    assert full.in_effect[0, 0] == 72
+    small = deliver(2016, np.array([[1]]), np.array([[1.0]]),
+                    dataclasses.replace(s, scale=0.01), seed=1, unit_cost=1.0)
+    assert small.in_effect[0, 0] == 1
+    below_half = deliver(2016, np.array([[1]]), np.array([[1.0]]),
+                         dataclasses.replace(s, scale=0.01, funds_advance_share=0.4), seed=1,
+                         unit_cost=1.0)
+    assert below_half.in_effect[0, 0] == 0
+    with pytest.raises(ValueError, match="scale"):
+        dataclasses.replace(s, scale=0.0)

@@ -36,7 +36,8 @@ def random_year(case: int, whole: bool):
             approval_per_month=pick(np.inf, 0.0, 10.0, 20.0, 40.0),
             approval_months=pick(0, 1, 2), approval_spread=pick(0.0, 0.0, 0.5),
             teams_per_village=pick(np.inf, 0.0, 1.0, 2.0),
-            households_per_team_month=pick(5.0, 10.0, 20.0), lots=int(rng.integers(1, 6)))
+            households_per_team_month=pick(5.0, 10.0, 20.0), lots=int(rng.integers(1, 6)),
+            scale=pick(1.0, 1.0, 0.1, 0.01))
     else:
         settings = Settings(
             build_months=tuple(rng.uniform(0, 14, npr)),
@@ -44,7 +45,8 @@ def random_year(case: int, whole: bool):
             funds_rest_issue_month=rng.uniform(0, 9), funds_forward_lag=rng.uniform(0, 3),
             approval_per_month=rng.uniform(10, 500), approval_months=rng.uniform(0, 3),
             approval_spread=rng.uniform(0, 1), teams_per_village=rng.uniform(0.2, 3),
-            households_per_team_month=rng.uniform(2, 40), lots=int(rng.integers(1, 13)))
+            households_per_team_month=rng.uniform(2, 40), lots=int(rng.integers(1, 13)),
+            scale=1.0 if rng.random() < 0.5 else rng.uniform(0.005, 1.0))
     villages = rng.integers(0, 6, nc) if whole else rng.integers(1, 30, nc)
     unit = None if rng.random() < 0.5 else rng.choice([0.0, 10.0, 100.0], (nc, npr))
     return (enrolments, budget, settings), dict(villages=villages, carry=carry, unit_cost=unit)

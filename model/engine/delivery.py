@@ -78,10 +78,10 @@ from dataclasses import dataclass, fields
 import numpy as np
 import simpy
 
-from model.engine.delivery_timeline import EPS as _EPS
 from model.engine.delivery_timeline import (
     MONTHS,
     county_timelines,
+    payable,
     summarise_rows,
     tranche_events,
 )
@@ -126,6 +126,9 @@ class Settings:
         Households one team visits and files per month (``inf``: instant).
     lots : int
         Lots each programme's new enrolments are split into (resolution).
+    scale : float
+        Share (0..1] of the real households that are simulated; money buys
+        whole real households (:func:`model.engine.delivery_timeline.payable`).
     """
 
     build_months: tuple[float, ...]
@@ -139,6 +142,7 @@ class Settings:
     teams_per_village: float = math.inf
     households_per_team_month: float = math.inf
     lots: int = 8
+    scale: float = 1.0
 
     def __post_init__(self):
         object.__setattr__(self, "build_months", tuple(float(b) for b in self.build_months))
@@ -156,6 +160,8 @@ class Settings:
         if any(b > MAX_BUILD_MONTHS for b in self.build_months):
             raise ValueError(f"delivery setting build_months = {self.build_months}: expected "
                              f"at most {MAX_BUILD_MONTHS} months")
+        if not 0.0 < self.scale <= 1.0:
+            raise ValueError(f"delivery setting scale = {self.scale!r}: expected a share in (0, 1]")
         if self.lots != int(self.lots) or self.lots < 1:
             raise ValueError(f"delivery setting lots = {self.lots!r}: expected an integer >= 1")
         object.__setattr__(self, "lots", int(self.lots))
@@ -324,8 +330,9 @@ class _County:
 
     def __init__(self, lots: np.ndarray, carried: np.ndarray, affordable: np.ndarray,
                  delay: np.ndarray, team_rate: float, office_rate: float,
-                 tranches: list[tuple[float, float]]):
+                 tranches: list[tuple[float, float]], scale: float = 1.0):
         env = self.env = simpy.Environment()
+        self.scale = scale
         npr = len(lots)
         self.rounds = [r for r in lots.T.tolist() if any(r)]  # round k: lot k of each programme
         self.delay, self.affordable = delay.tolist(), affordable.tolist()
@@ -398,7 +405,7 @@ class _County:
                 if budget_for == math.inf:  # no money needed
                     take = n
                 else:
-                    take = min(n, math.floor(self.share * budget_for + _EPS) - paid)
+                    take = min(n, int(payable(self.share, budget_for, self.scale)) - paid)
                 if take > 0:
                     self.starts.append((p, take, env.now))
                     paid += take
@@ -539,7 +546,8 @@ def _county_events(counties, new, carried, affordable, delay, team_rate, setting
         if not (new[c].any() or carried[c].any()):
             continue
         county = _County(_lots(new[c], settings.lots), carried[c], affordable[c], delay[c],
-                         float(team_rate[c]), settings.approval_per_month, tranches)
+                         float(team_rate[c]), settings.approval_per_month, tranches,
+                         settings.scale)
         county.run()
         approved[c] = county.approved
         starts.extend((c, p, n, t) for p, n, t in county.starts)
@@ -566,7 +574,8 @@ def _county_timelines(new, carried, affordable, delay, team_rate, settings,
                          np.ascontiguousarray(affordable, np.float64),
                          np.ascontiguousarray(delay, np.float64),
                          np.ascontiguousarray(team_rate, np.float64),
-                         float(settings.approval_per_month), settings.lots, times, shares,
+                         float(settings.approval_per_month), settings.lots,
+                         float(settings.scale), times, shares,
                          scheduled, *rows, approved, fallback)
     rows = tuple(r[:n] for r in rows)
     if fallback.any():

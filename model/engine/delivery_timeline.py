@@ -37,6 +37,38 @@ MONTHS = 12  # the year ends at month 12 (31 December)
 EPS = 1e-9  # households: guards floor() of money / unit cost against rounding
 
 
+@njit(cache=True)
+def payable(share, households, scale):
+    """Simulated households the money arrived so far pays for.
+
+    Money buys whole real households: ``floor(share * households / scale)``
+    of them, where ``households`` are the simulated households the year's
+    budget covers and each stands for ``1 / scale`` real ones. That count is
+    turned back into simulated households by rounding to the nearest, so a
+    reduced-scale run pays, county by county, what the full registry would
+    (a floor at the simulated scale would pay nobody in a county-programme
+    with one simulated household until all its money arrived). At scale 1 it
+    is the floor itself.
+
+    Parameters
+    ----------
+    share : float
+        Share (0..1) of the year's money arrived.
+    households : float
+        Simulated households the whole budget pays for.
+    scale : float
+        Share (0..1] of the real households simulated.
+
+    Returns
+    -------
+    float
+        Whole simulated households.
+    """
+    if scale == 1.0:
+        return np.floor(share * households + EPS)
+    return np.floor(np.floor(share * households / scale + EPS) * scale + 0.5)
+
+
 def tranche_events(tranches: list[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray,
                                                                      np.ndarray]:
     """Times, cumulative shares and scheduling times of the money's tranches.
@@ -70,7 +102,7 @@ def tranche_events(tranches: list[tuple[float, float]]) -> tuple[np.ndarray, np.
 
 @njit(cache=True)
 def county_timelines(new, carried, affordable, delay, team_rate, office_rate, lots,
-                     times, shares, scheduled, rows_c, rows_p, rows_n, rows_t,
+                     scale, times, shares, scheduled, rows_c, rows_p, rows_n, rows_t,
                      approved, fallback):
     """Payments of every county's year of delivery, in closed form.
 
@@ -185,7 +217,7 @@ def county_timelines(new, carried, affordable, delay, team_rate, office_rate, lo
                         take = n
                     else:
                         share = shares[seen - 1] if seen > 0 else 0.0
-                        cap = np.floor(share * budget + EPS)
+                        cap = payable(share, budget, scale)
                         take = n if cap >= paid + n else int(cap) - paid
                     if take > 0:
                         rows_c[nrows] = c

@@ -222,6 +222,7 @@ class Simulation:
         tic = time.perf_counter()
         progs = [self.programmes[j] for j in self.delivered]
         settings = settings_from_params(p, [prog.name for prog in progs])
+        settings = dataclasses.replace(settings, scale=self.scale)
         if settings.approval_per_month != np.inf:
             settings = dataclasses.replace(
                 settings, approval_per_month=settings.approval_per_month * self.scale)
