@@ -224,13 +224,14 @@ def test_precise_targeting_exits_more_than_uniform_at_the_same_budget():
     budget = {"industry.capacity": 400, "transfer_employment.capacity": 300,
               "photovoltaic.capacity": 300, "asset_income.capacity": 1000,
               "housing.capacity": 500}
-    exits = {}
+    exits, by_seed = {}, {}
     for mode in (0, 1):
         params = scenario.params.with_overlay({**budget, "targeting.uniform": mode}, "test")
         runs = []
         for seed in range(4):
             rec = Simulation(reg, params, seed, 2020, instances()).run()
             runs.append(rec.sums[..., COL["exited_people"]].sum(axis=(1, 2)))
+        by_seed[mode] = np.array(runs)
         exits[mode] = np.mean(runs, axis=0)
     # more people out of poverty in each year of the plan (Ruyuan's three-year
     # plan, 2016-2018: the default scenario's exits_people years) and over the
@@ -240,11 +241,14 @@ def test_precise_targeting_exits_more_than_uniform_at_the_same_budget():
     plan = [list(scenario.targets["exits_people"])]
     assert plan == [[2016, 2017, 2018]]
     years = slice(1, 4)   # record rows: base year 2015, then 2016..2020
-    # never fewer in a plan year; equal where too little of either mode is in
-    # effect to change an exit (the calibrated in-year delivery is slow in the
-    # first year), more once it is
-    assert (exits[0][years] >= exits[1][years]).all(), exits
-    assert (exits[0][2:4] > exits[1][2:4]).all(), exits
+    # never fewer in a plan year beyond the seed noise of the paired difference
+    # (two standard errors over the 4 seeds): in the first year too little of
+    # either mode is in effect to change many exits (the in-year delivery), and
+    # the two modes then differ by a few people either way; more once it is
+    diff = by_seed[0] - by_seed[1]
+    noise = 2 * diff.std(axis=0, ddof=1) / np.sqrt(len(diff))
+    assert (diff.mean(axis=0)[years] >= -noise[years]).all(), (exits, noise)
+    assert (diff.mean(axis=0)[2:4] > noise[2:4]).all(), (exits, noise)
     assert exits[0].sum() > exits[1].sum()
 
 
