@@ -37,6 +37,9 @@ class Context:
         # programme name -> fraction of the year in effect by county (0..1) of
         # the enrolments taking effect this year (in-year delivery, model.engine.delivery)
         self.first_year_fraction: dict[str, np.ndarray] = {}
+        # draws a programme makes once a year but reads in more than one step
+        # (enrolment and effects), keyed by (programme name, what)
+        self.drawn: dict[tuple[str, str], np.ndarray] = {}
 
     def household_line(self, idx=slice(None)) -> np.ndarray:
         """The line each household ``idx`` is judged against (yuan/person/year)."""

@@ -58,16 +58,23 @@ class SafetyNet(Programme):
 
     def _below_standard(self, ctx) -> np.ndarray:
         """Households whose per-capita income last year (yuan/person/year)
-        was below their county's dibao standard and who take it up this year."""
+        was below their county's dibao standard and who take it up this year
+        (drawn once a year: enrolment and effects read the same mask)."""
+        cached = ctx.drawn.get((self.name, "take_up"))
+        if cached is not None:
+            return cached
         take_up = ctx.p("safety_net.take_up")
         h = ctx.reg.households
         if take_up <= 0:
-            return np.zeros(ctx.reg.n_households, bool)
-        standard = county_dibao_standards(ctx.p, ctx.reg.counties["county_id"], ctx.seed)
-        below = ctx.st.income < standard[h["county"]]
-        key = year_key(ctx.seed, Stream.TAKE_UP + 16 * self.stream, ctx.year)
-        u, _ = uniforms_np(hash_id_np(key, h["hh_id"]))
-        return below & (u < take_up)
+            out = np.zeros(ctx.reg.n_households, bool)
+        else:
+            standard = county_dibao_standards(ctx.p, ctx.reg.counties["county_id"], ctx.seed)
+            below = ctx.st.income < standard[h["county"]]
+            key = year_key(ctx.seed, Stream.TAKE_UP + 16 * self.stream, ctx.year)
+            u, _ = uniforms_np(hash_id_np(key, h["hh_id"]))
+            out = below & (u < take_up)
+        ctx.drawn[(self.name, "take_up")] = out
+        return out
 
     def effect(self, ctx, idx, years_in):
         county = ctx.reg.households["county"][idx]
