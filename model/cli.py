@@ -351,6 +351,7 @@ def _compare(args) -> int:
     for s in scenarios:
         _check_run(s, runs.registry_for(s))
     # xarray and matplotlib: once the inputs are known to be good
+    from model import results
     from model.analysis import charts, compare, report
 
     names = compare.unique_labels([s.name for s in scenarios])
@@ -370,7 +371,7 @@ def _compare(args) -> int:
     summary = report.markdown(cmp, quota_lines, args.lang)   # text: needs no CJK font
     files = ["compare.nc", "compare.csv", "summary.md"]
     with output_folder(out) as path_for:
-        report.write_netcdf(cmp, path_for("compare.nc"))
+        results.write_netcdf(cmp, path_for("compare.nc"))
         path_for("compare.csv").write_text(report.csv_text(cmp), encoding="utf-8")
         path_for("summary.md").write_text(summary, encoding="utf-8")
         files += charts.write_charts(cmp, path_for, lang, font)

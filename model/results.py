@@ -217,6 +217,8 @@ def totals(ds: xr.Dataset) -> xr.Dataset:
 
 
 def write_netcdf(ds: xr.Dataset, path: Path) -> None:
-    """A run's dataset as NetCDF-4 (compressed), written atomically."""
-    encoding = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars}
+    """A run's or a comparison's dataset as NetCDF-4 (numeric variables
+    compressed), written atomically."""
+    encoding = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars
+                if ds[v].dtype.kind in "biuf"}
     atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from model import runs
+from model import results, runs
 from model.analysis import compare, report
 from model.analysis.compare import Target, evaluate_targets, plan_remaining
 from model.engine.codes import ATTRIBUTION
@@ -177,7 +177,7 @@ def test_different_counties_years_and_programmes_outer_join(tmp_path):
     # paired differences use the years both simulate (to 2017)
     np.testing.assert_array_equal(cmp["diff_exits_sum"].sel(scenario="b"), [0, 0])
     path = tmp_path / "compare.nc"
-    report.write_netcdf(cmp, path)
+    results.write_netcdf(cmp, path)
     back = report.read_comparison(path)
     xr.testing.assert_identical(back["target_met"], cmp["target_met"])
     assert back["scenario_text"].sel(scenario="b").item() == 'name = "b"'

@@ -10,6 +10,7 @@ import warnings
 import pytest
 from test_compare import small_run
 
+from model import results
 from model.analysis import compare, html_report, report
 from model.errors import PovsimError
 
@@ -52,7 +53,7 @@ def _parse(text: str) -> _Page:
 def folder(tmp_path_factory):
     out = tmp_path_factory.mktemp("compare")
     cmp = compare.compare([small_run(name="cheap"), small_run(name="dear", cost_per_exit=2000)])
-    report.write_netcdf(cmp, out / "compare.nc")
+    results.write_netcdf(cmp, out / "compare.nc")
     (out / "summary.md").write_text(report.markdown(cmp), encoding="utf-8")
     return out
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from model import runs
+from model import results, runs
 from model.analysis import compare, report
 from model.cli import main
 from model.run_store import STORE, RunStore, run_into
@@ -54,8 +54,8 @@ def test_runs_read_back_from_the_store_are_those_held_in_memory(scenarios, in_me
     want_cmp, want_csv, want_md = _outputs(in_memory)
     xr.testing.assert_identical(cmp, want_cmp)
     assert csv_text == want_csv and md == want_md
-    report.write_netcdf(cmp, tmp_path / "a.nc")
-    report.write_netcdf(want_cmp, tmp_path / "b.nc")
+    results.write_netcdf(cmp, tmp_path / "a.nc")
+    results.write_netcdf(want_cmp, tmp_path / "b.nc")
     assert (tmp_path / "a.nc").read_bytes() == (tmp_path / "b.nc").read_bytes()
 
 

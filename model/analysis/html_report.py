@@ -171,10 +171,6 @@ def _probability(met, t: dict) -> str:
     return f"{100 * np.nanmean(met):.0f} % [{100 * low:.0f}-{100 * high:.0f} %]"
 
 
-def _target_text(target: compare.Target, lang: str) -> str:
-    return report.target_text(target, lang)
-
-
 def _tables(cmp: xr.Dataset, lang: str) -> tuple[dict, dict]:
     t = TEXT[lang]
     names = report.labels(cmp)
@@ -196,7 +192,7 @@ def _tables(cmp: xr.Dataset, lang: str) -> tuple[dict, dict]:
     targets = []
     for label in cmp["target"].values:
         target = compare.Target.from_label(label)
-        cells = [_target_text(target, lang)]
+        cells = [report_text.target_text(target, lang)]
         for n in names:
             c = cmp.sel(scenario=n, target=label)
             planned = float(c["target_in_plan"])

@@ -126,11 +126,6 @@ def _end_year(cmp: xr.Dataset, label: str) -> int:
     return int(cmp["scenario_end_year"].sel(scenario=label))
 
 
-def target_text(target: Target, lang: str = "en") -> str:
-    """What a target asks, in words."""
-    return report_text.target_text(target, lang)
-
-
 def _table(head: list[str], rows: list[list[str]]) -> list[str]:
     out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     out += ["| " + " | ".join(r) + " |" for r in rows]
@@ -311,7 +306,7 @@ def _target_section(cmp: xr.Dataset, names: list[str], w: _Words) -> list[str]:
         if target.kind == "zero_by":
             continue
         units = str(cmp["target_units"].sel(target=label).values)
-        row = [target_text(target, w.lang)]
+        row = [report_text.target_text(target, w.lang)]
         for n in names:
             c = cmp.sel(scenario=n, target=label)
             if np.isnan(float(c["target_in_plan"])):
@@ -518,13 +513,6 @@ def _cell(x) -> str:
 
 
 # ---------------------------------------------------------------- writing
-
-def write_netcdf(cmp: xr.Dataset, path: Path) -> None:
-    """The comparison dataset as NetCDF-4 (numeric variables compressed)."""
-    encoding = {v: {"zlib": True, "complevel": 4} for v in cmp.data_vars
-                if cmp[v].dtype.kind in "biuf"}
-    cmp.to_netcdf(path, engine="netcdf4", encoding=encoding)
-
 
 def read_comparison(path: Path) -> xr.Dataset:
     """A ``compare.nc`` read back into memory."""
