@@ -47,7 +47,7 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
 
 from model import __version__
-from model.analysis.compare import Target
+from model.analysis.compare import Target, full_size
 from model.engine.codes import ATTRIBUTION
 
 CHARTS = ("registered_poor", "exits_by_batch", "county_exits", "cost_exits")
@@ -230,11 +230,6 @@ def scale_of(cmp: xr.Dataset, name: str) -> float:
     return float(cmp["scenario_scale"].sel(scenario=name)) if "scenario_scale" in cmp else 1.0
 
 
-def _up(cmp: xr.Dataset, name: str) -> float:
-    """Factor from a run's counts to the full registry (1 / its scale)."""
-    return 1.0 / scale_of(cmp, name)
-
-
 def caption(cmp: xr.Dataset, lang: str = "en", date: dt.date | None = None) -> str:
     """What a reader of a chart needs besides its title: the seeds, the scale
     of sample runs, whether the parameters are calibrated, code version and date."""
@@ -323,6 +318,7 @@ def registered_poor(cmp: xr.Dataset, lang: str = "en") -> Figure:
     more than four times another's gets its own (one axis would flatten the
     smaller one).
     """
+    cmp = full_size(cmp)
     t = TEXT[lang]
     names = _names(cmp)
     groups = _size_groups(cmp, names)
@@ -386,7 +382,7 @@ def _size_groups(cmp: xr.Dataset, names: list[str]) -> list[list[str]]:
     """Scenarios grouped so that base-year counts within a group differ by at
     most a factor of four (largest first)."""
     start = {n: float(cmp["registered_people_total"].sel(scenario=n)
-                      .sel(year=_scenario_years(cmp, n)[0]).max()) * _up(cmp, n) for n in names}
+                      .sel(year=_scenario_years(cmp, n)[0]).max()) for n in names}
     groups: list[list[str]] = []
     for name in sorted(names, key=lambda n: -start[n]):
         if groups and start[groups[-1][0]] <= 4 * max(start[name], 1):
@@ -402,7 +398,7 @@ def _fan(ax, cmp: xr.Dataset, name: str, colour: str) -> set[str]:
     kinds of marks drawn."""
     c = cmp.sel(scenario=name)
     years = _scenario_years(cmp, name)
-    reg = c["registered_people_total"].sel(year=years) * _up(cmp, name)
+    reg = c["registered_people_total"].sel(year=years)
     drawn = {"median"}
     if c.sizes["seed"] > 1:
         ax.fill_between(years, reg.quantile(0.1, "seed"), reg.quantile(0.9, "seed"),
@@ -425,15 +421,14 @@ def _plan(ax, cmp: xr.Dataset, name: str, colour: str) -> set[str]:
     """A scenario's plan on ``ax``: remaining count, interim targets and the
     zero deadline; returns the kinds of marks drawn."""
     c = cmp.sel(scenario=name)
-    up = _up(cmp, name)
     drawn = set()
     if "plan_remaining_people" in c and not np.all(np.isnan(c["plan_remaining_people"])):
         years = _scenario_years(cmp, name)
-        ax.plot(years, c["plan_remaining_people"].sel(year=years) * up, "--", color=colour,
+        ax.plot(years, c["plan_remaining_people"].sel(year=years), "--", color=colour,
                 lw=1.1, alpha=0.8)
         drawn.add("plan")
-    interim = [(tg.year, v * up) for tg, v in _targets(cmp, name, "registered_max")]
-    population = float(c["rural_population"].sum()) * up
+    interim = [(tg.year, v) for tg, v in _targets(cmp, name, "registered_max")]
+    population = float(c["rural_population"].sum())
     interim += [(tg.year, v * population) for tg, v in _targets(cmp, name, "incidence_max")]
     if interim:
         x, y = zip(*interim)
@@ -455,6 +450,7 @@ def exits_by_batch(cmp: xr.Dataset, lang: str = "en") -> Figure:
     exclusive exits (each counted once), the exits each batch's programmes
     reached (overlapping) and, when a plan states them, the quotas. Panels
     of scenarios of a similar size (:func:`_size_groups`) share their y axis."""
+    cmp = full_size(cmp)
     t = TEXT[lang]
     names = _names(cmp)
     cols = 1 if len(names) == 1 else 2
@@ -468,11 +464,10 @@ def exits_by_batch(cmp: xr.Dataset, lang: str = "en") -> Figure:
     width = 0.8 / slots
     for ax, name in zip(axes, names):
         c = cmp.sel(scenario=name)
-        up = _up(cmp, name)
         years = _scenario_years(cmp, name)[1:]        # the base year has no exits
-        exclusive = c["exits_by_batch"].sel(year=years).mean("seed") * up
-        reached = c["reached_by_batch"].sel(year=years).mean("seed") * up
-        quota = c["quota_by_batch"].sel(year=years) * up
+        exclusive = c["exits_by_batch"].sel(year=years).mean("seed")
+        reached = c["reached_by_batch"].sel(year=years).mean("seed")
+        quota = c["quota_by_batch"].sel(year=years)
         has_quota = not np.all(np.isnan(quota))
         bottoms = np.zeros((3, len(years)))
         for batch in ATTRIBUTION:
@@ -621,17 +616,17 @@ def cost_exits(cmp: xr.Dataset, lang: str = "en") -> Figure:
     """Programme cost against people exiting (all years), one point per seed
     and a large marker at each scenario's median. Logarithmic axes when the
     scenarios differ by more than a factor of ten."""
+    cmp = full_size(cmp)
     t = TEXT[lang]
     names = _names(cmp)
     fig, panel = _canvas(cmp, lang, 3.8 + 0.2 * len(names), t["cost_title"])
     ax = panel.subplots()
     exits_all, cost_all = [], []
     divisor, unit = money_unit(max(float(np.nanmax(cmp["cost_sum"].sel(scenario=n).values))
-                                   * _up(cmp, n) for n in names), lang)
+                                   for n in names), lang)
     for k, name in enumerate(names):
         c = cmp.sel(scenario=name)
-        up = _up(cmp, name)
-        exits, cost = c["exits_sum"].values * up, c["cost_sum"].values * up / divisor
+        exits, cost = c["exits_sum"].values, c["cost_sum"].values / divisor
         colour = f"C{k % 10}"
         ax.scatter(exits, cost, s=14, color=colour, alpha=0.5, lw=0)
         per_exit = np.nanmedian(c["cost_per_exit"].values)

@@ -478,3 +478,37 @@ def compare(datasets: list[xr.Dataset], labels: list[str] | None = None) -> xr.D
                  "conventions": "common random numbers: the same seed gives every scenario "
                                 "the same shocks; counts and cost are at each run's scale"}
     return out
+
+
+# variables of a comparison that count people or money, at each run's scale
+FULL_SIZE = "full size (divided by each scenario's scale)"
+COUNTS = ("registered_people_total", "rural_population", "exits_people_total", "returns_people_total",
+          "cost_total", "exits_by_batch", "reached_by_batch", "quota_by_batch",
+          "plan_remaining_people", "gap_people", "registered_end", "exits_sum", "returns_sum",
+          "cost_sum", "diff_registered_end", "diff_exits_sum", "diff_returns_sum",
+          "diff_cost_sum", "programme_need", "programme_capacity")
+
+
+def full_size(cmp: xr.Dataset) -> xr.Dataset:
+    """The comparison with its counts of people and households and its money
+    scaled up to full size (divided by each scenario's scale), as the charts
+    show them: :data:`COUNTS`, and the simulated and planned values of
+    targets in persons. Shares, probabilities, years and cost per exit are
+    left as they are; at scale 1 nothing changes. The reports and the charts
+    all read their counts through it; a comparison already at full size is
+    returned as it is."""
+    if ("scenario_scale" not in cmp or cmp.attrs.get("counts") == FULL_SIZE
+            or bool((cmp["scenario_scale"] == 1).all())):
+        return cmp
+    up = 1.0 / cmp["scenario_scale"]
+    out = cmp.copy()
+    out.attrs["counts"] = FULL_SIZE
+    for name in COUNTS:
+        if name in cmp:
+            out[name] = (cmp[name] * up).assign_attrs(cmp[name].attrs)
+    if "target_units" in cmp.coords:
+        factor = xr.where(cmp["target_units"] == "persons", up, 1.0)
+        for name in ("target_actual", "target_planned"):
+            if name in cmp:
+                out[name] = (cmp[name] * factor).assign_attrs(cmp[name].attrs)
+    return out

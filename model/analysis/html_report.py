@@ -172,21 +172,21 @@ def _probability(met, t: dict) -> str:
 
 
 def _tables(cmp: xr.Dataset, lang: str) -> tuple[dict, dict]:
+    cmp = compare.full_size(cmp)
     t = TEXT[lang]
     names = report.labels(cmp)
-    largest = max(float(np.nanmax(cmp["cost_sum"].sel(scenario=n))) * charts._up(cmp, n)
-                  for n in names)
+    largest = max(float(np.nanmax(cmp["cost_sum"].sel(scenario=n))) for n in names)
     divisor, unit = charts.money_unit(largest, lang)
     people = 1e4 if lang == "zh" else 1.0
     rows = []
     for n in names:
-        c, up = cmp.sel(scenario=n), charts._up(cmp, n)
-        start = c["registered_people_total"].sel(year=int(c["scenario_base_year"])).values * up
+        c = cmp.sel(scenario=n)
+        start = c["registered_people_total"].sel(year=int(c["scenario_base_year"])).values
         rows.append([charts.label_of(cmp, n, lang), _spread(start, lang, people),
                      _zero_text(c["zero_year"].values, int(c["scenario_end_year"]), t),
-                     _spread(c["exits_sum"].values * up, lang, people),
-                     _spread(c["returns_sum"].values * up, lang, people),
-                     _spread(c["cost_sum"].values * up, lang, divisor),
+                     _spread(c["exits_sum"].values, lang, people),
+                     _spread(c["returns_sum"].values, lang, people),
+                     _spread(c["cost_sum"].values, lang, divisor),
                      _spread(c["cost_per_exit"].values, lang)])
     key = {"head": [h.format(unit=unit) for h in t["head"]], "rows": rows}
     targets = []

@@ -21,7 +21,7 @@ import xarray as xr
 
 from model.analysis import report_text
 from model.analysis.charts import money_unit
-from model.analysis.compare import OUTCOMES, Target, capacity_shortfalls
+from model.analysis.compare import OUTCOMES, Target, capacity_shortfalls, full_size
 from model.engine.codes import ATTRIBUTION
 
 Q = (0.1, 0.5, 0.9)
@@ -129,35 +129,6 @@ def _end_year(cmp: xr.Dataset, label: str) -> int:
 def _table(head: list[str], rows: list[list[str]]) -> list[str]:
     out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     out += ["| " + " | ".join(r) + " |" for r in rows]
-    return out
-
-
-# variables of a comparison that count people or money, at each run's scale
-COUNTS = ("registered_people_total", "exits_people_total", "returns_people_total",
-          "cost_total", "exits_by_batch", "reached_by_batch", "quota_by_batch",
-          "plan_remaining_people", "gap_people", "registered_end", "exits_sum", "returns_sum",
-          "cost_sum", "diff_registered_end", "diff_exits_sum", "diff_returns_sum",
-          "diff_cost_sum", "programme_need", "programme_capacity")
-
-
-def full_size(cmp: xr.Dataset) -> xr.Dataset:
-    """The comparison with its counts of people and households and its money
-    scaled up to full size (divided by each scenario's scale), as the charts
-    show them: :data:`COUNTS`, and the simulated and planned values of
-    targets in persons. Shares, probabilities, years and cost per exit are
-    left as they are; at scale 1 nothing changes."""
-    if "scenario_scale" not in cmp:
-        return cmp
-    up = 1.0 / cmp["scenario_scale"]
-    out = cmp.copy()
-    for name in COUNTS:
-        if name in cmp:
-            out[name] = (cmp[name] * up).assign_attrs(cmp[name].attrs)
-    if "target_units" in cmp.coords:
-        factor = xr.where(cmp["target_units"] == "persons", up, 1.0)
-        for name in ("target_actual", "target_planned"):
-            if name in cmp:
-                out[name] = (cmp[name] * factor).assign_attrs(cmp[name].attrs)
     return out
 
 
