@@ -183,6 +183,42 @@ def test_safety_net_brings_households_without_labour_to_the_dibao_standard(regis
     np.testing.assert_allclose(st.income[paid], standard[paid], rtol=1e-6)
 
 
+def test_take_up_closes_its_gap_to_full_cover_by_the_goal_year():
+    from model.programmes.measures import take_up_rate
+    params = Parameters.load().with_overlay({"safety_net.take_up": 0.2}, "test")
+    rates = {year: take_up_rate(YearParams(params, year)) for year in range(2014, 2021)}
+    # the fitted rate through the fitted years, then even steps to full take-up
+    assert rates[2014] == rates[2015] == rates[2016] == pytest.approx(0.2)
+    assert rates[2016] < rates[2017] < rates[2018] < rates[2019]
+    assert rates[2019] == rates[2020] == pytest.approx(1.0)
+    kept = params.with_overlay({"safety_net.take_up_convergence": 0}, "test")
+    assert take_up_rate(YearParams(kept, 2020)) == pytest.approx(0.2)
+
+
+def test_full_take_up_covers_every_labour_household_below_the_standard(registry):
+    full = base_params(safety_net=np.inf).with_overlay(
+        {"safety_net.take_up": 0.0, "safety_net.take_up_convergence": 1.0}, "test")
+    none = full.with_overlay({"safety_net.take_up_convergence": 0.0}, "test")
+    h = registry.households
+    labour = (h["labourers"] > 0) & (h["category"] == 0)
+    covered = {}
+    for label, params in (("full", full), ("none", none)):
+        sim = Simulation(registry, params, 1, 2020, [BY_NAME["safety_net"]()])
+        sim._record_base_year()
+        sim.step(2016)
+        standards = county_dibao_standards(YearParams(params, 2016), registry.counties["county_id"], 1)
+        # registered households below the standard by their income of 2016,
+        # which the 2017 enrolment reads
+        below = (sim.state.income < standards[h["county"]]) & sim.state.registered()
+        sim.step(2017)
+        covered[label] = (sim.state.enrolled["safety_net"] != 0) & labour
+        if label == "full":
+            # every one of them with labour is in by 2017
+            assert (labour & below).sum() > 20
+            assert covered[label][labour & below].all()
+    assert covered["none"].sum() == 0
+
+
 def test_failure_hazard_stops_enrolments(registry):
     params = base_params(transfer_employment=np.inf).with_overlay(
         {"transfer_employment.hazard": 0.5}, "test")

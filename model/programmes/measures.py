@@ -37,6 +37,14 @@ def _size(ctx: Context, idx: np.ndarray) -> np.ndarray:
     return ctx.reg.households["size"][idx].astype(np.float32)
 
 
+def take_up_rate(p) -> float:
+    """The year's take-up (1/year) of households with labour below the dibao
+    standard: the fitted ``safety_net.take_up``, with the share
+    ``safety_net.take_up_convergence`` of its gap to full take-up closed."""
+    fitted = p("safety_net.take_up")
+    return fitted + (1.0 - fitted) * p("safety_net.take_up_convergence")
+
+
 class SafetyNet(Programme):
     """低保 / 五保 兜底: households without labour, and those already in dibao
     or wubao, are topped up to the dibao standard, which rises to meet the
@@ -44,7 +52,7 @@ class SafetyNet(Programme):
 
     Households with labour whose income last year was below their county's
     dibao standard are taken in too (动态应保尽保), each year with the
-    probability ``safety_net.take_up`` (yearly, 0..1), drawn per household
+    probability :func:`take_up_rate` (yearly, 0..1), drawn per household
     and year; once in, they stay covered while the programme is active."""
 
     name, batch, stream, entitlement = "safety_net", "safety_net", 1, True
@@ -63,7 +71,7 @@ class SafetyNet(Programme):
         cached = ctx.drawn.get((self.name, "take_up"))
         if cached is not None:
             return cached
-        take_up = ctx.p("safety_net.take_up")
+        take_up = take_up_rate(ctx.p)
         h = ctx.reg.households
         if take_up <= 0:
             out = np.zeros(ctx.reg.n_households, bool)
