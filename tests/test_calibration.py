@@ -348,7 +348,7 @@ def test_prior_penalty_is_zero_at_the_declared_values_and_grows_away():
     assert fitting.prior_penalty(across, start, free) == pytest.approx(1 / fitting.PRIOR_SD ** 2)
 
 
-def test_a_fit_starts_from_no_fit_of_its_own_or_of_a_later_year():
+def test_a_fit_starts_from_no_fit_of_its_own_or_of_a_later_year(tmp_path):
     national = load_targets(ROOT / "calibration" / "targets.toml")
     fitted = posterior.read_fit(ROOT / "calibration" / "fits" / "national.toml")["parameters"]
     declared = Parameters.load()
@@ -366,7 +366,20 @@ def test_a_fit_starts_from_no_fit_of_its_own_or_of_a_later_year():
         assert not any("calibration/fits/" in e for e in start.extends)
         assert values(start) == pytest.approx({n: declared.scalar(n, 2016) for n in moved})
     # an area fit to the same years builds on the national fit
-    area = load_targets(ROOT / "calibration" / "areas" / "hubei.toml")
+    area_file = tmp_path / "area.toml"
+    area_file.write_text(textwrap.dedent(f"""\
+        scenario = "hubei"
+        fit_until = 2016
+        data = "{DATA.as_posix()}"
+        [[moment]]
+        name = "hubei_registered_2014"
+        quantity = "registered_people"
+        year = 2014
+        value = 580.7
+        unit = "10k persons"
+        source = {{ file = "provinces.csv", region = "Hubei", indicator = "registered_poor_people", year = 2014 }}
+        """), encoding="utf-8")
+    area = load_targets(area_file)
     start = fitting.problem_scenario(area, 0.01)
     assert any(e.endswith("calibration/fits/national.toml") for e in start.extends)
     assert values(start) == pytest.approx({n: fitted[n] for n in moved})
