@@ -167,7 +167,7 @@ def _exit_variables(record: Record, registry: Registry) -> dict[str, xr.DataArra
                                        "the year"}),
         "missed_rate": xr.DataArray(record.rates[..., record.col("rates", "missed_rate")], dims=yc, attrs={
             "units": "1", "long_name": "missed rate (漏评率): truly poor people not registered / "
-                                       "truly poor people"}),
+                                       "rural people outside the registry"}),
         "villages_exited": xr.DataArray(record.villages_exited, dims=yc, attrs={
             "units": "villages", "long_name": "villages exiting (出列) in the year"}),
         "village_exit_year": xr.DataArray(record.village_exit_year.astype(np.int32),

@@ -371,8 +371,12 @@ class Simulation:
             # returns, or wait for the next verification)
             wrong = np.nan_to_num(by_county[:, COL["wrong_exits_households"]]
                                   / by_county[:, COL["exits_households"]])
-            missed = np.nan_to_num(by_county[:, COL["missed_people"]]
-                                   / by_county[:, COL["true_poor_people"]])
+            # 漏评率 as the exit assessment defines it: missed people over the
+            # rural people outside the registry (未建档立卡的农村人口), not over
+            # the poor, a ratio that grows as the poor vanish
+            outside = (c["rural_population"] - by_county[:, COL["registered_people"]]
+                       - by_county[:, COL["exited_people"]])
+            missed = np.nan_to_num(by_county[:, COL["missed_people"]] / np.maximum(outside, 1))
         k = ctx.year - self.base_year
         self.record.rates[k, :, R["wrong_exit_rate"]] = wrong
         self.record.rates[k, :, R["missed_rate"]] = missed
