@@ -435,6 +435,8 @@ def describe(reg) -> str:
 
 def format_table(ds) -> str:
     """The printed table: registered poor by year beside the plan, if any."""
+    import math
+
     from model.analysis.summary import scale_note, scale_of, summary_table
 
     t = summary_table(ds)
@@ -445,7 +447,8 @@ def format_table(ds) -> str:
     head += f"; {note}" if note else ""
     cols = ["year", "reg. households", "reg. people"]
     cols += ["10-90 %"] if several else []
-    cols += ["exits (people)", "returns (people)", "entries (people)"]
+    cols += ["exits (people)", "returns (people)", "return rate", "entries (people)",
+             "survey poor"]
     cols += ["plan exits", "plan reg. people"] if plan else []
     rows = []
     for i, year in enumerate(t["year"]):
@@ -453,8 +456,10 @@ def format_table(ds) -> str:
                f"{t['registered_people'][i]:,.0f}"]
         if several:
             row.append(f"{t['registered_people_p10'][i]:,.0f}-{t['registered_people_p90'][i]:,.0f}")
+        rate = t["return_rate"][i]
         row += [f"{t['exits_people'][i]:,.0f}", f"{t['returns_people'][i]:,.0f}",
-                f"{t['entries_people'][i]:,.0f}"]
+                "-" if math.isnan(rate) else f"{100 * rate:.2f}%",
+                f"{t['entries_people'][i]:,.0f}", f"{t['true_poor_people'][i]:,.0f}"]
         if plan:
             row += [f"{t['plan_exits_people'][i]:,.0f}",
                     f"{max(t['plan_registered_people'][i], 0):,.0f}"]
@@ -463,6 +468,9 @@ def format_table(ds) -> str:
     lines = [head, "  ".join(c.rjust(w) for c, w in zip(cols, widths))]
     lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in rows]
     lines.append("(registered people = last year's - exits + returns + entries (新识别); "
+                 "return rate = returns / people in exited households a year before; "
+                 "survey poor = people below their line, registered or not, the NBS "
+                 "headcount's counterpart; "
                  + ("mean over seeds; 10-90 % range of registered people across seeds)"
                     if several else "one seed)"))
     return "\n".join(lines)

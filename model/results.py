@@ -212,8 +212,20 @@ def totals(ds: xr.Dataset) -> xr.Dataset:
         poverty_gap=sums["gap_sum_registered"] / people,
         median_income_registered=ds["median_income_registered_all"],
         incidence=people / ds["rural_population"].sum("county"),
+        return_rate=return_rate(sums),
     )
     return out
+
+
+def return_rate(sums: xr.Dataset) -> xr.DataArray:
+    """Returns (返贫) over the people in exited households at the end of the
+    year before: the yearly hazard of the exited (1/year; NaN in the base
+    year and while nobody has exited). Returns over the year's exits, the
+    other reading, rises as exits run out even when the exited return less."""
+    exited_before = sums["exited_people"].shift(year=1)
+    rate = sums["returns_people"] / exited_before.where(exited_before > 0)
+    return rate.assign_attrs(units="1/year", long_name="returns over the exited people "
+                                                        "of the year before")
 
 
 def write_netcdf(ds: xr.Dataset, path: Path) -> None:

@@ -187,11 +187,14 @@ def test_printed_rows_add_up_with_new_entries(default_run):
     assert "entries (people)" in text
     lines = text.splitlines()
     head = next(i for i, line in enumerate(lines) if line.split()[:1] == ["year"])
-    rows = [[float(c.replace(",", "")) for c in line.split()]
+    rows = [[float(c.replace(",", "").rstrip("%").replace("-", "nan")) for c in line.split()]
             for line in lines[head + 1:] if line[:4].isdigit()]
     for before, now in zip(rows, rows[1:]):
-        _, _, people, exits, returns, entries = now[:6]     # then the plan's columns
+        # then the survey poor and the plan's columns
+        _, _, people, exits, returns, rate, entries = now[:7]
         assert people == before[2] - exits + returns + entries
+        assert rate != rate or 0 <= rate < 100   # per cent of the exited a year before, or none
+    assert any(row[5] == row[5] for row in rows[2:])     # a rate once people have exited
 
 
 def test_a_sample_run_is_scaled_up_and_says_so(tmp_path):

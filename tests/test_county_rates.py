@@ -1,7 +1,7 @@
-"""The rates a county's exit assessment checks, as a run records them:
-错退率 over the year's exits, 漏评率 over the rural people outside the
-registry (贫困县退出专项评估检查), so a county whose poor are nearly gone is
-not held back by a ratio of two small counts."""
+"""Recorded rates and their definitions: the rates a county's exit
+assessment checks (错退率 over the year's exits, 漏评率 over the rural people
+outside the registry, 贫困县退出专项评估检查, so a county whose poor are nearly
+gone is not held back by a ratio of two small counts), and the return rate."""
 
 import dataclasses
 
@@ -27,3 +27,16 @@ def test_recorded_rates_follow_the_assessment_definitions():
                                rtol=1e-9, atol=1e-12)
     # the check saw county-years with missed people
     assert (people["missed_people"].where(later, 0) > 0).sum() > 10
+
+
+def test_return_rate_is_returns_over_the_exited_of_the_year_before():
+    from model.results import totals
+
+    scenario = dataclasses.replace(load_scenario("luoyang"), scale=0.05)
+    t = totals(runs.run(scenario, seeds=[0, 1], progress=False))
+    rate = t["return_rate"].values
+    returns, exited = t["returns_people"].values, t["exited_people"].values
+    assert np.isnan(rate[:, 0]).all()                      # the base year has no year before
+    later = exited[:, :-1] > 0
+    assert later.sum() >= 4 and (returns[:, 1:] > 0).any()
+    np.testing.assert_allclose(rate[:, 1:][later], returns[:, 1:][later] / exited[:, :-1][later])

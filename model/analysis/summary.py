@@ -19,7 +19,8 @@ from model.atomic import atomic_write
 from model.results import totals
 
 SUMMARY_COLUMNS = ("registered_households", "registered_people", "exits_people", "returns_people",
-                   "entries_people", "true_poor_people", "incidence", "mean_income_registered",
+                   "entries_people", "true_poor_people", "incidence", "return_rate",
+                   "mean_income_registered",
                    "median_income_registered", "poverty_gap")
 COUNTS = ("registered_households", "registered_people", "exits_people", "returns_people",
           "entries_people", "true_poor_people")   # scaled up to full size for a sample
