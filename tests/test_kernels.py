@@ -211,6 +211,8 @@ def test_median_kernel_is_the_numpy_reference_bit_for_bit():
     assert_same(median_from_hist(hist, line), median_from_hist_numpy(hist, line))
     total = hist.sum(axis=1)
     assert_same(median_from_hist(total, line[:, 0]), median_from_hist_numpy(total, line[:, 0]))
+    # the record's int32 counts read the same
+    assert_same(median_from_hist(hist.astype(np.int32), line), median_from_hist_numpy(hist, line))
 
 
 def test_tally_sums_chunk_by_chunk_in_chunk_order():

@@ -71,7 +71,9 @@ class Record:
         """A record of zeros for ``years``; the exit years are the state's own arrays."""
         ny, nc, npr = len(years), n_counties, n_programmes
         return cls(years, np.zeros((ny, nc, n_categories, NV)),
-                   np.zeros((ny, nc, n_categories, NBINS), np.int64),
+                   # people per bin fit int32 (the nation: 8.96e7 < 2**31), half of
+                   # int64's 137 MB for 2,032 counties over 7 years
+                   np.zeros((ny, nc, n_categories, NBINS), np.int32),
                    np.zeros((ny, nc, npr, len(PROGRAMME_COLUMNS))),
                    np.zeros((ny, len(LINE_COLUMNS))),
                    np.zeros((ny, nc, len(ATTRIBUTION), len(EXIT_COUNT_COLUMNS))),

@@ -74,7 +74,7 @@ _INC_EXIT, _WRONG_EXIT = COL["income_sum_exiting"], COL["wrong_exits_households"
 def tally(county, category, size, income, floor, status, event, line, covered_line, n_categories,
           out, hist):
     """Fill ``out[g, k]`` (float64, shape (n_groups, NV)) and ``hist[g, b]``
-    (int64, shape (n_groups, NBINS)) for the households' groups. The chunks'
+    (int32, shape (n_groups, NBINS)) for the households' groups. The chunks'
     partial tables (:func:`tally_chunks`) are filled on threads.
 
     Parameters
@@ -246,7 +246,9 @@ def median_from_hist(hist: np.ndarray, line) -> np.ndarray:
     """
     hist = np.asarray(hist)
     shape = hist.shape[:-1]
-    rows = np.ascontiguousarray(hist, np.int64).reshape(-1, hist.shape[-1])
+    if hist.dtype not in (np.int32, np.int64):
+        hist = hist.astype(np.int64)
+    rows = np.ascontiguousarray(hist).reshape(-1, hist.shape[-1])   # no copy of the record
     lines = np.ascontiguousarray(np.broadcast_to(np.asarray(line, np.float64), shape)).ravel()
     out = np.empty(len(rows))
     median_rows(rows, lines, out)
@@ -255,7 +257,7 @@ def median_from_hist(hist: np.ndarray, line) -> np.ndarray:
 
 @njit(cache=True)
 def median_rows(hist, line, out):
-    """``out[r]``: the median of row ``r`` of ``hist`` (int64, (R, bins)) in
+    """``out[r]``: the median of row ``r`` of ``hist`` (int32 or int64, (R, bins)) in
     yuan/person/year, interpolated in its bin; NaN for an empty row."""
     for r in range(hist.shape[0]):
         total = np.int64(0)
