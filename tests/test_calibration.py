@@ -305,6 +305,31 @@ def test_calibration_writes_fit_and_report(small_fit):
     assert "headcount_2016" in report and "parameter share" in report
 
 
+def test_mcmc_draws_become_the_accepted_set_and_match_their_objective(small_fit, tmp_path):
+    """A resumed study with Metropolis draws: no new trial, the draws are
+    the accepted set, each with its objective, and a run can use them."""
+    tmp, path, _ = small_fit
+    done = calibrate(path, trials=3, seeds=1, scale=0.5, workers=1, name="tiny", resume=True,
+                     fits=tmp_path / "fits", study_dir=tmp / "study", profile_points=0,
+                     band_seeds=0, mcmc_steps=4, progress=False, echo=lambda *a: None)
+    assert done.evaluated == 0
+    data = posterior.read_fit(done.fit_path)
+    fit = data["fit"]
+    draws = fit["accepted"]
+    assert len(draws) == 2 * 2 and {d["chain"] for d in draws} == {0, 1}   # 2 chains, 2 kept
+    assert fit["mcmc_evaluations"] == 2 + 2 * 4 and "Metropolis" in fit["accept_rule"]
+    targets = load_targets(path)
+    scenario = fitting.problem_scenario(targets, 0.5, "tiny")
+    free = fitting.free_parameters(scenario)
+    centre = fitting.declared_values(scenario, free)
+    d = draws[-1]
+    sim = fitting.evaluate(scenario, d["parameters"], (0,), targets.moments)
+    q = fitting.distance(sim, targets.moments) + fitting.prior_penalty(d["parameters"], centre,
+                                                                      free)
+    assert q == pytest.approx(d["distance"])
+    assert len(posterior.attach(load_scenario(done.fit_path)).draws) == 4
+
+
 def test_fit_reproduces_its_moments(small_fit):
     _, path, done = small_fit
     data = posterior.read_fit(done.fit_path)

@@ -20,8 +20,8 @@ import numpy as np
 
 from model import runs
 from model.calibration import fit as fitting
+from model.calibration import mcmc, posterior, report
 from model.calibration import moments as mom
-from model.calibration import posterior, report
 from model.calibration.targets import Targets, load_targets
 from model.scenario import Scenario, load_scenario
 
@@ -66,7 +66,7 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
               scale: float | None = None, workers: int | None = None, resume: bool = False,
               name: str | None = None, fits: Path | None = None, study_dir: Path | None = None,
               profile_points: int = 5, band_seeds: int = 8, max_accepted: int = 50,
-              progress: bool = True, echo=print) -> Outcome:
+              mcmc_steps: int = 0, progress: bool = True, echo=print) -> Outcome:
     """Fit the free parameters to ``targets`` and write the fit and its report.
 
     Parameters
@@ -95,6 +95,10 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
         Seeds of the band split to the scenario's end year (0: none).
     max_accepted : int
         At most this many accepted vectors are kept.
+    mcmc_steps : int
+        Steps of a Metropolis chain per worker from the best trials
+        (:mod:`model.calibration.mcmc`); its draws are the accepted set. 0:
+        the accepted set is the trials within the chi-square tolerance.
     """
     targets = targets if isinstance(targets, Targets) else load_targets(targets)
     scenario = fitting.problem_scenario(targets, scale, name)
@@ -117,9 +121,24 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
         table = fitting.trial_table(study, free)
         best_trial = study.best_trial
         best = {f.name: float(best_trial.params[f.name]) for f in free}
-        mean = best_trial.user_attrs.get("mean", [None] * len(moments))
-        sd = best_trial.user_attrs.get("sd", [None] * len(moments))
+        # the optimum's moments as this code simulates them: a resumed study's
+        # trials may have run on earlier code, and the fit file must hold what
+        # its regression guard (tests/test_committed_fits.py) will find
+        simulated = pool.map(fitting.evaluate, [(scenario, best, seed_list, moments,
+                                                 pool.threads)])[0]
+        mean, sd = simulated.mean(axis=1), simulated.std(axis=1)
+        moment_distance = fitting.distance(simulated, moments)
+        penalty = fitting.prior_penalty(best, fitting.declared_values(scenario, free), free)
         accepted = posterior.accepted(table, [f.name for f in free], max_accepted)
+        chain = None
+        if mcmc_steps:
+            chains = max(2, pool.workers)
+            echo(f"parameter draws: {chains} Metropolis chains x {mcmc_steps} steps")
+            starts = [a["parameters"] for a in accepted[:chains]]
+            starts += [best] * (chains - len(starts))
+            chain = mcmc.walk(_objective(pool, scenario, free, seed_list, moments), starts, free,
+                              mcmc_steps)
+            accepted = mcmc.thin(chain.draws, max_accepted)
         prof = ident = None
         if profile_points:
             echo(f"profile: {len(free)} parameters x {profile_points}+1 points")
@@ -138,19 +157,26 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
         "scenario": scenario.name, "code_version": posterior.code_version(),
         "date": posterior.now(), "seeds": list(seed_list), "scale": float(scenario.scale),
         "end_year": int(scenario.end_year), "trials": len(table["number"]),
-        "best_trial": int(best_trial.number), "distance": float(best_trial.value),
-        "moment_distance": float(best_trial.user_attrs.get("moment_distance", best_trial.value)),
-        "prior_penalty": float(best_trial.user_attrs.get("prior_penalty", 0.0)),
+        "best_trial": int(best_trial.number), "distance": moment_distance + penalty,
+        "moment_distance": moment_distance, "prior_penalty": penalty,
         "objective": f"moment distance + weak prior (sd {fitting.PRIOR_SD:g} of each prior range, "
                      "centred on the first trial's values)",
         "sampler": "optuna TPE (multivariate), sampler seed 0; first trial: the scenario's values "
                    "without its own or any later fit",
-        "accept_rule": f"distance <= best + chi2.ppf({posterior.CONFIDENCE}, {len(free)})",
+        "accept_rule": (f"distance <= best + chi2.ppf({posterior.CONFIDENCE}, {len(free)})"
+                        if chain is None else
+                        f"draws of exp(-distance / 2): random-walk Metropolis, "
+                        f"{max(2, pool.workers)} chains x {mcmc_steps} steps from the best "
+                        f"trials, second half kept, thinned to {len(accepted)}"),
         "accept_tolerance": round(posterior.tolerance(len(free)), 4),
         "moments": [m.name for m in moments],
-        "simulated": [np.nan if v is None else float(v) for v in mean],
-        "simulated_sd": [np.nan if v is None else float(v) for v in sd],
+        "simulated": [float(v) for v in mean],
+        "simulated_sd": [float(v) for v in sd],
     }
+    if chain is not None:
+        provenance["mcmc_acceptance"] = round(chain.acceptance, 4)
+        provenance["mcmc_step"] = round(chain.step, 4)
+        provenance["mcmc_evaluations"] = chain.evaluations
     if ident is not None:
         provenance["not_identified"] = [n for n, ok in ident.items() if not ok]
     fit_path = fits / f"{name}.toml"
@@ -171,7 +197,20 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
     moments_table = report.text_table(report.MOMENT_HEAD[:-1],
                                       [r[:-1] for r in report.moments_rows(moments, mean, sd)])
     return Outcome(fit_path, folder / "fit.md", before, result.evaluated, result.recovered,
-                   len(table["number"]), float(best_trial.value), moments_table, rate)
+                   len(table["number"]), moment_distance + penalty, moments_table, rate)
+
+
+def _objective(pool, scenario: Scenario, free, seeds, moments):
+    """The study's objective (moment distance + weak prior) of parameter
+    vectors, evaluated in parallel on ``pool``."""
+    centre = fitting.declared_values(scenario, free)
+
+    def objective(vectors: list[dict]) -> list[float]:
+        sims = pool.map(fitting.evaluate, [(scenario, v, seeds, moments, pool.threads)
+                                           for v in vectors])
+        return [min(fitting.distance(s, moments) + fitting.prior_penalty(v, centre, free),
+                    fitting.FAILED_DISTANCE) for s, v in zip(sims, vectors)]
+    return objective
 
 
 def _builds_on(scenario, fits: Path) -> str | None:

@@ -48,6 +48,10 @@ def add_parsers(sub, positive, share) -> None:
     cal.add_argument("--name", help="fit name (default: the targets' scenario name)")
     cal.add_argument("--profile-points", type=_count, default=5,
                      help="points of each parameter's distance profile (default 5; 0: none)")
+    cal.add_argument("--mcmc-steps", type=_count, default=0,
+                     help="steps of a Metropolis chain per worker from the best trials; its "
+                          "draws become the accepted set (default 0: the trials within the "
+                          "chi-square tolerance)")
     cal.add_argument("--band-seeds", type=_count, default=8,
                      help="seeds of the parameter-versus-seed band split (default 8; 0: none)")
     back = sub.add_parser(
@@ -99,7 +103,8 @@ def main(args) -> int:
             raise PovsimError(f"--name {args.name!r}: expected letters, digits, '-' or '_'")
         done = calibrate(args.targets, trials=args.trials, seeds=args.seeds, scale=args.scale,
                          workers=args.workers, resume=args.resume, name=args.name,
-                         profile_points=args.profile_points, band_seeds=args.band_seeds)
+                         profile_points=args.profile_points, band_seeds=args.band_seeds,
+                         mcmc_steps=args.mcmc_steps)
         print(done.moments_table)
         print(f"\ntrials: {done.completed_before} completed before, {done.evaluated} run now"
               + (f" ({done.recovered} left running by a killed run, tried again)"

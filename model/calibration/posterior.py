@@ -134,10 +134,10 @@ def write_fit(path: Path, name: str, description: str, best: dict[str, float],
     lines += [f"{k} = {_toml_value(float(v))}" for k, v in sorted(best.items())]
     lines += ["", "[fit]"]
     lines += [f"{k} = {_toml_value(v)}" for k, v in provenance.items()]
-    for a in accepted_:
-        lines += ["", "[[fit.accepted]]", f"trial = {a['trial']}",
-                  f"distance = {_toml_value(a['distance'])}",
-                  f"parameters = {_toml_value(a['parameters'])}"]
+    for a in accepted_:      # a trial, or a chain's draw
+        lines += ["", "[[fit.accepted]]"]
+        lines += [f"{k} = {_toml_value(v)}" for k, v in a.items() if k != "parameters"]
+        lines += [f"parameters = {_toml_value(a['parameters'])}"]
     text = "\n".join(lines) + "\n"
 
     def write(tmp):
