@@ -9,6 +9,7 @@ Registered people add up year to year: last year's, less exits, plus returns
 from __future__ import annotations
 
 import csv
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -49,8 +50,10 @@ def summary_table(ds: xr.Dataset) -> dict[str, np.ndarray]:
         v = t[col] * up if col in COUNTS else t[col]
         table[col] = v.mean("seed").values
         if ds.sizes["seed"] > 1:
-            table[f"{col}_p10"] = v.quantile(0.1, "seed").values
-            table[f"{col}_p90"] = v.quantile(0.9, "seed").values
+            with warnings.catch_warnings():     # years without a value (return rate)
+                warnings.simplefilter("ignore", RuntimeWarning)
+                table[f"{col}_p10"] = v.quantile(0.1, "seed").values
+                table[f"{col}_p90"] = v.quantile(0.9, "seed").values
     plan = plan_remaining(ds)
     if plan is not None:
         exits, left = plan

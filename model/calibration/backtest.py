@@ -189,9 +189,11 @@ def backtest(fit_until: int, observed_path: str | Path, fit: str | None = None,
              trials: int = 50, seeds: int = 2, forecast_seeds: int = 10,
              scale: float | None = None, workers: int | None = None, use_posterior: bool = False,
              baseline_from: int | None = None, out: Path | None = None,
-             echo=print) -> Backtest:
+             mcmc_steps: int = 0, echo=print) -> Backtest:
     """Fit (or reuse ``fit``) on the targets up to ``fit_until``, forecast
-    the observed years after it, score model and baselines, write a chart."""
+    the observed years after it, score model and baselines, write a chart.
+    ``mcmc_steps``: Metropolis draws as the fit's accepted set (for
+    ``use_posterior``; :mod:`model.calibration.mcmc`)."""
     from model.calibration.calibrate import calibrate
 
     observed, unit = read_observed(observed_path, indicator)
@@ -212,7 +214,7 @@ def backtest(fit_until: int, observed_path: str | Path, fit: str | None = None,
         done = calibrate(restricted, trials=trials, seeds=seeds, scale=scale, workers=workers,
                          resume=(out / "study" / "study.journal").is_file(), name=name,
                          fits=out / "fits", study_dir=out / "study", profile_points=0,
-                         band_seeds=0, echo=echo)
+                         band_seeds=0, mcmc_steps=mcmc_steps, echo=echo)
         fit_file = done.fit_path
     else:
         fit_file = posterior.find_fit(fit)

@@ -136,8 +136,11 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
             echo(f"parameter draws: {chains} Metropolis chains x {mcmc_steps} steps")
             starts = [a["parameters"] for a in accepted[:chains]]
             starts += [best] * (chains - len(starts))
-            chain = mcmc.walk(_objective(pool, scenario, free, seed_list, moments), starts, free,
-                              mcmc_steps)
+            from model.progress import bar as progress_bar
+            with progress_bar(chains * (mcmc_steps + 1), progress, desc="draws",
+                              unit="run", dynamic_ncols=True) as shown:
+                chain = mcmc.walk(_objective(pool, scenario, free, seed_list, moments, shown),
+                                  starts, free, mcmc_steps)
             accepted = mcmc.thin(chain.draws, max_accepted)
         prof = ident = None
         if profile_points:
@@ -200,14 +203,17 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
                    len(table["number"]), moment_distance + penalty, moments_table, rate)
 
 
-def _objective(pool, scenario: Scenario, free, seeds, moments):
+def _objective(pool, scenario: Scenario, free, seeds, moments, shown=None):
     """The study's objective (moment distance + weak prior) of parameter
-    vectors, evaluated in parallel on ``pool``."""
+    vectors, evaluated in parallel on ``pool``; ``shown``: a progress bar
+    advanced by one per vector."""
     centre = fitting.declared_values(scenario, free)
 
     def objective(vectors: list[dict]) -> list[float]:
         sims = pool.map(fitting.evaluate, [(scenario, v, seeds, moments, pool.threads)
                                            for v in vectors])
+        if shown is not None:
+            shown.update(len(vectors))
         return [min(fitting.distance(s, moments) + fitting.prior_penalty(v, centre, free),
                     fitting.FAILED_DISTANCE) for s, v in zip(sims, vectors)]
     return objective

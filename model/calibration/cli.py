@@ -78,6 +78,9 @@ def add_parsers(sub, positive, share) -> None:
     back.add_argument("--workers", type=positive, help="worker processes (default: one per core)")
     back.add_argument("--posterior", action="store_true",
                       help="seed i of the forecast uses the fit's accepted vector i mod n")
+    back.add_argument("--mcmc-steps", type=_count, default=0,
+                      help="Metropolis steps per worker after the fit; the draws become its "
+                           "accepted set (default 0)")
     back.add_argument("--out", type=Path, help="output folder (default outputs/backtest-YEAR)")
 
 
@@ -120,8 +123,8 @@ def main(args) -> int:
     result = backtest(args.fit_until, args.observed, fit=args.fit,
                       targets=_targets_path(args.targets), indicator=args.indicator,
                       trials=args.trials, seeds=args.seeds, forecast_seeds=args.forecast_seeds,
-                      scale=args.scale or (None if args.fit else 0.01), workers=args.workers, use_posterior=args.posterior,
-                      out=args.out)
+                      scale=args.scale or (None if args.fit else 0.01), workers=args.workers,
+                      use_posterior=args.posterior, out=args.out, mcmc_steps=args.mcmc_steps)
     print(result.table())
     out = args.out or Path("outputs") / f"backtest-{args.fit_until}"
     print(f"wrote {out / 'backtest.txt'} and {out / 'backtest.png'} "
