@@ -318,6 +318,8 @@ def test_mcmc_draws_become_the_accepted_set_and_match_their_objective(small_fit,
     draws = fit["accepted"]
     assert len(draws) == 2 * 2 and {d["chain"] for d in draws} == {0, 1}   # 2 chains, 2 kept
     assert fit["mcmc_evaluations"] == 2 + 2 * 4 and "Metropolis" in fit["accept_rule"]
+    # the fit's vector is the lowest of the trials and the draws
+    assert fit["distance"] <= min(d["distance"] for d in draws) + 1e-9
     targets = load_targets(path)
     scenario = fitting.problem_scenario(targets, 0.5, "tiny")
     free = fitting.free_parameters(scenario)

@@ -121,14 +121,7 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
         table = fitting.trial_table(study, free)
         best_trial = study.best_trial
         best = {f.name: float(best_trial.params[f.name]) for f in free}
-        # the optimum's moments as this code simulates them: a resumed study's
-        # trials may have run on earlier code, and the fit file must hold what
-        # its regression guard (tests/test_committed_fits.py) will find
-        simulated = pool.map(fitting.evaluate, [(scenario, best, seed_list, moments,
-                                                 pool.threads)])[0]
-        mean, sd = simulated.mean(axis=1), simulated.std(axis=1)
-        moment_distance = fitting.distance(simulated, moments)
-        penalty = fitting.prior_penalty(best, fitting.declared_values(scenario, free), free)
+        best_from = f"trial {best_trial.number}"
         accepted = posterior.accepted(table, [f.name for f in free], max_accepted)
         chain = None
         if mcmc_steps:
@@ -142,6 +135,18 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
                 chain = mcmc.walk(_objective(pool, scenario, free, seed_list, moments, shown),
                                   starts, free, mcmc_steps)
             accepted = mcmc.thin(chain.draws, max_accepted)
+            lowest = min(chain.draws, key=lambda d: d["distance"], default=None)
+            if lowest is not None and lowest["distance"] < best_trial.value:
+                best, best_from = dict(lowest["parameters"]), (f"draw: chain {lowest['chain']}, "
+                                                               f"step {lowest['step']}")
+        # the optimum's moments as this code simulates them: a resumed study's
+        # trials may have run on earlier code, and the fit file must hold what
+        # its regression guard (tests/test_committed_fits.py) will find
+        simulated = pool.map(fitting.evaluate, [(scenario, best, seed_list, moments,
+                                                 pool.threads)])[0]
+        mean, sd = simulated.mean(axis=1), simulated.std(axis=1)
+        moment_distance = fitting.distance(simulated, moments)
+        penalty = fitting.prior_penalty(best, fitting.declared_values(scenario, free), free)
         prof = ident = None
         if profile_points:
             echo(f"profile: {len(free)} parameters x {profile_points}+1 points")
@@ -160,7 +165,8 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
         "scenario": scenario.name, "code_version": posterior.code_version(),
         "date": posterior.now(), "seeds": list(seed_list), "scale": float(scenario.scale),
         "end_year": int(scenario.end_year), "trials": len(table["number"]),
-        "best_trial": int(best_trial.number), "distance": moment_distance + penalty,
+        "best_trial": int(best_trial.number), "best": best_from,
+        "distance": moment_distance + penalty,
         "moment_distance": moment_distance, "prior_penalty": penalty,
         "objective": f"moment distance + weak prior (sd {fitting.PRIOR_SD:g} of each prior range, "
                      "centred on the first trial's values)",
