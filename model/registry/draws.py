@@ -1,0 +1,228 @@
+"""Compiled loops of the registry build, each giving numpy's numbers bit for bit.
+
+A registry is drawn from one ``numpy.random.Generator`` seeded by its spec,
+so each number depends on every draw before it: the order of the draws is
+part of the registry, and a faster draw must take the same uniforms in the
+same order and do the same arithmetic on them.
+
+- :func:`binomial` is ``Generator.binomial`` for small counts (household
+  members). numpy draws ``n * min(p, 1 - p) <= 30`` by inversion (one uniform
+  per draw, another after a rare overshoot) and, with an array of counts,
+  spends most of its time setting the inversion up again whenever the count
+  changes from one household to the next. The kernel sets it up once per
+  (probability, count), by numpy's formulas, and draws its uniforms with the
+  generator's own ``random()``; larger counts are left to numpy.
+- :func:`shuffle` is ``Generator.shuffle`` (numpy's Fisher-Yates and
+  bounded integers, on the generator's own 32-bit draws).
+- :func:`sort_by` is a stable sort of columns by small integer keys (a
+  counting sort: linear, not n log n, and no gather).
+
+The tests compare each with its numpy reference on random inputs, and the
+generator's state after.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from numba import njit
+from numba.np.random.generator_core import next_uint32
+
+BATCH = 4096  # shuffle partners drawn ahead of their swaps
+# no fastmath: the kernels must do numpy's floating-point operations exactly
+JIT = {"cache": True, "nogil": True}
+INVERSION_LIMIT = 30.0  # numpy's switch from inversion to BTPE (n * min(p, 1 - p))
+
+
+@njit(**JIT)
+def _inversion(rng, n, p, qn, bound):
+    """One binomial(n, p) draw by numpy's inversion (``p <= 0.5``), its set-up given."""
+    q = 1.0 - p
+    x = 0
+    px = qn
+    u = rng.random()
+    while u > px:
+        x += 1
+        if x > bound:
+            x = 0
+            px = qn
+            u = rng.random()
+        else:
+            u -= px
+            px = ((n - x + 1) * p * px) / (x * q)
+    return x
+
+
+@njit(**JIT)
+def _binomial_kernel(rng, n, probs, choice, out):
+    """``out[i]`` ~ binomial(``n[i]``, ``probs[choice[i]]``) (``choice`` of
+    length 1: the same probability for all), drawn in index order."""
+    top = 0
+    for i in range(len(n)):
+        top = max(top, np.int64(n[i]))
+    qn = np.empty((len(probs), top + 1))
+    bound = np.empty((len(probs), top + 1), np.int64)
+    for j in range(len(probs)):
+        p = probs[j]
+        small = p if p <= 0.5 else 1.0 - p
+        q = 1.0 - small
+        for m in range(top + 1):
+            qn[j, m] = math.exp(m * math.log(q))
+            mean = m * small
+            limit = mean + 10.0 * math.sqrt(mean * q + 1.0)
+            bound[j, m] = np.int64(min(limit, m))   # numpy: MIN(n, limit), truncated
+    same = len(choice) == 1
+    for i in range(len(n)):
+        m = np.int64(n[i])
+        j = choice[0] if same else choice[i]
+        p = probs[j]
+        if m == 0 or p == 0.0:
+            out[i] = 0
+        elif p <= 0.5:
+            out[i] = _inversion(rng, m, p, qn[j, m], bound[j, m])
+        else:
+            out[i] = m - _inversion(rng, m, 1.0 - p, qn[j, m], bound[j, m])
+
+
+def binomial(rng: np.random.Generator, n: np.ndarray, p: float | Sequence[float],
+             choice: np.ndarray | None = None) -> np.ndarray:
+    """``rng.binomial(n, p)`` for an array of small counts, the same draws faster.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Drawn from (its state advances as numpy's would).
+    n : numpy.ndarray of int
+        Trials of each draw (persons), >= 0.
+    p : float or sequence of float
+        Success probability in [0, 1]; with ``choice``, the probabilities
+        ``choice`` picks from.
+    choice : numpy.ndarray of int, optional
+        Index into ``p`` of each draw (same length as ``n``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Draws in the dtype of ``n`` (a draw never exceeds its ``n``).
+    """
+    n = np.ascontiguousarray(n)
+    probs = np.atleast_1d(np.asarray(p, dtype=np.float64))
+    if choice is None:
+        if len(probs) != 1:
+            raise ValueError("binomial: several probabilities need a choice per draw")
+        index = np.zeros(1, np.intp)
+    else:
+        index = np.ascontiguousarray(choice)
+        if len(index) != len(n) or (len(index) and not 0 <= index.min() <= index.max()
+                                    < len(probs)):
+            raise ValueError("binomial: choice must pick a probability for every draw")
+    if not np.all((probs >= 0) & (probs <= 1)):
+        raise ValueError(f"binomial: p = {probs.tolist()}: expected probabilities in [0, 1]")
+    if len(n) == 0:
+        return n.copy()
+    if n.min() < 0:
+        raise ValueError("binomial: n < 0")
+    if int(n.max()) * float(np.minimum(probs, 1 - probs).max()) > INVERSION_LIMIT:
+        # BTPE: numpy's own (never for household members)
+        per_draw = probs[0] if choice is None else probs[index]
+        return rng.binomial(n, per_draw).astype(n.dtype)
+    out = np.empty_like(n)
+    _binomial_kernel(rng, n, probs, index, out)
+    return out
+
+
+@njit(**JIT)
+def _interval(bitgen, high):
+    """A uniform integer in [0, ``high``] for ``high`` < 2**32: numpy's
+    ``random_interval`` (masked rejection on 32-bit draws)."""
+    if high == 0:
+        return 0
+    mask = high
+    for shift in (1, 2, 4, 8, 16):
+        mask |= mask >> shift
+    while True:
+        value = np.int64(next_uint32(bitgen)) & mask
+        if value <= high:
+            return value
+
+
+@njit(**JIT)
+def _shuffle_kernel(rng, x):
+    bitgen = rng.bit_generator
+    partners = np.empty(BATCH, np.int64)
+    i = len(x) - 1
+    while i > 0:
+        k = min(BATCH, i)
+        for t in range(k):   # the partners of the next k swaps, drawn in numpy's order
+            partners[t] = _interval(bitgen, np.int64(i - t))
+        for t in range(k):   # then the swaps, in order, free of the draws between them
+            a, j = i - t, partners[t]
+            x[a], x[j] = x[j], x[a]
+        i -= k
+
+
+def shuffle(rng: np.random.Generator, x: np.ndarray) -> None:
+    """``rng.shuffle(x)`` for a 1-d contiguous array, in place: the same order.
+
+    numpy's Fisher-Yates from the last element down, each partner drawn by
+    ``random_interval``. The partners are drawn a batch ahead of the swaps
+    (the draws do not depend on the data), so the processor has many of the
+    swaps' scattered memory reads in flight at once: a large shuffle is
+    several times faster than numpy's.
+    """
+    if x.ndim != 1 or not x.flags.c_contiguous:
+        raise ValueError("shuffle: expected a 1-d contiguous array")
+    if len(x) > 2**32:   # numpy draws 64-bit partners there
+        rng.shuffle(x)
+    else:
+        _shuffle_kernel(rng, x)
+
+
+@njit(**JIT)
+def _scatter(keys, start, column, out):
+    at = start.copy()
+    for i in range(len(keys)):
+        k = keys[i]
+        out[at[k]] = column[i]
+        at[k] += 1
+
+
+def sort_by(keys: np.ndarray, n_keys: int, *columns: np.ndarray,
+            coarse: np.ndarray | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Rows per key, and ``column[np.argsort(keys, kind="stable")]`` of each column.
+
+    A counting sort (integer keys in ``[0, n_keys)``): linear, each column
+    read in order and written in runs (a gather by the sorted order reads all
+    over memory). With many keys, ``coarse`` (a group of each key,
+    non-decreasing in the key, e.g. the county of each village) sorts by
+    group first, so that the pass by key writes to the runs of one group at
+    a time; the result is the same.
+
+    Returns
+    -------
+    counts : numpy.ndarray of int64
+        Rows of each key (``np.bincount(keys, minlength=n_keys)``).
+    sorted : list of numpy.ndarray
+        The columns, rows in key order (rows of one key in their order).
+    """
+    keys = np.ascontiguousarray(keys)
+    counts = np.bincount(keys, minlength=n_keys)   # raises for a negative key
+    if len(counts) != n_keys:
+        raise ValueError(f"sort_by: keys must lie in [0, {n_keys})")
+    if any(len(column) != len(keys) for column in columns):
+        raise ValueError("sort_by: every column needs one row per key")
+    if coarse is not None:
+        if len(coarse) != n_keys or np.any(np.diff(coarse) < 0) or (n_keys and coarse[0] < 0):
+            raise ValueError("sort_by: coarse must give each key a group >= 0, "
+                             "non-decreasing in the key")
+        n_groups = int(coarse[-1]) + 1 if n_keys else 0
+        _, (keys, *columns) = sort_by(coarse[keys], n_groups, keys, *columns)
+    start = np.zeros(n_keys, np.int64)
+    np.cumsum(counts[:-1], out=start[1:])
+    out = []
+    for column in columns:
+        out.append(np.empty_like(column))
+        _scatter(keys, start, np.ascontiguousarray(column), out[-1])
+    return counts, out
