@@ -114,3 +114,18 @@ def test_a_build_is_the_same_whatever_its_piece_size(monkeypatch, name, scale):
         for column in a:
             assert a[column].dtype == b[column].dtype, column
             assert np.array_equal(a[column], b[column]), column
+
+
+def test_villages_are_the_numpy_references():
+    source = np.random.default_rng(2)
+    n_poor, n_other = source.integers(0, 6, 50), source.integers(0, 40, 50)
+    n_other[n_poor + n_other == 0] = 1
+    first = np.concatenate([[0], np.cumsum(n_poor + n_other)[:-1]])
+    p_poor = np.where(n_other == 0, 1.0, np.where(n_poor == 0, 0.0, 0.6))
+    county = source.integers(0, 50, 30_000).astype(np.int16)
+    numpy_rng, kernel_rng = twins()
+    expected = draws.villages_numpy(numpy_rng, county, p_poor, first, n_poor, n_other)
+    got = draws.villages(kernel_rng, county, p_poor, first, n_poor, n_other)
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, expected)
+    assert_same_state(numpy_rng, kernel_rng)

@@ -9,11 +9,14 @@ same order and do the same arithmetic on them.
   members). numpy draws ``n * min(p, 1 - p) <= 30`` by inversion (one uniform
   per draw, another after a rare overshoot) and, with an array of counts,
   spends most of its time setting the inversion up again whenever the count
-  changes from one household to the next. The kernel sets it up once per
-  (probability, count), by numpy's formulas, and draws its uniforms with the
+  changes from one household to the next, and in a chain of divisions per
+  draw. The kernel computes the inversion's terms once per (probability,
+  count), by numpy's operations, and draws its uniforms with the
   generator's own ``random()``; larger counts are left to numpy.
 - :func:`shuffle` is ``Generator.shuffle`` (numpy's Fisher-Yates and
   bounded integers, on the generator's own 32-bit draws).
+- :func:`villages` places households in villages (two uniforms each),
+  without numpy's int64 temporaries.
 - :func:`sort_by` is a stable sort of columns by small integer keys (a
   counting sort: linear, not n log n, and no gather).
 
@@ -37,42 +40,46 @@ INVERSION_LIMIT = 30.0  # numpy's switch from inversion to BTPE (n * min(p, 1 - 
 
 
 @njit(**JIT)
-def _inversion(rng, n, p, qn, bound):
-    """One binomial(n, p) draw by numpy's inversion (``p <= 0.5``), its set-up given."""
-    q = 1.0 - p
+def _inversion(rng, px, bound):
+    """One draw by numpy's inversion, its terms ``px`` (of x = 0, 1, ...) given."""
     x = 0
-    px = qn
     u = rng.random()
-    while u > px:
+    while u > px[x]:
         x += 1
         if x > bound:
             x = 0
-            px = qn
             u = rng.random()
         else:
-            u -= px
-            px = ((n - x + 1) * p * px) / (x * q)
+            u -= px[x - 1]
     return x
 
 
 @njit(**JIT)
 def _binomial_kernel(rng, n, probs, choice, out):
     """``out[i]`` ~ binomial(``n[i]``, ``probs[choice[i]]``) (``choice`` of
-    length 1: the same probability for all), drawn in index order."""
+    length 1: the same probability for all), drawn in index order.
+
+    numpy's inversion (``random_binomial_inversion``) computes, per draw, the
+    terms px(0) = q**n, px(x) = px(x - 1) (n - x + 1) p / (x q) up to a
+    bound, with p = min(p, 1 - p); they depend on (p, n) only, so they are
+    computed here once, by the same operations in the same order.
+    """
     top = 0
     for i in range(len(n)):
         top = max(top, np.int64(n[i]))
-    qn = np.empty((len(probs), top + 1))
-    bound = np.empty((len(probs), top + 1), np.int64)
+    px = np.zeros((len(probs), top + 1, top + 1))
+    bound = np.zeros((len(probs), top + 1), np.int64)
     for j in range(len(probs)):
         p = probs[j]
         small = p if p <= 0.5 else 1.0 - p
         q = 1.0 - small
         for m in range(top + 1):
-            qn[j, m] = math.exp(m * math.log(q))
             mean = m * small
             limit = mean + 10.0 * math.sqrt(mean * q + 1.0)
             bound[j, m] = np.int64(min(limit, m))   # numpy: MIN(n, limit), truncated
+            px[j, m, 0] = math.exp(m * math.log(q))
+            for x in range(1, bound[j, m] + 1):
+                px[j, m, x] = ((m - x + 1) * small * px[j, m, x - 1]) / (x * q)
     same = len(choice) == 1
     for i in range(len(n)):
         m = np.int64(n[i])
@@ -81,9 +88,9 @@ def _binomial_kernel(rng, n, probs, choice, out):
         if m == 0 or p == 0.0:
             out[i] = 0
         elif p <= 0.5:
-            out[i] = _inversion(rng, m, p, qn[j, m], bound[j, m])
+            out[i] = _inversion(rng, px[j, m], bound[j, m])
         else:
-            out[i] = m - _inversion(rng, m, 1.0 - p, qn[j, m], bound[j, m])
+            out[i] = m - _inversion(rng, px[j, m], bound[j, m])
 
 
 def binomial(rng: np.random.Generator, n: np.ndarray, p: float | Sequence[float],
@@ -131,6 +138,60 @@ def binomial(rng: np.random.Generator, n: np.ndarray, p: float | Sequence[float]
     out = np.empty_like(n)
     _binomial_kernel(rng, n, probs, index, out)
     return out
+
+
+@njit(**JIT)
+def _villages_kernel(rng, county, p_poor, first, n_poor, n_other, village):
+    n = len(county)
+    poor = np.empty(n, np.bool_)
+    for i in range(n):
+        poor[i] = rng.random() < p_poor[county[i]]
+    for i in range(n):
+        c = county[i]
+        u = rng.random()
+        if poor[i]:
+            village[i] = first[c] + np.int64(u * n_poor[c])
+        else:
+            village[i] = first[c] + n_poor[c] + np.int64(u * n_other[c])
+
+
+def villages(rng: np.random.Generator, county: np.ndarray, p_poor: np.ndarray,
+             first: np.ndarray, n_poor: np.ndarray, n_other: np.ndarray) -> np.ndarray:
+    """Village of each household: poor with probability ``p_poor`` of its county
+    (a uniform per household), then a uniform among its county's poor or
+    other villages (a second uniform per household, after all the first).
+
+    The same as the numpy reference (``villages_numpy``), one pass each.
+
+    Parameters
+    ----------
+    county : numpy.ndarray of int
+        County row of each household.
+    p_poor : numpy.ndarray of float
+        Chance of a poor village, per county.
+    first, n_poor, n_other : numpy.ndarray of int64
+        Per county: the row of its first village, its poor villages (rows
+        ``first`` on) and its other villages (after the poor ones).
+
+    Returns
+    -------
+    numpy.ndarray of int32
+    """
+    village = np.empty(len(county), np.int32)
+    _villages_kernel(rng, np.ascontiguousarray(county), np.asarray(p_poor, np.float64),
+                     np.asarray(first, np.int64), np.asarray(n_poor, np.int64),
+                     np.asarray(n_other, np.int64), village)
+    return village
+
+
+def villages_numpy(rng: np.random.Generator, county: np.ndarray, p_poor: np.ndarray,
+                   first: np.ndarray, n_poor: np.ndarray, n_other: np.ndarray) -> np.ndarray:
+    """The numpy reference of :func:`villages`."""
+    in_poor = rng.random(len(county)) < p_poor[county]
+    u = rng.random(len(county))
+    village = np.where(in_poor, first[county] + (u * n_poor[county]).astype(np.int64),
+                       first[county] + n_poor[county] + (u * n_other[county]).astype(np.int64))
+    return village.astype(np.int32)
 
 
 @njit(**JIT)
@@ -189,6 +250,20 @@ def _scatter(keys, start, column, out):
         at[k] += 1
 
 
+@njit(**JIT)
+def _count(keys, n_keys):
+    counts = np.zeros(n_keys, np.int64)
+    for i in range(len(keys)):
+        counts[keys[i]] += 1
+    return counts
+
+
+@njit(**JIT)
+def _take(table, index, out):
+    for i in range(len(index)):
+        out[i] = table[index[i]]
+
+
 def sort_by(keys: np.ndarray, n_keys: int, *columns: np.ndarray,
             coarse: np.ndarray | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
     """Rows per key, and ``column[np.argsort(keys, kind="stable")]`` of each column.
@@ -208,17 +283,21 @@ def sort_by(keys: np.ndarray, n_keys: int, *columns: np.ndarray,
         The columns, rows in key order (rows of one key in their order).
     """
     keys = np.ascontiguousarray(keys)
-    counts = np.bincount(keys, minlength=n_keys)   # raises for a negative key
-    if len(counts) != n_keys:
+    if len(keys) and not 0 <= keys.min() <= keys.max() < n_keys:
         raise ValueError(f"sort_by: keys must lie in [0, {n_keys})")
     if any(len(column) != len(keys) for column in columns):
         raise ValueError("sort_by: every column needs one row per key")
+    counts = _count(keys, n_keys)
     if coarse is not None:
+        coarse = np.ascontiguousarray(coarse)
         if len(coarse) != n_keys or np.any(np.diff(coarse) < 0) or (n_keys and coarse[0] < 0):
             raise ValueError("sort_by: coarse must give each key a group >= 0, "
                              "non-decreasing in the key")
-        n_groups = int(coarse[-1]) + 1 if n_keys else 0
-        _, (keys, *columns) = sort_by(coarse[keys], n_groups, keys, *columns)
+        group = np.empty(len(keys), coarse.dtype)
+        _take(coarse, keys, group)
+        _, (keys, *columns) = sort_by(group, int(coarse[-1]) + 1 if n_keys else 0, keys,
+                                      *columns)
+        del group
     start = np.zeros(n_keys, np.int64)
     np.cumsum(counts[:-1], out=start[1:])
     out = []

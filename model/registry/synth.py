@@ -147,12 +147,17 @@ def fit_table(spec: dict[str, Any], source: str = "spec") -> tuple[np.ndarray, n
 def _decode(cells: np.ndarray, names: tuple[str, ...] = DIM_NAMES) -> dict[str, np.ndarray]:
     """Dimension values (int8) of each household's cell index (``size``: persons)."""
     every = np.arange(int(np.prod(SHAPE)))
-    out = {}
+    values = {}   # of every cell (a small table), looked up
     stride = len(every)
     for name, n in zip(DIM_NAMES, SHAPE):
         stride //= n
-        if name in names:   # looked up in the values of every cell (a small table)
-            out[name] = ((every // stride) % n + (name == "size")).astype(np.int8)[cells]
+        if name in names:
+            values[name] = ((every // stride) % n + (name == "size")).astype(np.int8)
+    out = {name: np.empty(len(cells), np.int8) for name in values}
+    for part in _pieces(len(cells)):
+        index = cells[part].astype(np.intp)
+        for name, table in values.items():
+            out[name][part] = table[index]
     return out
 
 
@@ -292,12 +297,14 @@ def _assumptions(spec: dict, source: str) -> dict[str, Any]:
 
 def _to_counties(rng: np.random.Generator, region: np.ndarray, cs: Counties,
                  weights: np.ndarray, exact: np.ndarray | None) -> np.ndarray:
-    """County of each household: within its region, exact counts or apportioned weights.
+    """County of each household (within its region, exact counts or apportioned
+    weights), and the households of each county.
 
     ``region`` must be sorted (households come in cell order, region first).
     """
     county = np.empty(len(region), np.int16)
-    bounds = np.searchsorted(region, np.arange(4))
+    placed = np.zeros(len(cs.names), np.int64)
+    bounds = np.searchsorted(region, np.arange(4, dtype=region.dtype))
     for r in range(3):
         lo, hi = bounds[r], bounds[r + 1]
         if hi == lo:
@@ -306,7 +313,8 @@ def _to_counties(rng: np.random.Generator, region: np.ndarray, cs: Counties,
         counts = exact[ids] if exact is not None else apportion(hi - lo, weights[ids])
         county[lo:hi] = np.repeat(ids.astype(np.int16), counts)
         draws.shuffle(rng, county[lo:hi])   # rng.permutation, faster
-    return county
+        placed[ids] = counts
+    return county, placed
 
 
 def _people(index: np.ndarray, cells: np.ndarray, length: int,
@@ -335,17 +343,7 @@ def _villages(rng: np.random.Generator, spec: dict, source: str, cs: Counties,
     per_county = n_poor + n_other
     first = np.concatenate([[0], np.cumsum(per_county)[:-1]])
     p_poor = np.where(n_other == 0, 1.0, np.where(n_poor == 0, 0.0, poor_share))
-    n = len(county)
-    in_poor = np.empty(n, bool)
-    for part in _pieces(n):
-        in_poor[part] = rng.random(part.stop - part.start) < p_poor[county[part]]
-    village = np.empty(n, np.int32)
-    for part in _pieces(n):   # the first poor village + u x poor villages, or the other
-        c, poor = county[part], in_poor[part]
-        lowest = np.where(poor, first[c], first[c] + n_poor[c])
-        span = np.where(poor, n_poor[c], n_other[c])
-        village[part] = lowest + (rng.random(len(c)) * span).astype(np.int64)
-    del in_poor
+    village = draws.villages(rng, county, p_poor, first, n_poor, n_other)
     nv = int(per_county.sum())
     v_county = np.repeat(np.arange(len(per_county)), per_county)
     poor_flag = (np.arange(nv) - first[v_county]) < n_poor[v_county]
@@ -412,12 +410,11 @@ def build(spec: dict[str, Any], source: str = "spec", scale: float = 1.0) -> Reg
     assume = _assumptions(spec, source)
     rng = np.random.default_rng(int(spec.get("seed", 0)))
     cells = _cells(table)
-    county = _to_counties(rng, _decode_region(cells), cs, cs.share, cs.households)
+    county, reg_counts = _to_counties(rng, _decode_region(cells), cs, cs.share, cs.households)
     registered = np.ones(len(cells), np.uint8)
     if "near_poor" in spec:
         pool = _pool_cells(spec, source, fitted, len(cells))
-        reg_counts = np.bincount(county, minlength=len(cs.names))
-        pool_county = _to_counties(rng, _decode_region(pool), cs, reg_counts + 1e-9, None)
+        pool_county, _ = _to_counties(rng, _decode_region(pool), cs, reg_counts + 1e-9, None)
         cells, county = np.concatenate([cells, pool]), np.concatenate([county, pool_county])
         registered = np.concatenate([registered, np.zeros(len(pool), np.uint8)])
     village, villages, counties_t = _villages(rng, spec, source, cs, county, cells, registered)
