@@ -129,3 +129,25 @@ def test_villages_are_the_numpy_references():
     assert got.dtype == np.int32
     np.testing.assert_array_equal(got, expected)
     assert_same_state(numpy_rng, kernel_rng)
+
+
+@pytest.mark.parametrize("share", [0.0, 0.05, 0.5, 1.0])
+def test_below_is_uniforms_below_a_share(share):
+    numpy_rng, kernel_rng = twins()
+    expected = numpy_rng.random(10_001) < share
+    np.testing.assert_array_equal(draws.below(kernel_rng, 10_001, share), expected)
+    assert_same_state(numpy_rng, kernel_rng)
+
+
+def test_take_and_sum_by_are_numpys():
+    source = np.random.default_rng(4)
+    index = source.integers(0, 300, 20_000).astype(np.uint16)
+    table = source.integers(-5, 100, 300).astype(np.int8)
+    np.testing.assert_array_equal(draws.take(table, index), table[index])
+    weights = source.integers(0, 11, len(index)).astype(np.int16)
+    np.testing.assert_array_equal(draws.sum_by(index, weights, 301),
+                                  np.bincount(index, weights=weights, minlength=301))
+    with pytest.raises(IndexError):
+        draws.take(table[:10], index)
+    with pytest.raises(ValueError):
+        draws.sum_by(index, weights, 200)

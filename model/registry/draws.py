@@ -15,8 +15,12 @@ same order and do the same arithmetic on them.
   generator's own ``random()``; larger counts are left to numpy.
 - :func:`shuffle` is ``Generator.shuffle`` (numpy's Fisher-Yates and
   bounded integers, on the generator's own 32-bit draws).
+- :func:`below` draws flags (a uniform below a share) without a float64
+  array of uniforms.
 - :func:`villages` places households in villages (two uniforms each),
   without numpy's int64 temporaries.
+- :func:`take` and :func:`sum_by` are ``table[index]`` and ``np.bincount``
+  with weights, without numpy's copies of a small-integer index.
 - :func:`sort_by` is a stable sort of columns by small integer keys (a
   counting sort: linear, not n log n, and no gather).
 
@@ -141,6 +145,19 @@ def binomial(rng: np.random.Generator, n: np.ndarray, p: float | Sequence[float]
 
 
 @njit(**JIT)
+def _below_kernel(rng, share, out):
+    for i in range(len(out)):
+        out[i] = rng.random() < share
+
+
+def below(rng: np.random.Generator, n: int, share: float) -> np.ndarray:
+    """``rng.random(n) < share`` (bool), without the uniforms' float64 array."""
+    out = np.empty(n, np.bool_)
+    _below_kernel(rng, float(share), out)
+    return out
+
+
+@njit(**JIT)
 def _villages_kernel(rng, county, p_poor, first, n_poor, n_other, village):
     n = len(county)
     poor = np.empty(n, np.bool_)
@@ -248,6 +265,36 @@ def _scatter(keys, start, column, out):
         k = keys[i]
         out[at[k]] = column[i]
         at[k] += 1
+
+
+@njit(**JIT)
+def _sum_by(index, weights, out):
+    for i in range(len(index)):
+        out[index[i]] += weights[i]
+
+
+def sum_by(index: np.ndarray, weights: np.ndarray, length: int) -> np.ndarray:
+    """``np.bincount(index, weights, minlength=length)`` for whole-number weights
+    (float64 sums, exact below 2**53 in any order), without numpy's intp and
+    float64 copies of the arguments."""
+    index, weights = np.ascontiguousarray(index), np.ascontiguousarray(weights)
+    if len(index) != len(weights):
+        raise ValueError("sum_by: one weight per index")
+    if len(index) and not 0 <= index.min() <= index.max() < length:
+        raise ValueError(f"sum_by: index must lie in [0, {length})")
+    out = np.zeros(length)
+    _sum_by(index, weights, out)
+    return out
+
+
+def take(table: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``table[index]`` without numpy's intp copy of ``index``."""
+    index = np.ascontiguousarray(index)
+    if len(index) and not 0 <= index.min() <= index.max() < len(table):
+        raise IndexError(f"take: index must lie in [0, {len(table)})")
+    out = np.empty(len(index), table.dtype)
+    _take(np.ascontiguousarray(table), index, out)
+    return out
 
 
 @njit(**JIT)

@@ -66,7 +66,7 @@ from model.registry.tables import (
     cast,
 )
 
-CHUNK = 1 << 20  # households drawn or summed at a time (bounds the float64 temporaries)
+CHUNK = 1 << 20  # incomes drawn at a time (bounds their float64 temporaries)
 
 __all__ = ["MAX_SIZE", "build", "builtin_specs", "load_spec", "synthetic"]
 
@@ -144,21 +144,17 @@ def fit_table(spec: dict[str, Any], source: str = "spec") -> tuple[np.ndarray, n
     return fitted, ipf.round_exact(fitted, cons), cs
 
 
+def _decode_table(name: str) -> np.ndarray:
+    """Value (int8) of dimension ``name`` in every cell (``size``: persons)."""
+    k = DIM_NAMES.index(name)
+    stride = int(np.prod(SHAPE[k + 1:]))
+    every = np.arange(int(np.prod(SHAPE)))
+    return ((every // stride) % SHAPE[k] + (name == "size")).astype(np.int8)
+
+
 def _decode(cells: np.ndarray, names: tuple[str, ...] = DIM_NAMES) -> dict[str, np.ndarray]:
     """Dimension values (int8) of each household's cell index (``size``: persons)."""
-    every = np.arange(int(np.prod(SHAPE)))
-    values = {}   # of every cell (a small table), looked up
-    stride = len(every)
-    for name, n in zip(DIM_NAMES, SHAPE):
-        stride //= n
-        if name in names:
-            values[name] = ((every // stride) % n + (name == "size")).astype(np.int8)
-    out = {name: np.empty(len(cells), np.int8) for name in values}
-    for part in _pieces(len(cells)):
-        index = cells[part].astype(np.intp)
-        for name, table in values.items():
-            out[name][part] = table[index]
-    return out
+    return {name: draws.take(_decode_table(name), cells) for name in names}
 
 
 def _cells(table: np.ndarray) -> np.ndarray:
@@ -169,14 +165,6 @@ def _cells(table: np.ndarray) -> np.ndarray:
 def _pieces(n: int):
     """Slices of ``range(n)`` of at most :data:`CHUNK` rows, in order."""
     return (slice(lo, min(lo + CHUNK, n)) for lo in range(0, n, CHUNK))
-
-
-def _below(rng: np.random.Generator, n: int, share: float) -> np.ndarray:
-    """``rng.random(n) < share`` drawn a piece at a time (the same uniforms)."""
-    out = np.empty(n, bool)
-    for part in _pieces(n):
-        out[part] = rng.random(part.stop - part.start) < share
-    return out
 
 
 # ---------------------------------------------------------------- members
@@ -266,10 +254,10 @@ def _households(rng: np.random.Generator, cells: np.ndarray, registered: np.ndar
     cols.update({
         "category": d["category"], "cause": d["cause"], "size": size,
         "labourers": labourers, "registered": registered,
-        "harsh_area": _below(rng, n, assume["harsh_area_share"]),
-        "insured": _below(rng, n, assume["insured_share"]),
+        "harsh_area": draws.below(rng, n, assume["harsh_area_share"]),
+        "insured": draws.below(rng, n, assume["insured_share"]),
         "housing_safe": d["housing"] == 0,
-        "water_safe": ~_below(rng, n, assume["water_unsafe_share"]),
+        "water_safe": ~draws.below(rng, n, assume["water_unsafe_share"]),
         "market_income": income,
     })
     return cols
@@ -321,13 +309,8 @@ def _people(index: np.ndarray, cells: np.ndarray, length: int,
             registered: np.ndarray | None = None) -> np.ndarray:
     """Persons (float64) per value of ``index``, of the registered households only
     when ``registered`` is given; whole numbers, so the sums are exact."""
-    total = np.zeros(length)
-    for part in _pieces(len(index)):
-        size = cells[part] % SHAPE[-1] + 1.0    # size is the last dimension
-        if registered is not None:
-            size *= registered[part]
-        total += np.bincount(index[part], weights=size, minlength=length)
-    return total
+    size = draws.take(_decode_table("size"), cells)
+    return draws.sum_by(index, size if registered is None else size * registered, length)
 
 
 def _villages(rng: np.random.Generator, spec: dict, source: str, cs: Counties,
@@ -419,15 +402,18 @@ def build(spec: dict[str, Any], source: str = "spec", scale: float = 1.0) -> Reg
         registered = np.concatenate([registered, np.zeros(len(pool), np.uint8)])
     village, villages, counties_t = _villages(rng, spec, source, cs, county, cells, registered)
     # households in village order (so county order); members drawn in that order
-    nv = len(villages["village_id"])
-    per_village, (cells, registered, county) = draws.sort_by(
-        village, nv, cells, registered, county, coarse=villages["county"].astype(np.int16))
+    nv, v_county = len(villages["village_id"]), villages["county"].astype(np.int16)
+    del county   # each household is in a village of its county (every county has one)
+    per_village, (cells, registered) = draws.sort_by(village, nv, cells, registered,
+                                                     coarse=v_county)
     del village
     households = _households(rng, cells, registered, spec, assume, source)
     del cells, registered
     village = np.repeat(np.arange(nv, dtype=np.int32), per_village)  # the sorted villages
+    per_county = np.bincount(v_county, weights=per_village, minlength=len(cs.names))
     households.update(hh_id=np.arange(len(village), dtype=np.int64), village=village,
-                      county=county)
+                      county=np.repeat(np.arange(len(cs.names), dtype=np.int16),
+                                       per_county.astype(np.int64)))
     # a village that meets the infrastructure conditions has safe drinking
     # water (Hubei's nine haves, seed 000 §三(二); Ruyuan's tap water, seed 004
     # §二(二)): unsafe water is only where the village infrastructure is missing,
