@@ -1,11 +1,14 @@
 """Built registries kept on disk (model/registry/cache.py): the same registry
-back, built once, rebuilt when anything it depends on changes."""
+back, memory-mapped, built once, rebuilt when anything it depends on changes
+or the entry is damaged; killed builds leave no entry; old entries go beyond
+the size limit."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from model.errors import PovsimError
 from model.registry import cache
 from model.runs import _spec_text
 from model.registry.synth import synthetic
@@ -155,3 +158,12 @@ def test_entries_beyond_the_size_limit_go_least_recently_used_first(cache_dir, m
     cache.cached(text, 0.004, built([]))
     assert entries[0].exists() and not entries[1].exists() and not entries[2].exists()
     assert (cache_dir / "registry" / cache.key(text, 0.004)).exists()
+
+
+@pytest.mark.parametrize("given", ["lots", "-1", "nan"])
+def test_a_bad_size_limit_is_named_before_the_build(cache_dir, monkeypatch, given):
+    monkeypatch.setenv("POVSIM_CACHE_GB", given)
+    calls = []
+    with pytest.raises(PovsimError, match="POVSIM_CACHE_GB"):
+        cache.cached(_spec_text("ruyuan"), SCALE, built(calls))
+    assert calls == []

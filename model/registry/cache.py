@@ -27,6 +27,7 @@ used beyond that.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -40,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model.errors import PovsimError
 from model.registry.tables import Registry
 
 TABLES = ("households", "villages", "counties")
@@ -156,20 +158,23 @@ def cached(spec_text: str, scale: float, build: Callable[[], Registry]) -> Regis
     where = folder()
     if where is None:
         return build()
+    limit = limit_bytes()   # a bad $POVSIM_CACHE_GB says so before the build
     entry = where / "registry" / key(spec_text, float(scale))
     if (entry / "meta.json").is_file():
         try:
             registry = load(entry)
-            os.utime(entry / "meta.json")   # last used, for prune
-            return registry
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             shutil.rmtree(entry, ignore_errors=True)  # unreadable: build it again
+        else:
+            with contextlib.suppress(OSError):   # a read-only cache is still read
+                os.utime(entry / "meta.json")     # last used, for prune
+            return registry
     elif entry.is_dir():   # not written by save (which renames whole entries)
         shutil.rmtree(entry, ignore_errors=True)
     registry = build()
     try:
         save(registry, entry)
-        prune(entry.parent, limit_bytes(), keep=entry)
+        prune(entry.parent, limit, keep=entry)
     except OSError:
         pass  # a read-only or full disk: run without the cache
     return registry
@@ -181,8 +186,11 @@ def limit_bytes() -> float:
     try:
         gigabytes = float(given) if given else DEFAULT_GB
     except ValueError:
-        gigabytes = DEFAULT_GB
-    return max(gigabytes, 0.0) * 1e9
+        gigabytes = -1.0
+    if not gigabytes >= 0:
+        raise PovsimError(f"POVSIM_CACHE_GB = {given!r}: expected a number of gigabytes >= 0 "
+                          "(the size of the registry cache)")
+    return gigabytes * 1e9
 
 
 def _size(path: Path) -> int:
