@@ -22,8 +22,13 @@
    with income just above the line, drawn from the same fitted table.
 
 Everything is vectorised (no Python loop over households) and seeded by the
-spec, so a spec always builds the same registry. :func:`synthetic` makes a
-large registry without published counts, for benchmarks.
+spec, so a spec always builds the same registry. The large draws, the
+shuffles and the sort by village run as compiled loops that give numpy's
+numbers bit for bit (:mod:`model.registry.draws`); household columns are
+built in their small dtypes, and float64 uniforms a piece at a time, so the
+national registry (32M households, 1.1 GB of tables) builds in about 1.5 GB.
+:func:`synthetic` makes a large registry without published counts, for
+benchmarks.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from model.errors import PovsimError, close_match
-from model.registry import ipf
+from model.registry import draws, ipf
 from model.registry.files import read_utf8
 from model.registry.spec import (
     ASSUMPTION_KEYS,
@@ -65,6 +70,8 @@ from model.registry.tables import (
     Registry,
     cast,
 )
+
+CHUNK = 1 << 20  # incomes drawn at a time (bounds their float64 temporaries)
 
 __all__ = ["MAX_SIZE", "build", "builtin_specs", "load_spec", "synthetic"]
 
@@ -142,20 +149,27 @@ def fit_table(spec: dict[str, Any], source: str = "spec") -> tuple[np.ndarray, n
     return fitted, ipf.round_exact(fitted, cons), cs
 
 
-def _decode(cells: np.ndarray) -> dict[str, np.ndarray]:
-    """Dimension values (int8) of each household's cell index."""
-    out = {}
-    stride = int(np.prod(SHAPE))
-    for name, n in zip(DIM_NAMES, SHAPE):
-        stride //= n
-        out[name] = ((cells // stride) % n).astype(np.int8)
-    out["size"] += 1   # index 0 is one person
-    return out
+def _decode_table(name: str) -> np.ndarray:
+    """Value (int8) of dimension ``name`` in every cell (``size``: persons)."""
+    k = DIM_NAMES.index(name)
+    stride = int(np.prod(SHAPE[k + 1:]))
+    every = np.arange(int(np.prod(SHAPE)))
+    return ((every // stride) % SHAPE[k] + (name == "size")).astype(np.int8)
+
+
+def _decode(cells: np.ndarray, names: tuple[str, ...] = DIM_NAMES) -> dict[str, np.ndarray]:
+    """Dimension values (int8) of each household's cell index (``size``: persons)."""
+    return {name: draws.take(_decode_table(name), cells) for name in names}
 
 
 def _cells(table: np.ndarray) -> np.ndarray:
     """One cell index per household, in cell order (uint16 is enough)."""
     return np.repeat(np.arange(table.size, dtype=np.uint16), table.ravel())
+
+
+def _pieces(n: int):
+    """Slices of ``range(n)`` of at most :data:`CHUNK` rows, in order."""
+    return (slice(lo, min(lo + CHUNK, n)) for lo in range(0, n, CHUNK))
 
 
 # ---------------------------------------------------------------- members
@@ -167,7 +181,7 @@ def _exact_extra(rng: np.random.Generator, room: np.ndarray, need: int,
     if not 0 <= need <= cap:
         raise PovsimError(f"{what}: impossible: the households drawn have room for 0 to {cap} "
                           f"more members, {need} needed")
-    extra = rng.binomial(room, need / cap if cap else 0.0).astype(np.int32)
+    extra = draws.binomial(rng, room, need / cap if cap else 0.0)
     diff = need - int(extra.sum(dtype=np.int64))
     while diff != 0:
         pool = np.flatnonzero(extra < room) if diff > 0 else np.flatnonzero(extra > 0)
@@ -177,11 +191,21 @@ def _exact_extra(rng: np.random.Generator, room: np.ndarray, need: int,
     return extra
 
 
-def _lognormal(rng: np.random.Generator, mask: np.ndarray, mu_sigma: tuple[float, float]
-               ) -> np.ndarray:
-    """Log-normal draws where ``mask`` (0 elsewhere)."""
-    out = np.zeros(len(mask))
-    out[mask] = rng.lognormal(mu_sigma[0], mu_sigma[1], int(mask.sum()))
+def _market_income(rng: np.random.Generator, labour: np.ndarray, reg: np.ndarray,
+                   shapes: dict, pool_range: tuple[float, float], line: float) -> np.ndarray:
+    """Base-year market income (yuan per person, float32): log-normal multiples of
+    ``line`` for the registered (with labour first, then without), uniform in
+    ``pool_range`` for the pool; each call draws in household order, a piece
+    at a time, and each household's multiple goes straight to its income."""
+    out = np.empty(len(reg), np.float32)
+    groups = [(labour & reg, lambda k: rng.lognormal(*shapes["labour"], k)),
+              (~labour & reg, lambda k: rng.lognormal(*shapes["no_labour"], k))]
+    if not reg.all():
+        groups.append((~reg, lambda k: rng.uniform(*pool_range, k)))
+    for mask, draw in groups:
+        for part in _pieces(len(reg)):
+            where = mask[part]
+            out[part][where] = (draw(int(where.sum())) * line).astype(np.float32)
     return out
 
 
@@ -190,58 +214,56 @@ def _households(rng: np.random.Generator, cells: np.ndarray, registered: np.ndar
     """Household columns for households of the given cells (registered 1 or pool 0).
 
     Member counts are consistent with the cell; the spec's exact member totals
-    (``[members]``) hold over the registered households.
+    (``[members]``) hold over the registered households. Counts are int8
+    (persons, at most :data:`MAX_SIZE`), flags bool.
     """
     n = len(cells)
-    d = _decode(cells)
+    d = _decode(cells, tuple(name for name in DIM_NAMES if name != "region"))
     reg = registered == 1
-    size = d["size"].astype(np.int32)
+    size = d["size"]
     labour = d["labour"] == 1
-    labourers = np.where(labour, 1 + rng.binomial(size - 1, assume["labourer_share"]), 0)
+    labourers = np.where(labour, 1 + draws.binomial(rng, size - 1, assume["labourer_share"]),
+                         0).astype(np.int8)
     room = size - labourers
-    students = np.where(labour, np.minimum(rng.binomial(size, assume["children_per_member"]),
-                                           room), 0)
+    students = np.where(labour, np.minimum(
+        draws.binomial(rng, size, assume["children_per_member"]), room), 0).astype(np.int8)
     schooling = (d["cause"] == CAUSES.index("schooling")) & (room > 0)
     students = np.maximum(students, schooling)
     cols: dict[str, np.ndarray] = {}
     left, rest = students, 1.0
     shares = assume["student_stage_shares"]
     for k, name in enumerate(("students_preschool", "students_compulsory", "students_upper")):
-        cols[name] = rng.binomial(left, min(1.0, shares[k] / rest) if rest > 0 else 0.0)
+        cols[name] = draws.binomial(rng, left, min(1.0, shares[k] / rest) if rest > 0 else 0.0)
         left, rest = left - cols[name], rest - shares[k]
     cols["students_university"] = left
-    elder_share = np.where(labour, assume["elderly_share_labour"],
-                           assume["elderly_share_no_labour"])
-    cols["elderly"] = rng.binomial(room - students, elder_share)
-    cols["dropouts"] = rng.binomial(cols["students_compulsory"], assume["dropout_share"])
+    cols["elderly"] = draws.binomial(
+        rng, room - students, [assume["elderly_share_no_labour"], assume["elderly_share_labour"]],
+        labour.view(np.uint8))
+    cols["dropouts"] = draws.binomial(rng, cols["students_compulsory"], assume["dropout_share"])
+    del room, students, left
     exact = member_counts(spec, source)
     for name in ("ill", "disabled"):
-        has = d[name] == 1
-        spare = np.where(has, size - 1, 0)
+        has = d.pop(name) == 1
+        spare = np.where(has, size - 1, 0).astype(np.int8)
+        extra = draws.binomial(rng, spare, assume[f"extra_{name}_share"])
         if name in exact:   # exact over the registered, shares in the pool
             need = exact[name] - int((has & reg).sum())
-            extra = np.where(reg, 0, rng.binomial(spare, assume[f"extra_{name}_share"]))
-            extra += _exact_extra(rng, np.where(reg, spare, 0), need,
-                                  f"{source}: member count of {name}")
-        else:
-            extra = rng.binomial(spare, assume[f"extra_{name}_share"])
+            extra[reg] = 0
+            spare[~reg] = 0
+            extra += _exact_extra(rng, spare, need, f"{source}: member count of {name}")
         cols[name] = has + extra
-    line = float(spec["identification_line"])
+        del has, spare, extra
     lo, hi = spec.get("near_poor", {}).get("income_ratio", [1.0, 1.5])
-    shapes = income_margins(spec, source)
-    share = (_lognormal(rng, labour & reg, shapes["labour"])
-             + _lognormal(rng, ~labour & reg, shapes["no_labour"]))
-    pool = ~reg
-    if pool.any():
-        share[pool] = rng.uniform(lo, hi, int(pool.sum()))
+    income = _market_income(rng, labour, reg, income_margins(spec, source), (lo, hi),
+                            float(spec["identification_line"]))
     cols.update({
-        "category": d["category"], "cause": d["cause"], "size": d["size"],
+        "category": d["category"], "cause": d["cause"], "size": size,
         "labourers": labourers, "registered": registered,
-        "harsh_area": rng.random(n) < assume["harsh_area_share"],
-        "insured": rng.random(n) < assume["insured_share"],
+        "harsh_area": draws.below(rng, n, assume["harsh_area_share"]),
+        "insured": draws.below(rng, n, assume["insured_share"]),
         "housing_safe": d["housing"] == 0,
-        "water_safe": rng.random(n) >= assume["water_unsafe_share"],
-        "market_income": (share * line).astype(np.float32),
+        "water_safe": ~draws.below(rng, n, assume["water_unsafe_share"]),
+        "market_income": income,
     })
     return cols
 
@@ -268,20 +290,32 @@ def _assumptions(spec: dict, source: str) -> dict[str, Any]:
 
 def _to_counties(rng: np.random.Generator, region: np.ndarray, cs: Counties,
                  weights: np.ndarray, exact: np.ndarray | None) -> np.ndarray:
-    """County of each household: within its region, exact counts or apportioned weights.
+    """County of each household (within its region, exact counts or apportioned
+    weights), and the households of each county.
 
     ``region`` must be sorted (households come in cell order, region first).
     """
     county = np.empty(len(region), np.int16)
-    bounds = np.searchsorted(region, np.arange(4))
+    placed = np.zeros(len(cs.names), np.int64)
+    bounds = np.searchsorted(region, np.arange(4, dtype=region.dtype))
     for r in range(3):
         lo, hi = bounds[r], bounds[r + 1]
         if hi == lo:
             continue
         ids = np.flatnonzero(cs.region == r)
         counts = exact[ids] if exact is not None else apportion(hi - lo, weights[ids])
-        county[lo:hi] = rng.permutation(np.repeat(ids, counts).astype(np.int16))
-    return county
+        county[lo:hi] = np.repeat(ids.astype(np.int16), counts)
+        draws.shuffle(rng, county[lo:hi])   # rng.permutation, faster
+        placed[ids] = counts
+    return county, placed
+
+
+def _people(index: np.ndarray, cells: np.ndarray, length: int,
+            registered: np.ndarray | None = None) -> np.ndarray:
+    """Persons (float64) per value of ``index``, of the registered households only
+    when ``registered`` is given; whole numbers, so the sums are exact."""
+    size = draws.take(_decode_table("size"), cells)
+    return draws.sum_by(index, size if registered is None else size * registered, length)
 
 
 def _villages(rng: np.random.Generator, spec: dict, source: str, cs: Counties,
@@ -297,16 +331,11 @@ def _villages(rng: np.random.Generator, spec: dict, source: str, cs: Counties,
     per_county = n_poor + n_other
     first = np.concatenate([[0], np.cumsum(per_county)[:-1]])
     p_poor = np.where(n_other == 0, 1.0, np.where(n_poor == 0, 0.0, poor_share))
-    in_poor = rng.random(len(county)) < p_poor[county]
-    u = rng.random(len(county))
-    village = np.where(in_poor, first[county] + (u * n_poor[county]).astype(np.int64),
-                       first[county] + n_poor[county] + (u * n_other[county]).astype(np.int64))
-    village = village.astype(np.int32)
+    village = draws.villages(rng, county, p_poor, first, n_poor, n_other)
     nv = int(per_county.sum())
     v_county = np.repeat(np.arange(len(per_county)), per_county)
     poor_flag = (np.arange(nv) - first[v_county]) < n_poor[v_county]
-    size = (cells % SHAPE[-1] + 1).astype(np.float64)    # size is the last dimension
-    people = np.bincount(county, weights=size * registered, minlength=len(per_county))
+    people = _people(county, cells, len(per_county), registered)
     c_rural = np.where(cs.rural_population > 0, cs.rural_population,
                        np.ceil(people / np.nan_to_num(cs.incidence, nan=1.0)))
     given = cs.rural_population > 0
@@ -318,7 +347,7 @@ def _villages(rng: np.random.Generator, spec: dict, source: str, cs: Counties,
                           f"registered people placed in county '{cs.names[k]}': expected a "
                           "rural population of at least its registered people (or give "
                           "'incidence' instead)")
-    v_people = np.bincount(village, weights=size, minlength=nv)
+    v_people = _people(village, cells, nv)
     v_rural = np.maximum(c_rural[v_county] // per_county[v_county],
                          np.ceil(v_people * headroom))
     means = np.where(poor_flag, float(income[0]), float(income[1]))
@@ -369,31 +398,36 @@ def build(spec: dict[str, Any], source: str = "spec", scale: float = 1.0) -> Reg
     assume = _assumptions(spec, source)
     rng = np.random.default_rng(int(spec.get("seed", 0)))
     cells = _cells(table)
-    county = _to_counties(rng, _decode_region(cells), cs, cs.share, cs.households)
+    county, reg_counts = _to_counties(rng, _decode_region(cells), cs, cs.share, cs.households)
     registered = np.ones(len(cells), np.uint8)
     if "near_poor" in spec:
         pool = _pool_cells(spec, source, fitted, len(cells))
-        reg_counts = np.bincount(county, minlength=len(cs.names))
-        pool_county = _to_counties(rng, _decode_region(pool), cs, reg_counts + 1e-9, None)
+        pool_county, _ = _to_counties(rng, _decode_region(pool), cs, reg_counts + 1e-9, None)
         cells, county = np.concatenate([cells, pool]), np.concatenate([county, pool_county])
         registered = np.concatenate([registered, np.zeros(len(pool), np.uint8)])
     village, villages, counties_t = _villages(rng, spec, source, cs, county, cells, registered)
     # households in village order (so county order); members drawn in that order
-    order = np.argsort(village, kind="stable")
-    cells, registered = cells[order], registered[order]
+    nv, v_county = len(villages["village_id"]), villages["county"].astype(np.int16)
+    del county   # each household is in a village of its county (every county has one)
+    per_village, (cells, registered) = draws.sort_by(village, nv, cells, registered,
+                                                     coarse=v_county)
+    del village
     households = _households(rng, cells, registered, spec, assume, source)
-    households.update(hh_id=np.arange(len(order), dtype=np.int64), village=village[order],
-                      county=county[order])
+    del cells, registered
+    village = np.repeat(np.arange(nv, dtype=np.int32), per_village)  # the sorted villages
+    per_county = np.bincount(v_county, weights=per_village, minlength=len(cs.names))
+    households.update(hh_id=np.arange(len(village), dtype=np.int64), village=village,
+                      county=np.repeat(np.arange(len(cs.names), dtype=np.int16),
+                                       per_county.astype(np.int64)))
     # a village that meets the infrastructure conditions has safe drinking
     # water (Hubei's nine haves, seed 000 §三(二); Ruyuan's tap water, seed 004
     # §二(二)): unsafe water is only where the village infrastructure is missing,
     # which the village programme fixes
-    households["water_safe"] = np.maximum(
-        households["water_safe"], villages["infrastructure_ok"][households["village"]] == 1)
-    del order
-    return Registry(cast(households, HOUSEHOLD_SCHEMA), cast(villages, VILLAGE_SCHEMA),
-                    cast(counties_t, COUNTY_SCHEMA), list(cs.names), int(spec["base_year"]),
-                    str(spec["name"]), source)
+    households["water_safe"] |= villages["infrastructure_ok"][village] == 1
+    # the household columns are new arrays already: convert, never copy
+    return Registry(cast(households, HOUSEHOLD_SCHEMA, copy=False),
+                    cast(villages, VILLAGE_SCHEMA), cast(counties_t, COUNTY_SCHEMA),
+                    list(cs.names), int(spec["base_year"]), str(spec["name"]), source)
 
 
 def _decode_region(cells: np.ndarray) -> np.ndarray:

@@ -173,11 +173,24 @@ def _household_consistency(t: Mapping[str, np.ndarray], source: str, limit: int)
     return problems
 
 
-def cast(table: Mapping[str, np.ndarray], schema: tuple[Field, ...]) -> dict[str, np.ndarray]:
-    """Return a copy of ``table`` with every field in its schema dtype (contiguous;
-    never a view, so no two fields share memory)."""
-    return {f.name: np.array(table[f.name], dtype=f.dtype, order="C", copy=True)
-            for f in schema}
+def cast(table: Mapping[str, np.ndarray], schema: tuple[Field, ...],
+         copy: bool = True) -> dict[str, np.ndarray]:
+    """Return ``table`` with every field in its schema dtype, contiguous.
+
+    With ``copy`` (the default) every field is a new array, never a view, so
+    no two fields share memory. Without, a field already in its dtype is kept
+    as it is (a large table is not held twice); its fields must then be
+    separate arrays already (checked).
+    """
+    if copy:
+        return {f.name: np.array(table[f.name], dtype=f.dtype, order="C", copy=True)
+                for f in schema}
+    out = {f.name: np.ascontiguousarray(table[f.name], dtype=f.dtype) for f in schema}
+    columns = list(out.values())
+    for i, a in enumerate(columns):
+        if any(np.may_share_memory(a, b) for b in columns[i + 1:]):
+            raise ValueError(f"cast: field '{schema[i].name}' shares memory with another field")
+    return out
 
 
 @dataclass
