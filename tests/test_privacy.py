@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-from test_cli import povsim_here   # the command's main, in this process
+from test_cli import povsim_here  # the command's main, in this process
 
 
 def make_extract(folder: Path, n: int = 300) -> tuple[Path, list[str]]:

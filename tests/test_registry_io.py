@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_cli import povsim_here as povsim   # the command's main, in this process
+from test_cli import povsim_here as povsim  # the command's main, in this process
 
 from model import runs
 from model.errors import PovsimError, SchemaError
