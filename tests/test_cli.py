@@ -1,8 +1,16 @@
-"""The command line in subprocesses: clear errors, and one full default run."""
+"""The command line: clear errors, and one full default run.
+
+The full run, the version, the help and a few errors run in a fresh process
+(``python -m model``), as a user starts them; the other cases call the
+command's ``main`` in this process, which is what ``python -m model`` runs,
+without the start-up of a new interpreter each time.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import os
 import re
@@ -26,6 +34,17 @@ def povsim(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedP
                           capture_output=True, text=True, timeout=timeout)
 
 
+def povsim_here(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """The command's ``main`` in this process, in ``cwd``: its exit code and
+    what it printed, as :func:`povsim` gives them."""
+    from model import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(list(args))
+    return subprocess.CompletedProcess(["povsim", *args], code, out.getvalue(), err.getvalue())
+
+
 def assert_clean_error(proc: subprocess.CompletedProcess) -> str:
     """Exit code 2, exactly one stderr line 'povsim: error: ...', no traceback."""
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
@@ -42,7 +61,7 @@ def assert_clean_error(proc: subprocess.CompletedProcess) -> str:
 BAD_SCENARIO = 'name = "x"\n[run]\nend_yaer = 2020\n'
 
 
-@pytest.mark.parametrize("args, fragments", [
+BAD_ARGUMENTS = [
     pytest.param(["run", "--seeds", "x"], ["--seeds", "'x' is not a whole number"], id="seeds x"),
     pytest.param(["run", "--seeds", "0"], ["--seeds", "at least 1"], id="seeds 0"),
     pytest.param(["run", "--seed", "-1"], ["--seed"], id="seed -1"),
@@ -76,20 +95,37 @@ BAD_SCENARIO = 'name = "x"\n[run]\nend_yaer = 2020\n'
                  id="bench against without startup"),
     pytest.param(["bench", "--startup", "--against", "nowhere"],
                  ["--against nowhere", "no model package"], id="bench against no checkout"),
-])
-def test_bad_arguments_exit_2_with_one_line(tmp_path, args, fragments):
+]
+# an argument refused by the parser, none at all, and a scenario file refused
+# after the model's imports: also in a fresh process
+IN_A_FRESH_PROCESS = ("seeds x", "no subcommand", "scenario unknown key")
+
+
+def assert_refused(command, args: list[str], fragments: list[str], tmp_path: Path) -> None:
+    """``command(*args)`` (:func:`povsim` or :func:`povsim_here`) among the
+    bad input files: a clean error holding every fragment, nothing written."""
     (tmp_path / "bad.toml").write_text(BAD_SCENARIO, encoding="utf-8")
     (tmp_path / "typo.toml").write_text('name = "x"\n[parameters]\npovert_line = 1\n',
                                         encoding="utf-8")
     (tmp_path / "noreg.toml").write_text('name = "x"\n[run]\nregistry = "ruyan"\n',
                                          encoding="utf-8")
     (tmp_path / "afile").write_text("", encoding="utf-8")
-    proc = povsim(*args, cwd=tmp_path)
-    line = assert_clean_error(proc)
+    line = assert_clean_error(command(*args, cwd=tmp_path))
     for fragment in fragments:
         assert fragment in line
     # nothing was written for a failed run
     assert not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.parametrize("args, fragments", BAD_ARGUMENTS)
+def test_bad_arguments_exit_2_with_one_line(tmp_path, args, fragments):
+    assert_refused(povsim_here, args, fragments, tmp_path)
+
+
+@pytest.mark.parametrize("args, fragments",
+                         [p for p in BAD_ARGUMENTS if p.id in IN_A_FRESH_PROCESS])
+def test_bad_arguments_in_a_fresh_process(tmp_path, args, fragments):
+    assert_refused(povsim, args, fragments, tmp_path)
 
 
 def test_version(tmp_path):
@@ -127,7 +163,7 @@ def test_help_exits_0(tmp_path):
 
 def test_end_year_at_base_year_is_a_clean_error(tmp_path):
     (tmp_path / "early.toml").write_text('name = "x"\n[run]\nend_year = 2015\n', encoding="utf-8")
-    line = assert_clean_error(povsim("run", "early.toml", "--out", "o", cwd=tmp_path))
+    line = assert_clean_error(povsim_here("run", "early.toml", "--out", "o", cwd=tmp_path))
     assert "end_year" in line
 
 
@@ -286,7 +322,7 @@ def test_counts_are_whole_numbers(default_run):
 # ---------------------------------------------------------------- scenarios and compare
 
 def test_scenarios_lists_names_and_descriptions(tmp_path):
-    proc = povsim("scenarios", cwd=tmp_path)
+    proc = povsim_here("scenarios", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     rows = {line.split()[0]: line for line in proc.stdout.splitlines()}
     assert {"default", "ruyuan", "xiangxi", "hubei"} <= set(rows)
@@ -294,7 +330,7 @@ def test_scenarios_lists_names_and_descriptions(tmp_path):
 
 
 def test_run_takes_a_scenario_name(tmp_path):
-    proc = povsim("run", "ruyuan-no-pv", "--seeds", "1", "--out", "o", cwd=tmp_path)
+    proc = povsim_here("run", "ruyuan-no-pv", "--seeds", "1", "--out", "o", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     with xr.open_dataset(tmp_path / "o" / "results.nc", engine="netcdf4") as ds:
         assert ds.attrs["scenario"] == "ruyuan-no-pv"
@@ -310,8 +346,9 @@ COMPARE_FILES = ["compare.csv", "compare.nc", "manifest.json", "summary.md"] + [
 def default_compare(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("compare")
     # one worker: two give the same datasets (tests/test_compare.py), and a
-    # local cluster costs its start-up here
-    proc = povsim("compare", "--seeds", "2", "--workers", "1", "--out", "out", cwd=cwd)
+    # local cluster costs its start-up here; in this process: default_run
+    # tests the command in a process of its own
+    proc = povsim_here("compare", "--seeds", "2", "--workers", "1", "--out", "out", cwd=cwd)
     assert proc.returncode == 0, proc.stderr
     return proc, cwd / "out"
 

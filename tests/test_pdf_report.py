@@ -31,11 +31,19 @@ def _words(text: str) -> str:
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_the_pdf_holds_the_reports_tables_and_charts(folder, tmp_path, lang):
-    page = html_report.contents(folder, lang, DATE)
+def test_the_pdf_holds_the_reports_tables_and_charts(folder, tmp_path, lang, monkeypatch):
+    made = []       # the page the PDF is made of, kept to check the PDF against (drawing
+    real = html_report.contents     # its charts once more would only repeat the work)
+
+    def contents(*args):
+        made.append((args, real(*args)))
+        return made[-1][1]
+    monkeypatch.setattr(html_report, "contents", contents)
     with warnings.catch_warnings():
         warnings.simplefilter("error")          # a missing glyph warns: an error here
         data = pdf_report.pdf_bytes(folder, lang, DATE)
+    ((args, page),) = made
+    assert args == (folder, lang, DATE)
     assert data.startswith(b"%PDF-")
     reader, text = _read(data, tmp_path)
     assert sum(len(p.images) for p in reader.pages) == len(page["charts"]) == 4

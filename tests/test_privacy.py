@@ -9,15 +9,11 @@ variable, coordinate and attribute as text).
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
-
-ROOT = Path(__file__).parents[1]
+from test_cli import povsim_here  # the command's main, in this process
 
 
 def make_extract(folder: Path, n: int = 300) -> tuple[Path, list[str]]:
@@ -59,12 +55,9 @@ def test_no_id_or_name_in_any_output(tmp_path):
     extract, secrets = make_extract(tmp_path)
     (tmp_path / "scenario.toml").write_text(
         'name = "private"\n[run]\nregistry = "extract.csv"\nend_year = 2017\n', encoding="utf-8")
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "model", "run", "scenario.toml", "--out",
-                           str(out), "--seeds", "2", "--workers", "1"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = povsim_here("run", "scenario.toml", "--out", str(out), "--seeds", "2", "--workers", "1",
+                       cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     files = [p for p in out.rglob("*") if p.is_file()]
     assert {p.name for p in files} >= {"results.nc", "summary.csv", "registered_poor.png"}

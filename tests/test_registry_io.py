@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from test_cli import povsim_here as povsim  # the command's main, in this process
 
 from model import runs
 from model.errors import PovsimError, SchemaError
@@ -77,10 +75,16 @@ def test_import_maps_ids_and_labels(extract):
     assert set(h) == {f.name for f in HOUSEHOLD_SCHEMA}             # no id, no name
 
 
+@pytest.fixture(scope="module")
+def ruyuan():
+    """Ruyuan's registry, built once: written and read back, never changed."""
+    return synth.build(*synth.load_spec("ruyuan"))
+
+
 @pytest.mark.parametrize("suffix", [".nc", ".csv", pytest.param(".parquet", marks=pytest.mark.skipif(
     importlib.util.find_spec("pyarrow") is None, reason="Parquet needs the parquet extra"))])
-def test_round_trip(tmp_path, suffix):
-    reg = synth.build(*synth.load_spec("ruyuan"))
+def test_round_trip(tmp_path, suffix, ruyuan):
+    reg = ruyuan
     out = tmp_path / f"ruyuan{suffix}"
     written = registry_io.write_registry(reg, out)
     assert out in written
@@ -223,13 +227,6 @@ def test_runs_loads_spec_name_spec_path_and_file(extract, tmp_path):
 
 
 # ---------------------------------------------------------------- command line
-
-def povsim(*args, cwd):
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    return subprocess.run([sys.executable, "-m", "model", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
-
 
 def test_cli_validate_reports_every_problem_and_exits_2(extract):
     rows = _set(2, "size", "-1")
