@@ -470,7 +470,7 @@ def test_profile_varies_one_parameter_at_a_time(small_fit):
     targets = load_targets(path)
     scenario = fitting.problem_scenario(targets, 0.5)
     free = [f for f in fitting.free_parameters(scenario)
-            if f.name in ("income_sigma_persistent", "photovoltaic.build_months")]
+            if f.name in ("income_sigma_transitory", "photovoltaic.build_months")]
     with fitting.Pool(1) as pool:
         prof = fitting.profile(scenario, data["parameters"], free, (0,), targets.moments, pool, 2)
     for f in free:
@@ -478,8 +478,10 @@ def test_profile_varies_one_parameter_at_a_time(small_fit):
         assert values.min() == pytest.approx(f.low) and values.max() == pytest.approx(f.high)
         at_best = d[np.argmin(abs(values - data["parameters"][f.name]))]
         assert at_best == pytest.approx(data["fit"]["distance"])
-    # the income spread moves the headcount; photovoltaic build time cannot before any station
-    assert fitting.identified(prof)["income_sigma_persistent"]
+    # the yearly income shocks move the headcount; photovoltaic build time
+    # cannot before any station
+    ident = fitting.identified(prof)
+    assert ident["income_sigma_transitory"] and not ident["photovoltaic.build_months"]
 
 
 def test_posterior_run_uses_vector_i_mod_n(small_fit, tmp_path):
