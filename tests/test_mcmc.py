@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from model.calibration.fit import Free
-from model.calibration.mcmc import reflect, thin, value_at, walk
+from model.calibration.mcmc import reflect, thin, walk
 
 FREE = [Free("a", 0.0, 10.0, False), Free("b", 1.0, 100.0, True)]
 
@@ -21,13 +21,13 @@ def quadratic(centre, sd):
 def test_positions_and_values_invert_and_fold_into_the_range():
     for f in FREE:
         for u in (0.0, 0.3, 1.0):
-            assert f.position(value_at(f, u)) == pytest.approx(u)
+            assert f.position(f.value(u)) == pytest.approx(u)
     assert reflect(np.array([-0.2, 0.5, 1.3, 2.1])) == pytest.approx([0.2, 0.5, 0.7, 0.1])
 
 
 def test_draws_follow_a_known_gaussian_with_tuned_acceptance():
     centre, sd = np.array([0.4, 0.6]), np.array([0.05, 0.1])
-    starts = [{f.name: value_at(f, c) for f, c in zip(FREE, centre)}] * 4
+    starts = [{f.name: f.value(c) for f, c in zip(FREE, centre)}] * 4
     result = walk(quadratic(centre, sd), starts, FREE, steps=3000, seed=3)
     u = np.array([[f.position(d["parameters"][f.name]) for f in FREE] for d in result.draws])
     assert len(result.draws) == 4 * 1500
@@ -43,7 +43,7 @@ def test_a_ridge_is_followed_where_the_best_trials_are_not():
     def ridge(vectors):
         u = np.array([[f.position(v[f.name]) for f in FREE] for v in vectors])
         return list(((u.sum(axis=1) - 1.0) / 0.02) ** 2)
-    start = [{"a": value_at(FREE[0], 0.5), "b": value_at(FREE[1], 0.5)}] * 2
+    start = [{"a": FREE[0].value(0.5), "b": FREE[1].value(0.5)}] * 2
     result = walk(ridge, start, FREE, steps=2000, seed=1)
     a = np.array([FREE[0].position(d["parameters"]["a"]) for d in result.draws])
     assert a.max() - a.min() > 0.5          # far along the ridge from the start

@@ -145,8 +145,8 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
         simulated = pool.map(fitting.evaluate, [(scenario, best, seed_list, moments,
                                                  pool.threads)])[0]
         mean, sd = simulated.mean(axis=1), simulated.std(axis=1)
-        moment_distance = fitting.distance(simulated, moments)
-        penalty = fitting.prior_penalty(best, fitting.declared_values(scenario, free), free)
+        moment_distance, penalty, best_distance = fitting.objective(
+            simulated, best, fitting.declared_values(scenario, free), free, moments)
         prof = ident = None
         if profile_points:
             echo(f"profile: {len(free)} parameters x {profile_points}+1 points")
@@ -166,7 +166,7 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
         "date": posterior.now(), "seeds": list(seed_list), "scale": float(scenario.scale),
         "end_year": int(scenario.end_year), "trials": len(table["number"]),
         "best_trial": int(best_trial.number), "best": best_from,
-        "distance": moment_distance + penalty,
+        "distance": best_distance,
         "moment_distance": moment_distance, "prior_penalty": penalty,
         "objective": f"moment distance + weak prior (sd {fitting.PRIOR_SD:g} of each prior range, "
                      "centred on the first trial's values)",
@@ -175,7 +175,7 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
         "accept_rule": (f"distance <= best + chi2.ppf({posterior.CONFIDENCE}, {len(free)})"
                         if chain is None else
                         f"draws of exp(-distance / 2): random-walk Metropolis, "
-                        f"{max(2, pool.workers)} chains x {mcmc_steps} steps from the best "
+                        f"{chains} chains x {mcmc_steps} steps from the best "
                         f"trials, second half kept, thinned to {len(accepted)}"),
         "accept_tolerance": round(posterior.tolerance(len(free)), 4),
         "moments": [m.name for m in moments],
@@ -206,7 +206,7 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
     moments_table = report.text_table(report.MOMENT_HEAD[:-1],
                                       [r[:-1] for r in report.moments_rows(moments, mean, sd)])
     return Outcome(fit_path, folder / "fit.md", before, result.evaluated, result.recovered,
-                   len(table["number"]), moment_distance + penalty, moments_table, rate)
+                   len(table["number"]), best_distance, moments_table, rate)
 
 
 def _objective(pool, scenario: Scenario, free, seeds, moments, shown=None):
@@ -220,8 +220,7 @@ def _objective(pool, scenario: Scenario, free, seeds, moments, shown=None):
                                            for v in vectors])
         if shown is not None:
             shown.update(len(vectors))
-        return [min(fitting.distance(s, moments) + fitting.prior_penalty(v, centre, free),
-                    fitting.FAILED_DISTANCE) for s, v in zip(sims, vectors)]
+        return [fitting.objective(s, v, centre, free, moments)[2] for s, v in zip(sims, vectors)]
     return objective
 
 

@@ -84,11 +84,29 @@ class Free:
             return math.log(value / self.low) / math.log(self.high / self.low)
         return (value - self.low) / (self.high - self.low)
 
+    def value(self, position: float) -> float:
+        """The value at ``position`` of the prior range on its scale: the
+        inverse of :meth:`position`."""
+        if self.log:
+            return float(self.low * (self.high / self.low) ** position)
+        return float(self.low + position * (self.high - self.low))
+
 
 def prior_penalty(values: dict[str, float], centre: dict[str, float], free: list[Free]) -> float:
     """The weak prior's term of the objective (see the module docstring)."""
     return float(sum(((f.position(values[f.name]) - f.position(centre[f.name])) / PRIOR_SD) ** 2
                      for f in free))
+
+
+def objective(simulated: np.ndarray, values: dict[str, float], centre: dict[str, float],
+              free: list[Free], moments) -> tuple[float, float, float]:
+    """``(moment distance, prior penalty, objective)`` of one parameter vector:
+    the objective a fit minimises is their sum, capped at
+    :data:`FAILED_DISTANCE`. ``simulated``: its moments (:func:`evaluate`);
+    ``centre``: the prior's centre (:func:`declared_values`)."""
+    d = distance(simulated, moments)
+    penalty = prior_penalty(values, centre, free)
+    return d, penalty, min(d + penalty, FAILED_DISTANCE)
 
 
 def declared_values(scenario: Scenario, free: list[Free]) -> dict[str, float]:
@@ -358,13 +376,12 @@ def optimise(study, scenario: Scenario, free: list[Free], seeds: tuple[int, ...]
                 except PovsimError:
                     study.tell(trial, state=optuna.trial.TrialState.FAIL)
                     raise
-                d = distance(simulated, moments)
-                penalty = prior_penalty(trial.params, start, free)
+                moment_distance, penalty, d = objective(simulated, trial.params, start, free,
+                                                        moments)
                 trial.set_user_attr("mean", _floats(simulated.mean(axis=1)))
                 trial.set_user_attr("sd", _floats(simulated.std(axis=1)))
-                trial.set_user_attr("moment_distance", d)
+                trial.set_user_attr("moment_distance", moment_distance)
                 trial.set_user_attr("prior_penalty", penalty)
-                d = min(d + penalty, FAILED_DISTANCE)
                 study.tell(trial, d)
                 evaluated += 1
                 best = d if best is None else min(best, d)

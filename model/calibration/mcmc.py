@@ -44,14 +44,6 @@ class Walk:
     evaluations: int
 
 
-def value_at(free: Free, position: float) -> float:
-    """The parameter value at ``position`` (0 low, 1 high) of its prior range,
-    on the prior's scale: the inverse of :meth:`Free.position`."""
-    if free.log:
-        return float(free.low * (free.high / free.low) ** position)
-    return float(free.low + position * (free.high - free.low))
-
-
 def reflect(u: np.ndarray) -> np.ndarray:
     """Positions folded back into [0, 1] (a symmetric proposal at the ends)."""
     u = np.mod(u, 2.0)
@@ -91,7 +83,7 @@ def walk(objective: Callable[[list[dict]], list[float]], starts: list[dict], fre
     draws: list[dict] = []
     for k in range(steps):
         proposal = reflect(u + step * rng.standard_normal(u.shape))
-        vectors = [{n: value_at(f, p) for n, f, p in zip(names, free, row)} for row in proposal]
+        vectors = [{n: f.value(p) for n, f, p in zip(names, free, row)} for row in proposal]
         q_new = np.asarray(objective(vectors), float)
         evaluations += len(vectors)
         finite = np.isfinite(q_new)
@@ -110,7 +102,7 @@ def walk(objective: Callable[[list[dict]], list[float]], starts: list[dict], fre
         accepted_kept += int(take.sum())
         for c in range(len(q)):
             draws.append({"chain": c, "step": k, "distance": float(q[c]),
-                          "parameters": {n: value_at(f, p) for n, f, p in zip(names, free, u[c])}})
+                          "parameters": {n: f.value(p) for n, f, p in zip(names, free, u[c])}})
     kept_steps = max(steps - burn, 1)
     return Walk(draws, accepted_kept / (kept_steps * len(starts)), float(step), evaluations)
 
