@@ -183,15 +183,20 @@ def test_safety_net_brings_households_without_labour_to_the_dibao_standard(regis
     np.testing.assert_allclose(st.income[paid], standard[paid], rtol=1e-6)
 
 
-def test_take_up_closes_its_gap_to_full_cover_by_the_goal_year():
+def test_take_up_path_closes_its_gap_to_full_cover_when_a_scenario_sets_it():
     from model.programmes.measures import take_up_rate
-    params = Parameters.load().with_overlay({"safety_net.take_up": 0.2}, "test")
+    # the plan as written: the gap closes in even steps to 2019
+    params = Parameters.load().with_overlay(
+        {"safety_net.take_up": 0.2,
+         "safety_net.take_up_convergence": {2010: 0.0, 2017: 1 / 3, 2018: 2 / 3, 2019: 1.0}},
+        "test")
     rates = {year: take_up_rate(YearParams(params, year)) for year in range(2014, 2021)}
     # the fitted rate through the fitted years, then even steps to full take-up
     assert rates[2014] == rates[2015] == rates[2016] == pytest.approx(0.2)
     assert rates[2016] < rates[2017] < rates[2018] < rates[2019]
     assert rates[2019] == rates[2020] == pytest.approx(1.0)
-    kept = params.with_overlay({"safety_net.take_up_convergence": 0}, "test")
+    # the default keeps the fitted rate
+    kept = Parameters.load().with_overlay({"safety_net.take_up": 0.2}, "test")
     assert take_up_rate(YearParams(kept, 2020)) == pytest.approx(0.2)
 
 

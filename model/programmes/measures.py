@@ -53,7 +53,12 @@ class SafetyNet(Programme):
     Households with labour whose income last year was below their county's
     dibao standard are taken in too (动态应保尽保), each year with the
     probability :func:`take_up_rate` (yearly, 0..1), drawn per household
-    and year; once in, they stay covered while the programme is active."""
+    and year. With ``safety_net.means_test`` on, those taken in and the
+    general households without labour stay covered only while their income
+    before the top-up last year was below the standard (有进有出: the
+    yearly review); households registered as dibao or wubao stay covered.
+    With it off, once in, a household stays covered while the programme is
+    active."""
 
     name, batch, stream, entitlement = "safety_net", "safety_net", 1, True
     description = "dibao / wubao top-up to the dibao standard"
@@ -61,8 +66,30 @@ class SafetyNet(Programme):
 
     def needs(self, ctx):
         h = ctx.reg.households
-        covered = (h["labourers"] == 0) | (h["category"] != GENERAL)
-        return covered | (ctx.st.enrolled[self.name] > 0) | self._below_standard(ctx)
+        listed = h["category"] != GENERAL
+        others = (h["labourers"] == 0) | (ctx.st.enrolled[self.name] > 0)
+        if ctx.p("safety_net.means_test") > 0:
+            others &= self._below_before_top_up(ctx)
+        return listed | others | self._below_standard(ctx)
+
+    def step(self, ctx):
+        """Apply the floor; return the households it reaches this year (the
+        means test can lapse an enrolment that stays on the books)."""
+        active = super().step(ctx)
+        return active[self.needs(ctx)[active]] if len(active) else active
+
+    def _below_before_top_up(self, ctx) -> np.ndarray:
+        """Households whose per-capita income last year before the top-up
+        (yuan/person/year) was below their county's dibao standard: the means
+        test of the yearly review (有进有出)."""
+        cached = ctx.drawn.get((self.name, "means_test"))
+        if cached is not None:
+            return cached
+        standard = county_dibao_standards(ctx.p, ctx.reg.counties["county_id"], ctx.seed)
+        own = ctx.st.income - ctx.st.topup
+        out = own < standard[ctx.reg.households["county"]]
+        ctx.drawn[(self.name, "means_test")] = out
+        return out
 
     def _below_standard(self, ctx) -> np.ndarray:
         """Households whose per-capita income last year (yuan/person/year)
