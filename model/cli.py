@@ -13,6 +13,7 @@ import dataclasses
 import os
 import sys
 import time
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from model.errors import PovsimError, brief
@@ -32,11 +33,18 @@ class _Parser(argparse.ArgumentParser):
 
 
 def whole_number(text: str, minimum: int | None = None) -> int:
-    """An argparse value: a whole number, at least ``minimum`` when given."""
+    """An argparse value: a whole number (``1000000`` or ``1e6``), at least
+    ``minimum`` when given."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        try:
+            exact = Decimal(text.strip())
+        except InvalidOperation:
+            exact = None
+        if exact is None or not exact.is_finite() or exact != exact.to_integral_value():
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        value = int(exact)
     if minimum is not None and value < minimum:
         raise argparse.ArgumentTypeError(f"{value} must be at least {minimum}")
     return value

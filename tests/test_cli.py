@@ -8,6 +8,7 @@ without the start-up of a new interpreter each time.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import csv
 import io
@@ -91,6 +92,10 @@ BAD_ARGUMENTS = [
                  id="compare unknown registry"),
     pytest.param(["compare", "--out", "afile"], ["--out", "not a folder"],
                  id="compare out is a file"),
+    pytest.param(["bench", "--sizes", "2.5e0"], ["--sizes", "'2.5e0' is not a whole number"],
+                 id="bench size not whole"),
+    pytest.param(["run", "--seeds", "2.5"], ["--seeds", "'2.5' is not a whole number"],
+                 id="seeds 2.5"),
     pytest.param(["bench", "--against", "."], ["--against", "needs --startup"],
                  id="bench against without startup"),
     pytest.param(["bench", "--startup", "--against", "nowhere"],
@@ -397,3 +402,13 @@ def test_compare_lang_zh_without_cjk_font_warns_and_uses_english(tmp_path, monke
     # the summary is text: Chinese without a font
     summary = (tmp_path / "zh" / "summary.md").read_text(encoding="utf-8")
     assert summary.startswith("# povsim 情景比较：default") and "## 建档立卡贫困人口清零" in summary
+
+
+def test_whole_numbers_may_be_written_in_exponent_form():
+    from model.cli import whole_number
+    assert whole_number("1e6") == 10**6
+    assert whole_number("10000000") == 10**7
+    assert whole_number("2.0E3") == 2000
+    for bad in ("1.25e1", "nan", "inf", "1e", ""):
+        with pytest.raises(argparse.ArgumentTypeError, match="not a whole number"):
+            whole_number(bad)
