@@ -30,7 +30,9 @@ PROGRAMME_FIELDS = {  # name: (units, long name), for the record's PROGRAMME_COL
     "active_households": ("households",
                           "households (villages for village programmes) the programme reaches"),
     "cost": ("yuan/year", "programme cost in the year (a one-off cost falls in the year "
-                          "the enrolment takes effect)")}
+                          "the enrolment takes effect)"),
+    "active_people": ("persons", "people in the households the programme reaches (0 for "
+                                 "village programmes)")}
 
 
 COORDINATE_ATTRS = {  # name: (units, long name) of each dimension's coordinate

@@ -224,6 +224,42 @@ def test_full_take_up_covers_every_labour_household_below_the_standard(registry)
     assert covered["none"].sum() == 0
 
 
+def test_means_test_lapses_the_floor_of_households_above_the_standard(registry):
+    """有进有出: a household taken in, or without labour, whose income before
+    the top-up was above its county's standard last year has no floor this
+    year; registered dibao and wubao households keep it whatever their
+    income; without the means test every enrolment keeps its floor."""
+    h = registry.households
+    listed = h["category"] != 0
+    floors, enrolled = {}, {}
+    for test in (1, 0):
+        params = base_params(safety_net=np.inf).with_overlay(
+            {"safety_net.take_up": 0.5, "safety_net.means_test": test}, "test")
+        sim = Simulation(registry, params, 1, 2020, [BY_NAME["safety_net"]()])
+        sim._record_base_year()
+        for year in (2016, 2017, 2018):
+            sim.step(year)
+        st = sim.state
+        standards = county_dibao_standards(YearParams(params, 2019), registry.counties["county_id"], 1)
+        own = st.income - st.topup  # 2018 income before the top-up
+        above = own >= standards[h["county"]]
+        sim.step(2019)
+        floors[test], enrolled[test] = sim.state.floor.copy(), sim.state.enrolled["safety_net"] > 0
+        # the record counts the households the floor reaches, and their people
+        reached = sim.record.programme[2019 - sim.base_year, :, 0]
+        assert reached[:, 1].sum() == (floors[test] > 0).sum()
+        assert reached[:, 3].sum() == h["size"][floors[test] > 0].sum()
+        lapsed = enrolled[test] & ~listed & above
+        assert lapsed.sum() > 20
+        if test:
+            assert (floors[test][lapsed] == 0).all()
+            assert (floors[test][enrolled[test] & ~above] > 0).all()
+        else:
+            assert (floors[test][lapsed] > 0).all()
+        assert (floors[test][listed & enrolled[test]] > 0).all()
+    assert (floors[1] > 0).sum() < (floors[0] > 0).sum()
+
+
 def test_failure_hazard_stops_enrolments(registry):
     params = base_params(transfer_employment=np.inf).with_overlay(
         {"transfer_employment.hazard": 0.5}, "test")

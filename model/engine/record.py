@@ -15,7 +15,7 @@ from model.engine.codes import ATTRIBUTION, BATCHES
 from model.engine.tally import NBINS, NV
 
 # named columns of the record's arrays (last axis)
-PROGRAMME_COLUMNS = ("new_households", "active_households", "cost")
+PROGRAMME_COLUMNS = ("new_households", "active_households", "cost", "active_people")
 LINE_COLUMNS = ("poverty_line", "covered_line")
 EXIT_COUNT_COLUMNS = ("households", "people")
 RATE_COLUMNS = ("wrong_exit_rate", "missed_rate")

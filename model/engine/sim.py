@@ -419,6 +419,11 @@ class Simulation:
             if what == "active":  # new enrolments are counted by _deliver
                 out[:, j, P["active_households"]] = counts
             out[:, j, P["cost"]] += cost
+        if prog.level == "household":
+            counts, people = np.zeros(nc), np.zeros(nc)
+            count_at(county, active, self.reg.households["size"][active].astype(np.float64),
+                     counts, people)
+            out[:, j, P["active_people"]] = people
 
     def _record_exits(self, ctx: Context, k: int) -> None:
         st, h = self.state, self.reg.households
