@@ -464,6 +464,35 @@ def test_resume_does_not_repeat_finished_trials(small_fit):
         fitting.open_study(study_path, "tiny", {**config, "scale": 0.25}, resume=True)
 
 
+def test_a_refit_can_start_from_an_earlier_fit(small_fit, tmp_path):
+    """--start-from: a new study's trials after the declared values are the
+    earlier fit's optimum and accepted vectors, within their prior ranges."""
+    tmp, path, done = small_fit
+    earlier = posterior.read_fit(done.fit_path)
+    targets = load_targets(path)
+    scenario = fitting.problem_scenario(targets, 0.5, "again")
+    free = fitting.free_parameters(scenario)
+    declared = fitting.declared_values(scenario, free)
+    warm = fitting.warm_start(earlier, free, declared)
+    assert warm[0] == pytest.approx(earlier["parameters"])
+    assert len(warm) == len({tuple(w.values()) for w in warm}) >= 1
+    # a value outside its prior range is clipped to it
+    outside = {"parameters": {free[0].name: free[0].high * 10}, "fit": {}}
+    assert fitting.warm_start(outside, free, declared)[0][free[0].name] == free[0].high
+    again = calibrate(path, trials=1 + len(warm), seeds=1, scale=0.5, workers=1, name="again",
+                      fits=tmp_path / "fits", study_dir=tmp_path / "study", profile_points=0,
+                      band_seeds=0, start_from=done.fit_path, progress=False,
+                      echo=lambda *a: None)
+    config = fitting.study_config(targets, scenario, free, (0,), 0.5)
+    study = fitting.open_study(tmp_path / "study" / "study.journal", "again", config, resume=True)
+    trials = sorted(fitting.completed(study), key=lambda t: t.number)
+    assert trials[0].params == pytest.approx(declared)
+    for trial, values in zip(trials[1:], warm, strict=True):
+        assert trial.params == pytest.approx(values)
+    assert again.distance <= min(t.value for t in trials) + 1e-9
+    assert "--start-from" in posterior.read_fit(again.fit_path)["fit"]["sampler"]
+
+
 def test_profile_varies_one_parameter_at_a_time(small_fit):
     _, path, done = small_fit
     data = posterior.read_fit(done.fit_path)

@@ -66,7 +66,8 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
               scale: float | None = None, workers: int | None = None, resume: bool = False,
               name: str | None = None, fits: Path | None = None, study_dir: Path | None = None,
               profile_points: int = 5, band_seeds: int = 8, max_accepted: int = 50,
-              mcmc_steps: int = 0, progress: bool = True, echo=print) -> Outcome:
+              mcmc_steps: int = 0, start_from: str | Path | None = None,
+              progress: bool = True, echo=print) -> Outcome:
     """Fit the free parameters to ``targets`` and write the fit and its report.
 
     Parameters
@@ -99,6 +100,11 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
         Steps of a Metropolis chain per worker from the best trials
         (:mod:`model.calibration.mcmc`); its draws are the accepted set. 0:
         the accepted set is the trials within the chi-square tolerance.
+    start_from : str or Path, optional
+        A fit (name or file) whose optimum and accepted vectors are a new
+        study's first trials after the declared values: a refit after a
+        change of the code starts where the last fit ended. The objective's
+        prior stays centred on the declared values.
     """
     targets = targets if isinstance(targets, Targets) else load_targets(targets)
     scenario = fitting.problem_scenario(targets, scale, name)
@@ -108,6 +114,10 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
     fits = Path(fits) if fits is not None else posterior.fits_folder()
     study_dir = Path(study_dir) if study_dir is not None else Path("outputs") / f"calibrate-{name}"
     config = fitting.study_config(targets, scenario, free, seed_list, scenario.scale)
+    warm = ()
+    if start_from is not None:
+        warm = fitting.warm_start(posterior.read_fit(posterior.find_fit(str(start_from), fits)),
+                                  free, fitting.declared_values(scenario, free))
     study = fitting.open_study(study_dir / "study.journal", name, config, resume)
     before = len(fitting.completed(study))
     workers = workers or runs.cores()
@@ -115,7 +125,7 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
     with fitting.Pool(workers) as pool:
         start = time.perf_counter()
         result = fitting.optimise(study, scenario, free, seed_list, moments, trials, pool,
-                                  progress)
+                                  progress, warm)
         elapsed = time.perf_counter() - start
         rate = 60 * result.evaluated / elapsed if result.evaluated and elapsed > 0 else float("nan")
         table = fitting.trial_table(study, free)
@@ -171,7 +181,9 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
         "objective": f"moment distance + weak prior (sd {fitting.PRIOR_SD:g} of each prior range, "
                      "centred on the first trial's values)",
         "sampler": "optuna TPE (multivariate), sampler seed 0; first trial: the scenario's values "
-                   "without its own or any later fit",
+                   "without its own or any later fit"
+                   + (f"; then the {len(warm)} vectors of {start_from} (--start-from)"
+                      if warm else ""),
         "accept_rule": (f"distance <= best + chi2.ppf({posterior.CONFIDENCE}, {len(free)})"
                         if chain is None else
                         f"draws of exp(-distance / 2): random-walk Metropolis, "

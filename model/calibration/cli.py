@@ -52,6 +52,10 @@ def add_parsers(sub, positive, share) -> None:
                      help="steps of a Metropolis chain per worker from the best trials; its "
                           "draws become the accepted set (default 0: the trials within the "
                           "chi-square tolerance)")
+    cal.add_argument("--start-from", metavar="FIT",
+                     help="a fit (name or file) whose optimum and accepted vectors are a new "
+                          "study's first trials after the declared values, to refit after a "
+                          "change of the code")
     cal.add_argument("--band-seeds", type=_count, default=8,
                      help="seeds of the parameter-versus-seed band split (default 8; 0: none)")
     back = sub.add_parser(
@@ -107,7 +111,7 @@ def main(args) -> int:
         done = calibrate(args.targets, trials=args.trials, seeds=args.seeds, scale=args.scale,
                          workers=args.workers, resume=args.resume, name=args.name,
                          profile_points=args.profile_points, band_seeds=args.band_seeds,
-                         mcmc_steps=args.mcmc_steps)
+                         mcmc_steps=args.mcmc_steps, start_from=args.start_from)
         print(done.moments_table)
         print(f"\ntrials: {done.completed_before} completed before, {done.evaluated} run now"
               + (f" ({done.recovered} left running by a killed run, tried again)"

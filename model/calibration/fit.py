@@ -335,11 +335,13 @@ class StudyResult:
 
 def optimise(study, scenario: Scenario, free: list[Free], seeds: tuple[int, ...],
              moments: tuple[Moment, ...], n_trials: int, pool: Pool,
-             progress: bool = True) -> StudyResult:
+             progress: bool = True, warm: tuple[dict[str, float], ...] = ()) -> StudyResult:
     """Run trials until the study holds ``n_trials`` completed ones.
 
     Each trial's simulated moments (mean and standard deviation over seeds)
-    are stored as trial attributes, so reports need no rerun.
+    are stored as trial attributes, so reports need no rerun. A new study's
+    first trial is the scenario's declared values; the vectors ``warm``
+    (:func:`warm_start`) follow it.
     """
     import optuna
     from optuna.distributions import FloatDistribution
@@ -350,6 +352,8 @@ def optimise(study, scenario: Scenario, free: list[Free], seeds: tuple[int, ...]
     start = declared_values(scenario, free)
     if done == 0 and not study.get_trials(deepcopy=False):
         study.enqueue_trial(start)
+        for values in warm:
+            study.enqueue_trial(values)
     space = {f.name: FloatDistribution(f.low, f.high, log=f.log) for f in free}
     todo = max(0, n_trials - done)
     evaluated = 0
@@ -389,6 +393,23 @@ def optimise(study, scenario: Scenario, free: list[Free], seeds: tuple[int, ...]
                 bar.update()
                 break   # refill the workers before waiting again
     return StudyResult(study, evaluated, recovered)
+
+
+def warm_start(fit: dict, free: list[Free], declared: dict[str, float]) -> tuple[dict, ...]:
+    """The optimum and the accepted vectors of a fit (:func:`posterior.read_fit`)
+    as trials of a new study: each free parameter the fit lacks takes its
+    declared value, each value is clipped to its prior range, and repeated
+    vectors are dropped."""
+    vectors = [fit["parameters"]] + [a["parameters"] for a in fit["fit"].get("accepted", [])]
+    out, seen = [], set()
+    for vector in vectors:
+        values = {f.name: float(min(max(vector.get(f.name, declared[f.name]), f.low), f.high))
+                  for f in free}
+        key = tuple(values.values())
+        if key not in seen:
+            seen.add(key)
+            out.append(values)
+    return tuple(out)
 
 
 def _floats(values) -> list:
