@@ -85,7 +85,7 @@ from model.engine.delivery_timeline import (
     summarise_rows,
     tranche_events,
 )
-from model.random import Stream, hash_id_np, uniforms_np, year_key
+from model.random import Stream, hash_ids, uniforms_np, year_key
 
 # per programme the stream is DELIVERY_STREAM + 16 * k like the other
 # per-programme streams
@@ -304,7 +304,7 @@ def approval_delays(settings: Settings, year: int, seed: int, county_ids: np.nda
         return out
     for j, k in enumerate(programme_ids):
         key = year_key(seed, DELIVERY_STREAM + 16 * int(k), year)
-        u, _ = uniforms_np(hash_id_np(key, county_ids))
+        u, _ = uniforms_np(hash_ids(key, county_ids))
         out[:, j] = base * (1.0 + settings.approval_spread * (2.0 * u.astype(np.float64) - 1.0))
     return out
 
@@ -421,7 +421,7 @@ def _check(name: str, a, shape: tuple[int, ...], dtype=np.float64) -> np.ndarray
     if (np.issubdtype(dtype, np.integer) and not np.issubdtype(a.dtype, np.integer)
             and not np.array_equal(a, np.round(a))):
         raise ValueError(f"deliver: {name} must hold whole numbers of households")
-    a = a.astype(dtype)
+    a = a.astype(dtype, copy=False)
     if (a.dtype.kind == "f" and np.isnan(a).any()) or (a < 0).any():
         raise ValueError(f"deliver: {name} has negative or NaN values")
     return a
@@ -508,7 +508,8 @@ def deliver(year: int, enrolments: np.ndarray, budget: np.ndarray, settings: Set
     carry = carry if carry is not None else Carry.empty(nc, npr)
     _check("carry.approved", carry.approved, (nc, npr), np.int64)
     _check("carry.building", carry.building, (nc, npr, CARRY_BINS), np.int64)
-    if (carry.total > enrolments).any():
+    building = carry.building.sum(axis=-1)
+    if (carry.approved + building > enrolments).any():
         raise ValueError("deliver: carry exceeds enrolments (enrolments must include the "
                          "carried backlog)")
     county_ids = np.arange(nc) if county_ids is None else _check("county_ids", county_ids,
@@ -520,7 +521,6 @@ def deliver(year: int, enrolments: np.ndarray, budget: np.ndarray, settings: Set
     team_rate = settings.team_rate(villages, nc)
     build = np.array(settings.build_months)
 
-    building = carry.building.sum(axis=-1)
     needing = enrolments - building  # households to be paid this year
     new = needing - carry.approved  # households to be visited and approved
     affordable = _affordable(budget, needing, unit_cost)

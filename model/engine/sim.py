@@ -46,6 +46,7 @@ import time
 import numpy as np
 
 from model.engine.attribution import attribute_exits
+from model.engine.bookkeeping import coverage_at
 from model.engine.codes import ALL_GUARANTEES, BATCHES, EXIT
 from model.engine.context import Context, YearParams
 from model.engine.delivery import Carry, deliver, settings_from_params
@@ -67,7 +68,7 @@ from model.engine.rules import (
     village_exits,
 )
 from model.engine.state import State, covered_by_category, per_student
-from model.engine.tally import COL, NBINS, NV, count_at, registered_people_by, tally
+from model.engine.tally import COL, NBINS, NV, registered_people_by, tally
 from model.params import Parameters
 from model.random import Stream, hash_id_np, normal_pair_np, year_key
 from model.registry.tables import CATEGORIES, Registry
@@ -77,6 +78,7 @@ P = {name: k for k, name in enumerate(PROGRAMME_COLUMNS)}
 D = {name: k for k, name in enumerate(DELIVERY_COLUMNS)}
 R = {name: k for k, name in enumerate(RATE_COLUMNS)}
 L = {name: k for k, name in enumerate(LINE_COLUMNS)}
+_NONE = np.zeros(0, np.int8)  # an empty array: "not counted" to a kernel
 
 
 class Simulation:
@@ -123,6 +125,7 @@ class Simulation:
         self.state = State.initial(registry, names, village_names)
         self.n_groups = registry.n_counties * len(CATEGORIES)
         self._schooling_key = None
+        self._lasting = {}  # what programmes compute once a run (Context.lasting)
         self._growth_index = 1.0
         years = np.arange(self.base_year, self.end_year + 1)
         nc, ncat = registry.n_counties, len(CATEGORIES)
@@ -182,7 +185,8 @@ class Simulation:
         """Advance one year; see the module docstring for the step order."""
         p = YearParams(self.params, year)
         k = year - self.base_year
-        ctx = Context(self.reg, self.state, p, self.seed, *lines_for(p), scale=self.scale)
+        ctx = Context(self.reg, self.state, p, self.seed, *lines_for(p), scale=self.scale,
+                      lasting=self._lasting)
         # 1. programme enrolment
         new = [prog.enrol(ctx) for prog in self.programmes]
         # 2. delivery
@@ -193,6 +197,7 @@ class Simulation:
         self._income(p, year)
         # 5. verification: household exit, return and entry
         self._verify(p, year)
+        ctx.status_changed()
         # 6. village exit, then county exit
         village_new = self._village_exits(ctx)
         sums = self._tally(p, k)
@@ -413,17 +418,16 @@ class Simulation:
                   else self.reg.villages["county"])
         out = self.record.programme[k]
         one_off, recurring = prog.cost(ctx, new, active)
+        size = self.reg.households["size"] if prog.level == "household" else _NONE
         for what, idx, unit in (("new", new, one_off), ("active", active, recurring)):
-            counts, cost = np.zeros(nc), np.zeros(nc)
-            count_at(county, idx, np.atleast_1d(np.asarray(unit, np.float64)), counts, cost)
+            counts, cost, people = np.zeros(nc), np.zeros(nc), np.zeros(nc)
+            coverage_at(county, idx, np.atleast_1d(np.asarray(unit, np.float64)),
+                        size if what == "active" else _NONE, counts, cost, people)
             if what == "active":  # new enrolments are counted by _deliver
                 out[:, j, P["active_households"]] = counts
+                if len(size):
+                    out[:, j, P["active_people"]] = people
             out[:, j, P["cost"]] += cost
-        if prog.level == "household":
-            counts, people = np.zeros(nc), np.zeros(nc)
-            count_at(county, active, self.reg.households["size"][active].astype(np.float64),
-                     counts, people)
-            out[:, j, P["active_people"]] = people
 
     def _record_exits(self, ctx: Context, k: int) -> None:
         st, h = self.state, self.reg.households
