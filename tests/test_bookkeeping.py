@@ -70,9 +70,13 @@ def test_add_at(village, scalar, with_fraction):
 
 @pytest.mark.parametrize("people", [False, True])
 @pytest.mark.parametrize("scalar", [False, True])
-def test_coverage_at(people, scalar):
+@pytest.mark.parametrize("grouped", [False, True])
+def test_coverage_at(people, scalar, grouped):
     rng = np.random.default_rng(4)
     group = rng.integers(0, 5, N).astype(np.int16)
+    if grouped:  # as households are stored, mostly, with one group coming back
+        group = np.sort(group)
+        group[N // 2:N // 2 + 50] = 0
     size = rng.integers(1, 9, N).astype(np.int8) if people else np.zeros(0, np.int8)
     idx = rng.choice(N, 1500, replace=False)
     weights = np.array([2.5]) if scalar else rng.random(1500) * 1e4

@@ -152,13 +152,24 @@ def coverage_at(group, index, weights, size, counts, sums, people):
     ``g = group[index[j]]`` (``weights`` of length 1: the same for every j)."""
     same = weights.shape[0] == 1
     with_people = size.shape[0] > 0
+    # households come mostly grouped: the running sums of a group stay in
+    # registers and are stored when the group changes (the same additions,
+    # in the same order)
+    g = -1
+    c = s = q = 0.0
     for j in range(index.shape[0]):
         i = index[j]
-        g = group[i]
-        counts[g] += 1.0
-        sums[g] += weights[0] if same else weights[j]
+        if group[i] != g:
+            if g >= 0:
+                counts[g], sums[g], people[g] = c, s, q
+            g = group[i]
+            c, s, q = counts[g], sums[g], people[g]
+        c += 1.0
+        s += weights[0] if same else weights[j]
         if with_people:
-            people[g] += np.float64(size[i])
+            q += np.float64(size[i])
+    if g >= 0:
+        counts[g], sums[g], people[g] = c, s, q
 
 
 def coverage_at_numpy(group, index, weights, size, counts, sums, people):

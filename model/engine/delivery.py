@@ -70,6 +70,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -244,10 +245,16 @@ class Carry:
         return cls(np.zeros((n_counties, n_programmes), np.int64),
                    np.zeros((n_counties, n_programmes, CARRY_BINS), np.int64))
 
+    @functools.cached_property
+    def building_total(self) -> np.ndarray:
+        """``[c, p]`` households paid and being built (computed once: a
+        carry's arrays are never changed in place)."""
+        return self.building.sum(axis=-1)
+
     @property
     def total(self) -> np.ndarray:
         """``[c, p]`` households carried past the visit (approved + building)."""
-        return self.approved + self.building.sum(axis=-1)
+        return self.approved + self.building_total
 
 
 @dataclass(frozen=True)
@@ -508,7 +515,7 @@ def deliver(year: int, enrolments: np.ndarray, budget: np.ndarray, settings: Set
     carry = carry if carry is not None else Carry.empty(nc, npr)
     _check("carry.approved", carry.approved, (nc, npr), np.int64)
     _check("carry.building", carry.building, (nc, npr, CARRY_BINS), np.int64)
-    building = carry.building.sum(axis=-1)
+    building = carry.building_total
     if (carry.approved + building > enrolments).any():
         raise ValueError("deliver: carry exceeds enrolments (enrolments must include the "
                          "carried backlog)")
@@ -606,7 +613,6 @@ def _summarise(enrolments, budget, build, carry, approved, rows,
     share_paid = np.divide(paid, affordable, out=np.zeros((nc, npr)), where=finite)
     unspent = np.maximum(np.where(finite, budget * (1.0 - share_paid), budget), 0.0)
     backlog = enrolments - in_effect
-    assert (carry_approved >= 0).all() and (carry_building.sum(-1) + carry_approved
-                                            <= backlog).all()
-    return DeliveryResult(in_effect, backlog, fraction, monthly, budget - unspent, unspent,
-                          Carry(carry_approved, carry_building))
+    carry = Carry(carry_approved, carry_building)
+    assert (carry_approved >= 0).all() and (carry.total <= backlog).all()
+    return DeliveryResult(in_effect, backlog, fraction, monthly, budget - unspent, unspent, carry)

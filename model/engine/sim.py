@@ -232,20 +232,24 @@ class Simulation:
             settings = dataclasses.replace(
                 settings, approval_per_month=settings.approval_per_month * self.scale)
         nc, npr = reg.n_counties, len(progs)
-        due, enrolments = [], np.zeros((nc, npr), np.int64)
+        due, due_county, enrolments = [], [], np.zeros((nc, npr), np.int64)
         for q, (j, prog) in enumerate(zip(self.delivered, progs)):
             due.append(np.concatenate([self.backlog[j], new[j]]))
-            enrolments[:, q] = np.bincount(self._county_of(j)[due[q]], minlength=nc)
+            due_county.append(self._county_of(j)[due[q]])
+            enrolments[:, q] = np.bincount(due_county[q], minlength=nc)
         unit = np.array([max(prog.unit_cost(p), 0.0) for prog in progs])
-        needing = enrolments - self.carry.building.sum(axis=-1)
+        needing = enrolments - self.carry.building_total
         result = deliver(year, enrolments, needing * unit[None, :], settings, self.seed,
                          villages=self.team_villages, carry=self.carry,
                          unit_cost=np.broadcast_to(unit, (nc, npr)),
                          county_ids=reg.counties["county_id"],
                          programme_ids=[prog.stream for prog in progs])
         self.carry = result.carry
+        household_years = result.household_years
+        # households in effect by the end of each month, [programme, month]
+        monthly = (result.monthly_share * enrolments[:, :, None]).sum(axis=0)
         for q, (j, prog) in enumerate(zip(self.delivered, progs)):
-            now = in_effect(self._county_of(j)[due[q]], len(self.backlog[j]),
+            now = in_effect(due_county[q], len(self.backlog[j]),
                             result.in_effect[:, q], self.seed, prog.stream, year,
                             reg.counties["county_id"])
             start = (self.state.village_enrolled if prog.level == "village"
@@ -260,10 +264,9 @@ class Simulation:
             out[:, j, D["delivery_due"]] = enrolments[:, q]
             out[:, j, D["delivery_in_effect"]] = result.in_effect[:, q]
             out[:, j, D["delivery_backlog"]] = result.backlog[:, q]
-            out[:, j, D["delivery_household_years"]] = result.household_years[:, q]
+            out[:, j, D["delivery_household_years"]] = household_years[:, q]
             out[:, j, D["funds_unspent"]] = result.unspent[:, q]
-            self.record.delivery_monthly[k, j] = (result.monthly_share[:, q]
-                                                  * enrolments[:, q, None]).sum(axis=0)
+            self.record.delivery_monthly[k, j] = monthly[q]
         self.delivery_seconds += time.perf_counter() - tic
         return started
 
