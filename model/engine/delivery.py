@@ -70,7 +70,6 @@ Examples
 
 from __future__ import annotations
 
-import functools
 import math
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -235,21 +234,23 @@ class Carry:
     building : numpy.ndarray
         ``[c, p, CARRY_BINS]`` int64: households paid and being built;
         ``building[c, p, k]`` take effect at month ``k`` of next year.
+    building_total : numpy.ndarray, optional
+        ``[c, p]``: ``building`` summed over months (computed when not given;
+        a carry's arrays are never changed in place).
     """
 
     approved: np.ndarray
     building: np.ndarray
+    building_total: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.building_total is None:
+            object.__setattr__(self, "building_total", np.asarray(self.building).sum(axis=-1))
 
     @classmethod
     def empty(cls, n_counties: int, n_programmes: int) -> Carry:
         return cls(np.zeros((n_counties, n_programmes), np.int64),
                    np.zeros((n_counties, n_programmes, CARRY_BINS), np.int64))
-
-    @functools.cached_property
-    def building_total(self) -> np.ndarray:
-        """``[c, p]`` households paid and being built (computed once: a
-        carry's arrays are never changed in place)."""
-        return self.building.sum(axis=-1)
 
     @property
     def total(self) -> np.ndarray:
@@ -603,9 +604,11 @@ def _summarise(enrolments, budget, build, carry, approved, rows,
     in_effect, paid = np.zeros((nc, npr), np.int64), np.zeros((nc, npr), np.int64)
     fraction, monthly = np.zeros((nc, npr)), np.zeros((nc, npr, MONTHS))
     carry_building = np.zeros((nc, npr, CARRY_BINS), np.int64)
+    carry_total = np.zeros((nc, npr), np.int64)
     summarise_rows(*rows, np.asarray(build, np.float64),
-                   np.ascontiguousarray(carry.building, np.int64), enrolments, in_effect,
-                   fraction, monthly, carry_building, paid)
+                   np.ascontiguousarray(carry.building, np.int64),
+                   np.ascontiguousarray(carry.building_total, np.int64), enrolments, in_effect,
+                   fraction, monthly, carry_building, carry_total, paid)
     carry_approved = carry.approved + approved - paid
 
     # unspent: the share of the budget whose households were not paid
@@ -613,6 +616,6 @@ def _summarise(enrolments, budget, build, carry, approved, rows,
     share_paid = np.divide(paid, affordable, out=np.zeros((nc, npr)), where=finite)
     unspent = np.maximum(np.where(finite, budget * (1.0 - share_paid), budget), 0.0)
     backlog = enrolments - in_effect
-    carry = Carry(carry_approved, carry_building)
+    carry = Carry(carry_approved, carry_building, carry_total)
     assert (carry_approved >= 0).all() and (carry.total <= backlog).all()
     return DeliveryResult(in_effect, backlog, fraction, monthly, budget - unspent, unspent, carry)

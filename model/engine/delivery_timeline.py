@@ -239,8 +239,8 @@ def county_timelines(new, carried, affordable, delay, team_rate, office_rate, lo
 
 
 @njit(cache=True)
-def summarise_rows(rows_c, rows_p, rows_n, rows_t, build, carried_building, enrolments,
-                   in_effect, fraction, monthly, carry_building, paid):
+def summarise_rows(rows_c, rows_p, rows_n, rows_t, build, carried_building, carried_total,
+                   enrolments, in_effect, fraction, monthly, carry_building, carry_total, paid):
     """Result arrays of a year of delivery from its payment rows.
 
     A row's assistance takes effect at ``month paid + build[p]``; carried
@@ -259,6 +259,8 @@ def summarise_rows(rows_c, rows_p, rows_n, rows_t, build, carried_building, enro
         Build time per programme in months.
     carried_building : int64 array (C, P, K)
         Builds carried from last year, in effect at month ``k``.
+    carried_total : int64 array (C, P)
+        ``carried_building`` summed over ``k`` (pairs with none are skipped).
     enrolments : int64 array (C, P)
         Households due this year.
     in_effect, paid : int64 arrays (C, P), out (zeros)
@@ -270,34 +272,43 @@ def summarise_rows(rows_c, rows_p, rows_n, rows_t, build, carried_building, enro
     carry_building : int64 array (C, P, K), out (zeros)
         Builds not finished by 31 December: in effect at month ``k`` of
         next year.
+    carry_total : int64 array (C, P), out (zeros)
+        ``carry_building`` summed over ``k``.
     """
     nc, npr = enrolments.shape
     years = np.zeros((nc, npr))
-    started = np.zeros((nc, npr, MONTHS), np.int64)
+    # households starting in each month, counted in ``monthly`` (whole
+    # numbers, exact in float64) before it becomes the cumulative share
     for i in range(len(rows_c)):
         c, p, n = rows_c[i], rows_p[i], rows_n[i]
         paid[c, p] += n
-        _take_effect(c, p, n, rows_t[i] + build[p], in_effect, years, started, carry_building)
+        _take_effect(c, p, n, rows_t[i] + build[p], in_effect, years, monthly, carry_building,
+                     carry_total)
     for c in range(nc):
         for p in range(npr):
+            if carried_total[c, p] == 0:
+                continue
             for k in range(carried_building.shape[2]):
                 n = carried_building[c, p, k]
                 if n > 0:
-                    _take_effect(c, p, n, np.float64(k), in_effect, years, started,
-                                 carry_building)
+                    _take_effect(c, p, n, np.float64(k), in_effect, years, monthly,
+                                 carry_building, carry_total)
     for c in range(nc):
         for p in range(npr):
             if in_effect[c, p] > 0:
                 fraction[c, p] = years[c, p] / in_effect[c, p]
             if enrolments[c, p] > 0:
-                cum = 0
+                cum = 0.0
                 for m in range(MONTHS):
-                    cum += started[c, p, m]
+                    cum += monthly[c, p, m]
                     monthly[c, p, m] = cum / enrolments[c, p]
+            elif in_effect[c, p] > 0:  # none due (cannot happen): no share, as before
+                for m in range(MONTHS):
+                    monthly[c, p, m] = 0.0
 
 
 @njit(cache=True)
-def _take_effect(c, p, n, effect, in_effect, years, started, carry_building):
+def _take_effect(c, p, n, effect, in_effect, years, started, carry_building, carry_total):
     """``n`` households of county ``c`` and programme ``p`` take effect at
     month ``effect``: this year before month 12, else carried."""
     if effect < MONTHS:
@@ -307,3 +318,4 @@ def _take_effect(c, p, n, effect, in_effect, years, started, carry_building):
     else:
         b = min(max(np.ceil(effect - MONTHS - EPS), 0.0), carry_building.shape[2] - 1.0)
         carry_building[c, p, int(b)] += n
+        carry_total[c, p] += n

@@ -42,10 +42,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from model.engine.bookkeeping import active_indices, add_at, candidate_indices
+from model.engine.bookkeeping import active_indices, active_mask, add_at, candidate_indices
 from model.engine.codes import (
     CLOSEST_FIRST,
-    EXITED,
     INCOME_BATCHES,
     POOREST_FIRST,
     RANDOM_ORDER,
@@ -170,30 +169,33 @@ class Programme:
         start[chosen] = p.year
         return chosen
 
-    def is_active(self, ctx: Context, idx=slice(None)) -> np.ndarray:
-        """Mask over households ``idx``: enrolled, not stopped, within
-        ``duration`` and, after exit, within the grace."""
-        p, st = ctx.p, ctx.st
-        start = st.enrolled[self.name][idx]
-        mask = (start > 0) & (start <= p.year)  # a delivery backlog starts next year
+    def _limits(self, p: YearParams) -> tuple[float, float]:
+        """Enrolments active in year ``p.year`` started after the first
+        number (``-inf``: no duration); exited households stay reached while
+        their exit year is after the second (``-inf``: no limit)."""
         duration = self._param(p, self.duration_parameter, np.inf)
-        if np.isfinite(duration):
-            mask &= start > p.year - duration
         grace = p("household_exit.policy_grace_years")
-        if np.isfinite(grace):
-            mask &= ~((st.status[idx] == EXITED) & (st.exit_year[idx] <= p.year - grace - 1))
+        return (p.year - duration if np.isfinite(duration) else -np.inf,
+                p.year - grace - 1 if np.isfinite(grace) else -np.inf)
+
+    def is_active(self, ctx: Context, idx=slice(None)) -> np.ndarray:
+        """Mask over households ``idx``: enrolled, not stopped (a delivery
+        backlog starts next year), within ``duration`` and, after exit,
+        within the grace."""
+        st = ctx.st
+        start = st.enrolled[self.name][idx]
+        oldest, last_exit = self._limits(ctx.p)
+        mask = np.empty(len(start), bool)
+        active_mask(start, ctx.year, oldest, st.status[idx], st.exit_year[idx], last_exit, mask)
         return mask
 
     def active(self, ctx: Context) -> np.ndarray:
         """Indices of households the programme reaches this year (as
         :meth:`is_active`, in one pass)."""
-        p, st = ctx.p, ctx.st
-        duration = self._param(p, self.duration_parameter, np.inf)
-        grace = p("household_exit.policy_grace_years")
-        return active_indices(st.enrolled[self.name], p.year,
-                              p.year - duration if np.isfinite(duration) else -np.inf,
-                              st.status, st.exit_year,
-                              p.year - grace - 1 if np.isfinite(grace) else -np.inf)
+        st = ctx.st
+        oldest, last_exit = self._limits(ctx.p)
+        return active_indices(st.enrolled[self.name], ctx.year, oldest, st.status,
+                              st.exit_year, last_exit)
 
     def step(self, ctx: Context) -> np.ndarray:
         """Stop failed enrolments, apply the effect; return the active indices."""
