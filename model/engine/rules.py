@@ -37,6 +37,7 @@ from model.random import (
     exp_small,
     hash_id,
     hash_id_np,
+    hash_ids,
     normal_pair,
     uniforms,
     uniforms_np,
@@ -66,7 +67,7 @@ def county_dibao_standards(p, county_ids: np.ndarray, seed: int) -> np.ndarray:
     base = dibao_standard(p)
     if spread <= 0:
         return np.full(len(county_ids), base, np.float32)
-    u, _ = uniforms_np(hash_id_np(year_key(seed, Stream.DIBAO, 0), county_ids))
+    u, _ = uniforms_np(hash_ids(year_key(seed, Stream.DIBAO, 0), county_ids))
     return (base * (1.0 + spread * u)).astype(np.float32)
 
 

@@ -125,6 +125,7 @@ class Simulation:
         self.state = State.initial(registry, names, village_names)
         self.n_groups = registry.n_counties * len(CATEGORIES)
         self._schooling_key = None
+        self._pension_key, self._pension_income = None, None
         self._lasting = {}  # what programmes compute once a run (Context.lasting)
         self._growth_index = 1.0
         years = np.arange(self.base_year, self.end_year + 1)
@@ -170,7 +171,7 @@ class Simulation:
         so that the base year's true-poor count is comparable with the next."""
         p = YearParams(self.params, self.base_year)
         st, h = self.state, self.reg.households
-        st.transfer_income[:] = p("pension_basic") * h["elderly"] / h["size"]
+        st.transfer_income[:] = self._pension(p)
         covered = np.flatnonzero(covered_by_category(self.reg))
         st.floor[covered] = county_dibao_standards(p, self.reg.counties["county_id"],
                                                    self.seed)[h["county"][covered]]
@@ -279,9 +280,9 @@ class Simulation:
         """Apply every programme; record its coverage and cost at once unless
         the cost depends on this year's income (then return its active set),
         so that only a few index arrays are alive at a time."""
-        st, h, p = self.state, self.reg.households, ctx.p
+        st, p = self.state, ctx.p
         st.batch_income[:] = 0.0
-        st.transfer_income[:] = p("pension_basic") * h["elderly"] / h["size"]
+        st.transfer_income[:] = self._pension(p)
         st.floor[:] = 0.0
         st.medical_cover[:] = 0
         st.village_collective[:] = self.reg.villages["collective_income"]
@@ -299,6 +300,16 @@ class Simulation:
             del active
         np.sum(st.batch_income, axis=0, out=st.programme_income)
         return pending
+
+    def _pension(self, p: YearParams) -> np.ndarray:
+        """Basic pension per capita of every household (float32,
+        yuan/person/year), computed again only when the pension changes."""
+        pension = p("pension_basic")
+        if self._pension_key != pension:
+            h = self.reg.households
+            self._pension_income = (pension * h["elderly"] / h["size"]).astype(np.float32)
+            self._pension_key = pension
+        return self._pension_income
 
     def _county_factor(self, p: YearParams, year: int, growth: bool = True) -> np.ndarray:
         """Growth index since the base year times this year's county shock."""
