@@ -12,6 +12,10 @@ from model.engine.bookkeeping import (
     candidate_indices_numpy,
     coverage_at,
     coverage_at_numpy,
+    reached,
+    reached_numpy,
+    stop_failed,
+    stop_failed_numpy,
 )
 from model.random import hash_id_np, hash_ids, year_key
 
@@ -93,3 +97,28 @@ def test_hash_ids_are_hash_id_np():
     key = year_key(7, 5, 2017)
     for ids in (np.arange(10_000), np.array([0, 2**40, 3], np.int64), np.array([5], np.int16)):
         np.testing.assert_array_equal(hash_ids(key, ids), hash_id_np(key, ids))
+
+
+@pytest.mark.parametrize("hazard", [0.3, 0.7, 1.0])
+def test_stop_failed(hazard):
+    # 0.3 lies below its float32 value, 0.7 above: the kernel takes float32(hazard)
+    rng, start, _, _ = households(5)
+    hh_id = rng.permutation(10 * N)[:N].astype(np.int64)
+    active = np.flatnonzero(start > 0)
+    key = year_key(2, 7 + 16 * 6, 2018)
+    got_start, ref_start = start.copy(), start.copy()
+    got = stop_failed(active, got_start, hh_id, key, 2018, np.float32(hazard))
+    ref = stop_failed_numpy(active, ref_start, hh_id, key, 2018, hazard)
+    assert 0 < len(ref) < len(active)
+    np.testing.assert_array_equal(got, ref)
+    np.testing.assert_array_equal(got_start, ref_start)
+
+
+def test_reached():
+    rng, start, _, _ = households(6)
+    active = np.flatnonzero(start > 0)
+    needs = rng.random(N) < 0.6
+    got, ref = reached(active, needs, start, 2018), reached_numpy(active, needs, start, 2018)
+    for a, b in zip(got, ref):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)

@@ -14,6 +14,7 @@ from numba import njit
 
 from model.engine.codes import EXITED, POOR, RETURNED
 from model.engine.threads import KERNEL
+from model.random import hash_id, hash_id_np, uniforms, uniforms_np
 
 # a serial loop compiled as a household kernel is (vectorising, no checks)
 _LOOP = {k: v for k, v in KERNEL.items() if k != "nogil"}
@@ -94,6 +95,62 @@ def candidate_indices_numpy(start, status, matched=None):
     if matched is not None:
         mask &= matched
     return np.flatnonzero(mask)
+
+
+@njit(cache=True)
+def stop_failed(active, start, hh_id, key, year, hazard):
+    """Stop the enrolments of ``active`` that fail this year; return those
+    still active.
+
+    An enrolment can fail from its second year on (``start < year``), with
+    probability ``hazard`` (float32, compared in float32 as numpy compares a
+    float32 draw with a Python number): the first uniform of the household's
+    hash under ``key``. A failed enrolment's ``start`` becomes ``-start``.
+    """
+    kept = np.empty(active.shape[0], np.int64)
+    k = 0
+    for j in range(active.shape[0]):
+        i = active[j]
+        s = start[i]
+        if s < year:
+            u, _ = uniforms(hash_id(key, hh_id[i]))
+            if u < hazard:
+                start[i] = -s
+                continue
+        kept[k] = i
+        k += 1
+    return kept[:k].copy()
+
+
+def stop_failed_numpy(active, start, hh_id, key, year, hazard):
+    """Reference of :func:`stop_failed` (the numpy passes it replaces)."""
+    older = active[start[active] < year]
+    u, _ = uniforms_np(hash_id_np(key, hh_id[older]))
+    failed = older[u < hazard]
+    start[failed] = -start[failed]
+    return active[start[active] > 0]
+
+
+@njit(cache=True)
+def reached(active, needs, start, year):
+    """The active units the effect applies to (``needs``) and their years
+    since the start (int16, as numpy's ``year - start``)."""
+    reach = np.empty(active.shape[0], np.int64)
+    k = 0
+    for j in range(active.shape[0]):
+        if needs[active[j]]:
+            reach[k] = active[j]
+            k += 1
+    years_in = np.empty(k, np.int16)
+    for j in range(k):
+        years_in[j] = year - start[reach[j]]
+    return reach[:k].copy(), years_in
+
+
+def reached_numpy(active, needs, start, year):
+    """Reference of :func:`reached`."""
+    reach = active[needs[active]]
+    return reach, year - start[reach]
 
 
 @njit(cache=True)

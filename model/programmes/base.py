@@ -42,7 +42,14 @@ from typing import ClassVar
 
 import numpy as np
 
-from model.engine.bookkeeping import active_indices, active_mask, add_at, candidate_indices
+from model.engine.bookkeeping import (
+    active_indices,
+    active_mask,
+    add_at,
+    candidate_indices,
+    reached,
+    stop_failed,
+)
 from model.engine.codes import (
     CLOSEST_FIRST,
     INCOME_BATCHES,
@@ -50,7 +57,7 @@ from model.engine.codes import (
     RANDOM_ORDER,
 )
 from model.engine.context import Context, YearParams
-from model.random import Stream, hash_ids, uniforms_np, year_key
+from model.random import Stream, hash_ids, year_key
 
 _NONE = np.zeros(0, np.int8)  # an empty array: "no such mask" to a kernel
 _NO_FRACTION = np.zeros(0, np.float32)
@@ -203,17 +210,13 @@ class Programme:
         hazard = self._param(ctx.p, "hazard", 0.0)
         start = ctx.st.enrolled[self.name]
         if hazard > 0 and len(active):
-            # an enrolment can fail from its second year on
-            older = active[start[active] < ctx.year]
             key = year_key(ctx.seed, Stream.FAILURE + 16 * self.stream, ctx.year)
-            u, _ = uniforms_np(hash_ids(key, ctx.reg.households["hh_id"][older]))
-            failed = older[u < hazard]
-            if len(failed):
-                start[failed] = -start[failed]
-                active = active[start[active] > 0]
-        reach = active[self._mask(ctx, "needs")[active]] if len(active) else active
-        if len(reach):
-            self.effect(ctx, reach, ctx.year - start[reach])
+            active = stop_failed(active, start, ctx.reg.households["hh_id"], key, ctx.year,
+                                 np.float32(hazard))
+        if len(active):  # the needs after the failures (they may read the enrolments)
+            reach, years_in = reached(active, self._mask(ctx, "needs"), start, ctx.year)
+            if len(reach):
+                self.effect(ctx, reach, years_in)
         return active
 
     def ramp(self, ctx: Context, years_in: np.ndarray) -> np.ndarray:
