@@ -6,6 +6,7 @@ import pytest
 from model.engine.bookkeeping import (
     active_indices,
     active_indices_numpy,
+    active_mask_at,
     add_at,
     add_at_numpy,
     candidate_indices,
@@ -122,3 +123,13 @@ def test_reached():
     for a, b in zip(got, ref):
         assert a.dtype == b.dtype
         np.testing.assert_array_equal(a, b)
+
+
+def test_active_mask_at_is_the_mask_of_a_subset():
+    rng, start, status, exit_year = households(7)
+    idx = np.sort(rng.choice(N, 700, replace=False))
+    got = np.empty(len(idx), bool)
+    active_mask_at(idx, start, 2017, 2014.0, status, exit_year, 2015.0, got)
+    ref = np.zeros(N, bool)
+    ref[active_indices_numpy(start, 2017, 2014.0, status, exit_year, 2015.0)] = True
+    np.testing.assert_array_equal(got, ref[idx])

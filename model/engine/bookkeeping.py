@@ -57,6 +57,17 @@ def active_mask(start, year, oldest_start, status, exit_year, last_exit_year, ou
         out[i] = (s > 0) & (s <= year) & (np.float64(s) > oldest_start) & ~lapsed
 
 
+@njit(**_LOOP)
+def active_mask_at(idx, start, year, oldest_start, status, exit_year, last_exit_year, out):
+    """``out[j]``: unit ``idx[j]`` is active (as :func:`active_mask`, read
+    in place rather than from gathered copies)."""
+    for j in range(idx.shape[0]):
+        i = idx[j]
+        s = start[i]
+        lapsed = (status[i] == EXITED) & (np.float64(exit_year[i]) <= last_exit_year)
+        out[j] = (s > 0) & (s <= year) & (np.float64(s) > oldest_start) & ~lapsed
+
+
 def active_indices_numpy(start, year, oldest_start, status, exit_year, last_exit_year):
     """Reference of :func:`active_indices` (the numpy passes it replaces)."""
     mask = (start > 0) & (start <= year) & (start > oldest_start)

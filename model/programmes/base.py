@@ -45,6 +45,7 @@ import numpy as np
 from model.engine.bookkeeping import (
     active_indices,
     active_mask,
+    active_mask_at,
     add_at,
     candidate_indices,
     reached,
@@ -190,10 +191,16 @@ class Programme:
         backlog starts next year), within ``duration`` and, after exit,
         within the grace."""
         st = ctx.st
-        start = st.enrolled[self.name][idx]
+        start = st.enrolled[self.name]
         oldest, last_exit = self._limits(ctx.p)
-        mask = np.empty(len(start), bool)
-        active_mask(start, ctx.year, oldest, st.status[idx], st.exit_year[idx], last_exit, mask)
+        if isinstance(idx, slice):
+            start, status, exit_year = start[idx], st.status[idx], st.exit_year[idx]
+            mask = np.empty(len(start), bool)
+            active_mask(start, ctx.year, oldest, status, exit_year, last_exit, mask)
+        else:
+            idx = np.asarray(idx)
+            mask = np.empty(len(idx), bool)
+            active_mask_at(idx, start, ctx.year, oldest, st.status, st.exit_year, last_exit, mask)
         return mask
 
     def active(self, ctx: Context) -> np.ndarray:
