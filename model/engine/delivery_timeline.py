@@ -277,12 +277,11 @@ def summarise_rows(rows_c, rows_p, rows_n, rows_t, build, carried_building, carr
     """
     nc, npr = enrolments.shape
     years = np.zeros((nc, npr))
-    # households starting in each month, counted in ``monthly`` (whole
-    # numbers, exact in float64) before it becomes the cumulative share
+    started = np.zeros((nc, npr, MONTHS), np.int64)
     for i in range(len(rows_c)):
         c, p, n = rows_c[i], rows_p[i], rows_n[i]
         paid[c, p] += n
-        _take_effect(c, p, n, rows_t[i] + build[p], in_effect, years, monthly, carry_building,
+        _take_effect(c, p, n, rows_t[i] + build[p], in_effect, years, started, carry_building,
                      carry_total)
     for c in range(nc):
         for p in range(npr):
@@ -291,20 +290,17 @@ def summarise_rows(rows_c, rows_p, rows_n, rows_t, build, carried_building, carr
             for k in range(carried_building.shape[2]):
                 n = carried_building[c, p, k]
                 if n > 0:
-                    _take_effect(c, p, n, np.float64(k), in_effect, years, monthly,
+                    _take_effect(c, p, n, np.float64(k), in_effect, years, started,
                                  carry_building, carry_total)
     for c in range(nc):
         for p in range(npr):
             if in_effect[c, p] > 0:
                 fraction[c, p] = years[c, p] / in_effect[c, p]
             if enrolments[c, p] > 0:
-                cum = 0.0
+                cum = 0
                 for m in range(MONTHS):
-                    cum += monthly[c, p, m]
+                    cum += started[c, p, m]
                     monthly[c, p, m] = cum / enrolments[c, p]
-            elif in_effect[c, p] > 0:  # none due (cannot happen): no share, as before
-                for m in range(MONTHS):
-                    monthly[c, p, m] = 0.0
 
 
 @njit(cache=True)
