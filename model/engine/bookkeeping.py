@@ -120,16 +120,14 @@ def stop_failed(active, start, hh_id, key, year, hazard):
     """
     kept = np.empty(active.shape[0], np.int64)
     k = 0
-    for j in range(active.shape[0]):
+    for j in range(active.shape[0]):  # branch-free: failures are random
         i = active[j]
         s = start[i]
-        if s < year:
-            u, _ = uniforms(hash_id(key, hh_id[i]))
-            if u < hazard:
-                start[i] = -s
-                continue
+        u, _ = uniforms(hash_id(key, hh_id[i]))
+        failed = (s < year) & (u < hazard)
+        start[i] = -s if failed else s
         kept[k] = i
-        k += 1
+        k += not failed
     return kept[:k].copy()
 
 
@@ -148,10 +146,9 @@ def reached(active, needs, start, year):
     since the start (int16, as numpy's ``year - start``)."""
     reach = np.empty(active.shape[0], np.int64)
     k = 0
-    for j in range(active.shape[0]):
-        if needs[active[j]]:
-            reach[k] = active[j]
-            k += 1
+    for j in range(active.shape[0]):  # branch-free: a mixed mask mispredicts
+        reach[k] = active[j]
+        k += needs[active[j]]
     years_in = np.empty(k, np.int16)
     for j in range(k):
         years_in[j] = year - start[reach[j]]
@@ -199,8 +196,8 @@ def add_at(row, idx, per_capita, share, start, unit_of, year, fraction, county):
         v = share * (per_capita[0] if same else per_capita[j])
         if scaled:
             s = start[unit_of[i]] if by_unit else start[i]
-            if s == year:
-                v = v * fraction[county[i]]
+            f = fraction[county[i]]
+            v = v * f if s == year else v
         row[i] += v
 
 
