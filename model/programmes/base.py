@@ -19,7 +19,9 @@ What a subclass declares
 :meth:`needs` (households the effect can physically apply to),
 :meth:`matched` (precise targeting: the programme matched to the household's
 cause and capacity, a subset of ``needs``), :meth:`effect` and
-:meth:`cost`. Its parameters are looked up as ``"<name>.<parameter>"``:
+:meth:`cost`; ``fixed_needs = True`` when :meth:`needs` and :meth:`matched`
+read the registry alone (they are then computed once a run, one byte per
+household each). Its parameters are looked up as ``"<name>.<parameter>"``:
 ``capacity`` (and optionally ``budget``, yuan/year, turned into a capacity
 by :meth:`unit_cost`), ``ramp`` (years to full effect), ``hazard`` (yearly
 probability that an enrolment stops), ``duration`` (years active).
