@@ -134,6 +134,8 @@ class Programme:
         compute = self.needs if what == "needs" else self.matched
         if not self.fixed_needs:
             return compute(ctx)
+        if what == "matched" and type(self).matched is Programme.matched:
+            return self._mask(ctx, "needs")  # matched is needs: one mask for both
         mask = ctx.lasting.get((self.name, what))
         if mask is None:
             mask = ctx.lasting[(self.name, what)] = compute(ctx)
