@@ -123,6 +123,20 @@ def _hash_ids(key, ident):
     return out
 
 
+def first_uniforms(key: np.uint64, ident) -> np.ndarray:
+    """The first uniform (float32) of :func:`hash_id` of every id, in one
+    pass: ``uniforms_np(hash_id_np(key, ident))[0]`` bit for bit."""
+    return _first_uniforms(np.uint64(key), np.asarray(ident))
+
+
+@njit(cache=True)
+def _first_uniforms(key, ident):
+    out = np.empty(ident.shape[0], np.float32)
+    for i in range(ident.shape[0]):
+        out[i], _ = uniforms(hash_id(key, ident[i]))
+    return out
+
+
 @njit(**INLINE)
 def uniforms(h):
     """Two float32 uniforms in (0, 1) from the high and low 32 bits of ``h``."""

@@ -18,7 +18,7 @@ from model.engine.bookkeeping import (
     stop_failed,
     stop_failed_numpy,
 )
-from model.random import hash_id_np, hash_ids, year_key
+from model.random import year_key
 
 N = 5000
 
@@ -92,12 +92,6 @@ def test_coverage_at(people, scalar, grouped):
     for a, b in zip(got, ref):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(got[0], np.bincount(group[idx], minlength=5))
-
-
-def test_hash_ids_are_hash_id_np():
-    key = year_key(7, 5, 2017)
-    for ids in (np.arange(10_000), np.array([0, 2**40, 3], np.int64), np.array([5], np.int16)):
-        np.testing.assert_array_equal(hash_ids(key, ids), hash_id_np(key, ids))
 
 
 @pytest.mark.parametrize("hazard", [0.3, 0.7, 1.0])

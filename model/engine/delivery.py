@@ -85,7 +85,7 @@ from model.engine.delivery_timeline import (
     summarise_rows,
     tranche_events,
 )
-from model.random import Stream, hash_ids, uniforms_np, year_key
+from model.random import Stream, first_uniforms, year_key
 
 # per programme the stream is DELIVERY_STREAM + 16 * k like the other
 # per-programme streams
@@ -312,7 +312,7 @@ def approval_delays(settings: Settings, year: int, seed: int, county_ids: np.nda
         return out
     for j, k in enumerate(programme_ids):
         key = year_key(seed, DELIVERY_STREAM + 16 * int(k), year)
-        u, _ = uniforms_np(hash_ids(key, county_ids))
+        u = first_uniforms(key, county_ids)
         out[:, j] = base * (1.0 + settings.approval_spread * (2.0 * u.astype(np.float64) - 1.0))
     return out
 

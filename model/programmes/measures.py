@@ -14,7 +14,7 @@ from model.engine.codes import HOUSING, MEDICAL, SCHOOLING, WATER
 from model.engine.rules import county_dibao_standards
 from model.engine.state import per_student
 from model.programmes.base import Context, Programme, VillageProgramme, registered_people_by_village
-from model.random import Stream, hash_ids, uniforms_np, year_key
+from model.random import Stream, first_uniforms, year_key
 from model.registry.tables import CAUSES, GENERAL
 
 # causes that production and employment programmes address (precise targeting)
@@ -106,7 +106,7 @@ class SafetyNet(Programme):
             standard = county_dibao_standards(ctx.p, ctx.reg.counties["county_id"], ctx.seed)
             below = ctx.st.income < standard[h["county"]]
             key = year_key(ctx.seed, Stream.TAKE_UP + 16 * self.stream, ctx.year)
-            u, _ = uniforms_np(hash_ids(key, h["hh_id"]))
+            u = first_uniforms(key, h["hh_id"])
             out = below & (u < take_up)
         ctx.drawn[(self.name, "take_up")] = out
         return out
