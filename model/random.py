@@ -26,6 +26,7 @@ reference implementation and the tests.
 
 from __future__ import annotations
 
+import functools
 from enum import IntEnum
 
 import numpy as np
@@ -86,8 +87,11 @@ def mix64_np(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> _S31)
 
 
+@functools.lru_cache(maxsize=4096)
 def year_key(seed: int, stream: int, year: int) -> np.uint64:
-    """The per-(seed, stream, year) key hashed once outside household loops."""
+    """The per-(seed, stream, year) key hashed once outside household loops
+    (remembered: a run asks for the same few hundred keys in every year's
+    steps)."""
     with np.errstate(over="ignore"):
         k = mix64_np(np.uint64(seed) * GOLDEN + np.uint64(stream))
         k = mix64_np(k + np.uint64(year) * GOLDEN)
@@ -103,6 +107,34 @@ def hash_id(key, ident):
 def hash_id_np(key: np.uint64, ident: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
         return mix64_np(np.uint64(key) + np.asarray(ident).astype(np.uint64) * GOLDEN)
+
+
+def hash_ids(key: np.uint64, ident) -> np.ndarray:
+    """:func:`hash_id` of every id of a 1-d int array, in one pass: the same
+    bits as :func:`hash_id_np`, without its temporaries."""
+    return _hash_ids(np.uint64(key), np.asarray(ident))
+
+
+@njit(cache=True)
+def _hash_ids(key, ident):
+    out = np.empty(ident.shape[0], np.uint64)
+    for i in range(ident.shape[0]):
+        out[i] = hash_id(key, ident[i])
+    return out
+
+
+def first_uniforms(key: np.uint64, ident) -> np.ndarray:
+    """The first uniform (float32) of :func:`hash_id` of every id, in one
+    pass: ``uniforms_np(hash_id_np(key, ident))[0]`` bit for bit."""
+    return _first_uniforms(np.uint64(key), np.asarray(ident))
+
+
+@njit(cache=True)
+def _first_uniforms(key, ident):
+    out = np.empty(ident.shape[0], np.float32)
+    for i in range(ident.shape[0]):
+        out[i], _ = uniforms(hash_id(key, ident[i]))
+    return out
 
 
 @njit(**INLINE)

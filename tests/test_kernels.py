@@ -10,7 +10,6 @@ from model.engine.tally import (
     NBINS,
     NCHUNKS,
     NV,
-    count_at,
     median_from_hist,
     median_from_hist_numpy,
     tally,
@@ -233,20 +232,6 @@ def test_tally_sums_chunk_by_chunk_in_chunk_order():
         part = slice(c * step, (c + 1) * step)
         ref += tally_numpy(*(a[part] for a in args[:7]), *args[7:], n_groups)[0]
     np.testing.assert_array_equal(out, ref)
-
-
-def test_count_at():
-    rng = np.random.default_rng(6)
-    group = rng.integers(0, 5, 1000).astype(np.int16)
-    idx = rng.choice(1000, 300, replace=False)
-    w = rng.random(300)
-    counts, sums = np.zeros(5), np.zeros(5)
-    count_at(group, idx, w, counts, sums)
-    np.testing.assert_array_equal(counts, np.bincount(group[idx], minlength=5))
-    np.testing.assert_allclose(sums, np.bincount(group[idx], weights=w, minlength=5))
-    counts, sums = np.zeros(5), np.zeros(5)
-    count_at(group, idx, np.array([2.5]), counts, sums)
-    np.testing.assert_allclose(sums, 2.5 * counts)
 
 
 @pytest.mark.parametrize("k", [1, 5, 50, 99, 100])

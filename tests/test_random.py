@@ -148,3 +148,13 @@ def test_draw_depends_only_on_seed_stream_id_year():
 def test_year_keys_differ():
     keys = {year_key(s, st, y) for s in range(3) for st in Stream for y in range(2010, 2030)}
     assert len(keys) == 3 * len(Stream) * 20
+
+
+def test_first_uniforms_and_hash_ids_are_the_numpy_twins():
+    from model.random import first_uniforms, hash_ids
+
+    key = year_key(3, Stream.TAKE_UP + 16, 2017)
+    for ids in (np.arange(50_000), np.array([0, 2**40, 7], np.int64), np.arange(9, dtype=np.int16)):
+        h = hash_id_np(key, ids)
+        np.testing.assert_array_equal(hash_ids(key, ids), h)
+        np.testing.assert_array_equal(first_uniforms(key, ids), uniforms_np(h)[0])

@@ -7,6 +7,7 @@ import numpy as np
 
 from model.engine.rules import household_line_np
 from model.engine.state import State
+from model.engine.tally import registered_people_by
 from model.params import Parameters
 from model.registry.tables import Registry
 
@@ -29,7 +30,7 @@ class Context:
     """What a programme sees in a year: registry, state, parameters, seed, lines."""
 
     def __init__(self, reg: Registry, st: State, p: YearParams, seed: int, line: float,
-                 covered_line: float, scale: float = 1.0):
+                 covered_line: float, scale: float = 1.0, lasting: dict | None = None):
         self.reg, self.st, self.p, self.seed = reg, st, p, seed
         self.year = p.year
         self.line, self.covered_line = line, covered_line
@@ -40,6 +41,24 @@ class Context:
         # draws a programme makes once a year but reads in more than one step
         # (enrolment and effects), keyed by (programme name, what)
         self.drawn: dict[tuple[str, str], np.ndarray] = {}
+        # what a programme computes once a run (masks of the registry alone),
+        # keyed by (programme name, what); the engine hands the same dict every year
+        self.lasting: dict[tuple[str, str], np.ndarray] = {} if lasting is None else lasting
+        self._village_people: np.ndarray | None = None
+
+    def registered_people_by_village(self) -> np.ndarray:
+        """Registered poor people per village (float64), computed once until
+        :meth:`status_changed` (read only)."""
+        if self._village_people is None:
+            h = self.reg.households
+            self._village_people = np.zeros(len(self.reg.villages["village_id"]))
+            registered_people_by(h["village"], h["size"], self.st.status, self._village_people)
+        return self._village_people
+
+    def status_changed(self) -> None:
+        """Forget what was computed from the households' status (the engine
+        calls it after verification)."""
+        self._village_people = None
 
     def household_line(self, idx=slice(None)) -> np.ndarray:
         """The line each household ``idx`` is judged against (yuan/person/year)."""

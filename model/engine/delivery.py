@@ -85,7 +85,7 @@ from model.engine.delivery_timeline import (
     summarise_rows,
     tranche_events,
 )
-from model.random import Stream, hash_id_np, uniforms_np, year_key
+from model.random import Stream, first_uniforms, year_key
 
 # per programme the stream is DELIVERY_STREAM + 16 * k like the other
 # per-programme streams
@@ -234,10 +234,18 @@ class Carry:
     building : numpy.ndarray
         ``[c, p, CARRY_BINS]`` int64: households paid and being built;
         ``building[c, p, k]`` take effect at month ``k`` of next year.
+    building_total : numpy.ndarray, optional
+        ``[c, p]``: ``building`` summed over months (computed when not given;
+        a carry's arrays are never changed in place).
     """
 
     approved: np.ndarray
     building: np.ndarray
+    building_total: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.building_total is None:
+            object.__setattr__(self, "building_total", np.asarray(self.building).sum(axis=-1))
 
     @classmethod
     def empty(cls, n_counties: int, n_programmes: int) -> Carry:
@@ -247,7 +255,7 @@ class Carry:
     @property
     def total(self) -> np.ndarray:
         """``[c, p]`` households carried past the visit (approved + building)."""
-        return self.approved + self.building.sum(axis=-1)
+        return self.approved + self.building_total
 
 
 @dataclass(frozen=True)
@@ -304,7 +312,7 @@ def approval_delays(settings: Settings, year: int, seed: int, county_ids: np.nda
         return out
     for j, k in enumerate(programme_ids):
         key = year_key(seed, DELIVERY_STREAM + 16 * int(k), year)
-        u, _ = uniforms_np(hash_id_np(key, county_ids))
+        u = first_uniforms(key, county_ids)
         out[:, j] = base * (1.0 + settings.approval_spread * (2.0 * u.astype(np.float64) - 1.0))
     return out
 
@@ -421,7 +429,7 @@ def _check(name: str, a, shape: tuple[int, ...], dtype=np.float64) -> np.ndarray
     if (np.issubdtype(dtype, np.integer) and not np.issubdtype(a.dtype, np.integer)
             and not np.array_equal(a, np.round(a))):
         raise ValueError(f"deliver: {name} must hold whole numbers of households")
-    a = a.astype(dtype)
+    a = a.astype(dtype, copy=False)
     if (a.dtype.kind == "f" and np.isnan(a).any()) or (a < 0).any():
         raise ValueError(f"deliver: {name} has negative or NaN values")
     return a
@@ -508,7 +516,8 @@ def deliver(year: int, enrolments: np.ndarray, budget: np.ndarray, settings: Set
     carry = carry if carry is not None else Carry.empty(nc, npr)
     _check("carry.approved", carry.approved, (nc, npr), np.int64)
     _check("carry.building", carry.building, (nc, npr, CARRY_BINS), np.int64)
-    if (carry.total > enrolments).any():
+    building = carry.building_total
+    if (carry.approved + building > enrolments).any():
         raise ValueError("deliver: carry exceeds enrolments (enrolments must include the "
                          "carried backlog)")
     county_ids = np.arange(nc) if county_ids is None else _check("county_ids", county_ids,
@@ -520,7 +529,6 @@ def deliver(year: int, enrolments: np.ndarray, budget: np.ndarray, settings: Set
     team_rate = settings.team_rate(villages, nc)
     build = np.array(settings.build_months)
 
-    building = carry.building.sum(axis=-1)
     needing = enrolments - building  # households to be paid this year
     new = needing - carry.approved  # households to be visited and approved
     affordable = _affordable(budget, needing, unit_cost)
@@ -597,7 +605,8 @@ def _summarise(enrolments, budget, build, carry, approved, rows,
     fraction, monthly = np.zeros((nc, npr)), np.zeros((nc, npr, MONTHS))
     carry_building = np.zeros((nc, npr, CARRY_BINS), np.int64)
     summarise_rows(*rows, np.asarray(build, np.float64),
-                   np.ascontiguousarray(carry.building, np.int64), enrolments, in_effect,
+                   np.ascontiguousarray(carry.building, np.int64),
+                   np.ascontiguousarray(carry.building_total, np.int64), enrolments, in_effect,
                    fraction, monthly, carry_building, paid)
     carry_approved = carry.approved + approved - paid
 
@@ -606,7 +615,6 @@ def _summarise(enrolments, budget, build, carry, approved, rows,
     share_paid = np.divide(paid, affordable, out=np.zeros((nc, npr)), where=finite)
     unspent = np.maximum(np.where(finite, budget * (1.0 - share_paid), budget), 0.0)
     backlog = enrolments - in_effect
-    assert (carry_approved >= 0).all() and (carry_building.sum(-1) + carry_approved
-                                            <= backlog).all()
-    return DeliveryResult(in_effect, backlog, fraction, monthly, budget - unspent, unspent,
-                          Carry(carry_approved, carry_building))
+    carry = Carry(carry_approved, carry_building)
+    assert (carry_approved >= 0).all() and (carry.total <= backlog).all()
+    return DeliveryResult(in_effect, backlog, fraction, monthly, budget - unspent, unspent, carry)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from model.random import Stream, hash_id_np, uniforms_np, year_key
+from model.random import Stream, first_uniforms, year_key
 
 
 def in_effect(due_county: np.ndarray, n_backlog: int, quota: np.ndarray, seed: int,
@@ -45,7 +45,7 @@ def in_effect(due_county: np.ndarray, n_backlog: int, quota: np.ndarray, seed: i
     first_in_group(back, quota, now[:n_backlog])
     left = quota - np.bincount(back[now[:n_backlog]], minlength=len(quota))
     key = year_key(seed, Stream.DELIVERY_ORDER + 16 * programme_stream, year)
-    offset, _ = uniforms_np(hash_id_np(key, county_ids))
+    offset = first_uniforms(key, county_ids)
     take_cyclic(due_county[n_backlog:], left, offset.astype(np.float64), now[n_backlog:])
     return now
 

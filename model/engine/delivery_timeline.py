@@ -239,8 +239,8 @@ def county_timelines(new, carried, affordable, delay, team_rate, office_rate, lo
 
 
 @njit(cache=True)
-def summarise_rows(rows_c, rows_p, rows_n, rows_t, build, carried_building, enrolments,
-                   in_effect, fraction, monthly, carry_building, paid):
+def summarise_rows(rows_c, rows_p, rows_n, rows_t, build, carried_building, carried_total,
+                   enrolments, in_effect, fraction, monthly, carry_building, paid):
     """Result arrays of a year of delivery from its payment rows.
 
     A row's assistance takes effect at ``month paid + build[p]``; carried
@@ -259,6 +259,8 @@ def summarise_rows(rows_c, rows_p, rows_n, rows_t, build, carried_building, enro
         Build time per programme in months.
     carried_building : int64 array (C, P, K)
         Builds carried from last year, in effect at month ``k``.
+    carried_total : int64 array (C, P)
+        ``carried_building`` summed over ``k`` (pairs with none are skipped).
     enrolments : int64 array (C, P)
         Households due this year.
     in_effect, paid : int64 arrays (C, P), out (zeros)
@@ -280,6 +282,8 @@ def summarise_rows(rows_c, rows_p, rows_n, rows_t, build, carried_building, enro
         _take_effect(c, p, n, rows_t[i] + build[p], in_effect, years, started, carry_building)
     for c in range(nc):
         for p in range(npr):
+            if carried_total[c, p] == 0:
+                continue
             for k in range(carried_building.shape[2]):
                 n = carried_building[c, p, k]
                 if n > 0:

@@ -35,6 +35,7 @@ from model.random import (
     INLINE,
     Stream,
     exp_small,
+    first_uniforms,
     hash_id,
     hash_id_np,
     normal_pair,
@@ -66,7 +67,7 @@ def county_dibao_standards(p, county_ids: np.ndarray, seed: int) -> np.ndarray:
     base = dibao_standard(p)
     if spread <= 0:
         return np.full(len(county_ids), base, np.float32)
-    u, _ = uniforms_np(hash_id_np(year_key(seed, Stream.DIBAO, 0), county_ids))
+    u = first_uniforms(year_key(seed, Stream.DIBAO, 0), county_ids)
     return (base * (1.0 + spread * u)).astype(np.float32)
 
 

@@ -46,6 +46,7 @@ import time
 import numpy as np
 
 from model.engine.attribution import attribute_exits
+from model.engine.bookkeeping import coverage_at
 from model.engine.codes import ALL_GUARANTEES, BATCHES, EXIT
 from model.engine.context import Context, YearParams
 from model.engine.delivery import Carry, deliver, settings_from_params
@@ -67,7 +68,7 @@ from model.engine.rules import (
     village_exits,
 )
 from model.engine.state import State, covered_by_category, per_student
-from model.engine.tally import COL, NBINS, NV, count_at, registered_people_by, tally
+from model.engine.tally import COL, NBINS, NV, registered_people_by, tally
 from model.params import Parameters
 from model.random import Stream, hash_id_np, normal_pair_np, year_key
 from model.registry.tables import CATEGORIES, Registry
@@ -77,6 +78,7 @@ P = {name: k for k, name in enumerate(PROGRAMME_COLUMNS)}
 D = {name: k for k, name in enumerate(DELIVERY_COLUMNS)}
 R = {name: k for k, name in enumerate(RATE_COLUMNS)}
 L = {name: k for k, name in enumerate(LINE_COLUMNS)}
+_NONE = np.zeros(0, np.int8)  # an empty array: "not counted" to a kernel
 
 
 class Simulation:
@@ -123,6 +125,8 @@ class Simulation:
         self.state = State.initial(registry, names, village_names)
         self.n_groups = registry.n_counties * len(CATEGORIES)
         self._schooling_key = None
+        self._pension_key, self._pension_income = None, None
+        self._lasting = {}  # what programmes compute once a run (Context.lasting)
         self._growth_index = 1.0
         years = np.arange(self.base_year, self.end_year + 1)
         nc, ncat = registry.n_counties, len(CATEGORIES)
@@ -167,7 +171,7 @@ class Simulation:
         so that the base year's true-poor count is comparable with the next."""
         p = YearParams(self.params, self.base_year)
         st, h = self.state, self.reg.households
-        st.transfer_income[:] = p("pension_basic") * h["elderly"] / h["size"]
+        st.transfer_income[:] = self._pension(p)
         covered = np.flatnonzero(covered_by_category(self.reg))
         st.floor[covered] = county_dibao_standards(p, self.reg.counties["county_id"],
                                                    self.seed)[h["county"][covered]]
@@ -182,7 +186,8 @@ class Simulation:
         """Advance one year; see the module docstring for the step order."""
         p = YearParams(self.params, year)
         k = year - self.base_year
-        ctx = Context(self.reg, self.state, p, self.seed, *lines_for(p), scale=self.scale)
+        ctx = Context(self.reg, self.state, p, self.seed, *lines_for(p), scale=self.scale,
+                      lasting=self._lasting)
         # 1. programme enrolment
         new = [prog.enrol(ctx) for prog in self.programmes]
         # 2. delivery
@@ -193,6 +198,7 @@ class Simulation:
         self._income(p, year)
         # 5. verification: household exit, return and entry
         self._verify(p, year)
+        ctx.status_changed()
         # 6. village exit, then county exit
         village_new = self._village_exits(ctx)
         sums = self._tally(p, k)
@@ -227,20 +233,24 @@ class Simulation:
             settings = dataclasses.replace(
                 settings, approval_per_month=settings.approval_per_month * self.scale)
         nc, npr = reg.n_counties, len(progs)
-        due, enrolments = [], np.zeros((nc, npr), np.int64)
+        due, due_county, enrolments = [], [], np.zeros((nc, npr), np.int64)
         for q, (j, prog) in enumerate(zip(self.delivered, progs)):
             due.append(np.concatenate([self.backlog[j], new[j]]))
-            enrolments[:, q] = np.bincount(self._county_of(j)[due[q]], minlength=nc)
+            due_county.append(self._county_of(j)[due[q]])
+            enrolments[:, q] = np.bincount(due_county[q], minlength=nc)
         unit = np.array([max(prog.unit_cost(p), 0.0) for prog in progs])
-        needing = enrolments - self.carry.building.sum(axis=-1)
+        needing = enrolments - self.carry.building_total
         result = deliver(year, enrolments, needing * unit[None, :], settings, self.seed,
                          villages=self.team_villages, carry=self.carry,
                          unit_cost=np.broadcast_to(unit, (nc, npr)),
                          county_ids=reg.counties["county_id"],
                          programme_ids=[prog.stream for prog in progs])
         self.carry = result.carry
+        household_years = result.household_years
+        # households in effect by the end of each month, [programme, month]
+        monthly = (result.monthly_share * enrolments[:, :, None]).sum(axis=0)
         for q, (j, prog) in enumerate(zip(self.delivered, progs)):
-            now = in_effect(self._county_of(j)[due[q]], len(self.backlog[j]),
+            now = in_effect(due_county[q], len(self.backlog[j]),
                             result.in_effect[:, q], self.seed, prog.stream, year,
                             reg.counties["county_id"])
             start = (self.state.village_enrolled if prog.level == "village"
@@ -255,10 +265,9 @@ class Simulation:
             out[:, j, D["delivery_due"]] = enrolments[:, q]
             out[:, j, D["delivery_in_effect"]] = result.in_effect[:, q]
             out[:, j, D["delivery_backlog"]] = result.backlog[:, q]
-            out[:, j, D["delivery_household_years"]] = result.household_years[:, q]
+            out[:, j, D["delivery_household_years"]] = household_years[:, q]
             out[:, j, D["funds_unspent"]] = result.unspent[:, q]
-            self.record.delivery_monthly[k, j] = (result.monthly_share[:, q]
-                                                  * enrolments[:, q, None]).sum(axis=0)
+            self.record.delivery_monthly[k, j] = monthly[q]
         self.delivery_seconds += time.perf_counter() - tic
         return started
 
@@ -271,9 +280,9 @@ class Simulation:
         """Apply every programme; record its coverage and cost at once unless
         the cost depends on this year's income (then return its active set),
         so that only a few index arrays are alive at a time."""
-        st, h, p = self.state, self.reg.households, ctx.p
+        st, p = self.state, ctx.p
         st.batch_income[:] = 0.0
-        st.transfer_income[:] = p("pension_basic") * h["elderly"] / h["size"]
+        st.transfer_income[:] = self._pension(p)
         st.floor[:] = 0.0
         st.medical_cover[:] = 0
         st.village_collective[:] = self.reg.villages["collective_income"]
@@ -291,6 +300,16 @@ class Simulation:
             del active
         np.sum(st.batch_income, axis=0, out=st.programme_income)
         return pending
+
+    def _pension(self, p: YearParams) -> np.ndarray:
+        """Basic pension per capita of every household (float32,
+        yuan/person/year), computed again only when the pension changes."""
+        pension = p("pension_basic")
+        if self._pension_key != pension:
+            h = self.reg.households
+            self._pension_income = (pension * h["elderly"] / h["size"]).astype(np.float32)
+            self._pension_key = pension
+        return self._pension_income
 
     def _county_factor(self, p: YearParams, year: int, growth: bool = True) -> np.ndarray:
         """Growth index since the base year times this year's county shock."""
@@ -413,17 +432,16 @@ class Simulation:
                   else self.reg.villages["county"])
         out = self.record.programme[k]
         one_off, recurring = prog.cost(ctx, new, active)
+        size = self.reg.households["size"] if prog.level == "household" else _NONE
         for what, idx, unit in (("new", new, one_off), ("active", active, recurring)):
-            counts, cost = np.zeros(nc), np.zeros(nc)
-            count_at(county, idx, np.atleast_1d(np.asarray(unit, np.float64)), counts, cost)
+            counts, cost, people = np.zeros(nc), np.zeros(nc), np.zeros(nc)
+            coverage_at(county, idx, np.atleast_1d(np.asarray(unit, np.float64)),
+                        size if what == "active" else _NONE, counts, cost, people)
             if what == "active":  # new enrolments are counted by _deliver
                 out[:, j, P["active_households"]] = counts
+                if len(size):
+                    out[:, j, P["active_people"]] = people
             out[:, j, P["cost"]] += cost
-        if prog.level == "household":
-            counts, people = np.zeros(nc), np.zeros(nc)
-            count_at(county, active, self.reg.households["size"][active].astype(np.float64),
-                     counts, people)
-            out[:, j, P["active_people"]] = people
 
     def _record_exits(self, ctx: Context, k: int) -> None:
         st, h = self.state, self.reg.households

@@ -292,17 +292,6 @@ def median_from_hist_numpy(hist: np.ndarray, line) -> np.ndarray:
 
 
 @njit(cache=True)
-def count_at(group, index, weights, counts, sums):
-    """For every j: ``counts[group[index[j]]] += 1`` and ``sums[...] += weights[j]``
-    (serial; ``weights`` of length 1 is the same for every j)."""
-    same = weights.shape[0] == 1
-    for j in range(index.shape[0]):
-        g = group[index[j]]
-        counts[g] += 1.0
-        sums[g] += weights[0] if same else weights[j]
-
-
-@njit(cache=True)
 def registered_people_by(group, size, status, out):
     """``out[g] +=`` people of registered households (poor or returned) in group g."""
     for i in range(group.shape[0]):

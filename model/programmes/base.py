@@ -19,7 +19,9 @@ What a subclass declares
 :meth:`needs` (households the effect can physically apply to),
 :meth:`matched` (precise targeting: the programme matched to the household's
 cause and capacity, a subset of ``needs``), :meth:`effect` and
-:meth:`cost`. Its parameters are looked up as ``"<name>.<parameter>"``:
+:meth:`cost`; ``fixed_needs = True`` when :meth:`needs` and :meth:`matched`
+read the registry alone (they are then computed once a run, one byte per
+household each). Its parameters are looked up as ``"<name>.<parameter>"``:
 ``capacity`` (and optionally ``budget``, yuan/year, turned into a capacity
 by :meth:`unit_cost`), ``ramp`` (years to full effect), ``hazard`` (yearly
 probability that an enrolment stops), ``duration`` (years active).
@@ -42,16 +44,26 @@ from typing import ClassVar
 
 import numpy as np
 
+from model.engine.bookkeeping import (
+    active_indices,
+    active_mask,
+    active_mask_at,
+    add_at,
+    candidate_indices,
+    reached,
+    stop_failed,
+)
 from model.engine.codes import (
     CLOSEST_FIRST,
-    EXITED,
     INCOME_BATCHES,
     POOREST_FIRST,
     RANDOM_ORDER,
 )
 from model.engine.context import Context, YearParams
-from model.engine.tally import registered_people_by
-from model.random import Stream, hash_id_np, uniforms_np, year_key
+from model.random import Stream, hash_ids, year_key
+
+_NONE = np.zeros(0, np.int8)  # an empty array: "no such mask" to a kernel
+_NO_FRACTION = np.zeros(0, np.float32)
 
 # Parameters the base class reads as ``<programme name>.<key>``: ``capacity``
 # is required; the others are optional (budget: no limit, duration / life:
@@ -74,6 +86,8 @@ class Programme:
     entitlement: ClassVar[bool] = False  # a legal entitlement: the same in every targeting mode
     cost_after_income: ClassVar[bool] = False  # cost depends on the year's income update
     grants: ClassVar[int] = 0  # guarantee bits (model.engine.codes) the programme provides
+    # needs and matched read the registry alone, never the state: computed once a run
+    fixed_needs: ClassVar[bool] = False
 
     def need(self, ctx: Context) -> float:
         """Registered households (in :attr:`unit`) the programme must reach
@@ -114,6 +128,19 @@ class Programme:
         a capacity. Programmes with a budget parameter override it."""
         return 0.0
 
+    def _mask(self, ctx: Context, what: str) -> np.ndarray:
+        """:meth:`needs` or :meth:`matched` (``what``), remembered for the
+        run when :attr:`fixed_needs` says they cannot change."""
+        compute = self.needs if what == "needs" else self.matched
+        if not self.fixed_needs:
+            return compute(ctx)
+        if what == "matched" and type(self).matched is Programme.matched:
+            return self._mask(ctx, "needs")  # matched is needs: one mask for both
+        mask = ctx.lasting.get((self.name, what))
+        if mask is None:
+            mask = ctx.lasting[(self.name, what)] = compute(ctx)
+        return mask
+
     # ---- the generic parameters, ``<name>.<key>`` in model/parameters.toml
     def _param(self, p: YearParams, key: str, default: float | None = None) -> float:
         """The programme's parameter ``key`` (one of :data:`GENERIC_PARAMETERS`)
@@ -147,30 +174,46 @@ class Programme:
             return np.zeros(0, np.int64)
         uniform = p("targeting.uniform") > 0 and not self.entitlement
         start = st.enrolled[self.name]
-        base = (start == 0) & st.registered()
-        candidates = np.flatnonzero(base if uniform else base & self.matched(ctx))
+        candidates = candidate_indices(start, st.status,
+                                       None if uniform else self._mask(ctx, "matched"))
         order = RANDOM_ORDER if uniform else int(p("targeting.order"))
         chosen = select(ctx, self.stream, candidates, cap, order, self.unit)
         start[chosen] = p.year
         return chosen
 
-    def is_active(self, ctx: Context, idx=slice(None)) -> np.ndarray:
-        """Mask over households ``idx``: enrolled, not stopped, within
-        ``duration`` and, after exit, within the grace."""
-        p, st = ctx.p, ctx.st
-        start = st.enrolled[self.name][idx]
-        mask = (start > 0) & (start <= p.year)  # a delivery backlog starts next year
+    def _limits(self, p: YearParams) -> tuple[float, float]:
+        """Enrolments active in year ``p.year`` started after the first
+        number (``-inf``: no duration); exited households stay reached while
+        their exit year is after the second (``-inf``: no limit)."""
         duration = self._param(p, self.duration_parameter, np.inf)
-        if np.isfinite(duration):
-            mask &= start > p.year - duration
         grace = p("household_exit.policy_grace_years")
-        if np.isfinite(grace):
-            mask &= ~((st.status[idx] == EXITED) & (st.exit_year[idx] <= p.year - grace - 1))
+        return (p.year - duration if np.isfinite(duration) else -np.inf,
+                p.year - grace - 1 if np.isfinite(grace) else -np.inf)
+
+    def is_active(self, ctx: Context, idx=slice(None)) -> np.ndarray:
+        """Mask over households ``idx``: enrolled, not stopped (a delivery
+        backlog starts next year), within ``duration`` and, after exit,
+        within the grace."""
+        st = ctx.st
+        start = st.enrolled[self.name]
+        oldest, last_exit = self._limits(ctx.p)
+        if isinstance(idx, slice):
+            start, status, exit_year = start[idx], st.status[idx], st.exit_year[idx]
+            mask = np.empty(len(start), bool)
+            active_mask(start, ctx.year, oldest, status, exit_year, last_exit, mask)
+        else:
+            idx = np.asarray(idx)
+            mask = np.empty(len(idx), bool)
+            active_mask_at(idx, start, ctx.year, oldest, st.status, st.exit_year, last_exit, mask)
         return mask
 
     def active(self, ctx: Context) -> np.ndarray:
-        """Indices of households the programme reaches this year."""
-        return np.flatnonzero(self.is_active(ctx))
+        """Indices of households the programme reaches this year (as
+        :meth:`is_active`, in one pass)."""
+        st = ctx.st
+        oldest, last_exit = self._limits(ctx.p)
+        return active_indices(st.enrolled[self.name], ctx.year, oldest, st.status,
+                              st.exit_year, last_exit)
 
     def step(self, ctx: Context) -> np.ndarray:
         """Stop failed enrolments, apply the effect; return the active indices."""
@@ -178,17 +221,13 @@ class Programme:
         hazard = self._param(ctx.p, "hazard", 0.0)
         start = ctx.st.enrolled[self.name]
         if hazard > 0 and len(active):
-            # an enrolment can fail from its second year on
-            older = active[start[active] < ctx.year]
             key = year_key(ctx.seed, Stream.FAILURE + 16 * self.stream, ctx.year)
-            u, _ = uniforms_np(hash_id_np(key, ctx.reg.households["hh_id"][older]))
-            failed = older[u < hazard]
-            if len(failed):
-                start[failed] = -start[failed]
-                active = active[start[active] > 0]
-        reach = active[self.needs(ctx)[active]] if len(active) else active
-        if len(reach):
-            self.effect(ctx, reach, ctx.year - start[reach])
+            active = stop_failed(active, start, ctx.reg.households["hh_id"], key, ctx.year,
+                                 np.float32(hazard))
+        if len(active):  # the needs after the failures (they may read the enrolments)
+            reach, years_in = reached(active, self._mask(ctx, "needs"), start, ctx.year)
+            if len(reach):
+                self.effect(ctx, reach, years_in)
         return active
 
     def ramp(self, ctx: Context, years_in: np.ndarray) -> np.ndarray:
@@ -202,18 +241,25 @@ class Programme:
         The income is scaled by ``programme_income_share`` and, in the year an
         enrolment takes effect, by the fraction of that year it is in effect.
         """
-        per_capita = np.float32(ctx.p("programme_income_share")) * per_capita
         fraction = ctx.first_year_fraction.get(self.name)
-        if fraction is not None and len(idx):
-            first = self.start_of(ctx, idx) == ctx.year
-            county = ctx.reg.households["county"][idx]
-            per_capita = np.where(first, per_capita * fraction[county].astype(np.float32),
-                                  per_capita)
-        ctx.st.batch_income[INCOME_BATCHES.index(self.batch), idx] += per_capita
+        fraction = _NO_FRACTION if fraction is None else fraction.astype(np.float32)
+        village = self.level == "village"
+        add_at(ctx.st.batch_income[INCOME_BATCHES.index(self.batch)], idx,
+               np.atleast_1d(_as_numpy(per_capita)),
+               np.float32(ctx.p("programme_income_share")),
+               (ctx.st.village_enrolled if village else ctx.st.enrolled)[self.name],
+               ctx.reg.households["village"] if village else _NONE, ctx.year, fraction,
+               ctx.reg.households["county"])
 
     def start_of(self, ctx: Context, households: np.ndarray) -> np.ndarray:
         """Year the programme took effect for ``households`` (0: never)."""
         return ctx.st.enrolled[self.name][households]
+
+
+def _as_numpy(value):
+    """A Python number as numpy treats it beside float32 (NEP 50: it takes
+    the array's type); numpy values unchanged."""
+    return value if isinstance(value, (np.ndarray, np.generic)) else np.float32(value)
 
 
 def select(ctx: Context, stream: int, candidates: np.ndarray, capacity: float, order: int,
@@ -231,7 +277,7 @@ def select(ctx: Context, stream: int, candidates: np.ndarray, capacity: float, o
     if enough:
         return candidates
     key = year_key(ctx.seed, Stream.TARGETING + 16 * stream, ctx.year)
-    tie = hash_id_np(key, ctx.reg.households["hh_id"][candidates])
+    tie = hash_ids(key, ctx.reg.households["hh_id"][candidates])
     if order == POOREST_FIRST:
         priority = ctx.st.income[candidates]
     elif order == CLOSEST_FIRST:
@@ -307,7 +353,7 @@ class VillageProgramme(Programme):
         if cap < len(candidates):
             poor = registered_people_by_village(ctx)
             key = year_key(ctx.seed, Stream.TARGETING + 16 * self.stream, ctx.year)
-            tie = hash_id_np(key, candidates)
+            tie = hash_ids(key, candidates)
             priority = (np.zeros(len(candidates), np.float32) if uniform
                         else -poor[candidates].astype(np.float32))
             candidates = candidates[first_k(priority, tie, int(cap))]
@@ -322,6 +368,16 @@ class VillageProgramme(Programme):
         if np.isfinite(duration):
             mask &= start > ctx.year - duration
         return mask
+
+    def active(self, ctx: Context) -> np.ndarray:
+        """Indices of the villages the programme reaches this year (as
+        :meth:`is_active`, in one pass)."""
+        duration = self._param(ctx.p, self.duration_parameter, np.inf)
+        start = ctx.st.village_enrolled[self.name]
+        no_exits = np.zeros(len(start), np.int8)  # villages do not exit here
+        return active_indices(start, ctx.year,
+                              ctx.year - duration if np.isfinite(duration) else -np.inf,
+                              no_exits, no_exits, -np.inf)
 
     def step(self, ctx: Context) -> np.ndarray:
         active = self.active(ctx)
@@ -343,8 +399,6 @@ class VillageProgramme(Programme):
 
 
 def registered_people_by_village(ctx: Context) -> np.ndarray:
-    """Registered poor people per village (float64)."""
-    h = ctx.reg.households
-    out = np.zeros(len(ctx.reg.villages["village_id"]))
-    registered_people_by(h["village"], h["size"], ctx.st.status, out)
-    return out
+    """Registered poor people per village (float64; read only: the context
+    keeps it until the status changes)."""
+    return ctx.registered_people_by_village()

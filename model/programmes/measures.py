@@ -14,7 +14,7 @@ from model.engine.codes import HOUSING, MEDICAL, SCHOOLING, WATER
 from model.engine.rules import county_dibao_standards
 from model.engine.state import per_student
 from model.programmes.base import Context, Programme, VillageProgramme, registered_people_by_village
-from model.random import Stream, hash_id_np, uniforms_np, year_key
+from model.random import Stream, first_uniforms, year_key
 from model.registry.tables import CAUSES, GENERAL
 
 # causes that production and employment programmes address (precise targeting)
@@ -106,7 +106,7 @@ class SafetyNet(Programme):
             standard = county_dibao_standards(ctx.p, ctx.reg.counties["county_id"], ctx.seed)
             below = ctx.st.income < standard[h["county"]]
             key = year_key(ctx.seed, Stream.TAKE_UP + 16 * self.stream, ctx.year)
-            u, _ = uniforms_np(hash_id_np(key, h["hh_id"]))
+            u = first_uniforms(key, h["hh_id"])
             out = below & (u < take_up)
         ctx.drawn[(self.name, "take_up")] = out
         return out
@@ -126,6 +126,7 @@ class Medical(Programme):
     registered household."""
 
     name, batch, stream, entitlement = "medical", "guarantee", 2, True
+    fixed_needs = True
     grants = MEDICAL
     description = "premium subsidy, higher reimbursement, out-of-pocket cap"
 
@@ -153,6 +154,7 @@ class Education(Programme):
     and vocational graduates who later join the labour force at a higher wage."""
 
     name, batch, stream = "education", "education", 3
+    fixed_needs = True
     grants = SCHOOLING
     description = "grants by stage, no dropout, vocational graduates"
 
@@ -176,6 +178,7 @@ class Housing(Programme):
     """危房改造: unsafe houses are rebuilt or repaired within the year."""
 
     name, batch, stream = "housing", "guarantee", 4
+    fixed_needs = True
     grants = HOUSING
     description = "rebuilding or repairing unsafe houses"
 
@@ -200,6 +203,7 @@ class Relocation(Programme):
     support (jobs near the site) adds income. Capacity in people."""
 
     name, batch, stream, unit = "relocation", "relocation", 5, "people"
+    fixed_needs = True
     grants = HOUSING | WATER
     description = "relocation from harsh areas"
 
@@ -227,6 +231,7 @@ class IndustrySupport(Programme):
     operating income after a ramp-up, with a yearly failure hazard."""
 
     name, batch, stream = "industry", "production", 6
+    fixed_needs = True
     description = "industry support with microcredit"
 
     def needs(self, ctx):
@@ -254,6 +259,7 @@ class TransferEmployment(Programme):
     share of the migrant wage while the job lasts; employers get a bonus."""
 
     name, batch, stream = "transfer_employment", "production", 7
+    fixed_needs = True
     description = "training and job placement of one labourer"
 
     def needs(self, ctx):
@@ -279,6 +285,7 @@ class PublicWelfareJobs(Programme):
     weak labour (an elderly, ill or disabled member able to do light work)."""
 
     name, batch, stream = "public_jobs", "production", 8
+    fixed_needs = True
     description = "public-welfare jobs for weak-labour households"
 
     def needs(self, ctx):
@@ -303,6 +310,7 @@ class EcologicalRanger(Programme):
     """生态护林员: a ranger's wage for one labourer (生态补偿脱贫一批)."""
 
     name, batch, stream = "rangers", "ecological", 9
+    fixed_needs = True
     description = "ecological ranger jobs"
 
     def needs(self, ctx):
@@ -322,6 +330,7 @@ class AssetIncome(Programme):
     """资产收益: funds invested per member pay a yearly dividend per person."""
 
     name, batch, stream = "asset_income", "production", 10
+    fixed_needs = True
     description = "dividends from pooled investment"
 
     def needs(self, ctx):
@@ -345,6 +354,7 @@ class Photovoltaic(Programme):
     """光伏: a household station yielding a yearly income for its life."""
 
     name, batch, stream = "photovoltaic", "production", 11
+    fixed_needs = True
     description = "household photovoltaic station"
     duration_parameter = "life"
 

@@ -1,0 +1,246 @@
+"""Programme bookkeeping in one pass each: who is active, who may enrol,
+income added to a pathway, coverage and cost by county.
+
+A programme's yearly bookkeeping used to be a chain of numpy passes over
+the whole registry (a mask per condition, then ``flatnonzero``); each
+function here is the same rule as one plain loop. Each has a numpy reference
+(suffix ``_numpy``) that the tests compare bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from model.engine.codes import EXITED, POOR, RETURNED
+from model.engine.threads import KERNEL
+from model.random import hash_id, hash_id_np, uniforms, uniforms_np
+
+# a serial loop compiled as a household kernel is (vectorising, no checks)
+_LOOP = {k: v for k, v in KERNEL.items() if k != "nogil"}
+
+
+def active_indices(start, year, oldest_start, status, exit_year, last_exit_year):
+    """Indices of the units whose enrolment is active in ``year``.
+
+    Parameters
+    ----------
+    start : int16 array (n,)
+        Year of enrolment (0 never, negative stopped; a backlog carries next year).
+    year : int
+        The year.
+    oldest_start : float
+        Enrolments must have started after it (``year - duration``; ``-inf``
+        for no duration).
+    status, exit_year : arrays (n,)
+        Household status and year of the latest exit.
+    last_exit_year : float
+        Exited households whose exit year is at or before it are no longer
+        reached (``year - grace - 1``; ``-inf`` for no limit).
+
+    Returns
+    -------
+    int64 array of the active indices, ascending.
+    """
+    mask = np.empty(start.shape[0], np.bool_)
+    active_mask(start, year, float(oldest_start), status, exit_year, float(last_exit_year), mask)
+    return np.flatnonzero(mask)
+
+
+@njit(**_LOOP)
+def active_mask(start, year, oldest_start, status, exit_year, last_exit_year, out):
+    """``out[i]``: unit ``i`` is active (see :func:`active_indices`); a
+    branch-free loop that vectorises."""
+    for i in range(start.shape[0]):
+        s = start[i]
+        lapsed = (status[i] == EXITED) & (np.float64(exit_year[i]) <= last_exit_year)
+        out[i] = (s > 0) & (s <= year) & (np.float64(s) > oldest_start) & ~lapsed
+
+
+@njit(**_LOOP)
+def active_mask_at(idx, start, year, oldest_start, status, exit_year, last_exit_year, out):
+    """``out[j]``: unit ``idx[j]`` is active (as :func:`active_mask`, read
+    in place rather than from gathered copies)."""
+    for j in range(idx.shape[0]):
+        i = idx[j]
+        s = start[i]
+        lapsed = (status[i] == EXITED) & (np.float64(exit_year[i]) <= last_exit_year)
+        out[j] = (s > 0) & (s <= year) & (np.float64(s) > oldest_start) & ~lapsed
+
+
+def active_indices_numpy(start, year, oldest_start, status, exit_year, last_exit_year):
+    """Reference of :func:`active_indices` (the numpy passes it replaces)."""
+    mask = (start > 0) & (start <= year) & (start > oldest_start)
+    mask &= ~((status == EXITED) & (exit_year <= last_exit_year))
+    return np.flatnonzero(mask)
+
+
+def candidate_indices(start, status, matched=None):
+    """Indices of registered households (poor or returned) never enrolled
+    (``start == 0``) and, when ``matched`` is given, matched."""
+    mask = np.empty(start.shape[0], np.bool_)
+    if matched is None:
+        candidate_mask(start, status, mask)
+    else:
+        matched_candidate_mask(start, status, matched, mask)
+    return np.flatnonzero(mask)
+
+
+@njit(**_LOOP)
+def candidate_mask(start, status, out):
+    """``out[i]``: household ``i`` is registered and never enrolled."""
+    for i in range(start.shape[0]):
+        out[i] = (start[i] == 0) & ((status[i] == POOR) | (status[i] == RETURNED))
+
+
+@njit(**_LOOP)
+def matched_candidate_mask(start, status, matched, out):
+    """``out[i]``: household ``i`` is registered, never enrolled and matched."""
+    for i in range(start.shape[0]):
+        out[i] = (start[i] == 0) & ((status[i] == POOR) | (status[i] == RETURNED)) & matched[i]
+
+
+def candidate_indices_numpy(start, status, matched=None):
+    """Reference of :func:`candidate_indices`."""
+    mask = (start == 0) & ((status == POOR) | (status == RETURNED))
+    if matched is not None:
+        mask &= matched
+    return np.flatnonzero(mask)
+
+
+@njit(cache=True)
+def stop_failed(active, start, hh_id, key, year, hazard):
+    """Stop the enrolments of ``active`` that fail this year; return those
+    still active.
+
+    An enrolment can fail from its second year on (``start < year``), with
+    probability ``hazard`` (float32, compared in float32 as numpy compares a
+    float32 draw with a Python number): the first uniform of the household's
+    hash under ``key``. A failed enrolment's ``start`` becomes ``-start``.
+    """
+    kept = np.empty(active.shape[0], np.int64)
+    k = 0
+    for j in range(active.shape[0]):  # branch-free: failures are random
+        i = active[j]
+        s = start[i]
+        u, _ = uniforms(hash_id(key, hh_id[i]))
+        failed = (s < year) & (u < hazard)
+        start[i] = -s if failed else s
+        kept[k] = i
+        k += not failed
+    return kept[:k].copy()
+
+
+def stop_failed_numpy(active, start, hh_id, key, year, hazard):
+    """Reference of :func:`stop_failed` (the numpy passes it replaces)."""
+    older = active[start[active] < year]
+    u, _ = uniforms_np(hash_id_np(key, hh_id[older]))
+    failed = older[u < hazard]
+    start[failed] = -start[failed]
+    return active[start[active] > 0]
+
+
+@njit(cache=True)
+def reached(active, needs, start, year):
+    """The active units the effect applies to (``needs``) and their years
+    since the start (int16, as numpy's ``year - start``)."""
+    reach = np.empty(active.shape[0], np.int64)
+    k = 0
+    for j in range(active.shape[0]):  # branch-free: a mixed mask mispredicts
+        reach[k] = active[j]
+        k += needs[active[j]]
+    years_in = np.empty(k, np.int16)
+    for j in range(k):
+        years_in[j] = year - start[reach[j]]
+    return reach[:k].copy(), years_in
+
+
+def reached_numpy(active, needs, start, year):
+    """Reference of :func:`reached`."""
+    reach = active[needs[active]]
+    return reach, year - start[reach]
+
+
+@njit(cache=True)
+def add_at(row, idx, per_capita, share, start, unit_of, year, fraction, county):
+    """``row[idx[j]] += share * per_capita[j]``, times ``fraction[county]``
+    of the household's county when its programme took effect this year.
+
+    Parameters
+    ----------
+    row : float32 array (n,), in/out
+        The pathway's row of programme income (yuan/person/year).
+    idx : int array (m,)
+        Households, distinct.
+    per_capita : float array (m,) or (1,)
+        Income (yuan/person/year); one value for all when of length 1.
+    share : float32
+        ``programme_income_share``.
+    start : int16 array
+        Year the programme took effect for each unit.
+    unit_of : int array (n,), or empty
+        Unit (village) of each household; empty when units are households.
+    year : int
+        The year.
+    fraction : float32 array (n_counties,), or empty
+        Fraction of the year in effect, by county, of the enrolments taking
+        effect this year; empty when every enrolment has the whole year.
+    county : int array (n,)
+        County of each household.
+    """
+    same = per_capita.shape[0] == 1
+    by_unit = unit_of.shape[0] > 0
+    scaled = fraction.shape[0] > 0
+    for j in range(idx.shape[0]):
+        i = idx[j]
+        v = share * (per_capita[0] if same else per_capita[j])
+        if scaled:
+            s = start[unit_of[i]] if by_unit else start[i]
+            f = fraction[county[i]]
+            v = v * f if s == year else v
+        row[i] += v
+
+
+def add_at_numpy(row, idx, per_capita, share, start, unit_of, year, fraction, county):
+    """Reference of :func:`add_at` (the numpy passes it replaces)."""
+    per_capita = share * per_capita
+    if len(fraction) and len(idx):
+        started = start[unit_of[idx]] if len(unit_of) else start[idx]
+        per_capita = np.where(started == year, per_capita * fraction[county[idx]], per_capita)
+    row[idx] += per_capita
+
+
+@njit(cache=True)
+def coverage_at(group, index, weights, size, counts, sums, people):
+    """For every j, in order: ``counts[g] += 1``, ``sums[g] += weights[j]``
+    and, when ``size`` is not empty, ``people[g] += size[index[j]]``, with
+    ``g = group[index[j]]`` (``weights`` of length 1: the same for every j)."""
+    same = weights.shape[0] == 1
+    with_people = size.shape[0] > 0
+    # households come mostly grouped: the running sums of a group stay in
+    # registers and are stored when the group changes (the same additions,
+    # in the same order)
+    g = -1
+    c = s = q = 0.0
+    for j in range(index.shape[0]):
+        i = index[j]
+        if group[i] != g:
+            if g >= 0:
+                counts[g], sums[g], people[g] = c, s, q
+            g = group[i]
+            c, s, q = counts[g], sums[g], people[g]
+        c += 1.0
+        s += weights[0] if same else weights[j]
+        if with_people:
+            q += np.float64(size[i])
+    if g >= 0:
+        counts[g], sums[g], people[g] = c, s, q
+
+
+def coverage_at_numpy(group, index, weights, size, counts, sums, people):
+    """Reference of :func:`coverage_at` (unbuffered adds, in index order)."""
+    g = group[index]
+    np.add.at(counts, g, 1.0)
+    np.add.at(sums, g, np.broadcast_to(weights, index.shape))
+    if len(size):
+        np.add.at(people, g, size[index].astype(np.float64))

@@ -1,0 +1,129 @@
+"""The programme bookkeeping kernels against their numpy references, bit for bit."""
+
+import numpy as np
+import pytest
+
+from model.engine.bookkeeping import (
+    active_indices,
+    active_indices_numpy,
+    active_mask_at,
+    add_at,
+    add_at_numpy,
+    candidate_indices,
+    candidate_indices_numpy,
+    coverage_at,
+    coverage_at_numpy,
+    reached,
+    reached_numpy,
+    stop_failed,
+    stop_failed_numpy,
+)
+from model.random import year_key
+
+N = 5000
+
+
+def households(seed):
+    rng = np.random.default_rng(seed)
+    start = rng.choice(np.array([0, 0, 0, 2015, 2016, 2017, 2018, -2016], np.int16), N)
+    status = rng.integers(0, 4, N).astype(np.int8)
+    exit_year = np.where(status == 2, rng.choice(np.array([2015, 2016, 2017], np.int16), N),
+                         0).astype(np.int16)
+    return rng, start, status, exit_year
+
+
+@pytest.mark.parametrize("oldest, last", [(-np.inf, -np.inf), (2014.0, 2015.0), (2015.5, -np.inf),
+                                          (-np.inf, 2016.0)])
+def test_active_indices(oldest, last):
+    _, start, status, exit_year = households(1)
+    got = active_indices(start, 2017, oldest, status, exit_year, last)
+    ref = active_indices_numpy(start, 2017, oldest, status, exit_year, last)
+    assert got.dtype == ref.dtype and 0 < len(got) < N
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_candidate_indices():
+    rng, start, status, _ = households(2)
+    matched = rng.random(N) < 0.5
+    for m in (None, matched):
+        got, ref = candidate_indices(start, status, m), candidate_indices_numpy(start, status, m)
+        assert 0 < len(got) < N
+        np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("village", [False, True])
+@pytest.mark.parametrize("scalar", [False, True])
+@pytest.mark.parametrize("with_fraction", [False, True])
+def test_add_at(village, scalar, with_fraction):
+    rng, start, _, _ = households(3)
+    nv, nc = 40, 7
+    unit_of = rng.integers(0, nv, N) if village else np.zeros(0, np.int8)
+    start = start[:nv] if village else start
+    county = rng.integers(0, nc, N).astype(np.int16)
+    idx = np.sort(rng.choice(N, 800, replace=False))
+    per_capita = (np.array([123.4], np.float32) if scalar
+                  else (rng.random(800) * 900).astype(np.float32))
+    fraction = (rng.random(nc).astype(np.float32) if with_fraction
+                else np.zeros(0, np.float32))
+    row = (rng.random(N) * 100).astype(np.float32)
+    ref, before = row.copy(), row.copy()
+    add_at(row, idx, per_capita, np.float32(0.85), start, unit_of, 2017, fraction, county)
+    add_at_numpy(ref, idx, per_capita, np.float32(0.85), start, unit_of, 2017, fraction, county)
+    assert not np.array_equal(row, before)
+    np.testing.assert_array_equal(row, ref)
+
+
+@pytest.mark.parametrize("people", [False, True])
+@pytest.mark.parametrize("scalar", [False, True])
+@pytest.mark.parametrize("grouped", [False, True])
+def test_coverage_at(people, scalar, grouped):
+    rng = np.random.default_rng(4)
+    group = rng.integers(0, 5, N).astype(np.int16)
+    if grouped:  # as households are stored, mostly, with one group coming back
+        group = np.sort(group)
+        group[N // 2:N // 2 + 50] = 0
+    size = rng.integers(1, 9, N).astype(np.int8) if people else np.zeros(0, np.int8)
+    idx = rng.choice(N, 1500, replace=False)
+    weights = np.array([2.5]) if scalar else rng.random(1500) * 1e4
+    got = [np.zeros(5) for _ in range(3)]
+    ref = [np.zeros(5) for _ in range(3)]
+    coverage_at(group, idx, weights, size, *got)
+    coverage_at_numpy(group, idx, weights, size, *ref)
+    for a, b in zip(got, ref):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(got[0], np.bincount(group[idx], minlength=5))
+
+
+@pytest.mark.parametrize("hazard", [0.3, 0.7, 1.0])
+def test_stop_failed(hazard):
+    # 0.3 lies below its float32 value, 0.7 above: the kernel takes float32(hazard)
+    rng, start, _, _ = households(5)
+    hh_id = rng.permutation(10 * N)[:N].astype(np.int64)
+    active = np.flatnonzero(start > 0)
+    key = year_key(2, 7 + 16 * 6, 2018)
+    got_start, ref_start = start.copy(), start.copy()
+    got = stop_failed(active, got_start, hh_id, key, 2018, np.float32(hazard))
+    ref = stop_failed_numpy(active, ref_start, hh_id, key, 2018, hazard)
+    assert 0 < len(ref) < len(active)
+    np.testing.assert_array_equal(got, ref)
+    np.testing.assert_array_equal(got_start, ref_start)
+
+
+def test_reached():
+    rng, start, _, _ = households(6)
+    active = np.flatnonzero(start > 0)
+    needs = rng.random(N) < 0.6
+    got, ref = reached(active, needs, start, 2018), reached_numpy(active, needs, start, 2018)
+    for a, b in zip(got, ref):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+
+
+def test_active_mask_at_is_the_mask_of_a_subset():
+    rng, start, status, exit_year = households(7)
+    idx = np.sort(rng.choice(N, 700, replace=False))
+    got = np.empty(len(idx), bool)
+    active_mask_at(idx, start, 2017, 2014.0, status, exit_year, 2015.0, got)
+    ref = np.zeros(N, bool)
+    ref[active_indices_numpy(start, 2017, 2014.0, status, exit_year, 2015.0)] = True
+    np.testing.assert_array_equal(got, ref[idx])
