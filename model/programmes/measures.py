@@ -65,12 +65,19 @@ class SafetyNet(Programme):
     cost_after_income = True  # the top-up is known after the income update
 
     def needs(self, ctx):
+        # one mask a year: enrolment adds only households already in it, and
+        # the incomes it reads change after the programmes have stepped
+        cached = ctx.drawn.get((self.name, "needs"))
+        if cached is not None:
+            return cached
         h = ctx.reg.households
         listed = h["category"] != GENERAL
         others = (h["labourers"] == 0) | (ctx.st.enrolled[self.name] > 0)
         if ctx.p("safety_net.means_test") > 0:
             others &= self._below_before_top_up(ctx)
-        return listed | others | self._below_standard(ctx)
+        out = listed | others | self._below_standard(ctx)
+        ctx.drawn[(self.name, "needs")] = out
+        return out
 
     def step(self, ctx):
         """Apply the floor; return the households it reaches this year (the
