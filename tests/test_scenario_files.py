@@ -134,6 +134,21 @@ def test_ruyuan_variants_change_only_their_subject():
         assert variant.extends[0].endswith("ruyuan.toml")
 
 
+def test_full_take_up_variant_changes_only_the_safety_net_path():
+    from model.engine.context import YearParams
+    from model.programmes.measures import take_up_rate
+
+    base, full = load_scenario("national"), load_scenario("national-full-take-up")
+    fitted = base.params.scalar("safety_net.take_up", 2016)
+    assert 0 < fitted < 1
+    for year in (2015, 2016):
+        assert take_up_rate(YearParams(full.params, year)) == pytest.approx(fitted)
+    assert take_up_rate(YearParams(base.params, 2020)) == pytest.approx(fitted)
+    assert take_up_rate(YearParams(full.params, 2019)) == pytest.approx(1.0)
+    assert full.targets == base.targets and full.programmes == base.programmes
+    assert full.extends[0].endswith("national.toml")
+
+
 @pytest.mark.parametrize("name", ["ruyuan-2025", "national-2025"])
 def test_consolidation_runs_close_programmes_after_2020(name):
     s, base = load_scenario(name), load_scenario(name.replace("-2025", ""))
