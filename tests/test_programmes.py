@@ -6,8 +6,8 @@ precise targeting beats uniform help at the same budget."""
 import numpy as np
 import pytest
 
-from model.engine.context import YearParams
-from model.engine.rules import county_dibao_standards, dibao_standard
+from model.engine.context import Context, YearParams
+from model.engine.rules import county_dibao_standards, dibao_standard, lines_for
 from model.engine.sim import Simulation
 from model.engine.tally import COL
 from model.params import Parameters
@@ -258,6 +258,29 @@ def test_means_test_lapses_the_floor_of_households_above_the_standard(registry):
             assert (floors[test][lapsed] > 0).all()
         assert (floors[test][listed & enrolled[test]] > 0).all()
     assert (floors[1] > 0).sum() < (floors[0] > 0).sum()
+
+
+@pytest.mark.parametrize("cls", [c for c in PROGRAMMES if c.level == "household"
+                                 and c.needs_reads == "registry"], ids=lambda c: c.name)
+def test_masks_kept_for_the_run_read_the_registry_alone(registry, cls):
+    """A programme whose needs and matched are kept for the run
+    (needs_reads = "registry") gets the same masks whatever the state."""
+    params = base_params(**{cls.name: np.inf})
+    sim = Simulation(registry, params, 1, 2020, [cls()])
+    sim._record_base_year()
+    ctx = Context(registry, sim.state, YearParams(params, 2017), 1, *lines_for(YearParams(params, 2017)))
+    prog = cls()
+    before = prog.needs(ctx).copy(), prog.matched(ctx).copy()
+    st, rng = sim.state, np.random.default_rng(3)
+    n = registry.n_households
+    st.income[:] = rng.uniform(0, 20000, n).astype(st.income.dtype)
+    st.status[:] = rng.integers(0, 3, n).astype(st.status.dtype)
+    st.guarantees[:] = rng.integers(0, 256, n).astype(st.guarantees.dtype)
+    st.enrolled[cls.name][:] = rng.integers(0, 2, n) * 2016
+    after = prog.needs(ctx), prog.matched(ctx)
+    assert before[0].any()
+    np.testing.assert_array_equal(before[0], after[0])
+    np.testing.assert_array_equal(before[1], after[1])
 
 
 def test_failure_hazard_stops_enrolments(registry):

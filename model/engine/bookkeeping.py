@@ -16,6 +16,9 @@ from model.engine.codes import EXITED, POOR, RETURNED
 from model.engine.threads import KERNEL
 from model.random import hash_id, hash_id_np, uniforms, uniforms_np
 
+# an empty array passed for an optional array argument: "none" to a kernel
+EMPTY = np.zeros(0, np.int8)
+
 # a serial loop compiled as a household kernel is (vectorising, no checks)
 _LOOP = {k: v for k, v in KERNEL.items() if k != "nogil"}
 

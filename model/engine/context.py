@@ -38,8 +38,8 @@ class Context:
         # programme name -> fraction of the year in effect by county (0..1) of
         # the enrolments taking effect this year (in-year delivery, model.engine.delivery)
         self.first_year_fraction: dict[str, np.ndarray] = {}
-        # draws a programme makes once a year but reads in more than one step
-        # (enrolment and effects), keyed by (programme name, what)
+        # what a programme computes once a year but reads in more than one
+        # step (masks, draws), keyed by (programme name, what)
         self.drawn: dict[tuple[str, str], np.ndarray] = {}
         # what a programme computes once a run (masks of the registry alone),
         # keyed by (programme name, what); the engine hands the same dict every year

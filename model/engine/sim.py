@@ -46,7 +46,7 @@ import time
 import numpy as np
 
 from model.engine.attribution import attribute_exits
-from model.engine.bookkeeping import coverage_at
+from model.engine.bookkeeping import EMPTY, coverage_at
 from model.engine.codes import ALL_GUARANTEES, BATCHES, EXIT
 from model.engine.context import Context, YearParams
 from model.engine.delivery import Carry, deliver, settings_from_params
@@ -78,7 +78,6 @@ P = {name: k for k, name in enumerate(PROGRAMME_COLUMNS)}
 D = {name: k for k, name in enumerate(DELIVERY_COLUMNS)}
 R = {name: k for k, name in enumerate(RATE_COLUMNS)}
 L = {name: k for k, name in enumerate(LINE_COLUMNS)}
-_NONE = np.zeros(0, np.int8)  # an empty array: "not counted" to a kernel
 
 
 class Simulation:
@@ -432,11 +431,11 @@ class Simulation:
                   else self.reg.villages["county"])
         out = self.record.programme[k]
         one_off, recurring = prog.cost(ctx, new, active)
-        size = self.reg.households["size"] if prog.level == "household" else _NONE
+        size = self.reg.households["size"] if prog.level == "household" else EMPTY
         for what, idx, unit in (("new", new, one_off), ("active", active, recurring)):
             counts, cost, people = np.zeros(nc), np.zeros(nc), np.zeros(nc)
             coverage_at(county, idx, np.atleast_1d(np.asarray(unit, np.float64)),
-                        size if what == "active" else _NONE, counts, cost, people)
+                        size if what == "active" else EMPTY, counts, cost, people)
             if what == "active":  # new enrolments are counted by _deliver
                 out[:, j, P["active_households"]] = counts
                 if len(size):

@@ -19,9 +19,10 @@ What a subclass declares
 :meth:`needs` (households the effect can physically apply to),
 :meth:`matched` (precise targeting: the programme matched to the household's
 cause and capacity, a subset of ``needs``), :meth:`effect` and
-:meth:`cost`; ``fixed_needs = True`` when :meth:`needs` and :meth:`matched`
-read the registry alone (they are then computed once a run, one byte per
-household each). Its parameters are looked up as ``"<name>.<parameter>"``:
+:meth:`cost`; ``needs_reads`` says what :meth:`needs` and :meth:`matched`
+read, and so how long their masks hold: ``"registry"`` (computed once a run,
+one byte per household each), ``"year start"`` (the state as the year's
+programmes find it: once a year) or ``"state"`` (every call, the default). Its parameters are looked up as ``"<name>.<parameter>"``:
 ``capacity`` (and optionally ``budget``, yuan/year, turned into a capacity
 by :meth:`unit_cost`), ``ramp`` (years to full effect), ``hazard`` (yearly
 probability that an enrolment stops), ``duration`` (years active).
@@ -45,6 +46,7 @@ from typing import ClassVar
 import numpy as np
 
 from model.engine.bookkeeping import (
+    EMPTY,
     active_indices,
     active_mask,
     active_mask_at,
@@ -62,7 +64,6 @@ from model.engine.codes import (
 from model.engine.context import Context, YearParams
 from model.random import Stream, hash_ids, year_key
 
-_NONE = np.zeros(0, np.int8)  # an empty array: "no such mask" to a kernel
 _NO_FRACTION = np.zeros(0, np.float32)
 
 # Parameters the base class reads as ``<programme name>.<key>``: ``capacity``
@@ -86,8 +87,9 @@ class Programme:
     entitlement: ClassVar[bool] = False  # a legal entitlement: the same in every targeting mode
     cost_after_income: ClassVar[bool] = False  # cost depends on the year's income update
     grants: ClassVar[int] = 0  # guarantee bits (model.engine.codes) the programme provides
-    # needs and matched read the registry alone, never the state: computed once a run
-    fixed_needs: ClassVar[bool] = False
+    # what needs and matched read: "registry" (a mask for the run), "year start"
+    # (a mask for the year) or "state" (computed at every call)
+    needs_reads: ClassVar[str] = "state"
 
     def need(self, ctx: Context) -> float:
         """Registered households (in :attr:`unit`) the programme must reach
@@ -130,15 +132,17 @@ class Programme:
 
     def _mask(self, ctx: Context, what: str) -> np.ndarray:
         """:meth:`needs` or :meth:`matched` (``what``), remembered for the
-        run when :attr:`fixed_needs` says they cannot change."""
+        run or the year when :attr:`needs_reads` says they cannot change
+        sooner."""
         compute = self.needs if what == "needs" else self.matched
-        if not self.fixed_needs:
+        if self.needs_reads == "state":
             return compute(ctx)
         if what == "matched" and type(self).matched is Programme.matched:
             return self._mask(ctx, "needs")  # matched is needs: one mask for both
-        mask = ctx.lasting.get((self.name, what))
+        kept = ctx.lasting if self.needs_reads == "registry" else ctx.drawn
+        mask = kept.get((self.name, what))
         if mask is None:
-            mask = ctx.lasting[(self.name, what)] = compute(ctx)
+            mask = kept[(self.name, what)] = compute(ctx)
         return mask
 
     # ---- the generic parameters, ``<name>.<key>`` in model/parameters.toml
@@ -248,7 +252,7 @@ class Programme:
                np.atleast_1d(_as_numpy(per_capita)),
                np.float32(ctx.p("programme_income_share")),
                (ctx.st.village_enrolled if village else ctx.st.enrolled)[self.name],
-               ctx.reg.households["village"] if village else _NONE, ctx.year, fraction,
+               ctx.reg.households["village"] if village else EMPTY, ctx.year, fraction,
                ctx.reg.households["county"])
 
     def start_of(self, ctx: Context, households: np.ndarray) -> np.ndarray:

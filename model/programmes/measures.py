@@ -63,65 +63,45 @@ class SafetyNet(Programme):
     name, batch, stream, entitlement = "safety_net", "safety_net", 1, True
     description = "dibao / wubao top-up to the dibao standard"
     cost_after_income = True  # the top-up is known after the income update
+    # last year's incomes and the enrolments, which only add households already in it
+    needs_reads = "year start"
 
     def needs(self, ctx):
-        # one mask a year: enrolment adds only households already in it, and
-        # the incomes it reads change after the programmes have stepped
-        cached = ctx.drawn.get((self.name, "needs"))
-        if cached is not None:
-            return cached
         h = ctx.reg.households
         listed = h["category"] != GENERAL
         others = (h["labourers"] == 0) | (ctx.st.enrolled[self.name] > 0)
         if ctx.p("safety_net.means_test") > 0:
-            others &= self._below_before_top_up(ctx)
-        out = listed | others | self._below_standard(ctx)
-        ctx.drawn[(self.name, "needs")] = out
-        return out
+            # the means test of the yearly review (有进有出): income before the top-up
+            others &= ctx.st.income - ctx.st.topup < self._standard(ctx)
+        return listed | others | self._below_standard(ctx)
 
     def step(self, ctx):
         """Apply the floor; return the households it reaches this year (the
         means test can lapse an enrolment that stays on the books)."""
         active = super().step(ctx)
-        return active[self.needs(ctx)[active]] if len(active) else active
+        return active[self._mask(ctx, "needs")[active]] if len(active) else active
 
-    def _below_before_top_up(self, ctx) -> np.ndarray:
-        """Households whose per-capita income last year before the top-up
-        (yuan/person/year) was below their county's dibao standard: the means
-        test of the yearly review (有进有出)."""
-        cached = ctx.drawn.get((self.name, "means_test"))
-        if cached is not None:
-            return cached
-        standard = county_dibao_standards(ctx.p, ctx.reg.counties["county_id"], ctx.seed)
-        own = ctx.st.income - ctx.st.topup
-        out = own < standard[ctx.reg.households["county"]]
-        ctx.drawn[(self.name, "means_test")] = out
-        return out
+    def _standard(self, ctx) -> np.ndarray:
+        """Each household's county dibao standard this year (yuan/person/year)."""
+        standard = ctx.drawn.get((self.name, "standard"))
+        if standard is None:
+            by_county = county_dibao_standards(ctx.p, ctx.reg.counties["county_id"], ctx.seed)
+            standard = ctx.drawn[(self.name, "standard")] = by_county[ctx.reg.households["county"]]
+        return standard
 
     def _below_standard(self, ctx) -> np.ndarray:
         """Households whose per-capita income last year (yuan/person/year)
         was below their county's dibao standard and who take it up this year
-        (drawn once a year: enrolment and effects read the same mask)."""
-        cached = ctx.drawn.get((self.name, "take_up"))
-        if cached is not None:
-            return cached
+        (a counter-based draw per household and year: every read agrees)."""
         take_up = take_up_rate(ctx.p)
-        h = ctx.reg.households
         if take_up <= 0:
-            out = np.zeros(ctx.reg.n_households, bool)
-        else:
-            standard = county_dibao_standards(ctx.p, ctx.reg.counties["county_id"], ctx.seed)
-            below = ctx.st.income < standard[h["county"]]
-            key = year_key(ctx.seed, Stream.TAKE_UP + 16 * self.stream, ctx.year)
-            u = first_uniforms(key, h["hh_id"])
-            out = below & (u < take_up)
-        ctx.drawn[(self.name, "take_up")] = out
-        return out
+            return np.zeros(ctx.reg.n_households, bool)
+        key = year_key(ctx.seed, Stream.TAKE_UP + 16 * self.stream, ctx.year)
+        u = first_uniforms(key, ctx.reg.households["hh_id"])
+        return (ctx.st.income < self._standard(ctx)) & (u < take_up)
 
     def effect(self, ctx, idx, years_in):
-        county = ctx.reg.households["county"][idx]
-        ctx.st.floor[idx] = county_dibao_standards(ctx.p, ctx.reg.counties["county_id"],
-                                                   ctx.seed)[county]
+        ctx.st.floor[idx] = self._standard(ctx)[idx]
 
     def cost(self, ctx, new, active):
         return 0.0, ctx.st.topup[active] * ctx.reg.households["size"][active].astype(np.float64)
@@ -133,7 +113,7 @@ class Medical(Programme):
     registered household."""
 
     name, batch, stream, entitlement = "medical", "guarantee", 2, True
-    fixed_needs = True
+    needs_reads = "registry"
     grants = MEDICAL
     description = "premium subsidy, higher reimbursement, out-of-pocket cap"
 
@@ -161,7 +141,7 @@ class Education(Programme):
     and vocational graduates who later join the labour force at a higher wage."""
 
     name, batch, stream = "education", "education", 3
-    fixed_needs = True
+    needs_reads = "registry"
     grants = SCHOOLING
     description = "grants by stage, no dropout, vocational graduates"
 
@@ -185,7 +165,7 @@ class Housing(Programme):
     """危房改造: unsafe houses are rebuilt or repaired within the year."""
 
     name, batch, stream = "housing", "guarantee", 4
-    fixed_needs = True
+    needs_reads = "registry"
     grants = HOUSING
     description = "rebuilding or repairing unsafe houses"
 
@@ -210,7 +190,7 @@ class Relocation(Programme):
     support (jobs near the site) adds income. Capacity in people."""
 
     name, batch, stream, unit = "relocation", "relocation", 5, "people"
-    fixed_needs = True
+    needs_reads = "registry"
     grants = HOUSING | WATER
     description = "relocation from harsh areas"
 
@@ -238,7 +218,7 @@ class IndustrySupport(Programme):
     operating income after a ramp-up, with a yearly failure hazard."""
 
     name, batch, stream = "industry", "production", 6
-    fixed_needs = True
+    needs_reads = "registry"
     description = "industry support with microcredit"
 
     def needs(self, ctx):
@@ -266,7 +246,7 @@ class TransferEmployment(Programme):
     share of the migrant wage while the job lasts; employers get a bonus."""
 
     name, batch, stream = "transfer_employment", "production", 7
-    fixed_needs = True
+    needs_reads = "registry"
     description = "training and job placement of one labourer"
 
     def needs(self, ctx):
@@ -292,7 +272,7 @@ class PublicWelfareJobs(Programme):
     weak labour (an elderly, ill or disabled member able to do light work)."""
 
     name, batch, stream = "public_jobs", "production", 8
-    fixed_needs = True
+    needs_reads = "registry"
     description = "public-welfare jobs for weak-labour households"
 
     def needs(self, ctx):
@@ -317,7 +297,7 @@ class EcologicalRanger(Programme):
     """生态护林员: a ranger's wage for one labourer (生态补偿脱贫一批)."""
 
     name, batch, stream = "rangers", "ecological", 9
-    fixed_needs = True
+    needs_reads = "registry"
     description = "ecological ranger jobs"
 
     def needs(self, ctx):
@@ -337,7 +317,7 @@ class AssetIncome(Programme):
     """资产收益: funds invested per member pay a yearly dividend per person."""
 
     name, batch, stream = "asset_income", "production", 10
-    fixed_needs = True
+    needs_reads = "registry"
     description = "dividends from pooled investment"
 
     def needs(self, ctx):
@@ -361,7 +341,7 @@ class Photovoltaic(Programme):
     """光伏: a household station yielding a yearly income for its life."""
 
     name, batch, stream = "photovoltaic", "production", 11
-    fixed_needs = True
+    needs_reads = "registry"
     description = "household photovoltaic station"
     duration_parameter = "life"
 
