@@ -161,6 +161,22 @@ def test_shanxi_published_figures():
     assert int(reg.villages["poor_village"].sum()) == 7993
 
 
+@pytest.mark.parametrize("name", ["xiangxi", "luoyang", "hubei", "shanxi"])
+def test_areas_without_a_category_table_take_the_national_shares(name):
+    """No area seed publishes its dibao, wubao or labour shares: the area takes the
+    nation's (measures.csv 19.6 % in dibao or tekun), not the prior's even split."""
+    h = built(name).households
+    registered = h["registered"] == 1
+    people = h["size"][registered].astype(np.float64)
+    category = h["category"][registered]
+    dibao = CATEGORIES.index("dibao")
+    wubao = CATEGORIES.index("wubao")
+    assert people[category == dibao].sum() / people.sum() == pytest.approx(0.1811, abs=0.01)
+    assert people[category == wubao].sum() / people.sum() == pytest.approx(0.0149, abs=0.01)
+    assert (h["labourers"][registered] > 0).mean() == pytest.approx(0.72, abs=0.01)
+    assert (h["disabled"][registered] > 0).mean() == pytest.approx(0.15, abs=0.01)
+
+
 def test_build_is_reproducible():
     again = synth.build(*synth.load_spec("luoyang"))
     first = built("luoyang")
