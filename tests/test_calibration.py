@@ -526,12 +526,18 @@ def test_posterior_run_uses_vector_i_mod_n(small_fit, tmp_path):
     assert one["registered_people"].sum() > 0 and drawn["registered_people"].sum() > 0
 
 
-def test_backtest_rolling_origin_on_a_tiny_case(small_fit, tmp_path):
-    _, path, done = small_fit
+def _observed(tmp_path: Path) -> Path:
+    """A small observed series 2015-2017 in the format of national_headcount.csv."""
     observed = tmp_path / "observed.csv"
     observed.write_text("year,indicator,value,unit\n2015,poor_population,3000,persons\n"
                         "2016,poor_population,2500,persons\n2017,poor_population,2100,persons\n",
                         encoding="utf-8")
+    return observed
+
+
+def test_backtest_rolling_origin_on_a_tiny_case(small_fit, tmp_path):
+    _, path, done = small_fit
+    observed = _observed(tmp_path)
     result = bt.backtest(2016, observed, fit=str(done.fit_path), targets=path, forecast_seeds=2,
                          scale=0.5, workers=1, out=tmp_path / "bt", echo=lambda *a: None)
     assert result.years == [2017]
@@ -554,6 +560,29 @@ def test_backtest_rolling_origin_on_a_tiny_case(small_fit, tmp_path):
                           echo=lambda *a: None)
     assert doubled.forecast[2017][0] == pytest.approx(2 * mean)
     assert doubled.level[2017] == pytest.approx(level)
+
+
+def test_backtest_reuses_the_committed_fit_of_the_same_moments(small_fit, tmp_path):
+    tmp, path, done = small_fit
+    observed = _observed(tmp_path)
+    said = []
+    result = bt.backtest(2016, observed, targets=path, fits=tmp / "fits", forecast_seeds=2,
+                         workers=1, out=tmp_path / "bt", echo=said.append)
+    assert result.fit == str(done.fit_path)
+    assert any(line.startswith("reusing") for line in said)
+    assert not (tmp_path / "bt" / "fits").exists()               # nothing fitted anew
+    # the reused fit's scale, as if it were given with --fit
+    given = bt.backtest(2016, observed, fit=str(done.fit_path), targets=path,
+                        forecast_seeds=2, workers=1, out=tmp_path / "bt2", echo=said.append)
+    assert given.forecast == result.forecast
+    # a back-test to 2015 drops a moment the fit used: no committed fit matches
+    full = load_targets(path)
+    assert bt.committed_fit(full, full.until(2015), tmp / "fits") is None
+    assert bt.committed_fit(full, full.until(2016), tmp / "fits") == done.fit_path
+    # an edited targets file is another problem
+    (tmp_path / "edited").mkdir()
+    other = load_targets(_targets(tmp_path / "edited", RUYUAN + "\n# edited\n"))
+    assert bt.committed_fit(other, other.until(2016), tmp / "fits") is None
 
 
 def test_backtest_fits_when_no_fit_is_given(tmp_path):

@@ -42,7 +42,7 @@ from model import runs
 from model.calibration import fit as fitting
 from model.calibration import moments as mom
 from model.calibration import posterior
-from model.calibration.targets import load_targets
+from model.calibration.targets import Targets, load_targets
 from model.errors import PovsimError
 from model.scenario import load_scenario
 
@@ -184,14 +184,42 @@ def forecast_runs(scenario, seeds, workers):
     return runs.run_all([scenario], list(seeds), workers, progress=True)[0]
 
 
+def committed_fit(full: Targets, restricted: Targets, folder: Path | None = None) -> Path | None:
+    """A fit in ``folder`` (default ``calibration/fits``) made from exactly the
+    moments a back-test to ``restricted.fit_until`` would fit: the same targets
+    file (by its SHA-256), the same moments, no later end year. The fit of the
+    targets' scenario wins over any other; ``None`` when there is none, for
+    instance when the back-test drops moments the committed fit used."""
+    folder = folder or posterior.fits_folder()
+    if not folder.is_dir():
+        return None
+    names = [m.name for m in restricted.moments]
+    own = folder / f"{full.scenario}.toml"
+    for path in [own] + sorted(p for p in folder.glob("*.toml") if p != own):
+        if not path.is_file():
+            continue
+        made = posterior.read_fit(path).get("fit", {})
+        if (made.get("targets_sha256") == full.sha256 and list(made.get("moments", [])) == names
+                and int(made.get("end_year", 10**4)) <= restricted.fit_until):
+            return path
+    return None
+
+
 def backtest(fit_until: int, observed_path: str | Path, fit: str | None = None,
              targets: str | Path = "calibration/targets.toml", indicator: str = "poor_population",
              trials: int = 50, seeds: int = 2, forecast_seeds: int = 10,
              scale: float | None = None, workers: int | None = None, use_posterior: bool = False,
              baseline_from: int | None = None, out: Path | None = None,
-             mcmc_steps: int = 0, echo=print) -> Backtest:
+             mcmc_steps: int = 0, refit: bool = False, fits: Path | None = None,
+             echo=print) -> Backtest:
     """Fit (or reuse ``fit``) on the targets up to ``fit_until``, forecast
     the observed years after it, score model and baselines, write a chart.
+
+    Without ``fit``, a committed fit of exactly the same moments
+    (:func:`committed_fit`, looked up in ``fits``) is reused unless
+    ``refit``: a back-test from the last fitted year forecasts with the
+    model's calibrated defaults, not with a short new fit. ``scale``: share
+    simulated (default: the reused fit's; 0.01 for a new fit).
     ``mcmc_steps``: Metropolis draws as the fit's accepted set (for
     ``use_posterior``; :mod:`model.calibration.mcmc`)."""
     from model.calibration.calibrate import calibrate
@@ -208,10 +236,17 @@ def backtest(fit_until: int, observed_path: str | Path, fit: str | None = None,
     if not restricted.fitted:
         raise PovsimError(f"{full.path}: no fitted moment up to {fit_until}")
     out = Path(out) if out is not None else Path("outputs") / f"backtest-{fit_until}"
+    if fit is None and not refit:
+        found = committed_fit(full, restricted, fits)
+        if found is not None:
+            echo(f"reusing {found}: fitted to the same {len(restricted.fitted)} moments of "
+                 f"{full.path} (up to {restricted.fit_until}); --refit fits anew")
+            fit = str(found)
     if fit is None:
         name = f"backtest-{fit_until}"
         echo(f"fitting {name}: {len(restricted.fitted)} moments up to {fit_until}")
-        done = calibrate(restricted, trials=trials, seeds=seeds, scale=scale, workers=workers,
+        done = calibrate(restricted, trials=trials, seeds=seeds, scale=scale or 0.01,
+                         workers=workers,
                          resume=(out / "study" / "study.journal").is_file(), name=name,
                          fits=out / "fits", study_dir=out / "study", profile_points=0,
                          band_seeds=0, mcmc_steps=mcmc_steps, echo=echo)

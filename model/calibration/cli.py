@@ -61,14 +61,19 @@ def add_parsers(sub, positive, share) -> None:
     back = sub.add_parser(
         "backtest", help="fit up to a year, forecast the later years and score against naive "
                          "baselines",
-        description="Fit (or reuse --fit) on the targets up to --fit-until, forecast every later "
+        description="Fit (or reuse --fit, or the committed fit of the same moments) on the "
+                    "targets up to --fit-until, forecast every later "
                     "year of --observed, and score the forecast and three naive baselines "
                     "(constant last reduction, linear trend, log-linear trend) by absolute "
                     "percentage error and MAPE. Writes backtest.txt and backtest.png.")
     back.add_argument("--fit-until", type=_year, required=True, help="last year fitted")
     back.add_argument("--observed", type=Path, required=True,
                       help="observed series in the format of national_headcount.csv")
-    back.add_argument("--fit", help="a fit name or file to reuse instead of fitting")
+    back.add_argument("--fit", help="a fit name or file to reuse instead of fitting (default: "
+                                    "the committed fit when it was made from exactly the "
+                                    "moments up to --fit-until, else a new fit)")
+    back.add_argument("--refit", action="store_true",
+                      help="fit anew even when a committed fit covers the same moments")
     back.add_argument("--targets", type=Path, default=None,
                       help="targets file (default calibration/targets.toml)")
     back.add_argument("--indicator", default="poor_population",
@@ -127,8 +132,8 @@ def main(args) -> int:
     result = backtest(args.fit_until, args.observed, fit=args.fit,
                       targets=_targets_path(args.targets), indicator=args.indicator,
                       trials=args.trials, seeds=args.seeds, forecast_seeds=args.forecast_seeds,
-                      scale=args.scale or (None if args.fit else 0.01), workers=args.workers,
-                      use_posterior=args.posterior, out=args.out, mcmc_steps=args.mcmc_steps)
+                      scale=args.scale, workers=args.workers, use_posterior=args.posterior,
+                      out=args.out, mcmc_steps=args.mcmc_steps, refit=args.refit)
     print(result.table())
     out = args.out or Path("outputs") / f"backtest-{args.fit_until}"
     print(f"wrote {out / 'backtest.txt'} and {out / 'backtest.png'} "
