@@ -15,7 +15,7 @@ from model.engine.rules import county_dibao_standards
 from model.engine.state import per_student
 from model.programmes.base import Context, Programme, VillageProgramme, registered_people_by_village
 from model.random import Stream, first_uniforms, year_key
-from model.registry.tables import CAUSES, GENERAL
+from model.registry.tables import CAUSES, DIBAO, WUBAO
 
 # causes that production and employment programmes address (precise targeting)
 _PRODUCTIVE = np.isin(np.arange(len(CAUSES)), [CAUSES.index(c) for c in (
@@ -53,11 +53,12 @@ class SafetyNet(Programme):
     Households with labour whose income last year was below their county's
     dibao standard are taken in too (动态应保尽保), each year with the
     probability :func:`take_up_rate` (yearly, 0..1), drawn per household
-    and year. With ``safety_net.means_test`` on, those taken in and the
-    general households without labour stay covered only while their income
-    before the top-up last year was below the standard (有进有出: the
-    yearly review); households registered as dibao or wubao stay covered.
-    With it off, once in, a household stays covered while the programme is
+    and year. With ``safety_net.means_test`` on, households registered as
+    dibao, those taken in and the general households without labour stay
+    covered only while their income before the top-up last year was below
+    the standard (有进有出: the yearly review); households registered as
+    wubao (特困, without labour, income or support) stay covered. With it
+    off, once in, a household stays covered while the programme is
     active."""
 
     name, batch, stream, entitlement = "safety_net", "safety_net", 1, True
@@ -68,12 +69,13 @@ class SafetyNet(Programme):
 
     def needs(self, ctx):
         h = ctx.reg.households
-        listed = h["category"] != GENERAL
-        others = (h["labourers"] == 0) | (ctx.st.enrolled[self.name] > 0)
+        wubao = h["category"] == WUBAO
+        others = ((h["category"] == DIBAO) | (h["labourers"] == 0)
+                  | (ctx.st.enrolled[self.name] > 0))
         if ctx.p("safety_net.means_test") > 0:
             # the means test of the yearly review (有进有出): income before the top-up
             others &= ctx.st.income - ctx.st.topup < self._standard(ctx)
-        return listed | others | self._below_standard(ctx)
+        return wubao | others | self._below_standard(ctx)
 
     def step(self, ctx):
         """Apply the floor; return the households it reaches this year (the
