@@ -259,4 +259,34 @@ def test_capacity_versus_need_warning_appears_when_capacity_falls_short():
     text = report.markdown(compare.compare(runs))
     assert "Warning: capacity short of need" in text
     assert "ruyuan-short: housing can take 300 by 2018" in text
-    assert "- ruyuan: housing" not in text
+    assert "- ruyuan: housing can take" not in text
+
+
+def test_households_still_waiting_for_delivery_at_the_deadline_are_reported():
+    """Ruyuan's houses built in 24 months: at its 2018 deadline some enrolled
+    houses are not yet built, and the summary says how many; a run whose
+    houses take no time has fewer waiting, or none."""
+    import dataclasses
+
+    import model
+    from model.analysis.compare import waiting_at_deadline
+    from model.analysis.report import fmt_number
+
+    base = model.load_scenario("ruyuan")
+    runs_ = {}
+    for name, months in (("ruyuan-fast", 0.0), ("ruyuan-slow", 24.0)):
+        scenario = dataclasses.replace(base, name=name, params=base.params.with_overlay(
+            {"housing.build_months": months}, "test"))
+        runs_[name] = model.run(scenario, seeds=[0, 1])
+    def housing(run):
+        return [s for s in waiting_at_deadline(run) if s["programme"] == "housing"]
+
+    (slow,) = housing(runs_["ruyuan-slow"])
+    fast = sum(s["waiting"] for s in housing(runs_["ruyuan-fast"]))
+    backlog = runs_["ruyuan-slow"]["delivery_backlog"].sel(year=2018, programme="housing")
+    assert slow["deadline"] == 2018
+    assert slow["waiting"] == pytest.approx(float(backlog.sum("county").median("seed")))
+    assert fast < slow["waiting"] <= slow["need"]
+    text = report.markdown(compare.compare(list(runs_.values())))
+    assert "households still waiting for delivery at the deadline" in text
+    assert f"- ruyuan-slow: housing: {fmt_number(slow['waiting'])} households waiting" in text

@@ -369,6 +369,43 @@ def capacity_shortfalls(ds: xr.Dataset, targets: dict | None = None) -> list[dic
     return out
 
 
+def waiting_at_deadline(ds: xr.Dataset, targets: dict | None = None) -> list[dict]:
+    """Programmes granting a guarantee with households still waiting for
+    delivery at the end of the deadline year (the ``zero_by`` target, else
+    the last year): enrolled, not yet in effect (``delivery_backlog``), so
+    their exit waits for it whatever their incomes. This is what the run
+    shows, where :func:`capacity_shortfalls` compares yearly capacities.
+    Only programmes counted in households (the backlog's unit): not
+    relocation (people) or the village programmes.
+
+    Returns one dict per such programme: ``programme``, ``waiting`` (median
+    over seeds, households), ``need`` (the base-year need, households) and
+    ``deadline``.
+    """
+    from model.programmes.measures import PROGRAMMES
+
+    if "delivery_backlog" not in ds or "programme_need" not in ds:
+        return []
+    in_households = {c.name for c in PROGRAMMES if c.unit == "households"}
+    if "scenario" in ds["programme_need"].dims:
+        raise ValueError("waiting_at_deadline takes one scenario's run")
+    targets = targets_of(ds) if targets is None else normalise_targets(targets)
+    years = [int(y) for y in ds["year"].values]
+    deadline = min(targets["zero_by"] or years[-1], years[-1])
+    need = ds["programme_need"]
+    need = need.isel(seed=0) if "seed" in need.dims else need
+    backlog = ds["delivery_backlog"].sel(year=deadline)
+    backlog = backlog.sum([d for d in backlog.dims if d not in ("seed", "programme")])
+    waiting = backlog.median("seed") if "seed" in backlog.dims else backlog
+    out = []
+    for prog in need["programme"].values:
+        n, w = float(need.sel(programme=prog)), float(waiting.sel(programme=prog))
+        if str(prog) in in_households and np.isfinite(n) and n > 0 and w >= 0.5:
+            out.append({"programme": str(prog), "waiting": w, "need": n,
+                        "deadline": int(deadline)})
+    return out
+
+
 def unique_labels(names: list[str]) -> list[str]:
     """Scenario names made unique: a repeated name gets `` (2)``, `` (3)``..."""
     seen: dict[str, int] = {}
@@ -486,7 +523,7 @@ COUNTS = ("registered_people_total", "rural_population", "exits_people_total", "
           "cost_total", "exits_by_batch", "reached_by_batch", "quota_by_batch",
           "plan_remaining_people", "gap_people", "registered_end", "exits_sum", "returns_sum",
           "cost_sum", "diff_registered_end", "diff_exits_sum", "diff_returns_sum",
-          "diff_cost_sum", "programme_need", "programme_capacity")
+          "diff_cost_sum", "programme_need", "programme_capacity", "delivery_backlog")
 
 
 def full_size(cmp: xr.Dataset) -> xr.Dataset:

@@ -21,7 +21,13 @@ import xarray as xr
 
 from model.analysis import report_text
 from model.analysis.charts import money_unit
-from model.analysis.compare import OUTCOMES, Target, capacity_shortfalls, full_size
+from model.analysis.compare import (
+    OUTCOMES,
+    Target,
+    capacity_shortfalls,
+    full_size,
+    waiting_at_deadline,
+)
 from model.engine.codes import ATTRIBUTION
 
 Q = (0.1, 0.5, 0.9)
@@ -197,6 +203,9 @@ def markdown(cmp: xr.Dataset, quota_lines: list[str] | None = None, lang: str = 
     warnings = capacity_warnings(cmp, names, lang)
     if warnings:
         lines += ["", t["capacity_head"], "", t["capacity"], ""] + warnings
+    waiting = waiting_warnings(cmp, names, lang)
+    if waiting:
+        lines += ["", t["waiting_head"], "", t["waiting"], ""] + waiting
     if quota_lines:
         lines += ["", t["quota_head"], "", t["quota"], ""] + quota_lines
     lines += ["", t["zero_head"], ""] + _zero_section(cmp, names, w)
@@ -218,17 +227,32 @@ def markdown(cmp: xr.Dataset, quota_lines: list[str] | None = None, lang: str = 
 def capacity_warnings(cmp: xr.Dataset, names: list[str], lang: str = "en") -> list[str]:
     """One line per scenario and programme whose capacity falls short of the
     need by the deadline (:func:`model.analysis.compare.capacity_shortfalls`)."""
+    # years and programmes a scenario lacks (outer join) are NaN: skipped
+    return _programme_lines(cmp, names, lang, "programme_capacity", capacity_shortfalls,
+                            "capacity", "capacity_line")
+
+
+def waiting_warnings(cmp: xr.Dataset, names: list[str], lang: str = "en") -> list[str]:
+    """One line per scenario and programme with households still waiting for
+    delivery at the deadline (:func:`model.analysis.compare.waiting_at_deadline`)."""
+    return _programme_lines(cmp, names, lang, "delivery_backlog", waiting_at_deadline,
+                            "waiting", "waiting_line")
+
+
+def _programme_lines(cmp: xr.Dataset, names: list[str], lang: str, variable: str, find,
+                     amount: str, line: str) -> list[str]:
+    """The lines of ``find(run, targets)`` for each scenario: ``amount`` (a
+    count) against the programme's base-year need, in ``TEXT[lang][line]``."""
     out = []
-    if "programme_need" not in cmp:
+    if "programme_need" not in cmp or variable not in cmp:
         return out
     for n in names:
-        # years and programmes a scenario lacks (outer join) are NaN: skipped
-        run = cmp[["programme_need", "programme_capacity"]].sel(scenario=n)
-        for s in capacity_shortfalls(run, scenario_targets(cmp, n)):
-            out.append(report_text.TEXT[lang]["capacity_line"].format(
-                name=n, programme=s["programme"], capacity=fmt_number(s["capacity"]),
-                deadline=s["deadline"], need=fmt_number(s["need"]),
-                share=fmt_share(s["capacity"] / s["need"])))
+        run = cmp[["programme_need", variable]].sel(scenario=n)
+        for s in find(run, scenario_targets(cmp, n)):
+            out.append(report_text.TEXT[lang][line].format(
+                name=n, programme=s["programme"], deadline=s["deadline"],
+                need=fmt_number(s["need"]), share=fmt_share(s[amount] / s["need"]),
+                **{amount: fmt_number(s[amount])}))
     return out
 
 

@@ -55,6 +55,12 @@ TEXT = {
                     "exit in time, whatever the incomes (in-year delivery only delays more).",
         "capacity_line": "- {name}: {programme} can take {capacity} by {deadline} against a "
                          "need of {need} ({share} of it).",
+        "waiting_head": "## Warning: households still waiting for delivery at the deadline",
+        "waiting": "Programmes that grant an exit condition with households enrolled but not yet "
+                   "delivered at the end of the deadline year (median over seeds): their exit "
+                   "waits for it, whatever their incomes.",
+        "waiting_line": "- {name}: {programme}: {waiting} households waiting at the end of "
+                        "{deadline} ({share} of the base-year need of {need}).",
         "quota_head": "## Warning: pathway quotas the programmes cannot deliver",
         "quota": "The mean shortfall of a quota's people below the exit threshold, taking "
                  "the matched households closest to it first, against the income the "
@@ -108,6 +114,11 @@ TEXT = {
                     "建档立卡户：无论收入如何，其中部分农户无法按期脱贫（年内实施只会进一步推迟）。",
         "capacity_line": "- {name}：{programme} 至{deadline}年可覆盖 {capacity} 户，需求 {need} 户"
                          "（为需求的 {share}）。",
+        "waiting_head": "## 注意：期限时仍待实施的农户",
+        "waiting": "保障脱贫条件的项目，至期限年末已纳入但尚未实施完成的农户（各随机种子的中位数）："
+                   "无论收入如何，其脱贫须待项目完成。",
+        "waiting_line": "- {name}：{programme} 至{deadline}年末仍有 {waiting} 户待实施"
+                        "（为基年需求 {need} 户的 {share}）。",
         "quota_head": "## 注意：项目无法完成的“五个一批”任务",
         "quota": "任务人口距脱贫标准的平均差距（优先取最接近标准的匹配农户），与该批项目充分见效"
                  "时增加的收入相比（:mod:`model.analysis.quota_check`）。",
