@@ -262,7 +262,7 @@ def test_capacity_versus_need_warning_appears_when_capacity_falls_short():
     assert "- ruyuan: housing can take" not in text
 
 
-def test_households_still_waiting_for_delivery_at_the_deadline_are_reported():
+def test_households_still_waiting_for_delivery_at_the_deadline_are_reported(tmp_path):
     """Ruyuan's houses built in 24 months: at its 2018 deadline some enrolled
     houses are not yet built, and the summary says how many; a run whose
     houses take no time has fewer waiting, or none."""
@@ -287,6 +287,13 @@ def test_households_still_waiting_for_delivery_at_the_deadline_are_reported():
     assert slow["deadline"] == 2018
     assert slow["waiting"] == pytest.approx(float(backlog.sum("county").median("seed")))
     assert fast < slow["waiting"] <= slow["need"]
-    text = report.markdown(compare.compare(list(runs_.values())))
+    cmp = compare.compare(list(runs_.values()))
+    text = report.markdown(cmp)
     assert "households still waiting for delivery at the deadline" in text
-    assert f"- ruyuan-slow: housing: {fmt_number(slow['waiting'])} households waiting" in text
+    line = f"ruyuan-slow: housing: {fmt_number(slow['waiting'])} households waiting"
+    assert f"- {line}" in text
+    # and at the top of the HTML report
+    from model import results
+    from model.analysis import html_report
+    results.write_netcdf(cmp, tmp_path / "compare.nc")
+    assert any(w.startswith(line) for w in html_report.contents(tmp_path, "en")["warnings"])

@@ -241,6 +241,15 @@ def _scenarios(cmp: xr.Dataset, lang: str) -> list[dict]:
     return out
 
 
+def _plan_warnings(cmp: xr.Dataset, names: list[str], lang: str) -> list[str]:
+    """The summary's capacity and delivery warnings, one line each, for the
+    top of the page: what stops households exiting whatever their incomes."""
+    full = compare.full_size(cmp)
+    lines = (report.capacity_warnings(full, names, lang)
+             + report.waiting_warnings(full, names, lang))
+    return [line.removeprefix("- ") for line in lines]
+
+
 def contents(folder: Path, lang: str = "en", date: dt.date | None = None) -> dict:
     """What a report of an output folder shows, in ``lang`` (the HTML page's
     and the PDF's): title, lead, warnings, provenance, the results and
@@ -294,7 +303,8 @@ def contents(folder: Path, lang: str = "en", date: dt.date | None = None) -> dic
         html_lang="zh-CN" if lang == "zh" else "en", t=t,
         title=t["title"].format(names=", ".join(labels)),
         lead=t["lead"].format(kind=t["kinds"][kind], n=len(names), seeds=len(seeds)),
-        warnings=[t["few"].format(n=len(seeds))] if len(seeds) < report.FEW_SEEDS else [],
+        warnings=([t["few"].format(n=len(seeds))] if len(seeds) < report.FEW_SEEDS else [])
+        + _plan_warnings(cmp, names, lang),
         provenance=provenance, key_table=key, target_table=targets, charts=figures,
         extras=extras, scenarios=_scenarios(cmp, lang), fits=fits,
         summary_md=summary_text,
