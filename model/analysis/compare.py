@@ -349,15 +349,10 @@ def capacity_shortfalls(ds: xr.Dataset, targets: dict | None = None) -> list[dic
     """
     if "programme_need" not in ds:
         return []
-    targets = targets_of(ds) if targets is None else normalise_targets(targets)
+    need, deadline = _need_and_deadline(ds, targets, "capacity_shortfalls")
     years = ds["year"].values
-    deadline = targets["zero_by"] or int(years[-1])
-    need = ds["programme_need"]
     cap = ds["programme_capacity"]
-    if "seed" in need.dims:
-        need, cap = need.isel(seed=0), cap.isel(seed=0)
-    if "scenario" in need.dims:
-        raise ValueError("capacity_shortfalls takes one scenario's run")
+    cap = cap.isel(seed=0) if "seed" in cap.dims else cap
     window = cap.sel(year=[y for y in years if years[0] < y <= deadline])
     total = window.sum("year")
     out = []
@@ -367,6 +362,18 @@ def capacity_shortfalls(ds: xr.Dataset, targets: dict | None = None) -> list[dic
             out.append({"programme": str(prog), "need": n, "capacity": c,
                         "deadline": int(deadline), "unit": "households"})
     return out
+
+
+def _need_and_deadline(ds: xr.Dataset, targets: dict | None, caller: str):
+    """One scenario's base-year need by programme (its first seed's: the
+    registry's, the same in every seed) and its deadline: the ``zero_by``
+    target, else the last year."""
+    need = ds["programme_need"]
+    if "scenario" in need.dims:
+        raise ValueError(f"{caller} takes one scenario's run")
+    targets = targets_of(ds) if targets is None else normalise_targets(targets)
+    need = need.isel(seed=0) if "seed" in need.dims else need
+    return need, int(targets["zero_by"] or ds["year"].values[-1])
 
 
 def waiting_at_deadline(ds: xr.Dataset, targets: dict | None = None) -> list[dict]:
@@ -387,13 +394,8 @@ def waiting_at_deadline(ds: xr.Dataset, targets: dict | None = None) -> list[dic
     if "delivery_backlog" not in ds or "programme_need" not in ds:
         return []
     in_households = {c.name for c in PROGRAMMES if c.unit == "households"}
-    if "scenario" in ds["programme_need"].dims:
-        raise ValueError("waiting_at_deadline takes one scenario's run")
-    targets = targets_of(ds) if targets is None else normalise_targets(targets)
-    years = [int(y) for y in ds["year"].values]
-    deadline = min(targets["zero_by"] or years[-1], years[-1])
-    need = ds["programme_need"]
-    need = need.isel(seed=0) if "seed" in need.dims else need
+    need, deadline = _need_and_deadline(ds, targets, "waiting_at_deadline")
+    deadline = min(deadline, int(ds["year"].values[-1]))
     backlog = ds["delivery_backlog"].sel(year=deadline)
     backlog = backlog.sum([d for d in backlog.dims if d not in ("seed", "programme")])
     waiting = backlog.median("seed") if "seed" in backlog.dims else backlog

@@ -14,7 +14,7 @@ from numba import njit
 
 from model.engine.codes import EXITED, POOR, RETURNED
 from model.engine.threads import KERNEL
-from model.random import hash_id, hash_id_np, uniforms, uniforms_np
+from model.random import INLINE, hash_id, hash_id_np, uniforms, uniforms_np
 
 # an empty array passed for an optional array argument: "none" to a kernel
 EMPTY = np.zeros(0, np.int8)
@@ -50,14 +50,20 @@ def active_indices(start, year, oldest_start, status, exit_year, last_exit_year)
     return np.flatnonzero(mask)
 
 
+@njit(**INLINE)
+def _is_active(s, year, oldest_start, status, exit_year, last_exit_year):
+    """The rule of :func:`active_indices` for one unit (enrolment start ``s``)."""
+    lapsed = (status == EXITED) & (np.float64(exit_year) <= last_exit_year)
+    return (s > 0) & (s <= year) & (np.float64(s) > oldest_start) & ~lapsed
+
+
 @njit(**_LOOP)
 def active_mask(start, year, oldest_start, status, exit_year, last_exit_year, out):
     """``out[i]``: unit ``i`` is active (see :func:`active_indices`); a
     branch-free loop that vectorises."""
     for i in range(start.shape[0]):
-        s = start[i]
-        lapsed = (status[i] == EXITED) & (np.float64(exit_year[i]) <= last_exit_year)
-        out[i] = (s > 0) & (s <= year) & (np.float64(s) > oldest_start) & ~lapsed
+        out[i] = _is_active(start[i], year, oldest_start, status[i], exit_year[i],
+                            last_exit_year)
 
 
 @njit(**_LOOP)
@@ -66,9 +72,8 @@ def active_mask_at(idx, start, year, oldest_start, status, exit_year, last_exit_
     in place rather than from gathered copies)."""
     for j in range(idx.shape[0]):
         i = idx[j]
-        s = start[i]
-        lapsed = (status[i] == EXITED) & (np.float64(exit_year[i]) <= last_exit_year)
-        out[j] = (s > 0) & (s <= year) & (np.float64(s) > oldest_start) & ~lapsed
+        out[j] = _is_active(start[i], year, oldest_start, status[i], exit_year[i],
+                            last_exit_year)
 
 
 def active_indices_numpy(start, year, oldest_start, status, exit_year, last_exit_year):
@@ -89,18 +94,24 @@ def candidate_indices(start, status, matched=None):
     return np.flatnonzero(mask)
 
 
+@njit(**INLINE)
+def _is_candidate(start, status):
+    """Registered (poor or returned) and never enrolled."""
+    return (start == 0) & ((status == POOR) | (status == RETURNED))
+
+
 @njit(**_LOOP)
 def candidate_mask(start, status, out):
     """``out[i]``: household ``i`` is registered and never enrolled."""
     for i in range(start.shape[0]):
-        out[i] = (start[i] == 0) & ((status[i] == POOR) | (status[i] == RETURNED))
+        out[i] = _is_candidate(start[i], status[i])
 
 
 @njit(**_LOOP)
 def matched_candidate_mask(start, status, matched, out):
     """``out[i]``: household ``i`` is registered, never enrolled and matched."""
     for i in range(start.shape[0]):
-        out[i] = (start[i] == 0) & ((status[i] == POOR) | (status[i] == RETURNED)) & matched[i]
+        out[i] = _is_candidate(start[i], status[i]) & matched[i]
 
 
 def candidate_indices_numpy(start, status, matched=None):

@@ -22,7 +22,8 @@ cause and capacity, a subset of ``needs``), :meth:`effect` and
 :meth:`cost`; ``needs_reads`` says what :meth:`needs` and :meth:`matched`
 read, and so how long their masks hold: ``"registry"`` (computed once a run,
 one byte per household each), ``"year start"`` (the state as the year's
-programmes find it: once a year) or ``"state"`` (every call, the default). Its parameters are looked up as ``"<name>.<parameter>"``:
+programmes find it: once a year) or ``"state"`` (every call, the default).
+Its parameters are looked up as ``"<name>.<parameter>"``:
 ``capacity`` (and optionally ``budget``, yuan/year, turned into a capacity
 by :meth:`unit_cost`), ``ramp`` (years to full effect), ``hazard`` (yearly
 probability that an enrolment stops), ``duration`` (years active).
