@@ -163,18 +163,21 @@ def test_shanxi_published_figures():
 
 @pytest.mark.parametrize("name", ["xiangxi", "luoyang", "hubei", "shanxi"])
 def test_areas_without_a_category_table_take_the_national_shares(name):
-    """No area seed publishes its dibao, wubao or labour shares: the area takes the
-    nation's (measures.csv 19.6 % in dibao or tekun), not the prior's even split."""
+    """No area seed publishes its dibao, wubao or labour shares: the area takes
+    the margins the nation's spec declares (model/registry/specs/
+    _national_shares.toml), not the prior's even split (about half in dibao)."""
+    spec, _ = synth.load_spec("nation")
+    declared = {tuple(m["of"]): m for m in spec["margins"]}
     h = built(name).households
     registered = h["registered"] == 1
     people = h["size"][registered].astype(np.float64)
     category = h["category"][registered]
-    dibao = CATEGORIES.index("dibao")
-    wubao = CATEGORIES.index("wubao")
-    assert people[category == dibao].sum() / people.sum() == pytest.approx(0.1811, abs=0.01)
-    assert people[category == wubao].sum() / people.sum() == pytest.approx(0.0149, abs=0.01)
-    assert (h["labourers"][registered] > 0).mean() == pytest.approx(0.72, abs=0.01)
-    assert (h["disabled"][registered] > 0).mean() == pytest.approx(0.15, abs=0.01)
+    for label, share in declared[("category",)]["people_share"]:
+        got = people[category == CATEGORIES.index(label)].sum() / people.sum()
+        assert got == pytest.approx(share, abs=0.01), label
+    for dim, column in (("labour", "labourers"), ("disabled", "disabled")):
+        ((_, share),) = declared[(dim,)]["share"]
+        assert (h[column][registered] > 0).mean() == pytest.approx(share, abs=0.01), dim
 
 
 @pytest.mark.parametrize("name", ["hubei", "shanxi"])
@@ -188,8 +191,11 @@ def test_poor_county_incidences_spread_as_the_nations(name):
                          weights=h["size"][h["registered"] == 1], minlength=reg.n_counties)
     poor = c["poor_county"] == 1
     incidence = people[poor] / c["rural_population"][poor]
-    # the spread of the logarithms is about the declared 0.65, centred near 20 %
-    assert 0.45 < np.log(incidence).std() < 0.85
+    # the spread of the logarithms is about the nation's declared one
+    nation, _ = synth.load_spec("nation")
+    spread = next(g["incidence_dispersion"] for g in nation["county_groups"]
+                  if g.get("poor_county"))
+    assert np.log(incidence).std() == pytest.approx(spread, rel=0.3)
     assert 0.1 < np.median(incidence) < 0.3
 
 
