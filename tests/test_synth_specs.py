@@ -342,3 +342,23 @@ def test_lognormal_margins_roundtrip_and_clear_error():
         assert abs(dist.cdf(1.0) - q) < 1e-9 and abs(dist.mean() - m) < 1e-9
     with pytest.raises(PovsimError, match="income.labour.*mean must be at least"):
         registry_spec.lognormal_from_margins(0.5, 0.9, "spec: income.labour")
+
+
+def test_named_county_incidences_spread_keeping_the_areas():
+    """Xiangxi gives one incidence for all eight counties (the prefecture's,
+    24 %, seed 003 §一(二)): they spread as the nation's poor counties', and
+    the prefecture's rural population, so its incidence, stays as given."""
+    reg = built("xiangxi")
+    h, c = reg.households, reg.counties
+    registered = h["registered"] == 1
+    people = np.bincount(h["county"][registered], weights=h["size"][registered],
+                         minlength=reg.n_counties)
+    incidence = people / c["rural_population"]
+    nation, _ = synth.load_spec("nation")
+    spread = next(g["incidence_dispersion"] for g in nation["county_groups"]
+                  if g.get("poor_county"))
+    assert np.log(incidence).std() == pytest.approx(spread, rel=0.4)
+    spec, _ = synth.load_spec("xiangxi")
+    given = {row["incidence"] for row in spec["counties"]}
+    assert len(given) == 1
+    assert people.sum() / c["rural_population"].sum() == pytest.approx(given.pop(), rel=0.01)

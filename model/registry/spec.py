@@ -37,7 +37,11 @@ A spec is a TOML file (``model/registry/specs/*.toml``). Its keys, checked here,
 ``[[counties]]`` and ``[[county_groups]]``
     Named counties, or groups of ``count`` generated counties, with region,
     flags, villages, rural population (or incidence) and their part of the
-    registry (``households`` exact, or ``share``).
+    registry (``households`` exact, or ``share``). A top-level
+    ``incidence_dispersion`` spreads the named counties' incidences around
+    the figure they give (for an area-wide figure used for every county),
+    keeping the area's rural population; a group's own key does the same for
+    its generated counties, keeping their mean incidence.
 
 Every key is declared with its type, range and unit (``TOP``, ``TOTALS``,
 ``COUNTY``... below, with :class:`model.errors.Key`), as scenario keys and
@@ -90,7 +94,8 @@ TOP = {"name": str, "description": str,
        "identification_line": Key(_NUMBER, 0, 1e6, "yuan/person/year", low_open=True),
        "totals": dict, "margins": list, "members": dict,
        "prior": dict, "assumptions": dict, "income": dict, "near_poor": dict, "villages": dict,
-       "counties": list, "county_groups": list, "cells": list, "counts": dict}
+       "counties": list, "county_groups": list, "cells": list, "counts": dict,
+       "incidence_dispersion": Key(_NUMBER, 0, 5)}
 CELL = {"category": str, "labour": bool, "households": Key(int, 0, _COUNT, "households"),
         "people": Key(int, 0, _COUNT, "persons")}
 COUNTS = {"disabled_households": Key(int, 0, _COUNT, "households"),
@@ -401,6 +406,9 @@ def counties(spec: dict, source: str) -> Counties:
         if "name" not in c or "region" not in c:
             raise PovsimError(f"{source}: {where}: needs 'name' and 'region'")
         rows.append({**c, "where": where, "national": c.get("national_poor", 0)})
+    spread = float(spec.get("incidence_dispersion", 0.0))
+    if spread > 0:
+        _spread_incidences(rows, spread, np.random.default_rng([int(spec.get("seed", 0)), 2]))
     for i, g in enumerate(spec.get("county_groups", [])):
         where = f"county_groups[{i}]"
         check_keys(g, GROUP, source, where)
@@ -455,6 +463,24 @@ def counties(spec: dict, source: str) -> Counties:
         incidence=np.array([float(r.get("incidence", np.nan)) for r in rows]),
         where=tuple(r["where"] for r in rows),
     )
+
+
+def _spread_incidences(rows: list[dict], spread: float, rng: np.random.Generator) -> None:
+    """Spread the incidences of the named counties that give one log-normally
+    (standard deviation ``spread`` of the log), for an area whose county
+    incidences are one area-wide figure: counties far below it can exit early
+    (assumption). The area's rural population (each county's registered people
+    over its incidence, summed) is kept, so the area's incidence does not move.
+    Rows are changed in place."""
+    listed = [r for r in rows if "incidence" in r and ("share" in r or "households" in r)]
+    if not listed:
+        return
+    weight = np.array([float(r.get("households", r.get("share", 0.0))) for r in listed])
+    given = np.array([float(r["incidence"]) for r in listed])
+    spread_out = given * np.exp(rng.normal(0.0, spread, len(listed)))
+    spread_out *= (weight / spread_out).sum() / (weight / given).sum()
+    for r, value in zip(listed, spread_out):
+        r["incidence"] = min(float(value), 0.95)
 
 
 def apportion(total: int, weights: np.ndarray, minimum: int = 0) -> np.ndarray:
