@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from model.calibration.fit import Free
-from model.calibration.mcmc import reflect, thin, walk
+from model.calibration.mcmc import reflect, scales_from_profile, thin, walk
 
 FREE = [Free("a", 0.0, 10.0, False), Free("b", 1.0, 100.0, True)]
 
@@ -63,3 +63,38 @@ def test_failed_proposals_are_never_accepted():
         return [np.inf if v["a"] > 5.0 else 0.0 for v in vectors]
     result = walk(fails_right, [{"a": 2.0, "b": 10.0}], FREE, 400, seed=2)
     assert all(d["parameters"]["a"] <= 5.0 for d in result.draws)
+
+
+def test_profile_scales_are_each_parameters_width():
+    # a profile of Q = ((u - 0.4) / 0.05) ** 2 on a, flat on b, at five points
+    best = {"a": FREE[0].value(0.4), "b": FREE[1].value(0.7)}
+    grid = np.linspace(0.0, 1.0, 5)
+    profile = {"a": (np.array([FREE[0].value(u) for u in sorted({*grid, 0.4})]),
+                     np.array([((u - 0.4) / 0.05) ** 2 for u in sorted({*grid, 0.4})])),
+               "b": (np.array([FREE[1].value(u) for u in sorted({*grid, 0.7})]),
+                     np.zeros(6))}
+    scales = scales_from_profile(profile, best, FREE, prior_sd=0.5)
+    # curvature 1 / 0.05 ** 2 plus the prior's 1 / 0.5 ** 2; flat: the prior's sd
+    assert scales == pytest.approx([1 / np.sqrt(400 + 4), 0.5])
+
+
+def test_scaled_steps_let_a_weakly_seen_parameter_cross_its_prior():
+    # ten parameters pinned to 0.01 of their ranges and one the objective does
+    # not see: with one step for all (tuned to the pinned ones) the free one
+    # hardly leaves its start in a short chain; scaled, it spreads over its range
+    free = [Free(f"p{k}", 0.0, 1.0, False) for k in range(11)]
+    sd = np.array([0.01] * 10 + [100.0])
+
+    def objective(vectors):
+        u = np.array([[v[f.name] for f in free] for v in vectors])
+        return list((((u - 0.5) / sd) ** 2).sum(axis=1))
+
+    start = [{f.name: 0.5 for f in free}] * 2
+    plain = walk(objective, start, free, steps=300, seed=4)
+    scaled = walk(objective, start, free, steps=300, seed=4, scales=np.minimum(sd, 1.0))
+    last = np.array([d["parameters"]["p10"] for d in plain.draws])
+    assert last.std() < 0.1
+    last = np.array([d["parameters"]["p10"] for d in scaled.draws])
+    assert last.std() > 0.2                 # a uniform on [0, 1] has sd 0.29
+    pinned = np.array([d["parameters"]["p0"] for d in scaled.draws])
+    assert pinned.std() == pytest.approx(0.01, rel=0.4)

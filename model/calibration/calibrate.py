@@ -133,6 +133,13 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
         best = {f.name: float(best_trial.params[f.name]) for f in free}
         best_from = f"trial {best_trial.number}"
         accepted = posterior.accepted(table, [f.name for f in free], max_accepted)
+        prof = ident = None
+        if profile_points:     # around the best trial; it also scales the draws' steps
+            echo(f"profile: {len(free)} parameters x {profile_points}+1 points")
+            prof = fitting.profile(scenario, best, free, seed_list, moments, pool,
+                                   profile_points)
+            ident = fitting.identified(prof)
+        profiled_at = dict(best)
         chain = None
         if mcmc_steps:
             chains = max(2, pool.workers)
@@ -142,8 +149,10 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
             from model.progress import bar as progress_bar
             with progress_bar(chains * (mcmc_steps + 1), progress, desc="draws",
                               unit="run", dynamic_ncols=True) as shown:
+                scales = (mcmc.scales_from_profile(prof, best, free, fitting.PRIOR_SD)
+                          if prof is not None else None)
                 chain = mcmc.walk(_objective(pool, scenario, free, seed_list, moments, shown),
-                                  starts, free, mcmc_steps)
+                                  starts, free, mcmc_steps, scales=scales)
             accepted = mcmc.thin(chain.draws, max_accepted)
             lowest = min(chain.draws, key=lambda d: d["distance"], default=None)
             if lowest is not None and lowest["distance"] < best_trial.value:
@@ -157,12 +166,6 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
         mean, sd = simulated.mean(axis=1), simulated.std(axis=1)
         moment_distance, penalty, best_distance = fitting.objective(
             simulated, best, fitting.declared_values(scenario, free), free, moments)
-        prof = ident = None
-        if profile_points:
-            echo(f"profile: {len(free)} parameters x {profile_points}+1 points")
-            prof = fitting.profile(scenario, best, free, seed_list, moments, pool,
-                                   profile_points)
-            ident = fitting.identified(prof)
         bands = None
         if band_seeds > 1:
             base = load_scenario(targets.scenario, fits=fitting.usable_fit(targets, name))
@@ -188,7 +191,9 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
                         if chain is None else
                         f"draws of exp(-distance / 2): random-walk Metropolis, "
                         f"{chains} chains x {mcmc_steps} steps from the best "
-                        f"trials, second half kept, thinned to {len(accepted)}"),
+                        f"trials, second half kept, thinned to {len(accepted)}"
+                        + ("; each parameter's step scaled by its profile's width"
+                           if prof is not None else "")),
         "accept_tolerance": round(posterior.tolerance(len(free)), 4),
         "moments": [m.name for m in moments],
         "simulated": [float(v) for v in mean],
@@ -213,7 +218,7 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
     with output_folder(folder) as path_for:      # the report's files as one set
         report.fit_figure(moments, mean, sd, free, best, accepted, table, path_for("fit.png"))
         if prof is not None:
-            report.profile_figure(prof, free, best, ident, path_for("profile.png"))
+            report.profile_figure(prof, free, profiled_at, ident, path_for("profile.png"))
         path_for("fit.md").write_text(text, encoding="utf-8")
     moments_table = report.text_table(report.MOMENT_HEAD[:-1],
                                       [r[:-1] for r in report.moments_rows(moments, mean, sd)])
