@@ -297,3 +297,35 @@ def test_households_still_waiting_for_delivery_at_the_deadline_are_reported(tmp_
     from model.analysis import html_report
     results.write_netcdf(cmp, tmp_path / "compare.nc")
     assert any(w.startswith(line) for w in html_report.contents(tmp_path, "en")["warnings"])
+
+
+def _county_run(exit_years, incidence_2019, poor):
+    """A run's county columns: exit years (seed, county) and the 2019
+    incidence (seed, county), other years at 1."""
+    exit_years, incidence_2019 = np.array(exit_years), np.array(incidence_2019)
+    years = np.arange(2016, 2020)
+    incidence = np.ones((len(exit_years), len(years), exit_years.shape[1], 1))
+    incidence[:, -1, :, 0] = incidence_2019
+    return xr.Dataset({
+        "county_exit_year": (("seed", "county"), exit_years.astype(np.int16)),
+        "incidence": (("seed", "year", "county", "category"), incidence),
+        "poor_county": (("county",), np.array(poor, np.uint8))},
+        coords={"seed": np.arange(len(exit_years)), "year": years})
+
+
+def test_counties_short_of_exit_counts_those_not_out_and_the_nearest():
+    run = _county_run(exit_years=[[2017, 0, 0, 0], [2017, 2019, 0, 0], [0, 0, 0, 0]],
+                      incidence_2019=[[0.0, 0.03, 0.05, 0.001]] * 2 + [[0.02, 0.03, 0.05, 0.001]],
+                      poor=[1, 1, 1, 0])
+    short = compare.counties_short_of_exit(run, {"counties_exit_by": 2019})
+    # not out per seed: 2, 1, 3 (the fourth county is not poor); lowest
+    # incidence among them 0.03, 0.05, 0.02
+    assert short == {"deadline": 2019, "poor": 3, "not_out": 2.0,
+                     "lowest_incidence": pytest.approx(0.03)}
+    # the deadline of a share target is its last year
+    assert compare.counties_short_of_exit(
+        run, {"counties_exit_share": {2017: 0.5, 2019: 0.5}})["deadline"] == 2019
+    # no county target, or every poor county out: nothing to say
+    assert compare.counties_short_of_exit(run, {"zero_by": 2019}) is None
+    out = _county_run([[2017, 2018, 2019, 0]] * 3, [[0.0, 0.0, 0.0, 0.5]] * 3, [1, 1, 1, 0])
+    assert compare.counties_short_of_exit(out, {"counties_exit_by": 2019}) is None

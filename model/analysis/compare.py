@@ -408,6 +408,48 @@ def waiting_at_deadline(ds: xr.Dataset, targets: dict | None = None) -> list[dic
     return out
 
 
+def counties_short_of_exit(ds: xr.Dataset, targets: dict | None = None) -> dict | None:
+    """Why a plan's poor counties are not all out by its county deadline
+    (``counties_exit_by``, else the last year of ``counties_exit_share``,
+    at most the last simulated year): how many poor counties have not
+    exited by then and the lowest registered incidence among them (per
+    seed, then the median over seeds). A county exits only once its
+    incidence is below its region's line (``county_exit.incidence``,
+    ``county_exit.incidence_west``), so the lowest incidence says how far
+    the nearest county is from it.
+
+    Returns ``None`` when the plan sets no county target, or every poor
+    county is out in at least half of the seeds; else a dict with
+    ``deadline``, ``poor`` (poor counties), ``not_out`` (median) and
+    ``lowest_incidence`` (median of the seeds that have one, a share).
+    """
+    if "county_exit_year" not in ds or "incidence" not in ds:
+        return None
+    t = targets_of(ds) if targets is None else normalise_targets(targets)
+    years = list(t["counties_exit_share"]) + ([t["counties_exit_by"]]
+                                              if t["counties_exit_by"] else [])
+    if not years:
+        return None
+    deadline = min(max(years), int(ds["year"].values[-1]))
+    exit_year = ds["county_exit_year"]
+    exit_year = exit_year if "seed" in exit_year.dims else exit_year.expand_dims(seed=[0])
+    poor = ds["poor_county"] == 1 if "poor_county" in ds else xr.ones_like(
+        exit_year.isel(seed=0), dtype=bool)
+    poor = poor.isel(seed=0) if "seed" in poor.dims else poor
+    if int(poor.sum()) == 0:
+        return None
+    waiting = poor & ~((exit_year > 0) & (exit_year <= deadline))
+    not_out = float(waiting.sum("county").median("seed"))
+    if not_out < 0.5:
+        return None
+    incidence = ds["incidence"].sel(year=deadline)
+    incidence = incidence.sum([d for d in incidence.dims if d not in ("seed", "county")])
+    incidence = incidence if "seed" in incidence.dims else incidence.expand_dims(seed=[0])
+    lowest = incidence.where(waiting).min("county", skipna=True)
+    return {"deadline": deadline, "poor": int(poor.sum()), "not_out": not_out,
+            "lowest_incidence": float(lowest.median("seed", skipna=True))}
+
+
 def unique_labels(names: list[str]) -> list[str]:
     """Scenario names made unique: a repeated name gets `` (2)``, `` (3)``..."""
     seen: dict[str, int] = {}

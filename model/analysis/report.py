@@ -25,6 +25,7 @@ from model.analysis.compare import (
     OUTCOMES,
     Target,
     capacity_shortfalls,
+    counties_short_of_exit,
     full_size,
     waiting_at_deadline,
 )
@@ -206,6 +207,9 @@ def markdown(cmp: xr.Dataset, quota_lines: list[str] | None = None, lang: str = 
     waiting = waiting_warnings(cmp, names, lang)
     if waiting:
         lines += ["", t["waiting_head"], "", t["waiting"], ""] + waiting
+    counties = county_lines(cmp, names, lang)
+    if counties:
+        lines += ["", t["county_head"], "", t["county"], ""] + counties
     if quota_lines:
         lines += ["", t["quota_head"], "", t["quota"], ""] + quota_lines
     lines += ["", t["zero_head"], ""] + _zero_section(cmp, names, w)
@@ -237,6 +241,23 @@ def waiting_warnings(cmp: xr.Dataset, names: list[str], lang: str = "en") -> lis
     delivery at the deadline (:func:`model.analysis.compare.waiting_at_deadline`)."""
     return _programme_lines(cmp, names, lang, "delivery_backlog", waiting_at_deadline,
                             "waiting", "waiting_line")
+
+
+def county_lines(cmp: xr.Dataset, names: list[str], lang: str = "en") -> list[str]:
+    """One line per scenario whose poor counties are not all out by its
+    county deadline (:func:`model.analysis.compare.counties_short_of_exit`)."""
+    out = []
+    variables = [v for v in ("county_exit_year", "incidence", "poor_county") if v in cmp]
+    if len(variables) < 3:
+        return out
+    for n in names:
+        s = counties_short_of_exit(cmp[variables].sel(scenario=n), scenario_targets(cmp, n))
+        if s is not None:
+            out.append(report_text.TEXT[lang]["county_line"].format(
+                name=n, not_out=fmt_number(s["not_out"]), poor=fmt_number(s["poor"]),
+                deadline=s["deadline"], lowest="-" if np.isnan(s["lowest_incidence"])
+                else f"{100 * s['lowest_incidence']:.1f} %"))
+    return out
 
 
 def _programme_lines(cmp: xr.Dataset, names: list[str], lang: str, variable: str, find,

@@ -61,6 +61,14 @@ TEXT = {
                    "waits for it, whatever their incomes.",
         "waiting_line": "- {name}: {programme}: {waiting} households waiting at the end of "
                         "{deadline} ({share} of the base-year need of {need}).",
+        "county_head": "## Poor counties not out by the plan's county deadline",
+        "county": "A poor county exits once its registered incidence is below its region's "
+                  "line (county_exit.incidence; the west: county_exit.incidence_west). Median "
+                  "over seeds. A lowest incidence below the line means that county waits on "
+                  "another condition: its first allowed year or its wrongful-exit or missed "
+                  "rate.",
+        "county_line": "- {name}: {not_out} of {poor} poor counties not out at the end of "
+                       "{deadline}; the lowest incidence among them {lowest}.",
         "quota_head": "## Warning: pathway quotas the programmes cannot deliver",
         "quota": "The mean shortfall of a quota's people below the exit threshold, taking "
                  "the matched households closest to it first, against the income the "
@@ -119,6 +127,12 @@ TEXT = {
                    "无论收入如何，其脱贫须待项目完成。",
         "waiting_line": "- {name}：{programme} 至{deadline}年末仍有 {waiting} 户待实施"
                         "（为基年需求 {need} 户的 {share}）。",
+        "county_head": "## 贫困县摘帽期限时尚未摘帽的贫困县",
+        "county": "贫困县在建档立卡贫困发生率降至所在地区标准以下时摘帽"
+                  "（county_exit.incidence；西部：county_exit.incidence_west）。各随机种子的中位数；"
+                  "若最低发生率已低于标准，该县受其他条件限制：最早摘帽年份、错退率或漏评率。",
+        "county_line": "- {name}：至{deadline}年末 {poor} 个贫困县中仍有 {not_out} 个未摘帽，"
+                       "其中最低贫困发生率 {lowest}。",
         "quota_head": "## 注意：项目无法完成的“五个一批”任务",
         "quota": "任务人口距脱贫标准的平均差距（优先取最接近标准的匹配农户），与该批项目充分见效"
                  "时增加的收入相比（:mod:`model.analysis.quota_check`）。",
