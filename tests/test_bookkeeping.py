@@ -13,8 +13,8 @@ from model.engine.bookkeeping import (
     candidate_indices_numpy,
     coverage_at,
     coverage_at_numpy,
-    reached,
-    reached_numpy,
+    step_indices,
+    step_indices_numpy,
     stop_failed,
     stop_failed_numpy,
 )
@@ -94,6 +94,28 @@ def test_coverage_at(people, scalar, grouped):
     np.testing.assert_array_equal(got[0], np.bincount(group[idx], minlength=5))
 
 
+@pytest.mark.parametrize("hazard", [0.0, 0.3, 0.7, 1.0])
+@pytest.mark.parametrize("oldest, last", [(-np.inf, -np.inf), (2015.5, 2016.0)])
+def test_step_indices(hazard, oldest, last):
+    # 0.3 lies below its float32 value, 0.7 above: the kernel takes float32(hazard)
+    rng, start, status, exit_year = households(5)
+    hh_id = rng.permutation(10 * N)[:N].astype(np.int64)
+    needs = rng.random(N) < 0.6
+    key = year_key(2, 7 + 16 * 6, 2018)
+    got_start, ref_start = start.copy(), start.copy()
+    got = step_indices(got_start, 2018, oldest, status, exit_year, last, needs, hh_id, key,
+                       np.float32(hazard))
+    ref = step_indices_numpy(ref_start, 2018, oldest, status, exit_year, last, needs, hh_id,
+                             key, hazard)
+    assert 0 < len(ref[1]) < len(ref[0]) < N
+    if hazard:
+        assert (ref_start < 0).sum() > (start < 0).sum()  # some enrolments failed
+    for a, b in zip(got, ref):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(got_start, ref_start)
+
+
 @pytest.mark.parametrize("hazard", [0.3, 0.7, 1.0])
 def test_stop_failed(hazard):
     # 0.3 lies below its float32 value, 0.7 above: the kernel takes float32(hazard)
@@ -107,16 +129,6 @@ def test_stop_failed(hazard):
     assert 0 < len(ref) < len(active)
     np.testing.assert_array_equal(got, ref)
     np.testing.assert_array_equal(got_start, ref_start)
-
-
-def test_reached():
-    rng, start, _, _ = households(6)
-    active = np.flatnonzero(start > 0)
-    needs = rng.random(N) < 0.6
-    got, ref = reached(active, needs, start, 2018), reached_numpy(active, needs, start, 2018)
-    for a, b in zip(got, ref):
-        assert a.dtype == b.dtype
-        np.testing.assert_array_equal(a, b)
 
 
 def test_active_mask_at_is_the_mask_of_a_subset():

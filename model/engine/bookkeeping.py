@@ -122,6 +122,82 @@ def candidate_indices_numpy(start, status, matched=None):
     return np.flatnonzero(mask)
 
 
+def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, needs,
+                 hh_id, key, hazard):
+    """A programme's yearly step over its units: mark the active units and
+    those among them the effect applies to in one pass, list both, then stop
+    the failing enrolments among them.
+
+    Parameters
+    ----------
+    start : int16 array (n,), in/out
+        Year of enrolment (see :func:`active_indices`); a failed enrolment's
+        ``start`` becomes ``-start`` (:func:`stop_failed`).
+    year, oldest_start, status, exit_year, last_exit_year
+        As :func:`active_indices`.
+    needs : bool array (n,)
+        Units the effect can apply to (not read from ``start``: it is read
+        before the failures).
+    hh_id : int array (n,)
+        Stable ids (the counters of the failure draws).
+    key : uint64
+        Key of the year's failure draws.
+    hazard : float32
+        Yearly probability that an enrolment fails (:func:`stop_failed`); 0:
+        no failures.
+
+    Returns
+    -------
+    active : int64 array
+        The active units after the failures, ascending.
+    reach : int64 array
+        The active units that need the effect, ascending.
+    years_in : int16 array
+        ``year - start`` of each unit of ``reach``.
+    """
+    active = np.empty(start.shape[0], np.bool_)
+    reach = np.empty(start.shape[0], np.bool_)
+    step_masks(start, year, oldest_start, status, exit_year, last_exit_year, needs, active,
+               reach)
+    active = np.flatnonzero(active)
+    reach = np.flatnonzero(reach)
+    if hazard > 0 and len(active):
+        active = stop_failed(active, start, hh_id, key, year, hazard)
+        reach = reach[start[reach] > 0]  # a failed enrolment's start is negative
+    return active, reach, years_since(start, reach, year)
+
+
+@njit(**_LOOP)
+def step_masks(start, year, oldest_start, status, exit_year, last_exit_year, needs, active,
+               reach):
+    """``active[i]``: unit ``i`` is active; ``reach[i]``: and it needs the
+    effect (a branch-free loop that vectorises)."""
+    for i in range(start.shape[0]):
+        a = _is_active(start[i], year, oldest_start, status[i], exit_year[i], last_exit_year)
+        active[i] = a
+        reach[i] = a & needs[i]
+
+
+@njit(cache=True)
+def years_since(start, idx, year):
+    """``year - start[idx]`` (int16: years since the enrolment)."""
+    out = np.empty(idx.shape[0], np.int16)
+    for j in range(idx.shape[0]):
+        out[j] = year - start[idx[j]]
+    return out
+
+
+def step_indices_numpy(start, year, oldest_start, status, exit_year, last_exit_year, needs,
+                       hh_id, key, hazard):
+    """Reference of :func:`step_indices` (the numpy passes it replaces: the
+    active indices, the failures among them, the reached subset)."""
+    active = active_indices_numpy(start, year, oldest_start, status, exit_year, last_exit_year)
+    if hazard > 0 and len(active):
+        active = stop_failed_numpy(active, start, hh_id, key, year, hazard)
+    reach = active[needs[active]]
+    return active, reach, (year - start[reach]).astype(np.int16)
+
+
 @njit(cache=True)
 def stop_failed(active, start, hh_id, key, year, hazard):
     """Stop the enrolments of ``active`` that fail this year; return those
@@ -152,27 +228,6 @@ def stop_failed_numpy(active, start, hh_id, key, year, hazard):
     failed = older[u < hazard]
     start[failed] = -start[failed]
     return active[start[active] > 0]
-
-
-@njit(cache=True)
-def reached(active, needs, start, year):
-    """The active units the effect applies to (``needs``) and their years
-    since the start (int16, as numpy's ``year - start``)."""
-    reach = np.empty(active.shape[0], np.int64)
-    k = 0
-    for j in range(active.shape[0]):  # branch-free: a mixed mask mispredicts
-        reach[k] = active[j]
-        k += needs[active[j]]
-    years_in = np.empty(k, np.int16)
-    for j in range(k):
-        years_in[j] = year - start[reach[j]]
-    return reach[:k].copy(), years_in
-
-
-def reached_numpy(active, needs, start, year):
-    """Reference of :func:`reached`."""
-    reach = active[needs[active]]
-    return reach, year - start[reach]
 
 
 @njit(cache=True)

@@ -216,8 +216,9 @@ class Simulation:
         p, reg, year = ctx.p, self.reg, ctx.year
         started = list(new)
         out = self.record.delivery[k]
-        for j, idx in enumerate(new):
-            counts = np.bincount(self._county_of(j)[idx], minlength=reg.n_counties)
+        new_county = [self._county_of(j)[idx] for j, idx in enumerate(new)]
+        for j, where in enumerate(new_county):
+            counts = np.bincount(where, minlength=reg.n_counties)
             out[:, j, D["delivery_due"]] = out[:, j, D["delivery_in_effect"]] = counts
             out[:, j, D["delivery_household_years"]] = counts
             self.record.programme[k, :, j, P["new_households"]] = counts
@@ -233,9 +234,12 @@ class Simulation:
                 settings, approval_per_month=settings.approval_per_month * self.scale)
         nc, npr = reg.n_counties, len(progs)
         due, due_county, enrolments = [], [], np.zeros((nc, npr), np.int64)
-        for q, (j, prog) in enumerate(zip(self.delivered, progs)):
-            due.append(np.concatenate([self.backlog[j], new[j]]))
-            due_county.append(self._county_of(j)[due[q]])
+        for q, j in enumerate(self.delivered):
+            # the backlog first, then the new enrolments (no copies without a backlog)
+            backlog = self.backlog[j]
+            due.append(np.concatenate([backlog, new[j]]) if len(backlog) else new[j])
+            due_county.append(np.concatenate([self._county_of(j)[backlog], new_county[j]])
+                              if len(backlog) else new_county[j])
             enrolments[:, q] = np.bincount(due_county[q], minlength=nc)
         unit = np.array([max(prog.unit_cost(p), 0.0) for prog in progs])
         needing = enrolments - self.carry.building_total
@@ -254,11 +258,14 @@ class Simulation:
                             reg.counties["county_id"])
             start = (self.state.village_enrolled if prog.level == "village"
                      else self.state.enrolled)[prog.name]
-            started[j] = due[q][now]
-            if len(self.backlog[j]):
+            if now.all():
+                started[j], self.backlog[j] = due[q], np.zeros(0, np.int64)
+            else:
+                started[j], self.backlog[j] = due[q][now], due[q][~now]
+            if len(due[q]) > len(new[j]):  # last year's backlog came first
                 started[j] = np.sort(started[j])
-            self.backlog[j] = due[q][~now]
-            start[started[j]] = year
+            # those starting now already hold this year (enrolled this year, or
+            # carried from last year with last year + 1)
             start[self.backlog[j]] = year + 1
             ctx.first_year_fraction[prog.name] = result.fraction_of_year[:, q]
             out[:, j, D["delivery_due"]] = enrolments[:, q]
