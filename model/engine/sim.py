@@ -80,6 +80,23 @@ R = {name: k for k, name in enumerate(RATE_COLUMNS)}
 L = {name: k for k, name in enumerate(LINE_COLUMNS)}
 
 
+def _joined(first: np.ndarray, then: np.ndarray) -> np.ndarray:
+    """``first`` then ``then``, without a copy when one of them is empty."""
+    if not len(first):
+        return then
+    return np.concatenate([first, then]) if len(then) else first
+
+
+def _split(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(values[mask], values[~mask])``, without a copy when the mask is
+    all true or all false."""
+    if mask.all():
+        return values, values[:0].copy()
+    if not mask.any():
+        return values[:0].copy(), values
+    return values[mask], values[~mask]
+
+
 class Simulation:
     """Advance a registry year by year under a set of programmes.
 
@@ -135,6 +152,9 @@ class Simulation:
         # carried first) and what the delivery model carries between years
         self.delivered = [j for j, prog in enumerate(self.programmes) if not prog.entitlement]
         self.backlog = {j: np.zeros(0, np.int64) for j in self.delivered}
+        # the backlog's counties and its count by county, carried with it
+        self.backlog_county = {j: self._county_of(j)[:0] for j in self.delivered}
+        self.backlog_counts = {j: np.zeros(nc, np.int64) for j in self.delivered}
         self.carry = Carry.empty(nc, len(self.delivered))
         self.delivery_seconds = 0.0
         h, v = registry.households, registry.villages
@@ -217,8 +237,8 @@ class Simulation:
         started = list(new)
         out = self.record.delivery[k]
         new_county = [self._county_of(j)[idx] for j, idx in enumerate(new)]
-        for j, where in enumerate(new_county):
-            counts = np.bincount(where, minlength=reg.n_counties)
+        new_counts = [np.bincount(where, minlength=reg.n_counties) for where in new_county]
+        for j, counts in enumerate(new_counts):
             out[:, j, D["delivery_due"]] = out[:, j, D["delivery_in_effect"]] = counts
             out[:, j, D["delivery_household_years"]] = counts
             self.record.programme[k, :, j, P["new_households"]] = counts
@@ -235,12 +255,10 @@ class Simulation:
         nc, npr = reg.n_counties, len(progs)
         due, due_county, enrolments = [], [], np.zeros((nc, npr), np.int64)
         for q, j in enumerate(self.delivered):
-            # the backlog first, then the new enrolments (no copies without a backlog)
-            backlog = self.backlog[j]
-            due.append(np.concatenate([backlog, new[j]]) if len(backlog) else new[j])
-            due_county.append(np.concatenate([self._county_of(j)[backlog], new_county[j]])
-                              if len(backlog) else new_county[j])
-            enrolments[:, q] = np.bincount(due_county[q], minlength=nc)
+            # the backlog first, then the new enrolments
+            due.append(_joined(self.backlog[j], new[j]))
+            due_county.append(_joined(self.backlog_county[j], new_county[j]))
+            enrolments[:, q] = self.backlog_counts[j] + new_counts[j]
         unit = np.array([max(prog.unit_cost(p), 0.0) for prog in progs])
         needing = enrolments - self.carry.building_total
         result = deliver(year, enrolments, needing * unit[None, :], settings, self.seed,
@@ -258,15 +276,16 @@ class Simulation:
                             reg.counties["county_id"])
             start = (self.state.village_enrolled if prog.level == "village"
                      else self.state.enrolled)[prog.name]
-            if now.all():
-                started[j], self.backlog[j] = due[q], np.zeros(0, np.int64)
-            else:
-                started[j], self.backlog[j] = due[q][now], due[q][~now]
+            started[j], self.backlog[j] = _split(due[q], now)
+            _, self.backlog_county[j] = _split(due_county[q], now)
+            # in_effect takes result.in_effect of each county's due enrolments
+            self.backlog_counts[j] = result.backlog[:, q].astype(np.int64)
             if len(due[q]) > len(new[j]):  # last year's backlog came first
                 started[j] = np.sort(started[j])
             # those starting now already hold this year (enrolled this year, or
             # carried from last year with last year + 1)
-            start[self.backlog[j]] = year + 1
+            if len(self.backlog[j]):
+                start[self.backlog[j]] = year + 1
             ctx.first_year_fraction[prog.name] = result.fraction_of_year[:, q]
             out[:, j, D["delivery_due"]] = enrolments[:, q]
             out[:, j, D["delivery_in_effect"]] = result.in_effect[:, q]
