@@ -85,6 +85,8 @@ def test_coverage_at(people, scalar, grouped):
     size = rng.integers(1, 9, N).astype(np.int8) if people else np.zeros(0, np.int8)
     idx = rng.choice(N, 1500, replace=False)
     weights = np.array([2.5]) if scalar else rng.random(1500) * 1e4
+    if not scalar and people:  # float32 weights are added as float64 (cost arrays)
+        weights = weights.astype(np.float32)
     got = [np.zeros(5) for _ in range(3)]
     ref = [np.zeros(5) for _ in range(3)]
     coverage_at(group, idx, weights, size, *got)

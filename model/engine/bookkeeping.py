@@ -159,8 +159,10 @@ def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, n
     reach = np.empty(start.shape[0], np.bool_)
     step_masks(start, year, oldest_start, status, exit_year, last_exit_year, needs, active,
                reach)
+    # mostly every active unit needs the effect: then one list serves for both
+    same = np.count_nonzero(reach) == np.count_nonzero(active)
     active = np.flatnonzero(active)
-    reach = np.flatnonzero(reach)
+    reach = active if same else np.flatnonzero(reach)
     if hazard > 0 and len(active):
         active = stop_failed(active, start, hh_id, key, year, hazard)
         reach = reach[start[reach] > 0]  # a failed enrolment's start is negative

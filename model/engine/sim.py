@@ -68,7 +68,7 @@ from model.engine.rules import (
     village_exits,
 )
 from model.engine.state import State, covered_by_category, per_student
-from model.engine.tally import COL, NBINS, NV, registered_people_by, tally
+from model.engine.tally import COL, NBINS, NV, chunk_groups, tally, tally_step
 from model.params import Parameters
 from model.random import Stream, hash_id_np, normal_pair_np, year_key
 from model.registry.tables import CATEGORIES, Registry
@@ -141,6 +141,7 @@ class Simulation:
         self.state = State.initial(registry, names, village_names)
         self.n_groups = registry.n_counties * len(CATEGORIES)
         self._schooling_key = None
+        self._tally_chunks = None
         self._pension_key, self._pension_income = None, None
         self._lasting = {}  # what programmes compute once a run (Context.lasting)
         self._growth_index = 1.0
@@ -219,8 +220,8 @@ class Simulation:
         self._verify(p, year)
         ctx.status_changed()
         # 6. village exit, then county exit
-        village_new = self._village_exits(ctx)
-        sums = self._tally(p, k)
+        sums, village_people = self._tally(p, k)
+        village_new = self._village_exits(ctx, village_people)
         self._county_exits(ctx, sums)
         # 7. record
         for j, active in pending.items():
@@ -394,11 +395,11 @@ class Simulation:
         for start in range(0, n, self.chunk_size):
             yield slice(start, min(n, start + self.chunk_size))
 
-    def _village_exits(self, ctx: Context) -> np.ndarray:
+    def _village_exits(self, ctx: Context, poor: np.ndarray) -> np.ndarray:
+        """Villages exiting this year; ``poor``: registered people by village
+        at the end of the year (float64)."""
         p, st, reg = ctx.p, self.state, self.reg
-        h, v = reg.households, reg.villages
-        poor = np.zeros(len(v["village_id"]))
-        registered_people_by(h["village"], h["size"], st.status, poor)
+        v = reg.villages
         return village_exits(ctx.year, poor, v["rural_population"],
                              reg.counties["region"][v["county"]], st.village_collective,
                              st.village_infrastructure, st.village_exit_year,
@@ -436,17 +437,24 @@ class Simulation:
                      p("county_exit.wrong_exit_rate"), p("county_exit.missed_rate"), first,
                      c["poor_county"])
 
-    def _tally(self, p: YearParams, k: int) -> np.ndarray:
+    def _tally(self, p: YearParams, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Record the year's sums and histogram; return the sums by county and
+        category and the registered people by village (float64)."""
         st, h = self.state, self.reg.households
         line, covered = lines_for(p)
         # the record's rows of the year (zeros) are the tally's tables
         out = self.record.sums[k].reshape(self.n_groups, NV)
         hist = self.record.hist[k].reshape(self.n_groups, NBINS)
+        if self._tally_chunks is None:  # the chunks' groups do not change in a run
+            self._tally_chunks = chunk_groups(h["county"], h["category"], len(CATEGORIES),
+                                              self.n_groups, tally_step(self.reg.n_households))
+        village_people = np.zeros(len(self.reg.villages["village_id"]))
         tally(h["county"], h["category"], h["size"], st.income, st.floor, st.status, st.event,
-              np.float32(line), np.float32(covered), len(CATEGORIES), out, hist)
+              np.float32(line), np.float32(covered), len(CATEGORIES), out, hist,
+              village=h["village"], village_people=village_people, chunks=self._tally_chunks)
         self.record.lines[k, L["poverty_line"]] = line
         self.record.lines[k, L["covered_line"]] = covered
-        return self.record.sums[k]
+        return self.record.sums[k], village_people
 
     def _record_programme(self, ctx: Context, k: int, j: int, new: np.ndarray,
                           active: np.ndarray) -> None:
@@ -460,8 +468,11 @@ class Simulation:
         size = self.reg.households["size"] if prog.level == "household" else EMPTY
         for what, idx, unit in (("new", new, one_off), ("active", active, recurring)):
             counts, cost, people = np.zeros(nc), np.zeros(nc), np.zeros(nc)
-            coverage_at(county, idx, np.atleast_1d(np.asarray(unit, np.float64)),
-                        size if what == "active" else EMPTY, counts, cost, people)
+            # an array as it is (the kernel adds each value as float64), a number as float64
+            weights = (unit if isinstance(unit, np.ndarray) and unit.ndim == 1
+                       else np.atleast_1d(np.asarray(unit, np.float64)))
+            coverage_at(county, idx, weights, size if what == "active" else EMPTY, counts, cost,
+                        people)
             if what == "active":  # new enrolments are counted by _deliver
                 out[:, j, P["active_households"]] = counts
                 if len(size):
