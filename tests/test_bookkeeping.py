@@ -13,6 +13,10 @@ from model.engine.bookkeeping import (
     candidate_indices_numpy,
     coverage_at,
     coverage_at_numpy,
+    lookup_sum,
+    lookup_sum_numpy,
+    or_at,
+    or_at_numpy,
     safety_net_eligible,
     safety_net_eligible_numpy,
     step_indices,
@@ -165,4 +169,22 @@ def test_safety_net_eligible(means_test, take_up):
             take_up)
     got, ref = safety_net_eligible(*args), safety_net_eligible_numpy(*args)
     assert 0 < got.sum() < N
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_or_at_and_lookup_sum():
+    rng = np.random.default_rng(9)
+    values = rng.integers(0, 16, N).astype(np.uint8)
+    idx = np.sort(rng.choice(N, 900, replace=False))
+    got, ref = values.copy(), values.copy()
+    or_at(got, idx, np.uint8(8))
+    or_at_numpy(ref, idx, np.uint8(8))
+    assert not np.array_equal(got, values)
+    np.testing.assert_array_equal(got, ref)
+    first, second = rng.random(21).astype(np.float32), rng.random(21).astype(np.float32) * 1e3
+    first_key = rng.integers(0, 21, N).astype(np.int8)
+    second_key = rng.integers(1, 21, N).astype(np.int8)
+    got = lookup_sum(idx, first, first_key, second, second_key)
+    ref = lookup_sum_numpy(idx, first, first_key, second, second_key)
+    assert got.dtype == ref.dtype == np.float32
     np.testing.assert_array_equal(got, ref)

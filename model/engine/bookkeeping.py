@@ -302,6 +302,34 @@ def safety_net_eligible_numpy(category, labourers, enrolled, income, topup, coun
 
 
 @njit(cache=True)
+def or_at(values, idx, bits):
+    """``values[idx] |= bits`` in one pass (``idx`` distinct)."""
+    for j in range(idx.shape[0]):
+        values[idx[j]] |= bits
+
+
+def or_at_numpy(values, idx, bits):
+    """Reference of :func:`or_at`."""
+    values[idx] |= bits
+
+
+@njit(cache=True)
+def lookup_sum(idx, first, first_key, second, second_key):
+    """``first[first_key[idx]] + second[second_key[idx]]`` in one pass, in
+    the tables' type (a per-unit amount read from two small tables)."""
+    out = np.empty(idx.shape[0], first.dtype)
+    for j in range(idx.shape[0]):
+        i = idx[j]
+        out[j] = first[first_key[i]] + second[second_key[i]]
+    return out
+
+
+def lookup_sum_numpy(idx, first, first_key, second, second_key):
+    """Reference of :func:`lookup_sum`."""
+    return first[first_key[idx]] + second[second_key[idx]]
+
+
+@njit(cache=True)
 def add_at(row, idx, per_capita, share, start, unit_of, year, fraction, county):
     """``row[idx[j]] += share * per_capita[j]``, times ``fraction[county]``
     of the household's county when its programme took effect this year.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.engine.bookkeeping import safety_net_eligible
+from model.engine.bookkeeping import lookup_sum, or_at, safety_net_eligible
 from model.engine.codes import HOUSING, MEDICAL, SCHOOLING, WATER
 from model.engine.rules import county_dibao_standards
 from model.engine.state import per_student
@@ -111,7 +111,7 @@ class Medical(Programme):
 
     def effect(self, ctx, idx, years_in):
         st = ctx.st
-        st.guarantees[idx] |= np.uint8(MEDICAL)
+        or_at(st.guarantees, idx, np.uint8(MEDICAL))
         st.medical_cover[idx] = 1  # terms: medical.reimbursement, medical.oop_cap
 
     def cost(self, ctx, new, active):
@@ -122,7 +122,7 @@ class Medical(Programme):
         events = np.minimum(p("illness.base_rate") + p("illness.rate_per_ill") * ill, 1.0)
         by_ill = (events * p("illness.cost_mean") * extra).astype(np.float32)
         by_size = (p("medical.premium") * np.arange(21)).astype(np.float32)
-        return 0.0, by_ill[h["ill"][active]] + by_size[h["size"][active]]
+        return 0.0, lookup_sum(active, by_ill, h["ill"], by_size, h["size"])
 
 
 class Education(Programme):
@@ -140,7 +140,7 @@ class Education(Programme):
     def effect(self, ctx, idx, years_in):
         st, p, h = ctx.st, ctx.p, ctx.reg.households
         self.add_income(ctx, idx, per_student(ctx.reg, p("education.grant"), idx))
-        st.guarantees[idx] |= np.uint8(SCHOOLING)
+        or_at(st.guarantees, idx, np.uint8(SCHOOLING))
         graduate = (h["students_upper"][idx] > 0) & (years_in >= p("education.vocational_years"))
         gain = p("education.graduate_wage") * p("education.graduate_net_share")
         self.add_income(ctx, idx[graduate], np.float32(gain) / _size(ctx, idx[graduate]))
@@ -162,7 +162,7 @@ class Housing(Programme):
         return ctx.reg.households["housing_safe"] == 0
 
     def effect(self, ctx, idx, years_in):
-        ctx.st.guarantees[idx] |= np.uint8(HOUSING)
+        or_at(ctx.st.guarantees, idx, np.uint8(HOUSING))
 
     def unit_cost(self, p):
         new_cost, repair_cost = p("housing.cost")
@@ -191,7 +191,7 @@ class Relocation(Programme):
         build = p("relocation.build_years")
         moved = idx[years_in >= build]
         just_moved = idx[years_in == build]
-        st.guarantees[moved] |= np.uint8(HOUSING | WATER)
+        or_at(st.guarantees, moved, np.uint8(HOUSING | WATER))
         st.market_base[just_moved] *= np.float32(1.0 - p("relocation.farm_loss"))
         self.add_income(ctx, moved, np.float32(p("relocation.job_income")) / _size(ctx, moved))
 
