@@ -142,6 +142,7 @@ class Simulation:
         self.n_groups = registry.n_counties * len(CATEGORIES)
         self._schooling_key = None
         self._tally_chunks = None
+        self._village_people = None  # registered people by village at the last tally
         self._pension_key, self._pension_income = None, None
         self._lasting = {}  # what programmes compute once a run (Context.lasting)
         self._growth_index = 1.0
@@ -199,7 +200,7 @@ class Simulation:
         st.schooling_cost[:] = per_student(self.reg, cost)
         self._schooling_key = cost
         self._income(p, self.base_year, growth=False)
-        self._tally(p, 0)
+        _, self._village_people = self._tally(p, 0)
         self._record_need_and_capacity()
 
     def step(self, year: int) -> None:
@@ -207,7 +208,7 @@ class Simulation:
         p = YearParams(self.params, year)
         k = year - self.base_year
         ctx = Context(self.reg, self.state, p, self.seed, *lines_for(p), scale=self.scale,
-                      lasting=self._lasting)
+                      lasting=self._lasting, village_people=self._village_people)
         # 1. programme enrolment
         new = [prog.enrol(ctx) for prog in self.programmes]
         # 2. delivery
@@ -220,8 +221,8 @@ class Simulation:
         self._verify(p, year)
         ctx.status_changed()
         # 6. village exit, then county exit
-        sums, village_people = self._tally(p, k)
-        village_new = self._village_exits(ctx, village_people)
+        sums, self._village_people = self._tally(p, k)
+        village_new = self._village_exits(ctx, self._village_people)
         self._county_exits(ctx, sums)
         # 7. record
         for j, active in pending.items():
