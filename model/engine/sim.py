@@ -25,7 +25,8 @@ Step order of a year ``t`` (the only place it is written down):
 5. **Verification** (:func:`model.engine.rules.verify`): household exit, return and,
    in registry-adjustment years, entry of the near-poor.
 6. **Village exit, then county exit** (:func:`model.engine.rules.village_exits`,
-   :func:`model.engine.rules.county_exits`).
+   :func:`model.engine.rules.county_exits`), from the year-end counts of the
+   record's tally (registered people by village, county sums), taken first.
 7. **Record.** Counts and sums by county and category, exits by pathway,
    coverage and cost by programme, village and county exits
    (:mod:`model.engine.tally`, :mod:`model.engine.attribution`).
