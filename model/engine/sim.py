@@ -46,7 +46,7 @@ import time
 
 import numpy as np
 
-from model.engine.attribution import attribute_exits
+from model.engine.attribution import attribute_exits, reached_by_group
 from model.engine.bookkeeping import EMPTY, coverage_at
 from model.engine.codes import ALL_GUARANTEES, BATCHES, EXIT
 from model.engine.context import Context, YearParams
@@ -484,8 +484,6 @@ class Simulation:
     def _record_exits(self, ctx: Context, k: int) -> None:
         st, h = self.state, self.reg.households
         exits = np.flatnonzero(st.event == EXIT)
-        county, size = h["county"][exits], h["size"][exits].astype(np.float64)
-        nc = self.reg.n_counties
         attribute_exits(st.event, st.income, st.floor, ctx.line, ctx.covered_line,
                         st.batch_income, st.topup, h["county"], h["size"],
                         self.record.batch_exits[k])
@@ -495,6 +493,4 @@ class Simulation:
                 # a village programme reaches the households of its villages
                 where = exits if prog.level == "household" else h["village"][exits]
                 hit[BATCHES.index(prog.batch)] |= prog.is_active(ctx, where)
-        for b, reach in enumerate(hit):
-            self.record.batch_reached[k, :, b] = np.bincount(county[reach], weights=size[reach],
-                                                             minlength=nc)
+        reached_by_group(exits, hit, h["county"], h["size"], self.record.batch_reached[k])
