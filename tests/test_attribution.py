@@ -3,7 +3,13 @@ and the kernel against it."""
 
 import numpy as np
 
-from model.engine.attribution import NONE, attribute, attribute_exits
+from model.engine.attribution import (
+    NONE,
+    attribute,
+    attribute_exits,
+    reached_by_group,
+    reached_by_group_numpy,
+)
 from model.engine.codes import ATTRIBUTION, BATCHES, EXIT
 
 
@@ -44,3 +50,17 @@ def test_attribution_kernel_matches_rule():
     np.testing.assert_array_equal(out[..., 0], expected)
     assert out[..., 0].sum() == len(ex)
     assert (expected > 0).sum() > 10
+
+
+def test_reached_by_group_matches_weighted_counts():
+    rng = np.random.default_rng(11)
+    n, nc = 4000, 7
+    group = np.sort(rng.integers(0, nc, n)).astype(np.int16)
+    size = rng.integers(1, 9, n).astype(np.int8)
+    exits = np.sort(rng.choice(n, 900, replace=False))
+    hit = rng.random((len(BATCHES), len(exits))) < 0.4
+    got, ref = np.zeros((nc, len(BATCHES))), np.zeros((nc, len(BATCHES)))
+    reached_by_group(exits, hit, group, size, got)
+    reached_by_group_numpy(exits, hit, group, size, ref)
+    assert got.sum() > 0
+    np.testing.assert_array_equal(got, ref)

@@ -13,8 +13,14 @@ from model.engine.bookkeeping import (
     candidate_indices_numpy,
     coverage_at,
     coverage_at_numpy,
-    reached,
-    reached_numpy,
+    lookup_sum,
+    lookup_sum_numpy,
+    or_at,
+    or_at_numpy,
+    safety_net_eligible,
+    safety_net_eligible_numpy,
+    step_indices,
+    step_indices_numpy,
     stop_failed,
     stop_failed_numpy,
 )
@@ -85,6 +91,8 @@ def test_coverage_at(people, scalar, grouped):
     size = rng.integers(1, 9, N).astype(np.int8) if people else np.zeros(0, np.int8)
     idx = rng.choice(N, 1500, replace=False)
     weights = np.array([2.5]) if scalar else rng.random(1500) * 1e4
+    if not scalar and people:  # float32 weights are added as float64 (cost arrays)
+        weights = weights.astype(np.float32)
     got = [np.zeros(5) for _ in range(3)]
     ref = [np.zeros(5) for _ in range(3)]
     coverage_at(group, idx, weights, size, *got)
@@ -92,6 +100,28 @@ def test_coverage_at(people, scalar, grouped):
     for a, b in zip(got, ref):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(got[0], np.bincount(group[idx], minlength=5))
+
+
+@pytest.mark.parametrize("hazard", [0.0, 0.3, 0.7, 1.0])
+@pytest.mark.parametrize("oldest, last", [(-np.inf, -np.inf), (2015.5, 2016.0)])
+def test_step_indices(hazard, oldest, last):
+    # 0.3 lies below its float32 value, 0.7 above: the kernel takes float32(hazard)
+    rng, start, status, exit_year = households(5)
+    hh_id = rng.permutation(10 * N)[:N].astype(np.int64)
+    needs = rng.random(N) < 0.6
+    key = year_key(2, 7 + 16 * 6, 2018)
+    got_start, ref_start = start.copy(), start.copy()
+    got = step_indices(got_start, 2018, oldest, status, exit_year, last, needs, hh_id, key,
+                       np.float32(hazard))
+    ref = step_indices_numpy(ref_start, 2018, oldest, status, exit_year, last, needs, hh_id,
+                             key, hazard)
+    assert 0 < len(ref[1]) < len(ref[0]) < N
+    if hazard:
+        assert (ref_start < 0).sum() > (start < 0).sum()  # some enrolments failed
+    for a, b in zip(got, ref):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(got_start, ref_start)
 
 
 @pytest.mark.parametrize("hazard", [0.3, 0.7, 1.0])
@@ -109,16 +139,6 @@ def test_stop_failed(hazard):
     np.testing.assert_array_equal(got_start, ref_start)
 
 
-def test_reached():
-    rng, start, _, _ = households(6)
-    active = np.flatnonzero(start > 0)
-    needs = rng.random(N) < 0.6
-    got, ref = reached(active, needs, start, 2018), reached_numpy(active, needs, start, 2018)
-    for a, b in zip(got, ref):
-        assert a.dtype == b.dtype
-        np.testing.assert_array_equal(a, b)
-
-
 def test_active_mask_at_is_the_mask_of_a_subset():
     rng, start, status, exit_year = households(7)
     idx = np.sort(rng.choice(N, 700, replace=False))
@@ -127,3 +147,44 @@ def test_active_mask_at_is_the_mask_of_a_subset():
     ref = np.zeros(N, bool)
     ref[active_indices_numpy(start, 2017, 2014.0, status, exit_year, 2015.0)] = True
     np.testing.assert_array_equal(got, ref[idx])
+
+
+@pytest.mark.parametrize("means_test", [False, True])
+@pytest.mark.parametrize("take_up", [0.0, 0.3, 0.7])
+def test_safety_net_eligible(means_test, take_up):
+    # 0.3 lies below its float32 value, 0.7 above: draws are compared in float32
+    rng, start, _, _ = households(8)
+    nc = 9
+    category = rng.integers(0, 3, N).astype(np.int8)
+    labourers = rng.integers(0, 3, N).astype(np.int8)
+    income = (rng.random(N) * 6000).astype(np.float32)
+    topup = np.where(rng.random(N) < 0.3, rng.random(N) * 2000, 0).astype(np.float32)
+    county = rng.integers(0, nc, N).astype(np.int16)
+    standard = (3000 + 1000 * rng.random(nc)).astype(np.float32)
+    standard[0] = income[0]  # a tie: not below
+    county[0] = 0
+    hh_id = rng.permutation(10 * N)[:N].astype(np.int64)
+    key = year_key(3, 9, 2018)
+    args = (category, labourers, start, income, topup, county, standard, means_test, hh_id, key,
+            take_up)
+    got, ref = safety_net_eligible(*args), safety_net_eligible_numpy(*args)
+    assert 0 < got.sum() < N
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_or_at_and_lookup_sum():
+    rng = np.random.default_rng(9)
+    values = rng.integers(0, 16, N).astype(np.uint8)
+    idx = np.sort(rng.choice(N, 900, replace=False))
+    got, ref = values.copy(), values.copy()
+    or_at(got, idx, np.uint8(8))
+    or_at_numpy(ref, idx, np.uint8(8))
+    assert not np.array_equal(got, values)
+    np.testing.assert_array_equal(got, ref)
+    first, second = rng.random(21).astype(np.float32), rng.random(21).astype(np.float32) * 1e3
+    first_key = rng.integers(0, 21, N).astype(np.int8)
+    second_key = rng.integers(1, 21, N).astype(np.int8)
+    got = lookup_sum(idx, first, first_key, second, second_key)
+    ref = lookup_sum_numpy(idx, first, first_key, second, second_key)
+    assert got.dtype == ref.dtype == np.float32
+    np.testing.assert_array_equal(got, ref)

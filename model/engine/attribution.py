@@ -88,3 +88,33 @@ def attribute_exits(event, income, floor, line, covered_line, batch_income, topu
                 best = best_decisive
         out[county[i], best, 0] += 1.0
         out[county[i], best, 1] += size[i]
+
+
+@njit(cache=True)
+def reached_by_group(exits, hit, group, size, out):
+    """``out[group[exits[j]], b] += size[exits[j]]`` for every exit ``j`` that
+    pathway ``b``'s programmes reached (``hit[b, j]``), in the order of
+    ``exits``: the people in exiting households each pathway reached.
+
+    Parameters
+    ----------
+    exits : int array (m,)
+        Households exiting in the year.
+    hit : bool array (len(BATCHES), m)
+        Whether each pathway's programmes reached each exit.
+    group : int array (n,); size : int array (n,)
+        County and members of every household.
+    out : float64 array (n_groups, len(BATCHES)), in/out
+    """
+    for b in range(hit.shape[0]):
+        for j in range(exits.shape[0]):
+            if hit[b, j]:
+                i = exits[j]
+                out[group[i], b] += np.float64(size[i])
+
+
+def reached_by_group_numpy(exits, hit, group, size, out):
+    """Reference of :func:`reached_by_group` (weighted counts by group)."""
+    county, people = group[exits], size[exits].astype(np.float64)
+    for b, reach in enumerate(hit):
+        out[:, b] += np.bincount(county[reach], weights=people[reach], minlength=out.shape[0])

@@ -15,6 +15,7 @@ from numba import njit
 from model.engine.codes import EXITED, POOR, RETURNED
 from model.engine.threads import KERNEL
 from model.random import INLINE, hash_id, hash_id_np, uniforms, uniforms_np
+from model.registry.tables import DIBAO, WUBAO
 
 # an empty array passed for an optional array argument: "none" to a kernel
 EMPTY = np.zeros(0, np.int8)
@@ -122,6 +123,84 @@ def candidate_indices_numpy(start, status, matched=None):
     return np.flatnonzero(mask)
 
 
+def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, needs,
+                 hh_id, key, hazard):
+    """A programme's yearly step over its units: mark the active units and
+    those among them the effect applies to in one pass, list both, then stop
+    the failing enrolments among them.
+
+    Parameters
+    ----------
+    start : int16 array (n,), in/out
+        Year of enrolment (see :func:`active_indices`); a failed enrolment's
+        ``start`` becomes ``-start`` (:func:`stop_failed`).
+    year, oldest_start, status, exit_year, last_exit_year
+        As :func:`active_indices`.
+    needs : bool array (n,)
+        Units the effect can apply to (not read from ``start``: it is read
+        before the failures).
+    hh_id : int array (n,)
+        Stable ids (the counters of the failure draws).
+    key : uint64
+        Key of the year's failure draws.
+    hazard : float32
+        Yearly probability that an enrolment fails (:func:`stop_failed`); 0:
+        no failures.
+
+    Returns
+    -------
+    active : int64 array
+        The active units after the failures, ascending.
+    reach : int64 array
+        The active units that need the effect, ascending.
+    years_in : int16 array
+        ``year - start`` of each unit of ``reach``.
+    """
+    active = np.empty(start.shape[0], np.bool_)
+    reach = np.empty(start.shape[0], np.bool_)
+    step_masks(start, year, oldest_start, status, exit_year, last_exit_year, needs, active,
+               reach)
+    # mostly every active unit needs the effect: then one list serves for both
+    same = np.count_nonzero(reach) == np.count_nonzero(active)
+    active = np.flatnonzero(active)
+    reach = active if same else np.flatnonzero(reach)
+    if hazard > 0 and len(active):
+        active = stop_failed(active, start, hh_id, key, year, hazard)
+        reach = reach[start[reach] > 0]  # a failed enrolment's start is negative
+    return active, reach, years_since(start, reach, year)
+
+
+@njit(**_LOOP)
+def step_masks(start, year, oldest_start, status, exit_year, last_exit_year, needs, active,
+               reach):
+    """``active[i]``: unit ``i`` is active; ``reach[i]``: and it needs the
+    effect (a branch-free loop that vectorises)."""
+    for i in range(start.shape[0]):
+        a = _is_active(start[i], year, oldest_start, status[i], exit_year[i], last_exit_year)
+        active[i] = a
+        reach[i] = a & needs[i]
+
+
+@njit(cache=True)
+def years_since(start, idx, year):
+    """``year - start[idx]`` (int16: years since the enrolment)."""
+    out = np.empty(idx.shape[0], np.int16)
+    for j in range(idx.shape[0]):
+        out[j] = year - start[idx[j]]
+    return out
+
+
+def step_indices_numpy(start, year, oldest_start, status, exit_year, last_exit_year, needs,
+                       hh_id, key, hazard):
+    """Reference of :func:`step_indices` (the numpy passes it replaces: the
+    active indices, the failures among them, the reached subset)."""
+    active = active_indices_numpy(start, year, oldest_start, status, exit_year, last_exit_year)
+    if hazard > 0 and len(active):
+        active = stop_failed_numpy(active, start, hh_id, key, year, hazard)
+    reach = active[needs[active]]
+    return active, reach, (year - start[reach]).astype(np.int16)
+
+
 @njit(cache=True)
 def stop_failed(active, start, hh_id, key, year, hazard):
     """Stop the enrolments of ``active`` that fail this year; return those
@@ -154,25 +233,100 @@ def stop_failed_numpy(active, start, hh_id, key, year, hazard):
     return active[start[active] > 0]
 
 
+def safety_net_eligible(category, labourers, enrolled, income, topup, county, standard,
+                        means_test, hh_id, key, take_up):
+    """Households the safety net covers this year (bool, one pass).
+
+    Parameters
+    ----------
+    category : int8 array (n,)
+        Registered category (``GENERAL``, ``DIBAO``, ``WUBAO``).
+    labourers : int array (n,)
+        Members able to work.
+    enrolled : int16 array (n,)
+        Year the household entered the safety net (``> 0``: in it).
+    income, topup : float32 arrays (n,)
+        Last year's per-capita income and safety-net top-up (yuan/person/year).
+    county : int array (n,); standard : float32 array (n_counties,)
+        The household's county and each county's dibao standard (yuan/person/year).
+    means_test : bool
+        Dibao households, those taken in and those without labour stay
+        covered only while their income before the top-up is below the standard.
+    hh_id : int array (n,); key : uint64; take_up : float
+        Households with income below the standard are taken in when the first
+        uniform of their hash under ``key`` is below ``take_up`` (compared in
+        float32); ``take_up <= 0``: none are.
+
+    Returns
+    -------
+    bool array (n,): wubao; or (dibao, without labour or taken in before,
+    means-tested when asked); or below the standard and taking it up.
+    """
+    out = np.empty(category.shape[0], np.bool_)
+    _safety_net_eligible(category, labourers, enrolled, income, topup, county, standard,
+                         bool(means_test), hh_id, np.uint64(key), np.float32(take_up),
+                         take_up > 0, out)
+    return out
+
+
 @njit(cache=True)
-def reached(active, needs, start, year):
-    """The active units the effect applies to (``needs``) and their years
-    since the start (int16, as numpy's ``year - start``)."""
-    reach = np.empty(active.shape[0], np.int64)
-    k = 0
-    for j in range(active.shape[0]):  # branch-free: a mixed mask mispredicts
-        reach[k] = active[j]
-        k += needs[active[j]]
-    years_in = np.empty(k, np.int16)
-    for j in range(k):
-        years_in[j] = year - start[reach[j]]
-    return reach[:k].copy(), years_in
+def _safety_net_eligible(category, labourers, enrolled, income, topup, county, standard,
+                         means_test, hh_id, key, take_up, any_take_up, out):
+    for i in range(category.shape[0]):
+        c = category[i]
+        s = standard[county[i]]
+        y = income[i]
+        others = (c == DIBAO) | (labourers[i] == 0) | (enrolled[i] > 0)
+        if means_test:
+            others &= y - topup[i] < s
+        below = False
+        if any_take_up and y < s:
+            u, _ = uniforms(hash_id(key, hh_id[i]))
+            below = u < take_up
+        out[i] = (c == WUBAO) | others | below
 
 
-def reached_numpy(active, needs, start, year):
-    """Reference of :func:`reached`."""
-    reach = active[needs[active]]
-    return reach, year - start[reach]
+def safety_net_eligible_numpy(category, labourers, enrolled, income, topup, county, standard,
+                              means_test, hh_id, key, take_up):
+    """Reference of :func:`safety_net_eligible` (the numpy passes it replaces)."""
+    standard = standard[county]
+    others = (category == DIBAO) | (labourers == 0) | (enrolled > 0)
+    if means_test:
+        others &= income - topup < standard
+    if take_up > 0:
+        u, _ = uniforms_np(hash_id_np(key, hh_id))
+        below = (income < standard) & (u < take_up)
+    else:
+        below = np.zeros(len(category), bool)
+    return (category == WUBAO) | others | below
+
+
+@njit(cache=True)
+def or_at(values, idx, bits):
+    """``values[idx] |= bits`` in one pass (``idx`` distinct)."""
+    for j in range(idx.shape[0]):
+        values[idx[j]] |= bits
+
+
+def or_at_numpy(values, idx, bits):
+    """Reference of :func:`or_at`."""
+    values[idx] |= bits
+
+
+@njit(cache=True)
+def lookup_sum(idx, first, first_key, second, second_key):
+    """``first[first_key[idx]] + second[second_key[idx]]`` in one pass, in
+    the tables' type (a per-unit amount read from two small tables)."""
+    out = np.empty(idx.shape[0], first.dtype)
+    for j in range(idx.shape[0]):
+        i = idx[j]
+        out[j] = first[first_key[i]] + second[second_key[i]]
+    return out
+
+
+def lookup_sum_numpy(idx, first, first_key, second, second_key):
+    """Reference of :func:`lookup_sum`."""
+    return first[first_key[idx]] + second[second_key[idx]]
 
 
 @njit(cache=True)

@@ -30,7 +30,8 @@ class Context:
     """What a programme sees in a year: registry, state, parameters, seed, lines."""
 
     def __init__(self, reg: Registry, st: State, p: YearParams, seed: int, line: float,
-                 covered_line: float, scale: float = 1.0, lasting: dict | None = None):
+                 covered_line: float, scale: float = 1.0, lasting: dict | None = None,
+                 village_people: np.ndarray | None = None):
         self.reg, self.st, self.p, self.seed = reg, st, p, seed
         self.year = p.year
         self.line, self.covered_line = line, covered_line
@@ -44,7 +45,9 @@ class Context:
         # what a programme computes once a run (masks of the registry alone),
         # keyed by (programme name, what); the engine hands the same dict every year
         self.lasting: dict[tuple[str, str], np.ndarray] = {} if lasting is None else lasting
-        self._village_people: np.ndarray | None = None
+        # registered people by village as the year starts, when the engine
+        # has them (last year's tally counted them after its verification)
+        self._village_people: np.ndarray | None = village_people
 
     def registered_people_by_village(self) -> np.ndarray:
         """Registered poor people per village (float64), computed once until

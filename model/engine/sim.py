@@ -25,7 +25,8 @@ Step order of a year ``t`` (the only place it is written down):
 5. **Verification** (:func:`model.engine.rules.verify`): household exit, return and,
    in registry-adjustment years, entry of the near-poor.
 6. **Village exit, then county exit** (:func:`model.engine.rules.village_exits`,
-   :func:`model.engine.rules.county_exits`).
+   :func:`model.engine.rules.county_exits`), from the year-end counts of the
+   record's tally (registered people by village, county sums), taken first.
 7. **Record.** Counts and sums by county and category, exits by pathway,
    coverage and cost by programme, village and county exits
    (:mod:`model.engine.tally`, :mod:`model.engine.attribution`).
@@ -45,7 +46,7 @@ import time
 
 import numpy as np
 
-from model.engine.attribution import attribute_exits
+from model.engine.attribution import attribute_exits, reached_by_group
 from model.engine.bookkeeping import EMPTY, coverage_at
 from model.engine.codes import ALL_GUARANTEES, BATCHES, EXIT
 from model.engine.context import Context, YearParams
@@ -68,7 +69,7 @@ from model.engine.rules import (
     village_exits,
 )
 from model.engine.state import State, covered_by_category, per_student
-from model.engine.tally import COL, NBINS, NV, registered_people_by, tally
+from model.engine.tally import COL, NBINS, NV, chunk_groups, tally, tally_step
 from model.params import Parameters
 from model.random import Stream, hash_id_np, normal_pair_np, year_key
 from model.registry.tables import CATEGORIES, Registry
@@ -78,6 +79,23 @@ P = {name: k for k, name in enumerate(PROGRAMME_COLUMNS)}
 D = {name: k for k, name in enumerate(DELIVERY_COLUMNS)}
 R = {name: k for k, name in enumerate(RATE_COLUMNS)}
 L = {name: k for k, name in enumerate(LINE_COLUMNS)}
+
+
+def _joined(first: np.ndarray, then: np.ndarray) -> np.ndarray:
+    """``first`` then ``then``, without a copy when one of them is empty."""
+    if not len(first):
+        return then
+    return np.concatenate([first, then]) if len(then) else first
+
+
+def _split(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(values[mask], values[~mask])``, without a copy when the mask is
+    all true or all false."""
+    if mask.all():
+        return values, values[:0].copy()
+    if not mask.any():
+        return values[:0].copy(), values
+    return values[mask], values[~mask]
 
 
 class Simulation:
@@ -124,6 +142,8 @@ class Simulation:
         self.state = State.initial(registry, names, village_names)
         self.n_groups = registry.n_counties * len(CATEGORIES)
         self._schooling_key = None
+        self._tally_chunks = None
+        self._village_people = None  # registered people by village at the last tally
         self._pension_key, self._pension_income = None, None
         self._lasting = {}  # what programmes compute once a run (Context.lasting)
         self._growth_index = 1.0
@@ -135,6 +155,9 @@ class Simulation:
         # carried first) and what the delivery model carries between years
         self.delivered = [j for j, prog in enumerate(self.programmes) if not prog.entitlement]
         self.backlog = {j: np.zeros(0, np.int64) for j in self.delivered}
+        # the backlog's counties and its count by county, carried with it
+        self.backlog_county = {j: self._county_of(j)[:0] for j in self.delivered}
+        self.backlog_counts = {j: np.zeros(nc, np.int64) for j in self.delivered}
         self.carry = Carry.empty(nc, len(self.delivered))
         self.delivery_seconds = 0.0
         h, v = registry.households, registry.villages
@@ -178,7 +201,7 @@ class Simulation:
         st.schooling_cost[:] = per_student(self.reg, cost)
         self._schooling_key = cost
         self._income(p, self.base_year, growth=False)
-        self._tally(p, 0)
+        _, self._village_people = self._tally(p, 0)
         self._record_need_and_capacity()
 
     def step(self, year: int) -> None:
@@ -186,7 +209,7 @@ class Simulation:
         p = YearParams(self.params, year)
         k = year - self.base_year
         ctx = Context(self.reg, self.state, p, self.seed, *lines_for(p), scale=self.scale,
-                      lasting=self._lasting)
+                      lasting=self._lasting, village_people=self._village_people)
         # 1. programme enrolment
         new = [prog.enrol(ctx) for prog in self.programmes]
         # 2. delivery
@@ -199,8 +222,8 @@ class Simulation:
         self._verify(p, year)
         ctx.status_changed()
         # 6. village exit, then county exit
-        village_new = self._village_exits(ctx)
-        sums = self._tally(p, k)
+        sums, self._village_people = self._tally(p, k)
+        village_new = self._village_exits(ctx, self._village_people)
         self._county_exits(ctx, sums)
         # 7. record
         for j, active in pending.items():
@@ -216,8 +239,9 @@ class Simulation:
         p, reg, year = ctx.p, self.reg, ctx.year
         started = list(new)
         out = self.record.delivery[k]
-        for j, idx in enumerate(new):
-            counts = np.bincount(self._county_of(j)[idx], minlength=reg.n_counties)
+        new_county = [self._county_of(j)[idx] for j, idx in enumerate(new)]
+        new_counts = [np.bincount(where, minlength=reg.n_counties) for where in new_county]
+        for j, counts in enumerate(new_counts):
             out[:, j, D["delivery_due"]] = out[:, j, D["delivery_in_effect"]] = counts
             out[:, j, D["delivery_household_years"]] = counts
             self.record.programme[k, :, j, P["new_households"]] = counts
@@ -233,10 +257,11 @@ class Simulation:
                 settings, approval_per_month=settings.approval_per_month * self.scale)
         nc, npr = reg.n_counties, len(progs)
         due, due_county, enrolments = [], [], np.zeros((nc, npr), np.int64)
-        for q, (j, prog) in enumerate(zip(self.delivered, progs)):
-            due.append(np.concatenate([self.backlog[j], new[j]]))
-            due_county.append(self._county_of(j)[due[q]])
-            enrolments[:, q] = np.bincount(due_county[q], minlength=nc)
+        for q, j in enumerate(self.delivered):
+            # the backlog first, then the new enrolments
+            due.append(_joined(self.backlog[j], new[j]))
+            due_county.append(_joined(self.backlog_county[j], new_county[j]))
+            enrolments[:, q] = self.backlog_counts[j] + new_counts[j]
         unit = np.array([max(prog.unit_cost(p), 0.0) for prog in progs])
         needing = enrolments - self.carry.building_total
         result = deliver(year, enrolments, needing * unit[None, :], settings, self.seed,
@@ -254,12 +279,16 @@ class Simulation:
                             reg.counties["county_id"])
             start = (self.state.village_enrolled if prog.level == "village"
                      else self.state.enrolled)[prog.name]
-            started[j] = due[q][now]
-            if len(self.backlog[j]):
+            started[j], self.backlog[j] = _split(due[q], now)
+            _, self.backlog_county[j] = _split(due_county[q], now)
+            # in_effect takes result.in_effect of each county's due enrolments
+            self.backlog_counts[j] = result.backlog[:, q].astype(np.int64)
+            if len(due[q]) > len(new[j]):  # last year's backlog came first
                 started[j] = np.sort(started[j])
-            self.backlog[j] = due[q][~now]
-            start[started[j]] = year
-            start[self.backlog[j]] = year + 1
+            # those starting now already hold this year (enrolled this year, or
+            # carried from last year with last year + 1)
+            if len(self.backlog[j]):
+                start[self.backlog[j]] = year + 1
             ctx.first_year_fraction[prog.name] = result.fraction_of_year[:, q]
             out[:, j, D["delivery_due"]] = enrolments[:, q]
             out[:, j, D["delivery_in_effect"]] = result.in_effect[:, q]
@@ -368,11 +397,11 @@ class Simulation:
         for start in range(0, n, self.chunk_size):
             yield slice(start, min(n, start + self.chunk_size))
 
-    def _village_exits(self, ctx: Context) -> np.ndarray:
+    def _village_exits(self, ctx: Context, poor: np.ndarray) -> np.ndarray:
+        """Villages exiting this year; ``poor``: registered people by village
+        at the end of the year (float64)."""
         p, st, reg = ctx.p, self.state, self.reg
-        h, v = reg.households, reg.villages
-        poor = np.zeros(len(v["village_id"]))
-        registered_people_by(h["village"], h["size"], st.status, poor)
+        v = reg.villages
         return village_exits(ctx.year, poor, v["rural_population"],
                              reg.counties["region"][v["county"]], st.village_collective,
                              st.village_infrastructure, st.village_exit_year,
@@ -410,17 +439,24 @@ class Simulation:
                      p("county_exit.wrong_exit_rate"), p("county_exit.missed_rate"), first,
                      c["poor_county"])
 
-    def _tally(self, p: YearParams, k: int) -> np.ndarray:
+    def _tally(self, p: YearParams, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Record the year's sums and histogram; return the sums by county and
+        category and the registered people by village (float64)."""
         st, h = self.state, self.reg.households
         line, covered = lines_for(p)
         # the record's rows of the year (zeros) are the tally's tables
         out = self.record.sums[k].reshape(self.n_groups, NV)
         hist = self.record.hist[k].reshape(self.n_groups, NBINS)
+        if self._tally_chunks is None:  # the chunks' groups do not change in a run
+            self._tally_chunks = chunk_groups(h["county"], h["category"], len(CATEGORIES),
+                                              self.n_groups, tally_step(self.reg.n_households))
+        village_people = np.zeros(len(self.reg.villages["village_id"]))
         tally(h["county"], h["category"], h["size"], st.income, st.floor, st.status, st.event,
-              np.float32(line), np.float32(covered), len(CATEGORIES), out, hist)
+              np.float32(line), np.float32(covered), len(CATEGORIES), out, hist,
+              village=h["village"], village_people=village_people, chunks=self._tally_chunks)
         self.record.lines[k, L["poverty_line"]] = line
         self.record.lines[k, L["covered_line"]] = covered
-        return self.record.sums[k]
+        return self.record.sums[k], village_people
 
     def _record_programme(self, ctx: Context, k: int, j: int, new: np.ndarray,
                           active: np.ndarray) -> None:
@@ -434,8 +470,11 @@ class Simulation:
         size = self.reg.households["size"] if prog.level == "household" else EMPTY
         for what, idx, unit in (("new", new, one_off), ("active", active, recurring)):
             counts, cost, people = np.zeros(nc), np.zeros(nc), np.zeros(nc)
-            coverage_at(county, idx, np.atleast_1d(np.asarray(unit, np.float64)),
-                        size if what == "active" else EMPTY, counts, cost, people)
+            # an array as it is (the kernel adds each value as float64), a number as float64
+            weights = (unit if isinstance(unit, np.ndarray) and unit.ndim == 1
+                       else np.atleast_1d(np.asarray(unit, np.float64)))
+            coverage_at(county, idx, weights, size if what == "active" else EMPTY, counts, cost,
+                        people)
             if what == "active":  # new enrolments are counted by _deliver
                 out[:, j, P["active_households"]] = counts
                 if len(size):
@@ -445,8 +484,6 @@ class Simulation:
     def _record_exits(self, ctx: Context, k: int) -> None:
         st, h = self.state, self.reg.households
         exits = np.flatnonzero(st.event == EXIT)
-        county, size = h["county"][exits], h["size"][exits].astype(np.float64)
-        nc = self.reg.n_counties
         attribute_exits(st.event, st.income, st.floor, ctx.line, ctx.covered_line,
                         st.batch_income, st.topup, h["county"], h["size"],
                         self.record.batch_exits[k])
@@ -456,6 +493,4 @@ class Simulation:
                 # a village programme reaches the households of its villages
                 where = exits if prog.level == "household" else h["village"][exits]
                 hit[BATCHES.index(prog.batch)] |= prog.is_active(ctx, where)
-        for b, reach in enumerate(hit):
-            self.record.batch_reached[k, :, b] = np.bincount(county[reach], weights=size[reach],
-                                                             minlength=nc)
+        reached_by_group(exits, hit, h["county"], h["size"], self.record.batch_reached[k])

@@ -57,6 +57,7 @@ COL = {name: k for k, (name, _, _) in enumerate(TALLY)}
 NBINS = 400
 BINS_PER_LINE = 100.0
 NCHUNKS = 16
+_NO_VILLAGE = np.zeros(0, np.int32)
 _HH, _PP = COL["households"], COL["people"]
 _REG_H, _REG_P = COL["registered_households"], COL["registered_people"]
 _EXD_H, _EXD_P = COL["exited_households"], COL["exited_people"]
@@ -72,7 +73,7 @@ _INC_EXIT, _WRONG_EXIT = COL["income_sum_exiting"], COL["wrong_exits_households"
 
 
 def tally(county, category, size, income, floor, status, event, line, covered_line, n_categories,
-          out, hist):
+          out, hist, village=None, village_people=None, chunks=None):
     """Fill ``out[g, k]`` (float64, shape (n_groups, NV)) and ``hist[g, b]``
     (int32, shape (n_groups, NBINS)) for the households' groups. The chunks'
     partial tables (:func:`tally_chunks`) are filled on threads.
@@ -92,17 +93,32 @@ def tally(county, category, size, income, floor, status, event, line, covered_li
         Status at year end and this year's event (:mod:`model.engine.rules`).
     line, covered_line : float32
         Lines (yuan/person/year).
+    village : int array (n,), optional; village_people : float64 array, optional
+        With both: ``village_people[v] +=`` the people of registered
+        households in village ``v`` (:func:`registered_people_by`), in the
+        histogram's pass.
+    chunks : tuple, optional
+        :func:`chunk_groups` of these households (it depends on the groups
+        alone: a run computes it once).
     """
-    n = county.shape[0]
-    step = (n + NCHUNKS - 1) // NCHUNKS
-    lowest, rows = chunk_groups(county, category, n_categories, out.shape[0], step)
+    step = tally_step(county.shape[0])
+    if chunks is None:
+        chunks = chunk_groups(county, category, n_categories, out.shape[0], step)
+    lowest, rows = chunks
     partial = np.zeros((rows[-1], NV))
     split(tally_chunks, NCHUNKS, county, category, size, income, floor, status, event,
           np.float32(line), np.float32(covered_line), np.int64(n_categories), step, lowest,
           rows, partial, min_piece=1)
     add_partials(partial, rows, lowest, out)
+    if village is None:
+        village, village_people = _NO_VILLAGE, np.zeros(0)
     income_histogram(county, category, size, income, status, np.float32(line),
-                     np.int64(n_categories), hist)
+                     np.int64(n_categories), hist, village, village_people)
+
+
+def tally_step(n: int) -> int:
+    """Households per chunk of the tally (the last chunk may hold fewer)."""
+    return (n + NCHUNKS - 1) // NCHUNKS
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -197,11 +213,14 @@ def add_partials(partial, rows, lowest, out):
 
 
 @njit(cache=True)
-def income_histogram(county, category, size, income, status, line, n_categories, hist):
+def income_histogram(county, category, size, income, status, line, n_categories, hist,
+                     village, village_people):
     """``hist[g, b] +=`` people of registered households of group ``g`` whose
     income is in bin ``b`` (1 % of ``line`` wide, clipped to the first and
-    last bins). One plain pass: integer counts need no partial tables (a
-    table per chunk costs chunks x groups x bins, 128 MB nationally)."""
+    last bins) and, when ``village`` is not empty, ``village_people[v] +=``
+    those of village ``v``. One plain pass: integer counts need no partial
+    tables (a table per chunk costs chunks x groups x bins, 128 MB nationally)."""
+    by_village = village.shape[0] > 0
     for i in range(county.shape[0]):
         s = status[i]
         if s != EXITED and s != NOT_REGISTERED:
@@ -209,6 +228,8 @@ def income_histogram(county, category, size, income, status, line, n_categories,
             y = np.float64(income[i])
             b = int(min(max(y / line * BINS_PER_LINE, 0.0), NBINS - 1.0))
             hist[g, b] += size[i]
+            if by_village:
+                village_people[village[i]] += size[i]
 
 
 def tally_numpy(county, category, size, income, floor, status, event, line, covered_line,

@@ -53,7 +53,7 @@ from model.engine.bookkeeping import (
     active_mask_at,
     add_at,
     candidate_indices,
-    reached,
+    step_indices,
     stop_failed,
 )
 from model.engine.codes import (
@@ -222,17 +222,21 @@ class Programme:
 
     def step(self, ctx: Context) -> np.ndarray:
         """Stop failed enrolments, apply the effect; return the active indices."""
-        active = self.active(ctx)
+        st = ctx.st
         hazard = self._param(ctx.p, "hazard", 0.0)
-        start = ctx.st.enrolled[self.name]
-        if hazard > 0 and len(active):
-            key = year_key(ctx.seed, Stream.FAILURE + 16 * self.stream, ctx.year)
-            active = stop_failed(active, start, ctx.reg.households["hh_id"], key, ctx.year,
-                                 np.float32(hazard))
-        if len(active):  # the needs after the failures (they may read the enrolments)
-            reach, years_in = reached(active, self._mask(ctx, "needs"), start, ctx.year)
-            if len(reach):
-                self.effect(ctx, reach, years_in)
+        key = year_key(ctx.seed, Stream.FAILURE + 16 * self.stream, ctx.year)
+        start = st.enrolled[self.name]
+        oldest, last_exit = self._limits(ctx.p)
+        if hazard > 0 and self.needs_reads != "registry":
+            # needs that may read the enrolments are read after the failures
+            stop_failed(self.active(ctx), start, ctx.reg.households["hh_id"], key, ctx.year,
+                        np.float32(hazard))
+            hazard = 0.0
+        active, reach, years_in = step_indices(
+            start, ctx.year, oldest, st.status, st.exit_year, last_exit,
+            self._mask(ctx, "needs"), ctx.reg.households["hh_id"], key, np.float32(hazard))
+        if len(reach):
+            self.effect(ctx, reach, years_in)
         return active
 
     def ramp(self, ctx: Context, years_in: np.ndarray) -> np.ndarray:

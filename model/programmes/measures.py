@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from model.engine.bookkeeping import lookup_sum, or_at, safety_net_eligible
 from model.engine.codes import HOUSING, MEDICAL, SCHOOLING, WATER
 from model.engine.rules import county_dibao_standards
 from model.engine.state import per_student
 from model.programmes.base import Context, Programme, VillageProgramme, registered_people_by_village
-from model.random import Stream, first_uniforms, year_key
-from model.registry.tables import CAUSES, DIBAO, WUBAO
+from model.random import Stream, year_key
+from model.registry.tables import CAUSES
 
 # causes that production and employment programmes address (precise targeting)
 _PRODUCTIVE = np.isin(np.arange(len(CAUSES)), [CAUSES.index(c) for c in (
@@ -68,14 +69,11 @@ class SafetyNet(Programme):
     needs_reads = "year start"
 
     def needs(self, ctx):
-        h = ctx.reg.households
-        wubao = h["category"] == WUBAO
-        others = ((h["category"] == DIBAO) | (h["labourers"] == 0)
-                  | (ctx.st.enrolled[self.name] > 0))
-        if ctx.p("safety_net.means_test") > 0:
-            # the means test of the yearly review (有进有出): income before the top-up
-            others &= ctx.st.income - ctx.st.topup < self._standard(ctx)
-        return wubao | others | self._below_standard(ctx)
+        h, st = ctx.reg.households, ctx.st
+        return safety_net_eligible(
+            h["category"], h["labourers"], st.enrolled[self.name], st.income, st.topup,
+            h["county"], self._standard(ctx), ctx.p("safety_net.means_test") > 0, h["hh_id"],
+            year_key(ctx.seed, Stream.TAKE_UP + 16 * self.stream, ctx.year), take_up_rate(ctx.p))
 
     def step(self, ctx):
         """Apply the floor; return the households it reaches this year (the
@@ -84,26 +82,15 @@ class SafetyNet(Programme):
         return active[self._mask(ctx, "needs")[active]] if len(active) else active
 
     def _standard(self, ctx) -> np.ndarray:
-        """Each household's county dibao standard this year (yuan/person/year)."""
+        """Each county's dibao standard this year (float32, yuan/person/year)."""
         standard = ctx.drawn.get((self.name, "standard"))
         if standard is None:
-            by_county = county_dibao_standards(ctx.p, ctx.reg.counties["county_id"], ctx.seed)
-            standard = ctx.drawn[(self.name, "standard")] = by_county[ctx.reg.households["county"]]
+            standard = ctx.drawn[(self.name, "standard")] = county_dibao_standards(
+                ctx.p, ctx.reg.counties["county_id"], ctx.seed)
         return standard
 
-    def _below_standard(self, ctx) -> np.ndarray:
-        """Households whose per-capita income last year (yuan/person/year)
-        was below their county's dibao standard and who take it up this year
-        (a counter-based draw per household and year: every read agrees)."""
-        take_up = take_up_rate(ctx.p)
-        if take_up <= 0:
-            return np.zeros(ctx.reg.n_households, bool)
-        key = year_key(ctx.seed, Stream.TAKE_UP + 16 * self.stream, ctx.year)
-        u = first_uniforms(key, ctx.reg.households["hh_id"])
-        return (ctx.st.income < self._standard(ctx)) & (u < take_up)
-
     def effect(self, ctx, idx, years_in):
-        ctx.st.floor[idx] = self._standard(ctx)[idx]
+        ctx.st.floor[idx] = self._standard(ctx)[ctx.reg.households["county"][idx]]
 
     def cost(self, ctx, new, active):
         return 0.0, ctx.st.topup[active] * ctx.reg.households["size"][active].astype(np.float64)
@@ -124,7 +111,7 @@ class Medical(Programme):
 
     def effect(self, ctx, idx, years_in):
         st = ctx.st
-        st.guarantees[idx] |= np.uint8(MEDICAL)
+        or_at(st.guarantees, idx, np.uint8(MEDICAL))
         st.medical_cover[idx] = 1  # terms: medical.reimbursement, medical.oop_cap
 
     def cost(self, ctx, new, active):
@@ -135,7 +122,7 @@ class Medical(Programme):
         events = np.minimum(p("illness.base_rate") + p("illness.rate_per_ill") * ill, 1.0)
         by_ill = (events * p("illness.cost_mean") * extra).astype(np.float32)
         by_size = (p("medical.premium") * np.arange(21)).astype(np.float32)
-        return 0.0, by_ill[h["ill"][active]] + by_size[h["size"][active]]
+        return 0.0, lookup_sum(active, by_ill, h["ill"], by_size, h["size"])
 
 
 class Education(Programme):
@@ -153,7 +140,7 @@ class Education(Programme):
     def effect(self, ctx, idx, years_in):
         st, p, h = ctx.st, ctx.p, ctx.reg.households
         self.add_income(ctx, idx, per_student(ctx.reg, p("education.grant"), idx))
-        st.guarantees[idx] |= np.uint8(SCHOOLING)
+        or_at(st.guarantees, idx, np.uint8(SCHOOLING))
         graduate = (h["students_upper"][idx] > 0) & (years_in >= p("education.vocational_years"))
         gain = p("education.graduate_wage") * p("education.graduate_net_share")
         self.add_income(ctx, idx[graduate], np.float32(gain) / _size(ctx, idx[graduate]))
@@ -175,7 +162,7 @@ class Housing(Programme):
         return ctx.reg.households["housing_safe"] == 0
 
     def effect(self, ctx, idx, years_in):
-        ctx.st.guarantees[idx] |= np.uint8(HOUSING)
+        or_at(ctx.st.guarantees, idx, np.uint8(HOUSING))
 
     def unit_cost(self, p):
         new_cost, repair_cost = p("housing.cost")
@@ -204,7 +191,7 @@ class Relocation(Programme):
         build = p("relocation.build_years")
         moved = idx[years_in >= build]
         just_moved = idx[years_in == build]
-        st.guarantees[moved] |= np.uint8(HOUSING | WATER)
+        or_at(st.guarantees, moved, np.uint8(HOUSING | WATER))
         st.market_base[just_moved] *= np.float32(1.0 - p("relocation.farm_loss"))
         self.add_income(ctx, moved, np.float32(p("relocation.job_income")) / _size(ctx, moved))
 
