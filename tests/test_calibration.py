@@ -134,6 +134,42 @@ source = { file = "table.csv", indicator = "registered", year = 2017 }
     assert t.moments[2].sd == pytest.approx(0.15 * 5000)   # verified "partial"
 
 
+SEEDED = """
+[[moment]]
+name = "registered_2015"
+quantity = "registered_people"
+year = 2015
+value = 120000
+unit = "persons"
+source = { seed = "009", section = "§一", quote = "12万贫困人口全部脱贫" }
+"""
+
+
+@pytest.mark.parametrize("change, fragment", [
+    (None, None),
+    (("value = 120000", "value = 130000"), "value = 130000 persons, but the quote gives 120000"),
+    (("quote = \"12万", "quote = \"13万"), "is not in 009_plan.txt"),
+    (("seed = \"009\"", "seed = \"010\""), "no single document '010_*.txt'"),
+    (("section = ", "sektion = "), "source key 'sektion'"),
+])
+def test_a_seed_figure_is_a_moment_when_the_quote_holds_it(tmp_path, change, fragment):
+    """A figure a seed document states: the quote must be in the document
+    word for word and its figure (in 万) must be the value."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "009_plan.txt").write_text("（二）目标任务：到2019年，12万贫困人口全部脱贫。",
+                                        encoding="utf-8")
+    path = _targets(tmp_path, GOOD + (SEEDED if change is None else SEEDED.replace(*change, 1)))
+    if change is None:
+        m = load_targets(path).moments[-1]
+        assert (m.value, m.verified, m.sd) == (120000, "yes", pytest.approx(6000))
+        assert m.source_label == "seed 009 §一"
+        return
+    with pytest.raises(TargetsError) as err:
+        load_targets(path)
+    assert fragment in str(err.value) and "registered_2015" in str(err.value)
+
+
 @pytest.mark.skipif(not DATA.is_dir(), reason="the published data folder is not beside the repo")
 def test_repository_targets_match_their_rows():
     for path in [REPO / "calibration" / "targets.toml", *sorted((REPO / "calibration" / "areas")

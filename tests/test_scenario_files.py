@@ -92,8 +92,9 @@ def test_scenario_file_loads_and_runs(path):
     scale = TEST_SCALE.get(_base(s.name), s.scale)
     s = dataclasses.replace(s, scale=scale)
     registry = runs.registry_for(s)
-    full_people = {"ruyuan": 7508, "xiangxi": 500_000, "luoyang": 316_700, "hubei": 5_900_000,
-                   "shanxi": 3_290_000, "national": 89_620_000}[_base(s.name)]
+    full_people = {"ruyuan": 7508, "xiangxi": 500_000, "xiangxi2014": 660_000,
+                   "luoyang": 316_700, "hubei": 5_900_000, "shanxi": 3_290_000,
+                   "nation": 89_620_000}[s.registry]
     registered = registry.households["registered"] == 1
     people = int(registry.households["size"][registered].sum())
     assert people == pytest.approx(full_people * scale, rel=1e-3)

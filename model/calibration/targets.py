@@ -24,6 +24,15 @@ rule and one ``[[moment]]`` table per observed figure::
     role = "fit"                   # "fit" (in the distance, default) or "check" (reported only)
     args = { programme = "transfer_employment" }   # optional arguments of the quantity
 
+A figure a seed policy document states (the folder ``seeds`` beside the
+data folder) names the document by its number and quotes it::
+
+    source = { seed = "003", section = "§一(二)", quote = "国家现行标准下的50万贫困人口" }
+
+The quote must occur in the document word for word, and the number it gives
+in 万 (ten thousands) must be the value in the moment's unit; a seed is the
+issuing government's own text, so it counts as verified.
+
 Uncertainty rule
 ----------------
 The standard deviation of a moment is ``rel * |value|`` with ``rel`` from
@@ -110,6 +119,8 @@ class Moment:
 
     @property
     def source_label(self) -> str:
+        if "seed" in self.source:
+            return f"seed {self.source['seed']} {self.source.get('section', '')}".rstrip()
         keys = ", ".join(f"{k}={v}" for k, v in self.source.items() if k != "file")
         return f"{self.source['file']} ({keys})"
 
@@ -240,6 +251,38 @@ def _find_row(data: Path, source: dict, where: str) -> dict[str, str]:
     return found[0]
 
 
+_SEED_SOURCE = ("seed", "section", "quote")
+_WAN = re.compile(r"(\d+(?:\.\d+)?)万")
+
+
+def _seed_row(data: Path, source: dict, value: float, unit: str, where: str) -> dict[str, str]:
+    """The row a seed quote stands for: its value (checked against the
+    quote's figure in 万) and ``verified = yes``."""
+    for key in source:
+        if key not in _SEED_SOURCE:
+            raise TargetsError(f"{where}: source key '{key}': expected "
+                               f"{', '.join(_SEED_SOURCE)}" + close_match(key, _SEED_SOURCE))
+    for key in ("seed", "quote"):
+        if not isinstance(source.get(key), str) or not source[key]:
+            raise TargetsError(f"{where}: a seed source needs '{key}' (text), e.g. "
+                               "{ seed = \"003\", section = \"§一(二)\", quote = \"...\" }")
+    folder = data.parent / "seeds"
+    found = sorted(folder.glob(f"{source['seed']}_*.txt")) if folder.is_dir() else []
+    if len(found) != 1:
+        known = sorted(p.name.split("_")[0] for p in folder.glob("*.txt")) if folder.is_dir() \
+            else []
+        raise TargetsError(f"{where}: seed = {source['seed']!r}: no single document "
+                           f"'{source['seed']}_*.txt' in {folder}"
+                           + close_match(source["seed"], known))
+    if source["quote"] not in found[0].read_text(encoding="utf-8"):
+        raise TargetsError(f"{where}: quote {source['quote']!r} is not in {found[0].name}")
+    figures = [float(x) * 1e4 / mom.UNITS[unit][1] for x in _WAN.findall(source["quote"])]
+    if not any(abs(f - value) <= 1e-9 * max(1.0, abs(value)) for f in figures):
+        raise TargetsError(f"{where}: value = {value:g} {unit}, but the quote gives "
+                           + (", ".join(f"{f:g}" for f in figures) or "no figure in 万"))
+    return {"value": repr(value), "unit": unit, "verified": "yes"}
+
+
 def _moment(raw: Any, index: int, w: _Where, data: Path, rel: dict[str, float],
             fit_until: int) -> Moment:
     name = raw.get("name") if isinstance(raw, dict) else None
@@ -272,12 +315,13 @@ def _moment(raw: Any, index: int, w: _Where, data: Path, rel: dict[str, float],
         raise TargetsError(f"{where}: role = {role!r}: expected 'fit' or 'check'"
                            + close_match(role, ROLES))
     source = dict(raw["source"])
-    row = _find_row(data, source, where)
     value = float(raw["value"])
+    row = (_seed_row(data, source, value, unit, where) if "seed" in source
+           else _find_row(data, source, where))
     observed = _number(row.get("value", ""))
     if observed is None or abs(observed - value) > 1e-9 * max(1.0, abs(value)):
         raise TargetsError(f"{where}: value = {raw['value']!r} but the source row "
-                           f"({source['file']}) holds {row.get('value', '')!r}")
+                           f"({source.get('file')}) holds {row.get('value', '')!r}")
     if row.get("unit", unit) != unit:
         raise TargetsError(f"{where}: unit = {unit!r} but the source row "
                            f"({source['file']}) is in {row['unit']!r}")

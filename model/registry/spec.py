@@ -105,7 +105,8 @@ COUNTS = {"disabled_households": Key(int, 0, _COUNT, "households"),
           "unsafe_housing_households": Key(int, 0, _COUNT, "households")}
 TOTALS = {"households": Key(int, 1, _COUNT, "households"),
           "people": Key(int, 1, _COUNT, "persons"),
-          "mean_size": Key(_NUMBER, 1, MAX_SIZE, "persons"), "source": str}
+          "mean_size": Key(_NUMBER, 1, MAX_SIZE, "persons"),
+          "rural_population": Key(int, 1, _COUNT, "persons"), "source": str}
 MARGIN = {"of": list, "source": str, "households": list, "people": list, "share": list,
           "people_share": list}
 MEMBERS = {"ill": Key(int, 0, _COUNT, "persons"), "disabled": Key(int, 0, _COUNT, "persons"),
@@ -406,6 +407,11 @@ def counties(spec: dict, source: str) -> Counties:
         if "name" not in c or "region" not in c:
             raise PovsimError(f"{source}: {where}: needs 'name' and 'region'")
         rows.append({**c, "where": where, "national": c.get("national_poor", 0)})
+    area = _area_incidence(spec, source)
+    if area is not None:    # named counties without a figure of their own take the area's
+        for r in rows:
+            if "incidence" not in r and "rural_population" not in r:
+                r["incidence"] = area
     spread = float(spec.get("incidence_dispersion", 0.0))
     if spread > 0:
         _spread_incidences(rows, spread, np.random.default_rng([int(spec.get("seed", 0)), 2]))
@@ -463,6 +469,20 @@ def counties(spec: dict, source: str) -> Counties:
         incidence=np.array([float(r.get("incidence", np.nan)) for r in rows]),
         where=tuple(r["where"] for r in rows),
     )
+
+
+def _area_incidence(spec: dict, source: str) -> float | None:
+    """Registered people over the area's rural population
+    (``totals.rural_population``), or None when the spec gives none."""
+    t = spec.get("totals", {})
+    if "rural_population" not in t:
+        return None
+    _, people = totals(spec, source)
+    if people is None or people > t["rural_population"]:
+        raise PovsimError(f"{source}: totals.rural_population = {t['rural_population']:,}: "
+                          "expected at least totals.people "
+                          f"({'not given' if people is None else f'{people:,}'})")
+    return people / t["rural_population"]
 
 
 def _spread_incidences(rows: list[dict], spread: float, rng: np.random.Generator) -> None:
@@ -591,6 +611,9 @@ def scale_spec(spec: dict, scale: float, source: str) -> dict:
     new_totals["households"] = new_households
     if people is not None:
         new_totals["people"] = max(new_households, round(people * scale))
+    if "rural_population" in new_totals:
+        new_totals["rural_population"] = max(new_totals.get("people", 1),
+                                              round(new_totals["rural_population"] * scale))
     out["totals"] = new_totals
 
     def as_shares(margin: dict) -> dict:
