@@ -60,7 +60,9 @@ def test_installed_layout_finds_scenarios_and_fits(tmp_path, monkeypatch):
     default = load_scenario()
     assert default.extends == ("calibration/fits/national.toml",)
     xiangxi = load_scenario("xiangxi")
-    assert xiangxi.extends == ("calibration/fits/national.toml",)
+    # Xiangxi's own fit, built on the national one
+    assert xiangxi.extends == ("calibration/fits/xiangxi-2014.toml",
+                               "calibration/fits/national.toml")
     assert find_scenario("xiangxi").resolve() == (data / "scenarios" / "xiangxi.toml").resolve()
     # a local ./scenarios takes precedence over the shipped one
     (work / "scenarios").mkdir()
