@@ -132,7 +132,10 @@ def to_dataset(record: Record, registry: Registry, scenario: Scenario, seed: int
                "long_name": "median per-capita income of registered people (from a histogram "
                             "of 1 %-of-line bins)"})
     data["median_income_registered_all"] = xr.DataArray(
-        median_from_hist(record.hist.sum(axis=(1, 2)), line), dims=("year",),
+        # summed in the histogram's own type (people: even a whole country's fit in
+        # int32), so that one compiled median serves both histograms
+        median_from_hist(record.hist.sum(axis=(1, 2), dtype=record.hist.dtype), line),
+        dims=("year",),
         attrs={"units": "yuan/person/year",
                "long_name": "median per-capita income of all registered people"})
     data["poverty_gap"] = xr.DataArray(

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Self
 
 import numpy as np
 
+from model import precompile
 from model.engine.sim import Simulation
 from model.errors import PovsimError, ScenarioError
 from model.programmes.measures import instances
@@ -264,14 +265,22 @@ def prepare_kernels(scenario: Scenario, registry: Registry, say: bool = False) -
         file=sys.stderr, flush=True))
     if say:
         note.start()
+    helper = precompile.start(names)  # the first run after install: a second core compiles
     try:
-        first = {name: column[:200] for name, column in registry.households.items()}
-        tiny = dataclasses.replace(registry, households=first)
-        Simulation(tiny, scenario.params_for(0), 0, registry.base_year + 1,
-                   instances(scenario.programmes), scale=scenario.scale).run()
+        simulate_first_year(scenario, registry)
     finally:
         note.cancel()
+        precompile.stop(helper)
     _prepared.add(names)
+
+
+def simulate_first_year(scenario: Scenario, registry: Registry) -> None:
+    """Simulate one year of the registry's first 200 households with the
+    scenario's programmes (each kernel of a run is called once)."""
+    first = {name: column[:200] for name, column in registry.households.items()}
+    tiny = dataclasses.replace(registry, households=first)
+    Simulation(tiny, scenario.params_for(0), 0, registry.base_year + 1,
+               instances(scenario.programmes), scale=scenario.scale).run()
 
 
 def cores() -> int:
