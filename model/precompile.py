@@ -1,21 +1,29 @@
 """The first run after install compiles its kernels on two cores.
 
-A run's numba kernels (about thirty functions, some 10 s of compilation on
-the first run after install, then loaded from numba's cache) are compiled
-one after another as the first simulated year reaches them. On that first
-run :func:`start` launches ``python -m model.precompile``: a second process
-that compiles the signatures listed in ``kernel_signatures.json`` (those of
-the default scenario, in the order a run reaches them) from the last
-backwards, each saved to numba's cache as soon as it is compiled. This
-process meanwhile compiles from the first onwards, and numba loads from the
-cache whatever the other process has saved by then: the two meet in the
-middle. The list only decides what the second process does; this process
-compiles whatever it still needs itself, so a stale list costs time, never a
+A run's numba kernels (some 10 s of compilation on the first run after
+install, then loaded from numba's cache) are compiled one after another as
+the first simulated year reaches them. On that first run, before the
+simulated year, :func:`compile_first_run` compiles the kernels listed in
+``kernel_signatures.json`` (those of the default scenario, in the order a
+run reaches them) itself from the first onwards, while a second process
+(``python -m model.precompile FOLDER``) compiles the shared ones from the
+last backwards. Each process claims a kernel before compiling it (a file
+created in FOLDER, which only one process can create), and stops at the
+first kernel the other has claimed: each kernel is compiled once, and the
+two meet in the middle. Each kernel is saved to numba's cache as soon as
+it is compiled, so the year that follows loads them all.
+
+Two processes saving two signatures of one function at the same moment
+could mix up that function's cache entries (numba numbers the data files
+of a function from its index), so a kernel is shared only when its
+functions (its own and those it calls) compile with one signature in a
+default run, and only a run of the default programmes starts the second
+process; the other kernels this process compiles itself, first.
+
+The list only decides who compiles what ahead of the year: the year
+compiles whatever is still missing, so a stale list costs time, never a
 result. ``python -m model.precompile --write`` rewrites the list and
 ``tests/test_precompile.py`` checks it against a run.
-
-The cache files of numba are written whole and renamed into place, so the
-two processes never read half a file; at worst both compile one kernel.
 """
 
 from __future__ import annotations
@@ -29,17 +37,30 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
+from numba.core.errors import NumbaError
+
 LIST = "kernel_signatures.json"
 MODULES = ("model.random", "model.engine.kernels", "model.engine.rules",
            "model.engine.bookkeeping", "model.engine.delivery_order",
            "model.engine.delivery_timeline", "model.engine.attribution", "model.engine.tally")
+WAIT = 600.0  # s: the longest this process waits for the second one to finish its kernel
 
 
-def listed() -> list[tuple[str, list[str]]]:
-    """(``module:function``, argument types) of the kernels a default run
-    compiles, in the order it reaches them."""
+def _listing() -> dict:
     text = resources.files("model").joinpath(LIST).read_text(encoding="utf-8")
-    return [(name, args) for name, args in json.loads(text)["kernels"]]
+    return json.loads(text)
+
+
+def listed() -> list[tuple[str, list[str], bool]]:
+    """(``module:function``, argument types, shared) of the kernels a
+    default run compiles, in the order it reaches them; a shared one may be
+    compiled by the second process."""
+    return [(name, args, shared) for name, args, shared in _listing()["kernels"]]
+
+
+def default_programmes() -> tuple[str, ...]:
+    """The programmes of the default scenario, for which the list is made."""
+    return tuple(_listing()["programmes"])
 
 
 def dispatcher(name: str):
@@ -77,58 +98,59 @@ def is_cold() -> bool:
     """True when numba's cache holds nothing for the last listed kernel: the
     first run after install (or after that kernel's source changed)."""
     try:
-        name, _ = listed()[-1]
+        name = listed()[-1][0]
         index = dispatcher(name)._cache._cache_file._index_path
     except (AttributeError, IndexError, KeyError, OSError, ValueError):
         return False  # another numba, or no list: compile as usual
     return not os.path.exists(index)
 
 
-def start(programmes: tuple[str, ...]) -> subprocess.Popen | None:
-    """The second compiling process, for the default scenario's programmes
-    when the cache is cold (else None). Its output is discarded: whatever it
-    does not compile, this process compiles.
+def _cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
-    Other programmes may need other signatures of a listed kernel, and two
-    processes saving two signatures of one function at once could mix up
-    that function's cache entries; so the list holds only kernels whose
-    functions the default run compiles with one signature each, and only a
-    run of the default programmes starts the second process."""
+
+def compile_first_run(programmes: tuple[str, ...]) -> bool:
+    """On the first run after install (numba's cache empty), with the
+    default scenario's programmes and two cores or more, compile the listed
+    kernels on two cores (see the module's docstring); else do nothing.
+    True if it compiled."""
     try:
         if os.environ.get("NUMBA_DISABLE_JIT") == "1" or programmes != default_programmes():
-            return None
+            return False
     except (KeyError, OSError, ValueError):
-        return None  # no list
-    if not is_cold() or len(os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity")
-                            else range(os.cpu_count() or 1)) < 2:
-        return None
-    return subprocess.Popen([sys.executable, "-m", "model.precompile"],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+        return False  # no list
+    if _cores() < 2 or not is_cold():
+        return False
+    with tempfile.TemporaryDirectory(prefix="povsim-compile-") as claims:
+        second = subprocess.Popen([sys.executable, "-m", "model.precompile", claims],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            order = list(enumerate(listed()))
+            mine = [k for k in order if not k[1][2]] + [k for k in order if k[1][2]]
+            _compile_claimed(mine, Path(claims))
+            second.wait(timeout=WAIT)  # it finishes the kernel it holds, then stops
+        finally:
+            if second.poll() is None:
+                second.kill()
+                second.wait()
+    return True
 
 
-def stop(process: subprocess.Popen | None) -> None:
-    """End the second process once this one has every kernel: what it still
-    compiles is no longer needed (numba writes a cache file under a
-    temporary name and renames it, so none is left half-written)."""
-    if process is None:
-        return
-    if process.poll() is None:
-        process.kill()
-    process.wait()
-
-
-def default_programmes() -> tuple[str, ...]:
-    text = resources.files("model").joinpath(LIST).read_text(encoding="utf-8")
-    return tuple(json.loads(text)["programmes"])
-
-
-def compile_backwards() -> None:
-    """Compile the listed signatures from the last to the first (what numba's
-    cache holds already is loaded instead, so the work stops being repeated
-    once the other process has got there)."""
-    for name, args in reversed(listed()):
-        dispatcher(name).compile(tuple(numba_type(a) for a in args))
+def _compile_claimed(kernels, claims: Path) -> None:
+    """Compile each of ``kernels`` ((position, (name, args, shared))) this
+    process can claim, stopping at the first the other process holds."""
+    for position, (name, args, _) in kernels:
+        try:
+            os.close(os.open(claims / str(position), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return
+        try:
+            dispatcher(name).compile(tuple(numba_type(a) for a in args))
+        except (NumbaError, TypeError, ValueError, AttributeError, ImportError):
+            continue  # a stale entry: the run compiles what it needs
 
 
 def _known() -> dict[int, str]:
@@ -194,8 +216,9 @@ def survey() -> dict:
     for _, _, tree in trees:
         for function, args in tree:
             signatures.setdefault(id(function), set()).add(args)
-    kernels = [[known[id(kernel)], [type_text(t) for t in args]] for kernel, args, tree in trees
-               if all(len(signatures[id(function)]) == 1 for function, _ in tree)]
+    kernels = [[known[id(kernel)], [type_text(t) for t in args],
+                all(len(signatures[id(function)]) == 1 for function, _ in tree)]
+               for kernel, args, tree in trees]
     return {"programmes": sorted(scenario.programmes), "kernels": kernels}
 
 
@@ -213,10 +236,11 @@ def main(argv: list[str]) -> int:
         path.write_text(json.dumps(listing, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {len(listing['kernels'])} kernels to {path.name}")
         return 0
-    if argv:
-        print("usage: python -m model.precompile [--write]", file=sys.stderr)
+    if len(argv) != 1 or argv[0].startswith("-"):
+        print("usage: python -m model.precompile [--write | CLAIMS_FOLDER]", file=sys.stderr)
         return 2
-    compile_backwards()
+    shared = [k for k in enumerate(listed()) if k[1][2]]
+    _compile_claimed(reversed(shared), Path(argv[0]))
     return 0
 
 

@@ -265,12 +265,11 @@ def prepare_kernels(scenario: Scenario, registry: Registry, say: bool = False) -
         file=sys.stderr, flush=True))
     if say:
         note.start()
-    helper = precompile.start(names)  # the first run after install: a second core compiles
     try:
+        precompile.compile_first_run(names)  # on two cores, the first run after install
         simulate_first_year(scenario, registry)
     finally:
         note.cancel()
-        precompile.stop(helper)
     _prepared.add(names)
 
 
