@@ -18,7 +18,9 @@ could mix up that function's cache entries (numba numbers the data files
 of a function from its index), so a kernel is shared only when its
 functions (its own and those it calls) compile with one signature in a
 default run, and only a run of the default programmes starts the second
-process; the other kernels this process compiles itself, first.
+process; the other kernels this process compiles itself, first. While the
+second process lives, this one compiles only listed signatures: the year,
+which may need others, starts once the second process has exited.
 
 The list only decides who compiles what ahead of the year: the year
 compiles whatever is still missing, so a stale list costs time, never a
