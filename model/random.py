@@ -126,7 +126,8 @@ def _hash_ids(key, ident):
 def first_uniforms(key: np.uint64, ident) -> np.ndarray:
     """The first uniform (float32) of :func:`hash_id` of every id, in one
     pass: ``uniforms_np(hash_id_np(key, ident))[0]`` bit for bit."""
-    return _first_uniforms(np.uint64(key), np.asarray(ident))
+    # int64 ids: one compiled version serves county (int16) and household ids alike
+    return _first_uniforms(np.uint64(key), np.asarray(ident).astype(np.int64, copy=False))
 
 
 @njit(cache=True)

@@ -9,7 +9,10 @@ aggregates only, never household rows, ids or names.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +25,46 @@ from model.engine.record import DELIVERY_COLUMNS, PROGRAMME_COLUMNS, Record
 from model.engine.tally import COL, TALLY, median_from_hist
 from model.registry.tables import CATEGORIES, Registry
 from model.scenario import Scenario
+
+
+
+class _DaskArrayOnceLoaded(type):
+    """``isinstance(x, DaskArray)`` true only for a dask array, without
+    importing ``dask.array`` (none exists until something imports it)."""
+
+    def __instancecheck__(cls, obj) -> bool:
+        array = getattr(sys.modules.get("dask.array"), "Array", None)
+        return array is not None and isinstance(obj, array)
+
+
+class DaskArray(metaclass=_DaskArrayOnceLoaded):
+    """The dask array type for xarray's checks, looked up only once dask.array is loaded."""
+
+
+def defer_dask_array() -> None:
+    """Let xarray tell dask arrays apart without importing ``dask.array``.
+
+    xarray imports ``dask.array`` (about 0.6 s) to check whether the first
+    numpy array it wraps is a dask array, even when no dask array exists.
+    Its answer is cached per module, so this puts :class:`DaskArray` in that
+    cache: the same answers, with the import left to whoever makes a dask
+    array. Nothing changes if xarray has looked dask up already, or if its
+    internals differ from the version this was written for.
+    """
+    try:
+        from xarray.namedarray import pycompat
+
+        if "dask" in pycompat._cached_duck_array_modules:
+            return
+        duck = object.__new__(pycompat.DuckArrayModule)
+        duck.module, duck.version, duck.type = None, None, (DaskArray,)
+        duck.available = importlib.util.find_spec("dask") is not None
+        pycompat._cached_duck_array_modules["dask"] = duck
+    except (ImportError, AttributeError):  # another xarray: its own lookup stands
+        return
+
+
+defer_dask_array()
 
 STATIC = ("rural_population", "poverty_line", "covered_line", "village_county", "villages")  # the same for every seed
 PROGRAMME_FIELDS = {  # name: (units, long name), for the record's PROGRAMME_COLUMNS
@@ -89,7 +132,10 @@ def to_dataset(record: Record, registry: Registry, scenario: Scenario, seed: int
                "long_name": "median per-capita income of registered people (from a histogram "
                             "of 1 %-of-line bins)"})
     data["median_income_registered_all"] = xr.DataArray(
-        median_from_hist(record.hist.sum(axis=(1, 2)), line), dims=("year",),
+        # summed in the histogram's own type (people: even a whole country's fit in
+        # int32), so that one compiled median serves both histograms
+        median_from_hist(record.hist.sum(axis=(1, 2), dtype=record.hist.dtype), line),
+        dims=("year",),
         attrs={"units": "yuan/person/year",
                "long_name": "median per-capita income of all registered people"})
     data["poverty_gap"] = xr.DataArray(
@@ -235,4 +281,22 @@ def write_netcdf(ds: xr.Dataset, path: Path) -> None:
     compressed), written atomically."""
     encoding = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars
                 if ds[v].dtype.kind in "biuf"}
-    atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding))
+    with _distributed_unless_loaded():
+        atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding))
+
+
+@contextmanager
+def _distributed_unless_loaded():
+    """Keep ``to_netcdf`` from importing dask.distributed (about 0.4 s) only
+    to learn that no dask client is running, which cannot be unless it is
+    loaded already. xarray and dask take the blocked import for distributed
+    not installed; it is unblocked afterwards."""
+    if "distributed" in sys.modules:
+        yield
+        return
+    sys.modules["distributed"] = None  # an import of it raises ImportError
+    try:
+        yield
+    finally:
+        if "distributed" in sys.modules and sys.modules["distributed"] is None:
+            del sys.modules["distributed"]

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Self
 
 import numpy as np
 
+from model import precompile
 from model.engine.sim import Simulation
 from model.errors import PovsimError, ScenarioError
 from model.programmes.measures import instances
@@ -265,13 +266,20 @@ def prepare_kernels(scenario: Scenario, registry: Registry, say: bool = False) -
     if say:
         note.start()
     try:
-        first = {name: column[:200] for name, column in registry.households.items()}
-        tiny = dataclasses.replace(registry, households=first)
-        Simulation(tiny, scenario.params_for(0), 0, registry.base_year + 1,
-                   instances(scenario.programmes), scale=scenario.scale).run()
+        precompile.compile_first_run(names)  # on two cores, the first run after install
+        simulate_first_year(scenario, registry)
     finally:
         note.cancel()
     _prepared.add(names)
+
+
+def simulate_first_year(scenario: Scenario, registry: Registry) -> None:
+    """Simulate one year of the registry's first 200 households with the
+    scenario's programmes (each kernel of a run is called once)."""
+    first = {name: column[:200] for name, column in registry.households.items()}
+    tiny = dataclasses.replace(registry, households=first)
+    Simulation(tiny, scenario.params_for(0), 0, registry.base_year + 1,
+               instances(scenario.programmes), scale=scenario.scale).run()
 
 
 def cores() -> int:
@@ -370,6 +378,12 @@ def run_all(scenarios: list[Scenario], seeds: list[int], workers: int | None = N
     """
     tasks = [(k, int(seed)) for k in range(len(scenarios)) for seed in seeds]
     done: dict[tuple[int, int], xr.Dataset] = {}
+    n_workers = default_workers(len(tasks)) if workers is None else min(workers, len(tasks))
+    if scheduler is None and n_workers <= 1:
+        # in this process: kernels compiled (first run after install) before the
+        # bar starts timing runs, so its first estimate is not the compilation's
+        for scenario in {tuple(sorted(s.programmes)): s for s in scenarios}.values():
+            prepare_kernels(scenario, registry_for(scenario), say=progress)
     # a bar on a terminal (or in Jupyter) only, so piped or logged output stays clean
     with progress_bar(len(tasks), progress, desc="runs", unit="run", leave=False) as bar, \
             Tasks(len(tasks), workers, scheduler) as pool:

@@ -52,3 +52,20 @@ def test_a_run_logged_to_a_file_has_no_bar(tmp_path):
             cwd=root, stderr=f, stdout=subprocess.PIPE, text=True, timeout=120)
     assert proc.returncode == 0
     assert "\r" not in log.read_text()
+
+
+def test_kernels_are_ready_before_a_bar_starts_timing(monkeypatch):
+    """A bar's first estimate is never the first run's compilation: run and
+    run_all (in this process) prepare the kernels before their bar starts."""
+    from model import runs
+    from model.scenario import load_scenario
+
+    events = []
+    real_bar = runs.progress_bar
+    monkeypatch.setattr(runs, "prepare_kernels", lambda *a, **k: events.append("prepare"))
+    monkeypatch.setattr(runs, "progress_bar",
+                        lambda *a, **k: events.append("bar") or real_bar(*a, **k))
+    scenario = load_scenario()
+    runs.run(scenario, [0], progress=False)
+    runs.run_all([scenario], [0], workers=1, progress=False)
+    assert events == ["prepare", "bar", "prepare", "bar"]

@@ -27,11 +27,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parents[2]  # the checkout holding this package
 
 
-def _timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(CPU s, wall s) of a child process running ``argv``."""
+def _timed(argv: list[str], env: dict[str, str], folder: Path) -> tuple[float, float]:
+    """(CPU s, wall s) of a child process running ``argv`` in ``folder``
+    (not a checkout: ``python -m`` puts its working folder first on the
+    path, so started in a checkout it would run that checkout's package
+    whatever ``PYTHONPATH`` says)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False,
+                          cwd=folder)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -56,11 +60,12 @@ def measure(roots: dict[str, Path], work: Path, repeats: int) -> dict[str, dict]
     figures: dict[str, dict] = {label: {} for label in roots}
     warm: dict[str, list] = {label: [] for label in roots}
     for label, (env, python) in setups.items():
-        figures[label]["help"] = _timed([*python, "--help"], env)
-        figures[label]["cold run"] = _timed(_run_command(python, work, f"{label}-cold"), env)
+        figures[label]["help"] = _timed([*python, "--help"], env, work)
+        figures[label]["cold run"] = _timed(_run_command(python, work, f"{label}-cold"), env,
+                                            work)
     for k in range(repeats):
         for label, (env, python) in setups.items():
-            warm[label].append(_timed(_run_command(python, work, f"{label}-warm{k}"), env))
+            warm[label].append(_timed(_run_command(python, work, f"{label}-warm{k}"), env, work))
     for label, times in warm.items():
         figures[label]["warm run"] = (statistics.median(w[0] for w in times),
                                       statistics.median(w[1] for w in times))

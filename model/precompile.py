@@ -1,0 +1,250 @@
+"""The first run after install compiles its kernels on two cores.
+
+A run's numba kernels (some 10 s of compilation on the first run after
+install, then loaded from numba's cache) are compiled one after another as
+the first simulated year reaches them. On that first run, before the
+simulated year, :func:`compile_first_run` compiles the kernels listed in
+``kernel_signatures.json`` (those of the default scenario, in the order a
+run reaches them) itself from the first onwards, while a second process
+(``python -m model.precompile FOLDER``) compiles the shared ones from the
+last backwards. Each process claims a kernel before compiling it (a file
+created in FOLDER, which only one process can create), and stops at the
+first kernel the other has claimed: each kernel is compiled once, and the
+two meet in the middle. Each kernel is saved to numba's cache as soon as
+it is compiled, so the year that follows loads them all.
+
+Two processes saving two signatures of one function at the same moment
+could mix up that function's cache entries (numba numbers the data files
+of a function from its index), so a kernel is shared only when its
+functions (its own and those it calls) compile with one signature in a
+default run, and only a run of the default programmes starts the second
+process; the other kernels this process compiles itself, first. While the
+second process lives, this one compiles only listed signatures: the year,
+which may need others, starts once the second process has exited.
+
+The list only decides who compiles what ahead of the year: the year
+compiles whatever is still missing, so a stale list costs time, never a
+result. ``python -m model.precompile --write`` rewrites the list and
+``tests/test_precompile.py`` checks it against a run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+from numba.core.errors import NumbaError
+
+LIST = "kernel_signatures.json"
+MODULES = ("model.random", "model.engine.kernels", "model.engine.rules",
+           "model.engine.bookkeeping", "model.engine.delivery_order",
+           "model.engine.delivery_timeline", "model.engine.attribution", "model.engine.tally")
+WAIT = 600.0  # s: the longest this process waits for the second one to finish its kernel
+
+
+def _listing() -> dict:
+    text = resources.files("model").joinpath(LIST).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def listed() -> list[tuple[str, list[str], bool]]:
+    """(``module:function``, argument types, shared) of the kernels a
+    default run compiles, in the order it reaches them; a shared one may be
+    compiled by the second process."""
+    return [(name, args, shared) for name, args, shared in _listing()["kernels"]]
+
+
+def default_programmes() -> tuple[str, ...]:
+    """The programmes of the default scenario, for which the list is made."""
+    return tuple(_listing()["programmes"])
+
+
+def dispatcher(name: str):
+    """The numba dispatcher ``module:function`` (a threaded kernel's own
+    compiled function, its ``.kernel``)."""
+    module, function = name.split(":")
+    found = getattr(importlib.import_module(module), function)
+    return getattr(found, "kernel", found)
+
+
+def numba_type(text: str):
+    """A numba type from its short text: ``int16``, ``uint64``, ``bool``, or
+    a C-contiguous array ``float32[:]``, ``int64[:,:]``."""
+    from numba.core import types
+
+    name, _, dims = text.partition("[")
+    scalar = types.boolean if name == "bool" else getattr(types, name, None)
+    if not isinstance(scalar, (types.Number, types.Boolean)):
+        raise ValueError(f"{LIST}: {text!r} is not a numeric type or array of one")
+    return types.Array(scalar, dims.count(":"), "C") if dims else scalar
+
+
+def type_text(numba_type) -> str:
+    """The short text of a numba type (:func:`numba_type` reads it back)."""
+    from numba.core import types
+
+    if isinstance(numba_type, types.Array):
+        if numba_type.layout != "C" or not numba_type.mutable:
+            raise ValueError(f"{numba_type}: only writable C-contiguous arrays are listed")
+        return f"{numba_type.dtype}[{','.join(':' * numba_type.ndim)}]"
+    return str(numba_type)
+
+
+def is_cold() -> bool:
+    """True when numba's cache holds nothing for the last listed kernel: the
+    first run after install (or after that kernel's source changed)."""
+    try:
+        name = listed()[-1][0]
+        index = dispatcher(name)._cache._cache_file._index_path
+    except (AttributeError, IndexError, KeyError, OSError, ValueError):
+        return False  # another numba, or no list: compile as usual
+    return not os.path.exists(index)
+
+
+def _cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def compile_first_run(programmes: tuple[str, ...]) -> bool:
+    """On the first run after install (numba's cache empty), with the
+    default scenario's programmes and two cores or more, compile the listed
+    kernels on two cores (see the module's docstring); else do nothing.
+    True if it compiled."""
+    try:
+        if os.environ.get("NUMBA_DISABLE_JIT") == "1" or programmes != default_programmes():
+            return False
+    except (KeyError, OSError, ValueError):
+        return False  # no list
+    if _cores() < 2 or not is_cold():
+        return False
+    with tempfile.TemporaryDirectory(prefix="povsim-compile-") as claims:
+        second = subprocess.Popen([sys.executable, "-m", "model.precompile", claims],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            order = list(enumerate(listed()))
+            mine = [k for k in order if not k[1][2]] + [k for k in order if k[1][2]]
+            _compile_claimed(mine, Path(claims))
+            second.wait(timeout=WAIT)  # it finishes the kernel it holds, then stops
+        finally:
+            if second.poll() is None:
+                second.kill()
+                second.wait()
+    return True
+
+
+def _compile_claimed(kernels, claims: Path) -> None:
+    """Compile each of ``kernels`` ((position, (name, args, shared))) this
+    process can claim, stopping at the first the other process holds."""
+    for position, (name, args, _) in kernels:
+        try:
+            os.close(os.open(claims / str(position), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return
+        try:
+            dispatcher(name).compile(tuple(numba_type(a) for a in args))
+        except (NumbaError, TypeError, ValueError, AttributeError, ImportError):
+            continue  # a stale entry: the run compiles what it needs
+
+
+def _known() -> dict[int, str]:
+    """``module:function`` of each numba function of :data:`MODULES`, by id."""
+    known = {}
+    for module in MODULES:
+        for attr, value in vars(importlib.import_module(module)).items():
+            kernel = getattr(value, "kernel", value)
+            if hasattr(kernel, "py_func") and kernel.py_func.__module__ == module:
+                known[id(kernel)] = f"{module}:{attr}"
+    return known
+
+
+def _calls(kernel, args: tuple) -> set[tuple]:
+    """(numba function, argument types) of ``kernel`` and of every numba
+    function it calls, transitively, as compiled in this process."""
+    from numba.core import ir, types
+
+    found = {(kernel, args)}
+    annotation = kernel.overloads[args].type_annotation
+    if annotation is None:
+        raise RuntimeError("loaded from numba's cache: survey in a process with an empty cache")
+    for expr, signature in annotation.calltypes.items():
+        if isinstance(expr, ir.Expr) and expr.op == "call":
+            called = annotation.typemap.get(expr.func.name)
+            if isinstance(called, types.Dispatcher):
+                found |= _calls(called.dispatcher, tuple(signature.args))
+    return found
+
+
+def survey() -> dict:
+    """What a default run compiles, in this process (whose numba cache must
+    be empty): its programmes, and the kernels it calls from Python whose
+    functions (theirs and those they call) all compile with one signature in
+    the run, in the order they finish compiling (those of the small year of
+    :func:`model.runs.prepare_kernels` first, then those only the whole run
+    reaches, which the second process therefore compiles first)."""
+    from numba.core import event
+
+    from model import runs
+    from model.scenario import load_scenario
+
+    known = _known()
+    depth: list[int] = [0]
+    top: list[tuple] = []
+
+    class Listener(event.Listener):
+        def on_start(self, ev):
+            depth[0] += 1
+
+        def on_end(self, ev):
+            depth[0] -= 1
+            if depth[0] == 0 and id(ev.data["dispatcher"]) in known:
+                top.append((ev.data["dispatcher"], tuple(ev.data["args"])))
+
+    scenario = load_scenario()
+    registry = runs.registry_for(scenario)
+    with event.install_listener("numba:compile", Listener()):
+        runs.simulate_first_year(scenario, registry)  # as prepare_kernels, then the run
+        runs.run_seed(scenario, 0, registry)
+    trees = [(kernel, args, _calls(kernel, args)) for kernel, args in top]
+    signatures: dict[int, set] = {}
+    for _, _, tree in trees:
+        for function, args in tree:
+            signatures.setdefault(id(function), set()).add(args)
+    kernels = [[known[id(kernel)], [type_text(t) for t in args],
+                all(len(signatures[id(function)]) == 1 for function, _ in tree)]
+               for kernel, args, tree in trees]
+    return {"programmes": sorted(scenario.programmes), "kernels": kernels}
+
+
+def main(argv: list[str]) -> int:
+    if argv in (["--write"], ["--survey"]):
+        if argv == ["--survey"]:  # in a process with an empty cache, as --write starts it
+            print(json.dumps(survey()))
+            return 0
+        with tempfile.TemporaryDirectory(prefix="numba-cache-") as empty:
+            found = subprocess.run([sys.executable, "-m", "model.precompile", "--survey"],
+                                   env=dict(os.environ, NUMBA_CACHE_DIR=empty),
+                                   capture_output=True, text=True, check=True)
+        listing = json.loads(found.stdout.splitlines()[-1])
+        path = Path(__file__).with_name(LIST)
+        path.write_text(json.dumps(listing, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {len(listing['kernels'])} kernels to {path.name}")
+        return 0
+    if len(argv) != 1 or argv[0].startswith("-"):
+        print("usage: python -m model.precompile [--write | CLAIMS_FOLDER]", file=sys.stderr)
+        return 2
+    shared = [k for k in enumerate(listed()) if k[1][2]]
+    _compile_claimed(reversed(shared), Path(argv[0]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

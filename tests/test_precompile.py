@@ -1,0 +1,60 @@
+"""The list of kernels a second process compiles on the first run after
+install: what it lists is what a default run compiles, and the second
+process starts only when it can help."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from model import precompile, runs
+from model.scenario import load_scenario
+
+
+def test_every_listed_signature_is_one_a_default_run_compiles():
+    scenario = load_scenario()
+    registry = runs.registry_for(scenario)
+    runs.simulate_first_year(scenario, registry)
+    runs.run_seed(scenario, 0, registry)
+    assert tuple(sorted(scenario.programmes)) == precompile.default_programmes()
+    for name, args, _ in precompile.listed():
+        wanted = tuple(precompile.numba_type(a) for a in args)
+        assert wanted in precompile.dispatcher(name).signatures, (name, args)
+
+
+def test_types_read_back_as_written():
+    for _, args, _ in precompile.listed():
+        for text in args:
+            assert precompile.type_text(precompile.numba_type(text)) == text
+    with pytest.raises(ValueError, match="not a numeric type"):
+        precompile.numba_type("Dispatcher[:]")
+
+
+def _in_process(code: str, cache: str | None = None) -> str:
+    env = dict(os.environ)
+    if cache is not None:
+        env["NUMBA_CACHE_DIR"] = cache
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+def test_the_second_process_starts_only_on_an_empty_cache_and_the_default_programmes(tmp_path):
+    code = ("from model import precompile\n"
+            "print(precompile.is_cold(), precompile.compile_first_run(('industry',)))\n")
+    assert _in_process(code, str(tmp_path)) == "True False"
+    code = ("from model import precompile\n"
+            "print(precompile.compile_first_run(precompile.default_programmes()))\n")
+    assert _in_process(code) == "False"  # the test session's cache holds the kernels
+
+
+@pytest.mark.slow
+def test_the_list_is_what_a_default_run_compiles(tmp_path):
+    """``python -m model.precompile --write`` would write the same list."""
+    found = _in_process("from model import precompile; import json; "
+                        "print(json.dumps(precompile.survey()))", str(tmp_path))
+    shipped = json.loads((precompile.Path(precompile.__file__).with_name(precompile.LIST))
+                         .read_text(encoding="utf-8"))
+    assert json.loads(found.splitlines()[-1]) == shipped, (
+        "the kernels of a default run changed: python -m model.precompile --write")
