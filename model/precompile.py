@@ -81,7 +81,7 @@ def numba_type(text: str):
     name, _, dims = text.partition("[")
     scalar = types.boolean if name == "bool" else getattr(types, name, None)
     if not isinstance(scalar, (types.Number, types.Boolean)):
-        raise ValueError(f"{LIST}: {text!r} is not a numeric type or array of one")
+        raise TypeError(f"{LIST}: {text!r} is not a numeric type or array of one")
     return types.Array(scalar, dims.count(":"), "C") if dims else scalar
 
 

@@ -27,7 +27,6 @@ from model.registry.tables import CATEGORIES, Registry
 from model.scenario import Scenario
 
 
-
 class _DaskArrayOnceLoaded(type):
     """``isinstance(x, DaskArray)`` true only for a dask array, without
     importing ``dask.array`` (none exists until something imports it)."""

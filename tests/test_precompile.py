@@ -28,7 +28,7 @@ def test_types_read_back_as_written():
     for _, args, _ in precompile.listed():
         for text in args:
             assert precompile.type_text(precompile.numba_type(text)) == text
-    with pytest.raises(ValueError, match="not a numeric type"):
+    with pytest.raises(TypeError, match="not a numeric type"):
         precompile.numba_type("Dispatcher[:]")
 
 

@@ -203,9 +203,9 @@ def markdown(name: str, provenance: dict, moments, mean, sd, free, best, accepte
               f"median {_num(float(np.median(d[ok]))) if ok.any() else '-'}.", "",
               "![fit](fit.png)", ""]
     if prof is not None:
-        lines += ["One parameter at a time around the study's best trial, the others held "
-                  "there (the red line); each parameter's width in it also sets its step in "
-                  "the draws.", "", "![profile](profile.png)", ""]
+        lines += [("One parameter at a time around the study's best trial, the others held "
+                   "there (the red line); each parameter's width in it also sets its step in "
+                   "the draws."), "", "![profile](profile.png)", ""]
     if bands:
         lines += ["## Band: parameters against seeds", "",
                   "Spread over the same seeds with the best parameters (seed noise) and with the "
