@@ -245,6 +245,7 @@ def run_attributes(registry: Registry, scenario: Scenario) -> dict[str, str | in
         "scale": float(getattr(scenario, "scale", 1.0)),
         "scenario_label": json.dumps(getattr(scenario, "label", {}), ensure_ascii=False),
         "extends": json.dumps(list(getattr(scenario, "extends", ())), ensure_ascii=False),
+        "parameter_draws": len(getattr(scenario, "draws", ())),
         "code_version": f"povsim {__version__}",
         "targets": json.dumps({k: v for k, v in scenario.targets.items() if v}),
     }

@@ -168,6 +168,11 @@ def test_title_and_caption_for_a_reader(two):
     fitted = two.assign(scenario_extends=xr.full_like(
         two["scenario_extends"], '["calibration/fits/national.toml"]'))
     assert "calibrated (calibration/fits/national.toml)" in charts.caption(fitted)
+    # a --posterior run says its band holds the parameters' uncertainty too
+    assert "accepted parameter vector" not in charts.caption(fitted)
+    drawn = fitted.assign(scenario_parameter_draws=xr.DataArray(
+        [50.0, 0.0], dims="scenario", coords={"scenario": fitted["scenario"]}))
+    assert "accepted parameter vector i mod 50" in charts.caption(drawn)
     for name, fig in _draw_all(two).items():
         everything = _texts(fig)
         assert "Scale 0.5" in everything and f"povsim {__version__}" in everything, name

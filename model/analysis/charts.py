@@ -96,6 +96,8 @@ TEXT = {
                  "scaled up to the full registry.",
         "calibrated": "Parameters: calibrated ({fits}).",
         "uncalibrated": "Parameters: declared defaults (no calibration fit).",
+        "drawn": "Seed i ran with the fit's accepted parameter vector i mod {n}: the band "
+                 "holds the parameters' uncertainty as well as the seeds'.",
         "made": "povsim {version}, {date}.",
         "panels_share": "Panels of a similar size share their y axis.",
         "per_exit": "{name}: {value} yuan per exit",
@@ -130,6 +132,7 @@ TEXT = {
         "scale": "模拟规模 {scale:g}：按此比例抽取农户模拟，人数已按全部建档立卡户放大。",
         "calibrated": "参数：已校准（{fits}）。",
         "uncalibrated": "参数：声明的默认值（未校准）。",
+        "drawn": "第 i 个随机种子使用校准的第 i mod {n} 组可接受参数：区间同时反映参数与随机种子的不确定性。",
         "made": "povsim {version}，{date}。",
         "panels_share": "规模相近的分图共用纵轴。",
         "per_exit": "{name}：每脱贫一人 {value} 元",
@@ -247,6 +250,10 @@ def caption(cmp: xr.Dataset, lang: str = "en", date: dt.date | None = None) -> s
     fits = sorted({f for n in names for f in _json(cmp, "scenario_extends", n, [])
                    if "calibration/fits/" in f.replace("\\", "/")})
     parts.append(t["calibrated"].format(fits=", ".join(fits)) if fits else t["uncalibrated"])
+    draws = max((int(cmp["scenario_parameter_draws"].sel(scenario=n))
+                 for n in names), default=0) if "scenario_parameter_draws" in cmp else 0
+    if draws:
+        parts.append(t["drawn"].format(n=draws))
     parts.append(t["made"].format(version=__version__,
                                   date=(date or dt.date.today()).isoformat()))
     return " ".join(parts)

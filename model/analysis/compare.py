@@ -498,7 +498,9 @@ def _one(ds: xr.Dataset, label: str, counties: list[str], first: xr.Dataset) -> 
     for attr, default, units, long_name in (
             ("base_year", years[0], "year", "registry base year"),
             ("end_year", years[-1], "year", "last simulated year"),
-            ("scale", 1.0, "1", "share of households simulated")):
+            ("scale", 1.0, "1", "share of households simulated"),
+            ("parameter_draws", 0, "1", "parameter vectors the seeds cycle through (seed i: "
+                                        "vector i mod n; 0: the same parameters for every seed)")):
         extra[f"scenario_{attr}"] = xr.DataArray(float(ds.attrs.get(attr, default)),
                                                  attrs=_attrs(units, long_name))
     ds = ds.drop_vars([n for n in extra if n in ds.data_vars]).assign(
