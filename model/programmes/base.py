@@ -383,10 +383,12 @@ class VillageProgramme(Programme):
         :meth:`is_active`, in one pass)."""
         duration = self._param(ctx.p, self.duration_parameter, np.inf)
         start = ctx.st.village_enrolled[self.name]
-        no_exits = np.zeros(len(start), np.int8)  # villages do not exit here
+        # villages do not exit here; the households' dtypes (status int8, exit
+        # year int16), so the kernel compiled for households serves
+        status, exit_year = np.zeros(len(start), np.int8), np.zeros(len(start), np.int16)
         return active_indices(start, ctx.year,
                               ctx.year - duration if np.isfinite(duration) else -np.inf,
-                              no_exits, no_exits, -np.inf)
+                              status, exit_year, -np.inf)
 
     def step(self, ctx: Context) -> np.ndarray:
         active = self.active(ctx)
