@@ -48,6 +48,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
 
 from model import __version__
 from model.analysis.compare import Target, full_size
+from model.analysis.outcomes import exited_by
 from model.engine.codes import ATTRIBUTION
 
 CHARTS = ("registered_poor", "exits_by_batch", "county_exits", "cost_exits")
@@ -534,7 +535,7 @@ def county_exit_shares(cmp: xr.Dataset, name: str) -> tuple[list[str], np.ndarra
         ~np.isnan(c["rural_population"].values)
     counties = [str(x) for x in c["county"].values[poor]]
     exit_year = c["county_exit_year"].sel(county=counties).transpose("county", "seed").values
-    exited = (exit_year[:, :, None] > 0) & (exit_year[:, :, None] <= years[None, None, :])
+    exited = exited_by(exit_year[:, :, None], years[None, None, :])
     share = exited.mean(axis=1)
     median = np.quantile(np.where(exit_year > 0, exit_year, np.inf), 0.5, axis=1,
                          method="inverted_cdf") if len(counties) else np.array([])

@@ -43,7 +43,7 @@ import numpy as np
 import xarray as xr
 
 from model import __version__
-from model.analysis.outcomes import OUTCOMES, exited_share, totals, yearly_totals
+from model.analysis.outcomes import OUTCOMES, exited_by, exited_share, totals, yearly_totals
 from model.engine.codes import ATTRIBUTION, BATCHES
 from model.scenario import TARGET_KINDS
 
@@ -438,7 +438,7 @@ def counties_short_of_exit(ds: xr.Dataset, targets: dict | None = None) -> dict 
     poor = poor.isel(seed=0) if "seed" in poor.dims else poor
     if int(poor.sum()) == 0:
         return None
-    waiting = poor & ~((exit_year > 0) & (exit_year <= deadline))
+    waiting = poor & ~exited_by(exit_year, deadline)
     not_out = float(waiting.sum("county").median("seed"))
     if not_out < 0.5:
         return None
@@ -499,8 +499,9 @@ def _one(ds: xr.Dataset, label: str, counties: list[str], first: xr.Dataset) -> 
             ("base_year", years[0], "year", "registry base year"),
             ("end_year", years[-1], "year", "last simulated year"),
             ("scale", 1.0, "1", "share of households simulated"),
-            ("parameter_draws", 0, "1", "parameter vectors the seeds cycle through (seed i: "
-                                        "vector i mod n; 0: the same parameters for every seed)")):
+            ("parameter_draws", 0, "1", ("parameter vectors the seeds cycle through (seed i: "
+                                         "vector i mod n; 0: the same parameters for every "
+                                         "seed)"))):
         extra[f"scenario_{attr}"] = xr.DataArray(float(ds.attrs.get(attr, default)),
                                                  attrs=_attrs(units, long_name))
     ds = ds.drop_vars([n for n in extra if n in ds.data_vars]).assign(

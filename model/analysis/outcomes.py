@@ -87,6 +87,12 @@ def totals(ds: xr.Dataset) -> dict[str, xr.DataArray]:
             "cost_per_exit": cost_per_exit(cost_sum, exits_sum)}
 
 
+def exited_by(exit_year, year):
+    """Units (villages or counties) with an exit year in (0, ``year``]: out
+    by the end of ``year`` (0: not exited). Arrays broadcast."""
+    return (exit_year > 0) & (exit_year <= year)
+
+
 def exited_share(exit_year: xr.DataArray, poor: xr.DataArray | None, dim: str,
                  year: int) -> xr.DataArray:
     """Share of the poor units (villages or counties) with an exit year in
@@ -95,7 +101,7 @@ def exited_share(exit_year: xr.DataArray, poor: xr.DataArray | None, dim: str,
     n = int(flag.sum())
     if n == 0:
         return xr.full_like(exit_year.isel({dim: 0}), np.nan, dtype=float).drop_vars(dim)
-    exited = ((exit_year > 0) & (exit_year <= year) & flag).sum(dim)
+    exited = (exited_by(exit_year, year) & flag).sum(dim)
     return exited / n
 
 
