@@ -284,7 +284,8 @@ class Simulation:
             # in_effect takes result.in_effect of each county's due enrolments
             self.backlog_counts[j] = result.backlog[:, q].astype(np.int64)
             if len(due[q]) > len(new[j]):  # last year's backlog came first
-                started[j] = np.sort(started[j])
+                # a few sorted runs: the stable sort (timsort) merges them in linear time
+                started[j] = np.sort(started[j], kind="stable")
             # those starting now already hold this year (enrolled this year, or
             # carried from last year with last year + 1)
             if len(self.backlog[j]):

@@ -318,7 +318,8 @@ def first_k(priority: np.ndarray, tie: np.ndarray, k: int) -> np.ndarray:
     need = k - len(below)
     if need < len(at):
         at = at[np.argsort(tie[at], kind="stable")[:need]]
-    return np.sort(np.concatenate([below, at]))
+    # two sorted runs: the stable sort (timsort) merges them in linear time
+    return np.sort(np.concatenate([below, at]), kind="stable")
 
 
 class VillageProgramme(Programme):
