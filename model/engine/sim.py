@@ -46,6 +46,7 @@ import time
 
 import numpy as np
 
+from model.allocator import keep_freed_arrays
 from model.engine.attribution import attribute_exits, reached_by_group
 from model.engine.bookkeeping import EMPTY, coverage_at
 from model.engine.codes import ALL_GUARANTEES, BATCHES, EXIT
@@ -130,6 +131,7 @@ class Simulation:
                  scale: float = 1.0):
         if not 0.0 < scale <= 1.0:
             raise ValueError(f"scale = {scale!r}: expected a share in (0, 1]")
+        keep_freed_arrays()  # registry-size temporaries reuse freed memory
         self.reg, self.params, self.seed, self.scale = registry, params, int(seed), float(scale)
         self.base_year, self.end_year = registry.base_year, int(end_year)
         if self.end_year <= self.base_year:

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from model.allocator import keep_freed_arrays
 from model.errors import PovsimError, close_match
 from model.registry import draws, ipf
 from model.registry.files import read_utf8
@@ -393,6 +394,7 @@ def build(spec: dict[str, Any], source: str = "spec", scale: float = 1.0) -> Reg
         For a bad spec: unknown key, wrong type, inconsistent counts.
     """
     check_keys(spec, TOP, source, "")
+    keep_freed_arrays()  # the build's registry-size temporaries reuse freed memory
     spec = scale_spec(spec, scale, source)
     fitted, table, cs = fit_table(spec, source)
     assume = _assumptions(spec, source)

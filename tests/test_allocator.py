@@ -1,0 +1,32 @@
+"""The allocator setting (model/allocator.py): in force once per process on
+glibc, off when the environment asks, and without effect on results (the
+behaviour digest runs with it on)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+CODE = "from model.allocator import keep_freed_arrays as k; print(k(), k())"
+
+
+def _run(env_value):
+    env = {"PATH": ""} if env_value is None else {"PATH": "", "POVSIM_KEEP_FREED": env_value}
+    out = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True,
+                         env={**env, "PYTHONPATH": ":".join(sys.path)}, check=True)
+    return out.stdout.split()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
+def test_in_force_once_per_process_on_glibc():
+    import ctypes
+
+    if not hasattr(ctypes.CDLL(None), "mallopt"):
+        pytest.skip("not glibc")
+    assert _run(None) == ["True", "True"]
+
+
+def test_the_environment_turns_it_off():
+    assert _run("0") == ["False", "False"]
