@@ -4,8 +4,8 @@ A simulated year allocates and frees dozens of arrays of registry size
 (index lists, masks, per-household temporaries). glibc hands every block over
 32 MB to ``mmap`` and returns it to the system when it is freed, so each new
 array of registry size starts on fresh pages, and the page faults cost system
-time out of proportion to the work (at 1e7 households, about a second of
-system time per simulated year of the national scenario). Raising glibc's
+time out of proportion to the work (the national scenario at full scale,
+2015-2020: 29.3 s without this setting, 26.9 s with it). Raising glibc's
 mmap and trim thresholds keeps such blocks on the heap, where the next year's
 arrays reuse them; the memory a run holds at its peak is unchanged.
 

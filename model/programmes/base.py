@@ -318,7 +318,8 @@ def first_k(priority: np.ndarray, tie: np.ndarray, k: int) -> np.ndarray:
     need = k - len(below)
     if need < len(at):
         at = at[np.argsort(tie[at], kind="stable")[:need]]
-    # two sorted runs: the stable sort (timsort) merges them in linear time
+    # below is one sorted run (and at too when all of it is taken): the stable
+    # sort (timsort) merges runs in linear time
     return np.sort(np.concatenate([below, at]), kind="stable")
 
 
