@@ -30,18 +30,23 @@ THRESHOLD = 1 << 30
 _done: bool | None = None
 
 
+def glibc_mallopt():
+    """glibc's ``mallopt``, or None where the C library is not glibc."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return getattr(ctypes.CDLL(None), "mallopt", None)
+    except OSError:
+        return None
+
+
 def keep_freed_arrays() -> bool:
     """Ask glibc to serve blocks up to :data:`THRESHOLD` from the heap and to
     keep that much freed memory; once per process. True when it is in force."""
     global _done
     if _done is None:
-        _done = False
-        if sys.platform.startswith("linux") and os.environ.get("POVSIM_KEEP_FREED", "1") != "0":
-            try:
-                libc = ctypes.CDLL(None)
-                mallopt = libc.mallopt
-            except (OSError, AttributeError):  # not glibc
-                return False
-            _done = bool(mallopt(_M_MMAP_THRESHOLD, THRESHOLD)
-                         and mallopt(_M_TRIM_THRESHOLD, THRESHOLD))
+        mallopt = glibc_mallopt()
+        _done = (mallopt is not None and os.environ.get("POVSIM_KEEP_FREED", "1") != "0"
+                 and bool(mallopt(_M_MMAP_THRESHOLD, THRESHOLD))
+                 and bool(mallopt(_M_TRIM_THRESHOLD, THRESHOLD)))
     return _done

@@ -9,24 +9,21 @@ import sys
 
 import pytest
 
+from model.allocator import glibc_mallopt
+
 CODE = "from model.allocator import keep_freed_arrays as k; print(k(), k())"
 
 
-def _run(env_value):
-    env = {"PATH": ""} if env_value is None else {"PATH": "", "POVSIM_KEEP_FREED": env_value}
+def _run(**env):
     out = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True,
                          env={**env, "PYTHONPATH": ":".join(sys.path)}, check=True)
     return out.stdout.split()
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
+@pytest.mark.skipif(glibc_mallopt() is None, reason="glibc only")
 def test_in_force_once_per_process_on_glibc():
-    import ctypes
-
-    if not hasattr(ctypes.CDLL(None), "mallopt"):
-        pytest.skip("not glibc")
-    assert _run(None) == ["True", "True"]
+    assert _run() == ["True", "True"]
 
 
 def test_the_environment_turns_it_off():
-    assert _run("0") == ["False", "False"]
+    assert _run(POVSIM_KEEP_FREED="0") == ["False", "False"]
