@@ -53,6 +53,7 @@ from model.engine.codes import ALL_GUARANTEES, BATCHES, EXIT
 from model.engine.context import Context, YearParams
 from model.engine.delivery import Carry, deliver, settings_from_params
 from model.engine.delivery_order import in_effect
+from model.engine.initial_income import split_base_year
 from model.engine.kernels import income_update
 from model.engine.record import (
     DELIVERY_COLUMNS,
@@ -142,6 +143,13 @@ class Simulation:
         names = [p.name for p in self.programmes if p.level == "household"]
         village_names = [p.name for p in self.programmes if p.level == "village"]
         self.state = State.initial(registry, names, village_names)
+        if params.scalar("income_initial_shocks", self.base_year):
+            h = registry.households
+            self.state.market_base, self.state.z = split_base_year(
+                h["market_income"], 2 * h["registered"].astype(np.int64) + (h["labourers"] > 0),
+                h["hh_id"], self.seed, self.base_year,
+                params.scalar("income_sigma_persistent", self.base_year),
+                params.scalar("income_sigma_transitory", self.base_year))
         self.n_groups = registry.n_counties * len(CATEGORIES)
         self._schooling_key = None
         self._tally_chunks = None

@@ -1,0 +1,83 @@
+"""The base year's income shocks: a registry's incomes are a cross-section
+that already holds each household's current persistent and transitory
+shocks.
+
+The income kernel (:func:`model.engine.kernels.income_update`) multiplies a
+household's base market income by ``exp(z + e - (sigma_p**2 + sigma_t**2) / 2)``
+each year, with ``z`` the persistent AR(1) shock and ``e`` the transitory one.
+A registry's market incomes are observed in the base year, so they already
+contain that year's shocks. Starting ``z`` at 0 with the observed income as
+the base would add the shocks' variance on top of the observed spread: the
+spread of log income would grow each year towards the sum of both, and the
+lower tail with it. :func:`split_base_year` instead splits each observed log
+income ``x`` into a base and the shocks, drawn from their distribution given
+``x``, within groups of households (registered or not, with or without
+labour), so that the spread of incomes stays what the registry says.
+
+Within a group with mean ``mu`` and variance ``V`` of log market income
+(households with market income), the shocks ``w = z + e`` have variance
+``s2 = sigma_p**2 + sigma_t**2`` and, given ``x``, the normal distribution with
+mean ``r * (x - mu)`` and variance ``s2 * (1 - r)``, ``r = min(s2 / V, 1)``
+(the shocks' share of the spread). The persistent part given ``w`` is normal
+with mean ``sigma_p**2 / s2 * w`` and variance ``sigma_p**2 * sigma_t**2 / s2``.
+The base is ``x - w + s2 / 2``, so that the kernel's mean shift gives back the
+observed income in the base year.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model.random import Stream, hash_id_np, normal_pair_np, year_key
+
+
+def split_base_year(market_income: np.ndarray, groups: np.ndarray, hh_id: np.ndarray,
+                    seed: int, base_year: int, sigma_persistent: float,
+                    sigma_transitory: float) -> tuple[np.ndarray, np.ndarray]:
+    """Base market income and persistent shock of every household.
+
+    Parameters
+    ----------
+    market_income : float32 array (n,)
+        Observed per-capita market income in the base year (yuan/person/year).
+    groups : int array (n,)
+        Group of each household (small non-negative integers); the spread is
+        measured within a group.
+    hh_id : int64 array (n,)
+        Household ids (the counter of the draws).
+    seed, base_year : int
+        Run seed and the registry's base year. The split is of the year
+        before the base year (the key of its draws: stream INCOME of that
+        year, which the income update, from the base year on, never uses).
+    sigma_persistent, sigma_transitory : float
+        Stationary standard deviations of the persistent and transitory log
+        shocks (log points).
+
+    Returns
+    -------
+    base : float32 array (n,)
+        Base market income (yuan/person/year); 0 where the market income is 0.
+    z : float32 array (n,)
+        Persistent log shock of the year before the base year; the base
+        year's update moves it on like any other year's.
+    """
+    sp2, st2 = float(sigma_persistent) ** 2, float(sigma_transitory) ** 2
+    s2 = sp2 + st2
+    n1, n2 = normal_pair_np(hash_id_np(year_key(seed, Stream.INCOME, base_year - 1), hh_id))
+    base = market_income.astype(np.float64)
+    z = np.zeros(len(base))
+    if s2 <= 0.0:
+        return market_income.astype(np.float32), z.astype(np.float32)
+    positive = base > 0
+    x = np.log(np.where(positive, base, 1.0))
+    for g in np.unique(groups[positive]):
+        members = np.flatnonzero(positive & (groups == g))
+        if len(members) < 2:
+            continue
+        xg = x[members]
+        mu, var = xg.mean(), xg.var()
+        r = min(s2 / var, 1.0) if var > 0 else 1.0
+        w = r * (xg - mu) + np.sqrt(s2 * (1.0 - r)) * n1[members]
+        z[members] = sp2 / s2 * w + np.sqrt(sp2 * st2 / s2) * n2[members]
+        base[members] = np.exp(xg - w + 0.5 * s2)
+    return base.astype(np.float32), z.astype(np.float32)
