@@ -249,6 +249,13 @@ def test_identification_flags_flat_profiles():
     assert fitting.identified(prof) == {"flat": False, "steep": True}
 
 
+def test_a_profile_that_never_moves_marks_a_parameter_without_effect():
+    prof = {"none": (np.array([0, 1, 2.0]), np.array([7.5, 7.5, 7.5])),
+            "tiny": (np.array([0, 1, 2.0]), np.array([7.5, 7.5 + 1e-9, 7.5])),
+            "failed": (np.array([0, 1.0]), np.array([np.nan, np.nan]))}
+    assert fitting.without_effect(prof) == ["none"]
+
+
 # ---------------------------------------------------------------- baselines
 
 def test_baselines_on_hand_made_series():
@@ -547,6 +554,26 @@ def test_profile_varies_one_parameter_at_a_time(small_fit):
     # cannot before any station
     ident = fitting.identified(prof)
     assert ident["income_sigma_transitory"] and not ident["photovoltaic.build_months"]
+    assert fitting.without_effect(prof) == ["photovoltaic.build_months"]
+
+
+def test_a_parameter_without_effect_keeps_its_start_value(tmp_path):
+    """The search may leave a parameter the moments do not depend on
+    anywhere in its prior; the fit's optimum holds it at the value the fit
+    started from, and says so."""
+    path = _targets(tmp_path, RUYUAN)
+    done = calibrate(path, trials=2, seeds=1, scale=0.5, workers=1, name="held",
+                     fits=tmp_path / "fits", study_dir=tmp_path / "study", profile_points=1,
+                     band_seeds=0, progress=False, echo=lambda *a: None)
+    data = posterior.read_fit(done.fit_path)
+    held = data["fit"]["held_at_start"]
+    assert "photovoltaic.build_months" in held
+    scenario = fitting.problem_scenario(load_targets(path), 0.5)
+    start = fitting.declared_values(scenario, fitting.free_parameters(scenario))
+    for name in held:
+        assert data["parameters"][name] == pytest.approx(start[name])
+    report = (tmp_path / "fits" / "held" / "fit.md").read_text(encoding="utf-8")
+    assert "held at its start value" in report
 
 
 def test_posterior_run_uses_vector_i_mod_n(small_fit, tmp_path):

@@ -158,6 +158,14 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
             if lowest is not None and lowest["distance"] < best_trial.value:
                 best, best_from = dict(lowest["parameters"]), (f"draw: chain {lowest['chain']}, "
                                                                f"step {lowest['step']}")
+        # a parameter the moments do not depend on (it acts only after the
+        # fitted years) is not fitted: the optimum keeps the value the fit
+        # started from, not wherever the search left it; the draws still
+        # spread it over its prior
+        held = fitting.without_effect(prof) if prof is not None else []
+        declared = fitting.declared_values(scenario, free)
+        for n in held:
+            best[n] = declared[n]
         # the optimum's moments as this code simulates them: a resumed study's
         # trials may have run on earlier code, and the fit file must hold what
         # its regression guard (tests/test_committed_fits.py) will find
@@ -205,6 +213,8 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
         provenance["mcmc_evaluations"] = chain.evaluations
     if ident is not None:
         provenance["not_identified"] = [n for n, ok in ident.items() if not ok]
+    if held:
+        provenance["held_at_start"] = held
     fit_path = fits / f"{name}.toml"
     description = (f"fitted to {provenance['targets']} ({len(targets.fitted)} moments) at scale "
                    f"{scenario.scale:g}, {len(seed_list)} seeds, {provenance['trials']} trials")

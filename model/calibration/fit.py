@@ -486,5 +486,13 @@ def identified(profile_: dict[str, tuple[np.ndarray, np.ndarray]],
     return out
 
 
+def without_effect(profile_: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[str]:
+    """Parameters the fitted moments do not depend on at all: every point of
+    the profile gives the same distance (same seeds, so a parameter that acts
+    only after the fitted years changes nothing, to the last bit)."""
+    return [name for name, (_, d) in profile_.items()
+            if d.size > 1 and np.all(np.isfinite(d)) and np.all(d == d[0])]
+
+
 def to_json(values: dict) -> str:
     return json.dumps({k: float(v) for k, v in values.items()}, sort_keys=True)

@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from model.calibration.fit import FAILED_DISTANCE, Free  # noqa: E402
+from model.calibration.fit import FAILED_DISTANCE, Free, without_effect  # noqa: E402
 
 
 def _num(x: float, digits: int = 4) -> str:
@@ -67,6 +67,7 @@ MOMENT_HEAD = ["moment", "year", "unit", "observed ± sd", "simulated ± seed sd
 def parameter_rows(free: list[Free], best: dict, accepted: list[dict],
                    ident: dict[str, bool] | None, prof: dict | None) -> list[list[str]]:
     rows = []
+    held = set(without_effect(prof)) if prof is not None else set()
     for f in free:
         values = [a["parameters"][f.name] for a in accepted] or [best[f.name]]
         span = "-"
@@ -75,6 +76,8 @@ def parameter_rows(free: list[Free], best: dict, accepted: list[dict],
             d = d[np.isfinite(d) & (d < FAILED_DISTANCE)]
             span = _num(float(d.max() - d.min()), 3) if d.size else "-"
         flag = "-" if ident is None else ("yes" if ident.get(f.name) else "NO (flat)")
+        if f.name in held:
+            flag = "NO (no effect: held at its start value)"
         rows.append([f.name, f"{_num(f.low)} - {_num(f.high)} ({'log' if f.log else 'linear'})",
                      _num(best[f.name]), f"{_num(min(values))} - {_num(max(values))}", span, flag])
     return rows
