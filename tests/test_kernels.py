@@ -252,6 +252,16 @@ def test_first_k_equals_lexsort(k):
     tie = rng.integers(0, 2**63, 100, dtype=np.int64).astype(np.uint64)
     expected = np.sort(np.lexsort((tie, priority))[:k])
     np.testing.assert_array_equal(first_k(priority, tie, k), expected)
+    asked = []
+
+    def tie_of(positions):
+        asked.append(len(positions))
+        return tie[positions]
+
+    # keys asked for on demand give the same choice, and only tied places ask
+    np.testing.assert_array_equal(first_k(priority, tie_of, k), expected)
+    kth = np.sort(priority)[k - 1]
+    assert sum(asked) <= (priority == kth).sum()
 
 
 def test_first_in_group_matches_numpy_reference():

@@ -286,7 +286,13 @@ def select(ctx: Context, stream: int, candidates: np.ndarray, capacity: float, o
     if enough:
         return candidates
     key = year_key(ctx.seed, Stream.TARGETING + 16 * stream, ctx.year)
-    tie = hash_ids(key, ctx.reg.households["hh_id"][candidates])
+    ids = ctx.reg.households["hh_id"]
+
+    def tie(positions):
+        """Tie-break keys of the candidates at ``positions``: only the
+        households whose priority ties need them, so few are hashed."""
+        return hash_ids(key, ids[candidates[positions]])
+
     if order == POOREST_FIRST:
         priority = ctx.st.income[candidates]
     elif order == CLOSEST_FIRST:
@@ -298,17 +304,18 @@ def select(ctx: Context, stream: int, candidates: np.ndarray, capacity: float, o
     first = first_k(priority, tie, k)
     if unit == "households":
         return candidates[first]
-    ranked = first[np.lexsort((tie[first], priority[first]))]
+    ranked = first[np.lexsort((tie(first), priority[first]))]
     people = np.cumsum(size[candidates[ranked]], dtype=np.int64)
     return np.sort(candidates[ranked[people <= capacity]])
 
 
-def first_k(priority: np.ndarray, tie: np.ndarray, k: int) -> np.ndarray:
+def first_k(priority: np.ndarray, tie, k: int) -> np.ndarray:
     """Positions of the ``k`` smallest ``(priority, tie)`` pairs, in O(n).
 
     Everything strictly below the k-th smallest priority is taken; the rest
     of the places go to the households at that priority with the smallest
-    tie-break keys.
+    tie-break keys. ``tie`` is the array of keys, or a function returning
+    the keys of the positions it is given (only the tied ones are asked for).
     """
     if k <= 0:
         return np.zeros(0, np.int64)
@@ -317,7 +324,8 @@ def first_k(priority: np.ndarray, tie: np.ndarray, k: int) -> np.ndarray:
     at = np.flatnonzero(priority == kth)
     need = k - len(below)
     if need < len(at):
-        at = at[np.argsort(tie[at], kind="stable")[:need]]
+        keys = tie(at) if callable(tie) else tie[at]
+        at = at[np.argsort(keys, kind="stable")[:need]]
     # below is one sorted run (and at too when all of it is taken): the stable
     # sort (timsort) merges runs in linear time
     return np.sort(np.concatenate([below, at]), kind="stable")
