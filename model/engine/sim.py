@@ -145,11 +145,13 @@ class Simulation:
         self.state = State.initial(registry, names, village_names)
         if params.scalar("income_initial_shocks", self.base_year):
             h = registry.households
-            self.state.market_base, self.state.z = split_base_year(
-                h["market_income"], 2 * h["registered"].astype(np.int64) + (h["labourers"] > 0),
-                h["hh_id"], self.seed, self.base_year,
-                params.scalar("income_sigma_persistent", self.base_year),
-                params.scalar("income_sigma_transitory", self.base_year))
+            groups = (h["labourers"] > 0).view(np.int8)
+            groups += 2 * h["registered"].astype(np.int8)
+            split_base_year(h["market_income"], groups, h["hh_id"], self.seed, self.base_year,
+                            params.scalar("income_sigma_persistent", self.base_year),
+                            params.scalar("income_sigma_transitory", self.base_year),
+                            self.state.market_base, self.state.z)
+            del groups
         self.n_groups = registry.n_counties * len(CATEGORIES)
         self._schooling_key = None
         self._tally_chunks = None
