@@ -125,9 +125,13 @@ ASSUMPTIONS = {
 }
 ASSUMPTION_KEYS = {key: (_SHARES if isinstance(value, list) else _SHARE)
                    for key, value in ASSUMPTIONS.items()}
-INCOME = {"labour": dict, "no_labour": dict, "source": str}
+INCOME = {"labour": dict, "no_labour": dict, "source": str, "rural": dict}
 INCOME_GROUP = {"below_line": Key(_NUMBER, 0, 1, low_open=True),
-                "mean": Key(_NUMBER, 0, 100, "x the line", low_open=True)}
+                "mean": Key(_NUMBER, 0, 100, "x the line", low_open=True),
+                "shape": str}
+INCOME_RURAL = {"incidence": Key(_NUMBER, 0, 1, low_open=True),
+                "mean": Key(_NUMBER, 0, 1000, "x the line", low_open=True)}
+INCOME_SHAPES = ("lognormal", "rural_tail")
 NEAR_POOR = {"households_per_registered": Key(_NUMBER, 0, 100, "households"),
              "income_ratio": Key(list, 1, 100, "x the line"),
              "category_weights": dict, "source": str}
@@ -706,23 +710,77 @@ def lognormal_from_margins(below_line: float, mean: float, where: str) -> tuple[
     return -sigma * z, sigma
 
 
-def income_margins(spec: dict, source: str) -> dict[str, tuple[float, float]]:
-    """The spec's ``[income]`` table checked: ``{"labour": (mu, sigma), "no_labour": ...}``."""
+def truncated_lognormal_mean(mu: float, sigma: float, above: bool) -> float:
+    """Mean of a log-normal ``exp(N(mu, sigma**2))`` above 1 (``above``) or
+    below it."""
+    from scipy.special import ndtr
+
+    tail = ndtr(mu / sigma) if above else ndtr(-mu / sigma)
+    part = ndtr((mu + sigma**2) / sigma) if above else ndtr(-(mu + sigma**2) / sigma)
+    return float(np.exp(mu + sigma**2 / 2) * part / tail)
+
+
+def rural_tail_from_margins(below_line: float, mean: float, rural: tuple[float, float],
+                            where: str) -> tuple[float, float, float, float]:
+    """``(below_line, mu, sigma, mu_above)`` of a two-part income (in
+    multiples of the line): below the line, the rural population's
+    log-normal ``(mu, sigma)`` cut at 1 (the poor are its lower tail); above
+    it, a log-normal of the same ``sigma`` cut at 1, whose location
+    ``mu_above`` gives the group its ``mean``."""
+    from scipy.optimize import brentq
+
+    if not 0 < below_line < 1 or not mean > 0:
+        raise PovsimError(f"{where}: below_line = {below_line!r}, mean = {mean!r}: expected a "
+                          "share strictly between 0 and 1 and a mean above 0")
+    mu, sigma = rural
+    below = truncated_lognormal_mean(mu, sigma, above=False)
+    need = (mean - below_line * below) / (1.0 - below_line)
+    if need <= truncated_lognormal_mean(-8.0 * sigma, sigma, above=True):
+        raise PovsimError(f"{where}: shape = 'rural_tail', below_line = {below_line}, mean = "
+                          f"{mean}: the rural tail's poor average {below:.3f} x the line, so "
+                          f"the mean must be above {below_line * below + (1 - below_line):.3f}")
+    mu_above = brentq(lambda m: truncated_lognormal_mean(m, sigma, above=True) - need,
+                      -8.0 * sigma, 20.0)
+    return below_line, mu, sigma, float(mu_above)
+
+
+def income_margins(spec: dict, source: str) -> dict[str, tuple]:
+    """The spec's ``[income]`` table checked: by group (``labour``,
+    ``no_labour``), ``("lognormal", mu, sigma)`` or ``("rural_tail",
+    below_line, mu, sigma, mu_above)`` (:func:`rural_tail_from_margins`)."""
     table = spec.get("income")
     if table is None:
         raise PovsimError(f"{source}: missing table [income] (base-year market income: "
                           "labour = { below_line = ..., mean = ... } and no_labour = ...)")
     check_keys(table, INCOME, source, "income")
+    rural = None
+    if "rural" in table:
+        check_keys(table["rural"], INCOME_RURAL, source, "income.rural")
+        for key in INCOME_RURAL:
+            if key not in table["rural"]:
+                raise PovsimError(f"{source}: income.rural: missing '{key}'")
+        rural = lognormal_from_margins(float(table["rural"]["incidence"]),
+                                       float(table["rural"]["mean"]), f"{source}: income.rural")
     out = {}
     for group in ("labour", "no_labour"):
         if group not in table:
             raise PovsimError(f"{source}: [income] needs '{group}' = {{ below_line = share, "
                               "mean = multiple of the line }")
         check_keys(table[group], INCOME_GROUP, source, f"income.{group}")
-        for key in INCOME_GROUP:
+        for key in ("below_line", "mean"):
             if key not in table[group]:
                 raise PovsimError(f"{source}: income.{group}: missing '{key}'")
-        out[group] = lognormal_from_margins(float(table[group]["below_line"]),
-                                            float(table[group]["mean"]),
-                                            f"{source}: income.{group}")
+        shape = table[group].get("shape", "lognormal")
+        where = f"{source}: income.{group}"
+        below, mean = float(table[group]["below_line"]), float(table[group]["mean"])
+        if shape not in INCOME_SHAPES:
+            raise PovsimError(f"{where}: shape = {shape!r}: expected one of "
+                              f"{', '.join(INCOME_SHAPES)}" + close_match(shape, INCOME_SHAPES))
+        if shape == "lognormal":
+            out[group] = ("lognormal", *lognormal_from_margins(below, mean, where))
+        elif rural is None:
+            raise PovsimError(f"{where}: shape = 'rural_tail' needs [income] rural = "
+                              "{ incidence = share below the line, mean = multiple of the line }")
+        else:
+            out[group] = ("rural_tail", *rural_tail_from_margins(below, mean, rural, where))
     return out

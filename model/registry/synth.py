@@ -192,15 +192,36 @@ def _exact_extra(rng: np.random.Generator, room: np.ndarray, need: int,
     return extra
 
 
+def _income_draw(rng: np.random.Generator, shape: tuple):
+    """A function drawing ``k`` incomes (multiples of the line) of a group's
+    shape (:func:`model.registry.spec.income_margins`)."""
+    if shape[0] == "lognormal":
+        return lambda k: rng.lognormal(shape[1], shape[2], k)
+    from scipy.special import ndtr, ndtri
+
+    below_line, mu, sigma, mu_above = shape[1:]
+    cut_below, cut_above = ndtr(-mu / sigma), ndtr(-mu_above / sigma)
+
+    def draw(k):
+        """Below the line with probability ``below_line``: the rural
+        log-normal cut at 1; else the log-normal above 1 (inverse CDF)."""
+        is_below = rng.random(k) < below_line
+        u = rng.random(k)
+        z = np.where(is_below, ndtri(u * cut_below), ndtri(cut_above + u * (1.0 - cut_above)))
+        return np.exp(np.where(is_below, mu, mu_above) + sigma * z)
+
+    return draw
+
+
 def _market_income(rng: np.random.Generator, labour: np.ndarray, reg: np.ndarray,
                    shapes: dict, pool_range: tuple[float, float], line: float) -> np.ndarray:
-    """Base-year market income (yuan per person, float32): log-normal multiples of
-    ``line`` for the registered (with labour first, then without), uniform in
+    """Base-year market income (yuan per person, float32): multiples of ``line``
+    of each group's shape for the registered (with labour first, then without), uniform in
     ``pool_range`` for the pool; each call draws in household order, a piece
     at a time, and each household's multiple goes straight to its income."""
     out = np.empty(len(reg), np.float32)
-    groups = [(labour & reg, lambda k: rng.lognormal(*shapes["labour"], k)),
-              (~labour & reg, lambda k: rng.lognormal(*shapes["no_labour"], k))]
+    groups = [(labour & reg, _income_draw(rng, shapes["labour"])),
+              (~labour & reg, _income_draw(rng, shapes["no_labour"]))]
     if not reg.all():
         groups.append((~reg, lambda k: rng.uniform(*pool_range, k)))
     for mask, draw in groups:
