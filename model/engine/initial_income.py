@@ -42,35 +42,11 @@ from model.random import Stream, hash_id, hash_id_np, normal_pair, normal_pair_n
 
 
 def split_base_year_numpy(market_income: np.ndarray, groups: np.ndarray, hh_id: np.ndarray,
-                    seed: int, base_year: int, sigma_persistent: float,
-                    sigma_transitory: float) -> tuple[np.ndarray, np.ndarray]:
-    """Reference of :func:`split_base_year` (numpy, exact normals).
-
-    Parameters
-    ----------
-    market_income : float32 array (n,)
-        Observed per-capita market income in the base year (yuan/person/year).
-    groups : int array (n,)
-        Group of each household (small non-negative integers); the spread is
-        measured within a group.
-    hh_id : int64 array (n,)
-        Household ids (the counter of the draws).
-    seed, base_year : int
-        Run seed and the registry's base year. The split is of the year
-        before the base year (the key of its draws: stream INCOME of that
-        year, which the income update, from the base year on, never uses).
-    sigma_persistent, sigma_transitory : float
-        Stationary standard deviations of the persistent and transitory log
-        shocks (log points).
-
-    Returns
-    -------
-    base : float32 array (n,)
-        Base market income (yuan/person/year); 0 where the market income is 0.
-    z : float32 array (n,)
-        Persistent log shock of the year before the base year; the base
-        year's update moves it on like any other year's.
-    """
+                          seed: int, base_year: int, sigma_persistent: float,
+                          sigma_transitory: float) -> tuple[np.ndarray, np.ndarray]:
+    """Reference of :func:`split_base_year` (numpy: exact ``log``, ``exp`` and
+    normals, two-pass variances), same arguments (without ``base`` and ``z``)
+    and results, new arrays."""
     sp2, st2 = float(sigma_persistent) ** 2, float(sigma_transitory) ** 2
     s2 = sp2 + st2
     n1, n2 = normal_pair_np(hash_id_np(year_key(seed, Stream.INCOME, base_year - 1), hh_id))
