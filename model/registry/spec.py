@@ -29,7 +29,11 @@ A spec is a TOML file (``model/registry/specs/*.toml``). Its keys, checked here,
     by labour (``labour`` and ``no_labour``), each given by two margins,
     ``below_line`` (share of households below the identification line) and
     ``mean`` (mean as a multiple of that line), with its ``source``
-    (:func:`lognormal_from_margins`).
+    (:func:`lognormal_from_margins`). A group may set ``shape =
+    "rural_tail"`` instead: below the line, the rural population's log-normal
+    (``rural = { incidence, mean }``, its share below the line and its mean)
+    cut at the line; above it, the same spread placed to give the group's
+    mean (:func:`rural_tail_from_margins`).
 ``[near_poor]``
     Optional pool of unregistered households just above the line.
 ``[villages]``
