@@ -533,6 +533,13 @@ def test_a_refit_can_start_from_an_earlier_fit(small_fit, tmp_path):
     for trial, values in zip(trials[1:], warm, strict=True):
         assert trial.params == pytest.approx(values)
     assert again.distance <= min(t.value for t in trials) + 1e-9
+    # resuming that study with --start-from again would drop the vectors
+    # silently: it is refused, and says what to do
+    with pytest.raises(PovsimError, match="already holds .* trials: drop --start-from"):
+        calibrate(path, trials=len(trials) + 1, seeds=1, scale=0.5, workers=1, name="again",
+                  fits=tmp_path / "fits", study_dir=tmp_path / "study", profile_points=0,
+                  band_seeds=0, start_from=done.fit_path, resume=True, progress=False,
+                  echo=lambda *a: None)
     assert "--start-from" in posterior.read_fit(again.fit_path)["fit"]["sampler"]
 
 

@@ -23,6 +23,7 @@ from model.calibration import fit as fitting
 from model.calibration import mcmc, posterior, report
 from model.calibration import moments as mom
 from model.calibration.targets import Targets, load_targets
+from model.errors import PovsimError
 from model.scenario import Scenario, load_scenario
 
 
@@ -119,6 +120,12 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
         warm = fitting.warm_start(posterior.read_fit(posterior.find_fit(str(start_from), fits)),
                                   free, fitting.declared_values(scenario, free))
     study = fitting.open_study(study_dir / "study.journal", name, config, resume)
+    held_trials = len(study.get_trials(deepcopy=False))
+    if warm and held_trials:
+        raise PovsimError(f"--start-from {start_from}: it seeds a new study, but "
+                          f"{study_dir / 'study.journal'} already holds {held_trials} trials: "
+                          "drop --start-from to continue that study with --resume, or pass "
+                          "another --name")
     before = len(fitting.completed(study))
     workers = workers or runs.cores()
     moments = targets.moments
