@@ -114,16 +114,25 @@ def split_base_year(market_income: np.ndarray, groups: np.ndarray, hh_id: np.nda
     n_groups = int(groups.max()) + 1 if len(groups) else 0
     sums = np.zeros((n_groups, 3))
     group_log_moments(market_income, groups, sums)
-    count = sums[:, 0]
-    split = count >= 2
-    mu = np.where(split, sums[:, 1] / np.maximum(count, 1), 0.0)
-    var = np.where(split, sums[:, 2] / np.maximum(count, 1) - mu**2, 0.0)
-    ratio = np.where(var > 0, np.minimum(s2 / np.where(var > 0, var, 1.0), 1.0), 1.0)
-    ratio = np.where(split, ratio, -1.0)   # -1: the group is too small to split
+    count, total, squares = sums.T
+    mu = total / np.maximum(count, 1)
+    var = squares / np.maximum(count, 1) - mu**2
+    # the shocks' share of the spread, all of it when the group has none;
+    # -1 marks a group too small to split
+    ratio = np.where(count >= 2, np.minimum(s2 / np.maximum(var, 1e-300), 1.0), -1.0)
     sd_w = np.sqrt(s2 * np.maximum(1.0 - ratio, 0.0))
     split_shocks(market_income, groups, hh_id, year_key(seed, Stream.INCOME, base_year - 1),
                  mu, ratio, sd_w, sp2 / s2, np.sqrt(sp2 * st2 / s2), 0.5 * s2, base, z)
     return base, z
+
+
+def income_groups(households: dict) -> np.ndarray:
+    """Group of each household for the split (int8): registered or not
+    (the pool is drawn apart), with or without labour (their incomes are
+    drawn from separate margins, model/registry/spec.py ``[income]``)."""
+    groups = (households["labourers"] > 0).view(np.int8)
+    groups += 2 * households["registered"].astype(np.int8)
+    return groups
 
 
 @njit(**KERNEL)

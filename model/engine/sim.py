@@ -53,7 +53,7 @@ from model.engine.codes import ALL_GUARANTEES, BATCHES, EXIT
 from model.engine.context import Context, YearParams
 from model.engine.delivery import Carry, deliver, settings_from_params
 from model.engine.delivery_order import in_effect
-from model.engine.initial_income import split_base_year
+from model.engine.initial_income import income_groups, split_base_year
 from model.engine.kernels import income_update
 from model.engine.record import (
     DELIVERY_COLUMNS,
@@ -145,13 +145,11 @@ class Simulation:
         self.state = State.initial(registry, names, village_names)
         if params.scalar("income_initial_shocks", self.base_year):
             h = registry.households
-            groups = (h["labourers"] > 0).view(np.int8)
-            groups += 2 * h["registered"].astype(np.int8)
-            split_base_year(h["market_income"], groups, h["hh_id"], self.seed, self.base_year,
+            split_base_year(h["market_income"], income_groups(h), h["hh_id"], self.seed,
+                            self.base_year,
                             params.scalar("income_sigma_persistent", self.base_year),
                             params.scalar("income_sigma_transitory", self.base_year),
                             self.state.market_base, self.state.z)
-            del groups
         self.n_groups = registry.n_counties * len(CATEGORIES)
         self._schooling_key = None
         self._tally_chunks = None

@@ -313,9 +313,9 @@ def first_k(priority: np.ndarray, tie, k: int) -> np.ndarray:
     """Positions of the ``k`` smallest ``(priority, tie)`` pairs, in O(n).
 
     Everything strictly below the k-th smallest priority is taken; the rest
-    of the places go to the households at that priority with the smallest
-    tie-break keys. ``tie`` is the array of keys, or a function returning
-    the keys of the positions it is given (only the tied ones are asked for).
+    of the places go to the units at that priority with the smallest
+    tie-break keys. ``tie`` returns the keys of the positions it is given:
+    only the tied ones are asked for, so few keys are hashed.
     """
     if k <= 0:
         return np.zeros(0, np.int64)
@@ -324,8 +324,7 @@ def first_k(priority: np.ndarray, tie, k: int) -> np.ndarray:
     at = np.flatnonzero(priority == kth)
     need = k - len(below)
     if need < len(at):
-        keys = tie(at) if callable(tie) else tie[at]
-        at = at[np.argsort(keys, kind="stable")[:need]]
+        at = at[np.argsort(tie(at), kind="stable")[:need]]
     # below is one sorted run (and at too when all of it is taken): the stable
     # sort (timsort) merges runs in linear time
     return np.sort(np.concatenate([below, at]), kind="stable")
@@ -372,10 +371,10 @@ class VillageProgramme(Programme):
         if cap < len(candidates):
             poor = registered_people_by_village(ctx)
             key = year_key(ctx.seed, Stream.TARGETING + 16 * self.stream, ctx.year)
-            tie = hash_ids(key, candidates)
             priority = (np.zeros(len(candidates), np.float32) if uniform
                         else -poor[candidates].astype(np.float32))
-            candidates = candidates[first_k(priority, tie, int(cap))]
+            candidates = candidates[first_k(priority, lambda at: hash_ids(key, candidates[at]),
+                                            int(cap))]
         start[candidates] = p.year
         return candidates
 
