@@ -299,6 +299,51 @@ def test_households_still_waiting_for_delivery_at_the_deadline_are_reported(tmp_
     assert any(w.startswith(line) for w in html_report.contents(tmp_path, "en")["warnings"])
 
 
+def test_income_programmes_still_waiting_for_delivery_are_reported(tmp_path):
+    """Ruyuan with a county office approving 20 households a month: at its
+    2018 deadline many of the industry households enrolled are not yet in
+    effect, and the summary and the HTML report say how many of how many;
+    with instant delivery none waits and nothing is reported."""
+    import dataclasses
+
+    import model
+    from model import results
+    from model.analysis import html_report
+    from model.analysis.compare import INCOME_WAITING_SHARE, income_waiting_at_deadline
+    from model.analysis.report import fmt_number
+
+    base = model.load_scenario("ruyuan")
+    runs_ = {}
+    for name, overlay in (("ruyuan-instant", {"delivery.enabled": 0}),
+                          ("ruyuan-slow-office", {"delivery.approval_per_month": 20})):
+        scenario = dataclasses.replace(base, name=name,
+                                       params=base.params.with_overlay(overlay, "test"))
+        runs_[name] = model.run(scenario, seeds=[0, 1])
+    assert income_waiting_at_deadline(runs_["ruyuan-instant"]) == []
+    slow = {s["programme"]: s for s in income_waiting_at_deadline(runs_["ruyuan-slow-office"])}
+    industry = slow["industry"]
+    run = runs_["ruyuan-slow-office"]
+    backlog = run["delivery_backlog"].sel(year=2018, programme="industry").sum("county")
+    enrolled = run["new_households"].sel(year=slice(None, 2018), programme="industry")
+    assert industry["deadline"] == 2018
+    assert industry["waiting"] == pytest.approx(float(backlog.median("seed")))
+    assert industry["enrolled"] == pytest.approx(
+        float(enrolled.sum(["year", "county"]).median("seed")))
+    assert INCOME_WAITING_SHARE * industry["enrolled"] <= industry["waiting"] <= industry["enrolled"]
+    # programmes granting a guarantee are reported by the other warning
+    assert "housing" not in slow and "medical" not in slow
+
+    cmp = compare.compare(list(runs_.values()))
+    text = report.markdown(cmp)
+    assert "income programmes still waiting for delivery at the deadline" in text
+    line = (f"ruyuan-slow-office: industry: {fmt_number(industry['waiting'])} households "
+            f"waiting at the end of 2018")
+    assert f"- {line}" in text
+    assert "- ruyuan-instant: industry:" not in text
+    results.write_netcdf(cmp, tmp_path / "compare.nc")
+    assert any(w.startswith(line) for w in html_report.contents(tmp_path, "en")["warnings"])
+
+
 def _county_run(exit_years, incidence_2019, poor):
     """A run's county columns: exit years (seed, county) and the 2019
     incidence (seed, county), other years at 1."""

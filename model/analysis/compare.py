@@ -408,6 +408,48 @@ def waiting_at_deadline(ds: xr.Dataset, targets: dict | None = None) -> list[dic
     return out
 
 
+# an income programme's backlog at the deadline is reported from this share of
+# its enrolments to the deadline: below it the delay is the ordinary lag of
+# delivery, not a quota the pipeline cannot absorb
+INCOME_WAITING_SHARE = 0.1
+
+
+def income_waiting_at_deadline(ds: xr.Dataset, targets: dict | None = None) -> list[dict]:
+    """Income programmes with many households still waiting for delivery at
+    the end of the deadline year (the ``zero_by`` target, else the last
+    year): enrolled by then, not yet in effect (``delivery_backlog``), at
+    least :data:`INCOME_WAITING_SHARE` of the households enrolled up to the
+    deadline. The in-year delivery model (visits, approval, funds, build
+    time), not the programme's quota, then limits what the pathway adds to
+    incomes by the deadline. Programmes granting a guarantee are reported by
+    :func:`waiting_at_deadline`; only programmes counted in households.
+
+    Returns one dict per such programme: ``programme``, ``waiting`` and
+    ``enrolled`` (medians over seeds, households) and ``deadline``.
+    """
+    from model.programmes.measures import PROGRAMMES
+
+    if "delivery_backlog" not in ds or "programme_need" not in ds or "new_households" not in ds:
+        return []
+    in_households = {c.name for c in PROGRAMMES if c.unit == "households" and not c.grants}
+    _, deadline = _need_and_deadline(ds, targets, "income_waiting_at_deadline")
+    deadline = min(deadline, int(ds["year"].values[-1]))
+
+    def by_programme(var: xr.DataArray) -> xr.DataArray:
+        var = var.sum([d for d in var.dims if d not in ("seed", "programme")])
+        return var.median("seed") if "seed" in var.dims else var
+
+    waiting = by_programme(ds["delivery_backlog"].sel(year=deadline))
+    enrolled = by_programme(ds["new_households"].sel(year=ds["year"] <= deadline))
+    out = []
+    for prog in waiting["programme"].values:
+        w, e = float(waiting.sel(programme=prog)), float(enrolled.sel(programme=prog))
+        if str(prog) in in_households and w >= 0.5 and w >= INCOME_WAITING_SHARE * e:
+            out.append({"programme": str(prog), "waiting": w, "enrolled": e,
+                        "deadline": int(deadline)})
+    return out
+
+
 def counties_short_of_exit(ds: xr.Dataset, targets: dict | None = None) -> dict | None:
     """Why a plan's poor counties are not all out by its county deadline
     (``counties_exit_by``, else the last year of ``counties_exit_share``,
@@ -570,7 +612,8 @@ COUNTS = ("registered_people_total", "rural_population", "exits_people_total", "
           "cost_total", "exits_by_batch", "reached_by_batch", "quota_by_batch",
           "plan_remaining_people", "gap_people", "registered_end", "exits_sum", "returns_sum",
           "cost_sum", "diff_registered_end", "diff_exits_sum", "diff_returns_sum",
-          "diff_cost_sum", "programme_need", "programme_capacity", "delivery_backlog")
+          "diff_cost_sum", "programme_need", "programme_capacity", "delivery_backlog",
+          "new_households")
 
 
 def full_size(cmp: xr.Dataset) -> xr.Dataset:

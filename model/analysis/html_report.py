@@ -243,10 +243,11 @@ def _scenarios(cmp: xr.Dataset, lang: str) -> list[dict]:
 
 def _plan_warnings(cmp: xr.Dataset, names: list[str], lang: str) -> list[str]:
     """The summary's capacity and delivery warnings, one line each, for the
-    top of the page: what stops households exiting whatever their incomes."""
+    top of the page: what stops households exiting by the deadline."""
     full = compare.full_size(cmp)
     lines = (report.capacity_warnings(full, names, lang)
-             + report.waiting_warnings(full, names, lang))
+             + report.waiting_warnings(full, names, lang)
+             + report.income_waiting_warnings(full, names, lang))
     return [line.removeprefix("- ") for line in lines]
 
 

@@ -27,6 +27,7 @@ from model.analysis.compare import (
     capacity_shortfalls,
     counties_short_of_exit,
     full_size,
+    income_waiting_at_deadline,
     waiting_at_deadline,
 )
 from model.engine.codes import ATTRIBUTION
@@ -207,6 +208,9 @@ def markdown(cmp: xr.Dataset, quota_lines: list[str] | None = None, lang: str = 
     waiting = waiting_warnings(cmp, names, lang)
     if waiting:
         lines += ["", t["waiting_head"], "", t["waiting"], ""] + waiting
+    income_waiting = income_waiting_warnings(cmp, names, lang)
+    if income_waiting:
+        lines += ["", t["income_waiting_head"], "", t["income_waiting"], ""] + income_waiting
     counties = county_lines(cmp, names, lang)
     if counties:
         lines += ["", t["county_head"], "", t["county"], ""] + counties
@@ -241,6 +245,24 @@ def waiting_warnings(cmp: xr.Dataset, names: list[str], lang: str = "en") -> lis
     delivery at the deadline (:func:`model.analysis.compare.waiting_at_deadline`)."""
     return _programme_lines(cmp, names, lang, "delivery_backlog", waiting_at_deadline,
                             "waiting", "waiting_line")
+
+
+def income_waiting_warnings(cmp: xr.Dataset, names: list[str], lang: str = "en") -> list[str]:
+    """One line per scenario and income programme with many households still
+    waiting for delivery at the deadline
+    (:func:`model.analysis.compare.income_waiting_at_deadline`)."""
+    out = []
+    variables = ["programme_need", "delivery_backlog", "new_households"]
+    if any(v not in cmp for v in variables):
+        return out
+    for n in names:
+        run = cmp[variables].sel(scenario=n)
+        for s in income_waiting_at_deadline(run, scenario_targets(cmp, n)):
+            out.append(report_text.TEXT[lang]["income_waiting_line"].format(
+                name=n, programme=s["programme"], deadline=s["deadline"],
+                waiting=fmt_number(s["waiting"]), enrolled=fmt_number(s["enrolled"]),
+                share=fmt_share(s["waiting"] / s["enrolled"])))
+    return out
 
 
 def county_lines(cmp: xr.Dataset, names: list[str], lang: str = "en") -> list[str]:
