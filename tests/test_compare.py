@@ -336,8 +336,9 @@ def test_income_programmes_still_waiting_for_delivery_are_reported(tmp_path):
     cmp = compare.compare(list(runs_.values()))
     text = report.markdown(cmp)
     assert "income programmes still waiting for delivery at the deadline" in text
-    line = (f"ruyuan-slow-office: industry: {fmt_number(industry['waiting'])} households "
-            f"waiting at the end of 2018")
+    line = (f"ruyuan-slow-office: industry: {fmt_number(industry['waiting'])} of the "
+            f"{fmt_number(industry['enrolled'])} households enrolled by 2018 still waiting for "
+            f"delivery at its end")
     assert f"- {line}" in text
     assert "- ruyuan-instant: industry:" not in text
     results.write_netcdf(cmp, tmp_path / "compare.nc")

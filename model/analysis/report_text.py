@@ -67,8 +67,9 @@ TEXT = {
                           "enrolled up to the deadline still not in effect at its end (median "
                           "over seeds): in-year delivery (visits, approval, funds, build time), "
                           "not the quota, limits what they add to incomes by then.",
-        "income_waiting_line": "- {name}: {programme}: {waiting} households waiting at the end "
-                               "of {deadline} ({share} of the {enrolled} enrolled by then).",
+        "income_waiting_line": "- {name}: {programme}: {waiting} of the {enrolled} households "
+                               "enrolled by {deadline} still waiting for delivery at its end "
+                               "({share}).",
         "county_head": "## Poor counties not out by the plan's county deadline",
         "county": "A poor county exits once its registered incidence is below its region's "
                   "line (county_exit.incidence; the west: county_exit.incidence_west). Median "
@@ -139,8 +140,8 @@ TEXT = {
         "income_waiting": "增收项目至期限已纳入的农户中，至期限年末仍有一成或以上尚未实施（各随机"
                           "种子的中位数）：限制其到期增收的是年内实施（走访、审批、资金、建设"
                           "时间），而非项目指标。",
-        "income_waiting_line": "- {name}：{programme} 至{deadline}年末仍有 {waiting} 户待实施"
-                               "（为至该年已纳入 {enrolled} 户的 {share}）。",
+        "income_waiting_line": "- {name}：{programme} 至{deadline}年已纳入的 {enrolled} 户中，"
+                               "年末仍有 {waiting} 户待实施（{share}）。",
         "county_head": "## 贫困县摘帽期限时尚未摘帽的贫困县",
         "county": "贫困县在建档立卡贫困发生率降至所在地区标准以下时摘帽"
                   "（county_exit.incidence；西部：county_exit.incidence_west）。各随机种子的中位数；"
