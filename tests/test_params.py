@@ -28,8 +28,8 @@ def snapshot(p: Parameters) -> dict[str, list]:
 # ---------------------------------------------------------------- lookup by year
 
 @pytest.mark.parametrize("year, expected", [
-    (2010, 2300), (2013, 2736), (2016, 2952), (2017, 2952), (2018, 2995), (2020, 4000),
-    (2035, 4000),  # the last dated value holds on
+    (2010, 2300), (2013, 2736), (2016, 2952), (2017, 3028), (2018, 3105), (2020, 3267),
+    (2035, 3267),  # the last dated value holds on
 ])
 def test_dated_value_on_its_year(params, year, expected):
     assert params.scalar("poverty_line", year) == expected
@@ -306,17 +306,38 @@ def test_resolved_gives_nan_before_first_date(params):
 
 # ---------------------------------------------------------------- data file
 
-def test_poverty_line_equals_data_file(params):
+LAST_DATA_YEAR = 2016  # the data rule: nothing published after it enters the model
+
+
+def test_poverty_line_equals_data_file_to_2016_then_its_projection(params):
+    """Up to 2016 every declared date is a row of the data file and every row
+    is declared; after 2016 the line is the 2016 row indexed by the
+    2013-2016 growth, rounded to the yuan, whatever the file holds later."""
     if not POVERTY_LINE_CSV.is_file():
         pytest.skip(f"{POVERTY_LINE_CSV} is absent")
     with POVERTY_LINE_CSV.open(encoding="utf-8", newline="") as f:
-        rows = [(int(r["year"]), float(r["value"])) for r in csv.DictReader(f)]
-    assert rows, "no rows in poverty_line.csv"
-    for year, value in rows:
-        assert params.scalar("poverty_line", year) == value, year
-    # and every declared date is a row of the file
+        rows = {int(r["year"]): float(r["value"]) for r in csv.DictReader(f)}
+    known = {y: v for y, v in rows.items() if y <= LAST_DATA_YEAR}
+    assert known, "no rows up to 2016 in poverty_line.csv"
     declared = {y: float(v) for y, v in params.declaration("poverty_line").dated}
-    assert declared == dict(rows)
+    assert {y: v for y, v in declared.items() if y <= LAST_DATA_YEAR} == known
+    growth = (known[2016] / known[2013]) ** (1 / 3)
+    later = {y: v for y, v in declared.items() if y > LAST_DATA_YEAR}
+    assert sorted(later) == [2017, 2018, 2019, 2020]
+    for year, value in later.items():
+        assert value == round(known[2016] * growth ** (year - 2016)), year
+
+
+def test_forecast_inputs_after_2016_are_projections(params):
+    """Market income growth holds its 2016 value after 2016, and the migrant
+    wage (a 2016 figure) grows with it: no later figure is declared."""
+    growth = params.scalar("market_income_growth", 2016)
+    for year in range(2017, 2026):
+        assert params.scalar("market_income_growth", year) == growth
+    wage = params.scalar("transfer_employment.wage", 2016)
+    for year in range(2017, 2021):
+        assert params.scalar("transfer_employment.wage", year) == round(
+            wage * (1 + growth) ** (year - 2016))
 
 
 def test_module_examples():

@@ -46,8 +46,9 @@ from model.random import (
 
 
 def poverty_line(p) -> float:
-    """The year's poverty line (yuan/person/year): the published line times
-    ``poverty_line_factor`` (the rounded 2020 headline carried as uncertain)."""
+    """The year's poverty line (yuan/person/year): ``poverty_line`` (the
+    published line to 2016, a projection after) times ``poverty_line_factor``
+    (a band around the projection)."""
     return p("poverty_line") * p("poverty_line_factor")
 
 
