@@ -376,6 +376,32 @@ def _need_and_deadline(ds: xr.Dataset, targets: dict | None, caller: str):
     return need, int(targets["zero_by"] or ds["year"].values[-1])
 
 
+def _median_by_programme(var: xr.DataArray) -> xr.DataArray:
+    """A count summed over everything but seed and programme, then its median
+    over seeds."""
+    var = var.sum([d for d in var.dims if d not in ("seed", "programme")])
+    return var.median("seed") if "seed" in var.dims else var
+
+
+def _waiting(ds: xr.Dataset, targets: dict | None, caller: str):
+    """The base-year need by programme, the households still waiting for
+    delivery at the end of the deadline year by programme (median over
+    seeds) and that deadline (at most the last simulated year)."""
+    need, deadline = _need_and_deadline(ds, targets, caller)
+    deadline = min(deadline, int(ds["year"].values[-1]))
+    return need, _median_by_programme(ds["delivery_backlog"].sel(year=deadline)), deadline
+
+
+def _counted_in_households(granting: bool | None = None) -> set[str]:
+    """Names of the programmes whose enrolments (and backlog) are counted in
+    households: not relocation (people) or the village programmes; only
+    those granting a guarantee (``granting`` True), or none (False)."""
+    from model.programmes.measures import PROGRAMMES
+
+    return {c.name for c in PROGRAMMES if c.unit == "households"
+            and (granting is None or bool(c.grants) == granting)}
+
+
 def waiting_at_deadline(ds: xr.Dataset, targets: dict | None = None) -> list[dict]:
     """Programmes granting a guarantee with households still waiting for
     delivery at the end of the deadline year (the ``zero_by`` target, else
@@ -389,16 +415,10 @@ def waiting_at_deadline(ds: xr.Dataset, targets: dict | None = None) -> list[dic
     over seeds, households), ``need`` (the base-year need, households) and
     ``deadline``.
     """
-    from model.programmes.measures import PROGRAMMES
-
     if "delivery_backlog" not in ds or "programme_need" not in ds:
         return []
-    in_households = {c.name for c in PROGRAMMES if c.unit == "households"}
-    need, deadline = _need_and_deadline(ds, targets, "waiting_at_deadline")
-    deadline = min(deadline, int(ds["year"].values[-1]))
-    backlog = ds["delivery_backlog"].sel(year=deadline)
-    backlog = backlog.sum([d for d in backlog.dims if d not in ("seed", "programme")])
-    waiting = backlog.median("seed") if "seed" in backlog.dims else backlog
+    need, waiting, deadline = _waiting(ds, targets, "waiting_at_deadline")
+    in_households = _counted_in_households()
     out = []
     for prog in need["programme"].values:
         n, w = float(need.sel(programme=prog)), float(waiting.sel(programme=prog))
@@ -427,24 +447,15 @@ def income_waiting_at_deadline(ds: xr.Dataset, targets: dict | None = None) -> l
     Returns one dict per such programme: ``programme``, ``waiting`` and
     ``enrolled`` (medians over seeds, households) and ``deadline``.
     """
-    from model.programmes.measures import PROGRAMMES
-
     if "delivery_backlog" not in ds or "programme_need" not in ds or "new_households" not in ds:
         return []
-    in_households = {c.name for c in PROGRAMMES if c.unit == "households" and not c.grants}
-    _, deadline = _need_and_deadline(ds, targets, "income_waiting_at_deadline")
-    deadline = min(deadline, int(ds["year"].values[-1]))
-
-    def by_programme(var: xr.DataArray) -> xr.DataArray:
-        var = var.sum([d for d in var.dims if d not in ("seed", "programme")])
-        return var.median("seed") if "seed" in var.dims else var
-
-    waiting = by_programme(ds["delivery_backlog"].sel(year=deadline))
-    enrolled = by_programme(ds["new_households"].sel(year=ds["year"] <= deadline))
+    _, waiting, deadline = _waiting(ds, targets, "income_waiting_at_deadline")
+    enrolled = _median_by_programme(ds["new_households"].sel(year=ds["year"] <= deadline))
+    income = _counted_in_households(granting=False)
     out = []
     for prog in waiting["programme"].values:
         w, e = float(waiting.sel(programme=prog)), float(enrolled.sel(programme=prog))
-        if str(prog) in in_households and w >= 0.5 and w >= INCOME_WAITING_SHARE * e:
+        if str(prog) in income and w >= 0.5 and w >= INCOME_WAITING_SHARE * e:
             out.append({"programme": str(prog), "waiting": w, "enrolled": e,
                         "deadline": int(deadline)})
     return out

@@ -236,33 +236,25 @@ def capacity_warnings(cmp: xr.Dataset, names: list[str], lang: str = "en") -> li
     """One line per scenario and programme whose capacity falls short of the
     need by the deadline (:func:`model.analysis.compare.capacity_shortfalls`)."""
     # years and programmes a scenario lacks (outer join) are NaN: skipped
-    return _programme_lines(cmp, names, lang, "programme_capacity", capacity_shortfalls,
-                            "capacity", "capacity_line")
+    return _programme_lines(cmp, names, lang, ["programme_need", "programme_capacity"],
+                            capacity_shortfalls, "capacity", "need", "capacity_line")
 
 
 def waiting_warnings(cmp: xr.Dataset, names: list[str], lang: str = "en") -> list[str]:
     """One line per scenario and programme with households still waiting for
     delivery at the deadline (:func:`model.analysis.compare.waiting_at_deadline`)."""
-    return _programme_lines(cmp, names, lang, "delivery_backlog", waiting_at_deadline,
-                            "waiting", "waiting_line")
+    return _programme_lines(cmp, names, lang, ["programme_need", "delivery_backlog"],
+                            waiting_at_deadline, "waiting", "need", "waiting_line")
 
 
 def income_waiting_warnings(cmp: xr.Dataset, names: list[str], lang: str = "en") -> list[str]:
     """One line per scenario and income programme with many households still
     waiting for delivery at the deadline
     (:func:`model.analysis.compare.income_waiting_at_deadline`)."""
-    out = []
-    variables = ["programme_need", "delivery_backlog", "new_households"]
-    if any(v not in cmp for v in variables):
-        return out
-    for n in names:
-        run = cmp[variables].sel(scenario=n)
-        for s in income_waiting_at_deadline(run, scenario_targets(cmp, n)):
-            out.append(report_text.TEXT[lang]["income_waiting_line"].format(
-                name=n, programme=s["programme"], deadline=s["deadline"],
-                waiting=fmt_number(s["waiting"]), enrolled=fmt_number(s["enrolled"]),
-                share=fmt_share(s["waiting"] / s["enrolled"])))
-    return out
+    return _programme_lines(cmp, names, lang,
+                            ["programme_need", "delivery_backlog", "new_households"],
+                            income_waiting_at_deadline, "waiting", "enrolled",
+                            "income_waiting_line")
 
 
 def county_lines(cmp: xr.Dataset, names: list[str], lang: str = "en") -> list[str]:
@@ -282,20 +274,22 @@ def county_lines(cmp: xr.Dataset, names: list[str], lang: str = "en") -> list[st
     return out
 
 
-def _programme_lines(cmp: xr.Dataset, names: list[str], lang: str, variable: str, find,
-                     amount: str, line: str) -> list[str]:
-    """The lines of ``find(run, targets)`` for each scenario: ``amount`` (a
-    count) against the programme's base-year need, in ``TEXT[lang][line]``."""
+def _programme_lines(cmp: xr.Dataset, names: list[str], lang: str, variables: list[str],
+                     find, amount: str, whole: str, line: str) -> list[str]:
+    """The lines of ``find(run, targets)`` for each scenario (``run``: the
+    comparison's ``variables`` of that scenario): ``amount`` (a count)
+    against ``whole`` (the base-year need, or the households enrolled), in
+    ``TEXT[lang][line]``."""
     out = []
-    if "programme_need" not in cmp or variable not in cmp:
+    if any(v not in cmp for v in variables):
         return out
     for n in names:
-        run = cmp[["programme_need", variable]].sel(scenario=n)
+        run = cmp[variables].sel(scenario=n)
         for s in find(run, scenario_targets(cmp, n)):
             out.append(report_text.TEXT[lang][line].format(
                 name=n, programme=s["programme"], deadline=s["deadline"],
-                need=fmt_number(s["need"]), share=fmt_share(s[amount] / s["need"]),
-                **{amount: fmt_number(s[amount])}))
+                share=fmt_share(s[amount] / s[whole]),
+                **{amount: fmt_number(s[amount]), whole: fmt_number(s[whole])}))
     return out
 
 

@@ -110,6 +110,7 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
     targets = targets if isinstance(targets, Targets) else load_targets(targets)
     scenario = fitting.problem_scenario(targets, scale, name)
     free = fitting.free_parameters(scenario)
+    declared = fitting.declared_values(scenario, free)
     seed_list = tuple(range(seeds))
     name = name or scenario.name
     fits = Path(fits) if fits is not None else posterior.fits_folder()
@@ -118,7 +119,7 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
     warm = ()
     if start_from is not None:
         warm = fitting.warm_start(posterior.read_fit(posterior.find_fit(str(start_from), fits)),
-                                  free, fitting.declared_values(scenario, free))
+                                  free, declared)
     study = fitting.open_study(study_dir / "study.journal", name, config, resume)
     held_trials = len(study.get_trials(deepcopy=False))
     if warm and held_trials:
@@ -170,7 +171,6 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
         # started from, not wherever the search left it; the draws still
         # spread it over its prior
         held = fitting.without_effect(prof) if prof is not None else []
-        declared = fitting.declared_values(scenario, free)
         for n in held:
             best[n] = declared[n]
         # the optimum's moments as this code simulates them: a resumed study's
@@ -180,7 +180,7 @@ def calibrate(targets: str | Path | Targets, trials: int = 50, seeds: int = 2,
                                                  pool.threads)])[0]
         mean, sd = simulated.mean(axis=1), simulated.std(axis=1)
         moment_distance, penalty, best_distance = fitting.objective(
-            simulated, best, fitting.declared_values(scenario, free), free, moments)
+            simulated, best, declared, free, moments)
         bands = None
         if band_seeds > 1:
             base = load_scenario(targets.scenario, fits=fitting.usable_fit(targets, name))
