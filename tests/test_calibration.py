@@ -170,6 +170,50 @@ def test_a_seed_figure_is_a_moment_when_the_quote_holds_it(tmp_path, change, fra
     assert fragment in str(err.value) and "registered_2015" in str(err.value)
 
 
+RATIO = """
+[[moment]]
+name = "fall_2016"
+quantity = "survey_headcount_fall"
+year = 2016
+value = 16.67
+unit = "%"
+source = { file = "table.csv", indicator = "headcount", year = 2016, over = { indicator = "headcount", year = 2015 } }
+"""
+
+
+@pytest.mark.parametrize("change, fragment", [
+    (None, None),
+    (("value = 16.67", "value = 17.67"), "the rows give 500 / 3000 = 16.6667 %"),
+    (("year = 2015 }", "year = 2014 }"), "source.over: no row of table.csv"),
+    (("unit = \"%\"", "unit = \"persons\""), "unit = 'persons' measures persons"),
+    (("over = { indicator = \"headcount\", year = 2015 }", "over = 3000"),
+     "source.over = 3000: expected a table"),
+    (("over = { indicator = \"headcount\", year = 2015 }",
+      "over = { indicator = \"rate\", year = 2016 }"), "rows in one unit"),
+])
+def test_a_ratio_of_two_rows_is_a_moment_with_their_combined_error(tmp_path, change, fragment):
+    """A share two rows give: the value must be their ratio, and its error
+    combines theirs (here 'no' and 'yes': sqrt(0.30**2 + 0.05**2))."""
+    # the made-up table holds levels 3000 -> 2500; as a fall: 500 / 3000
+    ratio = RATIO.replace('indicator = "headcount", year = 2016, over',
+                          'indicator = "fall", year = 2016, over')
+    table_extra = "fall,2016,500,persons,test,no,\n"
+    path = _targets(tmp_path, GOOD + (ratio if change is None else ratio.replace(*change, 1)))
+    data = tmp_path / "data" / "table.csv"
+    data.write_text(TABLE + table_extra, encoding="utf-8")
+    if change is None:
+        m = load_targets(path).moments[-1]
+        assert m.value == pytest.approx(100 * 500 / 3000)
+        assert m.verified == "no"
+        assert m.sd == pytest.approx(m.value * (0.30 ** 2 + 0.05 ** 2) ** 0.5)
+        assert m.source_label == ("table.csv (indicator=fall, year=2016) / "
+                                  "table.csv (indicator=headcount, year=2015)")
+        return
+    with pytest.raises(TargetsError) as err:
+        load_targets(path)
+    assert fragment in str(err.value) and "fall_2016" in str(err.value)
+
+
 @pytest.mark.skipif(not DATA.is_dir(), reason="the published data folder is not beside the repo")
 def test_repository_targets_match_their_rows():
     for path in [REPO / "calibration" / "targets.toml", *sorted((REPO / "calibration" / "areas")
@@ -209,6 +253,7 @@ def test_moment_quantities_on_a_hand_built_run():
     ds = hand_run()
     np.testing.assert_allclose(mom.survey_headcount(ds, 2015), [60, 60])      # 30 / 0.5
     np.testing.assert_allclose(mom.survey_headcount_reduction(ds, 2016), [30, 24])
+    np.testing.assert_allclose(mom.survey_headcount_fall(ds, 2016), [0.5, 0.4])
     # people on the registry during the year: registered at its end and exiting in it
     np.testing.assert_allclose(mom.registered_income(ds, 2016), [50000 / 30, 1000])
     np.testing.assert_allclose(mom.wrongful_exit_rate(ds, 2016), [0.25, np.nan])

@@ -17,6 +17,10 @@ reasons; change a quantity here, not in the targets):
   outside both the registry and the pool are not simulated, so the quantity
   is lower than the survey's concept by them.
 - ``survey_headcount_reduction``: its fall from the year before.
+- ``survey_headcount_fall``: that fall over the year before's headcount (a
+  share): the model holds the registry and a pool, not the whole rural
+  population, so its levels miss some poor and the relative fall is the
+  moment (``calibration/observation.md``).
 - ``registered_people`` / ``registered_households``: the registry (建档立卡) at
   the end of the year (poor or returned).
 - ``exits_people``, ``returns_people``: people in households exiting /
@@ -103,6 +107,10 @@ def survey_headcount_reduction(ds, year):
     return survey_headcount(ds, year - 1) - survey_headcount(ds, year)
 
 
+def survey_headcount_fall(ds, year):
+    return survey_headcount_reduction(ds, year) / survey_headcount(ds, year - 1)
+
+
 def _sum(ds, var, year):
     return _at(ds, var, year).sum(("county", "category"))
 
@@ -155,6 +163,7 @@ def _counter(var):
 QUANTITIES: dict[str, Quantity] = {
     "survey_headcount": Quantity("persons", survey_headcount),
     "survey_headcount_reduction": Quantity("persons", survey_headcount_reduction),
+    "survey_headcount_fall": Quantity("share", survey_headcount_fall),
     "registered_people": Quantity("persons", _counter("registered_people")),
     "registered_households": Quantity("households", _counter("registered_households")),
     "exits_people": Quantity("persons", _counter("exits_people")),

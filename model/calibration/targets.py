@@ -24,6 +24,15 @@ rule and one ``[[moment]]`` table per observed figure::
     role = "fit"                   # "fit" (in the distance, default) or "check" (reported only)
     args = { programme = "transfer_employment" }   # optional arguments of the quantity
 
+A share two rows give is a ratio: ``over`` names the row of the
+denominator (its file defaults to the numerator's), and the value must
+equal numerator / denominator in the moment's unit to four significant
+digits (the moment then carries the exact ratio)::
+
+    unit = "%"
+    source = { file = "national_headcount.csv", indicator = "annual_reduction", year = 2015,
+               over = { indicator = "poor_population", year = 2014 } }
+
 A figure a seed policy document states (the folder ``seeds`` beside the
 data folder) names the document by its number and quotes it::
 
@@ -37,7 +46,8 @@ Uncertainty rule
 ----------------
 The standard deviation of a moment is ``rel * |value|`` with ``rel`` from
 ``[uncertainty]`` by the row's ``verified`` column (yes / partial / no), or
-half the width of ``range`` when that is larger. A value is never typed in
+half the width of ``range`` when that is larger. A ratio's ``rel`` combines
+its two rows' as independent errors, ``sqrt(rel_1**2 + rel_2**2)``. A value is never typed in
 alone: it is checked against its row, so every number fitted is one the
 published tables hold.
 
@@ -121,8 +131,13 @@ class Moment:
     def source_label(self) -> str:
         if "seed" in self.source:
             return f"seed {self.source['seed']} {self.source.get('section', '')}".rstrip()
-        keys = ", ".join(f"{k}={v}" for k, v in self.source.items() if k != "file")
-        return f"{self.source['file']} ({keys})"
+        def label(src):
+            keys = ", ".join(f"{k}={v}" for k, v in src.items() if k not in ("file", "over"))
+            return f"{src['file']} ({keys})"
+        if "over" in self.source:
+            over = {"file": self.source["file"], **self.source["over"]}
+            return f"{label(self.source)} / {label(over)}"
+        return label(self.source)
 
 
 @dataclass(frozen=True)
@@ -283,6 +298,42 @@ def _seed_row(data: Path, source: dict, value: float, unit: str, where: str) -> 
     return {"value": repr(value), "unit": unit, "verified": "yes"}
 
 
+def _ratio_row(data: Path, source: dict, value: float, unit: str, rel: dict[str, float],
+               where: str) -> tuple[float, dict[str, str]]:
+    """The exact ratio of a source's row over its ``over`` row, checked against
+    the moment's ``value``, and the row that stands for it (the weaker
+    ``verified`` of the two, the combined relative error as ``rel``)."""
+    over = source["over"]
+    if not isinstance(over, dict):
+        raise TargetsError(f"{where}: source.over = {over!r}: expected a table naming a row, "
+                           "e.g. { indicator = \"poor_population\", year = 2014 }")
+    top = {k: v for k, v in source.items() if k != "over"}
+    rows = [_find_row(data, top, where), _find_row(data, {"file": source.get("file"), **over},
+                                                   f"{where}, source.over")]
+    numbers = [_number(r.get("value", "")) for r in rows]
+    if None in numbers or numbers[1] == 0:
+        raise TargetsError(f"{where}: the rows hold {rows[0].get('value')!r} over "
+                           f"{rows[1].get('value')!r}: expected two numbers, the second not 0")
+    if rows[0].get("unit") != rows[1].get("unit"):
+        raise TargetsError(f"{where}: a ratio needs rows in one unit, not "
+                           f"{rows[0].get('unit')!r} over {rows[1].get('unit')!r}")
+    if mom.UNITS[unit][0] != "share":
+        raise TargetsError(f"{where}: unit = {unit!r}: a ratio of two rows is a share "
+                           "(unit '%' or '1')")
+    ratio = numbers[0] / numbers[1] / mom.UNITS[unit][1]
+    if abs(ratio - value) > 5e-4 * abs(ratio):
+        raise TargetsError(f"{where}: value = {value:g} {unit}, but the rows give "
+                           f"{numbers[0]:g} / {numbers[1]:g} = {ratio:.6g} {unit}")
+    verified = [r.get("verified", "").strip() for r in rows]
+    for v in verified:
+        if v not in _VERIFIED:
+            raise TargetsError(f"{where}: source row's verified = {v!r}: expected "
+                               f"{', '.join(_VERIFIED)}")
+    weaker = max(verified, key=_VERIFIED.index)
+    combined = (rel[verified[0]] ** 2 + rel[verified[1]] ** 2) ** 0.5
+    return ratio, {"value": repr(ratio), "unit": unit, "verified": weaker, "rel": repr(combined)}
+
+
 def _moment(raw: Any, index: int, w: _Where, data: Path, rel: dict[str, float],
             fit_until: int) -> Moment:
     name = raw.get("name") if isinstance(raw, dict) else None
@@ -316,8 +367,12 @@ def _moment(raw: Any, index: int, w: _Where, data: Path, rel: dict[str, float],
                            + close_match(role, ROLES))
     source = dict(raw["source"])
     value = float(raw["value"])
-    row = (_seed_row(data, source, value, unit, where) if "seed" in source
-           else _find_row(data, source, where))
+    if "over" in source:
+        value, row = _ratio_row(data, source, value, unit, rel, where)
+    elif "seed" in source:
+        row = _seed_row(data, source, value, unit, where)
+    else:
+        row = _find_row(data, source, where)
     observed = _number(row.get("value", ""))
     if observed is None or abs(observed - value) > 1e-9 * max(1.0, abs(value)):
         raise TargetsError(f"{where}: value = {raw['value']!r} but the source row "
@@ -335,7 +390,7 @@ def _moment(raw: Any, index: int, w: _Where, data: Path, rel: dict[str, float],
     if verified not in _VERIFIED:
         raise TargetsError(f"{where}: source row's verified = {verified!r}: expected "
                            f"{', '.join(_VERIFIED)}")
-    sd = rel[verified] * abs(value)
+    sd = float(row.get("rel", rel[verified])) * abs(value)
     span = None
     if "range" in raw:
         span = raw["range"]
