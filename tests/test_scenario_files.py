@@ -12,6 +12,7 @@ import pytest
 import model
 from model import runs
 from model.programmes.measures import PROGRAMMES
+from model.registry import synth
 from model.scenario import find_scenario, load_scenario
 
 FOLDER = Path(model.__file__).resolve().parents[1] / "scenarios"
@@ -244,15 +245,40 @@ def test_shanxi_jobs_and_registry_rules():
     assert s.params.scalar("household_exit.policy_grace_years", 2016) == math.inf
 
 
-def test_national_measures_add_up_to_their_published_totals():
+def _people(spec_name: str) -> int:
+    return synth.load_spec(spec_name)[0]["totals"]["people"]
+
+
+def test_national_measures_rest_on_data_up_to_2016_and_the_seed_plans():
     s = load_scenario("national")
-    years = range(2015, 2021)
-    # the campaign's 9.6 M in 2016-2020; 2015 at the 2011-2015 pace (3.94 M in five years)
-    assert sum(_capacity(s, "relocation", range(2016, 2021))) == 9_600_000
+    nation = _people("nation")
+    # relocation: 2015 at the 2011-2015 pace (3.94 M in five years), then every
+    # harsh-area person not yet moved, evenly over 2016-2019
+    harsh = synth.load_spec("nation")[0]["assumptions"]["harsh_area_share"] * nation
     assert _capacity(s, "relocation", [2015]) == [788_000]
-    assert sum(_capacity(s, "rangers", years)) == 1_100_000
-    assert sum(_capacity(s, "photovoltaic", years)) == 965_000
-    assert sum(_capacity(s, "village_pv", years)) == 100_000
+    assert sum(_capacity(s, "relocation", range(2015, 2021))) == pytest.approx(harsh, abs=1)
+    assert _capacity(s, "relocation", [2020]) == [0]
+    # transfer placements: the rate per registered person of the two plans
+    # that count them, held from 2015
+    shanxi, xiangxi = load_scenario("shanxi"), load_scenario("xiangxi")
+    rate = ((_capacity(shanxi, "transfer_employment", [2016])[0]
+             + _capacity(xiangxi, "transfer_employment", [2016])[0])
+            / (_people("shanxi") + _people("xiangxi")))
+    assert _capacity(s, "transfer_employment", range(2015, 2021)) == pytest.approx(
+        [rate * nation] * 6, abs=1)
+    for name in ("hubei", "luoyang"):
+        plan = load_scenario(name)
+        assert _capacity(plan, "transfer_employment", [2016]) == pytest.approx(
+            [rate * _people(name)], abs=1)
+    # rangers: Xiangxi's share, on Xiangxi's 2016-2017 schedule
+    xiangxi_rangers = sum(_capacity(xiangxi, "rangers", range(2016, 2021)))
+    assert sum(_capacity(s, "rangers", range(2015, 2021))) == pytest.approx(
+        xiangxi_rangers / _people("xiangxi") * nation, abs=1)
+    # no count up to 2016: not run
+    assert sum(_capacity(s, "public_jobs", range(2015, 2021))) == 0
+    assert sum(_capacity(s, "village_pv", range(2015, 2021))) == 0
+    # the 2014-2015 photovoltaic pilot (430,000 households), half a year, held
+    assert _capacity(s, "photovoltaic", range(2015, 2021)) == [215_000] * 6
     assert (s.registry, s.scale, s.targets["zero_by"]) == ("nation", 0.1, 2020)
 
 

@@ -214,9 +214,9 @@ class IndustrySupport(Programme):
         return ctx.reg.households["labourers"] > 0
 
     # precise targeting matches every labour household, whatever its main
-    # cause: industry policy reached 98 % of poor households (data measures.csv
-    # industry_policy_coverage_hh 2020), not only the ~23 % whose main cause
-    # is "productive"; the default matched = needs applies
+    # cause: the plans support everyone who can work (seed 000 §三(一)1,
+    # seed 003 §二(一): 有劳动能力的贫困人口), not only the ~23 % whose main
+    # cause is "productive"; the default matched = needs applies
 
     def effect(self, ctx, idx, years_in):
         gain = np.float32(ctx.p("industry.gain")) * self.ramp(ctx, years_in)
