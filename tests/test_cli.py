@@ -160,6 +160,24 @@ def test_run_names_its_folder_after_the_scenario(tmp_path, monkeypatch):
     assert folders == [Path("outputs") / "default", Path("outputs") / "ruyuan"]
 
 
+def test_loading_window_collects_nothing_and_freezes_what_it_made():
+    """The loading window of `povsim run` turns garbage collection off and
+    back on, also when its block fails, and freezes the objects it made."""
+    import gc
+
+    from model import cli
+
+    assert gc.isenabled()
+    before = gc.get_freeze_count()
+    with pytest.raises(RuntimeError), cli._loading():
+        assert not gc.isenabled()
+        made = [[] for _ in range(100)]
+        raise RuntimeError("stopped by the test")
+    assert gc.isenabled()
+    assert gc.get_freeze_count() >= before + len(made)
+    gc.unfreeze()
+
+
 def test_help_exits_0(tmp_path):
     proc = povsim("run", "--help", cwd=tmp_path)
     assert proc.returncode == 0
