@@ -314,8 +314,7 @@ def _run(args) -> int:
         if args.registry:
             scenario = dataclasses.replace(scenario, registry=_registry_path(args.registry))
         seeds = _seeds(args, scenario.seeds)
-        registry = runs.registry_for(scenario)
-        _check_run(scenario, registry)  # a bad input fails before any work
+        _check_run(scenario, runs.registry_for(scenario))  # a bad input fails before any work
         # xarray and matplotlib: once the inputs are known to be good
         from model import results
         from model.analysis import run_chart as plots
@@ -326,11 +325,8 @@ def _run(args) -> int:
         lang, font, warning = chart_language(args.lang)
         if warning:
             print(f"povsim: warning: {warning}", file=sys.stderr)
-        in_process = args.scheduler is None and (args.workers is None or args.workers == 1
-                                                 or len(seeds) == 1)
-        if in_process:  # the kernels a run in this process calls
-            runs.prepare_kernels(scenario, registry, say=True)
-    if in_process:
+    if args.scheduler is None and (args.workers is None or args.workers == 1
+                                   or len(seeds) == 1):
         ds = runs.run(scenario, seeds)
     else:
         (ds,) = runs.run_all([scenario], seeds, args.workers, scheduler=args.scheduler)
@@ -350,11 +346,10 @@ def _run(args) -> int:
 def _loading():
     """Run the block without garbage collection, then freeze what it made.
 
-    Loading the modules of a run (xarray, pandas, matplotlib, numba) and
-    its compiled kernels makes about 200,000 lasting objects and no garbage
-    worth a collection; the collector would walk them all several times
-    (about 0.3 s of a run). Frozen (:func:`gc.freeze`), they are left out
-    of later collections.
+    Loading the modules of a run (xarray, pandas, matplotlib, numba) makes
+    about 250,000 lasting objects and no garbage worth a collection; the
+    collector would walk them all several times (about 0.3 s of a run).
+    Frozen (:func:`gc.freeze`), they are left out of later collections.
     """
     enabled = gc.isenabled()
     gc.disable()
