@@ -63,7 +63,31 @@ def defer_dask_array() -> None:
         return
 
 
+def defer_dask_collection_check() -> None:
+    """Let xarray tell dask collections apart without importing ``dask``.
+
+    xarray asks ``dask.base.is_dask_collection`` about every array it wraps,
+    importing dask (about 0.2 s) to hear that a numpy array is not one. dask
+    answers no at once for an object without ``__dask_graph__``; this gives
+    that answer before the import and leaves every other object to xarray's
+    own check. Nothing changes if xarray's internals differ from the version
+    this was written for.
+    """
+    try:
+        from xarray.namedarray import utils
+
+        check = utils.is_dask_collection
+    except (ImportError, AttributeError):  # another xarray: its own check stands
+        return
+
+    def is_dask_collection(x: object) -> bool:
+        return hasattr(x, "__dask_graph__") and check(x)
+
+    utils.is_dask_collection = is_dask_collection
+
+
 defer_dask_array()
+defer_dask_collection_check()
 
 STATIC = ("rural_population", "poverty_line", "covered_line", "village_county", "villages")  # the same for every seed
 PROGRAMME_FIELDS = {  # name: (units, long name), for the record's PROGRAMME_COLUMNS
@@ -281,22 +305,24 @@ def write_netcdf(ds: xr.Dataset, path: Path) -> None:
     compressed), written atomically."""
     encoding = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars
                 if ds[v].dtype.kind in "biuf"}
-    with _distributed_unless_loaded():
+    with _dask_unless_loaded():
         atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding))
 
 
 @contextmanager
-def _distributed_unless_loaded():
-    """Keep ``to_netcdf`` from importing dask.distributed (about 0.4 s) only
-    to learn that no dask client is running, which cannot be unless it is
-    loaded already. xarray and dask take the blocked import for distributed
-    not installed; it is unblocked afterwards."""
-    if "distributed" in sys.modules:
-        yield
-        return
-    sys.modules["distributed"] = None  # an import of it raises ImportError
+def _dask_unless_loaded():
+    """Keep ``to_netcdf`` from importing dask (about 0.2 s) and
+    dask.distributed (about 0.4 s) only to learn which scheduler would run
+    dask arrays and whether a dask client is running: with neither loaded,
+    the dataset holds no dask array, no client runs and the file written is
+    the same. xarray and dask take a blocked import for the package not
+    installed; it is unblocked afterwards."""
+    blocked = [name for name in ("dask", "distributed") if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # an import of it raises ImportError
     try:
         yield
     finally:
-        if "distributed" in sys.modules and sys.modules["distributed"] is None:
-            del sys.modules["distributed"]
+        for name in blocked:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]

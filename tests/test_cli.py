@@ -160,6 +160,42 @@ def test_run_names_its_folder_after_the_scenario(tmp_path, monkeypatch):
     assert folders == [Path("outputs") / "default", Path("outputs") / "ruyuan"]
 
 
+def test_loading_window_collects_nothing_and_freezes_what_it_made():
+    """The loading window of `povsim run` turns garbage collection off and
+    back on, also when its block fails, and freezes the objects it made."""
+    import gc
+
+    from model import cli
+
+    assert gc.isenabled()
+    before = gc.get_freeze_count()
+    with pytest.raises(RuntimeError), cli._loading():
+        assert not gc.isenabled()
+        made = [[] for _ in range(100)]
+        raise RuntimeError("stopped by the test")
+    assert gc.isenabled()
+    assert gc.get_freeze_count() >= before + len(made)
+    gc.unfreeze()
+
+
+def test_artists_made_in_the_loading_window_skip_the_property_list():
+    """Artist classes made while `povsim run` imports matplotlib skip the
+    property list of their `set` docstring; matplotlib's own is back after."""
+    from matplotlib import artist
+
+    from model import cli
+
+    kwdoc = artist.kwdoc
+    with cli._artists_without_property_lists():
+        class Made(artist.Artist):
+            pass
+    class After(artist.Artist):
+        pass
+    assert artist.kwdoc is kwdoc
+    assert "set_* methods" in Made.set.__doc__ and "alpha:" not in Made.set.__doc__
+    assert "alpha:" in After.set.__doc__
+
+
 def test_help_exits_0(tmp_path):
     proc = povsim("run", "--help", cwd=tmp_path)
     assert proc.returncode == 0

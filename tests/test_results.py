@@ -48,22 +48,27 @@ def test_no_household_dimension(built):
     assert built.attrs["code_version"].startswith("povsim ")
 
 
-def test_xarray_tells_dask_arrays_apart_without_importing_dask_array(tmp_path):
-    """Building and writing a run's dataset loads neither dask.array nor
-    dask.distributed; a dask array made afterwards is still seen as one."""
+def test_xarray_tells_dask_arrays_apart_without_importing_dask(tmp_path):
+    """Building and writing a run's dataset loads neither dask nor
+    dask.distributed; a dask array made afterwards is still seen as one,
+    and chunked and written like one."""
     import subprocess
     import sys
 
     code = (
         "import sys, numpy as np, xarray as xr\n"
         "from model.results import write_netcdf\n"
-        f"write_netcdf(xr.Dataset({{'a': ('x', np.arange(3.0))}}), {str(tmp_path / 'a.nc')!r})\n"
-        "print('dask.array' in sys.modules, 'distributed' in sys.modules)\n"
+        "write_netcdf(xr.Dataset({'a': ('x', np.arange(3.0))}, coords={'x': [1, 2, 3]}),\n"
+        f"             {str(tmp_path / 'a.nc')!r})\n"
+        "print('dask' in sys.modules, 'distributed' in sys.modules)\n"
         "import dask.array\n"
         "lazy = xr.DataArray(dask.array.zeros(4, chunks=2), dims='x')\n"
         "print(lazy.chunks is not None, isinstance(lazy.data, dask.array.Array))\n"
-        "print(float((lazy + 1).sum().compute()))\n")
+        "print(float((lazy + 1).sum().compute()))\n"
+        "chunked = xr.Dataset({'c': ('x', np.arange(4.0))}).chunk(x=2)\n"
+        f"write_netcdf(chunked, {str(tmp_path / 'c.nc')!r})\n"
+        f"print(xr.open_dataset({str(tmp_path / 'c.nc')!r}, chunks={{}}).c.chunks)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
-    assert done.stdout.split("\n")[:3] == ["False False", "True True", "4.0"]
+    assert done.stdout.split("\n")[:4] == ["False False", "True True", "4.0", "((4,),)"]
     assert (tmp_path / "a.nc").is_file()

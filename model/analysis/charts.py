@@ -304,9 +304,10 @@ def _names(cmp: xr.Dataset) -> list[str]:
 def _targets(cmp: xr.Dataset, name: str, kind: str) -> list[tuple[Target, float]]:
     """(target, planned value) of one kind that the scenario states."""
     out = []
+    plan = cmp[["target_in_plan", "target_planned"]].sel(scenario=name)  # not every variable
     for label in cmp["target"].values:
         target = Target.from_label(label)
-        c = cmp.sel(scenario=name, target=label)
+        c = plan.sel(target=label)
         if target.kind == kind and float(c["target_in_plan"]) == 1:
             out.append((target, float(c["target_planned"])))
     return out

@@ -538,8 +538,10 @@ def _one(ds: xr.Dataset, label: str, counties: list[str], first: xr.Dataset) -> 
             "persons", "registered poor people minus the plan's remaining (positive: behind "
                        "the plan)"))
     extra["quota_by_batch"] = batch_quotas(ds)
-    common = min(int(ds["year"].max()), int(first["year"].max()))
-    mine, base = seed_outcomes(ds, common), seed_outcomes(first, common)
+    last = int(ds["year"].max())
+    common = min(last, int(first["year"].max()))
+    mine = outcomes if common == last else seed_outcomes(ds, common)
+    base = mine if first is ds else seed_outcomes(first, common)
     for name, (units, long_name) in OUTCOMES.items():
         extra[f"diff_{name}"] = (mine[name] - base[name]).assign_attrs(_attrs(
             units, f"{long_name}: this scenario minus the first, same seed, years up to "
