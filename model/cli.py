@@ -319,8 +319,7 @@ def _run(args) -> int:
         from model import results
         from model.analysis import run_chart as plots
         from model.analysis import summary
-        with _artists_without_property_lists():
-            from model.analysis.charts import chart_language
+        from model.analysis.charts import chart_language
 
         lang, font, warning = chart_language(args.lang)
         if warning:
@@ -359,31 +358,6 @@ def _loading():
         gc.freeze()
         if enabled:
             gc.enable()
-
-
-@contextmanager
-def _artists_without_property_lists():
-    """Import matplotlib's artists without writing the list of properties
-    into each class's ``set`` docstring.
-
-    Every Artist subclass of matplotlib lists its settable properties in the
-    docstring of its ``set`` method when the class is made
-    (``matplotlib.artist.kwdoc``, about half of importing
-    ``matplotlib.figure``). A command-line run never shows that help; the
-    docstrings made in the block say where the properties are instead.
-    Restored afterwards; nothing changes if matplotlib has no ``kwdoc``.
-    """
-    from matplotlib import artist
-
-    kwdoc = getattr(artist, "kwdoc", None)
-    if kwdoc is None:
-        yield
-        return
-    artist.kwdoc = lambda cls: "Properties: see the set_* methods."
-    try:
-        yield
-    finally:
-        artist.kwdoc = kwdoc
 
 
 def _compare(args) -> int:

@@ -178,24 +178,6 @@ def test_loading_window_collects_nothing_and_freezes_what_it_made():
     gc.unfreeze()
 
 
-def test_artists_made_in_the_loading_window_skip_the_property_list():
-    """Artist classes made while `povsim run` imports matplotlib skip the
-    property list of their `set` docstring; matplotlib's own is back after."""
-    from matplotlib import artist
-
-    from model import cli
-
-    kwdoc = artist.kwdoc
-    with cli._artists_without_property_lists():
-        class Made(artist.Artist):
-            pass
-    class After(artist.Artist):
-        pass
-    assert artist.kwdoc is kwdoc
-    assert "set_* methods" in Made.set.__doc__ and "alpha:" not in Made.set.__doc__
-    assert "alpha:" in After.set.__doc__
-
-
 def test_help_exits_0(tmp_path):
     proc = povsim("run", "--help", cwd=tmp_path)
     assert proc.returncode == 0
