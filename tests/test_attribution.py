@@ -40,9 +40,9 @@ def test_attribution_kernel_matches_rule():
     county = rng.integers(0, 3, n).astype(np.int16)
     size = rng.integers(1, 6, n).astype(np.int8)
     out = np.zeros((3, len(ATTRIBUTION), 2))
-    attribute_exits(event, income, floor, 3000.0, 2500.0, batch_income.astype(np.float32),
-                    topup.astype(np.float32), county, size, out)
     ex = np.flatnonzero(event == EXIT)
+    attribute_exits(ex, income, floor, 3000.0, 2500.0, batch_income.astype(np.float32),
+                    topup.astype(np.float32), county, size, out)
     comps = np.vstack([batch_income.astype(np.float32)[:, ex], topup.astype(np.float32)[ex]])
     ref = attribute(income[ex], np.where(floor[ex] > 0, 2500.0, 3000.0), comps)
     expected = np.zeros((3, len(ATTRIBUTION)))

@@ -16,7 +16,7 @@ from model.engine.tally import (
     tally,
     tally_numpy,
 )
-from model.programmes.base import first_k
+from model.programmes.base import first_k, first_people
 from model.random import Stream, year_key
 
 F = np.float32
@@ -290,3 +290,21 @@ def test_take_cyclic_matches_numpy_reference():
     # offset 0: the first quota elements of the group
     first = np.flatnonzero(group == 0)[:quota[0]]
     np.testing.assert_array_equal(np.flatnonzero(take & (group == 0)), first)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_first_people_equals_the_prefix_of_the_whole_ranking(seed):
+    """The longest run in (priority, tie) order whose people fit the
+    capacity, whether the first guess holds enough people or not."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    priority = rng.integers(0, 20, n).astype(F)
+    tie = rng.integers(0, 2**63, n, dtype=np.int64).astype(np.uint64)
+    size = rng.integers(1, 9, n).astype(np.int8)
+    capacity = float(rng.integers(1, size.sum(dtype=np.int64)))
+    ranked = np.lexsort((tie, priority))
+    expected = np.sort(ranked[np.cumsum(size[ranked]) <= capacity])
+    k = int(min(capacity, n))
+    for guess in (1, k // 4 + 1, k):
+        got = first_people(priority, tie.__getitem__, size, capacity, guess, k)
+        np.testing.assert_array_equal(got, expected)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from model.engine.codes import ATTRIBUTION, EXIT
+from model.engine.codes import ATTRIBUTION
 from model.engine.rules import household_line
 
 # the kernel reads pathways as the rows of batch_income, then the top-up
@@ -57,17 +57,16 @@ def attribute(income: np.ndarray, line: np.ndarray, components: np.ndarray) -> n
 
 
 @njit(cache=True, error_model="numpy")
-def attribute_exits(event, income, floor, line, covered_line, batch_income, topup, county,
+def attribute_exits(exits, income, floor, line, covered_line, batch_income, topup, county,
                     size, out):
-    """Attribute every exit of the year and add it to ``out[county, pathway, 0 or 1]``
-    (households, people). Same rule as :func:`attribute`; pathways in the order
-    of ``BATCHES``: the rows of ``batch_income`` (``INCOME_BATCHES``, the same
+    """Attribute every exit of the year (``exits``: the exiting households,
+    ascending) and add it to ``out[county, pathway, 0 or 1]`` (households,
+    people). Same rule as :func:`attribute`; pathways in the order of
+    ``BATCHES``: the rows of ``batch_income`` (``INCOME_BATCHES``, the same
     order) and then the safety-net ``topup``."""
     nb = batch_income.shape[0] + 1
     comps = np.zeros(nb)
-    for i in range(event.shape[0]):
-        if event[i] != EXIT:
-            continue
+    for i in exits:
         for b in range(nb - 1):
             comps[b] = max(np.float64(batch_income[b, i]), 0.0)
         comps[nb - 1] = max(np.float64(topup[i]), 0.0)

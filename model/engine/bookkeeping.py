@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from model.engine.codes import EXITED, POOR, RETURNED
-from model.engine.threads import KERNEL
+from model.engine.threads import KERNEL, on_threads
 from model.random import INLINE, hash_id, hash_id_np, uniforms, uniforms_np
 from model.registry.tables import DIBAO, WUBAO
 
@@ -269,7 +269,8 @@ def safety_net_eligible(category, labourers, enrolled, income, topup, county, st
     return out
 
 
-@njit(cache=True)
+@on_threads("standard")
+@njit(**KERNEL)
 def _safety_net_eligible(category, labourers, enrolled, income, topup, county, standard,
                          means_test, hh_id, key, take_up, any_take_up, out):
     for i in range(category.shape[0]):

@@ -495,7 +495,7 @@ class Simulation:
     def _record_exits(self, ctx: Context, k: int) -> None:
         st, h = self.state, self.reg.households
         exits = np.flatnonzero(st.event == EXIT)
-        attribute_exits(st.event, st.income, st.floor, ctx.line, ctx.covered_line,
+        attribute_exits(exits, st.income, st.floor, ctx.line, ctx.covered_line,
                         st.batch_income, st.topup, h["county"], h["size"],
                         self.record.batch_exits[k])
         hit = np.zeros((len(BATCHES), len(exits)), bool)

@@ -281,9 +281,8 @@ def select(ctx: Context, stream: int, candidates: np.ndarray, capacity: float, o
     if len(candidates) == 0:
         return candidates
     size = ctx.reg.households["size"]
-    enough = capacity >= (len(candidates) if unit == "households"
-                          else size[candidates].sum(dtype=np.int64))
-    if enough:
+    people = size[candidates].sum(dtype=np.int64) if unit == "people" else 0
+    if capacity >= (len(candidates) if unit == "households" else people):
         return candidates
     key = year_key(ctx.seed, Stream.TARGETING + 16 * stream, ctx.year)
     ids = ctx.reg.households["hh_id"]
@@ -301,12 +300,31 @@ def select(ctx: Context, stream: int, candidates: np.ndarray, capacity: float, o
         priority = np.zeros(len(candidates), np.float32)
     # at most `capacity` households, even counting people (each has >= 1)
     k = int(min(capacity, len(candidates)))
-    first = first_k(priority, tie, k)
     if unit == "households":
-        return candidates[first]
-    ranked = first[np.lexsort((tie(first), priority[first]))]
-    people = np.cumsum(size[candidates[ranked]], dtype=np.int64)
-    return np.sort(candidates[ranked[people <= capacity]])
+        return candidates[first_k(priority, tie, k)]
+    # about a quarter more households than the capacity's share of the people
+    guess = min(k, int(1.25 * capacity * len(candidates) / people) + 1)
+    return candidates[first_people(priority, tie, size[candidates], capacity, guess, k)]
+
+
+def first_people(priority: np.ndarray, tie, size: np.ndarray, capacity: float, guess: int,
+                 k: int) -> np.ndarray:
+    """Positions, ascending, of the longest run of units in ``(priority,
+    tie)`` order whose people (``size``) stay within ``capacity``.
+
+    The run ends within the first ``k`` units (each has at least one
+    person). The first ``guess`` units are ranked first: when they hold more
+    people than the capacity, the run ends among them and the answer is the
+    same; otherwise all ``k`` are ranked.
+    """
+    n = min(guess, k)
+    while True:
+        first = first_k(priority, tie, n)
+        ranked = first[np.lexsort((tie(first), priority[first]))]
+        people = np.cumsum(size[ranked], dtype=np.int64)
+        if n == k or people[-1] > capacity:
+            return np.sort(ranked[people <= capacity])
+        n = k
 
 
 def first_k(priority: np.ndarray, tie, k: int) -> np.ndarray:
