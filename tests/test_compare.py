@@ -375,3 +375,29 @@ def test_counties_short_of_exit_counts_those_not_out_and_the_nearest():
     assert compare.counties_short_of_exit(run, {"zero_by": 2019}) is None
     out = _county_run([[2017, 2018, 2019, 0]] * 3, [[0.0, 0.0, 0.0, 0.5]] * 3, [1, 1, 1, 0])
     assert compare.counties_short_of_exit(out, {"counties_exit_by": 2019}) is None
+
+
+@pytest.mark.parametrize("lang, fragments", [
+    ("en", ["803,200 households waiting at the end of 2020, more than the base-year need of "
+            "257,000", "at most 257,000 of them wait on it"]),
+    ("zh", ["仍有 803,200 户待实施，多于基年需求 257,000 户", "至多 257,000 户"]),
+])
+def test_a_waiting_count_above_the_need_says_at_most_the_need_waits_on_the_condition(
+        lang, fragments):
+    """A programme that also enrols households for its income (education's
+    grants) can have more households waiting than lack its condition: the
+    line then says at most the need waits on it, not a share above 100 %."""
+    cmp = xr.Dataset({"programme_need": ("scenario", [0.0]),
+                      "scenario_targets": ("scenario", ["{}"])},
+                     coords={"scenario": ["plan"]})
+    found = [{"programme": "education", "deadline": 2020, "waiting": 803200.0,
+              "need": 257000.0},
+             {"programme": "housing", "deadline": 2020, "waiting": 1000.0, "need": 4000.0}]
+    lines = report._programme_lines(cmp, ["plan"], lang, ["programme_need"],
+                                    lambda run, targets: found, "waiting", "need",
+                                    "waiting_line")
+    assert len(lines) == 2
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert "%" not in lines[0]
+    assert "(25 % of the base-year need" in lines[1] or "的 25 %）" in lines[1]

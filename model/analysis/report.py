@@ -279,14 +279,17 @@ def _programme_lines(cmp: xr.Dataset, names: list[str], lang: str, variables: li
     """The lines of ``find(run, targets)`` for each scenario (``run``: the
     comparison's ``variables`` of that scenario): ``amount`` (a count)
     against ``whole`` (the base-year need, or the households enrolled), in
-    ``TEXT[lang][line]``."""
+    ``TEXT[lang][line]``, or in ``TEXT[lang][line + "_over"]`` when there is
+    one and the count exceeds the whole."""
     out = []
     if any(v not in cmp for v in variables):
         return out
+    text = report_text.TEXT[lang]
     for n in names:
         run = cmp[variables].sel(scenario=n)
         for s in find(run, scenario_targets(cmp, n)):
-            out.append(report_text.TEXT[lang][line].format(
+            over = s[amount] > s[whole] and f"{line}_over" in text
+            out.append(text[f"{line}_over" if over else line].format(
                 name=n, programme=s["programme"], deadline=s["deadline"],
                 share=fmt_share(s[amount] / s[whole]),
                 **{amount: fmt_number(s[amount]), whole: fmt_number(s[whole])}))

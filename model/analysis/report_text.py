@@ -61,6 +61,10 @@ TEXT = {
                    "waits for it, whatever their incomes.",
         "waiting_line": "- {name}: {programme}: {waiting} households waiting at the end of "
                         "{deadline} ({share} of the base-year need of {need}).",
+        "waiting_line_over": "- {name}: {programme}: {waiting} households waiting at the end "
+                             "of {deadline}, more than the base-year need of {need}: the "
+                             "programme also enrols households for its income, so at most "
+                             "{need} of them wait on it to exit.",
         "income_waiting_head": "## Warning: income programmes still waiting for delivery at "
                                "the deadline",
         "income_waiting": "Income programmes with a tenth or more of the households they "
@@ -136,6 +140,9 @@ TEXT = {
                    "无论收入如何，其脱贫须待项目完成。",
         "waiting_line": "- {name}：{programme} 至{deadline}年末仍有 {waiting} 户待实施"
                         "（为基年需求 {need} 户的 {share}）。",
+        "waiting_line_over": "- {name}：{programme} 至{deadline}年末仍有 {waiting} 户待实施，"
+                             "多于基年需求 {need} 户：该项目也为增收纳入农户，其中至多 {need} "
+                             "户的脱贫须待其完成。",
         "income_waiting_head": "## 注意：期限时仍待实施的增收项目",
         "income_waiting": "增收项目至期限已纳入的农户中，至期限年末仍有一成或以上尚未实施（各随机"
                           "种子的中位数）：限制其到期增收的是年内实施（走访、审批、资金、建设"
