@@ -298,6 +298,15 @@ def _seed_row(data: Path, source: dict, value: float, unit: str, where: str) -> 
     return {"value": repr(value), "unit": unit, "verified": "yes"}
 
 
+def _verified(row: dict[str, str], where: str) -> str:
+    """A source row's ``verified`` column, one of yes / partial / no."""
+    verified = row.get("verified", "").strip()
+    if verified not in _VERIFIED:
+        raise TargetsError(f"{where}: source row's verified = {verified!r}: expected "
+                           f"{', '.join(_VERIFIED)}")
+    return verified
+
+
 def _ratio_row(data: Path, source: dict, value: float, unit: str, rel: dict[str, float],
                where: str) -> tuple[float, dict[str, str]]:
     """The exact ratio of a source's row over its ``over`` row, checked against
@@ -324,11 +333,7 @@ def _ratio_row(data: Path, source: dict, value: float, unit: str, rel: dict[str,
     if abs(ratio - value) > 5e-4 * abs(ratio):
         raise TargetsError(f"{where}: value = {value:g} {unit}, but the rows give "
                            f"{numbers[0]:g} / {numbers[1]:g} = {ratio:.6g} {unit}")
-    verified = [r.get("verified", "").strip() for r in rows]
-    for v in verified:
-        if v not in _VERIFIED:
-            raise TargetsError(f"{where}: source row's verified = {v!r}: expected "
-                               f"{', '.join(_VERIFIED)}")
+    verified = [_verified(r, where) for r in rows]
     weaker = max(verified, key=_VERIFIED.index)
     combined = (rel[verified[0]] ** 2 + rel[verified[1]] ** 2) ** 0.5
     return ratio, {"value": repr(ratio), "unit": unit, "verified": weaker, "rel": repr(combined)}
@@ -386,10 +391,7 @@ def _moment(raw: Any, index: int, w: _Where, data: Path, rel: dict[str, float],
         raise TargetsError(f"{where}: year {max(year, source_year)} is after fit_until = "
                            f"{fit_until}: only data up to the fit year is fitted (role = "
                            "\"check\" reports it without fitting)")
-    verified = row.get("verified", "").strip()
-    if verified not in _VERIFIED:
-        raise TargetsError(f"{where}: source row's verified = {verified!r}: expected "
-                           f"{', '.join(_VERIFIED)}")
+    verified = _verified(row, where)
     sd = float(row.get("rel", rel[verified])) * abs(value)
     span = None
     if "range" in raw:

@@ -280,9 +280,12 @@ def select(ctx: Context, stream: int, candidates: np.ndarray, capacity: float, o
     """
     if len(candidates) == 0:
         return candidates
-    size = ctx.reg.households["size"]
-    people = size[candidates].sum(dtype=np.int64) if unit == "people" else 0
-    if capacity >= (len(candidates) if unit == "households" else people):
+    if unit == "people":
+        sizes = ctx.reg.households["size"][candidates]
+        people = sizes.sum(dtype=np.int64)
+        if capacity >= people:
+            return candidates
+    elif capacity >= len(candidates):
         return candidates
     key = year_key(ctx.seed, Stream.TARGETING + 16 * stream, ctx.year)
     ids = ctx.reg.households["hh_id"]
@@ -304,7 +307,7 @@ def select(ctx: Context, stream: int, candidates: np.ndarray, capacity: float, o
         return candidates[first_k(priority, tie, k)]
     # about a quarter more households than the capacity's share of the people
     guess = min(k, int(1.25 * capacity * len(candidates) / people) + 1)
-    return candidates[first_people(priority, tie, size[candidates], capacity, guess, k)]
+    return candidates[first_people(priority, tie, sizes, capacity, guess, k)]
 
 
 def first_people(priority: np.ndarray, tie, size: np.ndarray, capacity: float, guess: int,
