@@ -9,6 +9,14 @@ time out of proportion to the work (the national scenario at full scale,
 mmap and trim thresholds keeps such blocks on the heap, where the next year's
 arrays reuse them; the memory a run holds at its peak is unchanged.
 
+The heap's free top is never handed back during a process
+(:data:`KEEP_TOP`): a year frees several registry-size arrays at once, and a
+limit of 1 GB still gave back enough of them for the next year to fault in
+anew (the national scenario at full scale, three runs in one process:
+2.5-3.2 s of system time in some runs with the limit, none after the first
+without it). The process keeps the largest heap it has needed,
+which the next run reuses.
+
 The setting is per process and glibc-only; elsewhere (macOS, Windows, musl)
 :func:`keep_freed_arrays` does nothing. ``POVSIM_KEEP_FREED=0`` in the
 environment turns it off. It changes no result: only where memory comes from.
@@ -23,9 +31,12 @@ import sys
 # mallopt parameters (glibc malloc.h)
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
-# blocks up to this size come from the heap; free memory at the heap's top is
-# kept up to this much (bytes: larger than any array of a national registry)
+# blocks up to this size come from the heap (bytes: larger than any array of
+# a national registry)
 THRESHOLD = 1 << 30
+# free memory at the heap's top is kept up to this much; -1: all of it (glibc's
+# mallopt(3): "Setting M_TRIM_THRESHOLD to -1 disables trimming completely")
+KEEP_TOP = -1
 
 _done: bool | None = None
 
@@ -42,11 +53,11 @@ def glibc_mallopt():
 
 def keep_freed_arrays() -> bool:
     """Ask glibc to serve blocks up to :data:`THRESHOLD` from the heap and to
-    keep that much freed memory; once per process. True when it is in force."""
+    keep the freed memory (:data:`KEEP_TOP`); once per process. True when it is in force."""
     global _done
     if _done is None:
         mallopt = glibc_mallopt()
         _done = (mallopt is not None and os.environ.get("POVSIM_KEEP_FREED", "1") != "0"
                  and bool(mallopt(_M_MMAP_THRESHOLD, THRESHOLD))
-                 and bool(mallopt(_M_TRIM_THRESHOLD, THRESHOLD)))
+                 and bool(mallopt(_M_TRIM_THRESHOLD, KEEP_TOP)))
     return _done

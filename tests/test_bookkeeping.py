@@ -15,6 +15,7 @@ from model.engine.bookkeeping import (
     coverage_at_numpy,
     lookup_sum,
     lookup_sum_numpy,
+    merge_sorted,
     or_at,
     or_at_numpy,
     safety_net_eligible,
@@ -46,6 +47,10 @@ def test_active_indices(oldest, last):
     ref = active_indices_numpy(start, 2017, oldest, status, exit_year, last)
     assert got.dtype == ref.dtype and 0 < len(got) < N
     np.testing.assert_array_equal(got, ref)
+    # reading only the units ever enrolled gives the same
+    units = np.flatnonzero(start != 0)
+    np.testing.assert_array_equal(
+        active_indices(start, 2017, oldest, status, exit_year, last, units), ref)
 
 
 def test_candidate_indices():
@@ -110,18 +115,31 @@ def test_step_indices(hazard, oldest, last):
     hh_id = rng.permutation(10 * N)[:N].astype(np.int64)
     needs = rng.random(N) < 0.6
     key = year_key(2, 7 + 16 * 6, 2018)
-    got_start, ref_start = start.copy(), start.copy()
-    got = step_indices(got_start, 2018, oldest, status, exit_year, last, needs, hh_id, key,
-                       np.float32(hazard))
+    ref_start = start.copy()
     ref = step_indices_numpy(ref_start, 2018, oldest, status, exit_year, last, needs, hh_id,
                              key, hazard)
     assert 0 < len(ref[1]) < len(ref[0]) < N
     if hazard:
         assert (ref_start < 0).sum() > (start < 0).sum()  # some enrolments failed
-    for a, b in zip(got, ref):
-        assert a.dtype == b.dtype
-        np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(got_start, ref_start)
+    # every unit read, or only those ever enrolled
+    for units in (None, np.flatnonzero(start != 0)):
+        got_start = start.copy()
+        got = step_indices(got_start, 2018, oldest, status, exit_year, last, needs, hh_id, key,
+                           np.float32(hazard), units)
+        for a, b in zip(got, ref):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(got_start, ref_start)
+
+
+@pytest.mark.parametrize("sizes", [(0, 0), (0, 40), (40, 0), (300, 1), (1, 300), (500, 700)])
+def test_merge_sorted(sizes):
+    rng = np.random.default_rng(sum(sizes))
+    both = rng.choice(5000, sum(sizes), replace=False)
+    a, b = np.sort(both[:sizes[0]]), np.sort(both[sizes[0]:])
+    got = merge_sorted(a.astype(np.int64), b.astype(np.int64))
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, np.union1d(a, b))
 
 
 @pytest.mark.parametrize("hazard", [0.3, 0.7, 1.0])

@@ -105,6 +105,26 @@ def test_every_household_in_exactly_one_status_every_year():
     assert sums[0, COL["registered_households"]] == reg.n_households
 
 
+def test_ever_enrolled_lists_every_enrolment_while_it_is_kept():
+    """The list a programme's step reads instead of the whole registry holds
+    exactly the households ever enrolled, or is dropped past a quarter of them."""
+    scenario = load_scenario()
+    reg = registry_for(scenario)
+    sim = Simulation(reg, scenario.params, seed=1, end_year=2020, programmes=instances())
+    sim._record_base_year()
+    kept = set()
+    for year in range(2016, 2021):
+        sim.step(year)
+        for name, start in sim.state.enrolled.items():
+            ever = sim.state.ever_enrolled[name]
+            if ever is None:
+                assert 4 * np.count_nonzero(start) >= reg.n_households
+            else:
+                kept.add(name)
+                np.testing.assert_array_equal(ever, np.flatnonzero(start != 0))
+    assert len(kept) >= 3  # the list is in use
+
+
 @pytest.mark.parametrize("delivery", [0, 1])
 def test_household_untouched_by_a_scenario_change_keeps_its_income_path(delivery):
     scenario = load_scenario()

@@ -24,7 +24,7 @@ EMPTY = np.zeros(0, np.int8)
 _LOOP = {k: v for k, v in KERNEL.items() if k != "nogil"}
 
 
-def active_indices(start, year, oldest_start, status, exit_year, last_exit_year):
+def active_indices(start, year, oldest_start, status, exit_year, last_exit_year, units=None):
     """Indices of the units whose enrolment is active in ``year``.
 
     Parameters
@@ -41,14 +41,23 @@ def active_indices(start, year, oldest_start, status, exit_year, last_exit_year)
     last_exit_year : float
         Exited households whose exit year is at or before it are no longer
         reached (``year - grace - 1``; ``-inf`` for no limit).
+    units : int64 array, optional
+        The units whose ``start`` is not 0, ascending (the only ones that can
+        be active); when given, only they are read. The result is the same.
 
     Returns
     -------
     int64 array of the active indices, ascending.
     """
-    mask = np.empty(start.shape[0], np.bool_)
-    active_mask(start, year, float(oldest_start), status, exit_year, float(last_exit_year), mask)
-    return np.flatnonzero(mask)
+    if units is None:
+        mask = np.empty(start.shape[0], np.bool_)
+        active_mask(start, year, float(oldest_start), status, exit_year,
+                    float(last_exit_year), mask)
+        return np.flatnonzero(mask)
+    mask = np.empty(units.shape[0], np.bool_)
+    active_mask_at(units, start, year, float(oldest_start), status, exit_year,
+                   float(last_exit_year), mask)
+    return units[mask]
 
 
 @njit(**INLINE)
@@ -82,6 +91,22 @@ def active_indices_numpy(start, year, oldest_start, status, exit_year, last_exit
     mask = (start > 0) & (start <= year) & (start > oldest_start)
     mask &= ~((status == EXITED) & (exit_year <= last_exit_year))
     return np.flatnonzero(mask)
+
+
+@njit(cache=True)
+def merge_sorted(a, b):
+    """The ascending int64 indices of ``a`` and ``b`` (each ascending, no
+    index in both) in one array: one linear merge."""
+    out = np.empty(a.shape[0] + b.shape[0], np.int64)
+    i = j = 0
+    for k in range(out.shape[0]):
+        if j == b.shape[0] or (i < a.shape[0] and a[i] < b[j]):
+            out[k] = a[i]
+            i += 1
+        else:
+            out[k] = b[j]
+            j += 1
+    return out
 
 
 def candidate_indices(start, status, matched=None):
@@ -124,7 +149,7 @@ def candidate_indices_numpy(start, status, matched=None):
 
 
 def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, needs,
-                 hh_id, key, hazard):
+                 hh_id, key, hazard, units=None):
     """A programme's yearly step over its units: mark the active units and
     those among them the effect applies to in one pass, list both, then stop
     the failing enrolments among them.
@@ -146,6 +171,9 @@ def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, n
     hazard : float32
         Yearly probability that an enrolment fails (:func:`stop_failed`); 0:
         no failures.
+    units : int64 array, optional
+        As :func:`active_indices`: only these units are read, with the same
+        result.
 
     Returns
     -------
@@ -156,14 +184,22 @@ def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, n
     years_in : int16 array
         ``year - start`` of each unit of ``reach``.
     """
-    active = np.empty(start.shape[0], np.bool_)
-    reach = np.empty(start.shape[0], np.bool_)
-    step_masks(start, year, oldest_start, status, exit_year, last_exit_year, needs, active,
-               reach)
+    m = start.shape[0] if units is None else units.shape[0]
+    active = np.empty(m, np.bool_)
+    reach = np.empty(m, np.bool_)
+    if units is None:
+        step_masks(start, year, oldest_start, status, exit_year, last_exit_year, needs,
+                   active, reach)
+    else:
+        step_masks_at(units, start, year, oldest_start, status, exit_year, last_exit_year,
+                      needs, active, reach)
     # mostly every active unit needs the effect: then one list serves for both
     same = np.count_nonzero(reach) == np.count_nonzero(active)
-    active = np.flatnonzero(active)
-    reach = active if same else np.flatnonzero(reach)
+    active = np.flatnonzero(active) if units is None else units[active]
+    if same:
+        reach = active
+    else:
+        reach = np.flatnonzero(reach) if units is None else units[reach]
     if hazard > 0 and len(active):
         active = stop_failed(active, start, hh_id, key, year, hazard)
         reach = reach[start[reach] > 0]  # a failed enrolment's start is negative
@@ -179,6 +215,18 @@ def step_masks(start, year, oldest_start, status, exit_year, last_exit_year, nee
         a = _is_active(start[i], year, oldest_start, status[i], exit_year[i], last_exit_year)
         active[i] = a
         reach[i] = a & needs[i]
+
+
+@njit(**_LOOP)
+def step_masks_at(units, start, year, oldest_start, status, exit_year, last_exit_year, needs,
+                  active, reach):
+    """:func:`step_masks` of the units ``units`` (``active[j]``, ``reach[j]``
+    for unit ``units[j]``)."""
+    for j in range(units.shape[0]):
+        i = units[j]
+        a = _is_active(start[i], year, oldest_start, status[i], exit_year[i], last_exit_year)
+        active[j] = a
+        reach[j] = a & needs[i]
 
 
 @njit(cache=True)

@@ -49,6 +49,11 @@ class State:
     exit_year : year of the latest exit (0 if none).
     enrolled : programme name -> year of enrolment (int16; 0 never enrolled;
         minus the year when the programme stopped for the household).
+    ever_enrolled : programme name -> indices (int64, ascending) of the
+        households whose ``enrolled`` is not 0, kept by
+        :meth:`model.programmes.base.Programme.enrol` (the only writer of a
+        first enrolment), or None once they are over a quarter of the
+        households: a programme's yearly step reads only them.
     village_* : per-village collective income (yuan/year), infrastructure flag,
         exit year (0 if not exited) and enrolment of village programmes.
     county_exit_year : per county (0 if not exited).
@@ -71,6 +76,7 @@ class State:
     event: np.ndarray
     exit_year: np.ndarray
     enrolled: dict[str, np.ndarray] = field(default_factory=dict)
+    ever_enrolled: dict[str, np.ndarray | None] = field(default_factory=dict)
     village_collective: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     village_infrastructure: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
     village_exit_year: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
@@ -103,6 +109,7 @@ class State:
                    status=np.where(h["registered"] == 1, POOR, NOT_REGISTERED).astype(np.int8),
                    event=np.zeros(n, np.uint8), exit_year=np.zeros(n, np.int16),
                    enrolled={name: np.zeros(n, np.int16) for name in programme_names},
+                   ever_enrolled={name: np.zeros(0, np.int64) for name in programme_names},
                    village_collective=v["collective_income"].copy(),
                    village_infrastructure=v["infrastructure_ok"].copy(),
                    village_exit_year=np.zeros(nv, np.int16),
@@ -117,7 +124,8 @@ class State:
     def nbytes(self) -> int:
         """Memory held by the state's arrays (bytes)."""
         arrays = [v for v in vars(self).values() if isinstance(v, np.ndarray)]
-        arrays += list(self.enrolled.values()) + list(self.village_enrolled.values())
+        arrays += (list(self.enrolled.values()) + list(self.village_enrolled.values())
+                   + [a for a in self.ever_enrolled.values() if a is not None])
         return sum(a.nbytes for a in arrays)
 
 

@@ -53,6 +53,7 @@ from model.engine.bookkeeping import (
     active_mask_at,
     add_at,
     candidate_indices,
+    merge_sorted,
     step_indices,
     stop_failed,
 )
@@ -184,7 +185,18 @@ class Programme:
         order = RANDOM_ORDER if uniform else int(p("targeting.order"))
         chosen = select(ctx, self.stream, candidates, cap, order, self.unit)
         start[chosen] = p.year
+        ever = st.ever_enrolled[self.name]
+        if len(chosen) and ever is not None:
+            # past a quarter of the registry a pass over it is cheaper than the list
+            # (enrolments are never undone: the list would only grow)
+            st.ever_enrolled[self.name] = (
+                merge_sorted(ever, chosen) if 4 * (len(ever) + len(chosen)) < len(start) else None)
         return chosen
+
+    def _units(self, ctx: Context) -> np.ndarray | None:
+        """The households ever enrolled (ascending), or None when they are
+        too many for reading them alone to beat a pass over the registry."""
+        return ctx.st.ever_enrolled[self.name]
 
     def _limits(self, p: YearParams) -> tuple[float, float]:
         """Enrolments active in year ``p.year`` started after the first
@@ -218,7 +230,7 @@ class Programme:
         st = ctx.st
         oldest, last_exit = self._limits(ctx.p)
         return active_indices(st.enrolled[self.name], ctx.year, oldest, st.status,
-                              st.exit_year, last_exit)
+                              st.exit_year, last_exit, self._units(ctx))
 
     def step(self, ctx: Context) -> np.ndarray:
         """Stop failed enrolments, apply the effect; return the active indices."""
@@ -234,7 +246,8 @@ class Programme:
             hazard = 0.0
         active, reach, years_in = step_indices(
             start, ctx.year, oldest, st.status, st.exit_year, last_exit,
-            self._mask(ctx, "needs"), ctx.reg.households["hh_id"], key, np.float32(hazard))
+            self._mask(ctx, "needs"), ctx.reg.households["hh_id"], key, np.float32(hazard),
+            self._units(ctx))
         if len(reach):
             self.effect(ctx, reach, years_in)
         return active
