@@ -16,7 +16,7 @@ from model.engine.tally import (
     tally,
     tally_numpy,
 )
-from model.programmes.base import first_k, first_people
+from model.programmes.base import SAMPLE, first_k, first_people, kth_smallest
 from model.random import Stream, year_key
 
 F = np.float32
@@ -262,6 +262,30 @@ def test_first_k_equals_lexsort(k):
     np.testing.assert_array_equal(first_k(priority, tie_of, k), expected)
     kth = np.sort(priority)[k - 1]
     assert sum(asked) <= (priority == kth).sum()
+
+
+@pytest.mark.parametrize("share", [0.001, 0.02, 0.2, 0.5])
+def test_kth_smallest_equals_partition(share):
+    rng = np.random.default_rng(int(share * 1000))
+    n = 6 * SAMPLE
+    values = rng.lognormal(8.0, 1.0, n).astype(F)
+    values[rng.random(n) < 0.2] = np.float32(2952.0)  # many ties
+    for k in (1, int(share * n), int(share * n) + 7):
+        assert kth_smallest(values, k) == np.partition(values, k - 1)[k - 1]
+
+
+def test_kth_smallest_when_the_bound_holds_too_few(monkeypatch):
+    """When fewer than k values are at or below the sample's bound, the
+    whole array is partitioned, with the same answer: here the sampled
+    values are the smallest, so the bound lies far below the k-th."""
+    n, k = 6 * SAMPLE, 5000
+    values = 1e6 + np.arange(n, dtype=F)
+    values[::n // SAMPLE] = np.arange(SAMPLE, dtype=F)
+    expected = np.partition(values, k - 1)[k - 1]
+    sizes, partition = [], np.partition
+    monkeypatch.setattr(np, "partition", lambda a, kth: sizes.append(len(a)) or partition(a, kth))
+    assert kth_smallest(values, k) == expected == k - 1
+    assert sizes == [SAMPLE, n]  # the sample, then everything
 
 
 def test_first_in_group_matches_numpy_reference():

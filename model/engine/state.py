@@ -52,7 +52,7 @@ class State:
     ever_enrolled : programme name -> indices (int64, ascending) of the
         households whose ``enrolled`` is not 0, kept by
         :meth:`model.programmes.base.Programme.enrol` (the only writer of a
-        first enrolment), or None once they are over a quarter of the
+        first enrolment), or None once they are over an eighth of the
         households: a programme's yearly step reads only them.
     village_* : per-village collective income (yuan/year), infrastructure flag,
         exit year (0 if not exited) and enrolment of village programmes.
