@@ -63,3 +63,45 @@ def test_a_kernel_error_reaches_the_caller(four_threads):
 
     with pytest.raises(ValueError, match="piece failed"):
         threads.split(kernel, 100, min_piece=1)
+
+
+def test_split_summed_tables_do_not_depend_on_the_threads(four_threads, monkeypatch):
+    """Pieces add into tables of their own; the tables summed afterwards are
+    the one-piece tables, for the histogram, the attribution and the reach."""
+    from model.engine.attribution import attribute_exits, reached_by_group
+    from model.engine.codes import ATTRIBUTION, BATCHES
+    from model.engine.tally import NBINS, income_histogram
+
+    rng = np.random.default_rng(4)
+    n, nc = 20_011, 5
+    county = np.sort(rng.integers(0, nc, n)).astype(np.int16)
+    category = rng.integers(0, 3, n).astype(np.int8)
+    size = rng.integers(1, 9, n).astype(np.int8)
+    income = rng.uniform(0, 12_000, n).astype(np.float32)
+    status = rng.integers(0, 4, n).astype(np.int8)
+    village = rng.integers(0, 40, n).astype(np.int32)
+    exits = np.sort(rng.choice(n, 9_001, replace=False))
+    batch_income = ((rng.random((4, n)) < 0.4) * rng.uniform(0, 3000, (4, n))).astype(np.float32)
+    topup = ((rng.random(n) < 0.3) * rng.uniform(0, 2000, n)).astype(np.float32)
+    floor = (topup > 0).astype(np.float32) * 2500
+    hit = rng.random((len(BATCHES), len(exits))) < 0.4
+
+    def tables():
+        hist, people = np.zeros((nc * 3, NBINS), np.int32), np.zeros(40)
+        threads.split_summed(income_histogram, n, (hist, people), county, category, size,
+                             income, status, np.float32(3000), np.int64(3), village)
+        out = np.zeros((nc, len(ATTRIBUTION), 2))
+        attribute_exits(exits, income, floor, 3000.0, 2500.0, batch_income, topup, county,
+                        size, out)
+        reached = np.zeros((nc, len(BATCHES)))
+        reached_by_group(exits, hit, county, size, reached)
+        return hist, people, out, reached
+
+    monkeypatch.setattr(threads, "MIN_PIECE", 10**9)
+    one = tables()  # one piece
+    monkeypatch.setattr(threads, "MIN_PIECE", 1_000)
+    four = tables()
+    assert one[0].sum() == size[(status == 0) | (status == 2)].sum()  # poor or returned
+    assert one[2][..., 0].sum() == len(exits) and one[3].sum() > 0
+    for a, b in zip(one, four):
+        np.testing.assert_array_equal(a, b)

@@ -28,6 +28,7 @@ from numba import njit
 
 from model.engine.codes import ATTRIBUTION
 from model.engine.rules import household_line
+from model.engine.threads import split_summed
 
 # the kernel reads pathways as the rows of batch_income, then the top-up
 
@@ -56,17 +57,27 @@ def attribute(income: np.ndarray, line: np.ndarray, components: np.ndarray) -> n
     return np.where(own | (comps.sum(axis=0) == 0), NONE, out)
 
 
-@njit(cache=True, error_model="numpy")
 def attribute_exits(exits, income, floor, line, covered_line, batch_income, topup, county,
                     size, out):
     """Attribute every exit of the year (``exits``: the exiting households,
     ascending) and add it to ``out[county, pathway, 0 or 1]`` (households,
     people). Same rule as :func:`attribute`; pathways in the order of
     ``BATCHES``: the rows of ``batch_income`` (``INCOME_BATCHES``, the same
-    order) and then the safety-net ``topup``."""
+    order) and then the safety-net ``topup``. Pieces of the exits run on
+    threads (:func:`model.engine.threads.split_summed`): the counts are
+    whole numbers, the same in any order."""
+    split_summed(_attribute_piece, exits.shape[0], (out,), exits, income, floor,
+                 line, covered_line, batch_income, topup, county, size)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _attribute_piece(start, stop, exits, income, floor, line, covered_line, batch_income,
+                     topup, county, size, out):
+    """:func:`attribute_exits` of ``exits[start:stop]``."""
     nb = batch_income.shape[0] + 1
     comps = np.zeros(nb)
-    for i in exits:
+    for j in range(start, stop):
+        i = exits[j]
         for b in range(nb - 1):
             comps[b] = max(np.float64(batch_income[b, i]), 0.0)
         comps[nb - 1] = max(np.float64(topup[i]), 0.0)
@@ -89,11 +100,11 @@ def attribute_exits(exits, income, floor, line, covered_line, batch_income, topu
         out[county[i], best, 1] += size[i]
 
 
-@njit(cache=True)
 def reached_by_group(exits, hit, group, size, out):
     """``out[group[exits[j]], b] += size[exits[j]]`` for every exit ``j`` that
-    pathway ``b``'s programmes reached (``hit[b, j]``), in the order of
-    ``exits``: the people in exiting households each pathway reached.
+    pathway ``b``'s programmes reached (``hit[b, j]``): the people in exiting
+    households each pathway reached. Pieces of the exits run on threads
+    (whole numbers: the same in any order).
 
     Parameters
     ----------
@@ -105,8 +116,14 @@ def reached_by_group(exits, hit, group, size, out):
         County and members of every household.
     out : float64 array (n_groups, len(BATCHES)), in/out
     """
+    split_summed(_reached_piece, exits.shape[0], (out,), exits, hit, group, size)
+
+
+@njit(cache=True, nogil=True)
+def _reached_piece(start, stop, exits, hit, group, size, out):
+    """:func:`reached_by_group` of the exits ``start:stop``."""
     for b in range(hit.shape[0]):
-        for j in range(exits.shape[0]):
+        for j in range(start, stop):
             if hit[b, j]:
                 i = exits[j]
                 out[group[i], b] += np.float64(size[i])

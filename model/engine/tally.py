@@ -19,7 +19,7 @@ from numba import njit
 
 from model.engine.codes import ENTRY, EXIT, EXITED, NOT_REGISTERED, POOR, RETURN, RETURNED
 from model.engine.rules import household_line, household_line_np
-from model.engine.threads import split
+from model.engine.threads import split, split_summed
 
 # (name, unit, long name) of every tallied sum; the index is the column
 TALLY = (
@@ -112,8 +112,9 @@ def tally(county, category, size, income, floor, status, event, line, covered_li
     add_partials(partial, rows, lowest, out)
     if village is None:
         village, village_people = _NO_VILLAGE, np.zeros(0)
-    income_histogram(county, category, size, income, status, np.float32(line),
-                     np.int64(n_categories), hist, village, village_people)
+    # integer counts (float64 for the villages' people): the same in any order
+    split_summed(income_histogram, county.shape[0], (hist, village_people), county, category,
+                 size, income, status, np.float32(line), np.int64(n_categories), village)
 
 
 def tally_step(n: int) -> int:
@@ -212,16 +213,18 @@ def add_partials(partial, rows, lowest, out):
                 out[g, k] += partial[r, k]
 
 
-@njit(cache=True)
-def income_histogram(county, category, size, income, status, line, n_categories, hist,
-                     village, village_people):
-    """``hist[g, b] +=`` people of registered households of group ``g`` whose
-    income is in bin ``b`` (1 % of ``line`` wide, clipped to the first and
-    last bins) and, when ``village`` is not empty, ``village_people[v] +=``
-    those of village ``v``. One plain pass: integer counts need no partial
-    tables (a table per chunk costs chunks x groups x bins, 128 MB nationally)."""
+@njit(cache=True, nogil=True)
+def income_histogram(start, stop, county, category, size, income, status, line, n_categories,
+                     village, hist, village_people):
+    """``hist[g, b] +=`` people of registered households ``start:stop`` of
+    group ``g`` whose income is in bin ``b`` (1 % of ``line`` wide, clipped
+    to the first and last bins) and, when ``village`` is not empty,
+    ``village_people[v] +=`` those of village ``v``. Integer counts: pieces
+    of the households add into tables of their own, summed afterwards
+    (:func:`model.engine.threads.split_summed`), with the same result in any
+    order."""
     by_village = village.shape[0] > 0
-    for i in range(county.shape[0]):
+    for i in range(start, stop):
         s = status[i]
         if s != EXITED and s != NOT_REGISTERED:
             g = np.int64(county[i]) * n_categories + category[i]

@@ -85,22 +85,53 @@ def _executor() -> ThreadPoolExecutor:
     return _pool[1]
 
 
-def split(kernel, n: int, *args, min_piece: int = MIN_PIECE) -> None:
-    """Run ``kernel(start, stop, *args)`` over ``range(n)`` in contiguous
-    pieces of at least ``min_piece`` (but one), one piece per thread; this
-    thread runs the first."""
+def _cuts(n: int, min_piece: int | None) -> list[int]:
+    """Bounds of the contiguous pieces of ``range(n)``: at most one a
+    thread, each of at least ``min_piece`` (default :data:`MIN_PIECE`) but
+    one."""
+    min_piece = MIN_PIECE if min_piece is None else min_piece
     pieces = max(1, min(threads(), -(-n // max(1, min_piece))))
-    if pieces == 1:
-        kernel(0, n, *args)
-        return
-    cuts = [n * j // pieces for j in range(pieces + 1)]
-    futures = [_executor().submit(kernel, cuts[j], cuts[j + 1], *args)
-               for j in range(1, pieces)]
+    return [n * j // pieces for j in range(pieces + 1)]
+
+
+def _run(calls) -> None:
+    """Run the zero-argument ``calls``, the first in this thread and the
+    others on the pool; wait for all, and raise the first error."""
+    futures = [_executor().submit(call) for call in calls[1:]]
     try:
-        kernel(cuts[0], cuts[1], *args)
+        calls[0]()
     finally:
         for f in futures:
             f.result()
+
+
+def split(kernel, n: int, *args, min_piece: int | None = None) -> None:
+    """Run ``kernel(start, stop, *args)`` over ``range(n)`` in contiguous
+    pieces of at least ``min_piece`` (default :data:`MIN_PIECE`) but one,
+    one piece per thread; this thread runs the first."""
+    cuts = _cuts(n, min_piece)
+    _run([functools.partial(kernel, cuts[j], cuts[j + 1], *args)
+          for j in range(len(cuts) - 1)])
+
+
+def split_summed(kernel, n: int, tables: tuple, *args,
+                 min_piece: int | None = None) -> None:
+    """Run ``kernel(start, stop, *args, *tables)`` as :func:`split` does,
+    each piece adding into tables of its own (the first piece into
+    ``tables`` themselves, the others into zeros), then add the pieces'
+    tables into ``tables``.
+
+    Only for sums whose value does not depend on the order of their terms:
+    integer counts, or float64 sums of integers (exact below 2**53). Then
+    the tables are the same whatever the number of threads.
+    """
+    cuts = _cuts(n, min_piece)
+    own = [tables] + [tuple(np.zeros_like(t) for t in tables) for _ in range(len(cuts) - 2)]
+    _run([functools.partial(kernel, cuts[j], cuts[j + 1], *args, *own[j])
+          for j in range(len(cuts) - 1)])
+    for extra in own[1:]:
+        for table, part in zip(tables, extra):
+            table += part
 
 
 def on_threads(*whole: str):
