@@ -206,3 +206,57 @@ def test_or_at_and_lookup_sum():
     ref = lookup_sum_numpy(idx, first, first_key, second, second_key)
     assert got.dtype == ref.dtype == np.float32
     np.testing.assert_array_equal(got, ref)
+
+
+def test_per_student_matches_numpy_reference():
+    from model.engine.state import per_student, per_student_numpy
+    from model.registry.synth import synthetic
+
+    reg = synthetic(3000, seed=4)
+    idx = np.sort(np.random.default_rng(4).choice(3000, 700, replace=False))
+    for amounts in ((1000.0, 2500.0, 3000.0, 5000.0), (0.0, 2500.0, 0.0, 1e-50), (0, 0, 0, 0)):
+        for index in (None, idx, idx[:0]):
+            got = per_student(reg, amounts, index)
+            ref = per_student_numpy(reg, amounts, index)
+            assert got.dtype == ref.dtype == np.float32 and len(got) == len(ref)
+            np.testing.assert_array_equal(got, ref)
+    assert per_student(reg, (1000.0, 2500.0, 3000.0, 5000.0)).max() > 0
+
+
+def test_one_pass_setters_match_numpy_references():
+    from model.engine.bookkeeping import (
+        or_in_units,
+        or_in_units_numpy,
+        per_capita,
+        product_at,
+        product_at_numpy,
+        set_from_table,
+        set_from_table_numpy,
+    )
+
+    rng = np.random.default_rng(8)
+    idx = np.sort(rng.choice(N, 1200, replace=False))
+    key = rng.integers(0, 9, N).astype(np.int16)
+    table = rng.uniform(2000, 4000, 9).astype(np.float32)
+    got, ref = np.zeros(N, np.float32), np.zeros(N, np.float32)
+    set_from_table(got, idx, table, key)
+    set_from_table_numpy(ref, idx, table, key)
+    np.testing.assert_array_equal(got, ref)
+
+    bits = rng.integers(0, 256, N).astype(np.uint8)
+    unit_of, flagged = rng.integers(0, 50, N).astype(np.int32), rng.random(50) < 0.3
+    got, ref = bits.copy(), bits.copy()
+    or_in_units(got, unit_of, flagged, np.uint8(4))
+    or_in_units_numpy(ref, unit_of, flagged, np.uint8(4))
+    assert (got != bits).any()
+    np.testing.assert_array_equal(got, ref)
+
+    first, second = rng.uniform(0, 900, N).astype(np.float32), rng.integers(1, 9, N).astype(np.int8)
+    got, ref = product_at(idx, first, second), product_at_numpy(idx, first, second)
+    assert got.dtype == ref.dtype == np.float64
+    np.testing.assert_array_equal(got, ref)
+
+    elderly = rng.integers(0, 3, N).astype(np.int8)
+    out = np.empty(N, np.float32)
+    per_capita(1056.0, elderly, second, out)
+    np.testing.assert_array_equal(out, (1056.0 * elderly / second).astype(np.float32))

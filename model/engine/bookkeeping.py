@@ -461,3 +461,76 @@ def coverage_at_numpy(group, index, weights, size, counts, sums, people):
     np.add.at(sums, g, np.broadcast_to(weights, index.shape))
     if len(size):
         np.add.at(people, g, size[index].astype(np.float64))
+
+
+@njit(**_LOOP)
+def per_student_at(every, idx, preschool, compulsory, upper, university, size, amounts, out):
+    """``out[j]``: household ``i = idx[j]``'s per-capita sum of ``amounts``
+    (float32, one per stage, yuan/student/year) over its students, in
+    float32 as the stage-by-stage numpy sum (stages with amount 0 left out);
+    ``every``: every household (``idx`` unread), ``out[i]``."""
+    m = size.shape[0] if every else idx.shape[0]
+    a0, a1, a2, a3 = amounts[0], amounts[1], amounts[2], amounts[3]
+    for j in range(m):
+        i = j if every else idx[j]
+        t = np.float32(0.0)
+        if a0 != 0:
+            t += np.float32(preschool[i]) * a0
+        if a1 != 0:
+            t += np.float32(compulsory[i]) * a1
+        if a2 != 0:
+            t += np.float32(upper[i]) * a2
+        if a3 != 0:
+            t += np.float32(university[i]) * a3
+        out[j] = t / np.float32(size[i])
+
+
+@njit(**_LOOP)
+def set_from_table(values, idx, table, key):
+    """``values[idx[j]] = table[key[idx[j]]]`` in one pass (a per-unit
+    amount read from a small table, e.g. its county's standard)."""
+    for j in range(idx.shape[0]):
+        i = idx[j]
+        values[i] = table[key[i]]
+
+
+def set_from_table_numpy(values, idx, table, key):
+    """Reference of :func:`set_from_table`."""
+    values[idx] = table[key[idx]]
+
+
+@njit(**_LOOP)
+def or_in_units(values, unit_of, flagged, bits):
+    """``values[i] |= bits`` for every household ``i`` whose unit (village)
+    ``unit_of[i]`` is flagged, in one pass."""
+    for i in range(values.shape[0]):
+        if flagged[unit_of[i]]:
+            values[i] |= bits
+
+
+def or_in_units_numpy(values, unit_of, flagged, bits):
+    """Reference of :func:`or_in_units`."""
+    values[flagged[unit_of]] |= bits
+
+
+@njit(**_LOOP)
+def product_at(idx, first, second):
+    """``float64(first[idx]) * float64(second[idx])`` in one pass."""
+    out = np.empty(idx.shape[0], np.float64)
+    for j in range(idx.shape[0]):
+        i = idx[j]
+        out[j] = np.float64(first[i]) * np.float64(second[i])
+    return out
+
+
+def product_at_numpy(idx, first, second):
+    """Reference of :func:`product_at`."""
+    return first[idx].astype(np.float64) * second[idx].astype(np.float64)
+
+
+@njit(**_LOOP)
+def per_capita(amount, count, size, out):
+    """``out[i] = float32(amount * count[i] / size[i])`` computed in float64
+    (e.g. the basic pension of a household's elderly, per person)."""
+    for i in range(out.shape[0]):
+        out[i] = np.float32(amount * np.float64(count[i]) / np.float64(size[i]))

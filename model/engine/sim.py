@@ -48,7 +48,7 @@ import numpy as np
 
 from model.allocator import keep_freed_arrays
 from model.engine.attribution import attribute_exits, reached_by_group
-from model.engine.bookkeeping import EMPTY, coverage_at
+from model.engine.bookkeeping import EMPTY, coverage_at, per_capita
 from model.engine.codes import ALL_GUARANTEES, BATCHES, EXIT
 from model.engine.context import Context, YearParams
 from model.engine.delivery import Carry, deliver, settings_from_params
@@ -346,7 +346,8 @@ class Simulation:
         pension = p("pension_basic")
         if self._pension_key != pension:
             h = self.reg.households
-            self._pension_income = (pension * h["elderly"] / h["size"]).astype(np.float32)
+            self._pension_income = np.empty(self.reg.n_households, np.float32)
+            per_capita(float(pension), h["elderly"], h["size"], self._pension_income)
             self._pension_key = pension
         return self._pension_income
 

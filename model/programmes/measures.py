@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.engine.bookkeeping import lookup_sum, or_at, safety_net_eligible
+from model.engine.bookkeeping import (
+    lookup_sum,
+    or_at,
+    or_in_units,
+    product_at,
+    safety_net_eligible,
+    set_from_table,
+)
 from model.engine.codes import HOUSING, MEDICAL, SCHOOLING, WATER
 from model.engine.rules import county_dibao_standards
 from model.engine.state import per_student
@@ -90,10 +97,10 @@ class SafetyNet(Programme):
         return standard
 
     def effect(self, ctx, idx, years_in):
-        ctx.st.floor[idx] = self._standard(ctx)[ctx.reg.households["county"][idx]]
+        set_from_table(ctx.st.floor, idx, self._standard(ctx), ctx.reg.households["county"])
 
     def cost(self, ctx, new, active):
-        return 0.0, ctx.st.topup[active] * ctx.reg.households["size"][active].astype(np.float64)
+        return 0.0, product_at(active, ctx.st.topup, ctx.reg.households["size"])
 
 
 class Medical(Programme):
@@ -388,7 +395,9 @@ class VillageInfrastructure(VillageProgramme):
 
     def village_effect(self, ctx, villages, years_in):
         ctx.st.village_infrastructure[villages] = 1
-        ctx.st.guarantees[self.households_of(ctx, villages)] |= np.uint8(WATER)
+        flagged = np.zeros(len(ctx.reg.villages["village_id"]), bool)
+        flagged[villages] = True
+        or_in_units(ctx.st.guarantees, ctx.reg.households["village"], flagged, np.uint8(WATER))
 
     def unit_cost(self, p):
         return p("infrastructure.cost")
