@@ -332,3 +332,18 @@ def test_first_people_equals_the_prefix_of_the_whole_ranking(seed):
     for guess in (1, k // 4 + 1, k):
         got = first_people(priority, tie.__getitem__, size, capacity, guess, k)
         np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("levels", [3, 50, 10**6])
+def test_in_order_equals_lexsort(levels):
+    from model.programmes.base import in_order
+
+    rng = np.random.default_rng(levels)
+    n = 3000
+    priority = rng.integers(0, levels, n).astype(F)
+    priority[rng.random(n) < 0.1] = -0.0  # equal to 0.0
+    tie = rng.integers(0, 2**63, n, dtype=np.int64).astype(np.uint64)
+    tie[:40] = tie[40:80]  # equal keys too: both orders keep the positions' order
+    positions = np.sort(rng.choice(n, 2000, replace=False))  # as first_k gives them
+    expected = positions[np.lexsort((tie[positions], priority[positions]))]
+    np.testing.assert_array_equal(in_order(priority, tie.__getitem__, positions), expected)
