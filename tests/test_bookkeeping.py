@@ -16,6 +16,8 @@ from model.engine.bookkeeping import (
     lookup_sum,
     lookup_sum_numpy,
     merge_sorted,
+    or_and_flag_at,
+    or_and_flag_at_numpy,
     or_at,
     or_at_numpy,
     safety_net_eligible,
@@ -199,6 +201,13 @@ def test_or_at_and_lookup_sum():
     or_at_numpy(ref, idx, np.uint8(8))
     assert not np.array_equal(got, values)
     np.testing.assert_array_equal(got, ref)
+    got_flags, ref_flags = np.zeros(N, np.uint8), np.zeros(N, np.uint8)
+    got, ref = values.copy(), values.copy()
+    or_and_flag_at(got, idx, np.uint8(8), got_flags)
+    or_and_flag_at_numpy(ref, idx, np.uint8(8), ref_flags)
+    assert got_flags.sum() == len(idx)
+    np.testing.assert_array_equal(got, ref)
+    np.testing.assert_array_equal(got_flags, ref_flags)
     first, second = rng.random(21).astype(np.float32), rng.random(21).astype(np.float32) * 1e3
     first_key = rng.integers(0, 21, N).astype(np.int8)
     second_key = rng.integers(1, 21, N).astype(np.int8)

@@ -363,6 +363,22 @@ def or_at_numpy(values, idx, bits):
 
 
 @njit(cache=True)
+def or_and_flag_at(values, idx, bits, flags):
+    """``values[idx] |= bits`` and ``flags[idx] = 1`` in one pass (``idx``
+    distinct): a guarantee granted, and the flag the income kernel reads."""
+    for j in range(idx.shape[0]):
+        i = idx[j]
+        values[i] |= bits
+        flags[i] = 1
+
+
+def or_and_flag_at_numpy(values, idx, bits, flags):
+    """Reference of :func:`or_and_flag_at`."""
+    values[idx] |= bits
+    flags[idx] = 1
+
+
+@njit(cache=True)
 def lookup_sum(idx, first, first_key, second, second_key):
     """``first[first_key[idx]] + second[second_key[idx]]`` in one pass, in
     the tables' type (a per-unit amount read from two small tables)."""

@@ -12,6 +12,7 @@ import numpy as np
 
 from model.engine.bookkeeping import (
     lookup_sum,
+    or_and_flag_at,
     or_at,
     or_in_units,
     product_at,
@@ -118,8 +119,8 @@ class Medical(Programme):
 
     def effect(self, ctx, idx, years_in):
         st = ctx.st
-        or_at(st.guarantees, idx, np.uint8(MEDICAL))
-        st.medical_cover[idx] = 1  # terms: medical.reimbursement, medical.oop_cap
+        # medical_cover: the terms medical.reimbursement and medical.oop_cap apply
+        or_and_flag_at(st.guarantees, idx, np.uint8(MEDICAL), st.medical_cover)
 
     def cost(self, ctx, new, active):
         """Premiums plus the expected (not realised) extra reimbursement."""
