@@ -106,9 +106,10 @@ def tally(county, category, size, income, floor, status, event, line, covered_li
         chunks = chunk_groups(county, category, n_categories, out.shape[0], step)
     lowest, rows = chunks
     partial = np.zeros((rows[-1], NV))
+    by_class = np.zeros((rows[-1], NCLASSES, 2), np.int64)
     split(tally_chunks, NCHUNKS, county, category, size, income, floor, status, event,
           np.float32(line), np.float32(covered_line), np.int64(n_categories), step, lowest,
-          rows, partial, min_piece=1)
+          rows, partial, by_class, min_piece=1)
     add_partials(partial, rows, lowest, out)
     if village is None:
         village, village_people = _NO_VILLAGE, np.zeros(0)
@@ -122,56 +123,78 @@ def tally_step(n: int) -> int:
     return (n + NCHUNKS - 1) // NCHUNKS
 
 
+# Every count of the tally is a sum over households of one class: status x
+# event x true poor (4 x 4 x 2). A chunk counts households and people by group
+# and class, and its count columns are sums of those (whole numbers: exact in
+# any order). Only the income columns are summed household by household.
+NCLASSES = 32
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def tally_chunks(first, last, county, category, size, income, floor, status, event, line,
-                 covered_line, n_categories, step, lowest, rows, partial):
+                 covered_line, n_categories, step, lowest, rows, partial, by_class):
     """Partial tables of the chunks ``first:last`` of ``step`` households:
     chunk ``c``'s groups from ``lowest[c]`` on are rows ``rows[c]:rows[c + 1]``
-    of ``partial`` (float64, columns as ``out`` of :func:`tally`)."""
+    of ``partial`` (float64, columns as ``out`` of :func:`tally`);
+    ``by_class`` (int64, (rows, NCLASSES, 2)) is the chunks' scratch of
+    households and people by group and class."""
     n = county.shape[0]
     for c in range(first, last):
         acc = partial[rows[c]:rows[c + 1]]
+        cls = by_class[rows[c]:rows[c + 1]]
         for i in range(c * step, min(n, (c + 1) * step)):
             g = np.int64(county[i]) * n_categories + category[i] - lowest[c]
             people = np.float64(size[i])
             y = np.float64(income[i])
             hl = np.float64(household_line(floor[i], line, covered_line))
             s = status[i]
-            true_poor = y < hl
-            acc[g, _HH] += 1.0
-            acc[g, _PP] += people
-            if s == EXITED:
-                acc[g, _EXD_H] += 1.0
-                acc[g, _EXD_P] += people
-                if true_poor:
-                    acc[g, _WRONG] += 1.0
-            elif s == NOT_REGISTERED:
-                if true_poor:
-                    acc[g, _MISS_H] += 1.0
-                    acc[g, _MISS_P] += people
-            else:
-                acc[g, _REG_H] += 1.0
-                acc[g, _REG_P] += people
-                acc[g, _INC] += people * y
-                if true_poor:
-                    acc[g, _GAP] += people * (1.0 - y / hl)
-                    acc[g, _SHORT] += people * (hl - y)
             e = event[i]
-            if e == EXIT:
-                acc[g, _EXIT_H] += 1.0
-                acc[g, _EXIT_P] += people
-                acc[g, _INC_EXIT] += people * y
-                if true_poor:
-                    acc[g, _WRONG_EXIT] += 1.0
-            elif e == RETURN:
-                acc[g, _RET_H] += 1.0
-                acc[g, _RET_P] += people
-            elif e == ENTRY:
-                acc[g, _ENT_H] += 1.0
-                acc[g, _ENT_P] += people
-            if true_poor:
-                acc[g, _TP_H] += 1.0
-                acc[g, _TP_P] += people
+            true_poor = y < hl
+            k = ((np.int64(s) & 3) * 4 + (np.int64(e) & 3)) * 2 + np.int64(true_poor)
+            cls[g, k, 0] += 1
+            cls[g, k, 1] += size[i]
+            # branch-free: a household outside a sum adds 0.0 (or -0.0), which
+            # leaves it as it is
+            registered = np.float64((s != EXITED) & (s != NOT_REGISTERED))
+            below = registered * np.float64(true_poor)
+            acc[g, _INC] += registered * (people * y)
+            acc[g, _GAP] += below * (people * (1.0 - y / hl))
+            acc[g, _SHORT] += below * (people * (hl - y))
+            acc[g, _INC_EXIT] += np.float64(e == EXIT) * (people * y)
+        for g in range(acc.shape[0]):
+            for k in range(NCLASSES):
+                h, p = np.float64(cls[g, k, 0]), np.float64(cls[g, k, 1])
+                if h == 0.0:
+                    continue
+                s, e, poor = k // 8, (k // 2) % 4, k % 2 == 1
+                acc[g, _HH] += h
+                acc[g, _PP] += p
+                if s == EXITED:
+                    acc[g, _EXD_H] += h
+                    acc[g, _EXD_P] += p
+                    if poor:
+                        acc[g, _WRONG] += h
+                elif s == NOT_REGISTERED:
+                    if poor:
+                        acc[g, _MISS_H] += h
+                        acc[g, _MISS_P] += p
+                else:
+                    acc[g, _REG_H] += h
+                    acc[g, _REG_P] += p
+                if e == EXIT:
+                    acc[g, _EXIT_H] += h
+                    acc[g, _EXIT_P] += p
+                    if poor:
+                        acc[g, _WRONG_EXIT] += h
+                elif e == RETURN:
+                    acc[g, _RET_H] += h
+                    acc[g, _RET_P] += p
+                elif e == ENTRY:
+                    acc[g, _ENT_H] += h
+                    acc[g, _ENT_P] += p
+                if poor:
+                    acc[g, _TP_H] += h
+                    acc[g, _TP_P] += p
 
 
 @njit(cache=True)
