@@ -76,10 +76,13 @@ def active_mask(start, year, oldest_start, status, exit_year, last_exit_year, ou
                             last_exit_year)
 
 
-@njit(**_LOOP)
+@on_threads("start", "status", "exit_year")
+@njit(**KERNEL)
 def active_mask_at(idx, start, year, oldest_start, status, exit_year, last_exit_year, out):
     """``out[j]``: unit ``idx[j]`` is active (as :func:`active_mask`, read
-    in place rather than from gathered copies)."""
+    in place rather than from gathered copies; on threads, a piece of
+    ``idx`` each: the reads are scattered, so two threads wait on memory
+    side by side)."""
     for j in range(idx.shape[0]):
         i = idx[j]
         out[j] = _is_active(start[i], year, oldest_start, status[i], exit_year[i],
@@ -203,7 +206,9 @@ def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, n
     if hazard > 0 and len(active):
         active = stop_failed(active, start, hh_id, key, year, hazard)
         reach = reach[start[reach] > 0]  # a failed enrolment's start is negative
-    return active, reach, years_since(start, reach, year)
+    years_in = np.empty(reach.shape[0], np.int16)
+    years_since(reach, start, year, years_in)
+    return active, reach, years_in
 
 
 @njit(**_LOOP)
@@ -217,11 +222,12 @@ def step_masks(start, year, oldest_start, status, exit_year, last_exit_year, nee
         reach[i] = a & needs[i]
 
 
-@njit(**_LOOP)
+@on_threads("start", "status", "exit_year", "needs")
+@njit(**KERNEL)
 def step_masks_at(units, start, year, oldest_start, status, exit_year, last_exit_year, needs,
                   active, reach):
     """:func:`step_masks` of the units ``units`` (``active[j]``, ``reach[j]``
-    for unit ``units[j]``)."""
+    for unit ``units[j]``), on threads as :func:`active_mask_at`."""
     for j in range(units.shape[0]):
         i = units[j]
         a = _is_active(start[i], year, oldest_start, status[i], exit_year[i], last_exit_year)
@@ -229,13 +235,13 @@ def step_masks_at(units, start, year, oldest_start, status, exit_year, last_exit
         reach[j] = a & needs[i]
 
 
-@njit(cache=True)
-def years_since(start, idx, year):
-    """``year - start[idx]`` (int16: years since the enrolment)."""
-    out = np.empty(idx.shape[0], np.int16)
+@on_threads("start")
+@njit(**KERNEL)
+def years_since(idx, start, year, out):
+    """``out[j] = year - start[idx[j]]`` (int16: years since the enrolment),
+    on threads as :func:`active_mask_at`."""
     for j in range(idx.shape[0]):
         out[j] = year - start[idx[j]]
-    return out
 
 
 def step_indices_numpy(start, year, oldest_start, status, exit_year, last_exit_year, needs,
