@@ -22,7 +22,9 @@ cause and capacity, a subset of ``needs``), :meth:`effect` and
 :meth:`cost`; ``needs_reads`` says what :meth:`needs` and :meth:`matched`
 read, and so how long their masks hold: ``"registry"`` (computed once a run,
 one byte per household each), ``"year start"`` (the state as the year's
-programmes find it: once a year) or ``"state"`` (every call, the default).
+programmes find it: once a year) or ``"state"`` (every call, the default);
+``counts_reached`` makes the record count the enrolments the effect
+reached, not every active one (the safety net's means test).
 Its parameters are looked up as ``"<name>.<parameter>"``:
 ``capacity`` (and optionally ``budget``, yuan/year, turned into a capacity
 by :meth:`unit_cost`), ``ramp`` (years to full effect), ``hazard`` (yearly
@@ -89,6 +91,9 @@ class Programme:
     entitlement: ClassVar[bool] = False  # a legal entitlement: the same in every targeting mode
     cost_after_income: ClassVar[bool] = False  # cost depends on the year's income update
     grants: ClassVar[int] = 0  # guarantee bits (model.engine.codes) the programme provides
+    # the step returns, and the record counts, the enrolments the effect reached
+    # this year (those needing it), not every active one
+    counts_reached: ClassVar[bool] = False
     # what needs and matched read: "registry" (a mask for the run), "year start"
     # (a mask for the year) or "state" (computed at every call)
     needs_reads: ClassVar[str] = "state"
@@ -233,7 +238,8 @@ class Programme:
                               st.exit_year, last_exit, self._units(ctx))
 
     def step(self, ctx: Context) -> np.ndarray:
-        """Stop failed enrolments, apply the effect; return the active indices."""
+        """Stop failed enrolments, apply the effect; return the active indices
+        (those the effect reached when :attr:`counts_reached`)."""
         st = ctx.st
         hazard = self._param(ctx.p, "hazard", 0.0)
         key = year_key(ctx.seed, Stream.FAILURE + 16 * self.stream, ctx.year)
@@ -250,7 +256,7 @@ class Programme:
             self._units(ctx))
         if len(reach):
             self.effect(ctx, reach, years_in)
-        return active
+        return reach if self.counts_reached else active
 
     def ramp(self, ctx: Context, years_in: np.ndarray) -> np.ndarray:
         """Share of the full effect after ``years_in`` years (float32, 0..1)."""

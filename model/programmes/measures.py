@@ -75,6 +75,9 @@ class SafetyNet(Programme):
     cost_after_income = True  # the top-up is known after the income update
     # last year's incomes and the enrolments, which only add households already in it
     needs_reads = "year start"
+    # the means test can lapse an enrolment that stays on the books: the
+    # record counts the households the floor reaches this year
+    counts_reached = True
 
     def needs(self, ctx):
         h, st = ctx.reg.households, ctx.st
@@ -82,12 +85,6 @@ class SafetyNet(Programme):
             h["category"], h["labourers"], st.enrolled[self.name], st.income, st.topup,
             h["county"], self._standard(ctx), ctx.p("safety_net.means_test") > 0, h["hh_id"],
             year_key(ctx.seed, Stream.TAKE_UP + 16 * self.stream, ctx.year), take_up_rate(ctx.p))
-
-    def step(self, ctx):
-        """Apply the floor; return the households it reaches this year (the
-        means test can lapse an enrolment that stays on the books)."""
-        active = super().step(ctx)
-        return active[self._mask(ctx, "needs")[active]] if len(active) else active
 
     def _standard(self, ctx) -> np.ndarray:
         """Each county's dibao standard this year (float32, yuan/person/year)."""
