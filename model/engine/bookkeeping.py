@@ -112,6 +112,11 @@ def merge_sorted(a, b):
     return out
 
 
+def merge_sorted_numpy(a, b):
+    """Reference of :func:`merge_sorted`."""
+    return np.union1d(a, b).astype(np.int64)
+
+
 def candidate_indices(start, status, matched=None):
     """Indices of registered households (poor or returned) never enrolled
     (``start == 0``) and, when ``matched`` is given, matched."""
@@ -556,3 +561,8 @@ def per_capita(amount, count, size, out):
     (e.g. the basic pension of a household's elderly, per person)."""
     for i in range(out.shape[0]):
         out[i] = np.float32(amount * np.float64(count[i]) / np.float64(size[i]))
+
+
+def per_capita_numpy(amount, count, size):
+    """Reference of :func:`per_capita` (the numpy expression it replaces)."""
+    return (amount * count / size).astype(np.float32)
