@@ -288,10 +288,22 @@ def test_kth_smallest_when_the_bound_holds_too_few(monkeypatch):
     assert sizes == [SAMPLE, n]  # the sample, then everything
 
 
-def test_first_in_group_matches_numpy_reference():
+def _groups(rng, n_groups, n, grouped):
+    """Random groups, or groups mostly in runs (sorted, with a tenth of the
+    elements moved elsewhere) as a county's households come."""
+    group = rng.integers(0, n_groups, n)
+    if grouped:
+        group = np.sort(group)
+        moved = rng.random(n) < 0.1
+        group[moved] = rng.permutation(group[moved])
+    return group
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_first_in_group_matches_numpy_reference(grouped):
     from model.engine.delivery_order import first_in_group, first_in_group_numpy
     rng = np.random.default_rng(5)
-    group = rng.integers(0, 7, 5000)
+    group = _groups(rng, 7, 5000, grouped)
     quota = rng.integers(0, 900, 7)
     take = np.empty(len(group), bool)
     first_in_group(group, quota, take)
@@ -299,10 +311,11 @@ def test_first_in_group_matches_numpy_reference():
     assert (np.bincount(group[take], minlength=7) == np.minimum(quota, np.bincount(group))).all()
 
 
-def test_take_cyclic_matches_numpy_reference():
+@pytest.mark.parametrize("grouped", [False, True])
+def test_take_cyclic_matches_numpy_reference(grouped):
     from model.engine.delivery_order import take_cyclic, take_cyclic_numpy
     rng = np.random.default_rng(6)
-    group = rng.integers(0, 9, 4000)
+    group = _groups(rng, 9, 4000, grouped)
     size = np.bincount(group, minlength=9)
     quota = rng.integers(0, size + 1)
     offset = rng.random(9)

@@ -64,10 +64,18 @@ def first_in_group(group, quota, take):
         True for the taken elements.
     """
     seen = np.zeros(len(quota), np.int64)
+    # elements come mostly grouped: the group's count stays in a register
+    # while the group lasts (a count kept in memory makes every element wait
+    # for the one before)
+    g, count, limit = -1, 0, 0
     for i in range(len(group)):
-        g = group[i]
-        take[i] = seen[g] < quota[g]
-        seen[g] += 1
+        if group[i] != g:
+            if g >= 0:
+                seen[g] = count
+            g = group[i]
+            count, limit = seen[g], quota[g]
+        take[i] = count < limit
+        count += 1
 
 
 @njit(cache=True)
@@ -87,19 +95,33 @@ def take_cyclic(group, quota, offset, take):
         True for the taken elements.
     """
     size = np.zeros(len(quota), np.int64)
+    # as first_in_group: the group's count in a register while the group lasts
+    g, count = -1, 0
     for i in range(len(group)):
-        size[group[i]] += 1
+        if group[i] != g:
+            if g >= 0:
+                size[g] = count
+            g = group[i]
+            count = size[g]
+        count += 1
+    if g >= 0:
+        size[g] = count
     start = np.zeros(len(quota), np.int64)
     for g in range(len(quota)):
         start[g] = min(int(offset[g] * size[g]), max(size[g] - 1, 0))
     seen = np.zeros(len(quota), np.int64)
+    g, count, first, n_g, limit = -1, 0, 0, 0, 0
     for i in range(len(group)):
-        g = group[i]
-        rank = seen[g] - start[g]
+        if group[i] != g:
+            if g >= 0:
+                seen[g] = count
+            g = group[i]
+            count, first, n_g, limit = seen[g], start[g], size[g], quota[g]
+        rank = count - first
         if rank < 0:
-            rank += size[g]
-        take[i] = rank < quota[g]
-        seen[g] += 1
+            rank += n_g
+        take[i] = rank < limit
+        count += 1
 
 
 def take_cyclic_numpy(group: np.ndarray, quota: np.ndarray, offset: np.ndarray) -> np.ndarray:
