@@ -187,16 +187,18 @@ def test_tally_matches_numpy_reference():
     ref_out, ref_hist = tally_numpy(*args, n_groups)
     np.testing.assert_allclose(out, ref_out, rtol=1e-9)
     np.testing.assert_array_equal(hist, ref_hist)
-    # with villages: the same tables, and the registered people by village
-    village = rng.integers(0, 50, n).astype(np.int32)
-    people, ref_people = np.zeros(50), np.zeros(50)
-    out2, hist2 = np.zeros_like(out), np.zeros_like(hist)
-    tally(*args, out2, hist2, village=village, village_people=people)
-    registered_people_by(village, args[2], args[5], ref_people)
-    np.testing.assert_array_equal(out2, out)
-    np.testing.assert_array_equal(hist2, hist)
-    assert ref_people.sum() > 0
-    np.testing.assert_array_equal(people, ref_people)
+    # with villages (random, or in runs as households are stored): the same
+    # tables, and the registered people by village
+    for village in (rng.integers(0, 50, n), _groups(rng, 50, n, True)):
+        village = village.astype(np.int32)
+        people, ref_people = np.zeros(50), np.zeros(50)
+        out2, hist2 = np.zeros_like(out), np.zeros_like(hist)
+        tally(*args, out2, hist2, village=village, village_people=people)
+        registered_people_by(village, args[2], args[5], ref_people)
+        np.testing.assert_array_equal(out2, out)
+        np.testing.assert_array_equal(hist2, hist)
+        assert ref_people.sum() > 0
+        np.testing.assert_array_equal(people, ref_people)
 
 
 def test_median_from_histogram_is_within_half_a_bin():

@@ -123,10 +123,20 @@ def reached_by_group(exits, hit, group, size, out):
 def _reached_piece(start, stop, exits, hit, group, size, out):
     """:func:`reached_by_group` of the exits ``start:stop``."""
     for b in range(hit.shape[0]):
+        # exits come county by county: the county's sum stays in a register
+        # while the county lasts (whole numbers: the same sums)
+        g, people = -1, 0.0
         for j in range(start, stop):
             if hit[b, j]:
                 i = exits[j]
-                out[group[i], b] += np.float64(size[i])
+                if group[i] != g:
+                    if g >= 0:
+                        out[g, b] = people
+                    g = group[i]
+                    people = out[g, b]
+                people += np.float64(size[i])
+        if g >= 0:
+            out[g, b] = people
 
 
 def reached_by_group_numpy(exits, hit, group, size, out):

@@ -247,6 +247,9 @@ def income_histogram(start, stop, county, category, size, income, status, line, 
     (:func:`model.engine.threads.split_summed`), with the same result in any
     order."""
     by_village = village.shape[0] > 0
+    # households come village by village: the village's people stay in a
+    # register while the village lasts (whole numbers: the same sums)
+    v, people = -1, 0.0
     for i in range(start, stop):
         s = status[i]
         if s != EXITED and s != NOT_REGISTERED:
@@ -255,7 +258,14 @@ def income_histogram(start, stop, county, category, size, income, status, line, 
             b = int(min(max(y / line * BINS_PER_LINE, 0.0), NBINS - 1.0))
             hist[g, b] += size[i]
             if by_village:
-                village_people[village[i]] += size[i]
+                if village[i] != v:
+                    if v >= 0:
+                        village_people[v] = people
+                    v = village[i]
+                    people = village_people[v]
+                people += size[i]
+    if v >= 0:
+        village_people[v] = people
 
 
 def tally_numpy(county, category, size, income, floor, status, event, line, covered_line,
