@@ -105,3 +105,42 @@ def test_split_summed_tables_do_not_depend_on_the_threads(four_threads, monkeypa
     assert one[2][..., 0].sum() == len(exits) and one[3].sum() > 0
     for a, b in zip(one, four):
         np.testing.assert_array_equal(a, b)
+
+
+def test_failures_are_the_same_whatever_the_pieces(four_threads, monkeypatch):
+    """stop_failed's draws run on threads: the same failures and survivors
+    in four pieces as in one."""
+    from model.engine.bookkeeping import stop_failed
+    from model.random import year_key
+
+    rng = np.random.default_rng(12)
+    n = 30_000
+    start = rng.choice(np.array([2015, 2016, 2017, 2018], np.int16), n)
+    hh_id = rng.permutation(10 * n)[:n].astype(np.int64)
+    active = np.sort(rng.choice(n, 20_000, replace=False))
+    key = year_key(3, 7, 2018)
+    results = []
+    for piece in (10**9, 1_000):
+        monkeypatch.setattr(threads, "MIN_PIECE", piece)
+        got_start = start.copy()
+        results.append((stop_failed(active, got_start, hh_id, key, 2018, np.float32(0.3)),
+                        got_start))
+    assert 0 < len(results[0][0]) < len(active)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_per_student_is_the_same_whatever_the_pieces(four_threads, monkeypatch):
+    from model.engine.state import per_student
+    from model.registry.synth import synthetic
+
+    reg = synthetic(5000, seed=2)
+    idx = np.sort(np.random.default_rng(2).choice(5000, 3000, replace=False))
+    amounts = (1000.0, 2500.0, 3000.0, 5000.0)
+    results = []
+    for piece in (10**9, 100):
+        monkeypatch.setattr(threads, "MIN_PIECE", piece)
+        results.append((per_student(reg, amounts), per_student(reg, amounts, idx)))
+    assert results[0][0].max() > 0
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

@@ -260,7 +260,6 @@ def step_indices_numpy(start, year, oldest_start, status, exit_year, last_exit_y
     return active, reach, (year - start[reach]).astype(np.int16)
 
 
-@njit(cache=True)
 def stop_failed(active, start, hh_id, key, year, hazard):
     """Stop the enrolments of ``active`` that fail this year; return those
     still active.
@@ -269,18 +268,26 @@ def stop_failed(active, start, hh_id, key, year, hazard):
     probability ``hazard`` (float32, compared in float32 as numpy compares a
     float32 draw with a Python number): the first uniform of the household's
     hash under ``key``. A failed enrolment's ``start`` becomes ``-start``.
+    The draws run on threads (:func:`fail_at`), then the survivors are kept.
     """
-    kept = np.empty(active.shape[0], np.int64)
-    k = 0
+    kept = np.empty(active.shape[0], np.bool_)
+    fail_at(active, start, hh_id, key, year, hazard, kept)
+    return active[kept]
+
+
+@on_threads("start", "hh_id")
+@njit(**KERNEL)
+def fail_at(active, start, hh_id, key, year, hazard, kept):
+    """``kept[j]``: the enrolment of unit ``active[j]`` does not fail this
+    year; a failing one's ``start`` becomes ``-start`` (units distinct, so
+    the pieces on threads write apart)."""
     for j in range(active.shape[0]):  # branch-free: failures are random
         i = active[j]
         s = start[i]
         u, _ = uniforms(hash_id(key, hh_id[i]))
         failed = (s < year) & (u < hazard)
         start[i] = -s if failed else s
-        kept[k] = i
-        k += not failed
-    return kept[:k].copy()
+        kept[j] = not failed
 
 
 def stop_failed_numpy(active, start, hh_id, key, year, hazard):
@@ -490,26 +497,40 @@ def coverage_at_numpy(group, index, weights, size, counts, sums, people):
         np.add.at(people, g, size[index].astype(np.float64))
 
 
-@njit(**_LOOP)
-def per_student_at(every, idx, preschool, compulsory, upper, university, size, amounts, out):
-    """``out[j]``: household ``i = idx[j]``'s per-capita sum of ``amounts``
-    (float32, one per stage, yuan/student/year) over its students, in
-    float32 as the stage-by-stage numpy sum (stages with amount 0 left out);
-    ``every``: every household (``idx`` unread), ``out[i]``."""
-    m = size.shape[0] if every else idx.shape[0]
-    a0, a1, a2, a3 = amounts[0], amounts[1], amounts[2], amounts[3]
-    for j in range(m):
-        i = j if every else idx[j]
-        t = np.float32(0.0)
-        if a0 != 0:
-            t += np.float32(preschool[i]) * a0
-        if a1 != 0:
-            t += np.float32(compulsory[i]) * a1
-        if a2 != 0:
-            t += np.float32(upper[i]) * a2
-        if a3 != 0:
-            t += np.float32(university[i]) * a3
-        out[j] = t / np.float32(size[i])
+@njit(**INLINE)
+def _per_student(preschool, compulsory, upper, university, size, amounts):
+    """One household's per-capita sum of ``amounts`` over its students, in
+    float32 as the stage-by-stage numpy sum (stages with amount 0 left out)."""
+    t = np.float32(0.0)
+    if amounts[0] != 0:
+        t += np.float32(preschool) * amounts[0]
+    if amounts[1] != 0:
+        t += np.float32(compulsory) * amounts[1]
+    if amounts[2] != 0:
+        t += np.float32(upper) * amounts[2]
+    if amounts[3] != 0:
+        t += np.float32(university) * amounts[3]
+    return t / np.float32(size)
+
+
+@on_threads("amounts")
+@njit(**KERNEL)
+def per_student_all(preschool, compulsory, upper, university, size, amounts, out):
+    """``out[i]``: household ``i``'s per-capita sum of ``amounts`` (float32,
+    one per stage, yuan/student/year) over its students; on threads."""
+    for i in range(size.shape[0]):
+        out[i] = _per_student(preschool[i], compulsory[i], upper[i], university[i], size[i],
+                              amounts)
+
+
+@on_threads("preschool", "compulsory", "upper", "university", "size", "amounts")
+@njit(**KERNEL)
+def per_student_at(idx, preschool, compulsory, upper, university, size, amounts, out):
+    """``out[j]``: as :func:`per_student_all` for household ``idx[j]``."""
+    for j in range(idx.shape[0]):
+        i = idx[j]
+        out[j] = _per_student(preschool[i], compulsory[i], upper[i], university[i], size[i],
+                              amounts)
 
 
 @njit(**_LOOP)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from model.engine.bookkeeping import per_student_at
+from model.engine.bookkeeping import per_student_all, per_student_at
 from model.engine.codes import (
     HOUSING,
     INCOME_BATCHES,
@@ -24,8 +24,6 @@ from model.engine.codes import (
     WATER,
 )
 from model.registry.tables import DIBAO, STUDENT_STAGES, WUBAO, Registry
-
-EMPTY_INDEX = np.zeros(0, np.int64)  # no index: every household
 
 # the pathways (五个一批) whose programmes pay income, one row each of
 # ``State.batch_income``; the safety net's income is the kernel's top-up
@@ -135,13 +133,17 @@ class State:
 def per_student(registry: Registry, amounts, index: np.ndarray | None = None) -> np.ndarray:
     """Per-capita sum of ``amounts`` (one per stage, yuan/student/year) over a
     household's students: float32 yuan/person/year, for all households or for
-    the households at ``index`` (one pass, :func:`per_student_at`)."""
+    the households at ``index`` (one pass on threads: :func:`per_student_all`,
+    :func:`per_student_at`)."""
     h = registry.households
     stages = [h[stage] for stage in STUDENT_STAGES]
     amounts = np.asarray(amounts, np.float64).astype(np.float32)
-    every = index is None
-    out = np.empty(len(h["size"]) if every else len(index), np.float32)
-    per_student_at(every, EMPTY_INDEX if every else index, *stages, h["size"], amounts, out)
+    if index is None:
+        out = np.empty(len(h["size"]), np.float32)
+        per_student_all(*stages, h["size"], amounts, out)
+    else:
+        out = np.empty(len(index), np.float32)
+        per_student_at(index, *stages, h["size"], amounts, out)
     return out
 
 
