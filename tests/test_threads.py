@@ -144,3 +144,27 @@ def test_per_student_is_the_same_whatever_the_pieces(four_threads, monkeypatch):
     assert results[0][0].max() > 0
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+def test_elementwise_bookkeeping_is_the_same_whatever_the_pieces(four_threads, monkeypatch):
+    """The one-pass setters and lookups on threads: four pieces as one."""
+    from model.engine.bookkeeping import lookup_sum, or_and_flag_at, product_at, set_from_table
+
+    rng = np.random.default_rng(13)
+    n = 40_000
+    idx = np.sort(rng.choice(n, 25_000, replace=False))
+    key = rng.integers(0, 21, n).astype(np.int8)
+    size = rng.integers(1, 9, n).astype(np.int8)
+    table = rng.uniform(0, 900, 21).astype(np.float32)
+    topup = rng.uniform(0, 3000, n).astype(np.float32)
+    results = []
+    for piece in (10**9, 1_000):
+        monkeypatch.setattr(threads, "MIN_PIECE", piece)
+        floor, bits, flags = np.zeros(n, np.float32), np.zeros(n, np.uint8), np.zeros(n, np.uint8)
+        set_from_table(floor, idx, table, key)
+        or_and_flag_at(bits, idx, np.uint8(8), flags)
+        results.append((floor, bits, flags, lookup_sum(idx, table, key, table, size),
+                        product_at(idx, topup, size)))
+    assert results[0][2].sum() == len(idx)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

@@ -380,10 +380,16 @@ def or_at_numpy(values, idx, bits):
     values[idx] |= bits
 
 
-@njit(cache=True)
 def or_and_flag_at(values, idx, bits, flags):
     """``values[idx] |= bits`` and ``flags[idx] = 1`` in one pass (``idx``
-    distinct): a guarantee granted, and the flag the income kernel reads."""
+    distinct): a guarantee granted, and the flag the income kernel reads.
+    On threads, a piece of ``idx`` each (distinct: the pieces write apart)."""
+    _or_and_flag_at(idx, values, bits, flags)
+
+
+@on_threads("values", "flags")
+@njit(cache=True, nogil=True)
+def _or_and_flag_at(idx, values, bits, flags):
     for j in range(idx.shape[0]):
         i = idx[j]
         values[i] |= bits
@@ -396,15 +402,21 @@ def or_and_flag_at_numpy(values, idx, bits, flags):
     flags[idx] = 1
 
 
-@njit(cache=True)
 def lookup_sum(idx, first, first_key, second, second_key):
     """``first[first_key[idx]] + second[second_key[idx]]`` in one pass, in
-    the tables' type (a per-unit amount read from two small tables)."""
+    the tables' type (a per-unit amount read from two small tables); on
+    threads, a piece of ``idx`` each."""
     out = np.empty(idx.shape[0], first.dtype)
+    _lookup_sum(idx, first, first_key, second, second_key, out)
+    return out
+
+
+@on_threads("first", "first_key", "second", "second_key")
+@njit(cache=True, nogil=True)
+def _lookup_sum(idx, first, first_key, second, second_key, out):
     for j in range(idx.shape[0]):
         i = idx[j]
         out[j] = first[first_key[i]] + second[second_key[i]]
-    return out
 
 
 def lookup_sum_numpy(idx, first, first_key, second, second_key):
@@ -533,10 +545,16 @@ def per_student_at(idx, preschool, compulsory, upper, university, size, amounts,
                               amounts)
 
 
-@njit(**_LOOP)
 def set_from_table(values, idx, table, key):
     """``values[idx[j]] = table[key[idx[j]]]`` in one pass (a per-unit
-    amount read from a small table, e.g. its county's standard)."""
+    amount read from a small table, e.g. its county's standard); on
+    threads, a piece of ``idx`` each (distinct: the pieces write apart)."""
+    _set_from_table(idx, values, table, key)
+
+
+@on_threads("values", "table", "key")
+@njit(**KERNEL)
+def _set_from_table(idx, values, table, key):
     for j in range(idx.shape[0]):
         i = idx[j]
         values[i] = table[key[i]]
@@ -561,14 +579,20 @@ def or_in_units_numpy(values, unit_of, flagged, bits):
     values[flagged[unit_of]] |= bits
 
 
-@njit(**_LOOP)
 def product_at(idx, first, second):
-    """``float64(first[idx]) * float64(second[idx])`` in one pass."""
+    """``float64(first[idx]) * float64(second[idx])`` in one pass; on
+    threads, a piece of ``idx`` each."""
     out = np.empty(idx.shape[0], np.float64)
+    _product_at(idx, first, second, out)
+    return out
+
+
+@on_threads("first", "second")
+@njit(**KERNEL)
+def _product_at(idx, first, second, out):
     for j in range(idx.shape[0]):
         i = idx[j]
         out[j] = np.float64(first[i]) * np.float64(second[i])
-    return out
 
 
 def product_at_numpy(idx, first, second):
