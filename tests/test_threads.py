@@ -147,8 +147,16 @@ def test_per_student_is_the_same_whatever_the_pieces(four_threads, monkeypatch):
 
 
 def test_elementwise_bookkeeping_is_the_same_whatever_the_pieces(four_threads, monkeypatch):
-    """The one-pass setters and lookups on threads: four pieces as one."""
-    from model.engine.bookkeeping import lookup_sum, or_and_flag_at, product_at, set_from_table
+    """The one-pass setters, lookups and income additions on threads: four
+    pieces as one."""
+    from model.engine.bookkeeping import (
+        EMPTY,
+        add_at,
+        lookup_sum,
+        or_and_flag_at,
+        product_at,
+        set_from_table,
+    )
 
     rng = np.random.default_rng(13)
     n = 40_000
@@ -163,8 +171,14 @@ def test_elementwise_bookkeeping_is_the_same_whatever_the_pieces(four_threads, m
         floor, bits, flags = np.zeros(n, np.float32), np.zeros(n, np.uint8), np.zeros(n, np.uint8)
         set_from_table(floor, idx, table, key)
         or_and_flag_at(bits, idx, np.uint8(8), flags)
+        one, each = np.zeros(n, np.float32), np.zeros(n, np.float32)
+        start = np.where(np.arange(n) % 3 == 0, 2016, 2017).astype(np.int16)
+        fraction = np.linspace(0.1, 1.0, 21).astype(np.float32)
+        add_at(one, idx, np.array([700.0], np.float32), np.float32(0.9), start, EMPTY, 2017,
+               fraction, key)
+        add_at(each, idx, topup[idx], np.float32(0.9), start, EMPTY, 2017, fraction, key)
         results.append((floor, bits, flags, lookup_sum(idx, table, key, table, size),
-                        product_at(idx, topup, size)))
-    assert results[0][2].sum() == len(idx)
+                        product_at(idx, topup, size), one, each))
+    assert results[0][2].sum() == len(idx) and (results[0][5] > 0).sum() == len(idx)
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)

@@ -424,7 +424,6 @@ def lookup_sum_numpy(idx, first, first_key, second, second_key):
     return first[first_key[idx]] + second[second_key[idx]]
 
 
-@njit(cache=True)
 def add_at(row, idx, per_capita, share, start, unit_of, year, fraction, county):
     """``row[idx[j]] += share * per_capita[j]``, times ``fraction[county]``
     of the household's county when its programme took effect this year.
@@ -451,12 +450,21 @@ def add_at(row, idx, per_capita, share, start, unit_of, year, fraction, county):
     county : int array (n,)
         County of each household.
     """
-    same = per_capita.shape[0] == 1
+    if per_capita.shape[0] == 1:  # one value for all: a view of it for each household
+        per_capita = np.broadcast_to(per_capita, idx.shape)
+    _add_at(idx, per_capita, row, share, start, unit_of, year, fraction, county)
+
+
+@on_threads("row", "start", "unit_of", "fraction", "county")
+@njit(cache=True, nogil=True)
+def _add_at(idx, per_capita, row, share, start, unit_of, year, fraction, county):
+    """:func:`add_at` on threads, a piece of ``idx`` (and of ``per_capita``)
+    each: the households are distinct, so the pieces write apart."""
     by_unit = unit_of.shape[0] > 0
     scaled = fraction.shape[0] > 0
     for j in range(idx.shape[0]):
         i = idx[j]
-        v = share * (per_capita[0] if same else per_capita[j])
+        v = share * per_capita[j]
         if scaled:
             s = start[unit_of[i]] if by_unit else start[i]
             f = fraction[county[i]]
