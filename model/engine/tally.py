@@ -17,9 +17,19 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from model.engine.codes import ENTRY, EXIT, EXITED, NOT_REGISTERED, POOR, RETURN, RETURNED
+from model.engine.codes import (
+    ENTRY,
+    EXIT,
+    EXITED,
+    NO_EVENT,
+    NOT_REGISTERED,
+    POOR,
+    RETURN,
+    RETURNED,
+)
 from model.engine.rules import household_line, household_line_np
 from model.engine.threads import split, split_summed
+from model.random import INLINE
 
 # (name, unit, long name) of every tallied sum; the index is the column
 TALLY = (
@@ -130,6 +140,42 @@ def tally_step(n: int) -> int:
 NCLASSES = 32
 
 
+@njit(**INLINE)
+def class_of(status, event, true_poor):
+    """The tally's class of a household (0..NCLASSES - 1)."""
+    return ((np.int64(status) & 3) * 4 + (np.int64(event) & 3)) * 2 + np.int64(true_poor)
+
+
+def _counted_by_class() -> tuple[np.ndarray, np.ndarray]:
+    """Which count columns take a household of each class (1.0) in households
+    and in people: float64 arrays (NCLASSES, NV). The rule of the count
+    columns, in one place for the kernel."""
+    households, people = np.zeros((NCLASSES, NV)), np.zeros((NCLASSES, NV))
+    for status in (POOR, EXITED, RETURNED, NOT_REGISTERED):
+        for event in (NO_EVENT, EXIT, RETURN, ENTRY):
+            for poor in (False, True):
+                k = class_of.py_func(status, event, poor)  # in Python: no compilation at import
+                pairs = [(_HH, _PP)]
+                if status == EXITED:
+                    pairs.append((_EXD_H, _EXD_P))
+                elif status == NOT_REGISTERED:
+                    pairs += [(_MISS_H, _MISS_P)] if poor else []
+                else:
+                    pairs.append((_REG_H, _REG_P))
+                pairs += {EXIT: [(_EXIT_H, _EXIT_P)], RETURN: [(_RET_H, _RET_P)],
+                          ENTRY: [(_ENT_H, _ENT_P)]}.get(event, [])
+                pairs += [(_TP_H, _TP_P)] if poor else []
+                for h, p in pairs:
+                    households[k, h] = people[k, p] = 1.0
+                households[k, _WRONG] = float(poor and status == EXITED)
+                households[k, _WRONG_EXIT] = float(poor and event == EXIT)
+    return households, people
+
+
+_HOUSEHOLDS_BY_CLASS, _PEOPLE_BY_CLASS = _counted_by_class()
+_COUNT_COLUMNS = np.array([k for k in range(NV) if k not in (_INC, _GAP, _SHORT, _INC_EXIT)])
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def tally_chunks(first, last, county, category, size, income, floor, status, event, line,
                  covered_line, n_categories, step, lowest, rows, partial, by_class):
@@ -150,7 +196,7 @@ def tally_chunks(first, last, county, category, size, income, floor, status, eve
             s = status[i]
             e = event[i]
             true_poor = y < hl
-            k = ((np.int64(s) & 3) * 4 + (np.int64(e) & 3)) * 2 + np.int64(true_poor)
+            k = class_of(s, e, true_poor)
             cls[g, k, 0] += 1
             cls[g, k, 1] += size[i]
             # branch-free: a household outside a sum adds 0.0 (or -0.0), which
@@ -166,35 +212,8 @@ def tally_chunks(first, last, county, category, size, income, floor, status, eve
                 h, p = np.float64(cls[g, k, 0]), np.float64(cls[g, k, 1])
                 if h == 0.0:
                     continue
-                s, e, poor = k // 8, (k // 2) % 4, k % 2 == 1
-                acc[g, _HH] += h
-                acc[g, _PP] += p
-                if s == EXITED:
-                    acc[g, _EXD_H] += h
-                    acc[g, _EXD_P] += p
-                    if poor:
-                        acc[g, _WRONG] += h
-                elif s == NOT_REGISTERED:
-                    if poor:
-                        acc[g, _MISS_H] += h
-                        acc[g, _MISS_P] += p
-                else:
-                    acc[g, _REG_H] += h
-                    acc[g, _REG_P] += p
-                if e == EXIT:
-                    acc[g, _EXIT_H] += h
-                    acc[g, _EXIT_P] += p
-                    if poor:
-                        acc[g, _WRONG_EXIT] += h
-                elif e == RETURN:
-                    acc[g, _RET_H] += h
-                    acc[g, _RET_P] += p
-                elif e == ENTRY:
-                    acc[g, _ENT_H] += h
-                    acc[g, _ENT_P] += p
-                if poor:
-                    acc[g, _TP_H] += h
-                    acc[g, _TP_P] += p
+                for col in _COUNT_COLUMNS:  # a column a class does not count adds 0.0
+                    acc[g, col] += h * _HOUSEHOLDS_BY_CLASS[k, col] + p * _PEOPLE_BY_CLASS[k, col]
 
 
 @njit(cache=True)
