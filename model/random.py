@@ -30,7 +30,8 @@ import functools
 from enum import IntEnum
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import intrinsic
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -152,37 +153,57 @@ def uniforms_np(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return u1, u2
 
 
+@intrinsic
+def _bits_of(typingctx, x):
+    """The bits of a float32 as an int32 (a bitcast, free in a vector)."""
+    if x != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.int32))
+
+    return types.int32(types.float32), codegen
+
+
+@intrinsic
+def _float_of(typingctx, bits):
+    """The float32 whose bits are the low 32 bits of an integer (the inverse
+    of :func:`_bits_of`; numba's integer arithmetic widens int32 to int64)."""
+    if not isinstance(bits, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float32))
+
+    return types.float32(types.int32), codegen
+
+
+_SQRT2 = np.float32(2.0) * np.float32(0.7071067811865476)  # twice float32(sqrt(1/2)): exact
+
+
 @njit(**INLINE)
 def log_unit(x):
     """Natural log of a float32 ``x`` in [2**-40, 1], branch-free.
 
-    Range reduction by a chain of selects into [sqrt(1/2), sqrt(2)), then the
-    atanh series ``2 (s + s^3/3 + ... + s^9/9)`` with ``s = (x-1)/(x+1)``,
-    ``|s| <= 0.172``.
+    Range reduction to ``x = m 2**k`` with ``m`` in [sqrt(1/2), sqrt(2)),
+    read from the float's exponent and mantissa bits, then the atanh series
+    ``2 (s + s^3/3 + ... + s^9/9)`` with ``s = (m-1)/(m+1)``, ``|s| <= 0.172``.
+    (``m`` and ``k`` are exact, so this gives bit for bit what any exact
+    reduction gives; :func:`log_unit_by_halving` is the one it replaced.)
     """
-    k = np.float32(0.0)
-    m = x < np.float32(2.0**-20)
-    x = x * np.float32(2.0**20) if m else x
-    k = k - np.float32(20.0) if m else k
-    m = x < np.float32(2.0**-10)
-    x = x * np.float32(2.0**10) if m else x
-    k = k - np.float32(10.0) if m else k
-    m = x < np.float32(2.0**-5)
-    x = x * np.float32(2.0**5) if m else x
-    k = k - np.float32(5.0) if m else k
-    m = x < np.float32(2.0**-3)
-    x = x * np.float32(2.0**3) if m else x
-    k = k - np.float32(3.0) if m else k
-    m = x < np.float32(0.5)
-    x = x * np.float32(2.0) if m else x
-    k = k - np.float32(1.0) if m else k
-    m = x < np.float32(0.5)
-    x = x * np.float32(2.0) if m else x
-    k = k - np.float32(1.0) if m else k
-    m = x < np.float32(0.7071067811865476)
-    x = x * np.float32(2.0) if m else x
-    k = k - np.float32(1.0) if m else k
-    s = (x - np.float32(1.0)) / (x + np.float32(1.0))
+    bits = _bits_of(x)
+    exponent = (bits >> np.int32(23)) - np.int32(127)
+    m = _float_of((bits & np.int32(0x7FFFFF)) | np.int32(0x3F800000))  # in [1, 2)
+    high = m >= _SQRT2
+    m = m * _HALF if high else m
+    k = np.float32(exponent + np.int32(1)) if high else np.float32(exponent)
+    return _log_series(m, k)
+
+
+@njit(**INLINE)
+def _log_series(m, k):
+    """``log(m) + k log 2`` for ``m`` in [sqrt(1/2), sqrt(2)) (float32)."""
+    s = (m - np.float32(1.0)) / (m + np.float32(1.0))
     s2 = s * s
     p = np.float32(1.0 / 9.0)
     p = p * s2 + np.float32(1.0 / 7.0)
@@ -190,6 +211,22 @@ def log_unit(x):
     p = p * s2 + np.float32(1.0 / 3.0)
     p = p * s2 + np.float32(1.0)
     return np.float32(2.0) * s * p + k * _LN2
+
+
+@njit(**INLINE)
+def log_unit_by_halving(x):
+    """:func:`log_unit` with its range reduced by a chain of selects that
+    double ``x`` into [sqrt(1/2), sqrt(2)): the earlier form, kept as the
+    reference the tests compare :func:`log_unit` with, bit for bit."""
+    k = np.float32(0.0)
+    for step in (20.0, 10.0, 5.0, 3.0, 1.0, 1.0):
+        m = x < np.float32(2.0**-step)
+        x = x * np.float32(2.0**step) if m else x
+        k = k - np.float32(step) if m else k
+    m = x < np.float32(0.7071067811865476)
+    x = x * np.float32(2.0) if m else x
+    k = k - np.float32(1.0) if m else k
+    return _log_series(x, k)
 
 
 @njit(**INLINE)

@@ -12,6 +12,7 @@ from model.random import (
     hash_id,
     hash_id_np,
     log_unit,
+    log_unit_by_halving,
     mix64,
     mix64_np,
     normal_pair,
@@ -38,6 +39,19 @@ def _uniforms(key, ids, a, b):
 def _log(x, out):
     for i in range(x.shape[0]):
         out[i] = log_unit(x[i])
+
+
+@njit
+def _log_mismatches(first_bits, last_bits):
+    """Floats whose bits lie in [first_bits, last_bits] on which the two range
+    reductions of the log differ."""
+    x = np.empty(1, np.float32)
+    bits = x.view(np.int32)
+    mismatches = 0
+    for b in range(first_bits, last_bits + 1):
+        bits[0] = b
+        mismatches += log_unit(x[0]) != log_unit_by_halving(x[0])
+    return mismatches
 
 
 @njit
@@ -90,6 +104,16 @@ def test_log_unit_accuracy_over_whole_range():
     exact = np.log(x.astype(np.float64))
     assert np.max(np.abs(out - exact)) < 2e-5
     assert np.max(np.abs(out - exact) / np.maximum(np.abs(exact), 1e-3)) < 2e-5
+
+
+def test_log_unit_equals_its_reference_on_every_float_of_its_range():
+    first, last = np.array([2.0**-40, 1.0], np.float32).view(np.int32)
+    assert last - first > 3e8  # every float32 of [2**-40, 1]: about one second
+    assert _log_mismatches(first, last) == 0
+    # the test can fail: the two differ above the range, where the old
+    # reduction does not bring x into [sqrt(1/2), sqrt(2))
+    four = np.array([4.0], np.float32).view(np.int32)[0]
+    assert _log_mismatches(four, four) == 1
 
 
 def test_exp_small_accuracy():
