@@ -182,3 +182,40 @@ def test_elementwise_bookkeeping_is_the_same_whatever_the_pieces(four_threads, m
     assert results[0][2].sum() == len(idx) and (results[0][5] > 0).sum() == len(idx)
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("share", [0.0, 0.03, 0.5, 1.0])
+def test_indices_where_is_flatnonzero_whatever_the_pieces(four_threads, monkeypatch, share):
+    """Four pieces, with runs of false at the ends of pieces (where a
+    branch-free write could fall into the next piece's places)."""
+    rng = np.random.default_rng(17)
+    mask = rng.random(10_007) < share
+    mask[2_400:2_600] = False  # the end of the first piece and the start of the second
+    monkeypatch.setattr(threads, "MIN_PIECE", 1_000)
+    assert len(threads._cuts(len(mask), None)) == 5
+    np.testing.assert_array_equal(threads.indices_where(mask), np.flatnonzero(mask))
+    monkeypatch.setattr(threads, "MIN_PIECE", 10**9)
+    np.testing.assert_array_equal(threads.indices_where(mask), np.flatnonzero(mask))
+    assert threads.indices_where(mask).dtype == np.int64
+
+
+def test_registry_masks_are_the_same_whatever_the_pieces(four_threads, monkeypatch):
+    from model.engine.bookkeeping import active_indices, candidate_indices, step_indices
+
+    rng = np.random.default_rng(19)
+    n = 30_011
+    start = rng.choice(np.array([0, 0, 2015, 2016, 2017, -2016], np.int16), n)
+    status = rng.integers(1, 5, n).astype(np.int8)
+    exit_year = rng.choice(np.array([0, 2015, 2016], np.int16), n)
+    needs = rng.random(n) < 0.7
+    matched = rng.random(n) < 0.5
+    results = []
+    for piece in (10**9, 1_000):
+        monkeypatch.setattr(threads, "MIN_PIECE", piece)
+        results.append((active_indices(start, 2017, 2014.0, status, exit_year, 2015.0),
+                        candidate_indices(start, status), candidate_indices(start, status, matched),
+                        *step_indices(start.copy(), 2017, 2014.0, status, exit_year, 2015.0, needs,
+                                      np.arange(n), np.uint64(5), 0.0)))
+    assert all(len(r) > 0 for r in results[0])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

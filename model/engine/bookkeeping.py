@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from model.engine.codes import EXITED, POOR, RETURNED
-from model.engine.threads import KERNEL, on_threads
+from model.engine.threads import KERNEL, indices_where, on_threads
 from model.random import INLINE, hash_id, hash_id_np, uniforms, uniforms_np
 from model.registry.tables import DIBAO, WUBAO
 
@@ -53,7 +53,7 @@ def active_indices(start, year, oldest_start, status, exit_year, last_exit_year,
         mask = np.empty(start.shape[0], np.bool_)
         active_mask(start, year, float(oldest_start), status, exit_year,
                     float(last_exit_year), mask)
-        return np.flatnonzero(mask)
+        return indices_where(mask)
     mask = np.empty(units.shape[0], np.bool_)
     active_mask_at(units, start, year, float(oldest_start), status, exit_year,
                    float(last_exit_year), mask)
@@ -67,10 +67,11 @@ def _is_active(s, year, oldest_start, status, exit_year, last_exit_year):
     return (s > 0) & (s <= year) & (np.float64(s) > oldest_start) & ~lapsed
 
 
-@njit(**_LOOP)
+@on_threads()
+@njit(**KERNEL)
 def active_mask(start, year, oldest_start, status, exit_year, last_exit_year, out):
     """``out[i]``: unit ``i`` is active (see :func:`active_indices`); a
-    branch-free loop that vectorises."""
+    branch-free loop that vectorises, on threads."""
     for i in range(start.shape[0]):
         out[i] = _is_active(start[i], year, oldest_start, status[i], exit_year[i],
                             last_exit_year)
@@ -125,7 +126,7 @@ def candidate_indices(start, status, matched=None):
         candidate_mask(start, status, mask)
     else:
         matched_candidate_mask(start, status, matched, mask)
-    return np.flatnonzero(mask)
+    return indices_where(mask)
 
 
 @njit(**INLINE)
@@ -134,16 +135,19 @@ def _is_candidate(start, status):
     return (start == 0) & ((status == POOR) | (status == RETURNED))
 
 
-@njit(**_LOOP)
+@on_threads()
+@njit(**KERNEL)
 def candidate_mask(start, status, out):
-    """``out[i]``: household ``i`` is registered and never enrolled."""
+    """``out[i]``: household ``i`` is registered and never enrolled (on threads)."""
     for i in range(start.shape[0]):
         out[i] = _is_candidate(start[i], status[i])
 
 
-@njit(**_LOOP)
+@on_threads()
+@njit(**KERNEL)
 def matched_candidate_mask(start, status, matched, out):
-    """``out[i]``: household ``i`` is registered, never enrolled and matched."""
+    """``out[i]``: household ``i`` is registered, never enrolled and matched
+    (on threads)."""
     for i in range(start.shape[0]):
         out[i] = _is_candidate(start[i], status[i]) & matched[i]
 
@@ -203,11 +207,11 @@ def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, n
                       needs, active, reach)
     # mostly every active unit needs the effect: then one list serves for both
     same = np.count_nonzero(reach) == np.count_nonzero(active)
-    active = np.flatnonzero(active) if units is None else units[active]
+    active = indices_where(active) if units is None else units[active]
     if same:
         reach = active
     else:
-        reach = np.flatnonzero(reach) if units is None else units[reach]
+        reach = indices_where(reach) if units is None else units[reach]
     if hazard > 0 and len(active):
         active = stop_failed(active, start, hh_id, key, year, hazard)
         reach = reach[start[reach] > 0]  # a failed enrolment's start is negative
@@ -216,11 +220,12 @@ def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, n
     return active, reach, years_in
 
 
-@njit(**_LOOP)
+@on_threads()
+@njit(**KERNEL)
 def step_masks(start, year, oldest_start, status, exit_year, last_exit_year, needs, active,
                reach):
     """``active[i]``: unit ``i`` is active; ``reach[i]``: and it needs the
-    effect (a branch-free loop that vectorises)."""
+    effect (a branch-free loop that vectorises, on threads)."""
     for i in range(start.shape[0]):
         a = _is_active(start[i], year, oldest_start, status[i], exit_year[i], last_exit_year)
         active[i] = a

@@ -72,6 +72,7 @@ from model.engine.rules import (
 )
 from model.engine.state import State, covered_by_category, per_student
 from model.engine.tally import COL, NBINS, NV, chunk_groups, tally, tally_step
+from model.engine.threads import indices_where
 from model.params import Parameters
 from model.random import Stream, hash_id_np, normal_pair_np, year_key
 from model.registry.tables import CATEGORIES, Registry
@@ -495,7 +496,7 @@ class Simulation:
 
     def _record_exits(self, ctx: Context, k: int) -> None:
         st, h = self.state, self.reg.households
-        exits = np.flatnonzero(st.event == EXIT)
+        exits = indices_where(st.event == EXIT)
         attribute_exits(exits, st.income, st.floor, ctx.line, ctx.covered_line,
                         st.batch_income, st.topup, h["county"], h["size"],
                         self.record.batch_exits[k])

@@ -29,6 +29,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from numba import njit
 from numba.core.compiler import CompilerBase, DefaultPassBuilder
 
 FASTMATH = {"nnan", "ninf", "nsz"}
@@ -164,3 +165,53 @@ def on_threads(*whole: str):
         return run
 
     return wrap
+
+
+def indices_where(mask) -> np.ndarray:
+    """``np.flatnonzero(mask)`` of a 1-d bool array, on threads.
+
+    Each thread counts the true elements of its piece; the pieces' offsets
+    follow from the counts, and each thread then writes its piece's indices
+    at its offset. The result is the same whatever the number of threads.
+    """
+    cuts = _cuts(mask.shape[0], None)
+    pieces = [mask[cuts[j]:cuts[j + 1]] for j in range(len(cuts) - 1)]
+    counts = np.zeros(len(pieces), np.int64)
+
+    def count(j):
+        counts[j] = _count_true(pieces[j])
+
+    _run([functools.partial(count, j) for j in range(len(pieces))])
+    offsets = np.concatenate(([0], np.cumsum(counts)))
+    out = np.empty(offsets[-1], np.int64)
+    _run([functools.partial(_indices_true, pieces[j], cuts[j], out[offsets[j]:offsets[j + 1]])
+          for j in range(len(pieces))])
+    return out
+
+
+@njit(**KERNEL)
+def _count_true(mask):
+    """The number of true elements of ``mask``."""
+    count = 0
+    for i in range(mask.shape[0]):
+        count += mask[i]
+    return count
+
+
+@njit(**KERNEL)
+def _indices_true(mask, first, out):
+    """``out[:] = first + flatnonzero(mask)`` (``out`` has one place for
+    each true element).
+
+    Branch-free: every element writes its index at the next free place,
+    and only a true one moves the place on, so a false one's write is
+    overwritten by the next true one. The loop stops at the last true
+    element, so no write falls past ``out``.
+    """
+    last = mask.shape[0] - 1
+    while last >= 0 and not mask[last]:
+        last -= 1
+    k = 0
+    for i in range(last + 1):
+        out[k] = first + i
+        k += mask[i]
