@@ -67,10 +67,11 @@ def test_a_kernel_error_reaches_the_caller(four_threads):
 
 def test_split_summed_tables_do_not_depend_on_the_threads(four_threads, monkeypatch):
     """Pieces add into tables of their own; the tables summed afterwards are
-    the one-piece tables, for the histogram, the attribution and the reach."""
+    the one-piece tables, for the tally and its histogram, the attribution
+    and the reach."""
     from model.engine.attribution import attribute_exits, reached_by_group
     from model.engine.codes import ATTRIBUTION, BATCHES
-    from model.engine.tally import NBINS, income_histogram
+    from model.engine.tally import NBINS, NV, tally
 
     rng = np.random.default_rng(4)
     n, nc = 20_011, 5
@@ -79,6 +80,7 @@ def test_split_summed_tables_do_not_depend_on_the_threads(four_threads, monkeypa
     size = rng.integers(1, 9, n).astype(np.int8)
     income = rng.uniform(0, 12_000, n).astype(np.float32)
     status = rng.integers(0, 4, n).astype(np.int8)
+    event = rng.integers(0, 4, n).astype(np.uint8)
     village = rng.integers(0, 40, n).astype(np.int32)
     exits = np.sort(rng.choice(n, 9_001, replace=False))
     batch_income = ((rng.random((4, n)) < 0.4) * rng.uniform(0, 3000, (4, n))).astype(np.float32)
@@ -88,21 +90,25 @@ def test_split_summed_tables_do_not_depend_on_the_threads(four_threads, monkeypa
 
     def tables():
         hist, people = np.zeros((nc * 3, NBINS), np.int32), np.zeros(40)
-        threads.split_summed(income_histogram, n, (hist, people), county, category, size,
-                             income, status, np.float32(3000), np.int64(3), village)
+        counts = np.zeros((nc * 3, NV))
+        tally(county, category, size, income, floor, status, event, 3000.0, 2500.0, 3, counts,
+              hist, village=village, village_people=people)
         out = np.zeros((nc, len(ATTRIBUTION), 2))
         attribute_exits(exits, income, floor, 3000.0, 2500.0, batch_income, topup, county,
                         size, out)
         reached = np.zeros((nc, len(BATCHES)))
         reached_by_group(exits, hit, county, size, reached)
-        return hist, people, out, reached
+        return hist, people, counts, out, reached
 
     monkeypatch.setattr(threads, "MIN_PIECE", 10**9)
+    threads.set_threads(1)
     one = tables()  # one piece
     monkeypatch.setattr(threads, "MIN_PIECE", 1_000)
+    threads.set_threads(4)
     four = tables()
     assert one[0].sum() == size[(status == 0) | (status == 2)].sum()  # poor or returned
-    assert one[2][..., 0].sum() == len(exits) and one[3].sum() > 0
+    assert one[1].sum() == one[0].sum() and one[2][:, 0].sum() == n
+    assert one[3][..., 0].sum() == len(exits) and one[4].sum() > 0
     for a, b in zip(one, four):
         np.testing.assert_array_equal(a, b)
 

@@ -28,7 +28,7 @@ from model.engine.codes import (
     RETURNED,
 )
 from model.engine.rules import household_line, household_line_np
-from model.engine.threads import split, split_summed
+from model.engine.threads import split_summed
 from model.random import INLINE
 
 # (name, unit, long name) of every tallied sum; the index is the column
@@ -57,8 +57,8 @@ TALLY = (
     ("shortfall_registered", "yuan/year",
      "total shortfall of registered people below their line"),
     ("income_sum_exiting", "yuan/year",
-     "total income of people in households exiting in the year (with income_sum_registered: "
-     "the income of everyone on the registry during the year)"),
+     ("total income of people in households exiting in the year (with income_sum_registered: "
+      "the income of everyone on the registry during the year)")),
     ("wrong_exits_households", "households",
      "households exiting in the year whose true income is below their line (错退 of the year)"),
 )
@@ -106,7 +106,7 @@ def tally(county, category, size, income, floor, status, event, line, covered_li
     village : int array (n,), optional; village_people : float64 array, optional
         With both: ``village_people[v] +=`` the people of registered
         households in village ``v`` (:func:`registered_people_by`), in the
-        histogram's pass.
+        tally's pass.
     chunks : tuple, optional
         :func:`chunk_groups` of these households (it depends on the groups
         alone: a run computes it once).
@@ -117,15 +117,15 @@ def tally(county, category, size, income, floor, status, event, line, covered_li
     lowest, rows = chunks
     partial = np.zeros((rows[-1], NV))
     by_class = np.zeros((rows[-1], NCLASSES, 2), np.int64)
-    split(tally_chunks, NCHUNKS, county, category, size, income, floor, status, event,
-          np.float32(line), np.float32(covered_line), np.int64(n_categories), step, lowest,
-          rows, partial, by_class, min_piece=1)
-    add_partials(partial, rows, lowest, out)
     if village is None:
         village, village_people = _NO_VILLAGE, np.zeros(0)
-    # integer counts (float64 for the villages' people): the same in any order
-    split_summed(income_histogram, county.shape[0], (hist, village_people), county, category,
-                 size, income, status, np.float32(line), np.int64(n_categories), village)
+    # the histogram's counts are integers (float64 for the villages' people):
+    # the same in any order
+    split_summed(tally_chunks, NCHUNKS, (hist, village_people), county, category, size, income,
+                 floor, status, event, np.float32(line), np.float32(covered_line),
+                 np.int64(n_categories), step, lowest, rows, partial, by_class, village,
+                 min_piece=1)
+    add_partials(partial, rows, lowest, out)
 
 
 def tally_step(n: int) -> int:
@@ -178,18 +178,32 @@ _COUNT_COLUMNS = np.array([k for k in range(NV) if k not in (_INC, _GAP, _SHORT,
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def tally_chunks(first, last, county, category, size, income, floor, status, event, line,
-                 covered_line, n_categories, step, lowest, rows, partial, by_class):
-    """Partial tables of the chunks ``first:last`` of ``step`` households:
-    chunk ``c``'s groups from ``lowest[c]`` on are rows ``rows[c]:rows[c + 1]``
+                 covered_line, n_categories, step, lowest, rows, partial, by_class, village,
+                 hist, village_people):
+    """Partial tables of the chunks ``first:last`` of ``step`` households,
+    and their histogram, in one pass.
+
+    Chunk ``c``'s groups from ``lowest[c]`` on are rows ``rows[c]:rows[c + 1]``
     of ``partial`` (float64, columns as ``out`` of :func:`tally`);
     ``by_class`` (int64, (rows, NCLASSES, 2)) is the chunks' scratch of
-    households and people by group and class."""
+    households and people by group and class. ``hist[g, b] +=`` the people
+    of registered households of group ``g`` whose income is in bin ``b`` (1 %
+    of ``line`` wide, clipped to the first and last bins) and, when
+    ``village`` is not empty, ``village_people[v] +=`` those of village
+    ``v``: integer counts, which a piece of the chunks adds into tables of
+    its own (:func:`model.engine.threads.split_summed`).
+    """
     n = county.shape[0]
+    by_village = village.shape[0] > 0
+    # households come village by village: the village's people stay in a
+    # register while the village lasts (whole numbers: the same sums)
+    v, v_people = -1, 0.0
     for c in range(first, last):
         acc = partial[rows[c]:rows[c + 1]]
         cls = by_class[rows[c]:rows[c + 1]]
         for i in range(c * step, min(n, (c + 1) * step)):
-            g = np.int64(county[i]) * n_categories + category[i] - lowest[c]
+            group = np.int64(county[i]) * n_categories + category[i]
+            g = group - lowest[c]
             people = np.float64(size[i])
             y = np.float64(income[i])
             hl = np.float64(household_line(floor[i], line, covered_line))
@@ -201,12 +215,23 @@ def tally_chunks(first, last, county, category, size, income, floor, status, eve
             cls[g, k, 1] += size[i]
             # branch-free: a household outside a sum adds 0.0 (or -0.0), which
             # leaves it as it is
-            registered = np.float64((s != EXITED) & (s != NOT_REGISTERED))
+            is_registered = (s != EXITED) & (s != NOT_REGISTERED)
+            registered = np.float64(is_registered)
             below = registered * np.float64(true_poor)
             acc[g, _INC] += registered * (people * y)
             acc[g, _GAP] += below * (people * (1.0 - y / hl))
             acc[g, _SHORT] += below * (people * (hl - y))
             acc[g, _INC_EXIT] += np.float64(e == EXIT) * (people * y)
+            if is_registered:
+                b = int(min(max(y / line * BINS_PER_LINE, 0.0), NBINS - 1.0))
+                hist[group, b] += size[i]
+                if by_village:
+                    if village[i] != v:
+                        if v >= 0:
+                            village_people[v] = v_people
+                        v = village[i]
+                        v_people = village_people[v]
+                    v_people += size[i]
         for g in range(acc.shape[0]):
             for k in range(NCLASSES):
                 h, p = np.float64(cls[g, k, 0]), np.float64(cls[g, k, 1])
@@ -214,6 +239,8 @@ def tally_chunks(first, last, county, category, size, income, floor, status, eve
                     continue
                 for col in _COUNT_COLUMNS:  # a column a class does not count adds 0.0
                     acc[g, col] += h * _HOUSEHOLDS_BY_CLASS[k, col] + p * _PEOPLE_BY_CLASS[k, col]
+    if v >= 0:
+        village_people[v] = v_people
 
 
 @njit(cache=True)
@@ -253,38 +280,6 @@ def add_partials(partial, rows, lowest, out):
             g = lowest[c] + r - rows[c]
             for k in range(out.shape[1]):
                 out[g, k] += partial[r, k]
-
-
-@njit(cache=True, nogil=True)
-def income_histogram(start, stop, county, category, size, income, status, line, n_categories,
-                     village, hist, village_people):
-    """``hist[g, b] +=`` people of registered households ``start:stop`` of
-    group ``g`` whose income is in bin ``b`` (1 % of ``line`` wide, clipped
-    to the first and last bins) and, when ``village`` is not empty,
-    ``village_people[v] +=`` those of village ``v``. Integer counts: pieces
-    of the households add into tables of their own, summed afterwards
-    (:func:`model.engine.threads.split_summed`), with the same result in any
-    order."""
-    by_village = village.shape[0] > 0
-    # households come village by village: the village's people stay in a
-    # register while the village lasts (whole numbers: the same sums)
-    v, people = -1, 0.0
-    for i in range(start, stop):
-        s = status[i]
-        if s != EXITED and s != NOT_REGISTERED:
-            g = np.int64(county[i]) * n_categories + category[i]
-            y = np.float64(income[i])
-            b = int(min(max(y / line * BINS_PER_LINE, 0.0), NBINS - 1.0))
-            hist[g, b] += size[i]
-            if by_village:
-                if village[i] != v:
-                    if v >= 0:
-                        village_people[v] = people
-                    v = village[i]
-                    people = village_people[v]
-                people += size[i]
-    if v >= 0:
-        village_people[v] = people
 
 
 def tally_numpy(county, category, size, income, floor, status, event, line, covered_line,
