@@ -14,6 +14,10 @@ The public API for notebooks and scripts:
 
 __version__ = "0.1.0"
 
+from model import kernel_cache as _kernel_cache
+
+_kernel_cache.configure()  # before numba loads: compiled kernels keyed by their code
+
 
 def __getattr__(name):
     # lazy, so that ``import model`` stays cheap (numba and xarray load on first use)
@@ -32,4 +36,4 @@ def __getattr__(name):
     raise AttributeError(f"module 'model' has no attribute {name!r}")
 
 
-__all__ = ["run", "load_scenario", "Parameters", "tidy", "tidy_groups", "__version__"]
+__all__ = ["Parameters", "__version__", "load_scenario", "run", "tidy", "tidy_groups"]

@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from model.errors import PovsimError
+from model.kernel_cache import cache_root
 from model.registry.tables import Registry
 
 TABLES = ("households", "villages", "counties")
@@ -52,13 +53,7 @@ STALE_SECONDS = 3600.0  # a temporary folder this old is a killed build's
 
 def folder() -> Path | None:
     """The cache folder, or None when caching is off (``POVSIM_CACHE=off``)."""
-    chosen = os.environ.get("POVSIM_CACHE", "")
-    if chosen.lower() in ("off", "0", "no", "false"):
-        return None
-    if chosen:
-        return Path(chosen)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "povsim"
+    return cache_root()
 
 
 def _code_fingerprint() -> bytes:
