@@ -19,7 +19,8 @@ the registry cache (``$POVSIM_CACHE``, else ``$XDG_CACHE_HOME/povsim`` or
 ``~/.cache/povsim``). A ``NUMBA_CACHE_DIR`` set by the user is left as it
 is, and so is numba's default (beside the sources, with the staleness
 above) when ``POVSIM_CACHE`` is ``off``. Folders of other versions unused
-for :data:`KEEP_DAYS` days are removed.
+for :data:`KEEP_DAYS` days are removed. Other numba code with ``cache=True``
+run in the same process keeps its cache in the same folder.
 """
 
 from __future__ import annotations
@@ -63,7 +64,10 @@ def configure() -> Path | None:
     when ``NUMBA_CACHE_DIR`` is set by the user or caching is off)."""
     if os.environ.get("NUMBA_CACHE_DIR"):
         return None
-    root = cache_root()
+    try:
+        root = cache_root()
+    except RuntimeError:  # no home folder to find: numba's default
+        return None
     if root is None:
         return None
     kernels = root / "numba"
