@@ -76,8 +76,8 @@ def _attribute_piece(start, stop, exits, income, floor, line, covered_line, batc
     """:func:`attribute_exits` of ``exits[start:stop]``."""
     nb = batch_income.shape[0] + 1
     comps = np.zeros(nb)
-    for j in range(start, stop):
-        i = exits[j]
+    for j in range(np.uint64(start), np.uint64(stop)):
+        i = np.uint64(exits[j])  # unsigned: no check for a negative index
         for b in range(nb - 1):
             comps[b] = max(np.float64(batch_income[b, i]), 0.0)
         comps[nb - 1] = max(np.float64(topup[i]), 0.0)
@@ -96,8 +96,9 @@ def _attribute_piece(start, stop, exits, income, floor, line, covered_line, batc
                     best_decisive = b
             if best_decisive >= 0:
                 best = best_decisive
-        out[county[i], best, 0] += 1.0
-        out[county[i], best, 1] += size[i]
+        c = np.uint64(county[i])
+        out[c, best, 0] += 1.0
+        out[c, best, 1] += size[i]
 
 
 def reached_by_group(exits, hit, group, size, out):
@@ -126,9 +127,9 @@ def _reached_piece(start, stop, exits, hit, group, size, out):
         # exits come county by county: the county's sum stays in a register
         # while the county lasts (whole numbers: the same sums)
         g, people = -1, 0.0
-        for j in range(start, stop):
+        for j in range(np.uint64(start), np.uint64(stop)):
             if hit[b, j]:
-                i = exits[j]
+                i = np.uint64(exits[j])  # unsigned: no check for a negative index
                 if group[i] != g:
                     if g >= 0:
                         out[g, b] = people
