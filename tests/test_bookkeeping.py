@@ -241,6 +241,8 @@ def test_one_pass_setters_match_numpy_references():
         per_capita_numpy,
         product_at,
         product_at_numpy,
+        set_at,
+        set_at_numpy,
         set_from_table,
         set_from_table_numpy,
     )
@@ -252,6 +254,13 @@ def test_one_pass_setters_match_numpy_references():
     got, ref = np.zeros(N, np.float32), np.zeros(N, np.float32)
     set_from_table(got, idx, table, key)
     set_from_table_numpy(ref, idx, table, key)
+    np.testing.assert_array_equal(got, ref)
+
+    start = rng.choice(np.array([0, 2016, -2016], np.int16), N)
+    got, ref = start.copy(), start.copy()
+    set_at(got, idx, 2018)
+    set_at_numpy(ref, idx, 2018)
+    assert (got != start).any()
     np.testing.assert_array_equal(got, ref)
 
     bits = rng.integers(0, 256, N).astype(np.uint8)

@@ -161,6 +161,7 @@ def test_elementwise_bookkeeping_is_the_same_whatever_the_pieces(four_threads, m
         lookup_sum,
         or_and_flag_at,
         product_at,
+        set_at,
         set_from_table,
     )
 
@@ -183,8 +184,10 @@ def test_elementwise_bookkeeping_is_the_same_whatever_the_pieces(four_threads, m
         add_at(one, idx, np.array([700.0], np.float32), np.float32(0.9), start, EMPTY, 2017,
                fraction, key)
         add_at(each, idx, topup[idx], np.float32(0.9), start, EMPTY, 2017, fraction, key)
+        start_now = start.copy()
+        set_at(start_now, idx, 2018)
         results.append((floor, bits, flags, lookup_sum(idx, table, key, table, size),
-                        product_at(idx, topup, size), one, each))
+                        product_at(idx, topup, size), one, each, start_now))
     assert results[0][2].sum() == len(idx) and (results[0][5] > 0).sum() == len(idx)
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)

@@ -390,6 +390,24 @@ def or_at_numpy(values, idx, bits):
     values[idx] |= bits
 
 
+def set_at(values, idx, value):
+    """``values[idx] = value`` (``idx`` distinct); on threads, a piece of
+    ``idx`` each (distinct: the pieces write apart)."""
+    _set_at(idx, values, value)
+
+
+@on_threads("values")
+@njit(**KERNEL)
+def _set_at(idx, values, value):
+    for j in range(idx.shape[0]):
+        values[np.uint64(idx[j])] = value
+
+
+def set_at_numpy(values, idx, value):
+    """Reference of :func:`set_at`."""
+    values[idx] = value
+
+
 def or_and_flag_at(values, idx, bits, flags):
     """``values[idx] |= bits`` and ``flags[idx] = 1`` in one pass (``idx``
     distinct): a guarantee granted, and the flag the income kernel reads.

@@ -48,7 +48,7 @@ import numpy as np
 
 from model.allocator import keep_freed_arrays
 from model.engine.attribution import attribute_exits, reached_by_group
-from model.engine.bookkeeping import EMPTY, coverage_at, per_capita
+from model.engine.bookkeeping import EMPTY, coverage_at, per_capita, set_at
 from model.engine.codes import ALL_GUARANTEES, BATCHES, EXIT
 from model.engine.context import Context, YearParams
 from model.engine.delivery import Carry, deliver, settings_from_params
@@ -300,7 +300,7 @@ class Simulation:
             # those starting now already hold this year (enrolled this year, or
             # carried from last year with last year + 1)
             if len(self.backlog[j]):
-                start[self.backlog[j]] = year + 1
+                set_at(start, self.backlog[j], year + 1)
             ctx.first_year_fraction[prog.name] = result.fraction_of_year[:, q]
             out[:, j, D["delivery_due"]] = enrolments[:, q]
             out[:, j, D["delivery_in_effect"]] = result.in_effect[:, q]
