@@ -77,7 +77,7 @@ def _attribute_piece(start, stop, exits, income, floor, line, covered_line, batc
     nb = batch_income.shape[0] + 1
     comps = np.zeros(nb)
     for j in range(np.uint64(start), np.uint64(stop)):
-        i = np.uint64(exits[j])  # unsigned: no check for a negative index
+        i = np.uint64(exits[j])  # unsigned (model.engine.threads)
         for b in range(nb - 1):
             comps[b] = max(np.float64(batch_income[b, i]), 0.0)
         comps[nb - 1] = max(np.float64(topup[i]), 0.0)
@@ -129,7 +129,7 @@ def _reached_piece(start, stop, exits, hit, group, size, out):
         g, people = -1, 0.0
         for j in range(np.uint64(start), np.uint64(stop)):
             if hit[b, j]:
-                i = np.uint64(exits[j])  # unsigned: no check for a negative index
+                i = np.uint64(exits[j])  # unsigned (model.engine.threads)
                 if group[i] != g:
                     if g >= 0:
                         out[g, b] = people

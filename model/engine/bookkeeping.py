@@ -6,10 +6,8 @@ the whole registry (a mask per condition, then ``flatnonzero``); each
 function here is the same rule as one plain loop. Each has a numpy reference
 (suffix ``_numpy``) that the tests compare bit for bit.
 
-An index read from an array is made unsigned (``np.uint64``) before it
-indexes another: numba checks a signed index for a negative value (counted
-from the end of the array) on every access, which cost a quarter to a half
-of a scattered read. The indices are never negative.
+Indices read from arrays are unsigned where they index another array (see
+:mod:`model.engine.threads`).
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ def income_update(hh_id, county, size, ill, base_market, county_factor,
         n1, n2 = normal_pair(hash_id(key_income, hh_id[i]))
         zi = rho * z[i] + innovation_sd * n1
         z[i] = zi
-        factor = county_factor[np.uint64(county[i])]  # unsigned: no check for a negative index
+        factor = county_factor[np.uint64(county[i])]  # unsigned (model.engine.threads)
         m = base_market[i] * factor * exp_small(zi + sigma_transitory * n2 + mean_shift)
         u_event, u_cost = uniforms(hash_id(key_illness, hh_id[i]))
         p = illness_base_rate + illness_rate_per_ill * np.float32(ill[i])
