@@ -414,7 +414,7 @@ def or_and_flag_at(values, idx, bits, flags):
 
 
 @on_threads("values", "flags")
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def _or_and_flag_at(idx, values, bits, flags):
     for j in range(idx.shape[0]):
         i = np.uint64(idx[j])
@@ -438,7 +438,7 @@ def lookup_sum(idx, first, first_key, second, second_key):
 
 
 @on_threads("first", "first_key", "second", "second_key")
-@njit(cache=True, nogil=True)
+@njit(**KERNEL)
 def _lookup_sum(idx, first, first_key, second, second_key, out):
     for j in range(idx.shape[0]):
         i = np.uint64(idx[j])
