@@ -106,7 +106,7 @@ def test_a_change_to_an_inlined_module_compiles_the_kernel_again(tmp_path):
     assert medical_total() == before  # loaded from the cache: the same
     random_py = copy / "random.py"
     text = random_py.read_text()
-    series = "    p = p * s2 + np.float32(1.0 / 3.0)\n"  # the log's s**3 term
+    series = "    p = fma(p, s2, np.float32(1.0 / 3.0))\n"  # the log's s**3 term
     assert series in text
     random_py.write_text(text.replace(series, series.replace("3.0", "2.0"), 1))
     assert medical_total() != before

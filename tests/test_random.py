@@ -9,6 +9,7 @@ from scipy import stats
 from model.random import (
     Stream,
     exp_small,
+    fma,
     hash_id,
     hash_id_np,
     log_unit,
@@ -21,6 +22,12 @@ from model.random import (
     uniforms_np,
     year_key,
 )
+
+
+@njit
+def _fma(a, b, c, out):
+    for i in range(a.shape[0]):
+        out[i] = fma(a[i], b[i], c[i])
 
 
 @njit
@@ -95,6 +102,22 @@ def test_uniforms_match_numpy_twin_and_are_uniform():
     for u in (a, b):
         assert stats.kstest(u, "uniform").pvalue > 1e-3
     assert abs(np.corrcoef(a, b)[0, 1]) < 5e-3
+
+
+def test_fma_rounds_once():
+    rng = np.random.default_rng(3)
+    # magnitudes in [0.5, 1): a * b + c is exact in float64, so rounding it
+    # to float32 is the correctly rounded fused result; 1003 values, so the
+    # loop has a vectorised body and a scalar remainder
+    a, b, c = (rng.uniform(0.5, 1, (3, 1003)) * rng.choice([-1, 1], (3, 1003))).astype(np.float32)
+    out = np.empty_like(a)
+    _fma(a, b, c, out)
+    exact = (a.astype(np.float64) * b + c).astype(np.float32)
+    np.testing.assert_array_equal(out, exact)
+    # (1 + 2**-12)**2 - (1 + 2**-11) is 2**-24; rounding the product first gives 0
+    x = np.array([1 + 2.0**-12], np.float32)
+    _fma(x, x, np.array([-(1 + 2.0**-11)], np.float32), out[:1])
+    assert out[0] == np.float32(2.0**-24) and x[0] * x[0] - np.float32(1 + 2.0**-11) == 0
 
 
 def test_log_unit_accuracy_over_whole_range():

@@ -59,7 +59,8 @@ class NoAliasCompiler(CompilerBase):
 # compilation options of a household kernel: no zero-division checks
 # (error_model numpy), only the fast-math flags that keep results
 # independent of vectorisation (no reassociation, no contraction into fused
-# multiply-adds, no approximate reciprocals), the GIL released
+# multiply-adds, no approximate reciprocals), the GIL released; a kernel
+# that wants fused multiply-adds writes them out (model.random.fma)
 KERNEL = {"fastmath": FASTMATH, "error_model": "numpy", "cache": True, "nogil": True,
           "pipeline_class": NoAliasCompiler}
 
