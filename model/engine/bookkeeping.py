@@ -208,10 +208,9 @@ def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, n
     else:
         step_masks_at(units, start, year, oldest_start, status, exit_year, last_exit_year,
                       needs, active, reach)
-    # mostly every active unit needs the effect: then one list serves for both
-    same = np.count_nonzero(reach) == np.count_nonzero(active)
     active = indices_where(active) if units is None else units[active]
-    if same:
+    # mostly every active unit needs the effect: then one list serves for both
+    if np.count_nonzero(reach) == len(active):
         reach = active
     else:
         reach = indices_where(reach) if units is None else units[reach]
