@@ -187,8 +187,9 @@ def _float_of(typingctx, bits):
 @intrinsic
 def fma(typingctx, a, b, c):
     """``a * b + c`` of three float32 with a single rounding (IEEE 754 fused
-    multiply-add; one instruction on any x86-64 or ARM64 of the last decade,
-    the C library's ``fmaf``, with the same result, elsewhere)."""
+    multiply-add: one instruction on a processor that has it, such as x86-64
+    with FMA3 or any ARM64; elsewhere the C library's ``fmaf``, slower, with
+    the same result)."""
     if not (a == b == c == types.float32):
         return None
 
