@@ -208,6 +208,22 @@ def test_indices_where_is_flatnonzero_whatever_the_pieces(four_threads, monkeypa
     assert threads.indices_where(mask).dtype == np.int64
 
 
+@pytest.mark.parametrize("share", [0.0, 0.03, 0.5, 1.0])
+@pytest.mark.parametrize("dtype", [np.int64, np.int16])
+def test_split_where_is_boolean_indexing_whatever_the_pieces(four_threads, monkeypatch, share,
+                                                             dtype):
+    rng = np.random.default_rng(23)
+    mask = rng.random(10_007) < share
+    mask[2_400:2_600] = share > 0.5  # a run across the first cut
+    values = rng.integers(0, 30_000, len(mask)).astype(dtype)
+    for min_piece in (1_000, 10**9):  # four pieces, then one
+        monkeypatch.setattr(threads, "MIN_PIECE", min_piece)
+        taken, left = threads.split_where(mask, values)
+        assert taken.dtype == left.dtype == dtype
+        np.testing.assert_array_equal(taken, values[mask])
+        np.testing.assert_array_equal(left, values[~mask])
+
+
 def test_registry_masks_are_the_same_whatever_the_pieces(four_threads, monkeypatch):
     from model.engine.bookkeeping import active_indices, candidate_indices, step_indices
 

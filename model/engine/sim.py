@@ -72,7 +72,7 @@ from model.engine.rules import (
 )
 from model.engine.state import State, covered_by_category, per_student
 from model.engine.tally import COL, NBINS, NV, chunk_groups, tally, tally_step
-from model.engine.threads import indices_where
+from model.engine.threads import indices_where, split_where
 from model.params import Parameters
 from model.random import Stream, hash_id_np, normal_pair_np, year_key
 from model.registry.tables import CATEGORIES, Registry
@@ -98,7 +98,7 @@ def _split(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray
         return values, values[:0].copy()
     if not mask.any():
         return values[:0].copy(), values
-    return values[mask], values[~mask]
+    return split_where(mask, values)
 
 
 class Simulation:

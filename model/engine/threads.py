@@ -182,19 +182,55 @@ def indices_where(mask) -> np.ndarray:
     follow from the counts, and each thread then writes its piece's indices
     at its offset. The result is the same whatever the number of threads.
     """
+    cuts, offsets = _true_offsets(mask)
+    out = np.empty(offsets[-1], np.int64)
+    _run([functools.partial(_indices_true, mask[cuts[j]:cuts[j + 1]], cuts[j],
+                            out[offsets[j]:offsets[j + 1]])
+          for j in range(len(cuts) - 1)])
+    return out
+
+
+def split_where(mask, values) -> tuple[np.ndarray, np.ndarray]:
+    """``(values[mask], values[~mask])`` of a 1-d bool array and a 1-d
+    array of the same length, in one pass on threads (as
+    :func:`indices_where`: each piece writes both parts at the offsets its
+    counts give, in order)."""
+    cuts, offsets = _true_offsets(mask)
+    taken = np.empty(offsets[-1], values.dtype)
+    left = np.empty(mask.shape[0] - offsets[-1], values.dtype)
+    _run([functools.partial(_split_piece, mask[cuts[j]:cuts[j + 1]], values[cuts[j]:cuts[j + 1]],
+                            taken[offsets[j]:offsets[j + 1]],
+                            left[cuts[j] - offsets[j]:cuts[j + 1] - offsets[j + 1]])
+          for j in range(len(cuts) - 1)])
+    return taken, left
+
+
+def _true_offsets(mask) -> tuple[list[int], np.ndarray]:
+    """The pieces' bounds (:func:`_cuts`) and the offsets of their first
+    true elements among all the true ones (one more: their number), the
+    pieces counted on threads."""
     cuts = _cuts(mask.shape[0], None)
-    pieces = [mask[cuts[j]:cuts[j + 1]] for j in range(len(cuts) - 1)]
-    counts = np.zeros(len(pieces), np.int64)
+    counts = np.zeros(len(cuts) - 1, np.int64)
 
     def count(j):
-        counts[j] = _count_true(pieces[j])
+        counts[j] = _count_true(mask[cuts[j]:cuts[j + 1]])
 
-    _run([functools.partial(count, j) for j in range(len(pieces))])
-    offsets = np.concatenate(([0], np.cumsum(counts)))
-    out = np.empty(offsets[-1], np.int64)
-    _run([functools.partial(_indices_true, pieces[j], cuts[j], out[offsets[j]:offsets[j + 1]])
-          for j in range(len(pieces))])
-    return out
+    _run([functools.partial(count, j) for j in range(len(cuts) - 1)])
+    return cuts, np.concatenate(([0], np.cumsum(counts)))
+
+
+@njit(**KERNEL)
+def _split_piece(mask, values, taken, left):
+    """``taken[:] = values[mask]`` and ``left[:] = values[~mask]`` (each
+    with one place an element), in one pass."""
+    t = f = 0
+    for i in range(mask.shape[0]):
+        if mask[i]:
+            taken[t] = values[i]
+            t += 1
+        else:
+            left[f] = values[i]
+            f += 1
 
 
 @njit(**KERNEL)
