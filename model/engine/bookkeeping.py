@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from model.engine.codes import EXITED, POOR, RETURNED
-from model.engine.threads import KERNEL, indices_where, on_threads
+from model.engine.threads import KERNEL, cuts, indices_where, on_threads, split_at
 from model.random import INLINE, hash_id, hash_id_np, uniforms, uniforms_np
 from model.registry.tables import DIBAO, WUBAO
 
@@ -506,11 +506,62 @@ def add_at_numpy(row, idx, per_capita, share, start, unit_of, year, fraction, co
     row[idx] += per_capita
 
 
-@njit(cache=True)
 def coverage_at(group, index, weights, size, counts, sums, people):
     """For every j, in order: ``counts[g] += 1``, ``sums[g] += weights[j]``
     and, when ``size`` is not empty, ``people[g] += size[index[j]]``, with
-    ``g = group[index[j]]`` (``weights`` of length 1: the same for every j)."""
+    ``g = group[index[j]]`` (``weights`` of length 1: the same for every j).
+
+    With the tables zeros on entry and the units coming group by group
+    (households are stored county by county, and indices are ascending), it
+    runs on threads: the pieces of ``index`` are cut where the group
+    changes, each fills tables of its own, and as each group is then summed
+    by one piece in the same order, the tables are the same as on one
+    thread. Should a group come in two pieces, it is summed again on one.
+    """
+    bounds = group_cuts(group, index)
+    if len(bounds) < 3 or counts.any() or sums.any() or people.any():
+        _coverage_range(0, index.shape[0], group, index, weights, size, counts, sums, people)
+        return
+    own = [(counts, sums, people)] + [tuple(np.zeros_like(t) for t in (counts, sums, people))
+                                      for _ in range(len(bounds) - 2)]
+    split_at(_coverage_range, bounds, group, index, weights, size, tables=own)
+    if (sum((c > 0).astype(np.int64) for c, _, _ in own) > 1).any():
+        for t in (counts, sums, people):
+            t[:] = 0.0
+        _coverage_range(0, index.shape[0], group, index, weights, size, counts, sums, people)
+        return
+    for extra in own[1:]:  # each group is 0.0 in all tables but one: exact
+        for table, part in zip((counts, sums, people), extra):
+            table += part
+
+
+def group_cuts(group, index) -> list[int]:
+    """Bounds of the pieces of ``index`` (:func:`model.engine.threads.cuts`),
+    each inner bound moved on to where ``group[index]`` changes, found by
+    bisection as if ``group[index]`` were non-decreasing; pieces left empty
+    are dropped."""
+    out = [0]
+    for cut in cuts(index.shape[0])[1:-1]:
+        cut = max(cut, out[-1])
+        if cut == 0 or cut >= index.shape[0]:
+            continue
+        g = group[index[cut - 1]]
+        lo, hi = cut, index.shape[0]  # the first place past group g
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if group[index[mid]] > g:
+                hi = mid
+            else:
+                lo = mid + 1
+        if out[-1] < lo < index.shape[0]:
+            out.append(lo)
+    return out + [index.shape[0]]
+
+
+@njit(cache=True, nogil=True)
+def _coverage_range(first, last, group, index, weights, size, counts, sums, people):
+    """:func:`coverage_at` for ``index[first:last]`` (``weights`` aligned with
+    ``index``), on one thread."""
     same = weights.shape[0] == 1
     with_people = size.shape[0] > 0
     # households come mostly grouped: the running sums of a group stay in
@@ -518,7 +569,7 @@ def coverage_at(group, index, weights, size, counts, sums, people):
     # in the same order)
     g = -1
     c = s = q = 0.0
-    for j in range(index.shape[0]):
+    for j in range(first, last):
         i = np.uint64(index[j])
         if group[i] != g:
             if g >= 0:

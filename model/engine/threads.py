@@ -114,13 +114,29 @@ def _run(calls) -> None:
             f.result()
 
 
+def cuts(n: int, min_piece: int | None = None) -> list[int]:
+    """Bounds of the contiguous pieces of ``range(n)`` kernels run on: at
+    most one a thread, each of at least ``min_piece`` (default
+    :data:`MIN_PIECE`) but one."""
+    return _cuts(n, min_piece)
+
+
 def split(kernel, n: int, *args, min_piece: int | None = None) -> None:
     """Run ``kernel(start, stop, *args)`` over ``range(n)`` in contiguous
     pieces of at least ``min_piece`` (default :data:`MIN_PIECE`) but one,
     one piece per thread; this thread runs the first."""
-    cuts = _cuts(n, min_piece)
-    _run([functools.partial(kernel, cuts[j], cuts[j + 1], *args)
-          for j in range(len(cuts) - 1)])
+    split_at(kernel, _cuts(n, min_piece), *args)
+
+
+def split_at(kernel, bounds, *args, tables=None) -> None:
+    """Run ``kernel(bounds[j], bounds[j + 1], *args)`` for each piece ``j``,
+    one piece per thread (this thread the first); with ``tables`` (a tuple
+    of arrays a piece), ``kernel(bounds[j], bounds[j + 1], *args,
+    *tables[j])``."""
+    pieces = range(len(bounds) - 1)
+    _run([functools.partial(kernel, bounds[j], bounds[j + 1], *args,
+                            *(tables[j] if tables is not None else ()))
+          for j in pieces])
 
 
 def split_summed(kernel, n: int, tables: tuple, *args,
@@ -134,10 +150,9 @@ def split_summed(kernel, n: int, tables: tuple, *args,
     integer counts, or float64 sums of integers (exact below 2**53). Then
     the tables are the same whatever the number of threads.
     """
-    cuts = _cuts(n, min_piece)
-    own = [tables] + [tuple(np.zeros_like(t) for t in tables) for _ in range(len(cuts) - 2)]
-    _run([functools.partial(kernel, cuts[j], cuts[j + 1], *args, *own[j])
-          for j in range(len(cuts) - 1)])
+    bounds = _cuts(n, min_piece)
+    own = [tables] + [tuple(np.zeros_like(t) for t in tables) for _ in range(len(bounds) - 2)]
+    split_at(kernel, bounds, *args, tables=own)
     for extra in own[1:]:
         for table, part in zip(tables, extra):
             table += part
