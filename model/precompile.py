@@ -45,7 +45,7 @@ LIST = "kernel_signatures.json"
 MODULES = ("model.random", "model.engine.kernels", "model.engine.rules",
            "model.engine.bookkeeping", "model.engine.delivery_order",
            "model.engine.delivery_timeline", "model.engine.attribution", "model.engine.tally",
-           "model.engine.initial_income", "model.engine.threads")
+           "model.engine.initial_income", "model.engine.threads", "model.engine.selection")
 WAIT = 600.0  # s: the longest this process waits for the second one to finish its kernel
 
 

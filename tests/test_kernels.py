@@ -332,33 +332,47 @@ def test_take_cyclic_matches_numpy_reference(grouped):
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_first_people_equals_the_prefix_of_the_whole_ranking(seed):
+@pytest.mark.parametrize("dtype", [F, np.float64])
+def test_first_people_equals_the_prefix_of_the_whole_ranking(seed, dtype):
     """The longest run in (priority, tie) order whose people fit the
-    capacity, whether the first guess holds enough people or not."""
+    capacity: a capacity running out inside a group of tied priorities, at
+    its end, or with every unit fitting."""
     rng = np.random.default_rng(seed)
     n = 400
-    priority = rng.integers(0, 20, n).astype(F)
-    tie = rng.integers(0, 2**63, n, dtype=np.int64).astype(np.uint64)
-    size = rng.integers(1, 9, n).astype(np.int8)
-    capacity = float(rng.integers(1, size.sum(dtype=np.int64)))
-    ranked = np.lexsort((tie, priority))
-    expected = np.sort(ranked[np.cumsum(size[ranked]) <= capacity])
-    k = int(min(capacity, n))
-    for guess in (1, k // 4 + 1, k):
-        got = first_people(priority, tie.__getitem__, size, capacity, guess, k)
-        np.testing.assert_array_equal(got, expected)
-
-
-@pytest.mark.parametrize("levels", [3, 50, 10**6])
-def test_in_order_equals_lexsort(levels):
-    from model.programmes.base import in_order
-
-    rng = np.random.default_rng(levels)
-    n = 3000
-    priority = rng.integers(0, levels, n).astype(F)
+    priority = rng.integers(0, 20, n).astype(dtype)
     priority[rng.random(n) < 0.1] = -0.0  # equal to 0.0
     tie = rng.integers(0, 2**63, n, dtype=np.int64).astype(np.uint64)
     tie[:40] = tie[40:80]  # equal keys too: both orders keep the positions' order
-    positions = np.sort(rng.choice(n, 2000, replace=False))  # as first_k gives them
-    expected = positions[np.lexsort((tie[positions], priority[positions]))]
-    np.testing.assert_array_equal(in_order(priority, tie.__getitem__, positions), expected)
+    size = rng.integers(1, 9, n).astype(np.int8)
+    ranked = np.lexsort((tie, priority))
+    total = np.cumsum(size[ranked])
+    for capacity in (float(rng.integers(1, total[-1])), float(total[n // 2]), 0.5,
+                     float(total[-1])):
+        expected = np.sort(ranked[total <= capacity])
+        got = first_people(priority, tie.__getitem__, size, capacity)
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("levels", [1, 3, 50, 10**6])
+@pytest.mark.parametrize("dtype", [F, np.float64])
+def test_people_threshold_equals_its_reference(levels, dtype):
+    from model.engine.selection import (
+        _threshold_sorted,
+        people_threshold,
+        people_threshold_by_sorting,
+    )
+
+    rng = np.random.default_rng(levels)
+    n = 20_000
+    priority = rng.integers(0, levels, n).astype(dtype) - levels // 2
+    priority[:5_000] = np.sort(priority[:5_000])  # a sorted stretch
+    size = rng.integers(1, 9, n).astype(np.int8)
+    total = int(size.sum(dtype=np.int64))
+    for capacity in (0.0, 1.0, total * 0.37, total * 0.999, total - 1.0, float(total)):
+        expected = people_threshold_by_sorting(priority, size, capacity)
+        assert people_threshold(priority, size, capacity) == expected
+        found, value, below = _threshold_sorted(priority.copy(), size.astype(np.int64),
+                                                capacity, 0)  # the fallback after bad pivots
+        assert (dtype(value) if found else None, below) == expected
+
+

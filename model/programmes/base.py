@@ -66,6 +66,7 @@ from model.engine.codes import (
     RANDOM_ORDER,
 )
 from model.engine.context import Context, YearParams
+from model.engine.selection import people_threshold
 from model.random import Stream, hash_ids, year_key
 
 _NO_FRACTION = np.zeros(0, np.float32)
@@ -320,55 +321,27 @@ def select(ctx: Context, stream: int, candidates: np.ndarray, capacity: float, o
         priority = np.maximum(ctx.household_line(candidates) - ctx.st.income[candidates], 0.0)
     else:
         priority = np.zeros(len(candidates), np.float32)
-    # at most `capacity` households, even counting people (each has >= 1)
-    k = int(min(capacity, len(candidates)))
     if unit == "households":
-        return candidates[first_k(priority, tie, k)]
-    # about a quarter more households than the capacity's share of the people
-    guess = min(k, int(1.25 * capacity * len(candidates) / people) + 1)
-    return candidates[first_people(priority, tie, sizes, capacity, guess, k)]
+        return candidates[first_k(priority, tie, int(min(capacity, len(candidates))))]
+    return candidates[first_people(priority, tie, sizes, capacity)]
 
 
-def first_people(priority: np.ndarray, tie, size: np.ndarray, capacity: float, guess: int,
-                 k: int) -> np.ndarray:
+def first_people(priority: np.ndarray, tie, size: np.ndarray, capacity: float) -> np.ndarray:
     """Positions, ascending, of the longest run of units in ``(priority,
     tie)`` order whose people (``size``) stay within ``capacity``.
 
-    The run ends within the first ``k`` units (each has at least one
-    person). The first ``guess`` units are ranked first: when they hold more
-    people than the capacity, the run ends among them and the answer is the
-    same; otherwise all ``k`` are ranked.
+    The run takes every unit below the priority at which the capacity runs
+    out (:func:`model.engine.selection.people_threshold`, in linear time)
+    and, of the units at that priority, the first in tie-break order that
+    still fit: only they are ordered, so only their keys are hashed.
     """
-    n = min(guess, k)
-    while True:
-        ranked = in_order(priority, tie, first_k(priority, tie, n))
-        people = np.cumsum(size[ranked], dtype=np.int64)
-        if n == k or people[-1] > capacity:
-            return np.sort(ranked[people <= capacity])
-        n = k
-
-
-def in_order(priority: np.ndarray, tie, positions: np.ndarray) -> np.ndarray:
-    """``positions`` in ``(priority, tie)`` order, as
-    ``positions[np.lexsort((tie(positions), priority[positions]))]``.
-
-    A stable sort by priority, then each run of equal priorities sorted by
-    its tie-break keys: only the tied positions are hashed, and the two-key
-    sort of them all (about three times slower) is avoided.
-    """
-    values = priority[positions]
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    tied = ordered[1:] == ordered[:-1]
-    if tied.any():
-        in_run = np.zeros(len(order), bool)
-        in_run[1:] |= tied
-        in_run[:-1] |= tied
-        at = np.flatnonzero(in_run)
-        run = np.cumsum(np.concatenate([[True], ~tied]))[at]  # runs stay in place
-        held = order[at]
-        order[at] = held[np.lexsort((tie(positions[held]), run))]
-    return positions[order]
+    value, below_people = people_threshold(priority, size, capacity)
+    if value is None:
+        return np.arange(len(priority))
+    at = np.flatnonzero(priority == value)
+    at = at[np.argsort(tie(at), kind="stable")]
+    fits = below_people + np.cumsum(size[at], dtype=np.int64) <= capacity
+    return merge_sorted(np.flatnonzero(priority < value), np.sort(at[fits]))
 
 
 def first_k(priority: np.ndarray, tie, k: int) -> np.ndarray:
