@@ -16,7 +16,14 @@ import numpy as np
 from numba import njit
 
 from model.engine.codes import EXITED, POOR, RETURNED
-from model.engine.threads import KERNEL, cuts, indices_where, on_threads, split_at
+from model.engine.threads import (
+    KERNEL,
+    cuts,
+    indices_where,
+    on_threads,
+    split_at,
+    split_where,
+)
 from model.random import INLINE, hash_id, hash_id_np, uniforms, uniforms_np
 from model.registry.tables import DIBAO, WUBAO
 
@@ -215,8 +222,10 @@ def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, n
     else:
         reach = indices_where(reach) if units is None else units[reach]
     if hazard > 0 and len(active):
-        active = stop_failed(active, start, hh_id, key, year, hazard)
-        reach = reach[start[reach] > 0]  # a failed enrolment's start is negative
+        survivors = stop_failed(active, start, hh_id, key, year, hazard)
+        # a failed enrolment's start is negative
+        reach = survivors if reach is active else reach[start[reach] > 0]
+        active = survivors
     years_in = np.empty(reach.shape[0], np.int16)
     years_since(reach, start, year, years_in)
     return active, reach, years_in
@@ -275,11 +284,12 @@ def stop_failed(active, start, hh_id, key, year, hazard):
     probability ``hazard`` (float32, compared in float32 as numpy compares a
     float32 draw with a Python number): the first uniform of the household's
     hash under ``key``. A failed enrolment's ``start`` becomes ``-start``.
-    The draws run on threads (:func:`fail_at`), then the survivors are kept.
+    The draws run on threads (:func:`fail_at`), and the survivors are listed
+    on threads too.
     """
     kept = np.empty(active.shape[0], np.bool_)
     fail_at(active, start, hh_id, key, year, hazard, kept)
-    return active[kept]
+    return split_where(kept, active)[0]
 
 
 @on_threads("start", "hh_id")
