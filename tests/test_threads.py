@@ -201,7 +201,7 @@ def test_indices_where_is_flatnonzero_whatever_the_pieces(four_threads, monkeypa
     mask = rng.random(10_007) < share
     mask[2_400:2_600] = False  # the end of the first piece and the start of the second
     monkeypatch.setattr(threads, "MIN_PIECE", 1_000)
-    assert len(threads._cuts(len(mask), None)) == 5
+    assert len(threads.cuts(len(mask))) == 5
     np.testing.assert_array_equal(threads.indices_where(mask), np.flatnonzero(mask))
     monkeypatch.setattr(threads, "MIN_PIECE", 10**9)
     np.testing.assert_array_equal(threads.indices_where(mask), np.flatnonzero(mask))

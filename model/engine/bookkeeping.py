@@ -526,7 +526,8 @@ def coverage_at(group, index, weights, size, counts, sums, people):
     runs on threads: the pieces of ``index`` are cut where the group
     changes, each fills tables of its own, and as each group is then summed
     by one piece in the same order, the tables are the same as on one
-    thread. Should a group come in two pieces, it is summed again on one.
+    thread. Should a group come in two pieces (units not in group order),
+    everything is summed again on one thread.
     """
     bounds = group_cuts(group, index)
     if len(bounds) < 3 or counts.any() or sums.any() or people.any():

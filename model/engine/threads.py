@@ -94,7 +94,7 @@ def _executor() -> ThreadPoolExecutor:
     return _pool[1]
 
 
-def _cuts(n: int, min_piece: int | None) -> list[int]:
+def cuts(n: int, min_piece: int | None = None) -> list[int]:
     """Bounds of the contiguous pieces of ``range(n)``: at most one a
     thread, each of at least ``min_piece`` (default :data:`MIN_PIECE`) but
     one."""
@@ -114,18 +114,11 @@ def _run(calls) -> None:
             f.result()
 
 
-def cuts(n: int, min_piece: int | None = None) -> list[int]:
-    """Bounds of the contiguous pieces of ``range(n)`` kernels run on: at
-    most one a thread, each of at least ``min_piece`` (default
-    :data:`MIN_PIECE`) but one."""
-    return _cuts(n, min_piece)
-
-
 def split(kernel, n: int, *args, min_piece: int | None = None) -> None:
     """Run ``kernel(start, stop, *args)`` over ``range(n)`` in contiguous
     pieces of at least ``min_piece`` (default :data:`MIN_PIECE`) but one,
     one piece per thread; this thread runs the first."""
-    split_at(kernel, _cuts(n, min_piece), *args)
+    split_at(kernel, cuts(n, min_piece), *args)
 
 
 def split_at(kernel, bounds, *args, tables=None) -> None:
@@ -150,7 +143,7 @@ def split_summed(kernel, n: int, tables: tuple, *args,
     integer counts, or float64 sums of integers (exact below 2**53). Then
     the tables are the same whatever the number of threads.
     """
-    bounds = _cuts(n, min_piece)
+    bounds = cuts(n, min_piece)
     own = [tables] + [tuple(np.zeros_like(t) for t in tables) for _ in range(len(bounds) - 2)]
     split_at(kernel, bounds, *args, tables=own)
     for extra in own[1:]:
@@ -197,11 +190,11 @@ def indices_where(mask) -> np.ndarray:
     follow from the counts, and each thread then writes its piece's indices
     at its offset. The result is the same whatever the number of threads.
     """
-    cuts, offsets = _true_offsets(mask)
+    bounds, offsets = _true_offsets(mask)
     out = np.empty(offsets[-1], np.int64)
-    _run([functools.partial(_indices_true, mask[cuts[j]:cuts[j + 1]], cuts[j],
+    _run([functools.partial(_indices_true, mask[bounds[j]:bounds[j + 1]], bounds[j],
                             out[offsets[j]:offsets[j + 1]])
-          for j in range(len(cuts) - 1)])
+          for j in range(len(bounds) - 1)])
     return out
 
 
@@ -210,28 +203,28 @@ def split_where(mask, values) -> tuple[np.ndarray, np.ndarray]:
     array of the same length, in one pass on threads (as
     :func:`indices_where`: each piece writes both parts at the offsets its
     counts give, in order)."""
-    cuts, offsets = _true_offsets(mask)
+    bounds, offsets = _true_offsets(mask)
     taken = np.empty(offsets[-1], values.dtype)
     left = np.empty(mask.shape[0] - offsets[-1], values.dtype)
-    _run([functools.partial(_split_piece, mask[cuts[j]:cuts[j + 1]], values[cuts[j]:cuts[j + 1]],
-                            taken[offsets[j]:offsets[j + 1]],
-                            left[cuts[j] - offsets[j]:cuts[j + 1] - offsets[j + 1]])
-          for j in range(len(cuts) - 1)])
+    _run([functools.partial(_split_piece, mask[bounds[j]:bounds[j + 1]],
+                            values[bounds[j]:bounds[j + 1]], taken[offsets[j]:offsets[j + 1]],
+                            left[bounds[j] - offsets[j]:bounds[j + 1] - offsets[j + 1]])
+          for j in range(len(bounds) - 1)])
     return taken, left
 
 
 def _true_offsets(mask) -> tuple[list[int], np.ndarray]:
-    """The pieces' bounds (:func:`_cuts`) and the offsets of their first
+    """The pieces' bounds (:func:`cuts`) and the offsets of their first
     true elements among all the true ones (one more: their number), the
     pieces counted on threads."""
-    cuts = _cuts(mask.shape[0], None)
-    counts = np.zeros(len(cuts) - 1, np.int64)
+    bounds = cuts(mask.shape[0], None)
+    counts = np.zeros(len(bounds) - 1, np.int64)
 
     def count(j):
-        counts[j] = _count_true(mask[cuts[j]:cuts[j + 1]])
+        counts[j] = _count_true(mask[bounds[j]:bounds[j + 1]])
 
-    _run([functools.partial(count, j) for j in range(len(cuts) - 1)])
-    return cuts, np.concatenate(([0], np.cumsum(counts)))
+    _run([functools.partial(count, j) for j in range(len(bounds) - 1)])
+    return bounds, np.concatenate(([0], np.cumsum(counts)))
 
 
 @njit(**KERNEL)
