@@ -12,10 +12,13 @@ import pytest
 from model.allocator import glibc_mallopt
 
 CODE = "from model.allocator import keep_freed_arrays as k; print(k(), k())"
+# numpy's huge-page advice after keep_freed_arrays (setting it again returns it)
+ADVICE = ("from model.allocator import keep_freed_arrays as k, _numpy_huge_page_advice as a; "
+          "k(); print(a(True))")
 
 
-def _run(**env):
-    out = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True,
+def _run(code=CODE, **env):
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**env, "PYTHONPATH": ":".join(sys.path)}, check=True)
     return out.stdout.split()
 
@@ -27,3 +30,10 @@ def test_in_force_once_per_process_on_glibc():
 
 def test_the_environment_turns_it_off():
     assert _run(POVSIM_KEEP_FREED="0") == ["False", "False"]
+
+
+@pytest.mark.skipif(glibc_mallopt() is None, reason="glibc only")
+def test_numpy_huge_page_advice_is_off_unless_numpy_is_told():
+    assert _run(ADVICE) == ["False"]
+    assert _run(ADVICE, NUMPY_MADVISE_HUGEPAGE="1") == ["True"]
+    assert _run(ADVICE, POVSIM_KEEP_FREED="0") == ["True"]  # numpy's default here (Linux)
