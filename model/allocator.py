@@ -63,7 +63,9 @@ def glibc_mallopt():
 
 def keep_freed_arrays() -> bool:
     """Ask glibc to serve blocks up to :data:`THRESHOLD` from the heap and to
-    keep the freed memory (:data:`KEEP_TOP`); once per process. True when it is in force."""
+    keep the freed memory (:data:`KEEP_TOP`), and numpy not to advise huge
+    pages (unless ``NUMPY_MADVISE_HUGEPAGE`` says otherwise); once per
+    process. True when the glibc settings are in force."""
     global _done
     if _done is None:
         mallopt = glibc_mallopt()
