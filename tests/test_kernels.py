@@ -359,7 +359,7 @@ def test_people_threshold_equals_its_reference(levels, dtype):
     from model.engine.selection import (
         _threshold_sorted,
         people_threshold,
-        people_threshold_by_sorting,
+        people_threshold_numpy,
     )
 
     rng = np.random.default_rng(levels)
@@ -369,7 +369,7 @@ def test_people_threshold_equals_its_reference(levels, dtype):
     size = rng.integers(1, 9, n).astype(np.int8)
     total = int(size.sum(dtype=np.int64))
     for capacity in (0.0, 1.0, total * 0.37, total * 0.999, total - 1.0, float(total)):
-        expected = people_threshold_by_sorting(priority, size, capacity)
+        expected = people_threshold_numpy(priority, size, capacity)
         assert people_threshold(priority, size, capacity) == expected
         found, value, below = _threshold_sorted(priority.copy(), size.astype(np.int64),
                                                 capacity, 0)  # the fallback after bad pivots

@@ -107,7 +107,7 @@ def _threshold_sorted(values, people, capacity, below):
     return False, 0.0, below
 
 
-def people_threshold_by_sorting(priority, size, capacity):
+def people_threshold_numpy(priority, size, capacity):
     """Reference of :func:`people_threshold`: the priorities sorted, the
     people summed along them."""
     order = np.argsort(priority, kind="stable")
