@@ -11,6 +11,8 @@ from model.engine.bookkeeping import (
     add_at_numpy,
     candidate_indices,
     candidate_indices_numpy,
+    candidates_among,
+    candidates_among_numpy,
     coverage_at,
     coverage_at_numpy,
     lookup_sum,
@@ -65,10 +67,25 @@ def test_candidate_indices():
         np.testing.assert_array_equal(got, ref)
 
 
+def test_candidates_among_a_list_are_those_of_the_whole_registry_in_it():
+    rng, start, status, _ = households(5)
+    matched = rng.random(N) < 0.5
+    units = np.sort(rng.choice(N, N // 3, replace=False))
+    for m in (None, matched):
+        got, ref = candidates_among(units, start, status, m), candidates_among_numpy(
+            units, start, status, m)
+        assert got.dtype == np.int64 and 0 < len(got) < len(units)
+        np.testing.assert_array_equal(got, ref)
+        # the same as the pass over the registry, restricted to the list
+        np.testing.assert_array_equal(got, np.intersect1d(candidate_indices(start, status, m),
+                                                          units))
+
+
 @pytest.mark.parametrize("village", [False, True])
 @pytest.mark.parametrize("scalar", [False, True])
 @pytest.mark.parametrize("with_fraction", [False, True])
-def test_add_at(village, scalar, with_fraction):
+@pytest.mark.parametrize("per_household", [False, True])
+def test_add_at(village, scalar, with_fraction, per_household):
     rng, start, _, _ = households(3)
     nv, nc = 40, 7
     unit_of = rng.integers(0, nv, N) if village else np.zeros(0, np.int8)
@@ -79,12 +96,19 @@ def test_add_at(village, scalar, with_fraction):
                   else (rng.random(800) * 900).astype(np.float32))
     fraction = (rng.random(nc).astype(np.float32) if with_fraction
                 else np.zeros(0, np.float32))
+    size = rng.integers(1, 9, N).astype(np.int8) if per_household else np.zeros(0, np.int8)
     row = (rng.random(N) * 100).astype(np.float32)
     ref, before = row.copy(), row.copy()
-    add_at(row, idx, per_capita, np.float32(0.85), start, unit_of, 2017, fraction, county)
-    add_at_numpy(ref, idx, per_capita, np.float32(0.85), start, unit_of, 2017, fraction, county)
+    add_at(row, idx, per_capita, np.float32(0.85), start, unit_of, 2017, fraction, county, size)
+    add_at_numpy(ref, idx, per_capita, np.float32(0.85), start, unit_of, 2017, fraction, county,
+                 size)
     assert not np.array_equal(row, before)
     np.testing.assert_array_equal(row, ref)
+    if per_household:  # as the programmes divided by the members before
+        ref = before.copy()
+        add_at_numpy(ref, idx, per_capita / size[idx].astype(np.float32), np.float32(0.85), start,
+                     unit_of, 2017, fraction, county)
+        np.testing.assert_array_equal(row, ref)
 
 
 @pytest.mark.parametrize("people", [False, True])

@@ -125,6 +125,42 @@ def test_ever_enrolled_lists_every_enrolment_while_it_is_kept():
     assert len(kept) >= 3  # the list is in use
 
 
+@pytest.mark.parametrize("uniform", [0, 1])
+def test_kept_candidates_enrol_as_a_pass_over_the_registry(uniform, monkeypatch):
+    """Candidates found among last year's and the households that came onto
+    the registry since are those a pass over the registry finds: every
+    enrolment and every recorded number is the same."""
+    from model.programmes import base
+
+    scenario = load_scenario()
+    reg = registry_for(scenario)
+    # yearly registry adjustments, so that households come onto the registry
+    params = scenario.params.with_overlay({"targeting.uniform": uniform,
+                                           "registry_adjustment_interval": 1}, "test")
+    among = base.candidates_among
+    listed = []
+
+    def counted(units, *args):
+        found = among(units, *args)
+        listed.append((len(units), len(found)))
+        return found
+
+    monkeypatch.setattr(base, "candidates_among", counted)
+    kept = Simulation(reg, params, seed=3, end_year=2020, programmes=instances())
+    kept.run()
+    came_on = np.count_nonzero(kept.state.event >= 2)
+    monkeypatch.setattr(base.Programme, "_candidates", lambda self, ctx, matched, uniform:
+                        base.candidate_indices(ctx.st.enrolled[self.name], ctx.st.status,
+                                               matched))
+    whole = Simulation(reg, params, seed=3, end_year=2020, programmes=instances())
+    whole.run()
+    assert came_on > 0 and len(listed) >= 5 and any(found for _, found in listed)
+    for name, start in kept.state.enrolled.items():
+        np.testing.assert_array_equal(start, whole.state.enrolled[name], err_msg=name)
+    for field in ("sums", "programme", "delivery", "batch_exits"):
+        np.testing.assert_array_equal(getattr(kept.record, field), getattr(whole.record, field))
+
+
 @pytest.mark.parametrize("delivery", [0, 1])
 def test_household_untouched_by_a_scenario_change_keeps_its_income_path(delivery):
     scenario = load_scenario()

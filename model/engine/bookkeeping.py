@@ -162,6 +162,47 @@ def matched_candidate_mask(start, status, matched, out):
         out[i] = _is_candidate(start[i], status[i]) & matched[i]
 
 
+def candidates_among(units, start, status, matched=None):
+    """The units of ``units`` (int64, ascending) that :func:`candidate_indices`
+    lists: only they are read, so a programme that kept last year's
+    candidates (:meth:`model.programmes.base.Programme.enrol`) finds this
+    year's without a pass over the registry."""
+    mask = np.empty(units.shape[0], np.bool_)
+    if matched is None:
+        candidate_mask_at(units, start, status, mask)
+    else:
+        matched_candidate_mask_at(units, start, status, matched, mask)
+    return units[mask]
+
+
+@on_threads("start", "status")
+@njit(**KERNEL)
+def candidate_mask_at(units, start, status, out):
+    """``out[j]``: unit ``units[j]`` is registered and never enrolled (on
+    threads, a piece of ``units`` each)."""
+    for j in range(units.shape[0]):
+        i = np.uint64(units[j])
+        out[j] = _is_candidate(start[i], status[i])
+
+
+@on_threads("start", "status", "matched")
+@njit(**KERNEL)
+def matched_candidate_mask_at(units, start, status, matched, out):
+    """``out[j]``: unit ``units[j]`` is registered, never enrolled and
+    matched (on threads, a piece of ``units`` each)."""
+    for j in range(units.shape[0]):
+        i = np.uint64(units[j])
+        out[j] = _is_candidate(start[i], status[i]) & matched[i]
+
+
+def candidates_among_numpy(units, start, status, matched=None):
+    """Reference of :func:`candidates_among`."""
+    keep = (start[units] == 0) & ((status[units] == POOR) | (status[units] == RETURNED))
+    if matched is not None:
+        keep &= matched[units]
+    return units[keep]
+
+
 def candidate_indices_numpy(start, status, matched=None):
     """Reference of :func:`candidate_indices`."""
     mask = (start == 0) & ((status == POOR) | (status == RETURNED))
@@ -459,9 +500,11 @@ def lookup_sum_numpy(idx, first, first_key, second, second_key):
     return first[first_key[idx]] + second[second_key[idx]]
 
 
-def add_at(row, idx, per_capita, share, start, unit_of, year, fraction, county):
+def add_at(row, idx, per_capita, share, start, unit_of, year, fraction, county, size=EMPTY):
     """``row[idx[j]] += share * per_capita[j]``, times ``fraction[county]``
-    of the household's county when its programme took effect this year.
+    of the household's county when its programme took effect this year;
+    with ``size``, ``per_capita[j]`` is the household's and is first divided
+    by its members (float32, as numpy divides by ``size[idx].astype(float32)``).
 
     Parameters
     ----------
@@ -484,22 +527,33 @@ def add_at(row, idx, per_capita, share, start, unit_of, year, fraction, county):
         effect this year; empty when every enrolment has the whole year.
     county : int array (n,)
         County of each household.
+    size : int array (n,), or empty
+        Members of each household, when ``per_capita`` is income per
+        household (yuan/household/year); empty when it is per person.
     """
-    if per_capita.shape[0] == 1:  # one value for all: a view of it for each household
-        per_capita = np.broadcast_to(per_capita, idx.shape)
-    _add_at(idx, per_capita, row, share, start, unit_of, year, fraction, county)
+    if per_capita.shape[0] == 1:  # one value for all: the kernel reads it alone
+        value, per_capita = per_capita[0], per_capita[:0]
+    else:
+        value = per_capita.dtype.type(0)
+    _add_at(idx, per_capita, value, row, share, start, unit_of, year, fraction, county, size)
 
 
-@on_threads("row", "start", "unit_of", "fraction", "county")
+@on_threads("row", "start", "unit_of", "fraction", "county", "size")
 @njit(cache=True, nogil=True)
-def _add_at(idx, per_capita, row, share, start, unit_of, year, fraction, county):
+def _add_at(idx, per_capita, value, row, share, start, unit_of, year, fraction, county, size):
     """:func:`add_at` on threads, a piece of ``idx`` (and of ``per_capita``)
-    each: the households are distinct, so the pieces write apart."""
+    each: the households are distinct, so the pieces write apart.
+    ``per_capita`` empty: ``value`` for every household."""
+    each = per_capita.shape[0] > 0
     by_unit = unit_of.shape[0] > 0
     scaled = fraction.shape[0] > 0
+    per_household = size.shape[0] > 0
     for j in range(idx.shape[0]):
         i = np.uint64(idx[j])
-        v = share * per_capita[j]
+        amount = per_capita[j] if each else value
+        if per_household:
+            amount = amount / np.float32(size[i])
+        v = share * amount
         if scaled:
             s = start[np.uint64(unit_of[i])] if by_unit else start[i]
             f = fraction[np.uint64(county[i])]
@@ -507,8 +561,11 @@ def _add_at(idx, per_capita, row, share, start, unit_of, year, fraction, county)
         row[i] += v
 
 
-def add_at_numpy(row, idx, per_capita, share, start, unit_of, year, fraction, county):
+def add_at_numpy(row, idx, per_capita, share, start, unit_of, year, fraction, county,
+                 size=EMPTY):
     """Reference of :func:`add_at` (the numpy passes it replaces)."""
+    if len(size):
+        per_capita = per_capita / size[idx].astype(np.float32)
     per_capita = share * per_capita
     if len(fraction) and len(idx):
         started = start[unit_of[idx]] if len(unit_of) else start[idx]

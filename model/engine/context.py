@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from model.engine.codes import RETURN
 from model.engine.rules import household_line_np
 from model.engine.state import State
 from model.engine.tally import registered_people_by
+from model.engine.threads import indices_where
 from model.params import Parameters
 from model.registry.tables import Registry
 
@@ -48,6 +50,7 @@ class Context:
         # registered people by village as the year starts, when the engine
         # has them (last year's tally counted them after its verification)
         self._village_people: np.ndarray | None = village_people
+        self._newly_registered: np.ndarray | None = None
 
     def registered_people_by_village(self) -> np.ndarray:
         """Registered poor people per village (float64), computed once until
@@ -57,6 +60,15 @@ class Context:
             self._village_people = np.zeros(len(self.reg.villages["village_id"]))
             registered_people_by(h["village"], h["size"], self.st.status, self._village_people)
         return self._village_people
+
+    def newly_registered(self) -> np.ndarray:
+        """Households that came onto the registry at last year's verification
+        (returns and entries: the only ways on), ascending; computed once a
+        year, before this year's verification (read only)."""
+        if self._newly_registered is None:
+            # events are NO_EVENT, EXIT, RETURN, ENTRY: the last two come on
+            self._newly_registered = indices_where(self.st.event >= RETURN)
+        return self._newly_registered
 
     def status_changed(self) -> None:
         """Forget what was computed from the households' status (the engine

@@ -55,6 +55,12 @@ class State:
         :meth:`model.programmes.base.Programme.enrol` (the only writer of a
         first enrolment), or None once they are over an eighth of the
         households: a programme's yearly step reads only them.
+    candidates : programme name -> ``(year, uniform, indices)``: the
+        households that were candidates for enrolment in ``year`` and not all
+        taken (int64, ascending), kept by
+        :meth:`model.programmes.base.Programme.enrol` when what it matches
+        cannot change and they are few; next year's candidates are among
+        them and the households that came onto the registry since.
     village_* : per-village collective income (yuan/year), infrastructure flag,
         exit year (0 if not exited) and enrolment of village programmes.
     county_exit_year : per county (0 if not exited).
@@ -78,6 +84,7 @@ class State:
     exit_year: np.ndarray
     enrolled: dict[str, np.ndarray] = field(default_factory=dict)
     ever_enrolled: dict[str, np.ndarray | None] = field(default_factory=dict)
+    candidates: dict[str, tuple[int, bool, np.ndarray] | None] = field(default_factory=dict)
     village_collective: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     village_infrastructure: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
     village_exit_year: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
@@ -126,7 +133,8 @@ class State:
         """Memory held by the state's arrays (bytes)."""
         arrays = [v for v in vars(self).values() if isinstance(v, np.ndarray)]
         arrays += (list(self.enrolled.values()) + list(self.village_enrolled.values())
-                   + [a for a in self.ever_enrolled.values() if a is not None])
+                   + [a for a in self.ever_enrolled.values() if a is not None]
+                   + [kept[2] for kept in self.candidates.values() if kept is not None])
         return sum(a.nbytes for a in arrays)
 
 

@@ -55,6 +55,7 @@ from model.engine.bookkeeping import (
     active_mask_at,
     add_at,
     candidate_indices,
+    candidates_among,
     merge_sorted,
     step_indices,
     stop_failed,
@@ -186,11 +187,19 @@ class Programme:
             return np.zeros(0, np.int64)
         uniform = p("targeting.uniform") > 0 and not self.entitlement
         start = st.enrolled[self.name]
-        candidates = candidate_indices(start, st.status,
-                                       None if uniform else self._mask(ctx, "matched"))
+        candidates = self._candidates(ctx, None if uniform else self._mask(ctx, "matched"),
+                                      uniform)
         order = RANDOM_ORDER if uniform else int(p("targeting.order"))
         chosen = select(ctx, self.stream, candidates, cap, order, self.unit)
         start[chosen] = p.year
+        # what uniform targeting or a mask of the registry matches cannot
+        # change: next year's candidates are among those left and the
+        # households coming onto the registry (kept while few: a pass over
+        # the registry is about as fast as a long list)
+        left = candidates if len(chosen) < len(candidates) else candidates[:0]
+        lasting = uniform or self.needs_reads == "registry"
+        st.candidates[self.name] = ((p.year, uniform, left)
+                                    if lasting and 16 * len(left) <= len(start) else None)
         ever = st.ever_enrolled[self.name]
         if len(chosen) and ever is not None:
             # past an eighth of the registry a pass over it is about as fast as the list
@@ -198,6 +207,19 @@ class Programme:
             st.ever_enrolled[self.name] = (
                 merge_sorted(ever, chosen) if 8 * (len(ever) + len(chosen)) < len(start) else None)
         return chosen
+
+    def _candidates(self, ctx: Context, matched: np.ndarray | None,
+                    uniform: bool) -> np.ndarray:
+        """Registered households never enrolled and, unless ``matched`` is
+        None, matched (ascending): among last year's candidates and the
+        households that came onto the registry since when last year's were
+        kept for the same targeting, from a pass over the registry otherwise."""
+        st = ctx.st
+        kept = st.candidates.get(self.name)
+        if kept is not None and kept[0] == ctx.year - 1 and kept[1] == uniform:
+            units = merge_sorted(kept[2], ctx.newly_registered())
+            return candidates_among(units, st.enrolled[self.name], st.status, matched)
+        return candidate_indices(st.enrolled[self.name], st.status, matched)
 
     def _units(self, ctx: Context) -> np.ndarray | None:
         """The households ever enrolled (ascending), or None when they are
@@ -270,15 +292,24 @@ class Programme:
         The income is scaled by ``programme_income_share`` and, in the year an
         enrolment takes effect, by the fraction of that year it is in effect.
         """
+        self._add(ctx, idx, per_capita, EMPTY)
+
+    def add_household_income(self, ctx: Context, idx: np.ndarray, per_household) -> None:
+        """Add income the household receives as a whole (yuan/household/year:
+        a wage, a station's yield) to this programme's pathway, per member
+        (float32), as :meth:`add_income` adds per-capita income."""
+        self._add(ctx, idx, per_household, ctx.reg.households["size"])
+
+    def _add(self, ctx: Context, idx: np.ndarray, amount, size: np.ndarray) -> None:
         fraction = ctx.first_year_fraction.get(self.name)
         fraction = _NO_FRACTION if fraction is None else fraction.astype(np.float32)
         village = self.level == "village"
         add_at(ctx.st.batch_income[INCOME_BATCHES.index(self.batch)], idx,
-               np.atleast_1d(_as_numpy(per_capita)),
+               np.atleast_1d(_as_numpy(amount)),
                np.float32(ctx.p("programme_income_share")),
                (ctx.st.village_enrolled if village else ctx.st.enrolled)[self.name],
                ctx.reg.households["village"] if village else EMPTY, ctx.year, fraction,
-               ctx.reg.households["county"])
+               ctx.reg.households["county"], size)
 
     def start_of(self, ctx: Context, households: np.ndarray) -> np.ndarray:
         """Year the programme took effect for ``households`` (0: never)."""

@@ -42,10 +42,6 @@ def _students(ctx: Context) -> np.ndarray:
             + h["students_university"])
 
 
-def _size(ctx: Context, idx: np.ndarray) -> np.ndarray:
-    return ctx.reg.households["size"][idx].astype(np.float32)
-
-
 def take_up_rate(p) -> float:
     """The year's take-up (1/year) of households with labour below the dibao
     standard: the fitted ``safety_net.take_up``, with the share
@@ -148,7 +144,7 @@ class Education(Programme):
         or_at(st.guarantees, idx, np.uint8(SCHOOLING))
         graduate = (h["students_upper"][idx] > 0) & (years_in >= p("education.vocational_years"))
         gain = p("education.graduate_wage") * p("education.graduate_net_share")
-        self.add_income(ctx, idx[graduate], np.float32(gain) / _size(ctx, idx[graduate]))
+        self.add_household_income(ctx, idx[graduate], np.float32(gain))
 
     def cost(self, ctx, new, active):
         grant = per_student(ctx.reg, ctx.p("education.grant"), active)
@@ -198,7 +194,7 @@ class Relocation(Programme):
         just_moved = idx[years_in == build]
         or_at(st.guarantees, moved, np.uint8(HOUSING | WATER))
         st.market_base[just_moved] *= np.float32(1.0 - p("relocation.farm_loss"))
-        self.add_income(ctx, moved, np.float32(p("relocation.job_income")) / _size(ctx, moved))
+        self.add_household_income(ctx, moved, np.float32(p("relocation.job_income")))
 
     def unit_cost(self, p):
         return p("relocation.cost") * 3.0  # per household of about three people
@@ -224,8 +220,8 @@ class IndustrySupport(Programme):
     # cause is "productive"; the default matched = needs applies
 
     def effect(self, ctx, idx, years_in):
-        gain = np.float32(ctx.p("industry.gain")) * self.ramp(ctx, years_in)
-        self.add_income(ctx, idx, gain / _size(ctx, idx))
+        self.add_household_income(
+            ctx, idx, np.float32(ctx.p("industry.gain")) * self.ramp(ctx, years_in))
 
     def unit_cost(self, p):
         interest = p("industry.loan") * p("industry.interest_rate") * p("industry.loan_years")
@@ -251,7 +247,7 @@ class TransferEmployment(Programme):
 
     def effect(self, ctx, idx, years_in):
         gain = ctx.p("transfer_employment.wage") * ctx.p("transfer_employment.net_share")
-        self.add_income(ctx, idx, np.float32(gain) / _size(ctx, idx))
+        self.add_household_income(ctx, idx, np.float32(gain))
 
     def unit_cost(self, p):
         return p("transfer_employment.training_cost") + p("transfer_employment.employer_bonus")
@@ -278,7 +274,7 @@ class PublicWelfareJobs(Programme):
         return self.needs(ctx) & (h["labourers"] <= 1) & weak
 
     def effect(self, ctx, idx, years_in):
-        self.add_income(ctx, idx, np.float32(ctx.p("public_jobs.wage")) / _size(ctx, idx))
+        self.add_household_income(ctx, idx, np.float32(ctx.p("public_jobs.wage")))
 
     def unit_cost(self, p):
         return p("public_jobs.wage")
@@ -298,7 +294,7 @@ class EcologicalRanger(Programme):
         return ctx.reg.households["labourers"] > 0
 
     def effect(self, ctx, idx, years_in):
-        self.add_income(ctx, idx, np.float32(ctx.p("rangers.wage")) / _size(ctx, idx))
+        self.add_household_income(ctx, idx, np.float32(ctx.p("rangers.wage")))
 
     def unit_cost(self, p):
         return p("rangers.wage")
@@ -343,7 +339,7 @@ class Photovoltaic(Programme):
         return ctx.reg.households["labourers"] > 0
 
     def effect(self, ctx, idx, years_in):
-        self.add_income(ctx, idx, np.float32(ctx.p("photovoltaic.income")) / _size(ctx, idx))
+        self.add_household_income(ctx, idx, np.float32(ctx.p("photovoltaic.income")))
 
     def unit_cost(self, p):
         return p("photovoltaic.cost")
