@@ -223,16 +223,18 @@ def tally_chunks(first, last, county, category, size, income, floor, status, eve
             acc[g, _GAP] += below * (people * (1.0 - y / hl))
             acc[g, _SHORT] += below * (people * (hl - y))
             acc[g, _INC_EXIT] += np.float64(e == EXIT) * (people * y)
-            if is_registered:
-                b = np.uint64(min(max(y / line * BINS_PER_LINE, 0.0), NBINS - 1.0))
-                hist[group, b] += size[i]
-                if by_village:
-                    if village[i] != v:
-                        if v >= 0:
-                            village_people[np.uint64(v)] = v_people
-                        v = np.int64(village[i])
-                        v_people = village_people[np.uint64(v)]
-                    v_people += size[i]
+            # branch-free too: whether a household is registered follows no
+            # pattern a branch predictor could learn; the others add 0
+            counted = np.int32(size[i]) * np.int32(is_registered)
+            b = np.uint64(min(max(y / line * BINS_PER_LINE, 0.0), NBINS - 1.0))
+            hist[group, b] += counted
+            if by_village:
+                if village[i] != v:
+                    if v >= 0:
+                        village_people[np.uint64(v)] = v_people
+                    v = np.int64(village[i])
+                    v_people = village_people[np.uint64(v)]
+                v_people += counted
         for g in range(acc.shape[0]):
             for k in range(NCLASSES):
                 h, p = np.float64(cls[g, k, 0]), np.float64(cls[g, k, 1])
