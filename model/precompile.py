@@ -45,7 +45,8 @@ LIST = "kernel_signatures.json"
 MODULES = ("model.random", "model.engine.kernels", "model.engine.rules",
            "model.engine.bookkeeping", "model.engine.delivery_order",
            "model.engine.delivery_timeline", "model.engine.attribution", "model.engine.tally",
-           "model.engine.initial_income", "model.engine.threads", "model.engine.selection")
+           "model.engine.initial_income", "model.engine.threads", "model.engine.selection",
+           "model.engine.rows")
 WAIT = 600.0  # s: the longest this process waits for the second one to finish its kernel
 
 

@@ -24,6 +24,27 @@ def test_every_listed_signature_is_one_a_default_run_compiles():
         assert wanted in precompile.dispatcher(name).signatures, (name, args)
 
 
+def test_every_module_with_kernels_is_surveyed():
+    """A module of the engine that compiles kernels is in the survey's list,
+    or the first run after install compiles its kernels in the foreground."""
+    import importlib
+    import pathlib
+
+    import model
+
+    root = pathlib.Path(model.__file__).parent
+    with_kernels = set()
+    for path in sorted((root / "engine").glob("*.py")) + [root / "random.py"]:
+        name = ".".join(path.relative_to(root.parent).with_suffix("").parts)
+        module = importlib.import_module(name)
+        for value in vars(module).values():
+            kernel = getattr(value, "kernel", value)
+            if hasattr(kernel, "py_func") and kernel.py_func.__module__ == name:
+                with_kernels.add(name)
+    assert "model.engine.tally" in with_kernels
+    assert with_kernels <= set(precompile.MODULES)
+
+
 def test_types_read_back_as_written():
     for _, args, _ in precompile.listed():
         for text in args:

@@ -279,18 +279,23 @@ def test_registry_masks_are_the_same_whatever_the_pieces(four_threads, monkeypat
 
 def test_rows_are_summed_and_zeroed_as_numpy_does_whatever_the_pieces(four_threads,
                                                                        monkeypatch):
-    from model.engine.bookkeeping import sum_rows, zero_rows
+    from model.engine.rows import sum_rows, zero_rows
 
     rng = np.random.default_rng(23)
     n = 30_011
     rows = (rng.standard_normal((4, n)) * 1e3).astype(np.float32)
     rows[:, rng.random(n) < 0.5] = 0.0  # most households have no income in a pathway
-    expected = np.sum(rows, axis=0)
     for piece in (10**9, 1_000):
         monkeypatch.setattr(threads, "MIN_PIECE", piece)
-        out = np.full(n, np.nan, np.float32)
-        sum_rows(rows, out)
-        np.testing.assert_array_equal(out, expected)
+        for which in ([0, 1, 2, 3], [0, 2], [3], []):
+            table = np.zeros_like(rows)
+            table[which] = rows[which]  # the rows not listed are zero
+            out = np.full(n, np.nan, np.float32)
+            sum_rows(table, which, out)
+            np.testing.assert_array_equal(out, np.sum(table, axis=0))
+            zero_rows(table, which)
+            assert not table.any()
         copy = rows.copy()
-        zero_rows(copy)
-        assert not copy.any()
+        zero_rows(copy, [1, 3])  # only the rows listed are zeroed
+        np.testing.assert_array_equal(copy[[0, 2]], rows[[0, 2]])
+        assert not copy[[1, 3]].any()

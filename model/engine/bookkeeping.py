@@ -21,7 +21,6 @@ from model.engine.threads import (
     cuts,
     indices_where,
     on_threads,
-    split,
     split_at,
     split_where,
 )
@@ -766,38 +765,3 @@ def per_capita_numpy(amount, count, size):
     return (amount * count / size).astype(np.float32)
 
 
-
-def sum_rows(rows, out):
-    """``np.sum(rows, axis=0, out=out)`` of a float32 table (k, n): each
-    column's rows added in row order in float32, as numpy adds them, on
-    threads (a piece of the columns each)."""
-    split(_sum_rows, out.shape[0], rows, out)
-
-
-@njit(**KERNEL)
-def _sum_rows(start, stop, rows, out):
-    """:func:`sum_rows` of the columns ``start:stop`` (a row at a time, on
-    contiguous slices: a loop that vectorises)."""
-    total = out[start:stop]
-    first = rows[0, start:stop]
-    for i in range(total.shape[0]):
-        total[i] = first[i]
-    for r in range(1, rows.shape[0]):
-        row = rows[r, start:stop]
-        for i in range(total.shape[0]):
-            total[i] += row[i]
-
-
-def zero_rows(rows):
-    """``rows[:] = 0`` of a float32 table (k, n), on threads (a piece of the
-    columns each)."""
-    split(_zero_rows, rows.shape[1], rows)
-
-
-@njit(**KERNEL)
-def _zero_rows(start, stop, rows):
-    """:func:`zero_rows` of the columns ``start:stop``."""
-    for r in range(rows.shape[0]):
-        row = rows[r, start:stop]
-        for i in range(row.shape[0]):
-            row[i] = 0.0

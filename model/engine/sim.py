@@ -48,14 +48,7 @@ import numpy as np
 
 from model.allocator import keep_freed_arrays
 from model.engine.attribution import attribute_exits, reached_by_group
-from model.engine.bookkeeping import (
-    EMPTY,
-    coverage_at,
-    per_capita,
-    set_at,
-    sum_rows,
-    zero_rows,
-)
+from model.engine.bookkeeping import EMPTY, coverage_at, per_capita, set_at
 from model.engine.codes import ALL_GUARANTEES, BATCHES, EXIT
 from model.engine.context import Context, YearParams
 from model.engine.delivery import Carry, deliver, settings_from_params
@@ -69,6 +62,7 @@ from model.engine.record import (
     RATE_COLUMNS,
     Record,
 )
+from model.engine.rows import sum_rows, zero_rows
 from model.engine.rules import (
     county_dibao_standards,
     county_exits,
@@ -328,7 +322,9 @@ class Simulation:
         the cost depends on this year's income (then return its active set),
         so that only a few index arrays are alive at a time."""
         st, p = self.state, ctx.p
-        zero_rows(st.batch_income)
+        # only the pathways that had income last year hold any
+        zero_rows(st.batch_income, np.flatnonzero(st.batch_written))
+        st.batch_written[:] = False
         st.transfer_income[:] = self._pension(p)
         st.floor[:] = 0.0
         st.medical_cover[:] = 0
@@ -345,7 +341,7 @@ class Simulation:
             else:
                 self._record_programme(ctx, k, j, new[j], active)
             del active
-        sum_rows(st.batch_income, st.programme_income)
+        sum_rows(st.batch_income, np.flatnonzero(st.batch_written), st.programme_income)
         return pending
 
     def _pension(self, p: YearParams) -> np.ndarray:

@@ -40,6 +40,8 @@ class State:
         earning capacity for good (relocation, a vocational graduate).
     market, medical, topup, income : outputs of the income kernel.
     batch_income : programme income by pathway, shape (len(INCOME_BATCHES), n).
+    batch_written : which rows of ``batch_income`` had income added this
+        year (bool, one per pathway): the others are zero.
     programme_income : sum of ``batch_income`` over pathways.
     transfer_income : basic pension.
     floor : safety-net standard the household is topped up to (0 if not covered).
@@ -73,6 +75,7 @@ class State:
     topup: np.ndarray
     income: np.ndarray
     batch_income: np.ndarray
+    batch_written: np.ndarray
     programme_income: np.ndarray
     transfer_income: np.ndarray
     floor: np.ndarray
@@ -111,6 +114,7 @@ class State:
                    market=h["market_income"].copy(), medical=f32(), topup=f32(),
                    income=h["market_income"].copy(),
                    batch_income=np.zeros((len(INCOME_BATCHES), n), np.float32),
+                   batch_written=np.zeros(len(INCOME_BATCHES), bool),
                    programme_income=f32(), transfer_income=f32(), floor=f32(),
                    schooling_cost=f32(), medical_cover=np.zeros(n, np.uint8),
                    guarantees=guarantees,

@@ -304,7 +304,10 @@ class Programme:
         fraction = ctx.first_year_fraction.get(self.name)
         fraction = _NO_FRACTION if fraction is None else fraction.astype(np.float32)
         village = self.level == "village"
-        add_at(ctx.st.batch_income[INCOME_BATCHES.index(self.batch)], idx,
+        row = INCOME_BATCHES.index(self.batch)
+        if len(idx):
+            ctx.st.batch_written[row] = True
+        add_at(ctx.st.batch_income[row], idx,
                np.atleast_1d(_as_numpy(amount)),
                np.float32(ctx.p("programme_income_share")),
                (ctx.st.village_enrolled if village else ctx.st.enrolled)[self.name],
