@@ -113,7 +113,9 @@ class State:
         return cls(z=f32(), market_base=h["market_income"].copy(),
                    market=h["market_income"].copy(), medical=f32(), topup=f32(),
                    income=h["market_income"].copy(),
-                   batch_income=np.zeros((len(INCOME_BATCHES), n), np.float32),
+                   # written now, not when a pathway first has income: the
+                   # memory is faulted in here, once, not in a later year
+                   batch_income=np.full((len(INCOME_BATCHES), n), 0.0, np.float32),
                    batch_written=np.zeros(len(INCOME_BATCHES), bool),
                    programme_income=f32(), transfer_income=f32(), floor=f32(),
                    schooling_cost=f32(), medical_cover=np.zeros(n, np.uint8),
