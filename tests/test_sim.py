@@ -105,24 +105,29 @@ def test_every_household_in_exactly_one_status_every_year():
     assert sums[0, COL["registered_households"]] == reg.n_households
 
 
-def test_ever_enrolled_lists_every_enrolment_while_it_is_kept():
+@pytest.mark.parametrize("delivery", [0, 1])
+def test_ever_started_lists_every_enrolment_in_effect_while_it_is_kept(delivery):
     """The list a programme's step reads instead of the whole registry holds
-    exactly the households ever enrolled, or is dropped past an eighth of the registry."""
+    exactly the households whose enrolment has taken effect (not a delivery
+    backlog's), or is dropped past an eighth of the registry."""
     scenario = load_scenario()
     reg = registry_for(scenario)
-    sim = Simulation(reg, scenario.params, seed=1, end_year=2020, programmes=instances())
+    params = scenario.params.with_overlay({"delivery.enabled": delivery}, "test")
+    sim = Simulation(reg, params, seed=1, end_year=2020, programmes=instances())
     sim._record_base_year()
-    kept = set()
+    kept, waiting = set(), 0
     for year in range(2016, 2021):
         sim.step(year)
         for name, start in sim.state.enrolled.items():
-            ever = sim.state.ever_enrolled[name]
+            ever = sim.state.ever_started[name]
+            waiting += np.count_nonzero(start > year)
             if ever is None:
-                assert 8 * np.count_nonzero(start) >= reg.n_households
+                assert 8 * np.count_nonzero((start != 0) & (start <= year)) >= reg.n_households
             else:
                 kept.add(name)
-                np.testing.assert_array_equal(ever, np.flatnonzero(start != 0))
+                np.testing.assert_array_equal(ever, np.flatnonzero((start != 0) & (start <= year)))
     assert len(kept) >= 3  # the list is in use
+    assert (waiting > 0) == bool(delivery)  # with delivery, some wait in a backlog
 
 
 @pytest.mark.parametrize("uniform", [0, 1])

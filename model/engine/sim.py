@@ -226,6 +226,9 @@ class Simulation:
         new = [prog.enrol(ctx) for prog in self.programmes]
         # 2. delivery
         started = self._deliver(ctx, k, new)
+        for prog, units in zip(self.programmes, started):
+            if prog.level == "household":
+                self.state.add_started(prog.name, units)
         # 3. income components
         pending = self._components(ctx, k, started)
         # 4. income update

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from model.engine.bookkeeping import per_student_all, per_student_at
+from model.engine.bookkeeping import merge_sorted, per_student_all, per_student_at
 from model.engine.codes import (
     HOUSING,
     INCOME_BATCHES,
@@ -52,11 +52,12 @@ class State:
     exit_year : year of the latest exit (0 if none).
     enrolled : programme name -> year of enrolment (int16; 0 never enrolled;
         minus the year when the programme stopped for the household).
-    ever_enrolled : programme name -> indices (int64, ascending) of the
-        households whose ``enrolled`` is not 0, kept by
-        :meth:`model.programmes.base.Programme.enrol` (the only writer of a
-        first enrolment), or None once they are over an eighth of the
-        households: a programme's yearly step reads only them.
+    ever_started : programme name -> indices (int64, ascending) of the
+        households whose enrolment has taken effect (``0 < enrolled <=
+        year`` at some time; a delivery backlog's has not yet), kept by
+        :meth:`add_started`, or None once they are over an eighth of the
+        households: a programme's yearly step reads only them (no other
+        enrolment can be active).
     candidates : programme name -> ``(year, uniform, indices)``: the
         households that were candidates for enrolment in ``year`` and not all
         taken (int64, ascending), kept by
@@ -86,7 +87,7 @@ class State:
     event: np.ndarray
     exit_year: np.ndarray
     enrolled: dict[str, np.ndarray] = field(default_factory=dict)
-    ever_enrolled: dict[str, np.ndarray | None] = field(default_factory=dict)
+    ever_started: dict[str, np.ndarray | None] = field(default_factory=dict)
     candidates: dict[str, tuple[int, bool, np.ndarray] | None] = field(default_factory=dict)
     village_collective: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     village_infrastructure: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
@@ -123,13 +124,25 @@ class State:
                    status=np.where(h["registered"] == 1, POOR, NOT_REGISTERED).astype(np.int8),
                    event=np.zeros(n, np.uint8), exit_year=np.zeros(n, np.int16),
                    enrolled={name: np.zeros(n, np.int16) for name in programme_names},
-                   ever_enrolled={name: np.zeros(0, np.int64) for name in programme_names},
+                   ever_started={name: np.zeros(0, np.int64) for name in programme_names},
                    village_collective=v["collective_income"].copy(),
                    village_infrastructure=v["infrastructure_ok"].copy(),
                    village_exit_year=np.zeros(nv, np.int16),
                    village_enrolled={name: np.zeros(nv, np.int16)
                                      for name in village_programme_names},
                    county_exit_year=np.zeros(registry.n_counties, np.int16))
+
+    def add_started(self, name: str, units: np.ndarray) -> None:
+        """Add the households whose enrolment in programme ``name`` takes
+        effect this year (ascending; an enrolment takes effect once) to
+        :attr:`ever_started`, or drop the list past an eighth of the
+        households: a pass over the registry is then about as fast as the
+        list, which would only grow."""
+        ever = self.ever_started[name]
+        if len(units) and ever is not None:
+            self.ever_started[name] = (merge_sorted(ever, units)
+                                       if 8 * (len(ever) + len(units)) < len(self.status)
+                                       else None)
 
     def registered(self) -> np.ndarray:
         """Mask of households on the registry (poor or returned)."""
@@ -139,7 +152,7 @@ class State:
         """Memory held by the state's arrays (bytes)."""
         arrays = [v for v in vars(self).values() if isinstance(v, np.ndarray)]
         arrays += (list(self.enrolled.values()) + list(self.village_enrolled.values())
-                   + [a for a in self.ever_enrolled.values() if a is not None]
+                   + [a for a in self.ever_started.values() if a is not None]
                    + [kept[2] for kept in self.candidates.values() if kept is not None])
         return sum(a.nbytes for a in arrays)
 

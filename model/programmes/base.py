@@ -200,12 +200,6 @@ class Programme:
         lasting = uniform or self.needs_reads == "registry"
         st.candidates[self.name] = ((p.year, uniform, left)
                                     if lasting and 16 * len(left) <= len(start) else None)
-        ever = st.ever_enrolled[self.name]
-        if len(chosen) and ever is not None:
-            # past an eighth of the registry a pass over it is about as fast as the list
-            # (enrolments are never undone: the list would only grow)
-            st.ever_enrolled[self.name] = (
-                merge_sorted(ever, chosen) if 8 * (len(ever) + len(chosen)) < len(start) else None)
         return chosen
 
     def _candidates(self, ctx: Context, matched: np.ndarray | None,
@@ -222,9 +216,10 @@ class Programme:
         return candidate_indices(st.enrolled[self.name], st.status, matched)
 
     def _units(self, ctx: Context) -> np.ndarray | None:
-        """The households ever enrolled (ascending), or None when they are
-        too many for reading them alone to beat a pass over the registry."""
-        return ctx.st.ever_enrolled[self.name]
+        """The households whose enrolment ever took effect (ascending: the
+        only ones that can be active), or None when they are too many for
+        reading them alone to beat a pass over the registry."""
+        return ctx.st.ever_started[self.name]
 
     def _limits(self, p: YearParams) -> tuple[float, float]:
         """Enrolments active in year ``p.year`` started after the first
