@@ -331,6 +331,29 @@ def test_take_cyclic_matches_numpy_reference(grouped):
     np.testing.assert_array_equal(np.flatnonzero(take & (group == 0)), first)
 
 
+@pytest.mark.parametrize("zero", [False, True])
+def test_in_effect_takes_the_backlog_first_then_a_cyclic_block(zero):
+    from model.engine.delivery_order import in_effect, take_cyclic_numpy
+    from model.random import Stream, first_uniforms, year_key
+    rng = np.random.default_rng(7)
+    backlog, new = _groups(rng, 6, 700, True), _groups(rng, 6, 2000, True)
+    due = np.concatenate([backlog, new])
+    quota = np.zeros(6, np.int64) if zero else rng.integers(0, np.bincount(due, minlength=6) + 1)
+    ids = np.arange(100, 106)
+    now = in_effect(due, len(backlog), quota, 3, 2, 2017, ids)
+    np.testing.assert_array_equal(np.bincount(due[now], minlength=6), quota)
+    # the backlog's first in each county, then new enrolments from a drawn point
+    first = np.zeros(len(backlog), bool)
+    for g in range(6):
+        first[np.flatnonzero(backlog == g)[:quota[g]]] = True
+    np.testing.assert_array_equal(now[:len(backlog)], first)
+    left = quota - np.bincount(backlog[first], minlength=6)
+    offset = first_uniforms(year_key(3, Stream.DELIVERY_ORDER + 16 * 2, 2017), ids)
+    np.testing.assert_array_equal(now[len(backlog):],
+                                  take_cyclic_numpy(new, left, offset.astype(np.float64)))
+    assert now.any() != zero
+
+
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("dtype", [F, np.float64])
 def test_first_people_equals_the_prefix_of_the_whole_ranking(seed, dtype):

@@ -40,6 +40,8 @@ def in_effect(due_county: np.ndarray, n_backlog: int, quota: np.ndarray, seed: i
     -------
     numpy.ndarray of bool (n,)
     """
+    if not quota.any():  # nothing takes effect anywhere: no order to draw
+        return np.zeros(len(due_county), bool)
     now = np.empty(len(due_county), bool)
     back = due_county[:n_backlog]
     first_in_group(back, quota, now[:n_backlog])
