@@ -157,6 +157,14 @@ def test_step_indices(hazard, oldest, last):
             assert a.dtype == b.dtype
             np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(got_start, ref_start)
+        # without the years since enrolment: the same lists, no years
+        got_start = start.copy()
+        *lists, years_in = step_indices(got_start, 2018, oldest, status, exit_year, last, needs,
+                                        hh_id, key, np.float32(hazard), units, years=False)
+        assert years_in is None
+        for a, b in zip(lists, ref[:2]):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(got_start, ref_start)
 
 
 @pytest.mark.parametrize("sizes", [(0, 0), (0, 40), (40, 0), (300, 1), (1, 300), (500, 700)])

@@ -212,7 +212,7 @@ def candidate_indices_numpy(start, status, matched=None):
 
 
 def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, needs,
-                 hh_id, key, hazard, units=None):
+                 hh_id, key, hazard, units=None, years=True):
     """A programme's yearly step over its units: mark the active units and
     those among them the effect applies to in one pass, list both, then stop
     the failing enrolments among them.
@@ -237,6 +237,8 @@ def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, n
     units : int64 array, optional
         As :func:`active_indices`: only these units are read, with the same
         result.
+    years : bool, optional
+        Whether to compute ``years_in`` (None otherwise).
 
     Returns
     -------
@@ -244,7 +246,7 @@ def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, n
         The active units after the failures, ascending.
     reach : int64 array
         The active units that need the effect, ascending.
-    years_in : int16 array
+    years_in : int16 array or None
         ``year - start`` of each unit of ``reach``.
     """
     m = start.shape[0] if units is None else units.shape[0]
@@ -267,6 +269,8 @@ def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, n
         # a failed enrolment's start is negative
         reach = survivors if reach is active else reach[start[reach] > 0]
         active = survivors
+    if not years:
+        return active, reach, None
     years_in = np.empty(reach.shape[0], np.int16)
     years_since(reach, start, year, years_in)
     return active, reach, years_in

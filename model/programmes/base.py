@@ -24,7 +24,9 @@ read, and so how long their masks hold: ``"registry"`` (computed once a run,
 one byte per household each), ``"year start"`` (the state as the year's
 programmes find it: once a year) or ``"state"`` (every call, the default);
 ``counts_reached`` makes the record count the enrolments the effect
-reached, not every active one (the safety net's means test).
+reached, not every active one (the safety net's means test);
+``reads_years = False`` says the effect does not read the years since
+enrolment, which are then not computed.
 Its parameters are looked up as ``"<name>.<parameter>"``:
 ``capacity`` (and optionally ``budget``, yuan/year, turned into a capacity
 by :meth:`unit_cost`), ``ramp`` (years to full effect), ``hazard`` (yearly
@@ -99,6 +101,9 @@ class Programme:
     # what needs and matched read: "registry" (a mask for the run), "year start"
     # (a mask for the year) or "state" (computed at every call)
     needs_reads: ClassVar[str] = "state"
+    # the effect reads years_in (years since enrolment); False: it gets None
+    # and the years are not computed
+    reads_years: ClassVar[bool] = True
 
     def need(self, ctx: Context) -> float:
         """Registered households (in :attr:`unit`) the programme must reach
@@ -123,9 +128,10 @@ class Programme:
         """Mask of households precise targeting enrols (default: ``needs``)."""
         return self.needs(ctx)
 
-    def effect(self, ctx: Context, idx: np.ndarray, years_in: np.ndarray) -> None:
+    def effect(self, ctx: Context, idx: np.ndarray, years_in: np.ndarray | None) -> None:
         """Apply the effect to households ``idx`` (active, and needing it);
-        ``years_in`` is the number of years since enrolment (0 in the first)."""
+        ``years_in`` is the number of years since enrolment (0 in the first;
+        None when :attr:`reads_years` is False)."""
         raise NotImplementedError
 
     def cost(self, ctx: Context, new: np.ndarray, active: np.ndarray):
@@ -271,7 +277,7 @@ class Programme:
         active, reach, years_in = step_indices(
             start, ctx.year, oldest, st.status, st.exit_year, last_exit,
             self._mask(ctx, "needs"), ctx.reg.households["hh_id"], key, np.float32(hazard),
-            self._units(ctx))
+            self._units(ctx), self.reads_years)
         if len(reach):
             self.effect(ctx, reach, years_in)
         return reach if self.counts_reached else active

@@ -71,6 +71,7 @@ class SafetyNet(Programme):
     cost_after_income = True  # the top-up is known after the income update
     # last year's incomes and the enrolments, which only add households already in it
     needs_reads = "year start"
+    reads_years = False
     # the means test can lapse an enrolment that stays on the books: the
     # record counts the households the floor reaches this year
     counts_reached = True
@@ -104,6 +105,7 @@ class Medical(Programme):
 
     name, batch, stream, entitlement = "medical", "guarantee", 2, True
     needs_reads = "registry"
+    reads_years = False
     grants = MEDICAL
     description = "premium subsidy, higher reimbursement, out-of-pocket cap"
 
@@ -156,6 +158,7 @@ class Housing(Programme):
 
     name, batch, stream = "housing", "guarantee", 4
     needs_reads = "registry"
+    reads_years = False
     grants = HOUSING
     description = "rebuilding or repairing unsafe houses"
 
@@ -237,6 +240,7 @@ class TransferEmployment(Programme):
 
     name, batch, stream = "transfer_employment", "production", 7
     needs_reads = "registry"
+    reads_years = False
     description = "training and job placement of one labourer"
 
     def needs(self, ctx):
@@ -263,6 +267,7 @@ class PublicWelfareJobs(Programme):
 
     name, batch, stream = "public_jobs", "production", 8
     needs_reads = "registry"
+    reads_years = False
     description = "public-welfare jobs for weak-labour households"
 
     def needs(self, ctx):
@@ -288,6 +293,7 @@ class EcologicalRanger(Programme):
 
     name, batch, stream = "rangers", "ecological", 9
     needs_reads = "registry"
+    reads_years = False
     description = "ecological ranger jobs"
 
     def needs(self, ctx):
@@ -332,6 +338,7 @@ class Photovoltaic(Programme):
 
     name, batch, stream = "photovoltaic", "production", 11
     needs_reads = "registry"
+    reads_years = False
     description = "household photovoltaic station"
     duration_parameter = "life"
 
