@@ -7,6 +7,8 @@ from model.engine.attribution import (
     NONE,
     attribute,
     attribute_exits,
+    mark_reached,
+    mark_reached_numpy,
     reached_by_group,
     reached_by_group_numpy,
 )
@@ -63,4 +65,26 @@ def test_reached_by_group_matches_weighted_counts():
     reached_by_group(exits, hit, group, size, got)
     reached_by_group_numpy(exits, hit, group, size, ref)
     assert got.sum() > 0
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_mark_reached_matches_each_programmes_rule():
+    rng = np.random.default_rng(12)
+    n, nv, year = 5000, 60, 2018
+    village = np.sort(rng.integers(0, nv, n)).astype(np.int32)
+    status = rng.integers(0, 4, n).astype(np.int8)
+    exit_year = rng.choice(np.array([0, 2015, 2016, 2017, 2018], np.int16), n)
+    years = np.array([0, 0, 2015, 2016, 2017, 2018, 2019, -2016], np.int16)
+    table = rng.choice(years, (4, n))
+    village_table = rng.choice(years, (3, nv))
+    exits = np.sort(rng.choice(n, 1200, replace=False))
+    args = (exits, village, status, exit_year, year, table, np.array([0, 2, 3]),
+            np.array([-np.inf, 2015.0, -np.inf]), np.array([-np.inf, -np.inf, 2016.0]),
+            np.array([0, 0, 2]), village_table, np.array([1, 2]), np.array([-np.inf, 2016.5]),
+            np.array([1, 4]))
+    got = np.zeros((len(BATCHES), len(exits)), bool)
+    ref = got.copy()
+    mark_reached(*args, got)
+    mark_reached_numpy(*args, ref)
+    assert 0 < got.sum() < got.size and got[[0, 1, 2, 4]].any(axis=1).all()
     np.testing.assert_array_equal(got, ref)

@@ -130,6 +130,25 @@ def test_ever_started_lists_every_enrolment_in_effect_while_it_is_kept(delivery)
     assert (waiting > 0) == bool(delivery)  # with delivery, some wait in a backlog
 
 
+def test_exits_reached_by_one_kernel_as_by_each_programme(monkeypatch):
+    """The exits each pathway reached, marked for every programme at once,
+    are those each programme's own is_active marks."""
+    from model.engine import sim as sim_module
+
+    scenario = load_scenario()
+    reg = registry_for(scenario)
+    records = []
+    for together in (True, False):
+        if not together:  # no table of enrolments: every programme applies its own rule
+            monkeypatch.setattr(sim_module, "stacked", lambda arrays: None)
+        sim = Simulation(reg, scenario.params, seed=4, end_year=2020, programmes=instances())
+        records.append(sim.run())
+    reached = records[0].batch_reached
+    assert reached[1:].sum() > 0 and (reached[1:].sum(axis=(0, 1)) > 0).sum() >= 3
+    np.testing.assert_array_equal(reached, records[1].batch_reached)
+    np.testing.assert_array_equal(records[0].sums, records[1].sums)
+
+
 @pytest.mark.parametrize("uniform", [0, 1])
 def test_kept_candidates_enrol_as_a_pass_over_the_registry(uniform, monkeypatch):
     """Candidates found among last year's and the households that came onto

@@ -26,9 +26,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from model.engine.bookkeeping import enrolment_active
 from model.engine.codes import ATTRIBUTION
 from model.engine.rules import household_line
-from model.engine.threads import split_summed
+from model.engine.threads import KERNEL, split, split_summed
 
 # the kernel reads pathways as the rows of batch_income, then the top-up
 
@@ -99,6 +100,68 @@ def _attribute_piece(start, stop, exits, income, floor, line, covered_line, batc
         c = np.uint64(county[i])
         out[c, best, 0] += 1.0
         out[c, best, 1] += size[i]
+
+
+def mark_reached(exits, village, status, exit_year, year, table, rows, oldest, last_exit,
+                 batch, village_table, village_rows, village_oldest, village_batch, hit):
+    """``hit[b, j] = True`` where a programme of pathway ``b`` reaches exit
+    ``j`` this year: for every programme at once, a piece of the exits on
+    each thread.
+
+    Parameters
+    ----------
+    exits : int array (m,)
+        Households exiting in the year.
+    village, status, exit_year : arrays (n,)
+        Each household's village, status and year of its latest exit.
+    year : int
+    table : int16 array (P, n); rows : int64 array (k,)
+        The households' enrolment years by programme (``State.enrolled``'s
+        table) and the rows of the household programmes to apply.
+    oldest, last_exit : float64 arrays (k,); batch : int64 array (k,)
+        Their limits (:meth:`model.programmes.base.Programme.active_window`)
+        and pathways (rows of ``hit``).
+    village_table, village_rows, village_oldest, village_batch
+        The same for the village programmes (a household is reached when its
+        village is; villages do not exit).
+    hit : bool array (len(BATCHES), m), in/out
+    """
+    split(_mark_piece, exits.shape[0], exits, village, status, exit_year, year, table, rows,
+          oldest, last_exit, batch, village_table, village_rows, village_oldest, village_batch,
+          hit)
+
+
+@njit(**KERNEL)
+def _mark_piece(first, last, exits, village, status, exit_year, year, table, rows, oldest,
+                last_exit, batch, village_table, village_rows, village_oldest, village_batch,
+                hit):
+    """:func:`mark_reached` of the exits ``first:last``, an exit at a time:
+    its status, exit year and village are read once for all programmes."""
+    for j in range(first, last):
+        i = np.uint64(exits[j])  # unsigned (model.engine.threads)
+        s_i, e_i, v_i = status[i], exit_year[i], np.uint64(village[i])
+        for q in range(rows.shape[0]):
+            hit[batch[q], j] |= enrolment_active(table[rows[q], i], year, oldest[q], s_i, e_i,
+                                                 last_exit[q])
+        for q in range(village_rows.shape[0]):
+            s = village_table[village_rows[q], v_i]
+            hit[village_batch[q], j] |= (s > 0) & (s <= year) & (np.float64(s) > village_oldest[q])
+
+
+def mark_reached_numpy(exits, village, status, exit_year, year, table, rows, oldest, last_exit,
+                       batch, village_table, village_rows, village_oldest, village_batch, hit):
+    """Reference of :func:`mark_reached`: each programme's mask, as
+    :func:`model.engine.bookkeeping.active_mask_at` and the villages' rule
+    give it, or-ed into its pathway's row."""
+    from model.engine.bookkeeping import active_indices_numpy
+
+    for q, row in enumerate(rows):
+        active = active_indices_numpy(table[row], year, oldest[q], status, exit_year,
+                                      last_exit[q])
+        hit[batch[q]] |= np.isin(exits, active)
+    for q, row in enumerate(village_rows):
+        start = village_table[row][village[exits]]
+        hit[village_batch[q]] |= (start > 0) & (start <= year) & (start > village_oldest[q])
 
 
 def reached_by_group(exits, hit, group, size, out):

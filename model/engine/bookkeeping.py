@@ -71,7 +71,7 @@ def active_indices(start, year, oldest_start, status, exit_year, last_exit_year,
 
 
 @njit(**INLINE)
-def _is_active(s, year, oldest_start, status, exit_year, last_exit_year):
+def enrolment_active(s, year, oldest_start, status, exit_year, last_exit_year):
     """The rule of :func:`active_indices` for one unit (enrolment start ``s``)."""
     lapsed = (status == EXITED) & (np.float64(exit_year) <= last_exit_year)
     return (s > 0) & (s <= year) & (np.float64(s) > oldest_start) & ~lapsed
@@ -83,7 +83,7 @@ def active_mask(start, year, oldest_start, status, exit_year, last_exit_year, ou
     """``out[i]``: unit ``i`` is active (see :func:`active_indices`); a
     branch-free loop that vectorises, on threads."""
     for i in range(start.shape[0]):
-        out[i] = _is_active(start[i], year, oldest_start, status[i], exit_year[i],
+        out[i] = enrolment_active(start[i], year, oldest_start, status[i], exit_year[i],
                             last_exit_year)
 
 
@@ -96,7 +96,7 @@ def active_mask_at(idx, start, year, oldest_start, status, exit_year, last_exit_
     side by side)."""
     for j in range(idx.shape[0]):
         i = np.uint64(idx[j])
-        out[j] = _is_active(start[i], year, oldest_start, status[i], exit_year[i],
+        out[j] = enrolment_active(start[i], year, oldest_start, status[i], exit_year[i],
                             last_exit_year)
 
 
@@ -283,7 +283,7 @@ def step_masks(start, year, oldest_start, status, exit_year, last_exit_year, nee
     """``active[i]``: unit ``i`` is active; ``reach[i]``: and it needs the
     effect (a branch-free loop that vectorises, on threads)."""
     for i in range(start.shape[0]):
-        a = _is_active(start[i], year, oldest_start, status[i], exit_year[i], last_exit_year)
+        a = enrolment_active(start[i], year, oldest_start, status[i], exit_year[i], last_exit_year)
         active[i] = a
         reach[i] = a & needs[i]
 
@@ -296,7 +296,7 @@ def step_masks_at(units, start, year, oldest_start, status, exit_year, last_exit
     for unit ``units[j]``), on threads as :func:`active_mask_at`."""
     for j in range(units.shape[0]):
         i = np.uint64(units[j])
-        a = _is_active(start[i], year, oldest_start, status[i], exit_year[i], last_exit_year)
+        a = enrolment_active(start[i], year, oldest_start, status[i], exit_year[i], last_exit_year)
         active[j] = a
         reach[j] = a & needs[i]
 

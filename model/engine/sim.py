@@ -47,7 +47,7 @@ import time
 import numpy as np
 
 from model.allocator import keep_freed_arrays
-from model.engine.attribution import attribute_exits, reached_by_group
+from model.engine.attribution import attribute_exits, mark_reached, reached_by_group
 from model.engine.bookkeeping import EMPTY, coverage_at, per_capita, set_at
 from model.engine.codes import ALL_GUARANTEES, BATCHES, EXIT
 from model.engine.context import Context, YearParams
@@ -71,7 +71,7 @@ from model.engine.rules import (
     verify,
     village_exits,
 )
-from model.engine.state import State, covered_by_category, per_student
+from model.engine.state import State, covered_by_category, per_student, stacked
 from model.engine.tally import COL, NBINS, NV, chunk_groups, tally, tally_step
 from model.engine.threads import indices_where, split_where
 from model.params import Parameters
@@ -90,6 +90,16 @@ def _joined(first: np.ndarray, then: np.ndarray) -> np.ndarray:
     if not len(first):
         return then
     return np.concatenate([first, then]) if len(then) else first
+
+
+def _window_columns(windows: list[tuple], table, n: int) -> tuple:
+    """``(table, rows, oldest, last_exit, batch)`` for :func:`mark_reached`
+    from the programmes' windows ``(row, oldest, last_exit, batch)`` (an
+    empty table of ``n`` units when there is none)."""
+    columns = np.array(windows, np.float64).reshape(len(windows), 4)  # rows: whole numbers
+    return (table[0] if table is not None else np.zeros((0, n), np.int16),
+            columns[:, 0].astype(np.int64), columns[:, 1].copy(), columns[:, 2].copy(),
+            columns[:, 3].astype(np.int64))
 
 
 def _split(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -507,9 +517,25 @@ class Simulation:
                         st.batch_income, st.topup, h["county"], h["size"],
                         self.record.batch_exits[k])
         hit = np.zeros((len(BATCHES), len(exits)), bool)
+        # the programmes whose activity is the usual window of enrolment
+        # years are applied by one kernel; the others by their own rule
+        tables = {"household": stacked(st.enrolled), "village": stacked(st.village_enrolled)}
+        windows = {"household": [], "village": []}
         for prog in self.programmes:
-            if prog.batch in BATCHES:
+            if prog.batch not in BATCHES:
+                continue
+            window = prog.active_window(ctx)
+            table = tables[prog.level]
+            if window is not None and table is not None and id(window[0]) in table[1]:
+                windows[prog.level].append((table[1][id(window[0])], *window[1:],
+                                            BATCHES.index(prog.batch)))
+            else:
                 # a village programme reaches the households of its villages
                 where = exits if prog.level == "household" else h["village"][exits]
                 hit[BATCHES.index(prog.batch)] |= prog.is_active(ctx, where)
+        hh = _window_columns(windows["household"], tables["household"], self.reg.n_households)
+        vil = _window_columns(windows["village"], tables["village"],
+                              len(self.reg.villages["village_id"]))
+        mark_reached(exits, h["village"], st.status, st.exit_year, ctx.year, hh[0], hh[1],
+                     hh[2], hh[3], hh[4], vil[0], vil[1], vil[2], vil[4], hit)
         reached_by_group(exits, hit, h["county"], h["size"], self.record.batch_reached[k])

@@ -51,7 +51,8 @@ class State:
     status : POOR / EXITED / RETURNED / NOT_REGISTERED; event : this year's event.
     exit_year : year of the latest exit (0 if none).
     enrolled : programme name -> year of enrolment (int16; 0 never enrolled;
-        minus the year when the programme stopped for the household).
+        minus the year when the programme stopped for the household); the
+        rows of one table (:func:`stacked`), as are ``village_enrolled``'s.
     ever_started : programme name -> indices (int64, ascending) of the
         households whose enrolment has taken effect (``0 < enrolled <=
         year`` at some time; a delivery backlog's has not yet), kept by
@@ -123,13 +124,15 @@ class State:
                    guarantees=guarantees,
                    status=np.where(h["registered"] == 1, POOR, NOT_REGISTERED).astype(np.int8),
                    event=np.zeros(n, np.uint8), exit_year=np.zeros(n, np.int16),
-                   enrolled={name: np.zeros(n, np.int16) for name in programme_names},
+                   enrolled=_rows_of(np.zeros((len(programme_names), n), np.int16),
+                                     programme_names),
                    ever_started={name: np.zeros(0, np.int64) for name in programme_names},
                    village_collective=v["collective_income"].copy(),
                    village_infrastructure=v["infrastructure_ok"].copy(),
                    village_exit_year=np.zeros(nv, np.int16),
-                   village_enrolled={name: np.zeros(nv, np.int16)
-                                     for name in village_programme_names},
+                   village_enrolled=_rows_of(
+                       np.zeros((len(village_programme_names), nv), np.int16),
+                       village_programme_names),
                    county_exit_year=np.zeros(registry.n_counties, np.int16))
 
     def add_started(self, name: str, units: np.ndarray) -> None:
@@ -155,6 +158,29 @@ class State:
                    + [a for a in self.ever_started.values() if a is not None]
                    + [kept[2] for kept in self.candidates.values() if kept is not None])
         return sum(a.nbytes for a in arrays)
+
+
+
+def _rows_of(table: np.ndarray, names) -> dict[str, np.ndarray]:
+    """The rows of ``table``, one per name: the programmes' enrolment arrays
+    are rows of one table, so a kernel can read them all (:func:`stacked`)."""
+    return {name: table[j] for j, name in enumerate(names)}
+
+
+def stacked(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[int, int]] | None:
+    """The table whose rows ``arrays`` are (as :meth:`State.initial` makes
+    them) and each array's row, by ``id``; None when they are not its rows
+    (a copied state, or none)."""
+    values = list(arrays.values())
+    table = values[0].base if values else None
+    if not isinstance(table, np.ndarray) or table.ndim != 2 or len(table) != len(values):
+        return None
+    rows = {}
+    for j, array in enumerate(values):
+        if array.base is not table or array.ctypes.data != table[j].ctypes.data:
+            return None
+        rows[id(array)] = j
+    return table, rows
 
 
 def per_student(registry: Registry, amounts, index: np.ndarray | None = None) -> np.ndarray:
