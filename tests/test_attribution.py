@@ -41,16 +41,25 @@ def test_attribution_kernel_matches_rule():
     event = np.where(rng.random(n) < 0.5, EXIT, 0).astype(np.uint8)
     county = rng.integers(0, 3, n).astype(np.int16)
     size = rng.integers(1, 6, n).astype(np.int8)
-    out = np.zeros((3, len(ATTRIBUTION), 2))
     ex = np.flatnonzero(event == EXIT)
-    attribute_exits(ex, income, floor, 3000.0, 2500.0, batch_income.astype(np.float32),
-                    topup.astype(np.float32), county, size, out)
-    comps = np.vstack([batch_income.astype(np.float32)[:, ex], topup.astype(np.float32)[ex]])
-    ref = attribute(income[ex], np.where(floor[ex] > 0, 2500.0, 3000.0), comps)
-    expected = np.zeros((3, len(ATTRIBUTION)))
-    np.add.at(expected, (county[ex], ref), 1)
-    np.testing.assert_array_equal(out[..., 0], expected)
-    assert out[..., 0].sum() == len(ex)
+    # every row written; or rows 1 and 3 not, zero and not read
+    for written in (np.ones(4, bool), np.array([True, False, True, False])):
+        rows = np.where(written[:, None], batch_income, 0.0).astype(np.float32)
+        out = np.zeros((3, len(ATTRIBUTION), 2))
+        attribute_exits(ex, income, floor, 3000.0, 2500.0, rows, written,
+                        topup.astype(np.float32), county, size, out)
+        comps = np.vstack([rows[:, ex], topup.astype(np.float32)[ex]])
+        ref = attribute(income[ex], np.where(floor[ex] > 0, 2500.0, 3000.0), comps)
+        expected = np.zeros((3, len(ATTRIBUTION)))
+        np.add.at(expected, (county[ex], ref), 1)
+        np.testing.assert_array_equal(out[..., 0], expected)
+        assert out[..., 0].sum() == len(ex)
+        if not written.all():  # a row not written is not read: what it holds does not count
+            rows[1] = 1e6
+            again = np.zeros_like(out)
+            attribute_exits(ex, income, floor, 3000.0, 2500.0, rows, written,
+                            topup.astype(np.float32), county, size, again)
+            np.testing.assert_array_equal(again, out)
     assert (expected > 0).sum() > 10
 
 

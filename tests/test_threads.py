@@ -94,8 +94,8 @@ def test_split_summed_tables_do_not_depend_on_the_threads(four_threads, monkeypa
         tally(county, category, size, income, floor, status, event, 3000.0, 2500.0, 3, counts,
               hist, village=village, village_people=people)
         out = np.zeros((nc, len(ATTRIBUTION), 2))
-        attribute_exits(exits, income, floor, 3000.0, 2500.0, batch_income, topup, county,
-                        size, out)
+        attribute_exits(exits, income, floor, 3000.0, 2500.0, batch_income, np.ones(4, bool),
+                        topup, county, size, out)
         reached = np.zeros((nc, len(BATCHES)))
         reached_by_group(exits, hit, county, size, reached)
         return hist, people, counts, out, reached

@@ -58,29 +58,30 @@ def attribute(income: np.ndarray, line: np.ndarray, components: np.ndarray) -> n
     return np.where(own | (comps.sum(axis=0) == 0), NONE, out)
 
 
-def attribute_exits(exits, income, floor, line, covered_line, batch_income, topup, county,
-                    size, out):
+def attribute_exits(exits, income, floor, line, covered_line, batch_income, written, topup,
+                    county, size, out):
     """Attribute every exit of the year (``exits``: the exiting households,
     ascending) and add it to ``out[county, pathway, 0 or 1]`` (households,
     people). Same rule as :func:`attribute`; pathways in the order of
     ``BATCHES``: the rows of ``batch_income`` (``INCOME_BATCHES``, the same
-    order) and then the safety-net ``topup``. Pieces of the exits run on
-    threads (:func:`model.engine.threads.split_summed`): the counts are
-    whole numbers, the same in any order."""
+    order; those ``written`` says are not are zero and not read) and then
+    the safety-net ``topup``. Pieces of the exits run on threads
+    (:func:`model.engine.threads.split_summed`): the counts are whole
+    numbers, the same in any order."""
     split_summed(_attribute_piece, exits.shape[0], (out,), exits, income, floor,
-                 line, covered_line, batch_income, topup, county, size)
+                 line, covered_line, batch_income, written, topup, county, size)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _attribute_piece(start, stop, exits, income, floor, line, covered_line, batch_income,
-                     topup, county, size, out):
+                     written, topup, county, size, out):
     """:func:`attribute_exits` of ``exits[start:stop]``."""
     nb = batch_income.shape[0] + 1
     comps = np.zeros(nb)
     for j in range(np.uint64(start), np.uint64(stop)):
         i = np.uint64(exits[j])  # unsigned (model.engine.threads)
         for b in range(nb - 1):
-            comps[b] = max(np.float64(batch_income[b, i]), 0.0)
+            comps[b] = max(np.float64(batch_income[b, i]), 0.0) if written[b] else 0.0
         comps[nb - 1] = max(np.float64(topup[i]), 0.0)
         y = np.float64(income[i])
         hl = np.float64(household_line(floor[i], line, covered_line))

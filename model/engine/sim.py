@@ -514,7 +514,7 @@ class Simulation:
         st, h = self.state, self.reg.households
         exits = indices_where(st.event == EXIT)
         attribute_exits(exits, st.income, st.floor, ctx.line, ctx.covered_line,
-                        st.batch_income, st.topup, h["county"], h["size"],
+                        st.batch_income, st.batch_written, st.topup, h["county"], h["size"],
                         self.record.batch_exits[k])
         hit = np.zeros((len(BATCHES), len(exits)), bool)
         # the programmes whose activity is the usual window of enrolment
