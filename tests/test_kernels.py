@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from model.engine.codes import ALL_GUARANTEES, EXITED, HOUSING, NOT_REGISTERED, POOR
+from model.engine.codes import ALL_GUARANTEES, EXITED, HOUSING, NOT_REGISTERED, POOR, RETURNED
 from model.engine.kernels import income_update, income_update_numpy
 from model.engine.rules import verify, verify_numpy
 from model.engine.tally import (
@@ -170,6 +170,25 @@ def test_verify_matches_numpy_reference():
     share = [(e1[below & (exit_year0 == y)] == 2).mean() for y in (2017, 2016, 2015)]
     assert share[0] > share[1] > share[2] > 0
     np.testing.assert_allclose(share, 0.6 * np.exp(-0.4 * np.arange(3)), atol=0.03)
+
+
+def test_tally_puts_an_income_that_is_not_a_number_in_the_first_bin():
+    """Every household's bin is computed, registered or not (no branch): an
+    income that is not a number must still land inside the histogram."""
+    n = 2000
+    rng = np.random.default_rng(14)
+    county = np.zeros(n, np.int16)
+    category = np.zeros(n, np.int8)
+    size = rng.integers(1, 6, n).astype(np.int8)
+    income = rng.uniform(1000, 9000, n).astype(F)
+    income[::7] = np.nan
+    status = rng.integers(0, 4, n).astype(np.int8)
+    out, hist = np.zeros((3, NV)), np.zeros((3, NBINS), np.int64)
+    tally(county, category, size, income, np.zeros(n, F), status, np.zeros(n, np.uint8),
+          F(3000), F(2500), 3, out, hist)
+    registered = (status == POOR) | (status == RETURNED)
+    assert hist.sum() == size[registered].sum()
+    assert hist[0, 0] == size[registered & np.isnan(income)].sum() > 0
 
 
 def test_tally_matches_numpy_reference():

@@ -160,7 +160,6 @@ class State:
         return sum(a.nbytes for a in arrays)
 
 
-
 def _rows_of(table: np.ndarray, names) -> dict[str, np.ndarray]:
     """The rows of ``table``, one per name: the programmes' enrolment arrays
     are rows of one table, so a kernel can read them all (:func:`stacked`)."""

@@ -226,7 +226,8 @@ def tally_chunks(first, last, county, category, size, income, floor, status, eve
             # branch-free too: whether a household is registered follows no
             # pattern a branch predictor could learn; the others add 0
             counted = np.int32(size[i]) * np.int32(is_registered)
-            b = np.uint64(min(max(y / line * BINS_PER_LINE, 0.0), NBINS - 1.0))
+            # in this order a NaN income falls in the first bin, never outside
+            b = np.uint64(min(NBINS - 1.0, max(0.0, y / line * BINS_PER_LINE)))
             hist[group, b] += counted
             if by_village:
                 if village[i] != v:
