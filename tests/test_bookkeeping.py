@@ -23,6 +23,8 @@ from model.engine.bookkeeping import (
     or_and_flag_at_numpy,
     or_at,
     or_at_numpy,
+    ramp_shares,
+    ramp_shares_numpy,
     safety_net_eligible,
     safety_net_eligible_numpy,
     step_indices,
@@ -313,3 +315,13 @@ def test_one_pass_setters_match_numpy_references():
     per_capita(1056.0, elderly, second, out)
     np.testing.assert_array_equal(out, per_capita_numpy(1056.0, elderly, second))
     assert out.max() > 0
+
+
+@pytest.mark.parametrize("years", [0.0, 1.0, 3.0, 2.5])
+def test_ramp_shares(years):
+    years_in = np.random.default_rng(8).integers(0, 6, 3000).astype(np.int16)
+    got, ref = ramp_shares(years_in, years), ramp_shares_numpy(years_in, years)
+    assert got.dtype == np.float32 and ((got > 0) & (got <= 1)).all()
+    np.testing.assert_array_equal(got, ref)
+    if years > 1:
+        assert (got < 1).any()

@@ -321,6 +321,27 @@ def step_indices_numpy(start, year, oldest_start, status, exit_year, last_exit_y
     return active, reach, (year - start[reach]).astype(np.int16)
 
 
+def ramp_shares(years_in, years):
+    """Share of the full effect after ``years_in`` years when it builds up
+    over ``years`` (at least 1): ``float32(min((years_in + 1) / years, 1))``
+    in one pass on threads (float32 array, 0..1)."""
+    out = np.empty(years_in.shape[0], np.float32)
+    _ramp_shares(years_in, np.float64(max(years, 1.0)), out)
+    return out
+
+
+@on_threads()
+@njit(**KERNEL)
+def _ramp_shares(years_in, years, out):
+    for j in range(years_in.shape[0]):
+        out[j] = np.float32(min((np.float64(years_in[j]) + 1.0) / years, 1.0))
+
+
+def ramp_shares_numpy(years_in, years):
+    """Reference of :func:`ramp_shares` (the numpy passes it replaces)."""
+    return np.minimum((years_in + 1) / max(years, 1.0), 1.0).astype(np.float32)
+
+
 def stop_failed(active, start, hh_id, key, year, hazard):
     """Stop the enrolments of ``active`` that fail this year; return those
     still active.

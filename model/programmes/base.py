@@ -59,6 +59,7 @@ from model.engine.bookkeeping import (
     candidate_indices,
     candidates_among,
     merge_sorted,
+    ramp_shares,
     step_indices,
     stop_failed,
 )
@@ -294,8 +295,7 @@ class Programme:
 
     def ramp(self, ctx: Context, years_in: np.ndarray) -> np.ndarray:
         """Share of the full effect after ``years_in`` years (float32, 0..1)."""
-        r = self._param(ctx.p, "ramp", 1.0)
-        return np.minimum((years_in + 1) / max(r, 1.0), 1.0).astype(np.float32)
+        return ramp_shares(years_in, self._param(ctx.p, "ramp", 1.0))
 
     def add_income(self, ctx: Context, idx: np.ndarray, per_capita) -> None:
         """Add per-capita income (yuan/person/year) to this programme's pathway.
