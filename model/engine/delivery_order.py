@@ -14,7 +14,37 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from model.engine.threads import KERNEL, split_summed
 from model.random import Stream, first_uniforms, year_key
+
+
+def counties_of(county: np.ndarray, units: np.ndarray, n_counties: int):
+    """``(county[units], np.bincount(county[units], minlength=n_counties))``:
+    the county of each enrolment and the count by county, in one pass on
+    threads (a piece of ``units`` each; whole-number counts, the same in any
+    order)."""
+    out = np.empty(units.shape[0], county.dtype)
+    counts = np.zeros(n_counties, np.int64)
+    split_summed(_counties_piece, units.shape[0], (counts,), county, units, out)
+    return out, counts
+
+
+@njit(**KERNEL)
+def _counties_piece(first, last, county, units, out, counts):
+    """:func:`counties_of` of ``units[first:last]``."""
+    # units come county by county: the county's count stays in a register
+    # while the county lasts
+    g, run = -1, 0
+    for j in range(first, last):
+        c = county[np.uint64(units[j])]  # unsigned (model.engine.threads)
+        out[j] = c
+        if c != g:
+            if g >= 0:
+                counts[g] += run
+            g, run = c, 0
+        run += 1
+    if g >= 0:
+        counts[g] += run
 
 
 def in_effect(due_county: np.ndarray, n_backlog: int, quota: np.ndarray, seed: int,

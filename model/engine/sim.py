@@ -52,7 +52,7 @@ from model.engine.bookkeeping import EMPTY, coverage_at, per_capita, set_at
 from model.engine.codes import ALL_GUARANTEES, BATCHES, EXIT
 from model.engine.context import Context, YearParams
 from model.engine.delivery import Carry, deliver, settings_from_params
-from model.engine.delivery_order import in_effect
+from model.engine.delivery_order import counties_of, in_effect
 from model.engine.initial_income import income_groups, split_base_year
 from model.engine.kernels import income_update
 from model.engine.record import (
@@ -265,8 +265,9 @@ class Simulation:
         p, reg, year = ctx.p, self.reg, ctx.year
         started = list(new)
         out = self.record.delivery[k]
-        new_county = [self._county_of(j)[idx] for j, idx in enumerate(new)]
-        new_counts = [np.bincount(where, minlength=reg.n_counties) for where in new_county]
+        gathered = [counties_of(self._county_of(j), idx, reg.n_counties)
+                    for j, idx in enumerate(new)]
+        new_county, new_counts = [g[0] for g in gathered], [g[1] for g in gathered]
         for j, counts in enumerate(new_counts):
             out[:, j, D["delivery_due"]] = out[:, j, D["delivery_in_effect"]] = counts
             out[:, j, D["delivery_household_years"]] = counts
