@@ -477,7 +477,8 @@ def _pool_cells(spec: dict, source: str, fitted: np.ndarray, n_registered: int) 
 
 # ---------------------------------------------------------------- benchmarks
 
-def synthetic(n: int, n_counties: int = 100, seed: int = 0, base_year: int = 2015) -> Registry:
+def synthetic(n: int, n_counties: int = 100, seed: int = 0, base_year: int = 2015,
+              villages_per_county: int = 50) -> Registry:
     """A large synthetic registry for benchmarks and scale tests (no published counts).
 
     Vectorised throughout; ``n`` = 1e7 builds in a few seconds.
@@ -491,7 +492,6 @@ def synthetic(n: int, n_counties: int = 100, seed: int = 0, base_year: int = 201
     ill = rng.binomial(s32, 0.15)
     line = 2855.0
     share = np.where(has_labour, rng.beta(3.0, 2.2, n), rng.beta(1.2, 6.0, n))
-    villages_per_county = 50
     village = (county.astype(np.int32) * villages_per_county
                + rng.integers(0, villages_per_county, n))
     zeros = np.zeros(n, np.int8)
