@@ -90,7 +90,7 @@ def test_mark_reached_matches_each_programmes_rule():
     args = (exits, village, status, exit_year, year, table, np.array([0, 2, 3]),
             np.array([-np.inf, 2015.0, -np.inf]), np.array([-np.inf, -np.inf, 2016.0]),
             np.array([0, 0, 2]), village_table, np.array([1, 2]), np.array([-np.inf, 2016.5]),
-            np.array([1, 4]))
+            np.array([-np.inf, -np.inf]), np.array([1, 4]))
     got = np.zeros((len(BATCHES), len(exits)), bool)
     ref = got.copy()
     mark_reached(*args, got)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from model.engine.bookkeeping import enrolment_active
+from model.engine.bookkeeping import active_indices_numpy, enrolment_active
 from model.engine.codes import ATTRIBUTION
 from model.engine.rules import household_line
 from model.engine.threads import KERNEL, split, split_summed
@@ -104,7 +104,8 @@ def _attribute_piece(start, stop, exits, income, floor, line, covered_line, batc
 
 
 def mark_reached(exits, village, status, exit_year, year, table, rows, oldest, last_exit,
-                 batch, village_table, village_rows, village_oldest, village_batch, hit):
+                 batch, village_table, village_rows, village_oldest, village_last_exit,
+                 village_batch, hit):
     """``hit[b, j] = True`` where a programme of pathway ``b`` reaches exit
     ``j`` this year: for every programme at once, a piece of the exits on
     each thread.
@@ -122,22 +123,24 @@ def mark_reached(exits, village, status, exit_year, year, table, rows, oldest, l
     oldest, last_exit : float64 arrays (k,); batch : int64 array (k,)
         Their limits (:meth:`model.programmes.base.Programme.active_window`)
         and pathways (rows of ``hit``).
-    village_table, village_rows, village_oldest, village_batch
-        The same for the village programmes (a household is reached when its
-        village is; villages do not exit).
+    village_table, village_rows, village_oldest, village_last_exit, village_batch
+        The same for the village programmes: a household is reached when its
+        village is (villages do not exit: their ``last_exit`` is ``-inf``, so
+        the household's exit never lapses them).
     hit : bool array (len(BATCHES), m), in/out
     """
     split(_mark_piece, exits.shape[0], exits, village, status, exit_year, year, table, rows,
-          oldest, last_exit, batch, village_table, village_rows, village_oldest, village_batch,
-          hit)
+          oldest, last_exit, batch, village_table, village_rows, village_oldest,
+          village_last_exit, village_batch, hit)
 
 
 @njit(**KERNEL)
 def _mark_piece(first, last, exits, village, status, exit_year, year, table, rows, oldest,
-                last_exit, batch, village_table, village_rows, village_oldest, village_batch,
-                hit):
+                last_exit, batch, village_table, village_rows, village_oldest,
+                village_last_exit, village_batch, hit):
     """:func:`mark_reached` of the exits ``first:last``, an exit at a time:
-    its status, exit year and village are read once for all programmes."""
+    its status, exit year and village are read once for all programmes, and
+    one rule (:func:`model.engine.bookkeeping.enrolment_active`) serves both."""
     for j in range(first, last):
         i = np.uint64(exits[j])  # unsigned (model.engine.threads)
         s_i, e_i, v_i = status[i], exit_year[i], np.uint64(village[i])
@@ -145,17 +148,18 @@ def _mark_piece(first, last, exits, village, status, exit_year, year, table, row
             hit[batch[q], j] |= enrolment_active(table[rows[q], i], year, oldest[q], s_i, e_i,
                                                  last_exit[q])
         for q in range(village_rows.shape[0]):
-            s = village_table[village_rows[q], v_i]
-            hit[village_batch[q], j] |= (s > 0) & (s <= year) & (np.float64(s) > village_oldest[q])
+            hit[village_batch[q], j] |= enrolment_active(
+                village_table[village_rows[q], v_i], year, village_oldest[q], s_i, e_i,
+                village_last_exit[q])
 
 
 def mark_reached_numpy(exits, village, status, exit_year, year, table, rows, oldest, last_exit,
-                       batch, village_table, village_rows, village_oldest, village_batch, hit):
+                       batch, village_table, village_rows, village_oldest, village_last_exit,
+                       village_batch, hit):
     """Reference of :func:`mark_reached`: each programme's mask, as
     :func:`model.engine.bookkeeping.active_mask_at` and the villages' rule
-    give it, or-ed into its pathway's row."""
-    from model.engine.bookkeeping import active_indices_numpy
-
+    (:meth:`model.programmes.base.VillageProgramme.is_active`) give it,
+    or-ed into its pathway's row (villages' ``last_exit`` is ``-inf``)."""
     for q, row in enumerate(rows):
         active = active_indices_numpy(table[row], year, oldest[q], status, exit_year,
                                       last_exit[q])

@@ -538,6 +538,5 @@ class Simulation:
         hh = _window_columns(windows["household"], tables["household"], self.reg.n_households)
         vil = _window_columns(windows["village"], tables["village"],
                               len(self.reg.villages["village_id"]))
-        mark_reached(exits, h["village"], st.status, st.exit_year, ctx.year, hh[0], hh[1],
-                     hh[2], hh[3], hh[4], vil[0], vil[1], vil[2], vil[4], hit)
+        mark_reached(exits, h["village"], st.status, st.exit_year, ctx.year, *hh, *vil, hit)
         reached_by_group(exits, hit, h["county"], h["size"], self.record.batch_reached[k])

@@ -486,35 +486,34 @@ class VillageProgramme(Programme):
         start[candidates] = p.year
         return candidates
 
+    def _limits(self, p: YearParams) -> tuple[float, float]:
+        """As :meth:`Programme._limits`; villages do not exit, so there is
+        no limit after exit (``-inf``)."""
+        duration = self._param(p, self.duration_parameter, np.inf)
+        return (p.year - duration if np.isfinite(duration) else -np.inf), -np.inf
+
     def is_active(self, ctx: Context, idx=slice(None)) -> np.ndarray:
         """Mask over villages ``idx`` that the programme reaches this year."""
         start = ctx.st.village_enrolled[self.name][idx]
-        mask = (start > 0) & (start <= ctx.year)  # a delivery backlog starts next year
-        duration = self._param(ctx.p, self.duration_parameter, np.inf)
-        if np.isfinite(duration):
-            mask &= start > ctx.year - duration
-        return mask
+        oldest, _ = self._limits(ctx.p)
+        # a delivery backlog starts next year
+        return (start > 0) & (start <= ctx.year) & (start > oldest)
 
     def active_window(self, ctx: Context) -> tuple[np.ndarray, float, float] | None:
-        """As :meth:`Programme.active_window`, for villages (which do not exit:
-        no limit after exit)."""
+        """As :meth:`Programme.active_window`, for villages."""
         if type(self).is_active is not VillageProgramme.is_active:
             return None
-        duration = self._param(ctx.p, self.duration_parameter, np.inf)
-        return (ctx.st.village_enrolled[self.name],
-                ctx.year - duration if np.isfinite(duration) else -np.inf, -np.inf)
+        return (ctx.st.village_enrolled[self.name], *self._limits(ctx.p))
 
     def active(self, ctx: Context) -> np.ndarray:
         """Indices of the villages the programme reaches this year (as
         :meth:`is_active`, in one pass)."""
-        duration = self._param(ctx.p, self.duration_parameter, np.inf)
         start = ctx.st.village_enrolled[self.name]
+        oldest, last_exit = self._limits(ctx.p)
         # villages do not exit here; the households' dtypes (status int8, exit
         # year int16), so the kernel compiled for households serves
         status, exit_year = np.zeros(len(start), np.int8), np.zeros(len(start), np.int16)
-        return active_indices(start, ctx.year,
-                              ctx.year - duration if np.isfinite(duration) else -np.inf,
-                              status, exit_year, -np.inf)
+        return active_indices(start, ctx.year, oldest, status, exit_year, last_exit)
 
     def step(self, ctx: Context) -> np.ndarray:
         active = self.active(ctx)
