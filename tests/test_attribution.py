@@ -7,10 +7,8 @@ from model.engine.attribution import (
     NONE,
     attribute,
     attribute_exits,
-    mark_reached,
-    mark_reached_numpy,
-    reached_by_group,
-    reached_by_group_numpy,
+    count_reached,
+    count_reached_numpy,
 )
 from model.engine.codes import ATTRIBUTION, BATCHES, EXIT
 
@@ -63,37 +61,48 @@ def test_attribution_kernel_matches_rule():
     assert (expected > 0).sum() > 10
 
 
-def test_reached_by_group_matches_weighted_counts():
-    rng = np.random.default_rng(11)
-    n, nc = 4000, 7
-    group = np.sort(rng.integers(0, nc, n)).astype(np.int16)
-    size = rng.integers(1, 9, n).astype(np.int8)
-    exits = np.sort(rng.choice(n, 900, replace=False))
-    hit = rng.random((len(BATCHES), len(exits))) < 0.4
-    got, ref = np.zeros((nc, len(BATCHES))), np.zeros((nc, len(BATCHES)))
-    reached_by_group(exits, hit, group, size, got)
-    reached_by_group_numpy(exits, hit, group, size, ref)
-    assert got.sum() > 0
-    np.testing.assert_array_equal(got, ref)
-
-
-def test_mark_reached_matches_each_programmes_rule():
-    rng = np.random.default_rng(12)
-    n, nv, year = 5000, 60, 2018
+def _reach_case(seed, n_programmes=3):
+    """Random households, exits and enrolment tables for :func:`count_reached`."""
+    rng = np.random.default_rng(seed)
+    n, nv, nc, year = 5000, 60, 7, 2018
     village = np.sort(rng.integers(0, nv, n)).astype(np.int32)
+    county = (village * nc // nv).astype(np.int16)  # villages lie in counties
+    size = rng.integers(1, 9, n).astype(np.int8)
     status = rng.integers(0, 4, n).astype(np.int8)
     exit_year = rng.choice(np.array([0, 2015, 2016, 2017, 2018], np.int16), n)
     years = np.array([0, 0, 2015, 2016, 2017, 2018, 2019, -2016], np.int16)
     table = rng.choice(years, (4, n))
     village_table = rng.choice(years, (3, nv))
     exits = np.sort(rng.choice(n, 1200, replace=False))
-    args = (exits, village, status, exit_year, year, table, np.array([0, 2, 3]),
-            np.array([-np.inf, 2015.0, -np.inf]), np.array([-np.inf, -np.inf, 2016.0]),
-            np.array([0, 0, 2]), village_table, np.array([1, 2]), np.array([-np.inf, 2016.5]),
-            np.array([-np.inf, -np.inf]), np.array([1, 4]))
-    got = np.zeros((len(BATCHES), len(exits)), bool)
-    ref = got.copy()
-    mark_reached(*args, got)
-    mark_reached_numpy(*args, ref)
-    assert 0 < got.sum() < got.size and got[[0, 1, 2, 4]].any(axis=1).all()
+    household = (np.array([0, 2, 3]), np.array([-np.inf, 2015.0, -np.inf]),
+                 np.array([-np.inf, -np.inf, 2016.0]), np.array([0, 0, 2]))
+    household = tuple(column[:n_programmes] for column in household)
+    hit = rng.random((len(BATCHES), len(exits))) < 0.1
+    hit[:3] = False  # the pathways of the windows come from the table alone
+    return (exits, village, status, exit_year, year, table, *household, village_table,
+            np.array([1, 2]), np.array([-np.inf, 2016.5]), np.array([-np.inf, -np.inf]),
+            np.array([1, 4]), hit, county, size), nc
+
+
+def test_count_reached_matches_each_programmes_rule():
+    args, nc = _reach_case(12)
+    got, ref = np.zeros((nc, len(BATCHES))), np.zeros((nc, len(BATCHES)))
+    count_reached(*args, got)
+    count_reached_numpy(*args, ref)
+    # every pathway of the windows, and the one marked by hit alone, counts
+    # some exits but not all of them
+    everyone = args[-1][args[0]].sum()
+    assert all(0 < got[:, b].sum() < everyone for b in range(len(BATCHES)))
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_count_reached_adds_to_what_the_table_holds():
+    """Counts add to the table given (a second year's pathways to the first);
+    without any programme only the exits ``hit`` marks count."""
+    args, nc = _reach_case(13, n_programmes=0)
+    start = np.arange(nc * len(BATCHES), dtype=np.float64).reshape(nc, len(BATCHES))
+    got, ref = start.copy(), start.copy()
+    count_reached(*args, got)
+    count_reached_numpy(*args, ref)
+    assert (got - start)[:, 3].sum() > 0 and (got - start)[:, 0].sum() == 0
     np.testing.assert_array_equal(got, ref)

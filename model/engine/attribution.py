@@ -29,7 +29,7 @@ from numba import njit
 from model.engine.bookkeeping import active_indices_numpy, enrolment_active
 from model.engine.codes import ATTRIBUTION
 from model.engine.rules import household_line
-from model.engine.threads import KERNEL, split, split_summed
+from model.engine.threads import split_summed
 
 # the kernel reads pathways as the rows of batch_income, then the top-up
 
@@ -103,17 +103,19 @@ def _attribute_piece(start, stop, exits, income, floor, line, covered_line, batc
         out[c, best, 1] += size[i]
 
 
-def mark_reached(exits, village, status, exit_year, year, table, rows, oldest, last_exit,
-                 batch, village_table, village_rows, village_oldest, village_last_exit,
-                 village_batch, hit):
-    """``hit[b, j] = True`` where a programme of pathway ``b`` reaches exit
-    ``j`` this year: for every programme at once, a piece of the exits on
-    each thread.
+def count_reached(exits, village, status, exit_year, year, table, rows, oldest, last_exit,
+                  batch, village_table, village_rows, village_oldest, village_last_exit,
+                  village_batch, hit, group, size, out):
+    """``out[group[i], b] += size[i]`` for every exiting household ``i``
+    that a programme of pathway ``b`` reaches this year: the people in
+    exiting households each pathway reached. Every programme is applied at
+    once, an exit at a time; pieces of the exits run on threads (whole
+    numbers: the same sums in any order).
 
     Parameters
     ----------
     exits : int array (m,)
-        Households exiting in the year.
+        Households exiting in the year (ascending).
     village, status, exit_year : arrays (n,)
         Each household's village, status and year of its latest exit.
     year : int
@@ -122,44 +124,71 @@ def mark_reached(exits, village, status, exit_year, year, table, rows, oldest, l
         table) and the rows of the household programmes to apply.
     oldest, last_exit : float64 arrays (k,); batch : int64 array (k,)
         Their limits (:meth:`model.programmes.base.Programme.active_window`)
-        and pathways (rows of ``hit``).
+        and pathways.
     village_table, village_rows, village_oldest, village_last_exit, village_batch
         The same for the village programmes: a household is reached when its
         village is (villages do not exit: their ``last_exit`` is ``-inf``, so
         the household's exit never lapses them).
-    hit : bool array (len(BATCHES), m), in/out
+    hit : bool array (len(BATCHES), m)
+        Exits reached by the programmes with a rule of their own, by pathway.
+    group : int array (n,); size : int array (n,)
+        County and members of every household.
+    out : float64 array (n_groups, len(BATCHES)), in/out
     """
-    split(_mark_piece, exits.shape[0], exits, village, status, exit_year, year, table, rows,
-          oldest, last_exit, batch, village_table, village_rows, village_oldest,
-          village_last_exit, village_batch, hit)
+    split_summed(_count_piece, exits.shape[0], (out,), exits, village, status, exit_year, year,
+                 table, rows, oldest, last_exit, batch, village_table, village_rows,
+                 village_oldest, village_last_exit, village_batch, hit, group, size)
 
 
-@njit(**KERNEL)
-def _mark_piece(first, last, exits, village, status, exit_year, year, table, rows, oldest,
-                last_exit, batch, village_table, village_rows, village_oldest,
-                village_last_exit, village_batch, hit):
-    """:func:`mark_reached` of the exits ``first:last``, an exit at a time:
-    its status, exit year and village are read once for all programmes, and
-    one rule (:func:`model.engine.bookkeeping.enrolment_active`) serves both."""
-    for j in range(first, last):
+@njit(cache=True, nogil=True, error_model="numpy")
+def _count_piece(start, stop, exits, village, status, exit_year, year, table, rows, oldest,
+                 last_exit, batch, village_table, village_rows, village_oldest,
+                 village_last_exit, village_batch, hit, group, size, out):
+    """:func:`count_reached` of the exits ``start:stop``. An exit's status,
+    exit year and village are read once for all programmes, and one rule
+    (:func:`model.engine.bookkeeping.enrolment_active`) serves households
+    and villages; the pathways reached are the bits of one register."""
+    nb = hit.shape[0]
+    # exits come county by county: the county's people by pathway stay in a
+    # small table while the county lasts (whole numbers: the same sums)
+    people = np.zeros(nb)
+    g = -1
+    for j in range(np.uint64(start), np.uint64(stop)):
         i = np.uint64(exits[j])  # unsigned (model.engine.threads)
         s_i, e_i, v_i = status[i], exit_year[i], np.uint64(village[i])
+        bits = np.uint64(0)
+        for b in range(nb):
+            bits |= np.uint64(hit[b, j]) << np.uint64(b)
         for q in range(rows.shape[0]):
-            hit[batch[q], j] |= enrolment_active(table[rows[q], i], year, oldest[q], s_i, e_i,
-                                                 last_exit[q])
+            bits |= np.uint64(enrolment_active(table[rows[q], i], year, oldest[q], s_i, e_i,
+                                               last_exit[q])) << np.uint64(batch[q])
         for q in range(village_rows.shape[0]):
-            hit[village_batch[q], j] |= enrolment_active(
+            bits |= np.uint64(enrolment_active(
                 village_table[village_rows[q], v_i], year, village_oldest[q], s_i, e_i,
-                village_last_exit[q])
+                village_last_exit[q])) << np.uint64(village_batch[q])
+        if bits == 0:
+            continue
+        if group[i] != g:
+            if g >= 0:
+                out[g, :] = people
+            g = np.int64(group[i])
+            people[:] = out[g, :]
+        members = np.float64(size[i])
+        for b in range(nb):  # a pathway that missed the exit adds 0.0
+            people[b] += members * np.float64((bits >> np.uint64(b)) & np.uint64(1))
+    if g >= 0:
+        out[g, :] = people
 
 
-def mark_reached_numpy(exits, village, status, exit_year, year, table, rows, oldest, last_exit,
-                       batch, village_table, village_rows, village_oldest, village_last_exit,
-                       village_batch, hit):
-    """Reference of :func:`mark_reached`: each programme's mask, as
+def count_reached_numpy(exits, village, status, exit_year, year, table, rows, oldest,
+                        last_exit, batch, village_table, village_rows, village_oldest,
+                        village_last_exit, village_batch, hit, group, size, out):
+    """Reference of :func:`count_reached`: each programme's mask, as
     :func:`model.engine.bookkeeping.active_mask_at` and the villages' rule
     (:meth:`model.programmes.base.VillageProgramme.is_active`) give it,
-    or-ed into its pathway's row (villages' ``last_exit`` is ``-inf``)."""
+    or-ed into its pathway's row of a copy of ``hit``, then weighted counts
+    by group."""
+    hit = hit.copy()
     for q, row in enumerate(rows):
         active = active_indices_numpy(table[row], year, oldest[q], status, exit_year,
                                       last_exit[q])
@@ -167,49 +196,6 @@ def mark_reached_numpy(exits, village, status, exit_year, year, table, rows, old
     for q, row in enumerate(village_rows):
         start = village_table[row][village[exits]]
         hit[village_batch[q]] |= (start > 0) & (start <= year) & (start > village_oldest[q])
-
-
-def reached_by_group(exits, hit, group, size, out):
-    """``out[group[exits[j]], b] += size[exits[j]]`` for every exit ``j`` that
-    pathway ``b``'s programmes reached (``hit[b, j]``): the people in exiting
-    households each pathway reached. Pieces of the exits run on threads
-    (whole numbers: the same in any order).
-
-    Parameters
-    ----------
-    exits : int array (m,)
-        Households exiting in the year.
-    hit : bool array (len(BATCHES), m)
-        Whether each pathway's programmes reached each exit.
-    group : int array (n,); size : int array (n,)
-        County and members of every household.
-    out : float64 array (n_groups, len(BATCHES)), in/out
-    """
-    split_summed(_reached_piece, exits.shape[0], (out,), exits, hit, group, size)
-
-
-@njit(cache=True, nogil=True)
-def _reached_piece(start, stop, exits, hit, group, size, out):
-    """:func:`reached_by_group` of the exits ``start:stop``."""
-    for b in range(hit.shape[0]):
-        # exits come county by county: the county's sum stays in a register
-        # while the county lasts (whole numbers: the same sums)
-        g, people = -1, 0.0
-        for j in range(np.uint64(start), np.uint64(stop)):
-            if hit[b, j]:
-                i = np.uint64(exits[j])  # unsigned (model.engine.threads)
-                if group[i] != g:
-                    if g >= 0:
-                        out[g, b] = people
-                    g = group[i]
-                    people = out[g, b]
-                people += np.float64(size[i])
-        if g >= 0:
-            out[g, b] = people
-
-
-def reached_by_group_numpy(exits, hit, group, size, out):
-    """Reference of :func:`reached_by_group` (weighted counts by group)."""
     county, people = group[exits], size[exits].astype(np.float64)
     for b, reach in enumerate(hit):
         out[:, b] += np.bincount(county[reach], weights=people[reach], minlength=out.shape[0])

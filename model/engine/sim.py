@@ -47,7 +47,7 @@ import time
 import numpy as np
 
 from model.allocator import keep_freed_arrays
-from model.engine.attribution import attribute_exits, mark_reached, reached_by_group
+from model.engine.attribution import attribute_exits, count_reached
 from model.engine.bookkeeping import EMPTY, coverage_at, per_capita, set_at
 from model.engine.codes import ALL_GUARANTEES, BATCHES, EXIT
 from model.engine.context import Context, YearParams
@@ -93,7 +93,7 @@ def _joined(first: np.ndarray, then: np.ndarray) -> np.ndarray:
 
 
 def _window_columns(windows: list[tuple], table, n: int) -> tuple:
-    """``(table, rows, oldest, last_exit, batch)`` for :func:`mark_reached`
+    """``(table, rows, oldest, last_exit, batch)`` for :func:`count_reached`
     from the programmes' windows ``(row, oldest, last_exit, batch)`` (an
     empty table of ``n`` units when there is none)."""
     # rows and pathways are small whole numbers: exact in float64
@@ -538,5 +538,5 @@ class Simulation:
         hh = _window_columns(windows["household"], tables["household"], self.reg.n_households)
         vil = _window_columns(windows["village"], tables["village"],
                               len(self.reg.villages["village_id"]))
-        mark_reached(exits, h["village"], st.status, st.exit_year, ctx.year, *hh, *vil, hit)
-        reached_by_group(exits, hit, h["county"], h["size"], self.record.batch_reached[k])
+        count_reached(exits, h["village"], st.status, st.exit_year, ctx.year, *hh, *vil, hit,
+                      h["county"], h["size"], self.record.batch_reached[k])
