@@ -167,7 +167,7 @@ class Simulation:
         self._schooling_key = None
         self._tally_chunks = None
         self._village_people = None  # registered people by village at the last tally
-        self._pension_key, self._pension_income = None, None
+        self._pension_key = None  # the pension state.transfer_income holds
         self._lasting = {}  # what programmes compute once a run (Context.lasting)
         self._growth_index = 1.0
         years = np.arange(self.base_year, self.end_year + 1)
@@ -216,7 +216,7 @@ class Simulation:
         so that the base year's true-poor count is comparable with the next."""
         p = YearParams(self.params, self.base_year)
         st, h = self.state, self.reg.households
-        st.transfer_income[:] = self._pension(p)
+        self._pension(p)
         covered = np.flatnonzero(covered_by_category(self.reg))
         st.floor[covered] = county_dibao_standards(p, self.reg.counties["county_id"],
                                                    self.seed)[h["county"][covered]]
@@ -340,7 +340,7 @@ class Simulation:
         # only the pathways that had income last year hold any
         zero_rows(st.batch_income, np.flatnonzero(st.batch_written))
         st.batch_written[:] = False
-        st.transfer_income[:] = self._pension(p)
+        self._pension(p)
         st.floor[:] = 0.0
         st.medical_cover[:] = 0
         st.village_collective[:] = self.reg.villages["collective_income"]
@@ -359,16 +359,15 @@ class Simulation:
         sum_rows(st.batch_income, np.flatnonzero(st.batch_written), st.programme_income)
         return pending
 
-    def _pension(self, p: YearParams) -> np.ndarray:
-        """Basic pension per capita of every household (float32,
-        yuan/person/year), computed again only when the pension changes."""
+    def _pension(self, p: YearParams) -> None:
+        """Set ``state.transfer_income`` to this year's basic pension per
+        capita of every household (float32, yuan/person/year): computed
+        again only when the pension changes (nothing else writes it)."""
         pension = p("pension_basic")
         if self._pension_key != pension:
             h = self.reg.households
-            self._pension_income = np.empty(self.reg.n_households, np.float32)
-            per_capita(float(pension), h["elderly"], h["size"], self._pension_income)
+            per_capita(float(pension), h["elderly"], h["size"], self.state.transfer_income)
             self._pension_key = pension
-        return self._pension_income
 
     def _county_factor(self, p: YearParams, year: int, growth: bool = True) -> np.ndarray:
         """Growth index since the base year times this year's county shock."""
