@@ -327,9 +327,12 @@ def test_first_in_group_matches_numpy_reference(grouped):
     group = _groups(rng, 7, 5000, grouped)
     quota = rng.integers(0, 900, 7)
     take = np.empty(len(group), bool)
-    first_in_group(group, quota, take)
+    taken = first_in_group(group, quota, take)
     np.testing.assert_array_equal(take, first_in_group_numpy(group, quota))
-    assert (np.bincount(group[take], minlength=7) == np.minimum(quota, np.bincount(group))).all()
+    expected = np.minimum(quota, np.bincount(group, minlength=7))
+    assert 0 < expected.sum() < len(group)
+    np.testing.assert_array_equal(np.bincount(group[take], minlength=7), expected)
+    np.testing.assert_array_equal(taken, expected)
 
 
 @pytest.mark.parametrize("grouped", [False, True])
@@ -342,7 +345,7 @@ def test_take_cyclic_matches_numpy_reference(grouped):
     offset = rng.random(9)
     offset[0] = 0.0
     take = np.empty(len(group), bool)
-    take_cyclic(group, quota, offset, take)
+    take_cyclic(group, quota, offset, size, take)
     np.testing.assert_array_equal(take, take_cyclic_numpy(group, quota, offset))
     np.testing.assert_array_equal(np.bincount(group[take], minlength=9), quota)
     # offset 0: the first quota elements of the group
@@ -361,6 +364,10 @@ def test_in_effect_takes_the_backlog_first_then_a_cyclic_block(zero):
     ids = np.arange(100, 106)
     now = in_effect(due, len(backlog), quota, 3, 2, 2017, ids)
     np.testing.assert_array_equal(np.bincount(due[now], minlength=6), quota)
+    # the counts of the new enrolments by county, when the caller has them
+    counted = in_effect(due, len(backlog), quota, 3, 2, 2017, ids,
+                        np.bincount(new, minlength=6))
+    np.testing.assert_array_equal(counted, now)
     # the backlog's first in each county, then new enrolments from a drawn point
     first = np.zeros(len(backlog), bool)
     for g in range(6):

@@ -48,7 +48,8 @@ def _counties_piece(first, last, county, units, out, counts):
 
 
 def in_effect(due_county: np.ndarray, n_backlog: int, quota: np.ndarray, seed: int,
-              programme_stream: int, year: int, county_ids: np.ndarray) -> np.ndarray:
+              programme_stream: int, year: int, county_ids: np.ndarray,
+              new_per_county: np.ndarray | None = None) -> np.ndarray:
     """Mask of the due enrolments taking effect this year.
 
     Parameters
@@ -65,6 +66,9 @@ def in_effect(due_county: np.ndarray, n_backlog: int, quota: np.ndarray, seed: i
         random starting point in each county is a counter-based draw of them.
     county_ids : int array (n_counties,)
         Stable county ids (the counters of the draw).
+    new_per_county : int array (n_counties,), optional
+        How many of this year's new enrolments each county has (counted
+        from ``due_county`` when not given).
 
     Returns
     -------
@@ -73,12 +77,14 @@ def in_effect(due_county: np.ndarray, n_backlog: int, quota: np.ndarray, seed: i
     if not quota.any():  # nothing takes effect anywhere: no order to draw
         return np.zeros(len(due_county), bool)
     now = np.empty(len(due_county), bool)
-    back = due_county[:n_backlog]
-    first_in_group(back, quota, now[:n_backlog])
-    left = quota - np.bincount(back[now[:n_backlog]], minlength=len(quota))
+    new = due_county[n_backlog:]
+    if new_per_county is None:
+        new_per_county = np.bincount(new, minlength=len(quota))
+    left = quota - first_in_group(due_county[:n_backlog], quota, now[:n_backlog])
     key = year_key(seed, Stream.DELIVERY_ORDER + 16 * programme_stream, year)
     offset = first_uniforms(key, county_ids)
-    take_cyclic(due_county[n_backlog:], left, offset.astype(np.float64), now[n_backlog:])
+    take_cyclic(new, left, offset.astype(np.float64), np.asarray(new_per_county, np.int64),
+                now[n_backlog:])
     return now
 
 
@@ -94,6 +100,11 @@ def first_in_group(group, quota, take):
         Elements to take per group.
     take : bool array (n,), out
         True for the taken elements.
+
+    Returns
+    -------
+    int64 array (G,)
+        Elements taken per group: ``min(quota[g], elements of g)``.
     """
     seen = np.zeros(len(quota), np.int64)
     # elements come mostly grouped: the group's count stays in a register
@@ -108,12 +119,18 @@ def first_in_group(group, quota, take):
             count, limit = seen[g], quota[g]
         take[i] = count < limit
         count += 1
+    if g >= 0:
+        seen[g] = count
+    taken = np.empty(len(quota), np.int64)
+    for g in range(len(quota)):
+        taken[g] = min(seen[g], quota[g])
+    return taken
 
 
 @njit(cache=True)
-def take_cyclic(group, quota, offset, take):
+def take_cyclic(group, quota, offset, size, take):
     """Within each group, in array order, take ``quota[g]`` elements starting
-    at position ``floor(offset[g] * n_g)`` and wrapping around.
+    at position ``floor(offset[g] * size[g])`` and wrapping around.
 
     Parameters
     ----------
@@ -123,24 +140,15 @@ def take_cyclic(group, quota, offset, take):
         Elements to take per group (at most its size).
     offset : float array (G,)
         Start of the taken block as a share (0..1) of the group's elements.
+    size : int64 array (G,)
+        Elements of each group (``np.bincount(group)``).
     take : bool array (n,), out
         True for the taken elements.
     """
-    size = np.zeros(len(quota), np.int64)
-    # as first_in_group: the group's count in a register while the group lasts
-    g, count = -1, 0
-    for i in range(len(group)):
-        if group[i] != g:
-            if g >= 0:
-                size[g] = count
-            g = group[i]
-            count = size[g]
-        count += 1
-    if g >= 0:
-        size[g] = count
     start = np.zeros(len(quota), np.int64)
     for g in range(len(quota)):
         start[g] = min(int(offset[g] * size[g]), max(size[g] - 1, 0))
+    # as first_in_group: the group's count in a register while the group lasts
     seen = np.zeros(len(quota), np.int64)
     g, count, first, n_g, limit = -1, 0, 0, 0, 0
     for i in range(len(group)):

@@ -303,7 +303,7 @@ class Simulation:
         for q, (j, prog) in enumerate(zip(self.delivered, progs)):
             now = in_effect(due_county[q], len(self.backlog[j]),
                             result.in_effect[:, q], self.seed, prog.stream, year,
-                            reg.counties["county_id"])
+                            reg.counties["county_id"], new_counts[j])
             start = (self.state.village_enrolled if prog.level == "village"
                      else self.state.enrolled)[prog.name]
             started[j], self.backlog[j] = _split(due[q], now)
