@@ -169,15 +169,16 @@ def _count_piece(start, stop, exits, village, status, exit_year, year, table, ro
         if bits == 0:
             continue
         if group[i] != g:
-            if g >= 0:
-                out[g, :] = people
+            for b in range(nb if g >= 0 else 0):
+                out[g, b] = people[b]
             g = np.int64(group[i])
-            people[:] = out[g, :]
+            for b in range(nb):
+                people[b] = out[g, b]
         members = np.float64(size[i])
         for b in range(nb):  # a pathway that missed the exit adds 0.0
             people[b] += members * np.float64((bits >> np.uint64(b)) & np.uint64(1))
-    if g >= 0:
-        out[g, :] = people
+    for b in range(nb if g >= 0 else 0):
+        out[g, b] = people[b]
 
 
 def count_reached_numpy(exits, village, status, exit_year, year, table, rows, oldest,
