@@ -227,6 +227,25 @@ def test_programmes_record_coverage_and_cost():
     assert float(cost.sel(programme="safety_net", year=2016)) > 0
 
 
+def test_transfer_income_follows_the_pension_of_each_year():
+    """The basic pension is computed into the state only when it changes:
+    every year's transfer income is that year's pension per capita."""
+    from model.engine.bookkeeping import per_capita_numpy
+
+    reg = synthetic(5_000, n_counties=3, seed=2)
+    pension = {"2014": 840, "2017": 1200, "2019": 900}
+    params = Parameters.load().with_overlay({"pension_basic": pension}, "test")
+    sim = Simulation(reg, params, seed=1, end_year=2020, programmes=instances())
+    sim._record_base_year()
+    h = reg.households
+    assert h["elderly"].sum() > 0
+    for year in range(reg.base_year + 1, 2021):
+        sim.step(year)
+        amount = [v for y, v in sorted(pension.items()) if int(y) <= year][-1]
+        np.testing.assert_array_equal(sim.state.transfer_income,
+                                      per_capita_numpy(float(amount), h["elderly"], h["size"]))
+
+
 @pytest.mark.parametrize("end_year", [2015, 2010])
 def test_end_year_must_follow_base_year(end_year):
     reg = synthetic(100)
