@@ -8,7 +8,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from model.engine.codes import EXITED, POOR, RETURNED
+from model.engine.codes import EXITED, POOR, RETURN, RETURNED
 from model.engine.sim import Simulation
 from model.engine.tally import COL
 from model.params import Parameters
@@ -172,7 +172,7 @@ def test_kept_candidates_enrol_as_a_pass_over_the_registry(uniform, monkeypatch)
     monkeypatch.setattr(base, "candidates_among", counted)
     kept = Simulation(reg, params, seed=3, end_year=2020, programmes=instances())
     kept.run()
-    came_on = np.count_nonzero(kept.state.event >= 2)
+    came_on = np.count_nonzero(kept.state.event >= RETURN)  # returns and entries
     monkeypatch.setattr(base.Programme, "_candidates", lambda self, ctx, matched, uniform:
                         base.candidate_indices(ctx.st.enrolled[self.name], ctx.st.status,
                                                matched))

@@ -84,7 +84,7 @@ def active_mask(start, year, oldest_start, status, exit_year, last_exit_year, ou
     branch-free loop that vectorises, on threads."""
     for i in range(start.shape[0]):
         out[i] = enrolment_active(start[i], year, oldest_start, status[i], exit_year[i],
-                            last_exit_year)
+                                  last_exit_year)
 
 
 @on_threads("start", "status", "exit_year")
@@ -97,7 +97,7 @@ def active_mask_at(idx, start, year, oldest_start, status, exit_year, last_exit_
     for j in range(idx.shape[0]):
         i = np.uint64(idx[j])
         out[j] = enrolment_active(start[i], year, oldest_start, status[i], exit_year[i],
-                            last_exit_year)
+                                  last_exit_year)
 
 
 def active_indices_numpy(start, year, oldest_start, status, exit_year, last_exit_year):
@@ -196,11 +196,9 @@ def matched_candidate_mask_at(units, start, status, matched, out):
 
 
 def candidates_among_numpy(units, start, status, matched=None):
-    """Reference of :func:`candidates_among`."""
-    keep = (start[units] == 0) & ((status[units] == POOR) | (status[units] == RETURNED))
-    if matched is not None:
-        keep &= matched[units]
-    return units[keep]
+    """Reference of :func:`candidates_among`: the pass over the registry's
+    candidates (:func:`candidate_indices_numpy`) that are among ``units``."""
+    return np.intersect1d(units, candidate_indices_numpy(start, status, matched))
 
 
 def candidate_indices_numpy(start, status, matched=None):
@@ -788,5 +786,3 @@ def per_capita(amount, count, size, out):
 def per_capita_numpy(amount, count, size):
     """Reference of :func:`per_capita` (the numpy expression it replaces)."""
     return (amount * count / size).astype(np.float32)
-
-

@@ -96,11 +96,10 @@ def _window_columns(windows: list[tuple], table, n: int) -> tuple:
     """``(table, rows, oldest, last_exit, batch)`` for :func:`count_reached`
     from the programmes' windows ``(row, oldest, last_exit, batch)`` (an
     empty table of ``n`` units when there is none)."""
-    # rows and pathways are small whole numbers: exact in float64
-    columns = np.array(windows, np.float64).reshape(len(windows), 4)
+    rows, oldest, last_exit, batch = zip(*windows) if windows else ((),) * 4
     return (table[0] if table is not None else np.zeros((0, n), np.int16),
-            columns[:, 0].astype(np.int64), columns[:, 1].copy(), columns[:, 2].copy(),
-            columns[:, 3].astype(np.int64))
+            np.array(rows, np.int64), np.array(oldest, np.float64),
+            np.array(last_exit, np.float64), np.array(batch, np.int64))
 
 
 def _split(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
