@@ -46,7 +46,7 @@ MODULES = ("model.random", "model.engine.kernels", "model.engine.rules",
            "model.engine.bookkeeping", "model.engine.delivery_order",
            "model.engine.delivery_timeline", "model.engine.attribution", "model.engine.tally",
            "model.engine.initial_income", "model.engine.threads", "model.engine.selection",
-           "model.engine.rows")
+           "model.engine.rows", "model.programmes.means_test")
 WAIT = 600.0  # s: the longest this process waits for the second one to finish its kernel
 
 

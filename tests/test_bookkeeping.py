@@ -25,8 +25,6 @@ from model.engine.bookkeeping import (
     or_at_numpy,
     ramp_shares,
     ramp_shares_numpy,
-    safety_net_eligible,
-    safety_net_eligible_numpy,
     step_indices,
     step_indices_numpy,
     stop_failed,
@@ -202,29 +200,6 @@ def test_active_mask_at_is_the_mask_of_a_subset():
     ref = np.zeros(N, bool)
     ref[active_indices_numpy(start, 2017, 2014.0, status, exit_year, 2015.0)] = True
     np.testing.assert_array_equal(got, ref[idx])
-
-
-@pytest.mark.parametrize("means_test", [False, True])
-@pytest.mark.parametrize("take_up", [0.0, 0.3, 0.7])
-def test_safety_net_eligible(means_test, take_up):
-    # 0.3 lies below its float32 value, 0.7 above: draws are compared in float32
-    rng, start, _, _ = households(8)
-    nc = 9
-    category = rng.integers(0, 3, N).astype(np.int8)
-    labourers = rng.integers(0, 3, N).astype(np.int8)
-    income = (rng.random(N) * 6000).astype(np.float32)
-    topup = np.where(rng.random(N) < 0.3, rng.random(N) * 2000, 0).astype(np.float32)
-    county = rng.integers(0, nc, N).astype(np.int16)
-    standard = (3000 + 1000 * rng.random(nc)).astype(np.float32)
-    standard[0] = income[0]  # a tie: not below
-    county[0] = 0
-    hh_id = rng.permutation(10 * N)[:N].astype(np.int64)
-    key = year_key(3, 9, 2018)
-    args = (category, labourers, start, income, topup, county, standard, means_test, hh_id, key,
-            take_up)
-    got, ref = safety_net_eligible(*args), safety_net_eligible_numpy(*args)
-    assert 0 < got.sum() < N
-    np.testing.assert_array_equal(got, ref)
 
 
 def test_or_at_and_lookup_sum():

@@ -277,7 +277,13 @@ def test_registry_masks_are_the_same_whatever_the_pieces(four_threads, monkeypat
         results.append((active_indices(start, 2017, 2014.0, status, exit_year, 2015.0),
                         candidate_indices(start, status), candidate_indices(start, status, matched),
                         *step_indices(start.copy(), 2017, 2014.0, status, exit_year, 2015.0, needs,
-                                      np.arange(n), np.uint64(5), 0.0)))
+                                      np.arange(n), np.uint64(5), 0.0),
+                        # the failures are drawn in the same pass, each household with its id
+                        *step_indices(start.copy(), 2017, 2014.0, status, exit_year, 2015.0, needs,
+                                      np.arange(n), np.uint64(5), 0.3)[:2],
+                        *step_indices(start.copy(), 2017, 2014.0, status, exit_year, 2015.0, needs,
+                                      np.arange(n), np.uint64(5), 0.3,
+                                      units=np.flatnonzero(start != 0))[:2]))
     assert all(len(r) > 0 for r in results[0])
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)

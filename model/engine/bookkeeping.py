@@ -25,7 +25,6 @@ from model.engine.threads import (
     split_where,
 )
 from model.random import INLINE, hash_id, hash_id_np, uniforms, uniforms_np
-from model.registry.tables import DIBAO, WUBAO
 
 # an empty array passed for an optional array argument: "none" to a kernel
 EMPTY = np.zeros(0, np.int8)
@@ -211,9 +210,9 @@ def candidate_indices_numpy(start, status, matched=None):
 
 def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, needs,
                  hh_id, key, hazard, units=None, years=True):
-    """A programme's yearly step over its units: mark the active units and
-    those among them the effect applies to in one pass, list both, then stop
-    the failing enrolments among them.
+    """A programme's yearly step over its units: stop the failing
+    enrolments, mark the active units and those among them the effect
+    applies to, in one pass, then list both.
 
     Parameters
     ----------
@@ -229,9 +228,9 @@ def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, n
         Stable ids (the counters of the failure draws).
     key : uint64
         Key of the year's failure draws.
-    hazard : float32
-        Yearly probability that an enrolment fails (:func:`stop_failed`); 0:
-        no failures.
+    hazard : float
+        Yearly probability that an enrolment fails, the rule of
+        :func:`stop_failed` (compared in float32); 0: no failures.
     units : int64 array, optional
         As :func:`active_indices`: only these units are read, with the same
         result.
@@ -250,23 +249,19 @@ def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, n
     m = start.shape[0] if units is None else units.shape[0]
     active = np.empty(m, np.bool_)
     reach = np.empty(m, np.bool_)
+    hazard = np.float32(hazard)
     if units is None:
         step_masks(start, year, oldest_start, status, exit_year, last_exit_year, needs,
-                   active, reach)
+                   hh_id, key, hazard, active, reach)
     else:
         step_masks_at(units, start, year, oldest_start, status, exit_year, last_exit_year,
-                      needs, active, reach)
+                      needs, hh_id, key, hazard, active, reach)
     active = indices_where(active) if units is None else units[active]
     # mostly every active unit needs the effect: then one list serves for both
     if np.count_nonzero(reach) == len(active):
         reach = active
     else:
         reach = indices_where(reach) if units is None else units[reach]
-    if hazard > 0 and len(active):
-        survivors = stop_failed(active, start, hh_id, key, year, hazard)
-        # a failed enrolment's start is negative
-        reach = survivors if reach is active else reach[start[reach] > 0]
-        active = survivors
     if not years:
         return active, reach, None
     years_in = np.empty(reach.shape[0], np.int16)
@@ -274,27 +269,49 @@ def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, n
     return active, reach, years_in
 
 
+@njit(**INLINE)
+def _fails(s, year, hh_id, key, hazard):
+    """Whether an active enrolment that took effect in year ``s`` fails in
+    ``year``: from its second year on, with probability ``hazard``
+    (float32), the first uniform of the household's hash under ``key``."""
+    if hazard > 0 and s < year:
+        u, _ = uniforms(hash_id(key, hh_id))
+        return u < hazard
+    return False
+
+
 @on_threads()
 @njit(**KERNEL)
-def step_masks(start, year, oldest_start, status, exit_year, last_exit_year, needs, active,
-               reach):
-    """``active[i]``: unit ``i`` is active; ``reach[i]``: and it needs the
-    effect (a branch-free loop that vectorises, on threads)."""
+def step_masks(start, year, oldest_start, status, exit_year, last_exit_year, needs, hh_id, key,
+               hazard, active, reach):
+    """``active[i]``: unit ``i`` is active after this year's failures (its
+    ``start`` negated when it fails, as :func:`fail_at` does); ``reach[i]``:
+    and it needs the effect. On threads."""
     for i in range(start.shape[0]):
-        a = enrolment_active(start[i], year, oldest_start, status[i], exit_year[i], last_exit_year)
+        s = start[i]
+        a = enrolment_active(s, year, oldest_start, status[i], exit_year[i], last_exit_year)
+        # with hazard 0 (the same for every unit) the compiler takes the
+        # draw out of the loop, which then vectorises
+        if a and _fails(s, year, hh_id[i], key, hazard):
+            start[i] = -s
+            a = False
         active[i] = a
         reach[i] = a & needs[i]
 
 
-@on_threads("start", "status", "exit_year", "needs")
+@on_threads("start", "status", "exit_year", "needs", "hh_id")
 @njit(**KERNEL)
 def step_masks_at(units, start, year, oldest_start, status, exit_year, last_exit_year, needs,
-                  active, reach):
+                  hh_id, key, hazard, active, reach):
     """:func:`step_masks` of the units ``units`` (``active[j]``, ``reach[j]``
     for unit ``units[j]``), on threads as :func:`active_mask_at`."""
     for j in range(units.shape[0]):
         i = np.uint64(units[j])
-        a = enrolment_active(start[i], year, oldest_start, status[i], exit_year[i], last_exit_year)
+        s = start[i]
+        a = enrolment_active(s, year, oldest_start, status[i], exit_year[i], last_exit_year)
+        if a and _fails(s, year, hh_id[i], key, hazard):
+            start[i] = -s
+            a = False
         active[j] = a
         reach[j] = a & needs[i]
 
@@ -362,11 +379,10 @@ def fail_at(active, start, hh_id, key, year, hazard, kept):
     """``kept[j]``: the enrolment of unit ``active[j]`` does not fail this
     year; a failing one's ``start`` becomes ``-start`` (units distinct, so
     the pieces on threads write apart)."""
-    for j in range(active.shape[0]):  # branch-free: failures are random
+    for j in range(active.shape[0]):
         i = np.uint64(active[j])
         s = start[i]
-        u, _ = uniforms(hash_id(key, hh_id[i]))
-        failed = (s < year) & (u < hazard)
+        failed = _fails(s, year, hh_id[i], key, hazard)
         start[i] = -s if failed else s
         kept[j] = not failed
 
@@ -378,75 +394,6 @@ def stop_failed_numpy(active, start, hh_id, key, year, hazard):
     failed = older[u < hazard]
     start[failed] = -start[failed]
     return active[start[active] > 0]
-
-
-def safety_net_eligible(category, labourers, enrolled, income, topup, county, standard,
-                        means_test, hh_id, key, take_up):
-    """Households the safety net covers this year (bool, one pass).
-
-    Parameters
-    ----------
-    category : int8 array (n,)
-        Registered category (``GENERAL``, ``DIBAO``, ``WUBAO``).
-    labourers : int array (n,)
-        Members able to work.
-    enrolled : int16 array (n,)
-        Year the household entered the safety net (``> 0``: in it).
-    income, topup : float32 arrays (n,)
-        Last year's per-capita income and safety-net top-up (yuan/person/year).
-    county : int array (n,); standard : float32 array (n_counties,)
-        The household's county and each county's dibao standard (yuan/person/year).
-    means_test : bool
-        Dibao households, those taken in and those without labour stay
-        covered only while their income before the top-up is below the standard.
-    hh_id : int array (n,); key : uint64; take_up : float
-        Households with income below the standard are taken in when the first
-        uniform of their hash under ``key`` is below ``take_up`` (compared in
-        float32); ``take_up <= 0``: none are.
-
-    Returns
-    -------
-    bool array (n,): wubao; or (dibao, without labour or taken in before,
-    means-tested when asked); or below the standard and taking it up.
-    """
-    out = np.empty(category.shape[0], np.bool_)
-    _safety_net_eligible(category, labourers, enrolled, income, topup, county, standard,
-                         bool(means_test), hh_id, np.uint64(key), np.float32(take_up),
-                         take_up > 0, out)
-    return out
-
-
-@on_threads("standard")
-@njit(**KERNEL)
-def _safety_net_eligible(category, labourers, enrolled, income, topup, county, standard,
-                         means_test, hh_id, key, take_up, any_take_up, out):
-    for i in range(category.shape[0]):
-        c = category[i]
-        s = standard[np.uint64(county[i])]
-        y = income[i]
-        others = (c == DIBAO) | (labourers[i] == 0) | (enrolled[i] > 0)
-        if means_test:
-            others &= y - topup[i] < s
-        below = False
-        if any_take_up and y < s:
-            u, _ = uniforms(hash_id(key, hh_id[i]))
-            below = u < take_up
-        out[i] = (c == WUBAO) | others | below
-
-
-def safety_net_eligible_numpy(category, labourers, enrolled, income, topup, county, standard,
-                              means_test, hh_id, key, take_up):
-    """Reference of :func:`safety_net_eligible` (the numpy passes it replaces)."""
-    standard = standard[county]
-    others = (category == DIBAO) | (labourers == 0) | (enrolled > 0)
-    if means_test:
-        others &= income - topup < standard
-    if take_up > 0:
-        u, _ = uniforms_np(hash_id_np(key, hh_id))
-        below = (income < standard) & (u < take_up)
-    else:
-        below = np.zeros(len(category), bool)
-    return (category == WUBAO) | others | below
 
 
 @njit(cache=True)

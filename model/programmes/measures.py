@@ -16,13 +16,13 @@ from model.engine.bookkeeping import (
     or_at,
     or_in_units,
     product_at,
-    safety_net_eligible,
     set_from_table,
 )
 from model.engine.codes import HOUSING, MEDICAL, SCHOOLING, WATER
 from model.engine.rules import county_dibao_standards
 from model.engine.state import per_student
 from model.programmes.base import Context, Programme, VillageProgramme, registered_people_by_village
+from model.programmes.means_test import safety_net_eligible
 from model.random import Stream, year_key
 from model.registry.tables import CAUSES
 
