@@ -46,7 +46,7 @@ import time
 
 import numpy as np
 
-from model.allocator import keep_freed_arrays
+from model.allocator import keep_freed_arrays, reserve_heap
 from model.engine.attribution import attribute_exits, count_reached
 from model.engine.bookkeeping import EMPTY, coverage_at, per_capita, set_at
 from model.engine.codes import ALL_GUARANTEES, BATCHES, EXIT
@@ -77,6 +77,11 @@ from model.engine.threads import indices_where, split_where
 from model.params import Parameters
 from model.random import Stream, hash_id_np, normal_pair_np, year_key
 from model.registry.tables import CATEGORIES, Registry
+
+# heap a run needs at its peak, bytes a household: a little under the
+# national scenario's at full scale (139, ``povsim bench``), so that a run
+# of the default programmes never holds memory it would not have used
+HEAP_PER_HOUSEHOLD = 128
 
 # column indices of the record's arrays, by name
 P = {name: k for k, name in enumerate(PROGRAMME_COLUMNS)}
@@ -145,6 +150,8 @@ class Simulation:
         if not 0.0 < scale <= 1.0:
             raise ValueError(f"scale = {scale!r}: expected a share in (0, 1]")
         keep_freed_arrays()  # registry-size temporaries reuse freed memory
+        # and the first run's heap is backed in bulk, not a page fault at a time
+        reserve_heap(HEAP_PER_HOUSEHOLD * registry.n_households)
         self.reg, self.params, self.seed, self.scale = registry, params, int(seed), float(scale)
         self.base_year, self.end_year = registry.base_year, int(end_year)
         if self.end_year <= self.base_year:
