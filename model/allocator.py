@@ -46,6 +46,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+import threading
 
 # mallopt parameters (glibc malloc.h)
 _M_TRIM_THRESHOLD = -1
@@ -113,7 +114,9 @@ def reserve_heap(nbytes: int) -> int:
     (``madvise(MADV_POPULATE_WRITE)``) and freed; the heap keeps them
     (:func:`keep_freed_arrays`). Nothing is done for less than one block
     more than is already reserved (a small heap faults in quickly), when
-    those settings are not in force, and no more once the kernel refuses
+    those settings are not in force, outside the main thread (glibc gives
+    other threads arenas of at most 64 MB, whose larger blocks are mapped
+    apart and unmapped when freed), and no more once the kernel refuses
     the advice (Linux before 5.14). The process holds the memory from then
     on, as it would after a run that needed it.
 
@@ -130,6 +133,8 @@ def reserve_heap(nbytes: int) -> int:
     global _reserved
     if nbytes - _reserved < _BLOCK or not keep_freed_arrays():
         return 0  # a small heap faults in quickly enough
+    if threading.current_thread() is not threading.main_thread():
+        return 0  # another thread's arena maps such blocks apart and unmaps them when freed
     libc = ctypes.CDLL(None, use_errno=True)
     malloc, free, madvise = libc.malloc, libc.free, libc.madvise
     malloc.restype, malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]

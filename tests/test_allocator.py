@@ -67,3 +67,10 @@ def test_a_reserved_heap_is_reused_without_page_faults():
 def test_nothing_is_reserved_when_the_environment_says_so_or_for_a_small_heap():
     assert _run(FAULTS.format(reserve=512 << 20), POVSIM_KEEP_FREED="0")[0] == "0"
     assert _run(FAULTS.format(reserve=1 << 20))[0] == "0"
+
+
+def test_nothing_is_reserved_outside_the_main_thread():
+    code = ("import threading; from model.allocator import reserve_heap; out = []; "
+            "t = threading.Thread(target=lambda: out.append(reserve_heap(512 << 20))); "
+            "t.start(); t.join(); print(out[0])")
+    assert _run(code) == ["0"]
