@@ -65,3 +65,11 @@ def test_a_subsampled_registry_scales_its_work_teams_like_its_households(scenari
     half_teams = Simulation(half, scenario.params, 0, 2017, instances()).team_villages
     # every village keeps some registered households, so half the teams
     assert half_teams.sum() == pytest.approx(0.5 * full_teams.sum(), rel=0.05)
+
+
+@pytest.mark.slow   # starts a local cluster
+def test_local_workers_start_with_one_malloc_arena():
+    import os
+
+    with runs._cluster(1) as client:
+        assert client.submit(os.environ.get, "MALLOC_ARENA_MAX", pure=False).result() == "1"
