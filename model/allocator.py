@@ -31,9 +31,11 @@ grows to, one page at a time: at full scale about 1.27 million faults,
 6-11 s of system time on a virtual machine, where the run itself takes
 8.5-9.5 s. :func:`reserve_heap` grows the heap once, before the run, and
 has the kernel back it in bulk (``madvise(MADV_POPULATE_WRITE)``, Linux
-5.14 and later), then frees it to the heap, which keeps it: the national
-scenario at full scale, first run of a process, 13.6-17.3 s without,
-2.5-3.1 s of reserving and 8.6-8.7 s of run with it.
+5.14 and later), then frees it to the heap, which keeps it. The national
+scenario at full scale, first run of a process, reserving included:
+11.1-19.5 s (median 11.9 s of 8 runs) against 14.0-20.3 s (median 14.8 s
+of 5) without. The rest is the time the host takes to back new memory,
+which varies and is paid either way.
 
 The settings are per process and glibc-only; elsewhere (macOS, Windows,
 musl) :func:`keep_freed_arrays` and :func:`reserve_heap` do nothing.
