@@ -123,9 +123,9 @@ def bench_year(n: int, repeats: int, national_density: bool = True) -> tuple[flo
 
     The years are timed in the second run of the process, as in a sweep or
     a calibration: the first grows the process's heap to the size a year
-    needs (the page faults of a first run, paid once a process; in the
-    second year of a first run at 1e7 households, about 38,000 of them) and
-    compiles or loads the kernels."""
+    needs (beyond what :func:`model.allocator.reserve_heap` backs before
+    it, page faults paid once a process) and compiles or loads the
+    kernels."""
     if national_density:
         counties = max(1, round(n / NATION_PER_COUNTY))
         reg = synthetic(n, n_counties=counties,
@@ -195,12 +195,11 @@ def bench_national(scale: float, repeats: int) -> dict[str, float]:
         to_dataset(record, reg, scenario, 0, [p.name for p in sim.programmes])
         return t1 - t0, time.perf_counter() - t0, sim.delivery_seconds
 
-    # The first simulations of a process grow its heap to what a run needs
-    # (page faults: at full scale the first run takes about 5 s longer, the
-    # second still about 0.5 s), and each variant to its own size (delivery
-    # off enrols sooner: longer lists). One untimed run of each first, then
-    # on and off alternate, so that neither variant carries the other's
-    # growth.
+    # The first simulations of a process grow its heap to what a run needs,
+    # past what reserve_heap backs before the first (page faults), and each
+    # variant to its own size (delivery off enrols sooner: longer lists).
+    # One untimed run of each first, then on and off alternate, so that
+    # neither variant carries the other's growth.
     for label in ("on", "off"):
         Simulation(reg, variants[label], 0, scenario.end_year, instances(programmes),
                    scale=scale).run()
