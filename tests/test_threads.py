@@ -56,6 +56,25 @@ def test_income_update_is_the_same_whatever_the_cuts(four_threads, monkeypatch):
         np.testing.assert_array_equal(whole[name], odd[name])
 
 
+def test_a_threaded_kernel_takes_its_arguments_by_position_or_name(four_threads, monkeypatch):
+    from model.engine.bookkeeping import _ramp_shares
+
+    monkeypatch.setattr(threads, "MIN_PIECE", 7)
+    years_in = (np.arange(1_001) % 7).astype(np.int16)
+    expected = np.minimum((years_in + 1) / 3.0, 1.0).astype(np.float32)
+    calls = (lambda out: _ramp_shares(years_in, 3.0, out),
+             lambda out: _ramp_shares(years_in, 3.0, out=out),
+             lambda out: _ramp_shares(out=out, years=3.0, years_in=years_in))
+    for call in calls:
+        out = np.full(len(years_in), np.nan, np.float32)
+        call(out)
+        np.testing.assert_array_equal(out, expected)
+    with pytest.raises(TypeError):
+        _ramp_shares(years_in, 3.0)
+    with pytest.raises(TypeError):
+        _ramp_shares(years_in, 3.0, expected, expected)
+
+
 def test_a_kernel_error_reaches_the_caller(four_threads):
     def kernel(start, stop):
         if start > 0:

@@ -172,9 +172,12 @@ def on_threads(*whole: str):
         def one(start, stop, args):
             kernel(*piece(args, start, stop))
 
+        n_params = len(signature.parameters)
+
         @functools.wraps(kernel.py_func)
         def run(*args, **kwargs):
-            args = signature.bind(*args, **kwargs).args
+            if kwargs or len(args) != n_params:  # binding costs 20 us: only when needed
+                args = signature.bind(*args, **kwargs).args
             split(one, args[0].shape[0], args)
 
         run.kernel = kernel
