@@ -22,7 +22,7 @@ from model import __version__
 from model.atomic import atomic_write
 from model.engine.codes import ATTRIBUTION, BATCHES
 from model.engine.record import DELIVERY_COLUMNS, PROGRAMME_COLUMNS, Record
-from model.engine.tally import COL, TALLY, median_from_hist
+from model.engine.tally import COL, TALLY
 from model.registry.tables import CATEGORIES, Registry
 from model.scenario import Scenario
 
@@ -150,15 +150,12 @@ def to_dataset(record: Record, registry: Registry, scenario: Scenario, seed: int
                                 "long_name": "mean per-capita income of registered people"})
     line = record.lines[:, record.col("lines", "poverty_line")]
     data["median_income_registered"] = xr.DataArray(
-        median_from_hist(record.hist, line[:, None, None]), dims=dims,
+        record.median, dims=dims,
         attrs={"units": "yuan/person/year",
                "long_name": "median per-capita income of registered people (from a histogram "
                             "of 1 %-of-line bins)"})
     data["median_income_registered_all"] = xr.DataArray(
-        # summed in the histogram's own type (people: even a whole country's fit in
-        # int32), so that one compiled median serves both histograms
-        median_from_hist(record.hist.sum(axis=(1, 2), dtype=record.hist.dtype), line),
-        dims=("year",),
+        record.median_all, dims=("year",),
         attrs={"units": "yuan/person/year",
                "long_name": "median per-capita income of all registered people"})
     data["poverty_gap"] = xr.DataArray(

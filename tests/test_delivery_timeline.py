@@ -63,6 +63,7 @@ def test_closed_form_is_the_event_model_bit_for_bit(whole):
             assert a.dtype == b.dtype and np.array_equal(a, b), (case, name)
         assert np.array_equal(fast.carry.approved, events.carry.approved), case
         assert np.array_equal(fast.carry.building, events.carry.building), case
+        assert np.array_equal(fast.carry.building_total, fast.carry.building.sum(axis=-1)), case
 
 
 def test_tranche_times_are_the_event_model_timeouts():

@@ -244,6 +244,15 @@ def test_median_kernel_is_the_numpy_reference_bit_for_bit():
     assert_same(median_from_hist(total, line[:, 0]), median_from_hist_numpy(total, line[:, 0]))
     # the record's int32 counts read the same
     assert_same(median_from_hist(hist.astype(np.int32), line), median_from_hist_numpy(hist, line))
+    # medians on either side of the search's blocks, and rows not a whole
+    # number of blocks long
+    edges = np.zeros((12, NBINS), np.int64)
+    for row, bins in enumerate(([0], [15], [16], [17], [31], [32], [NBINS - 1], [15, 16],
+                                [15, 16, 16], [0, NBINS - 1], [14, 15, 15, 40], [47, 48])):
+        np.add.at(edges[row], bins, 1)
+    assert_same(median_from_hist(edges, 3000.0), median_from_hist_numpy(edges, 3000.0))
+    short = rng.poisson(2.0, (50, 37)) * (rng.random((50, 37)) < 0.3)
+    assert_same(median_from_hist(short, 3000.0), median_from_hist_numpy(short, 3000.0))
 
 
 def test_tally_sums_chunk_by_chunk_in_chunk_order():

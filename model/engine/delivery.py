@@ -604,10 +604,11 @@ def _summarise(enrolments, budget, build, carry, approved, rows,
     in_effect, paid = np.zeros((nc, npr), np.int64), np.zeros((nc, npr), np.int64)
     fraction, monthly = np.zeros((nc, npr)), np.zeros((nc, npr, MONTHS))
     carry_building = np.zeros((nc, npr, CARRY_BINS), np.int64)
+    carry_total = np.zeros((nc, npr), np.int64)
     summarise_rows(*rows, np.asarray(build, np.float64),
                    np.ascontiguousarray(carry.building, np.int64),
                    np.ascontiguousarray(carry.building_total, np.int64), enrolments, in_effect,
-                   fraction, monthly, carry_building, paid)
+                   fraction, monthly, carry_building, carry_total, paid)
     carry_approved = carry.approved + approved - paid
 
     # unspent: the share of the budget whose households were not paid
@@ -615,6 +616,6 @@ def _summarise(enrolments, budget, build, carry, approved, rows,
     share_paid = np.divide(paid, affordable, out=np.zeros((nc, npr)), where=finite)
     unspent = np.maximum(np.where(finite, budget * (1.0 - share_paid), budget), 0.0)
     backlog = enrolments - in_effect
-    carry = Carry(carry_approved, carry_building)
+    carry = Carry(carry_approved, carry_building, carry_total)
     assert (carry_approved >= 0).all() and (carry.total <= backlog).all()
     return DeliveryResult(in_effect, backlog, fraction, monthly, budget - unspent, unspent, carry)

@@ -240,7 +240,7 @@ def county_timelines(new, carried, affordable, delay, team_rate, office_rate, lo
 
 @njit(cache=True)
 def summarise_rows(rows_c, rows_p, rows_n, rows_t, build, carried_building, carried_total,
-                   enrolments, in_effect, fraction, monthly, carry_building, paid):
+                   enrolments, in_effect, fraction, monthly, carry_building, carry_total, paid):
     """Result arrays of a year of delivery from its payment rows.
 
     A row's assistance takes effect at ``month paid + build[p]``; carried
@@ -272,6 +272,8 @@ def summarise_rows(rows_c, rows_p, rows_n, rows_t, build, carried_building, carr
     carry_building : int64 array (C, P, K), out (zeros)
         Builds not finished by 31 December: in effect at month ``k`` of
         next year.
+    carry_total : int64 array (C, P), out (zeros)
+        ``carry_building`` summed over ``k``.
     """
     nc, npr = enrolments.shape
     years = np.zeros((nc, npr))
@@ -279,7 +281,8 @@ def summarise_rows(rows_c, rows_p, rows_n, rows_t, build, carried_building, carr
     for i in range(len(rows_c)):
         c, p, n = rows_c[i], rows_p[i], rows_n[i]
         paid[c, p] += n
-        _take_effect(c, p, n, rows_t[i] + build[p], in_effect, years, started, carry_building)
+        _take_effect(c, p, n, rows_t[i] + build[p], in_effect, years, started, carry_building,
+                     carry_total)
     for c in range(nc):
         for p in range(npr):
             if carried_total[c, p] == 0:
@@ -288,7 +291,7 @@ def summarise_rows(rows_c, rows_p, rows_n, rows_t, build, carried_building, carr
                 n = carried_building[c, p, k]
                 if n > 0:
                     _take_effect(c, p, n, np.float64(k), in_effect, years, started,
-                                 carry_building)
+                                 carry_building, carry_total)
     for c in range(nc):
         for p in range(npr):
             if in_effect[c, p] > 0:
@@ -301,7 +304,7 @@ def summarise_rows(rows_c, rows_p, rows_n, rows_t, build, carried_building, carr
 
 
 @njit(cache=True)
-def _take_effect(c, p, n, effect, in_effect, years, started, carry_building):
+def _take_effect(c, p, n, effect, in_effect, years, started, carry_building, carry_total):
     """``n`` households of county ``c`` and programme ``p`` take effect at
     month ``effect``: this year before month 12, else carried."""
     if effect < MONTHS:
@@ -311,3 +314,4 @@ def _take_effect(c, p, n, effect, in_effect, years, started, carry_building):
     else:
         b = min(max(np.ceil(effect - MONTHS - EPS), 0.0), carry_building.shape[2] - 1.0)
         carry_building[c, p, int(b)] += n
+        carry_total[c, p] += n

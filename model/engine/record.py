@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.engine.codes import ATTRIBUTION, BATCHES
-from model.engine.tally import NBINS, NV
+from model.engine.tally import NV
 
 # named columns of the record's arrays (last axis)
 PROGRAMME_COLUMNS = ("new_households", "active_households", "cost", "active_people")
@@ -32,7 +32,11 @@ class Record:
 
     Shapes (``Y`` years, ``C`` counties, ``G`` categories, ``P`` programmes):
     ``sums`` (Y, C, G, NV): the tally, columns named in
-    :data:`model.engine.tally.TALLY`; ``hist`` (Y, C, G, NBINS); ``programme``
+    :data:`model.engine.tally.TALLY`; ``median`` (Y, C, G): median per-capita
+    income of the registered people of each county and category, and
+    ``median_all`` (Y,): of all of them (yuan/person/year, NaN when there are
+    none; from the year's histogram, :func:`model.engine.tally.median_from_hist`,
+    which the record does not keep); ``programme``
     (Y, C, P, len(PROGRAMME_COLUMNS)); ``lines`` (Y, len(LINE_COLUMNS));
     ``batch_exits`` (Y, C, len(ATTRIBUTION), len(EXIT_COUNT_COLUMNS)): exits
     by pathway; ``batch_reached`` (Y, C, len(BATCHES)): people in exiting
@@ -51,7 +55,8 @@ class Record:
 
     years: np.ndarray
     sums: np.ndarray
-    hist: np.ndarray
+    median: np.ndarray
+    median_all: np.ndarray
     programme: np.ndarray
     lines: np.ndarray
     batch_exits: np.ndarray
@@ -71,9 +76,7 @@ class Record:
         """A record of zeros for ``years``; the exit years are the state's own arrays."""
         ny, nc, npr = len(years), n_counties, n_programmes
         return cls(years, np.zeros((ny, nc, n_categories, NV)),
-                   # people per bin fit int32 (the nation: 8.96e7 < 2**31), half of
-                   # int64's 137 MB for 2,032 counties over 7 years
-                   np.zeros((ny, nc, n_categories, NBINS), np.int32),
+                   np.full((ny, nc, n_categories), np.nan), np.full(ny, np.nan),
                    np.zeros((ny, nc, npr, len(PROGRAMME_COLUMNS))),
                    np.zeros((ny, len(LINE_COLUMNS))),
                    np.zeros((ny, nc, len(ATTRIBUTION), len(EXIT_COUNT_COLUMNS))),

@@ -72,7 +72,15 @@ from model.engine.rules import (
     village_exits,
 )
 from model.engine.state import State, covered_by_category, per_student, stacked
-from model.engine.tally import COL, NBINS, NV, chunk_groups, tally, tally_step
+from model.engine.tally import (
+    COL,
+    NBINS,
+    NV,
+    chunk_groups,
+    median_from_hist,
+    tally,
+    tally_step,
+)
 from model.engine.threads import indices_where, split_where
 from model.params import Parameters
 from model.random import Stream, hash_id_np, normal_pair_np, year_key
@@ -172,6 +180,10 @@ class Simulation:
         self.n_groups = registry.n_counties * len(CATEGORIES)
         self._schooling_key = None
         self._tally_chunks = None
+        # the last tally's people-weighted income histogram by county and category:
+        # the record keeps its medians, so one table serves every year (people
+        # per bin fit int32: the nation's 8.96e7 < 2**31)
+        self.hist = np.zeros((self.n_groups, NBINS), np.int32)
         self._village_people = None  # registered people by village at the last tally
         self._pension_key = None  # the pension state.transfer_income holds
         self._lasting = {}  # what programmes compute once a run (Context.lasting)
@@ -476,13 +488,14 @@ class Simulation:
                      c["poor_county"])
 
     def _tally(self, p: YearParams, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Record the year's sums and histogram; return the sums by county and
-        category and the registered people by village (float64)."""
+        """Record the year's sums and median incomes; return the sums by
+        county and category and the registered people by village (float64)."""
         st, h = self.state, self.reg.households
         line, covered = lines_for(p)
         # the record's rows of the year (zeros) are the tally's tables
         out = self.record.sums[k].reshape(self.n_groups, NV)
-        hist = self.record.hist[k].reshape(self.n_groups, NBINS)
+        hist = self.hist
+        hist.fill(0)
         if self._tally_chunks is None:  # the chunks' groups do not change in a run
             self._tally_chunks = chunk_groups(h["county"], h["category"], len(CATEGORIES),
                                               self.n_groups, tally_step(self.reg.n_households))
@@ -490,6 +503,9 @@ class Simulation:
         tally(h["county"], h["category"], h["size"], st.income, st.floor, st.status, st.event,
               np.float32(line), np.float32(covered), len(CATEGORIES), out, hist,
               village=h["village"], village_people=village_people, chunks=self._tally_chunks)
+        self.record.median[k] = median_from_hist(hist, line).reshape(self.record.median[k].shape)
+        # summed in the histogram's own type, so that one compiled median serves both
+        self.record.median_all[k] = median_from_hist(hist.sum(axis=0, dtype=hist.dtype), line)
         self.record.lines[k, L["poverty_line"]] = line
         self.record.lines[k, L["covered_line"]] = covered
         return self.record.sums[k], village_people
