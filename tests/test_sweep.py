@@ -271,6 +271,28 @@ def test_quick_sweep_arguments_are_checked(capsys, tmp_path):
     assert "no sweep store" in capsys.readouterr().err
 
 
+
+@pytest.mark.parametrize("extra, where, what", [
+    (["--vary", "industry.gain=2000:1000"], "--vary 'industry.gain=2000:1000'", "low < high"),
+    (["--vary", "industry.gian=1000:2000"], "--vary 'industry.gian=1000:2000'",
+     "did you mean 'industry.gain'"),
+    (["--vary", "industry.gain=1000:2000", "--outcome", "zero_yeer"], "--outcome",
+     "did you mean 'zero_year'"),
+    (["--vary", "industry.gain=1000:2000", "--vary", "industry.hazard=0:0.1",
+      "--design", "sobol", "--points", "3"], "--points", "power of 2"),
+    (["--vary", "industry.gain=1000:2000", "--vary", "industry.gain=500:900"],
+     "--vary 'industry.gain=500:900'", "already given by --vary 'industry.gain=1000:2000'"),
+])
+def test_quick_sweep_errors_name_the_option_not_a_line(capsys, tmp_path, extra, where, what):
+    """A quick sweep is checked as the sweep file it stands for; a message
+    names the option the value came from, never a line of that text."""
+    code = main(["sweep", "default", *extra, "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert where in err and what in err, err
+    assert "line" not in err.split(":")[1], err
+    assert not (tmp_path / "out").exists()
+
 # ---------------------------------------------------------------- external scheduler
 
 @pytest.mark.slow

@@ -175,11 +175,16 @@ def quick_sweep(scenario: str, vary: list[str], points: int, seeds: int, seed: i
     stands for, so that its store can be resumed by the same command.
     """
     factors = {}
+    given: dict[str, str] = {}  # factor name: the --vary item that gave it
     for item in vary:
         name, eq, spec = item.partition("=")
         if not eq or not name.strip():
             raise PovsimError(f"--vary '{item}': expected NAME=LOW:HIGH, NAME=LOW:HIGH:log or "
                               "NAME=A,B,C")
+        if name.strip() in given:
+            raise PovsimError(f"--vary '{item}': factor '{name.strip()}' is already given by "
+                              f"--vary '{given[name.strip()]}': expected each factor once")
+        given[name.strip()] = item
         parts = spec.split(":")
         try:
             if "," in spec:
@@ -202,7 +207,28 @@ def quick_sweep(scenario: str, vary: list[str], points: int, seeds: int, seed: i
     if scale is not None:
         table["scale"] = scale
     text = _to_toml(table)
-    return _from_table(table, _File("command line", None, text))
+    return _from_table(table, _CommandLine("command line", None, text, tuple(given.items())))
+
+
+# the options of a quick sweep that give each key of the sweep table
+_OPTIONS = {"points": "--points", "kind": "--design", "seeds": "--seeds", "seed": "--seed",
+            "outcomes": "--outcome", "scale": "--scale", "scenarios": "the scenario argument"}
+
+
+@dataclass(frozen=True)
+class _CommandLine(_File):
+    """A quick sweep's table, written out as the TOML it stands for: a
+    message names the option that gave a value, not a line of that text."""
+
+    vary: tuple[tuple[str, str], ...] = ()  # (factor name, its --vary item)
+
+    def where(self, key: str, section: str | None = None) -> str:
+        for name, item in self.vary:
+            if (section == "factors" and key == name) or section == f"factors.{name}":
+                return f"{self.label}, --vary '{item}'"
+        if section in (None, "design") and key in _OPTIONS:
+            return f"{self.label}, {_OPTIONS[key]}"
+        return self.label
 
 
 def _to_toml(table: dict) -> str:
