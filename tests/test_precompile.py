@@ -71,6 +71,33 @@ def test_the_second_process_starts_only_on_an_empty_cache_and_the_default_progra
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("platform", ["linux", "other"])
+def test_the_two_processes_compile_every_listed_kernel_between_them(tmp_path, platform):
+    """On an empty cache, this process and the second (a fork on Linux, a
+    new interpreter elsewhere) leave every listed kernel in numba's cache,
+    and the second compiled some of them: never compiled in this process."""
+    if platform == "linux" and not sys.platform.startswith("linux"):
+        pytest.skip("a fork is used on Linux only")
+    first = ("from model import precompile\n"
+             + ("precompile._can_fork = lambda: False\n" if platform == "other" else "")
+             + "assert precompile.compile_first_run(precompile.default_programmes())\n"
+             "here = sum(tuple(precompile.numba_type(a) for a in args)\n"
+             "           in precompile.dispatcher(name).overloads\n"
+             "           for name, args, _ in precompile.listed())\n"
+             "print(len(precompile.listed()), here)\n")
+    total, here = map(int, _in_process(first, str(tmp_path)).split())
+    assert 0 < here < total
+    then = ("from model import precompile\n"
+            "loaded = 0\n"
+            "for name, args, _ in precompile.listed():\n"
+            "    kernel = precompile.dispatcher(name)\n"
+            "    kernel.compile(tuple(precompile.numba_type(a) for a in args))\n"
+            "    loaded += sum(kernel.stats.cache_hits.values()) > 0\n"
+            "print(loaded)\n")
+    assert int(_in_process(then, str(tmp_path))) == total
+
+
+@pytest.mark.slow
 def test_the_list_is_what_a_default_run_compiles(tmp_path):
     """``python -m model.precompile --write`` would write the same list."""
     found = _in_process("from model import precompile; import json; "
