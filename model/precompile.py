@@ -7,10 +7,11 @@ simulated year, :func:`compile_first_run` compiles the kernels listed in
 ``kernel_signatures.json`` (those of the default scenario, in the order a
 run reaches them) itself from the first onwards, while a second process
 (on Linux a fork of this one, :class:`_Forked`; elsewhere ``python -m
-model.precompile FOLDER``) compiles the shared ones from the last backwards. Each process claims a kernel before compiling it (a file
-created in FOLDER, which only one process can create), and stops at the
-first kernel the other has claimed: each kernel is compiled once, and the
-two meet in the middle. Each kernel is saved to numba's cache as soon as
+model.precompile FOLDER``) compiles the shared ones from the last
+backwards. Each process claims a kernel before compiling it (a file created
+in FOLDER, which only one process can create), and stops at the first
+kernel the other has claimed: each kernel is compiled once, and the two
+meet in the middle. Each kernel is saved to numba's cache as soon as
 it is compiled, so the year that follows loads them all.
 
 Two processes saving two signatures of one function at the same moment
