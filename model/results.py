@@ -123,6 +123,14 @@ def with_coordinate_attrs(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
+def _variable(values, dims, attrs) -> xr.Variable:
+    """A variable of the dataset: plain values on named dimensions, without
+    coordinates, so that building the dataset aligns nothing (a DataArray
+    each would cost a reindexing of every variable, about half of the
+    dataset's time)."""
+    return xr.Variable(dims, values, attrs)
+
+
 def to_dataset(record: Record, registry: Registry, scenario: Scenario, seed: int,
                programmes: list[str]) -> xr.Dataset:
     """Build the dataset of one seed from a simulation's record."""
@@ -133,49 +141,49 @@ def to_dataset(record: Record, registry: Registry, scenario: Scenario, seed: int
     dims = ("year", "county", "category")
     data = {}
     for name, unit, long_name in TALLY:
-        data[name] = xr.DataArray(record.sums[..., COL[name]], dims=dims,
+        data[name] = _variable(record.sums[..., COL[name]], dims=dims,
                                   attrs={"units": unit, "long_name": long_name})
     people = record.sums[..., COL["registered_people"]]
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = record.sums[..., COL["income_sum_registered"]] / people
         gap = record.sums[..., COL["gap_sum_registered"]] / people
     pop = registry.counties["rural_population"].astype(np.float64)
-    data["incidence"] = xr.DataArray(
+    data["incidence"] = _variable(
         people / pop[None, :, None], dims=dims,
         attrs={"units": "1", "long_name": "registered poor people / rural population of the county"})
-    data["rural_population"] = xr.DataArray(pop, dims=("county",), attrs={
+    data["rural_population"] = _variable(pop, dims=("county",), attrs={
         "units": "persons", "long_name": "rural population of the county"})
-    data["mean_income_registered"] = xr.DataArray(
+    data["mean_income_registered"] = _variable(
         mean, dims=dims, attrs={"units": "yuan/person/year",
                                 "long_name": "mean per-capita income of registered people"})
     line = record.lines[:, record.col("lines", "poverty_line")]
-    data["median_income_registered"] = xr.DataArray(
+    data["median_income_registered"] = _variable(
         record.median, dims=dims,
         attrs={"units": "yuan/person/year",
                "long_name": "median per-capita income of registered people (from a histogram "
                             "of 1 %-of-line bins)"})
-    data["median_income_registered_all"] = xr.DataArray(
+    data["median_income_registered_all"] = _variable(
         record.median_all, dims=("year",),
         attrs={"units": "yuan/person/year",
                "long_name": "median per-capita income of all registered people"})
-    data["poverty_gap"] = xr.DataArray(
+    data["poverty_gap"] = _variable(
         gap, dims=dims, attrs={"units": "1", "long_name": "mean of max(0, 1 - income / line) "
                                                           "over registered people (FGT1)"})
-    data["poverty_line"] = xr.DataArray(line, dims=("year",), attrs={
+    data["poverty_line"] = _variable(line, dims=("year",), attrs={
         "units": "yuan/person/year", "long_name": "poverty line"})
-    data["covered_line"] = xr.DataArray(record.lines[:, record.col("lines", "covered_line")], dims=("year",), attrs={
+    data["covered_line"] = _variable(record.lines[:, record.col("lines", "covered_line")], dims=("year",), attrs={
         "units": "yuan/person/year", "long_name": "line for households covered by the safety net"})
     for name in PROGRAMME_COLUMNS:
         unit, long_name = PROGRAMME_FIELDS[name]
-        data[name] = xr.DataArray(record.programme[..., record.col("programme", name)],
+        data[name] = _variable(record.programme[..., record.col("programme", name)],
                                   dims=("year", "county", "programme"),
                                   attrs={"units": unit, "long_name": long_name})
     if record.need is not None:
-        data["programme_need"] = xr.DataArray(record.need, dims=("programme",), attrs={
+        data["programme_need"] = _variable(record.need, dims=("programme",), attrs={
             "units": "households (people or villages in the programme's unit)",
             "long_name": "registered households lacking a guarantee the programme grants and "
                          "can help, in the base year (NaN: it grants none)"})
-        data["programme_capacity"] = xr.DataArray(record.capacity, dims=("year", "programme"),
+        data["programme_capacity"] = _variable(record.capacity, dims=("year", "programme"),
                                                   attrs={
             "units": "households (people or villages in the programme's unit)",
             "long_name": "new enrolments the programme may take in the year, at the run's scale"})
@@ -199,54 +207,54 @@ DELIVERY_FIELDS = {  # name: (units, long name), for the record's DELIVERY_COLUM
                               "province in the next fiscal year")}
 
 
-def _delivery_variables(record: Record) -> dict[str, xr.DataArray]:
+def _delivery_variables(record: Record) -> dict[str, xr.Variable]:
     """In-year delivery (model.engine.delivery) by year, county and programme."""
     dims = ("year", "county", "programme")
-    out = {name: xr.DataArray(record.delivery[..., record.col("delivery", name)], dims=dims,
+    out = {name: _variable(record.delivery[..., record.col("delivery", name)], dims=dims,
                               attrs={"units": DELIVERY_FIELDS[name][0],
                                      "long_name": DELIVERY_FIELDS[name][1]})
            for name in DELIVERY_COLUMNS}
-    out["delivery_by_month"] = xr.DataArray(
+    out["delivery_by_month"] = _variable(
         record.delivery_monthly, dims=("year", "programme", "month"),
         attrs={"units": "households", "long_name": "enrolments due in the year that are in "
                                                    "effect by the end of the month, all counties"})
     return out
 
 
-def _exit_variables(record: Record, registry: Registry) -> dict[str, xr.DataArray]:
+def _exit_variables(record: Record, registry: Registry) -> dict[str, xr.Variable]:
     """Exits by pathway, village and county exits, wrongful-exit and missed rates."""
     yc, ycb = ("year", "county"), ("year", "county", "batch")
     reached = np.full(record.batch_exits.shape[:3], np.nan)
     reached[..., :len(BATCHES)] = record.batch_reached
     village_county = registry.villages["county"]
     return {
-        "exits_by_batch_households": xr.DataArray(record.batch_exits[..., record.col("batch_exits", "households")], dims=ycb, attrs={
+        "exits_by_batch_households": _variable(record.batch_exits[..., record.col("batch_exits", "households")], dims=ycb, attrs={
             "units": "households", "long_name": "exits by the pathway that made the difference "
                                                 "(exclusive; see model.engine.attribution)"}),
-        "exits_by_batch_people": xr.DataArray(record.batch_exits[..., record.col("batch_exits", "people")], dims=ycb, attrs={
+        "exits_by_batch_people": _variable(record.batch_exits[..., record.col("batch_exits", "people")], dims=ycb, attrs={
             "units": "persons", "long_name": "people exiting by the pathway that made the "
                                              "difference (exclusive)"}),
-        "exits_reached_people": xr.DataArray(reached, dims=ycb, attrs={
+        "exits_reached_people": _variable(reached, dims=ycb, attrs={
             "units": "persons", "long_name": "people in exiting households that the pathway's "
                                              "programmes reached (overlapping)"}),
-        "wrong_exit_rate": xr.DataArray(record.rates[..., record.col("rates", "wrong_exit_rate")], dims=yc, attrs={
+        "wrong_exit_rate": _variable(record.rates[..., record.col("rates", "wrong_exit_rate")], dims=yc, attrs={
             "units": "1", "long_name": "wrongful-exit rate (错退率): households exiting in the "
                                        "year truly below their line / households exiting in "
                                        "the year"}),
-        "missed_rate": xr.DataArray(record.rates[..., record.col("rates", "missed_rate")], dims=yc, attrs={
+        "missed_rate": _variable(record.rates[..., record.col("rates", "missed_rate")], dims=yc, attrs={
             "units": "1", "long_name": "missed rate (漏评率): truly poor people not registered / "
                                        "rural people outside the registry"}),
-        "villages_exited": xr.DataArray(record.villages_exited, dims=yc, attrs={
+        "villages_exited": _variable(record.villages_exited, dims=yc, attrs={
             "units": "villages", "long_name": "villages exiting (出列) in the year"}),
-        "village_exit_year": xr.DataArray(record.village_exit_year.astype(np.int32),
+        "village_exit_year": _variable(record.village_exit_year.astype(np.int32),
                                           dims=("village",), attrs={
             "units": "year", "long_name": "year the village exited (0: not by the end)"}),
-        "county_exit_year": xr.DataArray(record.county_exit_year.astype(np.int32),
+        "county_exit_year": _variable(record.county_exit_year.astype(np.int32),
                                          dims=("county",), attrs={
             "units": "year", "long_name": "year the county exited (摘帽; 0: not by the end)"}),
-        "village_county": xr.DataArray(village_county.astype(np.int32), dims=("village",), attrs={
+        "village_county": _variable(village_county.astype(np.int32), dims=("village",), attrs={
             "units": "index", "long_name": "county row of the village"}),
-        "villages": xr.DataArray(np.bincount(village_county, minlength=registry.n_counties)
+        "villages": _variable(np.bincount(village_county, minlength=registry.n_counties)
                                  .astype(np.float64), dims=("county",), attrs={
             "units": "villages", "long_name": "villages of the county (poor or not)"}),
     }
