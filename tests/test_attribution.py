@@ -96,6 +96,22 @@ def test_count_reached_matches_each_programmes_rule():
     np.testing.assert_array_equal(got, ref)
 
 
+def test_count_reached_without_a_hit_table_counts_the_windows_alone():
+    """With no programme of a rule of its own, ``hit`` has no column: the
+    counts are those of an all-false table."""
+    args, nc = _reach_case(14)
+    none = np.zeros((len(BATCHES), 0), bool)
+    empty = args[:-3] + (none,) + args[-2:]
+    false = args[:-3] + (np.zeros_like(args[-3]),) + args[-2:]
+    got, ref, as_false = (np.zeros((nc, len(BATCHES))) for _ in range(3))
+    count_reached(*empty, got)
+    count_reached_numpy(*empty, ref)
+    count_reached(*false, as_false)
+    assert got.sum() > 0
+    np.testing.assert_array_equal(got, ref)
+    np.testing.assert_array_equal(got, as_false)
+
+
 def test_count_reached_adds_to_what_the_table_holds():
     """Counts add to the table given (a second year's pathways to the first);
     without any programme only the exits ``hit`` marks count."""

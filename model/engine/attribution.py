@@ -129,8 +129,9 @@ def count_reached(exits, village, status, exit_year, year, table, rows, oldest, 
         The same for the village programmes: a household is reached when its
         village is (villages do not exit: their ``last_exit`` is ``-inf``, so
         the household's exit never lapses them).
-    hit : bool array (len(BATCHES), m)
-        Exits reached by the programmes with a rule of their own, by pathway.
+    hit : bool array (len(BATCHES), m), or (len(BATCHES), 0)
+        Exits reached by the programmes with a rule of their own, by pathway;
+        no column when there are no such programmes (nothing is read).
     group : int array (n,); size : int array (n,)
         County and members of every household.
     out : float64 array (n_groups, len(BATCHES)), in/out
@@ -149,6 +150,7 @@ def _count_piece(start, stop, exits, village, status, exit_year, year, table, ro
     (:func:`model.engine.bookkeeping.enrolment_active`) serves households
     and villages; the pathways reached are the bits of one register."""
     nb = hit.shape[0]
+    with_hit = hit.shape[1] > 0
     # exits come county by county: the county's people by pathway stay in a
     # small table while the county lasts (whole numbers: the same sums)
     people = np.zeros(nb)
@@ -157,7 +159,7 @@ def _count_piece(start, stop, exits, village, status, exit_year, year, table, ro
         i = np.uint64(exits[j])  # unsigned (model.engine.threads)
         s_i, e_i, v_i = status[i], exit_year[i], np.uint64(village[i])
         bits = np.uint64(0)
-        for b in range(nb):
+        for b in range(nb if with_hit else 0):
             bits |= np.uint64(hit[b, j]) << np.uint64(b)
         for q in range(rows.shape[0]):
             bits |= np.uint64(enrolment_active(table[rows[q], i], year, oldest[q], s_i, e_i,
@@ -189,7 +191,7 @@ def count_reached_numpy(exits, village, status, exit_year, year, table, rows, ol
     (:meth:`model.programmes.base.VillageProgramme.is_active`) give it,
     or-ed into its pathway's row of a copy of ``hit``, then weighted counts
     by group."""
-    hit = hit.copy()
+    hit = hit.copy() if hit.shape[1] else np.zeros((hit.shape[0], len(exits)), bool)
     for q, row in enumerate(rows):
         active = active_indices_numpy(table[row], year, oldest[q], status, exit_year,
                                       last_exit[q])

@@ -98,6 +98,10 @@ R = {name: k for k, name in enumerate(RATE_COLUMNS)}
 L = {name: k for k, name in enumerate(LINE_COLUMNS)}
 
 
+# no pathway reached by a programme with a rule of its own (count_reached)
+_NO_HIT = np.zeros((len(BATCHES), 0), bool)
+
+
 def _joined(first: np.ndarray, then: np.ndarray) -> np.ndarray:
     """``first`` then ``then``, without a copy when one of them is empty."""
     if not len(first):
@@ -539,7 +543,7 @@ class Simulation:
         attribute_exits(exits, st.income, st.floor, ctx.line, ctx.covered_line,
                         st.batch_income, st.batch_written, st.topup, h["county"], h["size"],
                         self.record.batch_exits[k])
-        hit = np.zeros((len(BATCHES), len(exits)), bool)
+        hit = _NO_HIT  # made when a programme needs it
         # the programmes whose activity is the usual window of enrolment
         # years are applied by one kernel; the others by their own rule
         tables = {"household": stacked(st.enrolled), "village": stacked(st.village_enrolled)}
@@ -555,6 +559,8 @@ class Simulation:
             else:
                 # a village programme reaches the households of its villages
                 where = exits if prog.level == "household" else h["village"][exits]
+                if hit is _NO_HIT:
+                    hit = np.zeros((len(BATCHES), len(exits)), bool)
                 hit[BATCHES.index(prog.batch)] |= prog.is_active(ctx, where)
         hh = _window_columns(windows["household"], tables["household"], self.reg.n_households)
         vil = _window_columns(windows["village"], tables["village"],
