@@ -309,6 +309,27 @@ def test_policy_grace_ends_programmes_after_exit(registry):
     assert not long_exited[active].any()
 
 
+def test_asset_income_pays_the_full_dividend_then_the_later_share(registry):
+    from model.programmes.base import INCOME_BATCHES
+
+    params = base_params(asset_income=np.inf).with_overlay(
+        {"asset_income.dividend": 100.0, "asset_income.full_years": 2,
+         "asset_income.later_share": 0.25, "household_exit.policy_grace_years": 99}, "test")
+    sim = Simulation(registry, params, 1, 2020, [BY_NAME["asset_income"]()])
+    sim._record_base_year()
+    row = INCOME_BATCHES.index("production")
+    paid = {}
+    for year in YEARS:
+        sim.step(year)
+        since_2016 = sim.state.enrolled["asset_income"] == 2016
+        assert since_2016.sum() > 100
+        paid[year] = np.unique(sim.state.batch_income[row][since_2016])
+    full = np.float32(100.0) * np.float32(params.scalar("programme_income_share", 2016))
+    # two years of the whole dividend, then a quarter of it
+    assert paid[2016].tolist() == paid[2017].tolist() == [full]
+    assert paid[2018].tolist() == paid[2020].tolist() == [pytest.approx(full / 4, rel=1e-6)]
+
+
 def test_people_capacity_is_respected(registry):
     sim, _ = simulate(registry, base_params(relocation=500), ["relocation"])
     start = sim.state.enrolled["relocation"]

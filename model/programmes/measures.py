@@ -321,9 +321,11 @@ class AssetIncome(Programme):
 
     def effect(self, ctx, idx, years_in):
         p = ctx.p
-        share = np.where(years_in < p("asset_income.full_years"), np.float32(1.0),
-                         np.float32(p("asset_income.later_share")))
-        self.add_income(ctx, idx, np.float32(p("asset_income.dividend")) * share)
+        dividend = np.float32(p("asset_income.dividend"))
+        # the two float32 products, each as a product of arrays would give it
+        full = dividend * np.float32(1.0)
+        later = dividend * np.float32(p("asset_income.later_share"))
+        self.add_income(ctx, idx, np.where(years_in < p("asset_income.full_years"), full, later))
 
     def unit_cost(self, p):
         return p("asset_income.investment") * 3.0  # per household of about three people
