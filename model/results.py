@@ -142,7 +142,7 @@ def to_dataset(record: Record, registry: Registry, scenario: Scenario, seed: int
     data = {}
     for name, unit, long_name in TALLY:
         data[name] = _variable(record.sums[..., COL[name]], dims=dims,
-                                  attrs={"units": unit, "long_name": long_name})
+                               attrs={"units": unit, "long_name": long_name})
     people = record.sums[..., COL["registered_people"]]
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = record.sums[..., COL["income_sum_registered"]] / people
@@ -176,15 +176,15 @@ def to_dataset(record: Record, registry: Registry, scenario: Scenario, seed: int
     for name in PROGRAMME_COLUMNS:
         unit, long_name = PROGRAMME_FIELDS[name]
         data[name] = _variable(record.programme[..., record.col("programme", name)],
-                                  dims=("year", "county", "programme"),
-                                  attrs={"units": unit, "long_name": long_name})
+                               dims=("year", "county", "programme"),
+                               attrs={"units": unit, "long_name": long_name})
     if record.need is not None:
         data["programme_need"] = _variable(record.need, dims=("programme",), attrs={
             "units": "households (people or villages in the programme's unit)",
             "long_name": "registered households lacking a guarantee the programme grants and "
                          "can help, in the base year (NaN: it grants none)"})
         data["programme_capacity"] = _variable(record.capacity, dims=("year", "programme"),
-                                                  attrs={
+                                               attrs={
             "units": "households (people or villages in the programme's unit)",
             "long_name": "new enrolments the programme may take in the year, at the run's scale"})
     data.update(_exit_variables(record, registry))
@@ -211,8 +211,8 @@ def _delivery_variables(record: Record) -> dict[str, xr.Variable]:
     """In-year delivery (model.engine.delivery) by year, county and programme."""
     dims = ("year", "county", "programme")
     out = {name: _variable(record.delivery[..., record.col("delivery", name)], dims=dims,
-                              attrs={"units": DELIVERY_FIELDS[name][0],
-                                     "long_name": DELIVERY_FIELDS[name][1]})
+                           attrs={"units": DELIVERY_FIELDS[name][0],
+                                  "long_name": DELIVERY_FIELDS[name][1]})
            for name in DELIVERY_COLUMNS}
     out["delivery_by_month"] = _variable(
         record.delivery_monthly, dims=("year", "programme", "month"),
@@ -247,15 +247,15 @@ def _exit_variables(record: Record, registry: Registry) -> dict[str, xr.Variable
         "villages_exited": _variable(record.villages_exited, dims=yc, attrs={
             "units": "villages", "long_name": "villages exiting (出列) in the year"}),
         "village_exit_year": _variable(record.village_exit_year.astype(np.int32),
-                                          dims=("village",), attrs={
+                                       dims=("village",), attrs={
             "units": "year", "long_name": "year the village exited (0: not by the end)"}),
         "county_exit_year": _variable(record.county_exit_year.astype(np.int32),
-                                         dims=("county",), attrs={
+                                      dims=("county",), attrs={
             "units": "year", "long_name": "year the county exited (摘帽; 0: not by the end)"}),
         "village_county": _variable(village_county.astype(np.int32), dims=("village",), attrs={
             "units": "index", "long_name": "county row of the village"}),
         "villages": _variable(np.bincount(village_county, minlength=registry.n_counties)
-                                 .astype(np.float64), dims=("county",), attrs={
+                              .astype(np.float64), dims=("county",), attrs={
             "units": "villages", "long_name": "villages of the county (poor or not)"}),
     }
 
