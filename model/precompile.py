@@ -165,6 +165,9 @@ class _Forked:
     them loaded. The child only compiles (no thread of this process, such as
     a kernel's thread pool, runs in it) and leaves by :func:`os._exit`, so
     that nothing of this process (buffered output, exit handlers) runs twice.
+    Like the new interpreter, it writes nothing: its output goes to the null
+    device (also through Python's own streams, which in Jupyter would send
+    to the notebook through a thread the child does not have).
     """
 
     def __init__(self, kernels, claims: Path):
@@ -173,6 +176,10 @@ class _Forked:
         if self.pid == 0:
             code = 1
             try:
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, 1)
+                os.dup2(null, 2)
+                sys.stdout = sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
                 _compile_claimed(kernels, claims)
                 code = 0
             finally:

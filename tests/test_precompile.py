@@ -70,6 +70,26 @@ def test_the_second_process_starts_only_on_an_empty_cache_and_the_default_progra
     assert _in_process(code) == "False"  # the test session's cache holds the kernels
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a fork is used on Linux only")
+def test_the_forked_second_process_writes_nothing(tmp_path):
+    """The fork's output, through Python's streams or the descriptors, goes
+    to the null device, as the new interpreter's did."""
+    code = ("import os, sys\n"
+            "from model import precompile\n"
+            "parent = os.getpid()\n"
+            "def claimed(kernels, claims):\n"
+            "    if os.getpid() != parent:\n"
+            "        print('child out'); print('child err', file=sys.stderr)\n"
+            "        os.write(1, b'child fd 1'); os.write(2, b'child fd 2')\n"
+            "precompile._compile_claimed = claimed\n"
+            "print(precompile.compile_first_run(precompile.default_programmes()))\n")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "True"
+    assert "child" not in done.stdout + done.stderr
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("platform", ["linux", "other"])
 def test_the_two_processes_compile_every_listed_kernel_between_them(tmp_path, platform):
