@@ -260,17 +260,37 @@ def prepare_kernels(scenario: Scenario, registry: Registry, say: bool = False) -
     names = tuple(sorted(scenario.programmes))
     if names in _prepared:
         return
+    with _compiling_note(say):
+        precompile.compile_first_run(names)  # on two cores, the first run after install
+        simulate_first_year(scenario, registry)
+    _prepared.add(names)
+
+
+def compile_kernels_first() -> None:
+    """On the first run after install (numba's cache empty), compile the
+    default programmes' kernels now, on two cores
+    (:func:`model.precompile.compile_first_run`), with a line on standard
+    error: before tasks compile them one by one as they reach them, or
+    local workers start and each compiles the same kernels at once (each
+    taking as long as one alone, and racing to save them). Nothing
+    otherwise."""
+    with _compiling_note(True):
+        precompile.compile_first_run(precompile.default_programmes())
+
+
+@contextmanager
+def _compiling_note(say: bool):
+    """Print a line to standard error if the block takes over two seconds
+    (it is compiling the kernels), when ``say``."""
     note = threading.Timer(2.0, lambda: print(
         "povsim: compiling the model's kernels (first run after install; later runs load them)",
         file=sys.stderr, flush=True))
     if say:
         note.start()
     try:
-        precompile.compile_first_run(names)  # on two cores, the first run after install
-        simulate_first_year(scenario, registry)
+        yield
     finally:
         note.cancel()
-    _prepared.add(names)
 
 
 def simulate_first_year(scenario: Scenario, registry: Registry) -> None:
@@ -432,6 +452,8 @@ class Tasks:
         self.client = None
         self.token = uuid.uuid4().hex[:12]   # task keys unique on a shared scheduler
         self._count = 0
+        if local:
+            compile_kernels_first()
         self._context = None if local else self._connect()
 
     def _connect(self):
@@ -530,9 +552,14 @@ def _cluster(workers: int):
     run would fault in its arrays anew (the national scenario at 30 %:
     380,000 page faults and 3.2-3.3 s a run in a thread, against 2.6-2.7 s
     with one arena; :mod:`model.allocator`).
+
+    On the first run after install the workers load the kernels this
+    process compiles first (:func:`compile_kernels_first`).
     """
     import dask
     from distributed import Client, LocalCluster
+
+    compile_kernels_first()
 
     quiet = [logging.getLogger(name) for name in ("distributed", "tornado", "bokeh")]
     levels = [log.level for log in quiet]

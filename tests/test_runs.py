@@ -67,6 +67,25 @@ def test_a_subsampled_registry_scales_its_work_teams_like_its_households(scenari
     assert half_teams.sum() == pytest.approx(0.5 * full_teams.sum(), rel=0.05)
 
 
+@pytest.mark.slow   # compiles every listed kernel (and starts a local cluster)
+@pytest.mark.parametrize("pool", ["runs._cluster(1)", "runs.Tasks(3, 1)"])
+def test_tasks_start_once_this_process_has_compiled_the_kernels(tmp_path, pool):
+    """On an empty numba cache, the workers of a local cluster find the
+    kernels compiled (they would otherwise each compile them at once), and
+    so do tasks run in this process (they would compile them one by one)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from model import precompile, runs\n"
+            "cold = precompile.is_cold()\n"
+            f"with {pool}:\n"
+            "    print(cold, precompile.is_cold())\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, env=dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path)))
+    assert done.stdout.split() == ["True", "False"]
+
+
 @pytest.mark.slow   # starts a local cluster
 def test_local_workers_start_with_one_malloc_arena():
     import os

@@ -234,6 +234,8 @@ class Pool:
         if self.workers > 1:
             self._context = runs._cluster(self.workers)
             self.client = self._context.__enter__()
+        else:
+            runs.compile_kernels_first()
         return self
 
     def __exit__(self, *exc) -> None:
