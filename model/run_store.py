@@ -39,7 +39,7 @@ import xarray as xr
 from model import __version__
 from model.errors import PovsimError
 from model.progress import bar as progress_bar
-from model.runs import Tasks, concat_seeds, run_one
+from model.runs import Tasks, compile_kernels_first, concat_seeds, run_one
 from model.scenario import Scenario
 from model.task_store import DONE, Summary, TaskStore
 
@@ -253,6 +253,8 @@ def run_into(store: RunStore, scenarios: list[Scenario], workers: int | None = N
     seeds = store.info["seeds"]
     todo = store.todo_indices()
     total = len(scenarios) * len(seeds)
+    if todo and scheduler is None:
+        compile_kernels_first()  # before the bar, whose first estimate would be the compiling's
     with progress_bar(len(todo), progress, desc="runs", unit="run", leave=False) as bar:
         if todo:
             with Tasks(len(todo), workers, scheduler) as pool:

@@ -399,11 +399,13 @@ def run_all(scenarios: list[Scenario], seeds: list[int], workers: int | None = N
     tasks = [(k, int(seed)) for k in range(len(scenarios)) for seed in seeds]
     done: dict[tuple[int, int], xr.Dataset] = {}
     n_workers = default_workers(len(tasks)) if workers is None else min(workers, len(tasks))
+    # kernels compiled (first run after install) before the bar starts timing
+    # runs, so that its first estimate is not the compilation's
     if scheduler is None and n_workers <= 1:
-        # in this process: kernels compiled (first run after install) before the
-        # bar starts timing runs, so its first estimate is not the compilation's
         for scenario in {tuple(sorted(s.programmes)): s for s in scenarios}.values():
             prepare_kernels(scenario, registry_for(scenario), say=progress)
+    elif scheduler is None:
+        compile_kernels_first()
     # a bar on a terminal (or in Jupyter) only, so piped or logged output stays clean
     with progress_bar(len(tasks), progress, desc="runs", unit="run", leave=False) as bar, \
             Tasks(len(tasks), workers, scheduler) as pool:

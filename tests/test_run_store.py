@@ -39,6 +39,20 @@ def _outputs(datasets) -> tuple[xr.Dataset, str, str]:
     return cmp, report.csv_text(cmp), report.markdown(cmp)
 
 
+def test_kernels_are_compiled_before_the_progress_bar_starts(scenarios, tmp_path, monkeypatch):
+    from model import run_store
+
+    events = []
+    monkeypatch.setattr(run_store, "compile_kernels_first", lambda: events.append("compile"))
+    monkeypatch.setattr(runs, "compile_kernels_first", lambda: events.append("compile"))
+    bar = run_store.progress_bar
+    monkeypatch.setattr(run_store, "progress_bar",
+                        lambda *a, **k: events.append("bar") or bar(*a, **k))
+    store, _ = RunStore.for_runs(tmp_path, scenarios[:1], NAMES[:1], SEEDS[:1])
+    run_into(store, scenarios[:1], workers=1, progress=False)
+    assert events[:2] == ["compile", "bar"]
+
+
 def test_runs_read_back_from_the_store_are_those_held_in_memory(scenarios, in_memory, tmp_path):
     store, existed = RunStore.for_runs(tmp_path, scenarios, NAMES, SEEDS)
     assert not existed and len(store.todo_indices()) == 6

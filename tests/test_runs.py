@@ -67,6 +67,26 @@ def test_a_subsampled_registry_scales_its_work_teams_like_its_households(scenari
     assert half_teams.sum() == pytest.approx(0.5 * full_teams.sum(), rel=0.05)
 
 
+def test_runs_on_workers_compile_before_the_progress_bar_starts(scenario, monkeypatch):
+    """With local workers, the kernels are compiled (first run after
+    install) before the bar times the first run; the cluster is never
+    started here."""
+    events = []
+
+    class Stop(Exception):
+        pass
+
+    def bar(*args, **kwargs):
+        events.append("bar")
+        raise Stop
+
+    monkeypatch.setattr(runs, "compile_kernels_first", lambda: events.append("compile"))
+    monkeypatch.setattr(runs, "progress_bar", bar)
+    with pytest.raises(Stop):
+        runs.run_all([scenario], [0, 1], workers=2, progress=False)
+    assert events == ["compile", "bar"]
+
+
 @pytest.mark.slow   # compiles every listed kernel (and starts a local cluster)
 @pytest.mark.parametrize("pool", ["runs._cluster(1)", "runs.Tasks(3, 1)"])
 def test_tasks_start_once_this_process_has_compiled_the_kernels(tmp_path, pool):

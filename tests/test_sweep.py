@@ -121,6 +121,22 @@ def gain_sweep(tmp_path_factory):
     return sweep, x, store, summary
 
 
+def test_kernels_are_compiled_before_the_progress_bar_starts(gain_sweep, tmp_path, monkeypatch):
+    """On the first run after install the bar would otherwise time the
+    compiling as the first task, and promise minutes (the compiling itself:
+    tests/test_runs.py)."""
+    import model.sweep.execute as executing
+
+    sweep, x, _, _ = gain_sweep
+    events = []
+    monkeypatch.setattr(runs, "compile_kernels_first", lambda: events.append("compile"))
+    bar = executing.tqdm
+    monkeypatch.setattr(executing, "tqdm", lambda *a, **k: events.append("bar") or bar(*a, **k))
+    store, _ = SweepStore.for_sweep(tmp_path / "out", sweep, x)
+    execute(sweep, store, x, workers=1, progress=False)
+    assert events[:2] == ["compile", "bar"]
+
+
 def test_a_grid_sweep_equals_compare_on_the_same_points(gain_sweep, tmp_path):
     sweep, x, store, summary = gain_sweep
     assert (summary.ran, summary.failed, summary.skipped) == (6, 0, 0)

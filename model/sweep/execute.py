@@ -101,13 +101,15 @@ def execute(sweep: Sweep, store: SweepStore, x: np.ndarray, workers: int | None 
     -------
     Summary
     """
-    from model.runs import Tasks
+    from model.runs import Tasks, compile_kernels_first
 
     start = time.perf_counter()
     todo = store.todo()
     total = len(sweep.scenarios) * len(x) * len(sweep.seeds)
     failed = 0
     years = store.info["years"]
+    if todo and scheduler is None:
+        compile_kernels_first()  # before the bar, whose first estimate would be the compiling's
     with tqdm(total=len(todo), desc=sweep.name, unit="task", disable=None if progress else True,
               dynamic_ncols=True, smoothing=0.05) as bar:
         if todo:
