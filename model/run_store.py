@@ -39,7 +39,7 @@ import xarray as xr
 from model import __version__
 from model.errors import PovsimError
 from model.progress import bar as progress_bar
-from model.runs import Tasks, compile_kernels_first, concat_seeds, run_one
+from model.runs import Tasks, concat_seeds, run_one
 from model.scenario import Scenario
 from model.task_store import DONE, Summary, TaskStore
 
@@ -253,17 +253,17 @@ def run_into(store: RunStore, scenarios: list[Scenario], workers: int | None = N
     seeds = store.info["seeds"]
     todo = store.todo_indices()
     total = len(scenarios) * len(seeds)
-    if todo and scheduler is None:
-        compile_kernels_first()  # before the bar, whose first estimate would be the compiling's
-    with progress_bar(len(todo), progress, desc="runs", unit="run", leave=False) as bar:
-        if todo:
-            with Tasks(len(todo), workers, scheduler) as pool:
-                held = [pool.share(s, f"scenario-{k}") for k, s in enumerate(scenarios)]
-                calls = (((k, j), (held[k], int(seeds[j]), pool.threads)) for k, j in todo)
-                for (k, j), result, error in pool.map(run_one, calls, "run"):
-                    if error is not None:
-                        store.fail(k, j, f"{type(error).__name__}: {error}")
-                        raise error
-                    store.write(k, j, result)
-                    bar.update()
+    if not todo:
+        return Summary(0, 0, total, time.perf_counter() - start)
+    # the bar starts once the pool has compiled the kernels and started its workers
+    with Tasks(len(todo), workers, scheduler) as pool, \
+            progress_bar(len(todo), progress, desc="runs", unit="run", leave=False) as bar:
+        held = [pool.share(s, f"scenario-{k}") for k, s in enumerate(scenarios)]
+        calls = (((k, j), (held[k], int(seeds[j]), pool.threads)) for k, j in todo)
+        for (k, j), result, error in pool.map(run_one, calls, "run"):
+            if error is not None:
+                store.fail(k, j, f"{type(error).__name__}: {error}")
+                raise error
+            store.write(k, j, result)
+            bar.update()
     return Summary(len(todo), 0, total - len(todo), time.perf_counter() - start)

@@ -399,16 +399,15 @@ def run_all(scenarios: list[Scenario], seeds: list[int], workers: int | None = N
     tasks = [(k, int(seed)) for k in range(len(scenarios)) for seed in seeds]
     done: dict[tuple[int, int], xr.Dataset] = {}
     n_workers = default_workers(len(tasks)) if workers is None else min(workers, len(tasks))
-    # kernels compiled (first run after install) before the bar starts timing
-    # runs, so that its first estimate is not the compilation's
     if scheduler is None and n_workers <= 1:
+        # in this process: kernels compiled (first run after install) before the
+        # bar starts timing runs, so its first estimate is not the compilation's
         for scenario in {tuple(sorted(s.programmes)): s for s in scenarios}.values():
             prepare_kernels(scenario, registry_for(scenario), say=progress)
-    elif scheduler is None:
-        compile_kernels_first()
-    # a bar on a terminal (or in Jupyter) only, so piped or logged output stays clean
-    with progress_bar(len(tasks), progress, desc="runs", unit="run", leave=False) as bar, \
-            Tasks(len(tasks), workers, scheduler) as pool:
+    # a bar on a terminal (or in Jupyter) only, so piped or logged output stays clean;
+    # started once the tasks' pool has compiled the kernels and started its workers
+    with Tasks(len(tasks), workers, scheduler) as pool, \
+            progress_bar(len(tasks), progress, desc="runs", unit="run", leave=False) as bar:
         held = [pool.share(s, f"scenario-{k}") for k, s in enumerate(scenarios)]
         calls = (((k, seed), (held[k], seed, pool.threads)) for k, seed in tasks)
         for (k, seed), result, error in pool.map(run_one, calls, "run"):
@@ -454,7 +453,7 @@ class Tasks:
         self.client = None
         self.token = uuid.uuid4().hex[:12]   # task keys unique on a shared scheduler
         self._count = 0
-        if local:
+        if scheduler is None:  # this process's cores compile for its workers too
             compile_kernels_first()
         self._context = None if local else self._connect()
 
@@ -555,13 +554,11 @@ def _cluster(workers: int):
     380,000 page faults and 3.2-3.3 s a run in a thread, against 2.6-2.7 s
     with one arena; :mod:`model.allocator`).
 
-    On the first run after install the workers load the kernels this
-    process compiles first (:func:`compile_kernels_first`).
+    On the first run after install, callers compile the kernels first
+    (:func:`compile_kernels_first`), so that the workers load them.
     """
     import dask
     from distributed import Client, LocalCluster
-
-    compile_kernels_first()
 
     quiet = [logging.getLogger(name) for name in ("distributed", "tornado", "bokeh")]
     levels = [log.level for log in quiet]

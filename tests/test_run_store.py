@@ -43,7 +43,6 @@ def test_kernels_are_compiled_before_the_progress_bar_starts(scenarios, tmp_path
     from model import run_store
 
     events = []
-    monkeypatch.setattr(run_store, "compile_kernels_first", lambda: events.append("compile"))
     monkeypatch.setattr(runs, "compile_kernels_first", lambda: events.append("compile"))
     bar = run_store.progress_bar
     monkeypatch.setattr(run_store, "progress_bar",

@@ -69,8 +69,10 @@ def test_a_subsampled_registry_scales_its_work_teams_like_its_households(scenari
 
 def test_runs_on_workers_compile_before_the_progress_bar_starts(scenario, monkeypatch):
     """With local workers, the kernels are compiled (first run after
-    install) before the bar times the first run; the cluster is never
-    started here."""
+    install) before the bar times the first run; a stand-in takes the
+    cluster's place."""
+    from contextlib import contextmanager
+
     events = []
 
     class Stop(Exception):
@@ -80,15 +82,21 @@ def test_runs_on_workers_compile_before_the_progress_bar_starts(scenario, monkey
         events.append("bar")
         raise Stop
 
+    @contextmanager
+    def cluster(workers):
+        events.append("cluster")
+        yield None
+
     monkeypatch.setattr(runs, "compile_kernels_first", lambda: events.append("compile"))
+    monkeypatch.setattr(runs, "_cluster", cluster)
     monkeypatch.setattr(runs, "progress_bar", bar)
     with pytest.raises(Stop):
         runs.run_all([scenario], [0, 1], workers=2, progress=False)
-    assert events == ["compile", "bar"]
+    assert events == ["compile", "cluster", "bar"]
 
 
 @pytest.mark.slow   # compiles every listed kernel (and starts a local cluster)
-@pytest.mark.parametrize("pool", ["runs._cluster(1)", "runs.Tasks(3, 1)"])
+@pytest.mark.parametrize("pool", ["runs.Tasks(2, 2)", "runs.Tasks(3, 1)"])
 def test_tasks_start_once_this_process_has_compiled_the_kernels(tmp_path, pool):
     """On an empty numba cache, the workers of a local cluster find the
     kernels compiled (they would otherwise each compile them at once), and

@@ -231,11 +231,10 @@ class Pool:
         self.client = None
 
     def __enter__(self) -> Pool:
+        runs.compile_kernels_first()  # the first run after install: before the workers
         if self.workers > 1:
             self._context = runs._cluster(self.workers)
             self.client = self._context.__enter__()
-        else:
-            runs.compile_kernels_first()
         return self
 
     def __exit__(self, *exc) -> None:

@@ -101,31 +101,29 @@ def execute(sweep: Sweep, store: SweepStore, x: np.ndarray, workers: int | None 
     -------
     Summary
     """
-    from model.runs import Tasks, compile_kernels_first
+    from model.runs import Tasks
 
     start = time.perf_counter()
     todo = store.todo()
     total = len(sweep.scenarios) * len(x) * len(sweep.seeds)
     failed = 0
     years = store.info["years"]
-    if todo and scheduler is None:
-        compile_kernels_first()  # before the bar, whose first estimate would be the compiling's
-    with tqdm(total=len(todo), desc=sweep.name, unit="task", disable=None if progress else True,
-              dynamic_ncols=True, smoothing=0.05) as bar:
-        if todo:
-            with Tasks(len(todo), workers, scheduler) as pool:
-                held = [pool.share(s, f"sweep-scenario-{k}")
-                        for k, s in enumerate(sweep.scenarios)]
-                calls = ((task, (held[task.scenario], sweep.factors, list(x[task.point]),
-                                 sweep.seeds[task.seed], sweep.outcomes, sweep.series, years,
-                                 pool.threads)) for task in todo)
-                for task, result, error in pool.map(run_task, calls, "sweep"):
-                    if error is None:
-                        store.write(task, result["outcomes"], result["series"])
-                    else:
-                        failed += 1
-                        store.fail(task, f"{type(error).__name__}: {error}",
-                                   list(x[task.point]))
-                        bar.set_postfix(failed=failed)
-                    bar.update()
+    if not todo:
+        return Summary(0, 0, total, time.perf_counter() - start)
+    # the bar starts once the pool has compiled the kernels and started its workers
+    with Tasks(len(todo), workers, scheduler) as pool, \
+            tqdm(total=len(todo), desc=sweep.name, unit="task",
+                 disable=None if progress else True, dynamic_ncols=True, smoothing=0.05) as bar:
+        held = [pool.share(s, f"sweep-scenario-{k}") for k, s in enumerate(sweep.scenarios)]
+        calls = ((task, (held[task.scenario], sweep.factors, list(x[task.point]),
+                         sweep.seeds[task.seed], sweep.outcomes, sweep.series, years,
+                         pool.threads)) for task in todo)
+        for task, result, error in pool.map(run_task, calls, "sweep"):
+            if error is None:
+                store.write(task, result["outcomes"], result["series"])
+            else:
+                failed += 1
+                store.fail(task, f"{type(error).__name__}: {error}", list(x[task.point]))
+                bar.set_postfix(failed=failed)
+            bar.update()
     return Summary(len(todo), failed, total - len(todo), time.perf_counter() - start)
