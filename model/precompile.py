@@ -131,14 +131,14 @@ def compile_first_run(programmes: tuple[str, ...]) -> bool:
     if _cores() < 2 or not is_cold():
         return False
     with tempfile.TemporaryDirectory(prefix="povsim-compile-") as claims:
-        order = list(enumerate(listed()))
         if _can_fork():
-            second = _Forked(reversed([k for k in order if k[1][2]]), Path(claims))
+            second = _Forked(_second_share(), Path(claims))
         else:
             second = subprocess.Popen([sys.executable, "-m", "model.precompile", claims],
                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL)
         try:
+            order = list(enumerate(listed()))
             mine = [k for k in order if not k[1][2]] + [k for k in order if k[1][2]]
             _compile_claimed(mine, Path(claims))
             second.wait(timeout=WAIT)  # it finishes the kernel it holds, then stops
@@ -147,6 +147,12 @@ def compile_first_run(programmes: tuple[str, ...]) -> bool:
                 second.kill()
                 second.wait()
     return True
+
+
+def _second_share() -> list:
+    """What the second process compiles: the shared kernels ((position,
+    (name, args, shared))), from the last listed backwards."""
+    return [k for k in reversed(list(enumerate(listed()))) if k[1][2]]
 
 
 def _can_fork() -> bool:
@@ -304,8 +310,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0].startswith("-"):
         print("usage: python -m model.precompile [--write | CLAIMS_FOLDER]", file=sys.stderr)
         return 2
-    shared = [k for k in enumerate(listed()) if k[1][2]]
-    _compile_claimed(reversed(shared), Path(argv[0]))
+    _compile_claimed(_second_share(), Path(argv[0]))
     return 0
 
 
