@@ -27,6 +27,8 @@ MAX_SEEDS = 10000                # as run.seeds in a scenario (model.scenario.MA
 # households), so the limit needs about 12 GB
 MAX_BENCH_HOUSEHOLDS = 50_000_000
 DRAWING = ("run", "compare", "calibrate", "backtest")
+# what povsim run's charts import: loaded in a second process during the run
+CHART_MODULES = ("model.results", "model.analysis.charts", "model.analysis.run_chart")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -297,48 +299,64 @@ def _check_run(scenario, registry) -> None:
 
 def _run(args) -> int:
     start = time.perf_counter()
-    with _loading():
-        from model import runs
-        from model.atomic import check_output_folder, output_folder
-        from model.scenario import load_scenario
+    from model.helper_process import HelperProcess
 
-        if args.out is not None:
-            check_output_folder(args.out)
-        scenario = load_scenario(args.scenario)
-        if args.scale is not None:
-            scenario = dataclasses.replace(scenario, scale=args.scale)
-        out = check_output_folder(args.out or Path("outputs") / scenario.name)
-        if args.posterior:
-            from model.calibration.posterior import attach
-            scenario = attach(scenario, None if args.posterior is True else args.posterior)
-        if args.registry:
-            scenario = dataclasses.replace(scenario, registry=_registry_path(args.registry))
-        seeds = _seeds(args, scenario.seeds)
-        _check_run(scenario, runs.registry_for(scenario))  # a bad input fails before any work
-        # xarray and matplotlib: once the inputs are known to be good
-        from model import results
-        from model.analysis import run_chart as plots
-        from model.analysis import summary
-        from model.analysis.charts import chart_language
+    # the charts' modules load in a second process while this one simulates
+    with HelperProcess(CHART_MODULES) as charts:
+        with _loading():
+            from model import runs
+            from model.atomic import check_output_folder, output_folder
+            from model.scenario import load_scenario
 
-        lang, font, warning = chart_language(args.lang)
-        if warning:
-            print(f"povsim: warning: {warning}", file=sys.stderr)
-    if args.scheduler is None and (args.workers is None or args.workers == 1
-                                   or len(seeds) == 1):
-        ds = runs.run(scenario, seeds)
-    else:
-        (ds,) = runs.run_all([scenario], seeds, args.workers, scheduler=args.scheduler)
-    names = ["results.nc", "summary.csv", "registered_poor.png", "registered_poor.svg"]
-    with output_folder(out) as path_for:
-        results.write_netcdf(ds, path_for(names[0]))
-        summary.write_summary_csv(ds, path_for(names[1]))
-        path_for(names[3])            # written beside the PNG: listed in the manifest
-        plots.poor_by_year(ds, path_for(names[2]), lang, font)
+            if args.out is not None:
+                check_output_folder(args.out)
+            scenario = load_scenario(args.scenario)
+            if args.scale is not None:
+                scenario = dataclasses.replace(scenario, scale=args.scale)
+            out = check_output_folder(args.out or Path("outputs") / scenario.name)
+            if args.posterior:
+                from model.calibration.posterior import attach
+                scenario = attach(scenario, None if args.posterior is True else args.posterior)
+            if args.registry:
+                scenario = dataclasses.replace(scenario, registry=_registry_path(args.registry))
+            seeds = _seeds(args, scenario.seeds)
+            _check_run(scenario, runs.registry_for(scenario))  # a bad input fails before any work
+            # xarray: once the inputs are known to be good
+            from model import results
+            from model.analysis import run_chart as plots
+            from model.analysis import summary
+
+            lang, font = _chart_language(args.lang)
+        if args.scheduler is None and (args.workers is None or args.workers == 1
+                                       or len(seeds) == 1):
+            ds = runs.run(scenario, seeds)
+        else:
+            (ds,) = runs.run_all([scenario], seeds, args.workers, scheduler=args.scheduler)
+        names = ["results.nc", "summary.csv", "registered_poor.png", "registered_poor.svg"]
+        with output_folder(out) as path_for:
+            nc, csv, _svg, png = (path_for(names[k]) for k in (0, 1, 3, 2))  # the manifest's order
+            charts.submit(plots.poor_by_year, ds, png, lang, font)   # the SVG beside the PNG
+            results.write_netcdf(ds, nc)
+            summary.write_summary_csv(ds, csv)
+            charts.result()
     print(format_table(ds))
     print(f"\nwrote {', '.join(names)} and their manifest to {out} "
           f"({time.perf_counter() - start:.1f} s)")
     return 0
+
+
+def _chart_language(lang: str) -> tuple[str, str | None]:
+    """The charts' language and CJK font (:func:`model.analysis.charts.chart_language`),
+    with a warning when Chinese labels cannot be drawn. English needs no
+    font: matplotlib is not imported here for it."""
+    if lang == "en":
+        return "en", None
+    from model.analysis.charts import chart_language
+
+    lang, font, warning = chart_language(lang)
+    if warning:
+        print(f"povsim: warning: {warning}", file=sys.stderr)
+    return lang, font
 
 
 @contextmanager

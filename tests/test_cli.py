@@ -237,6 +237,17 @@ def test_run_succeeds_and_writes_files(default_run):
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".povsim-")]
 
 
+def test_charts_drawn_beside_the_run_are_those_drawn_here(default_run, tmp_path):
+    """The fresh process draws its charts in a helper process (Linux): the
+    same files as drawing them in this one from the written results."""
+    from model.analysis.run_chart import poor_by_year
+
+    _, out, ds = default_run
+    poor_by_year(ds, tmp_path / "registered_poor.png")
+    for name in ("registered_poor.png", "registered_poor.svg"):
+        assert (tmp_path / name).read_bytes() == (out / name).read_bytes(), name
+
+
 def test_printed_rows_add_up_with_new_entries(default_run):
     """registered people = last year's - exits + returns + entries (新识别)."""
     from model.cli import format_table
