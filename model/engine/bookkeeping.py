@@ -280,6 +280,14 @@ def _fails(s, year, hh_id, key, hazard):
     return False
 
 
+@njit(**INLINE)
+def _failing(s, year, hh_id, key, hazard):
+    """:func:`_fails` without a branch, the draw made whatever ``s``: a loop
+    over units that calls it vectorises (the same decisions)."""
+    u, _ = uniforms(hash_id(key, hh_id))
+    return (s < year) & (u < hazard)
+
+
 @on_threads()
 @njit(**KERNEL)
 def step_masks(start, year, oldest_start, status, exit_year, last_exit_year, needs, hh_id, key,
@@ -287,16 +295,23 @@ def step_masks(start, year, oldest_start, status, exit_year, last_exit_year, nee
     """``active[i]``: unit ``i`` is active after this year's failures (its
     ``start`` negated when it fails, as :func:`fail_at` does); ``reach[i]``:
     and it needs the effect. On threads."""
-    for i in range(start.shape[0]):
-        s = start[i]
-        a = enrolment_active(s, year, oldest_start, status[i], exit_year[i], last_exit_year)
-        # with hazard 0 (the same for every unit) the compiler takes the
-        # draw out of the loop, which then vectorises
-        if a and _fails(s, year, hh_id[i], key, hazard):
-            start[i] = -s
-            a = False
-        active[i] = a
-        reach[i] = a & needs[i]
+    if hazard > 0:
+        # every unit draws and stores its start: no branch, so the loop
+        # vectorises (about three times faster than drawing for the active)
+        for i in range(start.shape[0]):
+            s = start[i]
+            a = enrolment_active(s, year, oldest_start, status[i], exit_year[i], last_exit_year)
+            fails = a & _failing(s, year, hh_id[i], key, hazard)
+            start[i] = -s if fails else s
+            a = a & ~fails
+            active[i] = a
+            reach[i] = a & needs[i]
+    else:
+        for i in range(start.shape[0]):
+            a = enrolment_active(start[i], year, oldest_start, status[i], exit_year[i],
+                                 last_exit_year)
+            active[i] = a
+            reach[i] = a & needs[i]
 
 
 @on_threads("start", "status", "exit_year", "needs", "hh_id")
