@@ -308,6 +308,25 @@ def test_registry_masks_are_the_same_whatever_the_pieces(four_threads, monkeypat
         np.testing.assert_array_equal(a, b)
 
 
+def test_a_threaded_kernel_returns_its_pieces_and_their_counts(four_threads, monkeypatch):
+    from model.engine.bookkeeping import step_masks
+
+    rng = np.random.default_rng(23)
+    n = 10_007
+    start = rng.choice(np.array([0, 2015, 2016, 2017], np.int16), n)
+    status = rng.integers(1, 5, n).astype(np.int8)
+    exit_year = rng.choice(np.array([0, 2015, 2016], np.int16), n)
+    needs = rng.random(n) < 0.7
+    monkeypatch.setattr(threads, "MIN_PIECE", 1_000)
+    active, reach = np.empty(n, bool), np.empty(n, bool)
+    bounds, counted = step_masks(start, 2017, 2014.0, status, exit_year, 2015.0, needs,
+                                 np.arange(n), np.uint64(5), np.float32(0.3), active, reach)
+    assert bounds == threads.cuts(n) and len(bounds) == 5
+    assert counted == [(int(active[a:b].sum()), int(reach[a:b].sum()))
+                       for a, b in itertools.pairwise(bounds)]
+    assert 0 < reach.sum() < active.sum() < n
+
+
 def test_rows_are_summed_and_zeroed_as_numpy_does_whatever_the_pieces(four_threads,
                                                                        monkeypatch):
     from model.engine.rows import sum_rows, zero_rows

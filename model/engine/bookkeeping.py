@@ -19,6 +19,7 @@ from model.engine.codes import EXITED, POOR, RETURNED
 from model.engine.threads import (
     KERNEL,
     cuts,
+    indices_counted,
     indices_where,
     on_threads,
     split_at,
@@ -251,17 +252,18 @@ def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, n
     reach = np.empty(m, np.bool_)
     hazard = np.float32(hazard)
     if units is None:
-        step_masks(start, year, oldest_start, status, exit_year, last_exit_year, needs,
-                   hh_id, key, hazard, active, reach)
+        bounds, counted = step_masks(start, year, oldest_start, status, exit_year,
+                                     last_exit_year, needs, hh_id, key, hazard, active, reach)
+        counts = np.array(counted, np.int64).reshape(-1, 2)
+        active = indices_counted(active, bounds, counts[:, 0])
+        # mostly every active unit needs the effect: then one list serves for both
+        reach = (active if counts[:, 1].sum() == len(active)
+                 else indices_counted(reach, bounds, counts[:, 1]))
     else:
         step_masks_at(units, start, year, oldest_start, status, exit_year, last_exit_year,
                       needs, hh_id, key, hazard, active, reach)
-    active = indices_where(active) if units is None else units[active]
-    # mostly every active unit needs the effect: then one list serves for both
-    if np.count_nonzero(reach) == len(active):
-        reach = active
-    else:
-        reach = indices_where(reach) if units is None else units[reach]
+        active = units[active]
+        reach = active if np.count_nonzero(reach) == len(active) else units[reach]
     if not years:
         return active, reach, None
     years_in = np.empty(reach.shape[0], np.int16)
@@ -294,7 +296,10 @@ def step_masks(start, year, oldest_start, status, exit_year, last_exit_year, nee
                hazard, active, reach):
     """``active[i]``: unit ``i`` is active after this year's failures (its
     ``start`` negated when it fails, as :func:`fail_at` does); ``reach[i]``:
-    and it needs the effect. On threads."""
+    and it needs the effect. On threads. Returns the numbers of active and
+    reached units (each piece's, on threads), so that listing them needs
+    no pass to count them."""
+    n_active = n_reach = 0
     if hazard > 0:
         # every unit draws and stores its start: no branch, so the loop
         # vectorises (about three times faster than drawing for the active)
@@ -304,14 +309,21 @@ def step_masks(start, year, oldest_start, status, exit_year, last_exit_year, nee
             fails = a & _failing(s, year, hh_id[i], key, hazard)
             start[i] = -s if fails else s
             a = a & ~fails
+            r = a & needs[i]
             active[i] = a
-            reach[i] = a & needs[i]
+            reach[i] = r
+            n_active += a
+            n_reach += r
     else:
         for i in range(start.shape[0]):
             a = enrolment_active(start[i], year, oldest_start, status[i], exit_year[i],
                                  last_exit_year)
+            r = a & needs[i]
             active[i] = a
-            reach[i] = a & needs[i]
+            reach[i] = r
+            n_active += a
+            n_reach += r
+    return n_active, n_reach
 
 
 @on_threads("start", "status", "exit_year", "needs", "hh_id")

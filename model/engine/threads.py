@@ -103,33 +103,37 @@ def cuts(n: int, min_piece: int | None = None) -> list[int]:
     return [n * j // pieces for j in range(pieces + 1)]
 
 
-def _run(calls) -> None:
+def _run(calls) -> list:
     """Run the zero-argument ``calls``, the first in this thread and the
-    others on the pool; wait for all, and raise the first error."""
+    others on the pool; wait for all, and raise the first error. Returns
+    their values, in order."""
     futures = [_executor().submit(call) for call in calls[1:]]
+    values = []
     try:
-        calls[0]()
+        values.append(calls[0]())
     finally:
-        for f in futures:
-            f.result()
+        values += [f.result() for f in futures]
+    return values
 
 
-def split(kernel, n: int, *args, min_piece: int | None = None) -> None:
+def split(kernel, n: int, *args, min_piece: int | None = None) -> tuple[list[int], list]:
     """Run ``kernel(start, stop, *args)`` over ``range(n)`` in contiguous
     pieces of at least ``min_piece`` (default :data:`MIN_PIECE`) but one,
-    one piece per thread; this thread runs the first."""
-    split_at(kernel, cuts(n, min_piece), *args)
+    one piece per thread; this thread runs the first. Returns the pieces'
+    bounds and what ``kernel`` returned for each."""
+    bounds = cuts(n, min_piece)
+    return bounds, split_at(kernel, bounds, *args)
 
 
-def split_at(kernel, bounds, *args, tables=None) -> None:
+def split_at(kernel, bounds, *args, tables=None) -> list:
     """Run ``kernel(bounds[j], bounds[j + 1], *args)`` for each piece ``j``,
     one piece per thread (this thread the first); with ``tables`` (a tuple
     of arrays a piece), ``kernel(bounds[j], bounds[j + 1], *args,
-    *tables[j])``."""
+    *tables[j])``. Returns what ``kernel`` returned for each piece."""
     pieces = range(len(bounds) - 1)
-    _run([functools.partial(kernel, bounds[j], bounds[j + 1], *args,
-                            *(tables[j] if tables is not None else ()))
-          for j in pieces])
+    return _run([functools.partial(kernel, bounds[j], bounds[j + 1], *args,
+                                   *(tables[j] if tables is not None else ()))
+                 for j in pieces])
 
 
 def split_summed(kernel, n: int, tables: tuple, *args,
@@ -156,8 +160,10 @@ def on_threads(*whole: str):
     kernel's arguments (by position or name) and runs the kernel on threads,
     each on a slice of the households of every array argument except those
     named in ``whole`` (tables indexed by something else, passed whole). The
-    number of households is the length of the first argument. The kernel
-    stays reachable as ``.kernel``."""
+    number of households is the length of the first argument. It returns
+    the pieces' bounds and the kernel's value for each (:func:`split`: a
+    kernel may count what its piece holds). The kernel stays reachable as
+    ``.kernel``."""
 
     def wrap(kernel):
         signature = inspect.signature(kernel.py_func)
@@ -170,7 +176,7 @@ def on_threads(*whole: str):
                     for k, a in enumerate(args)]
 
         def one(start, stop, args):
-            kernel(*piece(args, start, stop))
+            return kernel(*piece(args, start, stop))
 
         n_params = len(signature.parameters)
 
@@ -178,7 +184,7 @@ def on_threads(*whole: str):
         def run(*args, **kwargs):
             if kwargs or len(args) != n_params:  # binding costs 20 us: only when needed
                 args = signature.bind(*args, **kwargs).args
-            split(one, args[0].shape[0], args)
+            return split(one, args[0].shape[0], args)
 
         run.kernel = kernel
         return run
@@ -194,6 +200,19 @@ def indices_where(mask) -> np.ndarray:
     at its offset. The result is the same whatever the number of threads.
     """
     bounds, offsets = _true_offsets(mask)
+    return _indices_at(mask, bounds, offsets)
+
+
+def indices_counted(mask, bounds: list[int], counts) -> np.ndarray:
+    """:func:`indices_where` of a mask whose pieces ``mask[bounds[j]:bounds[j
+    + 1]]`` were counted already (``counts[j]`` true elements each, for
+    instance by the kernel that wrote them): one pass, on threads."""
+    return _indices_at(mask, bounds, np.concatenate(([0], np.cumsum(counts, dtype=np.int64))))
+
+
+def _indices_at(mask, bounds: list[int], offsets: np.ndarray) -> np.ndarray:
+    """The indices of the true elements of each piece of ``mask``, written
+    at the piece's offset among all of them, on threads."""
     out = np.empty(offsets[-1], np.int64)
     _run([functools.partial(_indices_true, mask[bounds[j]:bounds[j + 1]], bounds[j],
                             out[offsets[j]:offsets[j + 1]])
