@@ -248,6 +248,22 @@ def test_charts_drawn_beside_the_run_are_those_drawn_here(default_run, tmp_path)
         assert (tmp_path / name).read_bytes() == (out / name).read_bytes(), name
 
 
+def test_chinese_charts_drawn_beside_the_run_have_their_font(tmp_path):
+    """The CJK font found before the run is known where the charts are drawn:
+    the same files as drawing them in this process."""
+    from model.analysis.charts import chart_language
+    from model.analysis.run_chart import poor_by_year
+
+    proc = povsim("run", "--lang", "zh", "--out", "out", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    with xr.open_dataset(tmp_path / "out" / "results.nc", engine="netcdf4") as ds:
+        ds.load()
+    lang, font, _ = chart_language("zh")
+    poor_by_year(ds, tmp_path / "registered_poor.png", lang, font)
+    for name in ("registered_poor.png", "registered_poor.svg"):
+        assert (tmp_path / name).read_bytes() == (tmp_path / "out" / name).read_bytes(), name
+
+
 def test_printed_rows_add_up_with_new_entries(default_run):
     """registered people = last year's - exits + returns + entries (新识别)."""
     from model.cli import format_table

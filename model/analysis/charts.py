@@ -208,9 +208,16 @@ def chart_language(lang: str) -> tuple[str, str | None, str | None]:
 @contextmanager
 def style(font: str | None = None):
     """matplotlib settings of every chart (:data:`STYLE`), with ``font`` for
-    Chinese labels (DejaVu Sans fills in Latin glyphs)."""
+    Chinese labels (DejaVu Sans fills in Latin glyphs).
+
+    ``font`` may have been found in another process (:func:`chart_language`
+    before ``povsim run`` draws in its helper process): a family this
+    process's matplotlib does not know is looked for again, registering the
+    bundled font as :func:`find_cjk_font` does."""
     rc = dict(STYLE)
     if font:
+        if font not in {f.name for f in font_manager.fontManager.ttflist}:
+            _add_bundled_font()
         rc["font.family"] = [font, "DejaVu Sans"]
     with matplotlib.rc_context(rc):
         yield
