@@ -7,8 +7,8 @@ two. :class:`HelperProcess`, started as the command begins, imports the
 drawing modules in a fork of this process while the run loads its kernels and
 simulates; the run then hands it the dataset (:meth:`HelperProcess.submit`),
 writes its other files while the charts are drawn, and collects the answer
-(:meth:`HelperProcess.result`): the same files, about a third of a second
-sooner.
+(:meth:`HelperProcess.result`): the same files, a quarter to a third of a
+second sooner.
 
 A fork is made only where it is safe: on Linux, from a process that runs one
 thread (a fork copies the memory of the others' locks but not the threads

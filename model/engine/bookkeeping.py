@@ -302,7 +302,7 @@ def step_masks(start, year, oldest_start, status, exit_year, last_exit_year, nee
     n_active = n_reach = 0
     if hazard > 0:
         # every unit draws and stores its start: no branch, so the loop
-        # vectorises (about three times faster than drawing for the active)
+        # vectorises (two to three times faster than drawing for the active only)
         for i in range(start.shape[0]):
             s = start[i]
             a = enrolment_active(s, year, oldest_start, status[i], exit_year[i], last_exit_year)
