@@ -111,3 +111,32 @@ def test_a_change_to_an_inlined_module_compiles_the_kernel_again(tmp_path):
     random_py.write_text(text.replace(series, series.replace("3.0", "2.0"), 1))
     assert medical_total() != before
     assert len(list((tmp_path / "cache" / "numba").iterdir())) == 2  # one folder a version
+
+
+def _features_in_fresh_process(env: dict) -> str:
+    """NUMBA_CPU_FEATURES and numba's CPU_FEATURES once the engine's kernels
+    are imported, in a new interpreter with ``env``."""
+    code = ("import os, model.engine.threads, numba.core.config as c; "
+            "print(os.environ.get('NUMBA_CPU_FEATURES')); print(c.CPU_FEATURES)")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True, cwd=PACKAGE.parent)
+    return done.stdout
+
+
+def _host_has_avx512() -> bool:
+    from llvmlite import binding
+
+    return bool(binding.get_host_cpu_features().get("avx512f"))
+
+
+@pytest.mark.skipif(not _host_has_avx512(), reason="the host has no AVX-512")
+def test_on_an_avx512_cpu_numba_may_use_512_bit_vectors():
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CPU_FEATURES"}
+    env_line, config_line = _features_in_fresh_process(env).splitlines()
+    assert env_line == config_line
+    assert env_line.endswith(",-prefer-256-bit") and "+avx512f" in env_line.split(",")
+
+
+def test_a_users_cpu_features_are_left_alone():
+    env = dict(os.environ, NUMBA_CPU_FEATURES="+sse2")
+    assert _features_in_fresh_process(env).splitlines() == ["+sse2", "+sse2"]

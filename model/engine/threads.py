@@ -39,6 +39,10 @@ import numpy as np
 from numba import njit
 from numba.core.compiler import CompilerBase, DefaultPassBuilder
 
+from model.kernel_cache import prefer_wide_vectors
+
+prefer_wide_vectors()  # before any kernel compiles or loads
+
 FASTMATH = {"nnan", "ninf", "nsz"}
 MIN_PIECE = 16_384  # households: a smaller piece is not worth a thread
 

@@ -37,6 +37,10 @@ import numpy as np
 from numba import njit
 from numba.np.random.generator_core import next_uint32
 
+from model.kernel_cache import prefer_wide_vectors
+
+prefer_wide_vectors()  # as the engine's kernels (before any compiles or loads)
+
 BATCH = 4096  # shuffle partners drawn ahead of their swaps
 # no fastmath: the kernels must do numpy's floating-point operations exactly
 JIT = {"cache": True, "nogil": True}
