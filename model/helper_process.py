@@ -90,21 +90,30 @@ class HelperProcess:
             except Exception as err:  # noqa: BLE001  (raised by result(), as the child's)
                 self._outcome = ("error", err)
             return
-        self._outcome = ("sent", None)
-        self._pipe.send((function, args))
+        self._outcome = ("sent", (function, args))
+        try:
+            self._pipe.send((function, args))
+        except OSError:  # the child has ended: result() makes the call here
+            pass
 
     def result(self):
-        """The value of the submitted call, or its exception raised here."""
+        """The value of the submitted call, or its exception raised here.
+
+        If the child ended without answering (killed, out of memory), the
+        call is made in this process: the same value, later."""
         if self._outcome is None:
             raise RuntimeError("nothing was submitted to the helper process")
         if self._outcome[0] == "sent":
+            function, args = self._outcome[1]
             try:
                 self._outcome = self._pipe.recv()
-            except EOFError:
+            except (EOFError, OSError):
+                self._outcome = None
+                self.close()
+                self._process = None
+                self.submit(function, *args)
+            else:
                 self._process.join()
-                raise RuntimeError(f"the helper process (pid {self._process.pid}) ended without "
-                                   f"an answer (exit code {self._process.exitcode})") from None
-            self._process.join()
         kind, value = self._outcome
         if kind == "error":
             raise value

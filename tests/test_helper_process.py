@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,12 @@ class Unrebuildable(Exception):
 
 def raise_unrebuildable():
     raise Unrebuildable(1, 2)
+
+
+def slow_pid() -> int:
+    """This process's id, half a second later."""
+    time.sleep(0.5)
+    return os.getpid()
 
 
 def in_fresh_process(code: str) -> subprocess.CompletedProcess:
@@ -98,6 +105,28 @@ def test_in_a_child_the_call_runs_there_with_the_same_value_and_errors():
                      "RuntimeError: test_helper_process.Unrebuildable: 1-2",
                      "ImportError: No module named 'no_such_module_here'",
                      "done"], proc.stdout
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the helper forks on Linux only")
+def test_a_call_whose_child_has_died_is_made_here():
+    proc = in_fresh_process("""
+        import os
+        from model.helper_process import HelperProcess
+        import test_helper_process as t
+
+        for when in ("before", "after"):
+            with HelperProcess(["json"]) as helper:
+                if when == "before":
+                    helper._process.kill()
+                    helper._process.join()
+                helper.submit(t.slow_pid)
+                if when == "after":   # while the child sleeps
+                    helper._process.kill()
+                    helper._process.join()
+                print(when, helper.result() == os.getpid(), helper.forked)
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["before True False", "after True False"]
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="the helper forks on Linux only")
