@@ -92,16 +92,20 @@ def prefer_wide_vectors() -> str | None:
     faster on an AVX-512 CPU. It sets ``NUMBA_CPU_FEATURES`` (the host's
     features, less the preference for 256-bit vectors) for this process and
     the processes it starts. Called where povsim's kernels are defined, as
-    their modules are imported, before numba compiles or loads any: a value
-    set by the user is left as it is, a CPU without AVX-512 is left alone,
+    their modules are imported, before numba compiles or loads any: a
+    ``NUMBA_CPU_FEATURES`` or ``NUMBA_CPU_NAME`` set by the user (a portable
+    cache, say) is left as it is, a CPU without AVX-512 is left alone,
     and numba code that compiled earlier in the process keeps its features.
     Other numba code of the process compiles with the same features.
     """
-    if "NUMBA_CPU_FEATURES" in os.environ:
-        return None
+    if "NUMBA_CPU_FEATURES" in os.environ or "NUMBA_CPU_NAME" in os.environ:
+        return None  # the user chose what to compile for
     from llvmlite import binding  # numba's own dependency, loaded with it anyway
 
-    features = binding.get_host_cpu_features()
+    try:
+        features = binding.get_host_cpu_features()
+    except RuntimeError:  # LLVM cannot tell on this host: numba's default
+        return None
     if not features.get("avx512f"):
         return None
     value = features.flatten() + ",-prefer-256-bit"

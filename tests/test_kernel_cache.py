@@ -140,3 +140,10 @@ def test_on_an_avx512_cpu_numba_may_use_512_bit_vectors():
 def test_a_users_cpu_features_are_left_alone():
     env = dict(os.environ, NUMBA_CPU_FEATURES="+sse2")
     assert _features_in_fresh_process(env).splitlines() == ["+sse2", "+sse2"]
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CPU_FEATURES"}
+    env["NUMBA_CPU_NAME"] = "generic"  # a portable cache: numba's own choice of features
+    numba_alone = subprocess.run(
+        [sys.executable, "-c", "import numba.core.config as c; print(repr(c.CPU_FEATURES))"],
+        env=env, capture_output=True, text=True, check=True).stdout.strip()
+    env_line, config_line = _features_in_fresh_process(env).splitlines()
+    assert env_line == "None" and repr(config_line) == numba_alone
