@@ -334,8 +334,9 @@ def _run(args) -> int:
             (ds,) = runs.run_all([scenario], seeds, args.workers, scheduler=args.scheduler)
         names = ["results.nc", "summary.csv", "registered_poor.png", "registered_poor.svg"]
         with output_folder(out) as path_for:
-            nc, csv, _svg, png = (path_for(names[k]) for k in (0, 1, 3, 2))  # the manifest's order
-            charts.submit(plots.poor_by_year, ds, png, lang, font)   # the SVG beside the PNG
+            nc, csv = path_for(names[0]), path_for(names[1])
+            path_for(names[3])            # written beside the PNG: listed in the manifest
+            charts.submit(plots.poor_by_year, ds, path_for(names[2]), lang, font)
             results.write_netcdf(ds, nc)
             summary.write_summary_csv(ds, csv)
             charts.result()

@@ -1,5 +1,6 @@
-"""A second process that loads modules while this one works, then makes one
-call for it.
+"""Child processes forked from this one: the fork itself (:func:`fork_child`,
+also the second compiler of :mod:`model.precompile`), and a helper that
+loads modules while this process works, then makes one call for it.
 
 ``povsim run`` spends about 0.3 s importing matplotlib and about as long
 drawing its charts, one after the other with the simulation on one core of
@@ -10,41 +11,76 @@ writes its other files while the charts are drawn, and collects the answer
 (:meth:`HelperProcess.result`): the same files, a quarter to a third of a
 second sooner.
 
-A fork is made only where it is safe: on Linux, from a process that runs one
-thread (a fork copies the memory of the others' locks but not the threads
-that would release them). ``povsim run`` starts it before anything has
-imported numpy, whose BLAS starts threads. Elsewhere, or with more threads
-(in Jupyter, or a test calling :func:`model.cli.main`), the helper makes the
-call in this process: same result, no time saved.
+The helper forks only where it is safe: on Linux (:func:`can_fork`), from a
+process that runs one thread (a fork copies the memory of the others' locks
+but not the threads that would release them). ``povsim run`` starts it
+before anything has imported numpy, whose BLAS starts threads. Elsewhere,
+or with more threads (in Jupyter, or a test calling :func:`model.cli.main`),
+the helper makes the call in this process: same result, no time saved.
 
 The call and its arguments go to the child, and its result back, pickled
-through a pipe between the two processes (both this program's own objects).
+through two pipes between the two processes (both this program's own
+objects). Only the standard library is imported here: forking comes before
+numpy.
 """
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib
-import multiprocessing
 import os
 import pickle
+import signal
 import sys
-import threading
 import traceback
 from collections.abc import Callable
 from typing import Self
 
 
+def can_fork() -> bool:
+    """Whether this platform may fork a child that goes on with Python
+    (Linux: on macOS, the system's libraries are not safe to use in a forked
+    child; Windows cannot fork)."""
+    return sys.platform == "linux" and hasattr(os, "fork")
+
+
 def fork_is_safe() -> bool:
     """Whether this process may fork a child that imports modules and works:
-    Linux (on macOS the system's libraries are not safe to use in a forked
-    child), with one thread running."""
-    if sys.platform != "linux" or threading.active_count() != 1:
+    :func:`can_fork`, with one thread running (counted by the system, so
+    that threads Python does not know of, such as a BLAS pool, count)."""
+    if not can_fork():
         return False
     try:
-        return len(os.listdir("/proc/self/task")) == 1   # threads that Python does not see
+        return len(os.listdir("/proc/self/task")) == 1
     except OSError:
         return False
+
+
+def fork_child(work: Callable[[], object], quiet: bool = False) -> int:
+    """Fork; the child runs ``work()`` and leaves by :func:`os._exit` (code 0
+    if it returned, 1 if it raised), so that nothing of this process runs
+    twice: not its buffered output, its exit handlers, nor the rest of the
+    caller's code. Returns the child's process id, in this process.
+
+    With ``quiet`` the child writes nothing: its descriptors and Python's
+    streams go to the null device (in Jupyter, Python's streams would send
+    to the notebook through a thread the child does not have).
+    """
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            if quiet:
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, 1)
+                os.dup2(null, 2)
+                sys.stdout = sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+            work()
+            code = 0
+        finally:
+            os._exit(code)
+    return pid
 
 
 class HelperProcess:
@@ -63,20 +99,22 @@ class HelperProcess:
     """
 
     def __init__(self, modules: tuple[str, ...] | list[str], fork: bool | None = None):
-        self._process = None
+        self._pid: int | None = None
         self._outcome: tuple | None = None
         if fork if fork is not None else fork_is_safe():
-            context = multiprocessing.get_context("fork")
-            self._pipe, child_end = context.Pipe()
-            self._process = context.Process(target=_serve, args=(tuple(modules), child_end),
-                                            name="povsim-helper", daemon=True)
-            self._process.start()
-            child_end.close()
+            call_in, call_out = os.pipe()      # this process -> the child
+            answer_in, answer_out = os.pipe()  # the child -> this process
+            self._pid = fork_child(functools.partial(
+                _serve, tuple(modules), call_in, answer_out, (call_out, answer_in)))
+            os.close(call_in)
+            os.close(answer_out)
+            self._call = os.fdopen(call_out, "wb")
+            self._answer = os.fdopen(answer_in, "rb")
 
     @property
     def forked(self) -> bool:
         """Whether the call is made in a child process."""
-        return self._process is not None
+        return self._pid is not None
 
     def submit(self, function: Callable, *args) -> None:
         """Start ``function(*args)``: in the child, or here at once.
@@ -84,7 +122,7 @@ class HelperProcess:
         ``function`` must be a module-level function (sent by name)."""
         if self._outcome is not None:
             raise RuntimeError("a helper process makes one call")
-        if self._process is None:
+        if self._pid is None:
             try:
                 self._outcome = ("value", function(*args))
             except Exception as err:  # noqa: BLE001  (raised by result(), as the child's)
@@ -92,7 +130,8 @@ class HelperProcess:
             return
         self._outcome = ("sent", (function, args))
         try:
-            self._pipe.send((function, args))
+            with self._call:
+                pickle.dump((function, args), self._call, protocol=pickle.HIGHEST_PROTOCOL)
         except OSError:  # the child has ended: result() makes the call here
             pass
 
@@ -106,26 +145,35 @@ class HelperProcess:
         if self._outcome[0] == "sent":
             function, args = self._outcome[1]
             try:
-                self._outcome = self._pipe.recv()
-            except (EOFError, OSError):
+                self._outcome = pickle.load(self._answer)
+            except (EOFError, OSError, pickle.UnpicklingError):
                 self._outcome = None
                 self.close()
-                self._process = None
                 self.submit(function, *args)
             else:
-                self._process.join()
+                self.close()   # the child has answered: it is leaving
         kind, value = self._outcome
         if kind == "error":
             raise value
         return value
 
     def close(self) -> None:
-        """End the child if it is still running (it has not answered)."""
-        if self._process is not None:
-            if self._process.is_alive():
-                self._process.kill()
-            self._process.join()
-            self._pipe.close()
+        """End the child if it is still running (it has not answered), and
+        wait for it."""
+        if self._pid is None:
+            return
+        pid, self._pid = self._pid, None
+        if self._outcome is None or self._outcome[0] == "sent":
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:  # it has ended already
+                pass
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:  # waited for elsewhere
+            pass
+        self._call.close()
+        self._answer.close()
 
     def __enter__(self) -> Self:
         return self
@@ -134,18 +182,21 @@ class HelperProcess:
         self.close()
 
 
-def _serve(modules: tuple[str, ...], pipe) -> None:
+def _serve(modules: tuple[str, ...], call_in: int, answer_out: int, parents: tuple) -> None:
     """The child: import ``modules``, then make the one call received and
     send back ("value", result) or ("error", exception). Leaves quietly when
-    the parent closes the pipe without a call, or on an interruption (the
+    the parent closes its pipe without a call, or on an interruption (the
     parent reports it)."""
+    for fd in parents:  # this process's copies of the parent's ends: EOF comes when it closes
+        os.close(fd)
     gc.disable()        # a short life: nothing to collect worth the walks
     try:
         imported = _import(modules)
-        try:
-            function, args = pipe.recv()
-        except EOFError:
-            return
+        with os.fdopen(call_in, "rb") as calls:
+            try:
+                function, args = pickle.load(calls)
+            except EOFError:
+                return
         if imported is not None:
             answer = ("error", imported)
         else:
@@ -153,7 +204,8 @@ def _serve(modules: tuple[str, ...], pipe) -> None:
                 answer = ("value", function(*args))
             except Exception as err:  # noqa: BLE001  (sent back, raised by result())
                 answer = ("error", _sendable(err))
-        pipe.send(answer)
+        with os.fdopen(answer_out, "wb") as answers:
+            pickle.dump(answer, answers, protocol=pickle.HIGHEST_PROTOCOL)
     except KeyboardInterrupt:
         return
     finally:
@@ -180,4 +232,3 @@ def _sendable(err: Exception) -> Exception:
     except Exception:  # noqa: BLE001  (any failure to rebuild: send the text instead)
         text = "".join(traceback.format_exception(err)).rstrip()
         return RuntimeError(f"in the helper process: {text}")
-

@@ -31,6 +31,7 @@ result. ``python -m model.precompile --write`` rewrites the list and
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import os
@@ -43,6 +44,8 @@ from importlib import resources
 from pathlib import Path
 
 from numba.core.errors import NumbaError
+
+from model.helper_process import can_fork, fork_child
 
 LIST = "kernel_signatures.json"
 MODULES = ("model.random", "model.engine.kernels", "model.engine.rules",
@@ -131,7 +134,7 @@ def compile_first_run(programmes: tuple[str, ...]) -> bool:
     if _cores() < 2 or not is_cold():
         return False
     with tempfile.TemporaryDirectory(prefix="povsim-compile-") as claims:
-        if _can_fork():
+        if can_fork():
             second = _Forked(_second_share(), Path(claims))
         else:
             second = subprocess.Popen([sys.executable, "-m", "model.precompile", claims],
@@ -155,12 +158,6 @@ def _second_share() -> list:
     return [k for k in reversed(list(enumerate(listed()))) if k[1][2]]
 
 
-def _can_fork() -> bool:
-    """Whether the second process may be a fork of this one (Linux: on
-    macOS, the system's libraries are not safe to use in a forked child)."""
-    return sys.platform == "linux" and hasattr(os, "fork")
-
-
 class _Forked:
     """The second process as a fork of this one, with the part of
     :class:`subprocess.Popen` that :func:`compile_first_run` uses.
@@ -169,27 +166,14 @@ class _Forked:
     modules before it compiles anything: half a second of the first run's
     wall time, as the two processes share the kernels. A fork starts with
     them loaded. The child only compiles (no thread of this process, such as
-    a kernel's thread pool, runs in it) and leaves by :func:`os._exit`, so
-    that nothing of this process (buffered output, exit handlers) runs twice.
-    Like the new interpreter, it writes nothing: its output goes to the null
-    device (also through Python's own streams, which in Jupyter would send
-    to the notebook through a thread the child does not have).
+    a kernel's thread pool, runs in it), then leaves without running
+    anything of this process twice; like the new interpreter, it writes
+    nothing (:func:`model.helper_process.fork_child`, ``quiet``).
     """
 
     def __init__(self, kernels, claims: Path):
         self.returncode: int | None = None
-        self.pid = os.fork()
-        if self.pid == 0:
-            code = 1
-            try:
-                null = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(null, 1)
-                os.dup2(null, 2)
-                sys.stdout = sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
-                _compile_claimed(kernels, claims)
-                code = 0
-            finally:
-                os._exit(code)
+        self.pid = fork_child(functools.partial(_compile_claimed, kernels, claims), quiet=True)
 
     def poll(self) -> int | None:
         if self.returncode is None:

@@ -110,19 +110,19 @@ def test_in_a_child_the_call_runs_there_with_the_same_value_and_errors():
 @pytest.mark.skipif(sys.platform != "linux", reason="the helper forks on Linux only")
 def test_a_call_whose_child_has_died_is_made_here():
     proc = in_fresh_process("""
-        import os
+        import os, signal
         from model.helper_process import HelperProcess
         import test_helper_process as t
 
         for when in ("before", "after"):
             with HelperProcess(["json"]) as helper:
                 if when == "before":
-                    helper._process.kill()
-                    helper._process.join()
+                    os.kill(helper._pid, signal.SIGKILL)
+                    os.waitpid(helper._pid, 0)
                 helper.submit(t.slow_pid)
                 if when == "after":   # while the child sleeps
-                    helper._process.kill()
-                    helper._process.join()
+                    os.kill(helper._pid, signal.SIGKILL)
+                    os.waitpid(helper._pid, 0)
                 print(when, helper.result() == os.getpid(), helper.forked)
     """)
     assert proc.returncode == 0, proc.stderr
@@ -136,7 +136,7 @@ def test_a_child_without_a_call_is_ended_and_leaves_nothing_running():
         from model.helper_process import HelperProcess
 
         helper = HelperProcess(["json"])
-        pid = helper._process.pid
+        pid = helper._pid
         helper.close()
         try:
             os.kill(pid, 0)

@@ -147,8 +147,13 @@ TEXT = {
 
 # ---------------------------------------------------------------- fonts
 
+def _font_families() -> set[str]:
+    """The font families this process's matplotlib knows."""
+    return {f.name for f in font_manager.fontManager.ttflist}
+
+
 def _installed_cjk() -> str | None:
-    names = {f.name for f in font_manager.fontManager.ttflist}
+    names = _font_families()
     for family in CJK_FONTS:
         if family in names:
             return family
@@ -216,7 +221,7 @@ def style(font: str | None = None):
     bundled font as :func:`find_cjk_font` does."""
     rc = dict(STYLE)
     if font:
-        if font not in {f.name for f in font_manager.fontManager.ttflist}:
+        if font not in _font_families():
             _add_bundled_font()
         rc["font.family"] = [font, "DejaVu Sans"]
     with matplotlib.rc_context(rc):

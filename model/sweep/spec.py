@@ -178,22 +178,23 @@ def quick_sweep(scenario: str, vary: list[str], points: int, seeds: int, seed: i
     given: dict[str, str] = {}  # factor name: the --vary item that gave it
     for item in vary:
         name, eq, spec = item.partition("=")
-        if not eq or not name.strip():
+        name = name.strip()
+        if not eq or not name:
             raise PovsimError(f"--vary '{item}': expected NAME=LOW:HIGH, NAME=LOW:HIGH:log or "
                               "NAME=A,B,C")
-        if name.strip() in given:
-            raise PovsimError(f"--vary '{item}': factor '{name.strip()}' is already given by "
-                              f"--vary '{given[name.strip()]}': expected each factor once")
-        given[name.strip()] = item
+        if name in given:
+            raise PovsimError(f"--vary '{item}': factor '{name}' is already given by "
+                              f"--vary '{given[name]}': expected each factor once")
+        given[name] = item
         parts = spec.split(":")
         try:
             if "," in spec:
-                factors[name.strip()] = {"levels": [float(v) for v in spec.split(",")]}
+                factors[name] = {"levels": [float(v) for v in spec.split(",")]}
             elif len(parts) in (2, 3) and (len(parts) == 2 or parts[2] in ("log", "linear")):
                 entry: dict[str, Any] = {"range": [float(parts[0]), float(parts[1])]}
                 if len(parts) == 3:
                     entry["scale"] = parts[2]
-                factors[name.strip()] = entry
+                factors[name] = entry
             else:
                 raise ValueError(spec)
         except ValueError:
