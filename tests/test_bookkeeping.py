@@ -13,8 +13,6 @@ from model.engine.bookkeeping import (
     candidate_indices_numpy,
     candidates_among,
     candidates_among_numpy,
-    coverage_at,
-    coverage_at_numpy,
     lookup_sum,
     lookup_sum_numpy,
     merge_sorted,
@@ -109,29 +107,6 @@ def test_add_at(village, scalar, with_fraction, per_household):
         add_at_numpy(ref, idx, per_capita / size[idx].astype(np.float32), np.float32(0.85), start,
                      unit_of, 2017, fraction, county)
         np.testing.assert_array_equal(row, ref)
-
-
-@pytest.mark.parametrize("people", [False, True])
-@pytest.mark.parametrize("scalar", [False, True])
-@pytest.mark.parametrize("grouped", [False, True])
-def test_coverage_at(people, scalar, grouped):
-    rng = np.random.default_rng(4)
-    group = rng.integers(0, 5, N).astype(np.int16)
-    if grouped:  # as households are stored, mostly, with one group coming back
-        group = np.sort(group)
-        group[N // 2:N // 2 + 50] = 0
-    size = rng.integers(1, 9, N).astype(np.int8) if people else np.zeros(0, np.int8)
-    idx = rng.choice(N, 1500, replace=False)
-    weights = np.array([2.5]) if scalar else rng.random(1500) * 1e4
-    if not scalar and people:  # float32 weights are added as float64 (cost arrays)
-        weights = weights.astype(np.float32)
-    got = [np.zeros(5) for _ in range(3)]
-    ref = [np.zeros(5) for _ in range(3)]
-    coverage_at(group, idx, weights, size, *got)
-    coverage_at_numpy(group, idx, weights, size, *ref)
-    for a, b in zip(got, ref):
-        np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(got[0], np.bincount(group[idx], minlength=5))
 
 
 @pytest.mark.parametrize("hazard", [0.0, 0.3, 0.7, 1.0])

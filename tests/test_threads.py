@@ -249,37 +249,6 @@ def test_split_where_is_boolean_indexing_whatever_the_pieces(four_threads, monke
         np.testing.assert_array_equal(left, values[~mask])
 
 
-@pytest.mark.parametrize("order", ["grouped", "one group", "unsorted", "tables not empty"])
-def test_coverage_is_the_same_whatever_the_pieces(four_threads, monkeypatch, order):
-    """Pieces cut where the county changes give the serial sums bit for bit;
-    units out of group order, or tables not empty on entry, fall back to
-    one thread with the same result."""
-    from model.engine.bookkeeping import coverage_at, coverage_at_numpy, group_cuts
-
-    rng = np.random.default_rng(29)
-    n = 20_000
-    group = np.sort(rng.integers(0, 40, n)).astype(np.int16)
-    if order == "one group":
-        group[:] = 3
-    elif order == "unsorted":
-        group[n // 2:n // 2 + 300] = 1  # county 1 again, in the third piece
-    idx = np.flatnonzero(rng.random(n) < 0.7)
-    weights = rng.random(len(idx)) * 1e4  # float64: a sum that depends on its order
-    size = rng.integers(1, 9, n).astype(np.int8)
-    monkeypatch.setattr(threads, "MIN_PIECE", 1_000)
-    bounds = group_cuts(group, idx)
-    assert len(bounds) == (2 if order == "one group" else 5)
-    for j in range(1, len(bounds) - 1):  # a cut falls where the group changes
-        assert group[idx[bounds[j] - 1]] != group[idx[bounds[j]]] or order == "unsorted"
-    start = 1.0 if order == "tables not empty" else 0.0
-    got = [np.full(40, start) for _ in range(3)]
-    ref = [np.full(40, start) for _ in range(3)]
-    coverage_at(group, idx, weights, size, *got)
-    coverage_at_numpy(group, idx, weights, size, *ref)
-    for a, b in zip(got, ref):
-        np.testing.assert_array_equal(a, b)
-
-
 def test_registry_masks_are_the_same_whatever_the_pieces(four_threads, monkeypatch):
     from model.engine.bookkeeping import active_indices, candidate_indices, step_indices
 

@@ -1,5 +1,6 @@
 """Programme bookkeeping in one pass each: who is active, who may enrol,
-income added to a pathway, coverage and cost by county.
+income added to a pathway (coverage and cost by county:
+:mod:`model.engine.coverage`).
 
 A programme's yearly bookkeeping used to be a chain of numpy passes over
 the whole registry (a mask per condition, then ``flatnonzero``); each
@@ -18,11 +19,9 @@ from numba import njit
 from model.engine.codes import EXITED, POOR, RETURNED
 from model.engine.threads import (
     KERNEL,
-    cuts,
     indices_counted,
     indices_where,
     on_threads,
-    split_at,
     split_where,
 )
 from model.random import INLINE, hash_id, hash_id_np, uniforms, uniforms_np
@@ -568,94 +567,6 @@ def add_at_numpy(row, idx, per_capita, share, start, unit_of, year, fraction, co
         started = start[unit_of[idx]] if len(unit_of) else start[idx]
         per_capita = np.where(started == year, per_capita * fraction[county[idx]], per_capita)
     row[idx] += per_capita
-
-
-def coverage_at(group, index, weights, size, counts, sums, people):
-    """For every j, in order: ``counts[g] += 1``, ``sums[g] += weights[j]``
-    and, when ``size`` is not empty, ``people[g] += size[index[j]]``, with
-    ``g = group[index[j]]`` (``weights`` of length 1: the same for every j).
-
-    With the tables zeros on entry and the units coming group by group
-    (households are stored county by county, and indices are ascending), it
-    runs on threads: the pieces of ``index`` are cut where the group
-    changes, each fills tables of its own, and as each group is then summed
-    by one piece in the same order, the tables are the same as on one
-    thread. Should a group come in two pieces (units not in group order),
-    everything is summed again on one thread.
-    """
-    bounds = group_cuts(group, index)
-    if len(bounds) < 3 or counts.any() or sums.any() or people.any():
-        _coverage_range(0, index.shape[0], group, index, weights, size, counts, sums, people)
-        return
-    own = [(counts, sums, people)] + [tuple(np.zeros_like(t) for t in (counts, sums, people))
-                                      for _ in range(len(bounds) - 2)]
-    split_at(_coverage_range, bounds, group, index, weights, size, tables=own)
-    if (sum((c > 0).astype(np.int64) for c, _, _ in own) > 1).any():
-        for t in (counts, sums, people):
-            t[:] = 0.0
-        _coverage_range(0, index.shape[0], group, index, weights, size, counts, sums, people)
-        return
-    for extra in own[1:]:  # each group is 0.0 in all tables but one: exact
-        for table, part in zip((counts, sums, people), extra):
-            table += part
-
-
-def group_cuts(group, index) -> list[int]:
-    """Bounds of the pieces of ``index`` (:func:`model.engine.threads.cuts`),
-    each inner bound moved on to where ``group[index]`` changes, found by
-    bisection as if ``group[index]`` were non-decreasing; pieces left empty
-    are dropped."""
-    out = [0]
-    for cut in cuts(index.shape[0])[1:-1]:
-        cut = max(cut, out[-1])
-        if cut == 0 or cut >= index.shape[0]:
-            continue
-        g = group[index[cut - 1]]
-        lo, hi = cut, index.shape[0]  # the first place past group g
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if group[index[mid]] > g:
-                hi = mid
-            else:
-                lo = mid + 1
-        if out[-1] < lo < index.shape[0]:
-            out.append(lo)
-    return out + [index.shape[0]]
-
-
-@njit(cache=True, nogil=True)
-def _coverage_range(first, last, group, index, weights, size, counts, sums, people):
-    """:func:`coverage_at` for ``index[first:last]`` (``weights`` aligned with
-    ``index``), on one thread."""
-    same = weights.shape[0] == 1
-    with_people = size.shape[0] > 0
-    # households come mostly grouped: the running sums of a group stay in
-    # registers and are stored when the group changes (the same additions,
-    # in the same order)
-    g = -1
-    c = s = q = 0.0
-    for j in range(first, last):
-        i = np.uint64(index[j])
-        if group[i] != g:
-            if g >= 0:
-                counts[g], sums[g], people[g] = c, s, q
-            g = group[i]
-            c, s, q = counts[g], sums[g], people[g]
-        c += 1.0
-        s += weights[0] if same else weights[j]
-        if with_people:
-            q += np.float64(size[i])
-    if g >= 0:
-        counts[g], sums[g], people[g] = c, s, q
-
-
-def coverage_at_numpy(group, index, weights, size, counts, sums, people):
-    """Reference of :func:`coverage_at` (unbuffered adds, in index order)."""
-    g = group[index]
-    np.add.at(counts, g, 1.0)
-    np.add.at(sums, g, np.broadcast_to(weights, index.shape))
-    if len(size):
-        np.add.at(people, g, size[index].astype(np.float64))
 
 
 @njit(**INLINE)

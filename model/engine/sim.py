@@ -48,9 +48,10 @@ import numpy as np
 
 from model.allocator import keep_freed_arrays, reserve_heap
 from model.engine.attribution import attribute_exits, count_reached
-from model.engine.bookkeeping import EMPTY, coverage_at, per_capita, set_at
+from model.engine.bookkeeping import EMPTY, per_capita, set_at
 from model.engine.codes import ALL_GUARANTEES, BATCHES, EXIT
 from model.engine.context import Context, YearParams
+from model.engine.coverage import coverage_at, group_starts
 from model.engine.delivery import Carry, deliver, settings_from_params
 from model.engine.delivery_order import counties_of, in_effect
 from model.engine.initial_income import income_groups, split_base_year
@@ -211,6 +212,10 @@ class Simulation:
         # villages with a work team, as many as the registry stands for
         self.team_villages = (np.bincount(v["county"][with_poor], minlength=nc)
                               * registry.village_share)
+        # where each county's households and villages start (the record's
+        # coverage sums a county's run of a programme's list)
+        self._county_starts = {"household": group_starts(h["county"], nc),
+                               "village": group_starts(v["county"], nc)}
 
     def run(self, progress=None) -> Record:
         """Record the base year, then step every year to ``end_year``."""
@@ -530,7 +535,7 @@ class Simulation:
             weights = (unit if isinstance(unit, np.ndarray) and unit.ndim == 1
                        else np.atleast_1d(np.asarray(unit, np.float64)))
             coverage_at(county, idx, weights, size if what == "active" else EMPTY, counts, cost,
-                        people)
+                        people, self._county_starts[prog.level])
             if what == "active":  # new enrolments are counted by _deliver
                 out[:, j, P["active_households"]] = counts
                 if len(size):
