@@ -44,9 +44,11 @@ class Context:
         # what a programme computes once a year but reads in more than one
         # step (masks, draws), keyed by (programme name, what)
         self.drawn: dict[tuple[str, str], np.ndarray] = {}
-        # what a programme computes once a run (masks of the registry alone),
-        # keyed by (programme name, what); the engine hands the same dict every year
-        self.lasting: dict[tuple[str, str], np.ndarray] = {} if lasting is None else lasting
+        # what a programme computes once a run (masks of the registry alone;
+        # amounts of the registry, with the parameters they were computed
+        # from), keyed by (programme name, what); the engine hands the same
+        # dict every year
+        self.lasting: dict[tuple[str, str], object] = {} if lasting is None else lasting
         # registered people by village as the year starts, when the engine
         # has them (last year's tally counted them after its verification)
         self._village_people: np.ndarray | None = village_people

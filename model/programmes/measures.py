@@ -140,17 +140,26 @@ class Education(Programme):
     def needs(self, ctx):
         return (_students(ctx) > 0) | (ctx.reg.households["dropouts"] > 0)
 
+    def _grant(self, ctx) -> np.ndarray:
+        """Each household's grants this year, per member (float32,
+        yuan/person/year): computed for every household once, and again
+        only when the grants change."""
+        amounts = tuple(ctx.p("education.grant"))
+        kept = ctx.lasting.get((self.name, "grant"))
+        if kept is None or kept[0] != amounts:
+            kept = ctx.lasting[(self.name, "grant")] = (amounts, per_student(ctx.reg, amounts))
+        return kept[1]
+
     def effect(self, ctx, idx, years_in):
         st, p, h = ctx.st, ctx.p, ctx.reg.households
-        self.add_income(ctx, idx, per_student(ctx.reg, p("education.grant"), idx))
+        self.add_income(ctx, idx, self._grant(ctx)[idx])
         or_at(st.guarantees, idx, np.uint8(SCHOOLING))
         graduate = (h["students_upper"][idx] > 0) & (years_in >= p("education.vocational_years"))
         gain = p("education.graduate_wage") * p("education.graduate_net_share")
         self.add_household_income(ctx, idx[graduate], np.float32(gain))
 
     def cost(self, ctx, new, active):
-        grant = per_student(ctx.reg, ctx.p("education.grant"), active)
-        return 0.0, grant * ctx.reg.households["size"][active].astype(np.float64)
+        return 0.0, product_at(active, self._grant(ctx), ctx.reg.households["size"])
 
 
 class Housing(Programme):
