@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from model import __version__
-from model.atomic import atomic_write
+from model.atomic import atomic_write, interrupts_held
 from model.engine.codes import ATTRIBUTION, BATCHES
 from model.engine.record import DELIVERY_COLUMNS, PROGRAMME_COLUMNS, Record
 from model.engine.tally import COL, TALLY
@@ -310,8 +310,13 @@ def write_netcdf(ds: xr.Dataset, path: Path) -> None:
     compressed), written atomically."""
     encoding = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars
                 if ds[v].dtype.kind in "biuf"}
+
+    def write(tmp):
+        with interrupts_held():  # Ctrl-C between writes, not inside one
+            ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding)
+
     with _dask_unless_loaded():
-        atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding))
+        atomic_write(path, write)
 
 
 @contextmanager

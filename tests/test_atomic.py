@@ -386,3 +386,73 @@ def test_povsim_registry_build_killed_at_random_moments(tmp_path, suffix):
     specs = ["ruyuan", "xiangxi"]
     _killed_at_random(lambda k: ["registry", "build", specs[k % 2], "--out", target], check,
                       tmp_path, kills=5, seed=16)
+
+
+# ---------------------------------------------------------------- Ctrl-C held during a write
+
+def test_ctrl_c_is_held_until_the_block_ends():
+    import signal
+
+    done = []
+    with pytest.raises(KeyboardInterrupt), atomic.interrupts_held():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the signal has arrived: the block goes on
+        done.append(True)
+    assert done == [True]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with atomic.interrupts_held():  # no signal: nothing raised
+        pass
+    with pytest.raises(ValueError), atomic.interrupts_held():  # the block's own error wins
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        raise ValueError("in the block")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_is_left_alone_in_other_threads_and_under_a_handler_of_ones_own(monkeypatch):
+    import signal
+    import threading
+
+    installed = []
+    monkeypatch.setattr(signal, "signal", lambda *args: installed.append(args))
+
+    def in_a_thread():
+        with atomic.interrupts_held():
+            pass
+
+    worker = threading.Thread(target=in_a_thread)
+    worker.start()
+    worker.join()
+    assert installed == []
+    with atomic.interrupts_held():  # the main thread, Python's own handler: held
+        pass
+    assert len(installed) == 2  # the holding handler, then Python's again
+    installed.clear()
+    monkeypatch.setattr(signal, "getsignal", lambda signum: print)  # someone else's handler
+    with atomic.interrupts_held():
+        pass
+    assert installed == []
+
+
+def test_ctrl_c_during_a_results_file_write_leaves_no_file(tmp_path, monkeypatch):
+    """A SIGINT in the middle of the netCDF write is raised once the write
+    is over, and the atomic write then removes its temporary file."""
+    import signal
+
+    import xarray as xr
+
+    from model.results import write_netcdf
+
+    calls = []
+    to_netcdf = xr.Dataset.to_netcdf
+
+    def interrupted(self, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        calls.append(to_netcdf(self, *args, **kwargs))  # reached: the write goes on
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_netcdf(xr.Dataset({"x": ("year", [1.0, 2.0])}), tmp_path / "results.nc")
+    assert len(calls) == 1
+    assert list(tmp_path.iterdir()) == []
