@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
-from model.engine import threads
+from model.engine import coverage, threads
 from model.engine.coverage import coverage_at, coverage_at_numpy, group_starts
 
 N, GROUPS = 20_000, 40
@@ -18,6 +18,7 @@ def four_threads(monkeypatch):
     monkeypatch.setattr(threads, "_threads", None)
     monkeypatch.setattr(threads, "_pool", None)
     monkeypatch.setattr(threads, "MIN_PIECE", 1_000)
+    monkeypatch.setattr(coverage, "_BY_GROUP_FROM", 1)  # these short lists too, group by group
 
 
 def units(seed=29):
@@ -60,8 +61,6 @@ def test_coverage_by_group_is_the_reference(four_threads, weights, people, share
 
 def test_each_group_is_summed_by_one_piece(four_threads, monkeypatch):
     """The pieces are ranges of groups: every group once, about a thread's share each."""
-    from model.engine import coverage
-
     rng, group, size = units()
     idx = np.flatnonzero(rng.random(N) < 0.7)
     seen = []
@@ -124,3 +123,19 @@ def test_amounts_in_order_with_groups_of_every_size(four_threads, threads_):
     weights = rng.random(len(idx)) * 1e4
     got = both(group, idx, weights, np.zeros(0, np.int8), group_starts(group, GROUPS))
     assert np.count_nonzero(got[1]) >= 15
+
+
+def test_a_short_list_is_summed_in_one_pass(monkeypatch):
+    """Below _BY_GROUP_FROM units a group, the one pass in any order (faster
+    there); the same tables."""
+    rng, group, size = units()
+    idx = np.flatnonzero(rng.random(N) < 0.7)
+    by_group = []
+    kernel = coverage._coverage_groups
+    monkeypatch.setattr(coverage, "_coverage_groups",
+                        lambda *args: by_group.append(1) or kernel(*args))
+    both(group, idx, rng.random(len(idx)), size, group_starts(group, GROUPS))
+    assert by_group == []
+    monkeypatch.setattr(coverage, "_BY_GROUP_FROM", len(idx) // GROUPS)
+    both(group, idx, rng.random(len(idx)), size, group_starts(group, GROUPS))
+    assert by_group

@@ -18,6 +18,10 @@ from model.engine.threads import KERNEL, cuts, split_at
 
 # below it every partial sum of an integer amount is an exact float64
 _EXACT = 2.0**53
+# units a group, on average, from which summing group by group beats one
+# pass in any order (on one thread; measured with 2,032 groups: 0.44 against
+# 0.35 ms at 160 a group, 3.8 against 5.1 ms at 2,000)
+_BY_GROUP_FROM = 1024
 
 
 def group_starts(group: np.ndarray, n_groups: int) -> np.ndarray | None:
@@ -51,12 +55,14 @@ def coverage_at(group, index, weights, size, counts, sums, people, starts=None):
     counts, sums, people : float64 arrays (groups,)
         The tables, added to.
     starts : int64 array (groups + 1,), optional
-        :func:`group_starts` of ``group``. With it, and the tables zeros on
-        entry, each group is summed apart, on threads. Should ``index`` not
-        be in group order after all (a unit found in another group's run),
-        or without ``starts``, everything is summed on one thread.
+        :func:`group_starts` of ``group``. With it, the tables zeros on
+        entry and a long list (:data:`_BY_GROUP_FROM` units a group on
+        average), each group is summed apart, on threads. Should ``index``
+        not be in group order after all (a unit found in another group's
+        run), or otherwise, everything is summed in one pass on one thread.
     """
-    if starts is not None and not (counts.any() or sums.any() or people.any()):
+    if (starts is not None and index.shape[0] >= _BY_GROUP_FROM * (len(starts) - 1)
+            and not (counts.any() or sums.any() or people.any())):
         bounds = np.searchsorted(index, starts)
         if (bounds[1:] >= bounds[:-1]).all() and _by_group(bounds, starts, index, weights,
                                                            size, counts, sums, people):
