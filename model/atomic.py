@@ -35,6 +35,7 @@ import json
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 from contextlib import contextmanager
@@ -106,14 +107,22 @@ def interrupts_held():
     that lock held, so that closing the file at exit waits for ever. Only
     in the main thread with Python's own SIGINT handler (elsewhere the block
     runs as it is: a signal reaches Python's handler in the main thread
-    only, and a handler someone installed stays in charge).
+    only, and a handler someone installed stays in charge). The first
+    Ctrl-C held says so on standard error: a large file may take a while.
     """
     if (threading.current_thread() is not threading.main_thread()
             or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
         yield
         return
     received = []
-    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+
+    def hold(signum, frame):
+        if not received:
+            print("povsim: Ctrl-C: stopping once the file being written is complete",
+                  file=sys.stderr, flush=True)
+        received.append(signum)
+
+    signal.signal(signal.SIGINT, hold)
     try:
         yield
     finally:

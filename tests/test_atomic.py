@@ -390,15 +390,19 @@ def test_povsim_registry_build_killed_at_random_moments(tmp_path, suffix):
 
 # ---------------------------------------------------------------- Ctrl-C held during a write
 
-def test_ctrl_c_is_held_until_the_block_ends():
+def test_ctrl_c_is_held_until_the_block_ends(capsys):
     import signal
 
     done = []
     with pytest.raises(KeyboardInterrupt), atomic.interrupts_held():
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.05)  # the signal has arrived: the block goes on
+        os.kill(os.getpid(), signal.SIGINT)  # a second one too
+        time.sleep(0.05)
         done.append(True)
     assert done == [True]
+    said = capsys.readouterr().err
+    assert said.count("stopping once the file being written is complete") == 1
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     with atomic.interrupts_held():  # no signal: nothing raised
         pass
