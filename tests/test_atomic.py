@@ -390,7 +390,19 @@ def test_povsim_registry_build_killed_at_random_moments(tmp_path, suffix):
 
 # ---------------------------------------------------------------- Ctrl-C held during a write
 
-def test_ctrl_c_is_held_until_the_block_ends(capsys):
+@pytest.fixture
+def python_sigint():
+    """Python's own SIGINT handler while the test runs, as in a command
+    started from a terminal (a process started in the background of a
+    shell, as a CI job may be, inherits SIGINT ignored)."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_is_held_until_the_block_ends(python_sigint, capsys):
     import signal
 
     done = []
@@ -413,7 +425,8 @@ def test_ctrl_c_is_held_until_the_block_ends(capsys):
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_ctrl_c_is_left_alone_in_other_threads_and_under_a_handler_of_ones_own(monkeypatch):
+def test_ctrl_c_is_left_alone_in_other_threads_and_under_a_handler_of_ones_own(
+        python_sigint, monkeypatch):
     import signal
     import threading
 
@@ -438,7 +451,7 @@ def test_ctrl_c_is_left_alone_in_other_threads_and_under_a_handler_of_ones_own(m
     assert installed == []
 
 
-def test_ctrl_c_during_a_results_file_write_leaves_no_file(tmp_path, monkeypatch):
+def test_ctrl_c_during_a_results_file_write_leaves_no_file(python_sigint, tmp_path, monkeypatch):
     """A SIGINT in the middle of the netCDF write is raised once the write
     is over, and the atomic write then removes its temporary file."""
     import signal
