@@ -18,7 +18,9 @@ def four_threads(monkeypatch):
     monkeypatch.setattr(threads, "_threads", None)
     monkeypatch.setattr(threads, "_pool", None)
     monkeypatch.setattr(threads, "MIN_PIECE", 1_000)
-    monkeypatch.setattr(coverage, "_BY_GROUP_FROM", 1)  # these short lists too, group by group
+    # these short lists too, group by group
+    monkeypatch.setattr(coverage, "_BY_GROUP_FROM", 1)
+    monkeypatch.setattr(coverage, "_BY_GROUP_FROM_UNITS", 1)
 
 
 def units(seed=29):
@@ -125,17 +127,22 @@ def test_amounts_in_order_with_groups_of_every_size(four_threads, threads_):
     assert np.count_nonzero(got[1]) >= 15
 
 
-def test_a_short_list_is_summed_in_one_pass(monkeypatch):
-    """Below _BY_GROUP_FROM units a group, the one pass in any order (faster
-    there); the same tables."""
+@pytest.mark.parametrize("short", ["a group", "in all"])
+def test_a_short_list_is_summed_in_one_pass(monkeypatch, short):
+    """Below _BY_GROUP_FROM units a group or _BY_GROUP_FROM_UNITS in all,
+    the one pass in any order (faster there); the same tables."""
     rng, group, size = units()
     idx = np.flatnonzero(rng.random(N) < 0.7)
     by_group = []
     kernel = coverage._coverage_groups
     monkeypatch.setattr(coverage, "_coverage_groups",
                         lambda *args: by_group.append(1) or kernel(*args))
+    each, total = len(idx) // GROUPS, len(idx)
+    monkeypatch.setattr(coverage, "_BY_GROUP_FROM", each + 1 if short == "a group" else each)
+    monkeypatch.setattr(coverage, "_BY_GROUP_FROM_UNITS", total + 1 if short == "in all" else total)
     both(group, idx, rng.random(len(idx)), size, group_starts(group, GROUPS))
     assert by_group == []
-    monkeypatch.setattr(coverage, "_BY_GROUP_FROM", len(idx) // GROUPS)
+    monkeypatch.setattr(coverage, "_BY_GROUP_FROM", each)
+    monkeypatch.setattr(coverage, "_BY_GROUP_FROM_UNITS", total)
     both(group, idx, rng.random(len(idx)), size, group_starts(group, GROUPS))
     assert by_group

@@ -22,6 +22,10 @@ _EXACT = 2.0**53
 # pass in any order (on one thread; measured with 2,032 groups: 0.44 against
 # 0.35 ms at 160 a group, 3.8 against 5.1 ms at 2,000)
 _BY_GROUP_FROM = 1024
+# and units in all: below, the one pass takes a millisecond or two, and a
+# run that never needs the kernel by group (the default scenario's) does
+# not compile it (about 2 s of the first run's compilation)
+_BY_GROUP_FROM_UNITS = 1 << 20
 
 
 def group_starts(group: np.ndarray, n_groups: int) -> np.ndarray | None:
@@ -57,11 +61,13 @@ def coverage_at(group, index, weights, size, counts, sums, people, starts=None):
     starts : int64 array (groups + 1,), optional
         :func:`group_starts` of ``group``. With it, the tables zeros on
         entry and a long list (:data:`_BY_GROUP_FROM` units a group on
-        average), each group is summed apart, on threads. Should ``index``
+        average, :data:`_BY_GROUP_FROM_UNITS` in all), each group is summed
+        apart, on threads. Should ``index``
         not be in group order after all (a unit found in another group's
         run), or otherwise, everything is summed in one pass on one thread.
     """
-    if (starts is not None and index.shape[0] >= _BY_GROUP_FROM * (len(starts) - 1)
+    if (starts is not None
+            and index.shape[0] >= max(_BY_GROUP_FROM * (len(starts) - 1), _BY_GROUP_FROM_UNITS)
             and not (counts.any() or sums.any() or people.any())):
         bounds = np.searchsorted(index, starts)
         if (bounds[1:] >= bounds[:-1]).all() and _by_group(bounds, starts, index, weights,
