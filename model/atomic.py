@@ -34,10 +34,7 @@ import hashlib
 import json
 import os
 import shutil
-import signal
-import sys
 import tempfile
-import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -95,40 +92,6 @@ def atomic_write(path: Path, write) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-
-
-@contextmanager
-def interrupts_held():
-    """Hold Ctrl-C (SIGINT) while the block runs, and raise it as
-    ``KeyboardInterrupt`` when the block ends.
-
-    For a library call that must not be cut short: netCDF's writer holds a
-    lock of its own, and a ``KeyboardInterrupt`` raised inside it can leave
-    that lock held, so that closing the file at exit waits for ever. Only
-    in the main thread with Python's own SIGINT handler (elsewhere the block
-    runs as it is: a signal reaches Python's handler in the main thread
-    only, and a handler someone installed stays in charge). The first
-    Ctrl-C held says so on standard error: a large file may take a while.
-    """
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
-        yield
-        return
-    received = []
-
-    def hold(signum, frame):
-        if not received:
-            print("povsim: Ctrl-C: stopping once the file being written is complete",
-                  file=sys.stderr, flush=True)
-        received.append(signum)
-
-    signal.signal(signal.SIGINT, hold)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    if received:
-        raise KeyboardInterrupt
 
 
 # ---------------------------------------------------------------- checks before work

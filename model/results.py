@@ -19,10 +19,11 @@ import numpy as np
 import xarray as xr
 
 from model import __version__
-from model.atomic import atomic_write, interrupts_held
+from model.atomic import atomic_write
 from model.engine.codes import ATTRIBUTION, BATCHES
 from model.engine.record import DELIVERY_COLUMNS, PROGRAMME_COLUMNS, Record
 from model.engine.tally import COL, TALLY
+from model.interrupts import WRITING, interrupts_held
 from model.registry.tables import CATEGORIES, Registry
 from model.scenario import Scenario
 
@@ -312,7 +313,7 @@ def write_netcdf(ds: xr.Dataset, path: Path) -> None:
                 if ds[v].dtype.kind in "biuf"}
 
     def write(tmp):
-        with interrupts_held():  # Ctrl-C between writes, not inside one
+        with interrupts_held(WRITING):  # Ctrl-C between writes, not inside one
             ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding)
 
     with _dask_unless_loaded():

@@ -33,12 +33,14 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
 from numba.core.compiler import CompilerBase, DefaultPassBuilder
 
+from model.interrupts import interrupts_held
 from model.kernel_cache import prefer_wide_vectors
 
 prefer_wide_vectors()  # before any kernel compiles or loads
@@ -93,9 +95,25 @@ def set_threads(n: int) -> None:
 def _executor() -> ThreadPoolExecutor:
     global _pool
     if _pool is None or _pool[0] != os.getpid():  # a forked child makes its own
-        _pool = (os.getpid(), ThreadPoolExecutor(max(1, _most() - 1),
-                                                 thread_name_prefix="povsim-kernel"))
+        _pool = (os.getpid(), _started_pool(max(1, _most() - 1)))
     return _pool[1]
+
+
+def _started_pool(workers: int) -> ThreadPoolExecutor:
+    """A pool of ``workers`` threads, all started now, with Ctrl-C held.
+
+    The pool starts a thread when a task finds none idle, and registers
+    it for the exit's join only once it runs: a Ctrl-C in between left a
+    thread that the exit waited on for ever. Each thread here takes a task
+    that waits until all have started.
+    """
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="povsim-kernel")
+    all_started = threading.Barrier(workers + 1)
+    with interrupts_held("the kernel threads have started"):
+        for _ in range(workers):
+            pool.submit(all_started.wait)
+        all_started.wait()
+    return pool
 
 
 def cuts(n: int, min_piece: int | None = None) -> list[int]:

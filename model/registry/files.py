@@ -636,12 +636,12 @@ def public_source(source: str) -> str:
 def _write_netcdf(reg: Registry, tmp: str) -> None:
     import xarray as xr
 
-    from model.atomic import interrupts_held
+    from model.interrupts import WRITING, interrupts_held
 
     root = xr.Dataset(attrs={"format": FORMAT, "name": reg.name, "base_year": reg.base_year,
                              "source": public_source(reg.source),
                              "title": f"povsim registry {reg.name}"})
-    with interrupts_held():  # Ctrl-C between writes, not inside one
+    with interrupts_held(WRITING):  # Ctrl-C between writes, not inside one
         root.to_netcdf(tmp, mode="w", engine="netcdf4")
     dims = {"households": "household", "villages": "village", "counties": "county"}
     for group, dim in dims.items():
@@ -650,5 +650,5 @@ def _write_netcdf(reg: Registry, tmp: str) -> None:
         if group == "counties":
             ds["county_name"] = (dim, np.array(reg.county_names, dtype=object))
         encoding = {k: {"zlib": True, "complevel": 1} for k in table}
-        with interrupts_held():
+        with interrupts_held(WRITING):
             ds.to_netcdf(tmp, mode="a", group=group, engine="netcdf4", encoding=encoding)
