@@ -133,15 +133,15 @@ def compile_first_run(programmes: tuple[str, ...]) -> bool:
         return False  # no list
     if _cores() < 2 or not is_cold():
         return False
+    order = list(enumerate(listed()))
     with tempfile.TemporaryDirectory(prefix="povsim-compile-") as claims:
         if can_fork():
-            second = _Forked(_second_share(), Path(claims))
+            second = _Forked(_second_share(order), Path(claims))
         else:
             second = subprocess.Popen([sys.executable, "-m", "model.precompile", claims],
                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL)
         try:
-            order = list(enumerate(listed()))
             mine = [k for k in order if not k[1][2]] + [k for k in order if k[1][2]]
             _compile_claimed(mine, Path(claims))
             second.wait(timeout=WAIT)  # it finishes the kernel it holds, then stops
@@ -152,10 +152,11 @@ def compile_first_run(programmes: tuple[str, ...]) -> bool:
     return True
 
 
-def _second_share() -> list:
-    """What the second process compiles: the shared kernels ((position,
-    (name, args, shared))), from the last listed backwards."""
-    return [k for k in reversed(list(enumerate(listed()))) if k[1][2]]
+def _second_share(order: list) -> list:
+    """What the second process compiles: the shared kernels of ``order``
+    ((position, (name, args, shared)) for each listed one), from the last
+    backwards."""
+    return [k for k in reversed(order) if k[1][2]]
 
 
 class _Forked:
@@ -294,7 +295,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0].startswith("-"):
         print("usage: python -m model.precompile [--write | CLAIMS_FOLDER]", file=sys.stderr)
         return 2
-    _compile_claimed(_second_share(), Path(argv[0]))
+    _compile_claimed(_second_share(list(enumerate(listed()))), Path(argv[0]))
     return 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def pytest_configure(config):
     """Before pytest-xdist starts the test processes, compile the model's
@@ -19,3 +21,14 @@ def pytest_configure(config):
 
     scenario = load_scenario()
     runs.prepare_kernels(scenario, runs.registry_for(scenario))
+
+
+@pytest.fixture
+def four_threads(monkeypatch):
+    """Kernels run as on four cores: four pieces a pass, and a pool of the
+    pretended size (this test's own; the old one afterwards)."""
+    from model.engine import threads
+
+    monkeypatch.setattr(threads, "_most", lambda: 4)
+    monkeypatch.setattr(threads, "_threads", None)
+    monkeypatch.setattr(threads, "_pool", None)

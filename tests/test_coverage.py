@@ -13,12 +13,10 @@ N, GROUPS = 20_000, 40
 
 
 @pytest.fixture
-def four_threads(monkeypatch):
-    monkeypatch.setattr(threads, "_most", lambda: 4)
-    monkeypatch.setattr(threads, "_threads", None)
-    monkeypatch.setattr(threads, "_pool", None)
+def by_group(four_threads, monkeypatch):
+    """Four threads, pieces of 1,000 units, and these short lists summed
+    group by group too."""
     monkeypatch.setattr(threads, "MIN_PIECE", 1_000)
-    # these short lists too, group by group
     monkeypatch.setattr(coverage, "_BY_GROUP_FROM", 1)
     monkeypatch.setattr(coverage, "_BY_GROUP_FROM_UNITS", 1)
 
@@ -45,7 +43,7 @@ def both(group, idx, weights, size, starts, start=0.0):
 @pytest.mark.parametrize("weights", ["float64", "float32", "integer", "fraction", "large"])
 @pytest.mark.parametrize("people", [False, True])
 @pytest.mark.parametrize("share", [0.0, 0.001, 0.7, 1.0])
-def test_coverage_by_group_is_the_reference(four_threads, weights, people, share):
+def test_coverage_by_group_is_the_reference(by_group, weights, people, share):
     rng, group, size = units()
     idx = np.flatnonzero(rng.random(N) < share)
     w = {"float64": rng.random(len(idx)) * 1e4,  # sums that depend on their order
@@ -61,7 +59,7 @@ def test_coverage_by_group_is_the_reference(four_threads, weights, people, share
         assert (got[1] != counts * 0.1).any()
 
 
-def test_each_group_is_summed_by_one_piece(four_threads, monkeypatch):
+def test_each_group_is_summed_by_one_piece(by_group, monkeypatch):
     """The pieces are ranges of groups: every group once, about a thread's share each."""
     rng, group, size = units()
     idx = np.flatnonzero(rng.random(N) < 0.7)
@@ -81,7 +79,7 @@ def test_each_group_is_summed_by_one_piece(four_threads, monkeypatch):
 
 @pytest.mark.parametrize("case", ["unsorted index", "group not in order", "tables not empty",
                                   "no starts"])
-def test_out_of_order_falls_back_to_one_thread(four_threads, case):
+def test_out_of_order_falls_back_to_one_thread(by_group, case):
     rng, group, size = units()
     idx = np.flatnonzero(rng.random(N) < 0.7)
     starts = group_starts(group, GROUPS)
@@ -110,7 +108,7 @@ def test_group_starts():
 
 
 @pytest.mark.parametrize("threads_", [1, 4])
-def test_amounts_in_order_with_groups_of_every_size(four_threads, threads_):
+def test_amounts_in_order_with_groups_of_every_size(by_group, threads_):
     """Lanes that end early, groups of one unit, one group of most units,
     empty groups at either end: each group's sum is still its own amounts
     added in order."""
@@ -133,16 +131,16 @@ def test_a_short_list_is_summed_in_one_pass(monkeypatch, short):
     the one pass in any order (faster there); the same tables."""
     rng, group, size = units()
     idx = np.flatnonzero(rng.random(N) < 0.7)
-    by_group = []
+    calls = []
     kernel = coverage._coverage_groups
     monkeypatch.setattr(coverage, "_coverage_groups",
-                        lambda *args: by_group.append(1) or kernel(*args))
+                        lambda *args: calls.append(1) or kernel(*args))
     each, total = len(idx) // GROUPS, len(idx)
     monkeypatch.setattr(coverage, "_BY_GROUP_FROM", each + 1 if short == "a group" else each)
     monkeypatch.setattr(coverage, "_BY_GROUP_FROM_UNITS", total + 1 if short == "in all" else total)
     both(group, idx, rng.random(len(idx)), size, group_starts(group, GROUPS))
-    assert by_group == []
+    assert calls == []
     monkeypatch.setattr(coverage, "_BY_GROUP_FROM", each)
     monkeypatch.setattr(coverage, "_BY_GROUP_FROM_UNITS", total)
     both(group, idx, rng.random(len(idx)), size, group_starts(group, GROUPS))
-    assert by_group
+    assert calls

@@ -91,7 +91,7 @@ def test_ctrl_c_during_a_results_file_write_leaves_no_file(python_sigint, tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_kernel_threads_start_whole_under_ctrl_c(python_sigint, monkeypatch):
+def test_the_kernel_threads_start_whole_under_ctrl_c(python_sigint, four_threads):
     """A SIGINT just after the pool starts a thread is raised only once
     every thread has started and is registered for the exit's join (a
     thread left out made the exit wait for ever)."""
@@ -99,8 +99,6 @@ def test_the_kernel_threads_start_whole_under_ctrl_c(python_sigint, monkeypatch)
 
     from model.engine import threads
 
-    monkeypatch.setattr(threads, "_most", lambda: 4)
-    monkeypatch.setattr(threads, "_pool", None)
     started = []
     start = threading.Thread.start
 
@@ -110,7 +108,7 @@ def test_the_kernel_threads_start_whole_under_ctrl_c(python_sigint, monkeypatch)
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.05)  # the handler runs here, as it did inside start()
 
-    with monkeypatch.context() as m:
+    with pytest.MonkeyPatch.context() as m:
         m.setattr(threading.Thread, "start", start_then_interrupt)
         with pytest.raises(KeyboardInterrupt):
             threads._executor()

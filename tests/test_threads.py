@@ -11,13 +11,6 @@ from model.engine import threads
 from model.engine.kernels import income_update
 
 
-@pytest.fixture
-def four_threads(monkeypatch):
-    monkeypatch.setattr(threads, "_most", lambda: 4)
-    monkeypatch.setattr(threads, "_threads", None)
-    monkeypatch.setattr(threads, "_pool", None)  # a pool of the pretended size, then the old one
-
-
 @pytest.mark.parametrize("n, min_piece, pieces", [(10, 1, 4), (10, 3, 4), (10, 4, 3),
                                                   (10, 100, 1), (0, 1, 1), (3, 1, 3)])
 def test_pieces_cover_every_household_once(four_threads, n, min_piece, pieces):

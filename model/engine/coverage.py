@@ -100,13 +100,14 @@ def _coverage_groups(first, last, bounds, starts, index, weights, size, counts, 
 
     The count and the people are integer sums (exact, as the float64 sums
     of small integers they replace). The same integer amount for every unit
-    sums to ``n * w``, the exact value of the additions (every partial sum
-    is an integer below 2**53); other amounts are added in order
-    (:func:`_sums_in_order`).
+    sums to ``n * w``, the exact value of the additions, when every partial
+    sum of these groups is an integer below 2**53; other amounts are added
+    in order (:func:`_sums_in_order`).
     """
     same = weights.shape[0] == 1
     with_people = size.shape[0] > 0
-    exact = same and weights[0] == np.floor(weights[0])
+    total = bounds[last] - bounds[first]
+    exact = same and weights[0] == np.floor(weights[0]) and abs(weights[0]) * total < _EXACT
     for g in range(first, last):
         a, b = bounds[g], bounds[g + 1]
         if a == b:
@@ -124,9 +125,9 @@ def _coverage_groups(first, last, bounds, starts, index, weights, size, counts, 
         n = b - a
         counts[g] = np.float64(n)
         people[g] = np.float64(q)
-        if exact and abs(weights[0]) * n < _EXACT:
+        if exact:
             sums[g] = np.float64(weights[0]) * np.float64(n)
-    if not exact or abs(weights[0]) * (bounds[last] - bounds[first]) >= _EXACT:
+    if not exact:
         _sums_in_order(first, last, bounds, weights, sums)
     return True
 
