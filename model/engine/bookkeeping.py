@@ -282,6 +282,17 @@ def _fails(s, year, hh_id, key, hazard):
 
 
 @njit(**INLINE)
+def kept_after_failure(s, year, oldest_start, status, exit_year, last_exit_year, hh_id, key,
+                       hazard):
+    """One unit's enrolment (start ``s``) this year: whether it is active
+    after this year's failure draw (:func:`_failing`, made without a
+    branch), and its start then (``-s`` if it failed)."""
+    a = enrolment_active(s, year, oldest_start, status, exit_year, last_exit_year)
+    fails = a & _failing(s, year, hh_id, key, hazard)
+    return a & ~fails, -s if fails else s
+
+
+@njit(**INLINE)
 def _failing(s, year, hh_id, key, hazard):
     """:func:`_fails` without a branch, the draw made whatever ``s``: a loop
     over units that calls it vectorises (the same decisions)."""
@@ -303,11 +314,8 @@ def step_masks(start, year, oldest_start, status, exit_year, last_exit_year, nee
         # every unit draws and stores its start: no branch, so the loop
         # vectorises (two to three times faster than drawing for the active only)
         for i in range(start.shape[0]):
-            s = start[i]
-            a = enrolment_active(s, year, oldest_start, status[i], exit_year[i], last_exit_year)
-            fails = a & _failing(s, year, hh_id[i], key, hazard)
-            start[i] = -s if fails else s
-            a = a & ~fails
+            a, start[i] = kept_after_failure(start[i], year, oldest_start, status[i],
+                                             exit_year[i], last_exit_year, hh_id[i], key, hazard)
             r = a & needs[i]
             active[i] = a
             reach[i] = r

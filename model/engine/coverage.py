@@ -216,6 +216,25 @@ def _coverage_range(first, last, group, index, weights, size, counts, sums, peop
         counts[g], sums[g], people[g] = c, s, q
 
 
+@njit(cache=True)
+def repeated_sums(weight, counts, sums):
+    """``sums[g]``: ``weight`` added ``counts[g]`` times from 0.0, as
+    :func:`coverage_at` sums the same amount for every unit: ``counts[g] *
+    weight`` when every partial sum is an exact integer, one addition at a
+    time otherwise (float64 arrays, one value a group)."""
+    exact = weight == np.floor(weight) and abs(weight) * counts.sum() < _EXACT
+    for g in range(counts.shape[0]):
+        if counts[g] == 0:
+            sums[g] = 0.0
+        elif exact:
+            sums[g] = weight * counts[g]
+        else:
+            s = 0.0
+            for _ in range(np.int64(counts[g])):
+                s += weight
+            sums[g] = s
+
+
 def coverage_at_numpy(group, index, weights, size, counts, sums, people):
     """Reference of :func:`coverage_at` (unbuffered adds, in index order)."""
     g = group[index]

@@ -51,9 +51,10 @@ from model.engine.attribution import attribute_exits, count_reached
 from model.engine.bookkeeping import EMPTY, per_capita, set_at
 from model.engine.codes import ALL_GUARANTEES, BATCHES, EXIT
 from model.engine.context import Context, YearParams
-from model.engine.coverage import coverage_at, group_starts
+from model.engine.coverage import coverage_at, group_starts, repeated_sums
 from model.engine.delivery import Carry, deliver, settings_from_params
 from model.engine.delivery_order import counties_of, in_effect
+from model.engine.income_step import Counted
 from model.engine.initial_income import income_groups, split_base_year
 from model.engine.kernels import income_update
 from model.engine.record import (
@@ -259,7 +260,8 @@ class Simulation:
         p = YearParams(self.params, year)
         k = year - self.base_year
         ctx = Context(self.reg, self.state, p, self.seed, *lines_for(p), scale=self.scale,
-                      lasting=self._lasting, village_people=self._village_people)
+                      lasting=self._lasting, village_people=self._village_people,
+                      county_starts=self._county_starts["household"])
         # 1. programme enrolment
         new = [prog.enrol(ctx) for prog in self.programmes]
         # 2. delivery
@@ -520,22 +522,31 @@ class Simulation:
         return self.record.sums[k], village_people
 
     def _record_programme(self, ctx: Context, k: int, j: int, new: np.ndarray,
-                          active: np.ndarray) -> None:
+                          active: np.ndarray | Counted) -> None:
         """Active enrolments and cost of programme ``j`` by county; ``new``:
-        the enrolments taking effect this year, which pay the one-off cost."""
+        the enrolments taking effect this year, which pay the one-off cost;
+        ``active``: the active units, or what the step counted of them."""
         prog, nc = self.programmes[j], self.reg.n_counties
         county = (self.reg.households["county"] if prog.level == "household"
                   else self.reg.villages["county"])
         out = self.record.programme[k]
-        one_off, recurring = prog.cost(ctx, new, active)
+        counted = active if isinstance(active, Counted) else None
+        one_off, recurring = prog.cost(ctx, new, None if counted else active)
         size = self.reg.households["size"] if prog.level == "household" else EMPTY
         for what, idx, unit in (("new", new, one_off), ("active", active, recurring)):
             counts, cost, people = np.zeros(nc), np.zeros(nc), np.zeros(nc)
-            # an array as it is (the kernel adds each value as float64), a number as float64
-            weights = (unit if isinstance(unit, np.ndarray) and unit.ndim == 1
-                       else np.atleast_1d(np.asarray(unit, np.float64)))
-            coverage_at(county, idx, weights, size if what == "active" else EMPTY, counts, cost,
-                        people, self._county_starts[prog.level])
+            if what == "active" and counted is not None:
+                if np.ndim(unit) != 0:
+                    raise TypeError(f"programme {prog.name!r}: the recurring cost of a "
+                                    "programme declaring its income must be a number")
+                counts, people = counted.households, counted.people
+                repeated_sums(np.float64(unit), counts, cost)
+            else:
+                # an array as it is (the kernel adds each value as float64), a number as float64
+                weights = (unit if isinstance(unit, np.ndarray) and unit.ndim == 1
+                           else np.atleast_1d(np.asarray(unit, np.float64)))
+                coverage_at(county, idx, weights, size if what == "active" else EMPTY, counts,
+                            cost, people, self._county_starts[prog.level])
             if what == "active":  # new enrolments are counted by _deliver
                 out[:, j, P["active_households"]] = counts
                 if len(size):

@@ -18,8 +18,9 @@ What a subclass declares
 (capacity counted in ``"households"`` or ``"people"``), and the methods
 :meth:`needs` (households the effect can physically apply to),
 :meth:`matched` (precise targeting: the programme matched to the household's
-cause and capacity, a subset of ``needs``), :meth:`effect` and
-:meth:`cost`; ``needs_reads`` says what :meth:`needs` and :meth:`matched`
+cause and capacity, a subset of ``needs``), :meth:`effect` (or, when
+the effect is income alone, :meth:`income`: the step then runs as one pass,
+:mod:`model.engine.income_step`) and :meth:`cost`; ``needs_reads`` says what :meth:`needs` and :meth:`matched`
 read, and so how long their masks hold: ``"registry"`` (computed once a run,
 one byte per household each), ``"year start"`` (the state as the year's
 programmes find it: once a year) or ``"state"`` (every call, the default);
@@ -70,6 +71,7 @@ from model.engine.codes import (
     RANDOM_ORDER,
 )
 from model.engine.context import Context, YearParams
+from model.engine.income_step import Counted, Income, income_step
 from model.engine.selection import people_threshold
 from model.random import Stream, hash_ids, year_key
 
@@ -129,16 +131,29 @@ class Programme:
         """Mask of households precise targeting enrols (default: ``needs``)."""
         return self.needs(ctx)
 
+    def income(self, ctx: Context) -> Income | None:
+        """The effect, when it is income alone: declared so, the year's step
+        runs as one pass (:mod:`model.engine.income_step`). None (the
+        default): :meth:`effect` applies the effect."""
+        return None
+
     def effect(self, ctx: Context, idx: np.ndarray, years_in: np.ndarray | None) -> None:
         """Apply the effect to households ``idx`` (active, and needing it);
         ``years_in`` is the number of years since enrolment (0 in the first;
-        None when :attr:`reads_years` is False)."""
-        raise NotImplementedError
+        None when :attr:`reads_years` is False). The default adds the
+        declared :meth:`income`."""
+        income = self.income(ctx)
+        if income is None:
+            raise NotImplementedError(f"{type(self).__name__} declares neither income nor effect")
+        self._add(ctx, idx, income.amounts(years_in),
+                  EMPTY if income.per_person else ctx.reg.households["size"])
 
-    def cost(self, ctx: Context, new: np.ndarray, active: np.ndarray):
+    def cost(self, ctx: Context, new: np.ndarray, active: np.ndarray | None):
         """``(one_off, recurring)`` in yuan: per new household (indices ``new``)
         and per active household (indices ``active``), each a number or an
-        array aligned with its indices."""
+        array aligned with its indices. ``active`` is None when the step
+        counted the active households itself (a programme declaring
+        :meth:`income`): the recurring cost is then a number."""
         raise NotImplementedError
 
     def unit_cost(self, p: YearParams) -> float:
@@ -272,9 +287,11 @@ class Programme:
         return active_indices(st.enrolled[self.name], ctx.year, oldest, st.status,
                               st.exit_year, last_exit, self._units(ctx))
 
-    def step(self, ctx: Context) -> np.ndarray:
+    def step(self, ctx: Context) -> np.ndarray | Counted:
         """Stop failed enrolments, apply the effect; return the active indices
-        (those the effect reached when :attr:`counts_reached`)."""
+        (those the effect reached when :attr:`counts_reached`), or, when the
+        step ran as one pass, the active households and people it counted
+        by county."""
         st = ctx.st
         hazard = self._param(ctx.p, "hazard", 0.0)
         key = year_key(ctx.seed, Stream.FAILURE + 16 * self.stream, ctx.year)
@@ -285,10 +302,22 @@ class Programme:
             stop_failed(self.active(ctx), start, ctx.reg.households["hh_id"], key, ctx.year,
                         np.float32(hazard))
             hazard = 0.0
+        units, income = self._units(ctx), self.income(ctx)
+        if (units is None and income is not None and ctx.county_starts is not None
+                and not self.counts_reached):
+            # most households were enrolled once: one pass over them all
+            h, row = ctx.reg.households, INCOME_BATCHES.index(self.batch)
+            households, people, reached = income_step(
+                ctx.county_starts, start, ctx.year, oldest, st.status, st.exit_year, last_exit,
+                self._mask(ctx, "needs"), h["hh_id"], key, hazard, income,
+                ctx.p("programme_income_share"), self._fraction(ctx), h["size"],
+                st.batch_income[row])
+            st.batch_written[row] |= reached > 0
+            return Counted(households, people)
         active, reach, years_in = step_indices(
             start, ctx.year, oldest, st.status, st.exit_year, last_exit,
             self._mask(ctx, "needs"), ctx.reg.households["hh_id"], key, np.float32(hazard),
-            self._units(ctx), self.reads_years)
+            units, self.reads_years)
         if len(reach):
             self.effect(ctx, reach, years_in)
         return reach if self.counts_reached else active
@@ -311,9 +340,14 @@ class Programme:
         (float32), as :meth:`add_income` adds per-capita income."""
         self._add(ctx, idx, per_household, ctx.reg.households["size"])
 
-    def _add(self, ctx: Context, idx: np.ndarray, amount, size: np.ndarray) -> None:
+    def _fraction(self, ctx: Context) -> np.ndarray:
+        """Fraction of the year in effect, by county, of the enrolments
+        taking effect this year (float32; empty: the whole year)."""
         fraction = ctx.first_year_fraction.get(self.name)
-        fraction = _NO_FRACTION if fraction is None else fraction.astype(np.float32)
+        return _NO_FRACTION if fraction is None else fraction.astype(np.float32)
+
+    def _add(self, ctx: Context, idx: np.ndarray, amount, size: np.ndarray) -> None:
+        fraction = self._fraction(ctx)
         village = self.level == "village"
         row = INCOME_BATCHES.index(self.batch)
         if len(idx):

@@ -19,6 +19,7 @@ from model.engine.bookkeeping import (
     set_from_table,
 )
 from model.engine.codes import HOUSING, MEDICAL, SCHOOLING, WATER
+from model.engine.income_step import Income
 from model.engine.rules import county_dibao_standards
 from model.engine.state import per_student
 from model.programmes.base import Context, Programme, VillageProgramme, registered_people_by_village
@@ -231,9 +232,8 @@ class IndustrySupport(Programme):
     # seed 003 §二(一): 有劳动能力的贫困人口), not only the ~23 % whose main
     # cause is "productive"; the default matched = needs applies
 
-    def effect(self, ctx, idx, years_in):
-        self.add_household_income(
-            ctx, idx, np.float32(ctx.p("industry.gain")) * self.ramp(ctx, years_in))
+    def income(self, ctx):
+        return Income(ctx.p("industry.gain"), ramp=self._param(ctx.p, "ramp", 1.0))
 
     def unit_cost(self, p):
         interest = p("industry.loan") * p("industry.interest_rate") * p("industry.loan_years")
@@ -258,9 +258,8 @@ class TransferEmployment(Programme):
     def matched(self, ctx):
         return self.needs(ctx) & _productive_cause(ctx)
 
-    def effect(self, ctx, idx, years_in):
-        gain = ctx.p("transfer_employment.wage") * ctx.p("transfer_employment.net_share")
-        self.add_household_income(ctx, idx, np.float32(gain))
+    def income(self, ctx):
+        return Income(ctx.p("transfer_employment.wage") * ctx.p("transfer_employment.net_share"))
 
     def unit_cost(self, p):
         return p("transfer_employment.training_cost") + p("transfer_employment.employer_bonus")
@@ -287,8 +286,8 @@ class PublicWelfareJobs(Programme):
         weak = (h["elderly"] + h["ill"] + h["disabled"]) > 0
         return self.needs(ctx) & (h["labourers"] <= 1) & weak
 
-    def effect(self, ctx, idx, years_in):
-        self.add_household_income(ctx, idx, np.float32(ctx.p("public_jobs.wage")))
+    def income(self, ctx):
+        return Income(ctx.p("public_jobs.wage"))
 
     def unit_cost(self, p):
         return p("public_jobs.wage")
@@ -308,8 +307,8 @@ class EcologicalRanger(Programme):
     def needs(self, ctx):
         return ctx.reg.households["labourers"] > 0
 
-    def effect(self, ctx, idx, years_in):
-        self.add_household_income(ctx, idx, np.float32(ctx.p("rangers.wage")))
+    def income(self, ctx):
+        return Income(ctx.p("rangers.wage"))
 
     def unit_cost(self, p):
         return p("rangers.wage")
@@ -328,13 +327,11 @@ class AssetIncome(Programme):
     def needs(self, ctx):
         return ctx.reg.households["labourers"] > 0
 
-    def effect(self, ctx, idx, years_in):
+    def income(self, ctx):
         p = ctx.p
-        dividend = np.float32(p("asset_income.dividend"))
-        # the two float32 products, each as a product of arrays would give it
-        full = dividend * np.float32(1.0)
-        later = dividend * np.float32(p("asset_income.later_share"))
-        self.add_income(ctx, idx, np.where(years_in < p("asset_income.full_years"), full, later))
+        return Income(p("asset_income.dividend"), per_person=True,
+                      later_from=p("asset_income.full_years"),
+                      later_share=p("asset_income.later_share"))
 
     def unit_cost(self, p):
         return p("asset_income.investment") * 3.0  # per household of about three people
@@ -356,8 +353,8 @@ class Photovoltaic(Programme):
     def needs(self, ctx):
         return ctx.reg.households["labourers"] > 0
 
-    def effect(self, ctx, idx, years_in):
-        self.add_household_income(ctx, idx, np.float32(ctx.p("photovoltaic.income")))
+    def income(self, ctx):
+        return Income(ctx.p("photovoltaic.income"))
 
     def unit_cost(self, p):
         return p("photovoltaic.cost")
