@@ -54,9 +54,9 @@ from model.engine.context import Context, YearParams
 from model.engine.coverage import coverage_at, group_starts, repeated_sums
 from model.engine.delivery import Carry, deliver, settings_from_params
 from model.engine.delivery_order import counties_of, in_effect
-from model.engine.income_step import Counted
 from model.engine.initial_income import income_groups, split_base_year
 from model.engine.kernels import income_update
+from model.engine.one_pass import Counted
 from model.engine.record import (
     DELIVERY_COLUMNS,
     LINE_COLUMNS,
@@ -536,11 +536,14 @@ class Simulation:
         for what, idx, unit in (("new", new, one_off), ("active", active, recurring)):
             counts, cost, people = np.zeros(nc), np.zeros(nc), np.zeros(nc)
             if what == "active" and counted is not None:
-                if np.ndim(unit) != 0:
-                    raise TypeError(f"programme {prog.name!r}: the recurring cost of a "
-                                    "programme declaring its income must be a number")
                 counts, people = counted.households, counted.people
-                repeated_sums(np.float64(unit), counts, cost)
+                if counted.cost is not None:  # the step summed it
+                    cost = counted.cost
+                elif unit is None or np.ndim(unit) != 0:
+                    raise TypeError(f"programme {prog.name!r}: the recurring cost of a "
+                                    "programme declaring its income or grant must be a number")
+                else:
+                    repeated_sums(np.float64(unit), counts, cost)
             else:
                 # an array as it is (the kernel adds each value as float64), a number as float64
                 weights = (unit if isinstance(unit, np.ndarray) and unit.ndim == 1

@@ -20,7 +20,7 @@ What a subclass declares
 :meth:`matched` (precise targeting: the programme matched to the household's
 cause and capacity, a subset of ``needs``), :meth:`effect` (or, when
 the effect is income alone, :meth:`income`: the step then runs as one pass,
-:mod:`model.engine.income_step`) and :meth:`cost`; ``needs_reads`` says what :meth:`needs` and :meth:`matched`
+:mod:`model.engine.one_pass`) and :meth:`cost`; ``needs_reads`` says what :meth:`needs` and :meth:`matched`
 read, and so how long their masks hold: ``"registry"`` (computed once a run,
 one byte per household each), ``"year start"`` (the state as the year's
 programmes find it: once a year) or ``"state"`` (every call, the default);
@@ -71,7 +71,7 @@ from model.engine.codes import (
     RANDOM_ORDER,
 )
 from model.engine.context import Context, YearParams
-from model.engine.income_step import Counted, Income, income_step
+from model.engine.one_pass import Counted, Grant, Income, grant_step, income_step
 from model.engine.selection import people_threshold
 from model.random import Stream, hash_ids, year_key
 
@@ -133,27 +133,37 @@ class Programme:
 
     def income(self, ctx: Context) -> Income | None:
         """The effect, when it is income alone: declared so, the year's step
-        runs as one pass (:mod:`model.engine.income_step`). None (the
+        runs as one pass (:mod:`model.engine.one_pass`). None (the
         default): :meth:`effect` applies the effect."""
+        return None
+
+    def grant(self, ctx: Context) -> Grant | None:
+        """The effect, when it grants guarantees alone: declared so, the
+        year's step runs as one pass (:mod:`model.engine.one_pass`). None
+        (the default): :meth:`effect` or :meth:`income` applies the effect."""
         return None
 
     def effect(self, ctx: Context, idx: np.ndarray, years_in: np.ndarray | None) -> None:
         """Apply the effect to households ``idx`` (active, and needing it);
         ``years_in`` is the number of years since enrolment (0 in the first;
-        None when :attr:`reads_years` is False). The default adds the
-        declared :meth:`income`."""
-        income = self.income(ctx)
-        if income is None:
-            raise NotImplementedError(f"{type(self).__name__} declares neither income nor effect")
-        self._add(ctx, idx, income.amounts(years_in),
-                  EMPTY if income.per_person else ctx.reg.households["size"])
+        None when :attr:`reads_years` is False). The default applies the
+        declared :meth:`income` or :meth:`grant`."""
+        income, grant = self.income(ctx), self.grant(ctx)
+        if income is not None:
+            self._add(ctx, idx, income.amounts(years_in),
+                      EMPTY if income.per_person else ctx.reg.households["size"])
+        elif grant is not None:
+            grant.apply(ctx.st, idx)
+        else:
+            raise NotImplementedError(f"{type(self).__name__} declares no income, grant or effect")
 
     def cost(self, ctx: Context, new: np.ndarray, active: np.ndarray | None):
         """``(one_off, recurring)`` in yuan: per new household (indices ``new``)
         and per active household (indices ``active``), each a number or an
         array aligned with its indices. ``active`` is None when the step
         counted the active households itself (a programme declaring
-        :meth:`income`): the recurring cost is then a number."""
+        :meth:`income` or :meth:`grant`): the recurring cost is then a
+        number, or None when the step summed it (a grant's ``recurring``)."""
         raise NotImplementedError
 
     def unit_cost(self, p: YearParams) -> float:
@@ -302,15 +312,19 @@ class Programme:
             stop_failed(self.active(ctx), start, ctx.reg.households["hh_id"], key, ctx.year,
                         np.float32(hazard))
             hazard = 0.0
-        units, income = self._units(ctx), self.income(ctx)
-        if (units is None and income is not None and ctx.county_starts is not None
+        units, income, grant = self._units(ctx), self.income(ctx), self.grant(ctx)
+        if (units is None and (income is not None or grant is not None)
+                and ctx.county_starts is not None
                 and not self.counts_reached):
             # most households were enrolled once: one pass over them all
-            h, row = ctx.reg.households, INCOME_BATCHES.index(self.batch)
+            h = ctx.reg.households
+            rule = (ctx.county_starts, start, ctx.year, oldest, st.status, st.exit_year,
+                    last_exit, self._mask(ctx, "needs"), h["hh_id"], key, hazard)
+            if grant is not None:
+                return grant_step(*rule, grant, st, h["size"])
+            row = INCOME_BATCHES.index(self.batch)
             households, people, reached = income_step(
-                ctx.county_starts, start, ctx.year, oldest, st.status, st.exit_year, last_exit,
-                self._mask(ctx, "needs"), h["hh_id"], key, hazard, income,
-                ctx.p("programme_income_share"), self._fraction(ctx), h["size"],
+                *rule, income, ctx.p("programme_income_share"), self._fraction(ctx), h["size"],
                 st.batch_income[row])
             st.batch_written[row] |= reached > 0
             return Counted(households, people)

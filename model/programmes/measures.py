@@ -11,15 +11,13 @@ from __future__ import annotations
 import numpy as np
 
 from model.engine.bookkeeping import (
-    lookup_sum,
-    or_and_flag_at,
     or_at,
     or_in_units,
     product_at,
     set_from_table,
 )
 from model.engine.codes import HOUSING, MEDICAL, SCHOOLING, WATER
-from model.engine.income_step import Income
+from model.engine.one_pass import Grant, Income, Lookup
 from model.engine.rules import county_dibao_standards
 from model.engine.state import per_student
 from model.programmes.base import Context, Programme, VillageProgramme, registered_people_by_village
@@ -113,20 +111,23 @@ class Medical(Programme):
     def needs(self, ctx):
         return np.ones(ctx.reg.n_households, bool)
 
-    def effect(self, ctx, idx, years_in):
-        st = ctx.st
+    def grant(self, ctx):
         # medical_cover: the terms medical.reimbursement and medical.oop_cap apply
-        or_and_flag_at(st.guarantees, idx, np.uint8(MEDICAL), st.medical_cover)
+        return Grant(MEDICAL, flag="medical_cover", recurring=self._recurring(ctx))
 
-    def cost(self, ctx, new, active):
-        """Premiums plus the expected (not realised) extra reimbursement."""
+    def _recurring(self, ctx) -> Lookup:
+        """Premiums plus the expected (not realised) extra reimbursement of
+        each household, by its ill members and its size."""
         p, h = ctx.p, ctx.reg.households
         extra = max(p("medical.reimbursement") - p("illness.reimbursement"), 0.0)
         ill = np.arange(21)
         events = np.minimum(p("illness.base_rate") + p("illness.rate_per_ill") * ill, 1.0)
         by_ill = (events * p("illness.cost_mean") * extra).astype(np.float32)
         by_size = (p("medical.premium") * np.arange(21)).astype(np.float32)
-        return 0.0, lookup_sum(active, by_ill, h["ill"], by_size, h["size"])
+        return Lookup(by_ill, h["ill"], by_size, h["size"])
+
+    def cost(self, ctx, new, active):
+        return 0.0, None if active is None else self._recurring(ctx).at(active)
 
 
 class Education(Programme):
@@ -175,8 +176,8 @@ class Housing(Programme):
     def needs(self, ctx):
         return ctx.reg.households["housing_safe"] == 0
 
-    def effect(self, ctx, idx, years_in):
-        or_at(ctx.st.guarantees, idx, np.uint8(HOUSING))
+    def grant(self, ctx):
+        return Grant(HOUSING)
 
     def unit_cost(self, p):
         new_cost, repair_cost = p("housing.cost")

@@ -1,4 +1,4 @@
-"""A programme's one-pass step (model.engine.income_step) against the chain
+"""A programme's one-pass step (model.engine.one_pass) against the chain
 of passes it replaces, bit for bit, on threads or not; and a whole run with
 it against the same run without it."""
 
@@ -6,9 +6,18 @@ import numpy as np
 import pytest
 
 from model.engine import threads
-from model.engine.codes import EXITED, POOR, RETURNED
+from model.engine.codes import EXITED, HOUSING, MEDICAL, POOR, RETURNED
 from model.engine.coverage import group_starts, repeated_sums
-from model.engine.income_step import Income, county_pieces, income_step, income_step_numpy
+from model.engine.one_pass import (
+    Grant,
+    Income,
+    Lookup,
+    county_pieces,
+    grant_step,
+    grant_step_numpy,
+    income_step,
+    income_step_numpy,
+)
 from model.engine.sim import Simulation
 from model.programmes.measures import instances
 from model.runs import registry_for
@@ -70,6 +79,57 @@ def test_one_pass_is_the_chain_of_passes(four_threads, monkeypatch, declared, ha
     assert got[0][-2:].sum() == 0 and got[0][4] == 0  # the empty counties
 
 
+class Guarantees:
+    """The state a grant's step sets: guarantees and a flag."""
+
+    def __init__(self, rng, n):
+        self.guarantees = rng.integers(0, 16, n).astype(np.uint8)
+        self.medical_cover = (rng.random(n) < 0.1).astype(np.uint8)
+
+    def copy(self):
+        other = Guarantees(np.random.default_rng(0), 0)
+        other.guarantees, other.medical_cover = self.guarantees.copy(), self.medical_cover.copy()
+        return other
+
+
+@pytest.mark.parametrize("declared", ["bits", "bits and flag", "with recurring cost"])
+@pytest.mark.parametrize("hazard", [0.0, 0.2])
+@pytest.mark.parametrize("limits", [(-np.inf, -np.inf), (2015.0, 2016.0)])
+def test_one_pass_grant_is_the_chain_of_passes(four_threads, monkeypatch, declared, hazard,
+                                               limits):
+    monkeypatch.setattr(threads, "MIN_PIECE", 1_000)
+    county, start, status, exit_year, needs, size, hh_id, _ = households()
+    rng = np.random.default_rng(3)
+    ill = rng.integers(0, 4, N).astype(np.int8)
+    # amounts whose sums depend on their order
+    lookup = Lookup((rng.random(21) * 977).astype(np.float32), ill,
+                    (rng.random(21) * 313).astype(np.float32), size)
+    grant = {"bits": Grant(HOUSING), "bits and flag": Grant(MEDICAL, flag="medical_cover"),
+             "with recurring cost": Grant(MEDICAL, "medical_cover", lookup)}[declared]
+    got_st = Guarantees(rng, N)
+    ref_st = got_st.copy()
+    before = got_st.copy()
+    got_start, ref_start = start.copy(), start.copy()
+    oldest, last_exit = limits
+    rest = (needs, hh_id, 77, hazard, grant)
+    got = grant_step(group_starts(county, COUNTIES), got_start, YEAR, oldest, status, exit_year,
+                     last_exit, *rest, got_st, size)
+    ref = grant_step_numpy(county, COUNTIES, ref_start, YEAR, oldest, status, exit_year,
+                           last_exit, *rest, ref_st, size)
+    np.testing.assert_array_equal(got_start, ref_start)
+    np.testing.assert_array_equal(got_st.guarantees, ref_st.guarantees)
+    np.testing.assert_array_equal(got_st.medical_cover, ref_st.medical_cover)
+    np.testing.assert_array_equal(got.households, ref.households)
+    np.testing.assert_array_equal(got.people, ref.people)
+    assert (got_st.guarantees != before.guarantees).sum() > 1000
+    assert ((got_st.medical_cover != before.medical_cover).sum() > 1000) == (grant.flag is not None)
+    if grant.recurring is None:
+        assert got.cost is None and ref.cost is None
+    else:
+        np.testing.assert_array_equal(got.cost, ref.cost)
+        assert got.cost[0] > 0 and got.cost[4] == 0
+
+
 def test_four_pieces_of_whole_counties(four_threads, monkeypatch):
     monkeypatch.setattr(threads, "MIN_PIECE", 1_000)
     county = households()[0]
@@ -107,13 +167,17 @@ def test_run_with_one_pass_steps_is_the_run_without(monkeypatch, overlay):
     reg = registry_for(scenario)
     params = scenario.params.with_overlay(overlay, "test")
     passes = []
-    step = base.income_step
 
-    def counted(*args):
-        passes.append(1)
-        return step(*args)
+    def counting(name):
+        step = getattr(base, name)
 
-    monkeypatch.setattr(base, "income_step", counted)
+        def counted(*args):
+            passes.append(name)
+            return step(*args)
+        return counted
+
+    for name in ("income_step", "grant_step"):
+        monkeypatch.setattr(base, name, counting(name))
     runs, starts = [], sim_module.group_starts
     for one_pass in (True, False):
         if not one_pass:
@@ -123,7 +187,7 @@ def test_run_with_one_pass_steps_is_the_run_without(monkeypatch, overlay):
         sim = Simulation(reg, params, seed=2, end_year=2020, programmes=instances())
         sim.run()
         runs.append(sim)
-    assert len(passes) >= 5
+    assert passes.count("income_step") >= 5 and passes.count("grant_step") >= 5
     with_pass, without = runs
     for field in ("sums", "median", "programme", "delivery", "batch_exits", "batch_reached"):
         np.testing.assert_array_equal(getattr(with_pass.record, field),

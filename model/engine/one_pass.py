@@ -1,0 +1,399 @@
+"""The yearly step of a programme whose effect is income alone, or
+guarantees alone, in one pass over the households, county by county.
+
+A programme declares such an effect as an :class:`Income` (an amount a
+household or a person, with a ramp or a later share) or a :class:`Grant`
+(guarantee bits, a flag, a recurring cost read from tables). Its step then
+stops the failing enrolments, applies the effect to every active household
+that needs it and counts the active households and their people (and the
+recurring cost) by county in one loop (:func:`income_step`,
+:func:`grant_step`). It replaces the chain of
+:func:`model.engine.bookkeeping.step_indices`, the effect's pass over the
+reached households and the record's :func:`model.engine.coverage.coverage_at`,
+which listed the active households and read the list twice more; the
+``_numpy`` functions are that chain, and the tests compare the two bit for
+bit.
+
+Households are stored county by county (:func:`model.engine.coverage.group_starts`);
+each thread takes a run of whole counties, so a county's counts are one
+thread's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from model.engine.bookkeeping import (
+    add_at_numpy,
+    enrolment_active,
+    kept_after_failure,
+    lookup_sum,
+    lookup_sum_numpy,
+    or_and_flag_at,
+    or_and_flag_at_numpy,
+    or_at,
+    or_at_numpy,
+    ramp_shares_numpy,
+    step_indices_numpy,
+)
+from model.engine.coverage import coverage_at_numpy
+from model.engine.threads import KERNEL, cuts, split_at
+from model.random import INLINE
+
+
+@dataclass(frozen=True)
+class Income:
+    """A programme's effect when it is income alone.
+
+    Each active household that needs the effect receives, in the
+    programme's pathway, ``amount`` times the share of the full effect after
+    ``years_in`` years since its enrolment (0 in the first): ``min((years_in
+    + 1) / ramp, 1)`` until ``later_from`` years, ``later_share`` from then
+    on. All in float32, as the pathway's row.
+
+    Attributes
+    ----------
+    amount : float
+        Income at full effect: yuan/household/year, or yuan/person/year when
+        ``per_person``.
+    per_person : bool
+        Whether ``amount`` is per member.
+    ramp : float
+        Years to full effect (at least 1; 1: full effect at once).
+    later_from : float
+        Years since enrolment from which ``later_share`` applies (inf: never).
+    later_share : float
+        Share of ``amount`` from ``later_from`` years on (0..1).
+    """
+
+    amount: float
+    per_person: bool = False
+    ramp: float = 1.0
+    later_from: float = np.inf
+    later_share: float = 1.0
+
+    @property
+    def reads_years(self) -> bool:
+        """Whether the amount depends on the years since enrolment."""
+        return self.ramp > 1.0 or np.isfinite(self.later_from)
+
+    def amounts(self, years_in: np.ndarray | None) -> np.ndarray:
+        """Income of each household at ``years_in`` years since enrolment
+        (float32; one value for all when it does not depend on the years),
+        as the step's kernel computes it."""
+        amount = np.float32(self.amount)
+        if not self.reads_years:
+            return np.atleast_1d(amount * np.float32(1.0))
+        share = np.where(years_in >= self.later_from, np.float32(self.later_share),
+                         ramp_shares_numpy(years_in, self.ramp))
+        return amount * share.astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """An amount of each household read from two small tables:
+    ``first[first_key[i]] + second[second_key[i]]`` (float32 tables, in
+    their type; yuan/household/year)."""
+
+    first: np.ndarray
+    first_key: np.ndarray
+    second: np.ndarray
+    second_key: np.ndarray
+
+    def at(self, idx: np.ndarray) -> np.ndarray:
+        """The amounts of households ``idx`` (float32)."""
+        return lookup_sum(idx, self.first, self.first_key, self.second, self.second_key)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A programme's effect when it grants guarantees alone.
+
+    Attributes
+    ----------
+    bits : int
+        Guarantee bits (:mod:`model.engine.codes`) set in
+        ``State.guarantees`` of each active household that needs the effect.
+    flag : str or None
+        Name of a ``State`` array (uint8) set to 1 for those households too
+        (``"medical_cover"``), or None.
+    recurring : Lookup or None
+        The recurring cost of each active household (yuan/household/year)
+        when it differs by household; None when :meth:`cost
+        <model.programmes.base.Programme.cost>` gives one number.
+    """
+
+    bits: int
+    flag: str | None = None
+    recurring: Lookup | None = None
+
+    def apply(self, st, idx: np.ndarray) -> None:
+        """The effect on households ``idx`` (the step's chain of passes)."""
+        if self.flag is None:
+            or_at(st.guarantees, idx, np.uint8(self.bits))
+        else:
+            or_and_flag_at(st.guarantees, idx, np.uint8(self.bits), getattr(st, self.flag))
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What a one-pass step counted by county (float64 arrays, one value a
+    county): the active households and their members, and their recurring
+    cost (yuan) when the step summed it (None otherwise)."""
+
+    households: np.ndarray
+    people: np.ndarray
+    cost: np.ndarray | None = None
+
+
+def county_pieces(starts: np.ndarray) -> list[int]:
+    """Groups cutting ``range(starts[-1])`` into runs of whole groups of
+    about equal units, one a thread (:func:`model.engine.threads.cuts`):
+    the first group of each piece, then the number of groups."""
+    pieces = [0]
+    for cut in cuts(int(starts[-1]))[1:-1]:
+        g = int(np.searchsorted(starts, cut, side="right")) - 1
+        if pieces[-1] < g < len(starts) - 1:
+            pieces.append(g)
+    pieces.append(len(starts) - 1)
+    return pieces
+
+
+def income_step(starts, start, year, oldest_start, status, exit_year, last_exit_year, needs,
+                hh_id, key, hazard, income: Income, share, fraction, size, row):
+    """A programme's step whose effect is ``income``, in one pass on threads.
+
+    Parameters
+    ----------
+    starts : int64 array (counties + 1,)
+        First household of each county, then the number of households
+        (:func:`model.engine.coverage.group_starts`).
+    start, year, oldest_start, status, exit_year, last_exit_year, needs, hh_id, key, hazard
+        As :func:`model.engine.bookkeeping.step_indices` (``start`` in/out:
+        a failed enrolment's becomes ``-start``).
+    income : Income
+        The effect.
+    share : float32
+        ``programme_income_share`` (0..1).
+    fraction : float32 array (counties,), or empty
+        As :func:`model.engine.bookkeeping.add_at`: fraction of the year in
+        effect of the enrolments taking effect this year.
+    size : int array (n,)
+        Members of each household.
+    row : float32 array (n,), in/out
+        The pathway's row of programme income (yuan/person/year).
+
+    Returns
+    -------
+    households, people : float64 arrays (counties,)
+        Active households (after the failures) and their members, by county.
+    reached : int
+        Households the income reached (active and needing it).
+    """
+    nc = len(starts) - 1
+    households, people = np.zeros(nc), np.zeros(nc)
+    later_from = (np.float64(income.later_from) if np.isfinite(income.later_from)
+                  else np.float64(np.iinfo(np.int32).max))
+    reached = split_at(_income_counties, county_pieces(starts), starts, start, np.int64(year),
+                       np.float64(oldest_start), status, exit_year, np.float64(last_exit_year),
+                       needs, hh_id, np.uint64(key), np.float32(hazard),
+                       np.float32(income.amount), not income.per_person,
+                       np.float64(max(income.ramp, 1.0)), later_from,
+                       np.float32(income.later_share), np.float32(share), fraction, size, row,
+                       households, people)
+    return households, people, int(sum(reached))
+
+
+@njit(**INLINE)
+def _enrolment_now(rule, i, draws):
+    """Household ``i``'s enrolment this year under ``rule`` (the step's
+    arrays and limits): whether it is active and its start, after the
+    failure draw when ``draws`` (a constant where it is called: each loop
+    compiles without the branch, and without reading ``hh_id`` when it
+    does not draw)."""
+    start, year, oldest_start, status, exit_year, last_exit_year, hh_id, key, hazard = rule
+    if draws:
+        a, s = kept_after_failure(start[i], year, oldest_start, status[i], exit_year[i],
+                                  last_exit_year, hh_id[i], key, hazard)
+        start[i] = s
+        return a, s
+    s = start[i]
+    return enrolment_active(s, year, oldest_start, status[i], exit_year[i], last_exit_year), s
+
+
+@njit(**KERNEL)
+def _income_counties(first, last, starts, start, year, oldest_start, status, exit_year,
+                     last_exit_year, needs, hh_id, key, hazard, amount, per_household, ramp,
+                     later_from, later_share, share, fraction, size, row, households, people):
+    """:func:`income_step` for counties ``first`` to ``last - 1``; returns
+    the households reached."""
+    reached = 0
+    rule = (start, year, oldest_start, status, exit_year, last_exit_year, hh_id, key, hazard)
+    effect = (needs, amount, per_household, ramp, later_from, later_share, share, size, row)
+    for g in range(first, last):
+        f = fraction[g] if fraction.shape[0] > 0 else np.float32(-1.0)
+        lo, hi = np.uint64(starts[g]), np.uint64(starts[g + 1])
+        if hazard > 0:
+            n_active, members, r = _income_county(lo, hi, rule, True, effect, f)
+        else:
+            n_active, members, r = _income_county(lo, hi, rule, False, effect, f)
+        households[g] = np.float64(n_active)
+        people[g] = np.float64(members)
+        reached += r
+    return reached
+
+
+@njit(**INLINE)
+def _income_county(lo, hi, rule, draws, effect, f):
+    """The households ``lo`` to ``hi - 1`` of one county (``f``: its
+    fraction of the first year, negative for the whole year): active
+    households, their members and the households reached."""
+    year = rule[1]
+    needs, amount, per_household, ramp, later_from, later_share, share, size, row = effect
+    n_active = members = reached = 0
+    for i in range(lo, hi):
+        a, s = _enrolment_now(rule, i, draws)
+        r = a & needs[i]
+        years_in = np.float64(year - s)
+        factor = (later_share if years_in >= later_from
+                  else np.float32(min((years_in + 1.0) / ramp, 1.0)))
+        v = amount * factor
+        if per_household:
+            v = v / np.float32(size[i])
+        v = share * v
+        if f >= 0:
+            v = v * f if s == year else v
+        row[i] = row[i] + v if r else row[i]
+        n_active += a
+        members += np.int64(size[i]) * a
+        reached += r
+    return n_active, members, reached
+
+
+def income_step_numpy(county, n_counties, start, year, oldest_start, status, exit_year, last_exit_year,
+                      needs, hh_id, key, hazard, income: Income, share, fraction, size, row):
+    """Reference of :func:`income_step`: the active and reached lists
+    (:func:`model.engine.bookkeeping.step_indices_numpy`), the income added
+    to the reached (:func:`model.engine.bookkeeping.add_at_numpy`) and the
+    active households and people counted by county (``county``: each
+    household's, one of ``n_counties``)."""
+    nc = n_counties
+    active, reach, years_in = step_indices_numpy(start, year, oldest_start, status, exit_year,
+                                                 last_exit_year, needs, hh_id, key, hazard)
+    add_at_numpy(row, reach, income.amounts(years_in), np.float32(share), start,
+                 np.zeros(0, np.int64), year, fraction, county,
+                 np.zeros(0, np.int8) if income.per_person else size)
+    households = np.bincount(county[active], minlength=nc).astype(np.float64)
+    people = np.bincount(county[active], weights=size[active].astype(np.float64), minlength=nc)
+    return households, people, len(reach)
+
+
+_NO_FLAGS = np.zeros(0, np.uint8)
+_NO_TABLE = np.zeros(0, np.float32)
+
+
+def grant_step(starts, start, year, oldest_start, status, exit_year, last_exit_year, needs,
+               hh_id, key, hazard, grant: Grant, st, size):
+    """A programme's step whose effect is ``grant``, in one pass on threads.
+
+    Parameters
+    ----------
+    starts, start, year, oldest_start, status, exit_year, last_exit_year, needs, hh_id, key, hazard
+        As :func:`income_step`.
+    grant : Grant
+        The effect.
+    st : State
+        Its ``guarantees`` (and the array ``grant.flag`` names) are set.
+    size : int array (n,)
+        Members of each household.
+
+    Returns
+    -------
+    Counted
+        Active households, people and, with ``grant.recurring``, their
+        recurring cost by county (each county's amounts added in household
+        order from 0.0, as :func:`model.engine.coverage.coverage_at` adds
+        them).
+    """
+    nc = len(starts) - 1
+    households, people, cost = np.zeros(nc), np.zeros(nc), np.zeros(nc)
+    flags = _NO_FLAGS if grant.flag is None else getattr(st, grant.flag)
+    lookup = grant.recurring or Lookup(_NO_TABLE, size, _NO_TABLE, size)
+    split_at(_grant_counties, county_pieces(starts), starts, start, np.int64(year),
+             np.float64(oldest_start), status, exit_year, np.float64(last_exit_year), needs,
+             hh_id, np.uint64(key), np.float32(hazard), np.uint8(grant.bits), st.guarantees,
+             flags, size, lookup.first, lookup.first_key, lookup.second, lookup.second_key,
+             households, people, cost)
+    return Counted(households, people, None if grant.recurring is None else cost)
+
+
+@njit(**KERNEL)
+def _grant_counties(first, last, starts, start, year, oldest_start, status, exit_year,
+                    last_exit_year, needs, hh_id, key, hazard, bits, guarantees, flags, size,
+                    table, table_key, second, second_key, households, people, cost):
+    """:func:`grant_step` for counties ``first`` to ``last - 1``."""
+    rule = (start, year, oldest_start, status, exit_year, last_exit_year, hh_id, key, hazard)
+    effect = (needs, bits, guarantees, flags, size)
+    for g in range(first, last):
+        lo, hi = np.uint64(starts[g]), np.uint64(starts[g + 1])
+        if hazard > 0:
+            n_active, members = _grant_county(lo, hi, rule, True, effect)
+        else:
+            n_active, members = _grant_county(lo, hi, rule, False, effect)
+        households[g] = np.float64(n_active)
+        people[g] = np.float64(members)
+        if table.shape[0] > 0:
+            # a chain of additions in household order: a loop of its own,
+            # over the county's households the loop above left in cache
+            c = 0.0
+            for i in range(lo, hi):
+                if enrolment_active(start[i], year, oldest_start, status[i], exit_year[i],
+                                    last_exit_year):
+                    c += np.float64(table[np.uint64(table_key[i])]
+                                    + second[np.uint64(second_key[i])])
+            cost[g] = c
+
+
+@njit(**INLINE)
+def _grant_county(lo, hi, rule, draws, effect):
+    """The households ``lo`` to ``hi - 1`` of one county: active
+    households and their members."""
+    needs, bits, guarantees, flags, size = effect
+    flagged = flags.shape[0] > 0
+    n_active = members = 0
+    for i in range(lo, hi):
+        a = _enrolment_now(rule, i, draws)[0]
+        r = a & needs[i]
+        guarantees[i] = guarantees[i] | bits if r else guarantees[i]
+        if flagged:
+            flags[i] = np.uint8(1) if r else flags[i]
+        n_active += a
+        members += np.int64(size[i]) * a
+    return n_active, members
+
+
+def grant_step_numpy(county, n_counties, start, year, oldest_start, status, exit_year,
+                     last_exit_year, needs, hh_id, key, hazard, grant: Grant, st, size):
+    """Reference of :func:`grant_step`: the active and reached lists, the
+    guarantees (and flag) set for the reached, the active households and
+    people counted by county and their recurring cost summed as the record
+    sums a list's (:func:`model.engine.coverage.coverage_at_numpy`)."""
+    active, reach, _ = step_indices_numpy(start, year, oldest_start, status, exit_year,
+                                          last_exit_year, needs, hh_id, key, hazard)
+    if grant.flag is None:
+        or_at_numpy(st.guarantees, reach, np.uint8(grant.bits))
+    else:
+        or_and_flag_at_numpy(st.guarantees, reach, np.uint8(grant.bits), getattr(st, grant.flag))
+    households = np.bincount(county[active], minlength=n_counties).astype(np.float64)
+    people = np.bincount(county[active], weights=size[active].astype(np.float64),
+                         minlength=n_counties)
+    if grant.recurring is None:
+        return Counted(households, people)
+    r = grant.recurring
+    amounts = lookup_sum_numpy(active, r.first, r.first_key, r.second, r.second_key)
+    counts, cost, no_people = np.zeros(n_counties), np.zeros(n_counties), np.zeros(n_counties)
+    coverage_at_numpy(county, active, amounts, np.zeros(0, np.int8), counts, cost, no_people)
+    return Counted(households, people, cost)
