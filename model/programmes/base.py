@@ -61,6 +61,7 @@ from model.engine.bookkeeping import (
     candidates_among,
     merge_sorted,
     ramp_shares,
+    set_at,
     step_indices,
     stop_failed,
 )
@@ -223,7 +224,7 @@ class Programme:
                                       uniform)
         order = RANDOM_ORDER if uniform else int(p("targeting.order"))
         chosen = select(ctx, self.stream, candidates, cap, order, self.unit)
-        start[chosen] = p.year
+        set_at(start, chosen, np.int16(p.year))
         # what uniform targeting or a mask of the registry matches cannot
         # change: next year's candidates are among those left and the
         # households coming onto the registry (kept while few: a pass over
