@@ -10,6 +10,7 @@ from model.engine.attribution import (
     count_reached,
     count_reached_numpy,
 )
+from model.engine.bookkeeping import active_indices_numpy
 from model.engine.codes import ATTRIBUTION, BATCHES, EXIT
 
 
@@ -62,7 +63,9 @@ def test_attribution_kernel_matches_rule():
 
 
 def _reach_case(seed, n_programmes=3):
-    """Random households, exits and enrolment tables for :func:`count_reached`."""
+    """Random households, exits, the household programmes' pathway bits
+    (from their enrolment table, by their rule) and the village
+    programmes' table for :func:`count_reached`."""
     rng = np.random.default_rng(seed)
     n, nv, nc, year = 5000, 60, 7, 2018
     village = np.sort(rng.integers(0, nv, n)).astype(np.int32)
@@ -74,12 +77,15 @@ def _reach_case(seed, n_programmes=3):
     table = rng.choice(years, (4, n))
     village_table = rng.choice(years, (3, nv))
     exits = np.sort(rng.choice(n, 1200, replace=False))
-    household = (np.array([0, 2, 3]), np.array([-np.inf, 2015.0, -np.inf]),
-                 np.array([-np.inf, -np.inf, 2016.0]), np.array([0, 0, 2]))
-    household = tuple(column[:n_programmes] for column in household)
+    reached = np.zeros(n, np.uint8)
+    for row, oldest, last_exit, batch in list(zip([0, 2, 3], [-np.inf, 2015.0, -np.inf],
+                                                  [-np.inf, -np.inf, 2016.0],
+                                                  [0, 0, 2]))[:n_programmes]:
+        active = active_indices_numpy(table[row], year, oldest, status, exit_year, last_exit)
+        reached[active] |= np.uint8(1 << batch)
     hit = rng.random((len(BATCHES), len(exits))) < 0.1
-    hit[:3] = False  # the pathways of the windows come from the table alone
-    return (exits, village, status, exit_year, year, table, *household, village_table,
+    hit[:3] = False  # the pathways of the household programmes come from their bits alone
+    return (exits, reached, village, status, exit_year, year, village_table,
             np.array([1, 2]), np.array([-np.inf, 2016.5]), np.array([-np.inf, -np.inf]),
             np.array([1, 4]), hit, county, size), nc
 

@@ -62,14 +62,20 @@ def test_one_pass_is_the_chain_of_passes(four_threads, monkeypatch, declared, ha
             else np.zeros(0, np.float32))
     got_start, got_row = start.copy(), row.copy()
     ref_start, ref_row = start.copy(), row.copy()
+    marks = np.random.default_rng(2).integers(0, 32, N).astype(np.uint8) & np.uint8(0b11101)
+    got_marks, ref_marks = marks.copy(), marks.copy()
     oldest, last_exit = limits
     rest = (needs, hh_id, 77, hazard, income, np.float32(0.9), frac, size)
     got = income_step(group_starts(county, COUNTIES), got_start, YEAR, oldest, status,
-                      exit_year, last_exit, *rest, got_row)
-    ref = income_step_numpy(county, COUNTIES, ref_start, YEAR, oldest, status, exit_year, last_exit,
-                            *rest, ref_row)
+                      exit_year, last_exit, *rest, got_row, got_marks, np.uint8(2))
+    ref = income_step_numpy(county, COUNTIES, ref_start, YEAR, oldest, status, exit_year,
+                            last_exit, *rest, ref_row, ref_marks, np.uint8(2))
     np.testing.assert_array_equal(got_start, ref_start)
     np.testing.assert_array_equal(got_row, ref_row)
+    np.testing.assert_array_equal(got_marks, ref_marks)
+    # the bit is set for the active households, and no other bit changes
+    assert np.count_nonzero(got_marks & 2) == got[0].sum()
+    np.testing.assert_array_equal(got_marks & np.uint8(0b11101), marks)
     for a, b in zip(got, ref):
         np.testing.assert_array_equal(a, b)
     assert got[2] > 1000 and (got_row != row).sum() == got[2]

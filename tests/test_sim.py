@@ -151,6 +151,36 @@ def test_exits_reached_by_one_kernel_as_by_each_programme(monkeypatch):
     np.testing.assert_array_equal(records[0].sums, records[1].sums)
 
 
+@pytest.mark.parametrize("overlay", [{}, {"delivery.enabled": 1}, {"targeting.uniform": 1},
+                                     {"safety_net.means_test": 1},
+                                     {"industry.hazard": 0.5, "asset_income.duration": 1,
+                                      "photovoltaic.capacity": 0, "transfer_employment.capacity": 0}])
+def test_pathways_marked_by_the_steps_are_each_programmes_rule_at_exit(monkeypatch, overlay):
+    """The pathways the household programmes mark as they step
+    (State.reached) are, for every exiting household, those each
+    programme's own rule gives at the year's end."""
+    from model.engine.codes import BATCHES, EXIT
+
+    scenario = load_scenario()
+    reg = registry_for(scenario)
+    params = scenario.params.with_overlay(overlay, "test") if overlay else scenario.params
+    record_exits, checked = Simulation._record_exits, []
+
+    def checking(self, ctx, k):
+        exits = np.flatnonzero(self.state.event == EXIT)
+        expected = np.zeros(len(exits), np.uint8)
+        for prog in self.programmes:
+            if prog.level == "household" and prog.batch in BATCHES:
+                expected[prog.is_active(ctx, exits)] |= np.uint8(1 << BATCHES.index(prog.batch))
+        np.testing.assert_array_equal(self.state.reached[exits], expected)
+        checked.append(np.count_nonzero(expected))
+        record_exits(self, ctx, k)
+
+    monkeypatch.setattr(Simulation, "_record_exits", checking)
+    Simulation(reg, params, seed=4, end_year=2020, programmes=instances()).run()
+    assert len(checked) == 5 and sum(checked) > 100
+
+
 @pytest.mark.parametrize("uniform", [0, 1])
 def test_kept_candidates_enrol_as_a_pass_over_the_registry(uniform, monkeypatch):
     """Candidates found among last year's and the households that came onto

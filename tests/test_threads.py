@@ -100,7 +100,7 @@ def test_split_summed_tables_do_not_depend_on_the_threads(four_threads, monkeypa
     floor = (topup > 0).astype(np.float32) * 2500
     hit = rng.random((len(BATCHES), len(exits))) < 0.4
     years = np.array([0, 2015, 2016, 2017, 2018, 2019], np.int16)
-    table, village_table = rng.choice(years, (2, n)), rng.choice(years, (1, 40))
+    marks, village_table = rng.integers(0, 32, n).astype(np.uint8), rng.choice(years, (1, 40))
     exit_year = rng.choice(years, n)
 
     def tables():
@@ -112,10 +112,9 @@ def test_split_summed_tables_do_not_depend_on_the_threads(four_threads, monkeypa
         attribute_exits(exits, income, floor, 3000.0, 2500.0, batch_income, np.ones(4, bool),
                         topup, county, size, out)
         reached = np.zeros((nc, len(BATCHES)))
-        count_reached(exits, village, status, exit_year, 2018, table, np.array([0, 1]),
-                      np.array([-np.inf, 2015.0]), np.array([-np.inf, 2016.0]),
-                      np.array([0, 1]), village_table, np.array([0]), np.array([-np.inf]),
-                      np.array([-np.inf]), np.array([4]), hit, county, size, reached)
+        count_reached(exits, marks, village, status, exit_year, 2018, village_table,
+                      np.array([0]), np.array([-np.inf]), np.array([-np.inf]), np.array([4]),
+                      hit, county, size, reached)
         return hist, people, counts, out, reached
 
     monkeypatch.setattr(threads, "MIN_PIECE", 10**9)

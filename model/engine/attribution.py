@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from model.engine.bookkeeping import active_indices_numpy, enrolment_active
+from model.engine.bookkeeping import enrolment_active
 from model.engine.codes import ATTRIBUTION
 from model.engine.rules import household_line
 from model.engine.threads import split_summed
@@ -103,32 +103,32 @@ def _attribute_piece(start, stop, exits, income, floor, line, covered_line, batc
         out[c, best, 1] += size[i]
 
 
-def count_reached(exits, village, status, exit_year, year, table, rows, oldest, last_exit,
-                  batch, village_table, village_rows, village_oldest, village_last_exit,
-                  village_batch, hit, group, size, out):
+def count_reached(exits, reached, village, status, exit_year, year, village_table, village_rows,
+                  village_oldest, village_last_exit, village_batch, hit, group, size, out):
     """``out[group[i], b] += size[i]`` for every exiting household ``i``
     that a programme of pathway ``b`` reaches this year: the people in
-    exiting households each pathway reached. Every programme is applied at
-    once, an exit at a time; pieces of the exits run on threads (whole
-    numbers: the same sums in any order).
+    exiting households each pathway reached. Pieces of the exits run on
+    threads (whole numbers: the same sums in any order).
 
     Parameters
     ----------
     exits : int array (m,)
         Households exiting in the year (ascending).
+    reached : uint8 array (n,)
+        The pathways whose household programmes are active for each
+        household this year (bit ``b``: ``BATCHES[b]``; ``State.reached``,
+        set by the programmes' steps).
     village, status, exit_year : arrays (n,)
         Each household's village, status and year of its latest exit.
     year : int
-    table : int16 array (P, n); rows : int64 array (k,)
-        The households' enrolment years by programme (``State.enrolled``'s
-        table) and the rows of the household programmes to apply.
-    oldest, last_exit : float64 arrays (k,); batch : int64 array (k,)
+    village_table : int16 array (P, villages); village_rows : int64 array (k,)
+        The villages' enrolment years by programme (``State.village_enrolled``'s
+        table) and the rows of the village programmes to apply: a household
+        is reached when its village is (villages do not exit: their
+        ``last_exit`` is ``-inf``, so the household's exit never lapses them).
+    village_oldest, village_last_exit : float64 arrays (k,); village_batch : int64 array (k,)
         Their limits (:meth:`model.programmes.base.Programme.active_window`)
         and pathways.
-    village_table, village_rows, village_oldest, village_last_exit, village_batch
-        The same for the village programmes: a household is reached when its
-        village is (villages do not exit: their ``last_exit`` is ``-inf``, so
-        the household's exit never lapses them).
     hit : bool array (len(BATCHES), m), or (len(BATCHES), 0)
         Exits reached by the programmes with a rule of their own, by pathway;
         no column when there are no such programmes (nothing is read).
@@ -136,19 +136,19 @@ def count_reached(exits, village, status, exit_year, year, table, rows, oldest, 
         County and members of every household.
     out : float64 array (n_groups, len(BATCHES)), in/out
     """
-    split_summed(_count_piece, exits.shape[0], (out,), exits, village, status, exit_year, year,
-                 table, rows, oldest, last_exit, batch, village_table, village_rows,
-                 village_oldest, village_last_exit, village_batch, hit, group, size)
+    split_summed(_count_piece, exits.shape[0], (out,), exits, reached, village, status,
+                 exit_year, year, village_table, village_rows, village_oldest, village_last_exit,
+                 village_batch, hit, group, size)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _count_piece(start, stop, exits, village, status, exit_year, year, table, rows, oldest,
-                 last_exit, batch, village_table, village_rows, village_oldest,
-                 village_last_exit, village_batch, hit, group, size, out):
-    """:func:`count_reached` of the exits ``start:stop``. An exit's status,
-    exit year and village are read once for all programmes, and one rule
-    (:func:`model.engine.bookkeeping.enrolment_active`) serves households
-    and villages; the pathways reached are the bits of one register."""
+def _count_piece(start, stop, exits, reached, village, status, exit_year, year, village_table,
+                 village_rows, village_oldest, village_last_exit, village_batch, hit, group, size,
+                 out):
+    """:func:`count_reached` of the exits ``start:stop``. An exit's
+    pathways are the bits of one register: its household programmes' byte,
+    then its village's programmes (the rule of
+    :func:`model.engine.bookkeeping.enrolment_active`) and ``hit``."""
     nb = hit.shape[0]
     with_hit = hit.shape[1] > 0
     # exits come county by county: the county's people by pathway stay in a
@@ -157,17 +157,15 @@ def _count_piece(start, stop, exits, village, status, exit_year, year, table, ro
     g = -1
     for j in range(np.uint64(start), np.uint64(stop)):
         i = np.uint64(exits[j])  # unsigned (model.engine.threads)
-        s_i, e_i, v_i = status[i], exit_year[i], np.uint64(village[i])
-        bits = np.uint64(0)
+        bits = np.uint64(reached[i])
         for b in range(nb if with_hit else 0):
             bits |= np.uint64(hit[b, j]) << np.uint64(b)
-        for q in range(rows.shape[0]):
-            bits |= np.uint64(enrolment_active(table[rows[q], i], year, oldest[q], s_i, e_i,
-                                               last_exit[q])) << np.uint64(batch[q])
-        for q in range(village_rows.shape[0]):
-            bits |= np.uint64(enrolment_active(
-                village_table[village_rows[q], v_i], year, village_oldest[q], s_i, e_i,
-                village_last_exit[q])) << np.uint64(village_batch[q])
+        if village_rows.shape[0]:
+            s_i, e_i, v_i = status[i], exit_year[i], np.uint64(village[i])
+            for q in range(village_rows.shape[0]):
+                bits |= np.uint64(enrolment_active(
+                    village_table[village_rows[q], v_i], year, village_oldest[q], s_i, e_i,
+                    village_last_exit[q])) << np.uint64(village_batch[q])
         if bits == 0:
             continue
         if group[i] != g:
@@ -183,19 +181,16 @@ def _count_piece(start, stop, exits, village, status, exit_year, year, table, ro
         out[g, b] = people[b]
 
 
-def count_reached_numpy(exits, village, status, exit_year, year, table, rows, oldest,
-                        last_exit, batch, village_table, village_rows, village_oldest,
-                        village_last_exit, village_batch, hit, group, size, out):
-    """Reference of :func:`count_reached`: each programme's mask, as
-    :func:`model.engine.bookkeeping.active_mask_at` and the villages' rule
-    (:meth:`model.programmes.base.VillageProgramme.is_active`) give it,
-    or-ed into its pathway's row of a copy of ``hit``, then weighted counts
-    by group."""
+def count_reached_numpy(exits, reached, village, status, exit_year, year, village_table,
+                        village_rows, village_oldest, village_last_exit, village_batch, hit,
+                        group, size, out):
+    """Reference of :func:`count_reached`: each pathway's bit of
+    ``reached`` and each village programme's mask (the villages' rule,
+    :meth:`model.programmes.base.VillageProgramme.is_active`) or-ed into
+    its pathway's row of a copy of ``hit``, then weighted counts by group."""
     hit = hit.copy() if hit.shape[1] else np.zeros((hit.shape[0], len(exits)), bool)
-    for q, row in enumerate(rows):
-        active = active_indices_numpy(table[row], year, oldest[q], status, exit_year,
-                                      last_exit[q])
-        hit[batch[q]] |= np.isin(exits, active)
+    for b in range(hit.shape[0]):
+        hit[b] |= (reached[exits] >> b) & 1 == 1
     for q, row in enumerate(village_rows):
         start = village_table[row][village[exits]]
         hit[village_batch[q]] |= (start > 0) & (start <= year) & (start > village_oldest[q])

@@ -430,9 +430,15 @@ def stop_failed_numpy(active, start, hh_id, key, year, hazard):
     return active[start[active] > 0]
 
 
-@njit(cache=True)
 def or_at(values, idx, bits):
-    """``values[idx] |= bits`` in one pass (``idx`` distinct)."""
+    """``values[idx] |= bits`` in one pass (``idx`` distinct); on threads, a
+    piece of ``idx`` each (distinct: the pieces write apart)."""
+    _or_at(idx, values, bits)
+
+
+@on_threads("values")
+@njit(**KERNEL)
+def _or_at(idx, values, bits):
     for j in range(idx.shape[0]):
         values[np.uint64(idx[j])] |= bits
 

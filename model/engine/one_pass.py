@@ -163,7 +163,7 @@ def county_pieces(starts: np.ndarray) -> list[int]:
 
 
 def income_step(starts, start, year, oldest_start, status, exit_year, last_exit_year, needs,
-                hh_id, key, hazard, income: Income, share, fraction, size, row):
+                hh_id, key, hazard, income: Income, share, fraction, size, row, reached, bit):
     """A programme's step whose effect is ``income``, in one pass on threads.
 
     Parameters
@@ -185,6 +185,9 @@ def income_step(starts, start, year, oldest_start, status, exit_year, last_exit_
         Members of each household.
     row : float32 array (n,), in/out
         The pathway's row of programme income (yuan/person/year).
+    reached : uint8 array (n,), in/out; bit : uint8
+        ``bit`` (the pathway's, ``State.reached``) is set for every active
+        household.
 
     Returns
     -------
@@ -203,7 +206,7 @@ def income_step(starts, start, year, oldest_start, status, exit_year, last_exit_
                        np.float32(income.amount), not income.per_person,
                        np.float64(max(income.ramp, 1.0)), later_from,
                        np.float32(income.later_share), np.float32(share), fraction, size, row,
-                       households, people)
+                       reached, np.uint8(bit), households, people)
     return households, people, int(sum(reached))
 
 
@@ -227,12 +230,14 @@ def _enrolment_now(rule, i, draws):
 @njit(**KERNEL)
 def _income_counties(first, last, starts, start, year, oldest_start, status, exit_year,
                      last_exit_year, needs, hh_id, key, hazard, amount, per_household, ramp,
-                     later_from, later_share, share, fraction, size, row, households, people):
-    """:func:`income_step` for counties ``first`` to ``last - 1``; returns
-    the households reached."""
+                     later_from, later_share, share, fraction, size, row, marks, bit,
+                     households, people):
+    """:func:`income_step` for counties ``first`` to ``last - 1`` (``marks``:
+    its ``reached``); returns the households reached."""
     reached = 0
     rule = (start, year, oldest_start, status, exit_year, last_exit_year, hh_id, key, hazard)
-    effect = (needs, amount, per_household, ramp, later_from, later_share, share, size, row)
+    effect = (needs, amount, per_household, ramp, later_from, later_share, share, size, row,
+              marks, bit)
     for g in range(first, last):
         f = fraction[g] if fraction.shape[0] > 0 else np.float32(-1.0)
         lo, hi = np.uint64(starts[g]), np.uint64(starts[g + 1])
@@ -252,7 +257,8 @@ def _income_county(lo, hi, rule, draws, effect, f):
     fraction of the first year, negative for the whole year): active
     households, their members and the households reached."""
     year = rule[1]
-    needs, amount, per_household, ramp, later_from, later_share, share, size, row = effect
+    needs, amount, per_household, ramp, later_from, later_share, share, size, row, marks, \
+        bit = effect
     n_active = members = reached = 0
     for i in range(lo, hi):
         a, s = _enrolment_now(rule, i, draws)
@@ -267,14 +273,16 @@ def _income_county(lo, hi, rule, draws, effect, f):
         if f >= 0:
             v = v * f if s == year else v
         row[i] = row[i] + v if r else row[i]
+        marks[i] = marks[i] | bit if a else marks[i]
         n_active += a
         members += np.int64(size[i]) * a
         reached += r
     return n_active, members, reached
 
 
-def income_step_numpy(county, n_counties, start, year, oldest_start, status, exit_year, last_exit_year,
-                      needs, hh_id, key, hazard, income: Income, share, fraction, size, row):
+def income_step_numpy(county, n_counties, start, year, oldest_start, status, exit_year,
+                      last_exit_year, needs, hh_id, key, hazard, income: Income, share, fraction,
+                      size, row, reached, bit):
     """Reference of :func:`income_step`: the active and reached lists
     (:func:`model.engine.bookkeeping.step_indices_numpy`), the income added
     to the reached (:func:`model.engine.bookkeeping.add_at_numpy`) and the
@@ -286,6 +294,7 @@ def income_step_numpy(county, n_counties, start, year, oldest_start, status, exi
     add_at_numpy(row, reach, income.amounts(years_in), np.float32(share), start,
                  np.zeros(0, np.int64), year, fraction, county,
                  np.zeros(0, np.int8) if income.per_person else size)
+    reached[active] |= np.uint8(bit)
     households = np.bincount(county[active], minlength=nc).astype(np.float64)
     people = np.bincount(county[active], weights=size[active].astype(np.float64), minlength=nc)
     return households, people, len(reach)

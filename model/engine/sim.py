@@ -112,9 +112,9 @@ def _joined(first: np.ndarray, then: np.ndarray) -> np.ndarray:
 
 
 def _window_columns(windows: list[tuple], table, n: int) -> tuple:
-    """``(table, rows, oldest, last_exit, batch)`` for :func:`count_reached`
-    from the programmes' windows ``(row, oldest, last_exit, batch)`` (an
-    empty table of ``n`` units when there is none)."""
+    """``(table, rows, oldest, last_exit, batch)`` of the village programmes
+    for :func:`count_reached` from their windows ``(row, oldest, last_exit,
+    batch)`` (an empty table of ``n`` villages when there is none)."""
     rows, oldest, last_exit, batch = zip(*windows) if windows else ((),) * 4
     return (table[0] if table is not None else np.zeros((0, n), np.int16),
             np.array(rows, np.int64), np.array(oldest, np.float64),
@@ -372,6 +372,7 @@ class Simulation:
         self._pension(p)
         st.floor[:] = 0.0
         st.medical_cover[:] = 0
+        st.reached[:] = 0
         st.village_collective[:] = self.reg.villages["collective_income"]
         cost = tuple(p("schooling_cost"))
         if cost != self._schooling_key:
@@ -563,26 +564,24 @@ class Simulation:
                         st.batch_income, st.batch_written, st.topup, h["county"], h["size"],
                         self.record.batch_exits[k])
         hit = _NO_HIT  # made when a programme needs it
-        # the programmes whose activity is the usual window of enrolment
-        # years are applied by one kernel; the others by their own rule
-        tables = {"household": stacked(st.enrolled), "village": stacked(st.village_enrolled)}
-        windows = {"household": [], "village": []}
+        # the household programmes marked the pathways they reach as they
+        # stepped (State.reached); the village programmes whose activity is
+        # the usual window of enrolment years are applied by one kernel, the
+        # others by their own rule
+        table = stacked(st.village_enrolled)
+        windows = []
         for prog in self.programmes:
-            if prog.batch not in BATCHES:
+            if prog.batch not in BATCHES or prog.level == "household":
                 continue
             window = prog.active_window(ctx)
-            table = tables[prog.level]
             if window is not None and table is not None and id(window[0]) in table[1]:
-                windows[prog.level].append((table[1][id(window[0])], *window[1:],
-                                            BATCHES.index(prog.batch)))
+                windows.append((table[1][id(window[0])], *window[1:],
+                                BATCHES.index(prog.batch)))
             else:
                 # a village programme reaches the households of its villages
-                where = exits if prog.level == "household" else h["village"][exits]
                 if hit is _NO_HIT:
                     hit = np.zeros((len(BATCHES), len(exits)), bool)
-                hit[BATCHES.index(prog.batch)] |= prog.is_active(ctx, where)
-        hh = _window_columns(windows["household"], tables["household"], self.reg.n_households)
-        vil = _window_columns(windows["village"], tables["village"],
-                              len(self.reg.villages["village_id"]))
-        count_reached(exits, h["village"], st.status, st.exit_year, ctx.year, *hh, *vil, hit,
-                      h["county"], h["size"], self.record.batch_reached[k])
+                hit[BATCHES.index(prog.batch)] |= prog.is_active(ctx, h["village"][exits])
+        vil = _window_columns(windows, table, len(self.reg.villages["village_id"]))
+        count_reached(exits, st.reached, h["village"], st.status, st.exit_year, ctx.year, *vil,
+                      hit, h["county"], h["size"], self.record.batch_reached[k])

@@ -48,6 +48,9 @@ class State:
     schooling_cost : rigid schooling cost.
     medical_cover : 1 for a household in the medical programme this year.
     guarantees : guarantee bits in force (:mod:`model.engine.rules`).
+    reached : the pathways whose household programmes are active for the
+        household this year (bit ``b``: ``BATCHES[b]``), set by the
+        programmes' steps (uint8).
     status : POOR / EXITED / RETURNED / NOT_REGISTERED; event : this year's event.
     exit_year : year of the latest exit (0 if none).
     enrolled : programme name -> year of enrolment (int16; 0 never enrolled;
@@ -84,6 +87,7 @@ class State:
     schooling_cost: np.ndarray
     medical_cover: np.ndarray
     guarantees: np.ndarray
+    reached: np.ndarray
     status: np.ndarray
     event: np.ndarray
     exit_year: np.ndarray
@@ -121,7 +125,7 @@ class State:
                    batch_written=np.zeros(len(INCOME_BATCHES), bool),
                    programme_income=f32(), transfer_income=f32(), floor=f32(),
                    schooling_cost=f32(), medical_cover=np.zeros(n, np.uint8),
-                   guarantees=guarantees,
+                   guarantees=guarantees, reached=np.zeros(n, np.uint8),
                    status=np.where(h["registered"] == 1, POOR, NOT_REGISTERED).astype(np.int8),
                    event=np.zeros(n, np.uint8), exit_year=np.zeros(n, np.int16),
                    enrolled=_rows_of(np.zeros((len(programme_names), n), np.int16),

@@ -60,12 +60,14 @@ from model.engine.bookkeeping import (
     candidate_indices,
     candidates_among,
     merge_sorted,
+    or_at,
     ramp_shares,
     set_at,
     step_indices,
     stop_failed,
 )
 from model.engine.codes import (
+    BATCHES,
     CLOSEST_FIRST,
     INCOME_BATCHES,
     POOREST_FIRST,
@@ -299,10 +301,11 @@ class Programme:
                               st.exit_year, last_exit, self._units(ctx))
 
     def step(self, ctx: Context) -> np.ndarray | Counted:
-        """Stop failed enrolments, apply the effect; return the active indices
-        (those the effect reached when :attr:`counts_reached`), or, when the
-        step ran as one pass, the active households and people it counted
-        by county."""
+        """Stop failed enrolments, apply the effect and mark the pathway as
+        reaching the active households (``State.reached``); return the
+        active indices (those the effect reached when
+        :attr:`counts_reached`), or, when the step ran as one pass, the
+        active households and people it counted by county."""
         st = ctx.st
         hazard = self._param(ctx.p, "hazard", 0.0)
         key = year_key(ctx.seed, Stream.FAILURE + 16 * self.stream, ctx.year)
@@ -314,28 +317,35 @@ class Programme:
                         np.float32(hazard))
             hazard = 0.0
         units, income, grant = self._units(ctx), self.income(ctx), self.grant(ctx)
-        if (units is None and (income is not None or grant is not None)
-                and ctx.county_starts is not None
-                and not self.counts_reached):
+        bit = self.pathway_bit()
+        if (units is None and ctx.county_starts is not None and not self.counts_reached
+                and (income is not None or (grant is not None and not bit))):
             # most households were enrolled once: one pass over them all
             h = ctx.reg.households
             rule = (ctx.county_starts, start, ctx.year, oldest, st.status, st.exit_year,
                     last_exit, self._mask(ctx, "needs"), h["hh_id"], key, hazard)
-            if grant is not None:
+            if income is None:
                 return grant_step(*rule, grant, st, h["size"])
             row = INCOME_BATCHES.index(self.batch)
             households, people, reached = income_step(
                 *rule, income, ctx.p("programme_income_share"), self._fraction(ctx), h["size"],
-                st.batch_income[row])
+                st.batch_income[row], st.reached, bit)
             st.batch_written[row] |= reached > 0
             return Counted(households, people)
         active, reach, years_in = step_indices(
             start, ctx.year, oldest, st.status, st.exit_year, last_exit,
             self._mask(ctx, "needs"), ctx.reg.households["hh_id"], key, np.float32(hazard),
             units, self.reads_years)
+        if bit and len(active):
+            or_at(st.reached, active, bit)
         if len(reach):
             self.effect(ctx, reach, years_in)
         return reach if self.counts_reached else active
+
+    def pathway_bit(self) -> np.uint8:
+        """The bit of the programme's pathway in ``State.reached`` (0 for a
+        programme that is no pathway: a guarantee)."""
+        return np.uint8(1 << BATCHES.index(self.batch) if self.batch in BATCHES else 0)
 
     def ramp(self, ctx: Context, years_in: np.ndarray) -> np.ndarray:
         """Share of the full effect after ``years_in`` years (float32, 0..1)."""
