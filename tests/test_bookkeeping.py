@@ -140,6 +140,17 @@ def test_step_indices(hazard, oldest, last):
         for a, b in zip(lists, ref[:2]):
             np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(got_start, ref_start)
+        # marking the active units: the same lists, the bit set for each active unit alone
+        marks = rng.integers(0, 256, N).astype(np.uint8) & np.uint8(0b11110111)
+        got_marks, ref_marks, got_start = marks.copy(), marks.copy(), start.copy()
+        got = step_indices(got_start, 2018, oldest, status, exit_year, last, needs, hh_id, key,
+                           np.float32(hazard), units, True, got_marks, 8)
+        step_indices_numpy(start.copy(), 2018, oldest, status, exit_year, last, needs, hh_id,
+                           key, hazard, ref_marks, 8)
+        for a, b in zip(got, ref):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(got_marks, ref_marks)
+        assert np.count_nonzero(got_marks & 8) == len(ref[0])
 
 
 @pytest.mark.parametrize("sizes", [(0, 0), (0, 40), (40, 0), (300, 1), (1, 300), (500, 700)])

@@ -252,6 +252,13 @@ def test_registry_masks_are_the_same_whatever_the_pieces(four_threads, monkeypat
     needs = rng.random(n) < 0.7
     matched = rng.random(n) < 0.5
     results = []
+
+    def marked():
+        marks = np.zeros(n, np.uint8)
+        step_indices(start.copy(), 2017, 2014.0, status, exit_year, 2015.0, needs, np.arange(n),
+                     np.uint64(5), 0.3, None, False, marks, 4)
+        return marks
+
     for piece in (10**9, 1_000):
         monkeypatch.setattr(threads, "MIN_PIECE", piece)
         results.append((active_indices(start, 2017, 2014.0, status, exit_year, 2015.0),
@@ -263,7 +270,7 @@ def test_registry_masks_are_the_same_whatever_the_pieces(four_threads, monkeypat
                                       np.arange(n), np.uint64(5), 0.3)[:2],
                         *step_indices(start.copy(), 2017, 2014.0, status, exit_year, 2015.0, needs,
                                       np.arange(n), np.uint64(5), 0.3,
-                                      units=np.flatnonzero(start != 0))[:2]))
+                                      units=np.flatnonzero(start != 0))[:2], marked()))
     assert all(len(r) > 0 for r in results[0])
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
@@ -281,7 +288,8 @@ def test_a_threaded_kernel_returns_its_pieces_and_their_counts(four_threads, mon
     monkeypatch.setattr(threads, "MIN_PIECE", 1_000)
     active, reach = np.empty(n, bool), np.empty(n, bool)
     bounds, counted = step_masks(start, 2017, 2014.0, status, exit_year, 2015.0, needs,
-                                 np.arange(n), np.uint64(5), np.float32(0.3), active, reach)
+                                 np.arange(n), np.uint64(5), np.float32(0.3),
+                                 np.zeros(n, np.uint8), np.uint8(1), active, reach)
     assert bounds == threads.cuts(n) and len(bounds) == 5
     assert counted == [(int(active[a:b].sum()), int(reach[a:b].sum()))
                        for a, b in itertools.pairwise(bounds)]

@@ -28,6 +28,7 @@ from model.random import INLINE, hash_id, hash_id_np, uniforms, uniforms_np
 
 # an empty array passed for an optional array argument: "none" to a kernel
 EMPTY = np.zeros(0, np.int8)
+EMPTY_MARKS = np.zeros(0, np.uint8)
 
 # a serial loop compiled as a household kernel is (vectorising, no checks)
 _LOOP = {k: v for k, v in KERNEL.items() if k != "nogil"}
@@ -209,7 +210,7 @@ def candidate_indices_numpy(start, status, matched=None):
 
 
 def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, needs,
-                 hh_id, key, hazard, units=None, years=True):
+                 hh_id, key, hazard, units=None, years=True, marks=EMPTY_MARKS, bit=0):
     """A programme's yearly step over its units: stop the failing
     enrolments, mark the active units and those among them the effect
     applies to, in one pass, then list both.
@@ -236,6 +237,8 @@ def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, n
         result.
     years : bool, optional
         Whether to compute ``years_in`` (None otherwise).
+    marks : uint8 array (n,), optional, in/out; bit : int
+        ``bit`` is set in ``marks`` for every active unit (``State.reached``).
 
     Returns
     -------
@@ -252,7 +255,8 @@ def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, n
     hazard = np.float32(hazard)
     if units is None:
         bounds, counted = step_masks(start, year, oldest_start, status, exit_year,
-                                     last_exit_year, needs, hh_id, key, hazard, active, reach)
+                                     last_exit_year, needs, hh_id, key, hazard, marks,
+                                     np.uint8(bit), active, reach)
         counts = np.array(counted, np.int64).reshape(-1, 2)
         active = indices_counted(active, bounds, counts[:, 0])
         # mostly every active unit needs the effect: then one list serves for both
@@ -260,7 +264,7 @@ def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, n
                  else indices_counted(reach, bounds, counts[:, 1]))
     else:
         step_masks_at(units, start, year, oldest_start, status, exit_year, last_exit_year,
-                      needs, hh_id, key, hazard, active, reach)
+                      needs, hh_id, key, hazard, marks, np.uint8(bit), active, reach)
         active = units[active]
         reach = active if np.count_nonzero(reach) == len(active) else units[reach]
     if not years:
@@ -303,42 +307,58 @@ def _failing(s, year, hh_id, key, hazard):
 @on_threads()
 @njit(**KERNEL)
 def step_masks(start, year, oldest_start, status, exit_year, last_exit_year, needs, hh_id, key,
-               hazard, active, reach):
+               hazard, marks, bit, active, reach):
     """``active[i]``: unit ``i`` is active after this year's failures (its
     ``start`` negated when it fails, as :func:`fail_at` does); ``reach[i]``:
-    and it needs the effect. On threads. Returns the numbers of active and
+    and it needs the effect; ``marks[i] |= bit`` for the active units when
+    ``marks`` is not empty. On threads. Returns the numbers of active and
     reached units (each piece's, on threads), so that listing them needs
     no pass to count them."""
-    n_active = n_reach = 0
+    arrays = (start, status, exit_year, needs, hh_id, marks, active, reach)
+    limits = (year, oldest_start, last_exit_year, key, hazard, bit)
+    # each case a loop of its own, without a branch: it vectorises
     if hazard > 0:
-        # every unit draws and stores its start: no branch, so the loop
-        # vectorises (two to three times faster than drawing for the active only)
-        for i in range(start.shape[0]):
+        if marks.shape[0] > 0:
+            return _step_loop(arrays, limits, True, True)
+        return _step_loop(arrays, limits, True, False)
+    if marks.shape[0] > 0:
+        return _step_loop(arrays, limits, False, True)
+    return _step_loop(arrays, limits, False, False)
+
+
+@njit(**INLINE)
+def _step_loop(arrays, limits, draws, marking):
+    """The loop of :func:`step_masks`; ``draws`` and ``marking`` are
+    constants where it is called. Every unit draws when the loop draws (two
+    to three times faster than drawing for the active only)."""
+    start, status, exit_year, needs, hh_id, marks, active, reach = arrays
+    year, oldest_start, last_exit_year, key, hazard, bit = limits
+    n_active = n_reach = 0
+    for i in range(start.shape[0]):
+        if draws:
             a, start[i] = kept_after_failure(start[i], year, oldest_start, status[i],
                                              exit_year[i], last_exit_year, hh_id[i], key, hazard)
-            r = a & needs[i]
-            active[i] = a
-            reach[i] = r
-            n_active += a
-            n_reach += r
-    else:
-        for i in range(start.shape[0]):
+        else:
             a = enrolment_active(start[i], year, oldest_start, status[i], exit_year[i],
                                  last_exit_year)
-            r = a & needs[i]
-            active[i] = a
-            reach[i] = r
-            n_active += a
-            n_reach += r
+        r = a & needs[i]
+        active[i] = a
+        reach[i] = r
+        if marking:
+            marks[i] = marks[i] | bit if a else marks[i]
+        n_active += a
+        n_reach += r
     return n_active, n_reach
 
 
-@on_threads("start", "status", "exit_year", "needs", "hh_id")
+@on_threads("start", "status", "exit_year", "needs", "hh_id", "marks")
 @njit(**KERNEL)
 def step_masks_at(units, start, year, oldest_start, status, exit_year, last_exit_year, needs,
-                  hh_id, key, hazard, active, reach):
+                  hh_id, key, hazard, marks, bit, active, reach):
     """:func:`step_masks` of the units ``units`` (``active[j]``, ``reach[j]``
-    for unit ``units[j]``), on threads as :func:`active_mask_at`."""
+    for unit ``units[j]``; ``marks`` indexed by unit), on threads as
+    :func:`active_mask_at`."""
+    marking = marks.shape[0] > 0
     for j in range(units.shape[0]):
         i = np.uint64(units[j])
         s = start[i]
@@ -348,6 +368,8 @@ def step_masks_at(units, start, year, oldest_start, status, exit_year, last_exit
             a = False
         active[j] = a
         reach[j] = a & needs[i]
+        if marking and a:
+            marks[i] |= bit
 
 
 @on_threads("start")
@@ -360,12 +382,15 @@ def years_since(idx, start, year, out):
 
 
 def step_indices_numpy(start, year, oldest_start, status, exit_year, last_exit_year, needs,
-                       hh_id, key, hazard):
+                       hh_id, key, hazard, marks=EMPTY_MARKS, bit=0):
     """Reference of :func:`step_indices` (the numpy passes it replaces: the
-    active indices, the failures among them, the reached subset)."""
+    active indices, the failures among them, the reached subset, the
+    active units marked)."""
     active = active_indices_numpy(start, year, oldest_start, status, exit_year, last_exit_year)
     if hazard > 0 and len(active):
         active = stop_failed_numpy(active, start, hh_id, key, year, hazard)
+    if len(marks):
+        marks[active] |= np.uint8(bit)
     reach = active[needs[active]]
     return active, reach, (year - start[reach]).astype(np.int16)
 

@@ -53,6 +53,7 @@ import numpy as np
 
 from model.engine.bookkeeping import (
     EMPTY,
+    EMPTY_MARKS,
     active_indices,
     active_mask,
     active_mask_at,
@@ -60,7 +61,6 @@ from model.engine.bookkeeping import (
     candidate_indices,
     candidates_among,
     merge_sorted,
-    or_at,
     ramp_shares,
     set_at,
     step_indices,
@@ -335,9 +335,7 @@ class Programme:
         active, reach, years_in = step_indices(
             start, ctx.year, oldest, st.status, st.exit_year, last_exit,
             self._mask(ctx, "needs"), ctx.reg.households["hh_id"], key, np.float32(hazard),
-            units, self.reads_years)
-        if bit and len(active):
-            or_at(st.reached, active, bit)
+            units, self.reads_years, st.reached if bit else EMPTY_MARKS, bit)
         if len(reach):
             self.effect(ctx, reach, years_in)
         return reach if self.counts_reached else active
