@@ -238,7 +238,8 @@ def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, n
     years : bool, optional
         Whether to compute ``years_in`` (None otherwise).
     marks : uint8 array (n,), optional, in/out; bit : int
-        ``bit`` is set in ``marks`` for every active unit (``State.reached``).
+        ``bit`` is set in ``marks`` for every active unit (``State.reached``;
+        a ``bit`` of 0 changes nothing).
 
     Returns
     -------
@@ -254,6 +255,8 @@ def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, n
     reach = np.empty(m, np.bool_)
     hazard = np.float32(hazard)
     if units is None:
+        if len(marks) == 0:  # marks of no use to the caller
+            marks, bit = np.zeros(m, np.uint8), 0
         bounds, counted = step_masks(start, year, oldest_start, status, exit_year,
                                      last_exit_year, needs, hh_id, key, hazard, marks,
                                      np.uint8(bit), active, reach)
@@ -310,27 +313,22 @@ def step_masks(start, year, oldest_start, status, exit_year, last_exit_year, nee
                hazard, marks, bit, active, reach):
     """``active[i]``: unit ``i`` is active after this year's failures (its
     ``start`` negated when it fails, as :func:`fail_at` does); ``reach[i]``:
-    and it needs the effect; ``marks[i] |= bit`` for the active units when
-    ``marks`` is not empty. On threads. Returns the numbers of active and
-    reached units (each piece's, on threads), so that listing them needs
-    no pass to count them."""
+    and it needs the effect; ``marks[i] |= bit`` for the active units. On
+    threads. Returns the numbers of active and reached units (each piece's,
+    on threads), so that listing them needs no pass to count them."""
     arrays = (start, status, exit_year, needs, hh_id, marks, active, reach)
     limits = (year, oldest_start, last_exit_year, key, hazard, bit)
     # each case a loop of its own, without a branch: it vectorises
     if hazard > 0:
-        if marks.shape[0] > 0:
-            return _step_loop(arrays, limits, True, True)
-        return _step_loop(arrays, limits, True, False)
-    if marks.shape[0] > 0:
-        return _step_loop(arrays, limits, False, True)
-    return _step_loop(arrays, limits, False, False)
+        return _step_loop(arrays, limits, True)
+    return _step_loop(arrays, limits, False)
 
 
 @njit(**INLINE)
-def _step_loop(arrays, limits, draws, marking):
-    """The loop of :func:`step_masks`; ``draws`` and ``marking`` are
-    constants where it is called. Every unit draws when the loop draws (two
-    to three times faster than drawing for the active only)."""
+def _step_loop(arrays, limits, draws):
+    """The loop of :func:`step_masks`; ``draws`` is a constant where it is
+    called. Every unit draws when the loop draws (two to three times faster
+    than drawing for the active only)."""
     start, status, exit_year, needs, hh_id, marks, active, reach = arrays
     year, oldest_start, last_exit_year, key, hazard, bit = limits
     n_active = n_reach = 0
@@ -344,8 +342,7 @@ def _step_loop(arrays, limits, draws, marking):
         r = a & needs[i]
         active[i] = a
         reach[i] = r
-        if marking:
-            marks[i] = marks[i] | bit if a else marks[i]
+        marks[i] = marks[i] | bit if a else marks[i]
         n_active += a
         n_reach += r
     return n_active, n_reach

@@ -16,8 +16,8 @@ Step order of a year ``t`` (the only place it is written down):
    once.
 3. **Income components.** Programme effects of year ``t`` for the active
    enrolments (incomes by pathway, safety-net floor, guarantees, medical
-   cover), basic pension and schooling cost
-   (:meth:`model.programmes.base.Programme.step`).
+   cover, the pathways that reach each household), basic pension and
+   schooling cost (:meth:`model.programmes.base.Programme.step`).
 4. **Income update.** The fused kernel (:func:`model.engine.kernels.income_update`)
    draws the household and county shocks and illness events of year ``t`` and
    computes market income, medical cost, safety-net top-up and total

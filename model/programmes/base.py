@@ -18,9 +18,10 @@ What a subclass declares
 (capacity counted in ``"households"`` or ``"people"``), and the methods
 :meth:`needs` (households the effect can physically apply to),
 :meth:`matched` (precise targeting: the programme matched to the household's
-cause and capacity, a subset of ``needs``), :meth:`effect` (or, when
-the effect is income alone, :meth:`income`: the step then runs as one pass,
-:mod:`model.engine.one_pass`) and :meth:`cost`; ``needs_reads`` says what :meth:`needs` and :meth:`matched`
+cause and capacity, a subset of ``needs``), :meth:`effect` (or, when the
+effect is income alone, :meth:`income`, or guarantees alone, :meth:`grant`:
+the step then runs as one pass, :mod:`model.engine.one_pass`) and
+:meth:`cost`; ``needs_reads`` says what :meth:`needs` and :meth:`matched`
 read, and so how long their masks hold: ``"registry"`` (computed once a run,
 one byte per household each), ``"year start"`` (the state as the year's
 programmes find it: once a year) or ``"state"`` (every call, the default);
@@ -53,7 +54,6 @@ import numpy as np
 
 from model.engine.bookkeeping import (
     EMPTY,
-    EMPTY_MARKS,
     active_indices,
     active_mask,
     active_mask_at,
@@ -335,7 +335,7 @@ class Programme:
         active, reach, years_in = step_indices(
             start, ctx.year, oldest, st.status, st.exit_year, last_exit,
             self._mask(ctx, "needs"), ctx.reg.households["hh_id"], key, np.float32(hazard),
-            units, self.reads_years, st.reached if bit else EMPTY_MARKS, bit)
+            units, self.reads_years, st.reached, bit)
         if len(reach):
             self.effect(ctx, reach, years_in)
         return reach if self.counts_reached else active
