@@ -191,11 +191,21 @@ def test_tally_puts_an_income_that_is_not_a_number_in_the_first_bin():
     assert hist[0, 0] == size[registered & np.isnan(income)].sum() > 0
 
 
-def test_tally_matches_numpy_reference():
+@pytest.mark.parametrize("stored", ["in any order", "county by county", "counties falling"])
+def test_tally_matches_numpy_reference(four_threads, stored):
+    """On four threads, each piece of chunks with its own histogram of the
+    groups it reaches: all of them when households come in any order, and
+    lower ones in each later chunk when the counties fall."""
     n = 300_000
     rng = np.random.default_rng(4)
     n_groups = 12
-    args = (rng.integers(0, 4, n).astype(np.int16), rng.integers(0, 3, n).astype(np.int8),
+    county = rng.integers(0, 4, n).astype(np.int16)
+    if stored == "county by county":
+        county = np.sort(county)
+    elif stored == "counties falling":  # the counties' ends not at the pieces'
+        county = np.sort(county)[::-1][n // 7:].copy()
+        n = len(county)
+    args = (county, rng.integers(0, 3, n).astype(np.int8),
             rng.integers(1, 9, n).astype(np.int8),
             (rng.lognormal(8.0, 0.7, n) - 500).astype(F), (2500 * (rng.random(n) < 0.3)).astype(F),
             rng.integers(0, 4, n).astype(np.int8), rng.integers(0, 4, n).astype(np.uint8),

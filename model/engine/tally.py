@@ -28,7 +28,7 @@ from model.engine.codes import (
     RETURNED,
 )
 from model.engine.rules import household_line, household_line_np
-from model.engine.threads import split_summed
+from model.engine.threads import cuts, split_at
 from model.random import INLINE
 
 # (name, unit, long name) of every tallied sum; the index is the column
@@ -120,11 +120,24 @@ def tally(county, category, size, income, floor, status, event, line, covered_li
     if village is None:
         village, village_people = _NO_VILLAGE, np.zeros(0)
     # the histogram's counts are integers (float64 for the villages' people):
-    # the same in any order
-    split_summed(tally_chunks, NCHUNKS, (hist, village_people), county, category, size, income,
-                 floor, status, event, np.float32(line), np.float32(covered_line),
-                 np.int64(n_categories), step, lowest, rows, partial, by_class, village,
-                 min_piece=1)
+    # the same in any order. The first piece of chunks adds into the tables
+    # themselves; each other piece into its own histogram of the groups its
+    # chunks reach (households are stored county by county: a few hundred
+    # groups, not all of them), and its own villages' table
+    pieces = cuts(NCHUNKS, min_piece=1)
+    tables = [(hist, np.int64(0), village_people)]
+    for j in range(1, len(pieces) - 1):
+        chunks_j = range(pieces[j], pieces[j + 1])
+        first = min(int(lowest[c]) for c in chunks_j)
+        end = max(int(lowest[c] + rows[c + 1] - rows[c]) for c in chunks_j)
+        tables.append((np.zeros((max(end - first, 0), hist.shape[1]), hist.dtype),
+                       np.int64(first), np.zeros_like(village_people)))
+    split_at(tally_chunks, pieces, county, category, size, income, floor, status, event,
+             np.float32(line), np.float32(covered_line), np.int64(n_categories), step, lowest,
+             rows, partial, by_class, village, tables=tables)
+    for part, first, people in tables[1:]:
+        hist[first:first + len(part)] += part
+        village_people += people
     add_partials(partial, rows, lowest, out)
 
 
@@ -179,19 +192,19 @@ _COUNT_COLUMNS = np.array([k for k in range(NV) if k not in (_INC, _GAP, _SHORT,
 @njit(cache=True, nogil=True, error_model="numpy")
 def tally_chunks(first, last, county, category, size, income, floor, status, event, line,
                  covered_line, n_categories, step, lowest, rows, partial, by_class, village,
-                 hist, village_people):
+                 hist, hist_first, village_people):
     """Partial tables of the chunks ``first:last`` of ``step`` households,
     and their histogram, in one pass.
 
     Chunk ``c``'s groups from ``lowest[c]`` on are rows ``rows[c]:rows[c + 1]``
     of ``partial`` (float64, columns as ``out`` of :func:`tally`);
     ``by_class`` (int64, (rows, NCLASSES, 2)) is the chunks' scratch of
-    households and people by group and class. ``hist[g, b] +=`` the people
-    of registered households of group ``g`` whose income is in bin ``b`` (1 %
-    of ``line`` wide, clipped to the first and last bins) and, when
-    ``village`` is not empty, ``village_people[v] +=`` those of village
-    ``v``: integer counts, which a piece of the chunks adds into tables of
-    its own (:func:`model.engine.threads.split_summed`).
+    households and people by group and class. ``hist[g - hist_first, b] +=``
+    the people of registered households of group ``g`` whose income is in
+    bin ``b`` (1 % of ``line`` wide, clipped to the first and last bins)
+    and, when ``village`` is not empty, ``village_people[v] +=`` those of
+    village ``v``: integer counts, which a piece of the chunks adds into
+    tables of its own (:func:`tally`).
     """
     n = county.shape[0]
     by_village = village.shape[0] > 0
@@ -228,7 +241,7 @@ def tally_chunks(first, last, county, category, size, income, floor, status, eve
             counted = np.int32(size[i]) * np.int32(is_registered)
             # in this order a NaN income falls in the first bin, never outside
             b = np.uint64(min(NBINS - 1.0, max(0.0, y / line * BINS_PER_LINE)))
-            hist[group, b] += counted
+            hist[group - np.uint64(hist_first), b] += counted
             if by_village:
                 if village[i] != v:
                     if v >= 0:
