@@ -201,3 +201,28 @@ def test_run_with_one_pass_steps_is_the_run_without(monkeypatch, overlay):
     np.testing.assert_array_equal(with_pass.state.income, without.state.income)
     for name, start in with_pass.state.enrolled.items():
         np.testing.assert_array_equal(start, without.state.enrolled[name], err_msg=name)
+
+
+def test_a_declared_ramp_gets_its_years_whatever_reads_years_says(monkeypatch):
+    """The chain of passes computes the years since enrolment for an income
+    that depends on them, even when the class says its effect reads none:
+    the run is the one-pass run."""
+    from model.engine import sim as sim_module
+    from model.engine.context import YearParams
+    from model.programmes.measures import IndustrySupport
+
+    scenario = load_scenario()
+    reg = registry_for(scenario)
+    assert YearParams(scenario.params, 2016)("industry.ramp") > 1  # it ramps up
+    runs, starts = [], sim_module.group_starts
+    for one_pass in (True, False):
+        if not one_pass:
+            monkeypatch.setattr(IndustrySupport, "reads_years", False)
+            monkeypatch.setattr(sim_module, "group_starts",
+                                lambda group, n: None if len(group) == reg.n_households
+                                else starts(group, n))
+        sim = Simulation(reg, scenario.params, seed=6, end_year=2020, programmes=instances())
+        sim.run()
+        runs.append(sim)
+    np.testing.assert_array_equal(runs[0].record.programme, runs[1].record.programme)
+    np.testing.assert_array_equal(runs[0].state.income, runs[1].state.income)

@@ -36,7 +36,7 @@ from model.engine.bookkeeping import (
     or_and_flag_at_numpy,
     or_at,
     or_at_numpy,
-    ramp_shares_numpy,
+    ramp_shares,
     step_indices_numpy,
 )
 from model.engine.coverage import coverage_at_numpy
@@ -88,7 +88,7 @@ class Income:
         if not self.reads_years:
             return np.atleast_1d(amount * np.float32(1.0))
         share = np.where(years_in >= self.later_from, np.float32(self.later_share),
-                         ramp_shares_numpy(years_in, self.ramp))
+                         ramp_shares(years_in, self.ramp))
         return amount * share.astype(np.float32)
 
 

@@ -61,7 +61,6 @@ from model.engine.bookkeeping import (
     candidate_indices,
     candidates_among,
     merge_sorted,
-    ramp_shares,
     set_at,
     step_indices,
     stop_failed,
@@ -335,7 +334,8 @@ class Programme:
         active, reach, years_in = step_indices(
             start, ctx.year, oldest, st.status, st.exit_year, last_exit,
             self._mask(ctx, "needs"), ctx.reg.households["hh_id"], key, np.float32(hazard),
-            units, self.reads_years, st.reached, bit)
+            units, self.reads_years or (income is not None and income.reads_years),
+            st.reached, bit)
         if len(reach):
             self.effect(ctx, reach, years_in)
         return reach if self.counts_reached else active
@@ -344,10 +344,6 @@ class Programme:
         """The bit of the programme's pathway in ``State.reached`` (0 for a
         programme that is no pathway: a guarantee)."""
         return np.uint8(1 << BATCHES.index(self.batch) if self.batch in BATCHES else 0)
-
-    def ramp(self, ctx: Context, years_in: np.ndarray) -> np.ndarray:
-        """Share of the full effect after ``years_in`` years (float32, 0..1)."""
-        return ramp_shares(years_in, self._param(ctx.p, "ramp", 1.0))
 
     def add_income(self, ctx: Context, idx: np.ndarray, per_capita) -> None:
         """Add per-capita income (yuan/person/year) to this programme's pathway.
