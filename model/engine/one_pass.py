@@ -163,7 +163,7 @@ def county_pieces(starts: np.ndarray) -> list[int]:
 
 
 def income_step(starts, start, year, oldest_start, status, exit_year, last_exit_year, needs,
-                hh_id, key, hazard, income: Income, share, fraction, size, row, reached, bit):
+                hh_id, key, hazard, income: Income, share, fraction, size, row, marks, bit):
     """A programme's step whose effect is ``income``, in one pass on threads.
 
     Parameters
@@ -185,9 +185,9 @@ def income_step(starts, start, year, oldest_start, status, exit_year, last_exit_
         Members of each household.
     row : float32 array (n,), in/out
         The pathway's row of programme income (yuan/person/year).
-    reached : uint8 array (n,), in/out; bit : uint8
-        ``bit`` (the pathway's, ``State.reached``) is set for every active
-        household.
+    marks : uint8 array (n,), in/out; bit : uint8
+        ``bit`` (the pathway's) is set in ``marks`` (``State.reached``) for
+        every active household.
 
     Returns
     -------
@@ -206,7 +206,7 @@ def income_step(starts, start, year, oldest_start, status, exit_year, last_exit_
                        np.float32(income.amount), not income.per_person,
                        np.float64(max(income.ramp, 1.0)), later_from,
                        np.float32(income.later_share), np.float32(share), fraction, size, row,
-                       reached, np.uint8(bit), households, people)
+                       marks, np.uint8(bit), households, people)
     return households, people, int(sum(reached))
 
 
@@ -232,8 +232,8 @@ def _income_counties(first, last, starts, start, year, oldest_start, status, exi
                      last_exit_year, needs, hh_id, key, hazard, amount, per_household, ramp,
                      later_from, later_share, share, fraction, size, row, marks, bit,
                      households, people):
-    """:func:`income_step` for counties ``first`` to ``last - 1`` (``marks``:
-    its ``reached``); returns the households reached."""
+    """:func:`income_step` for counties ``first`` to ``last - 1``; returns
+    the households reached."""
     reached = 0
     rule = (start, year, oldest_start, status, exit_year, last_exit_year, hh_id, key, hazard)
     effect = (needs, amount, per_household, ramp, later_from, later_share, share, size, row,
@@ -282,7 +282,7 @@ def _income_county(lo, hi, rule, draws, effect, f):
 
 def income_step_numpy(county, n_counties, start, year, oldest_start, status, exit_year,
                       last_exit_year, needs, hh_id, key, hazard, income: Income, share, fraction,
-                      size, row, reached, bit):
+                      size, row, marks, bit):
     """Reference of :func:`income_step`: the active and reached lists
     (:func:`model.engine.bookkeeping.step_indices_numpy`), the income added
     to the reached (:func:`model.engine.bookkeeping.add_at_numpy`) and the
@@ -294,7 +294,7 @@ def income_step_numpy(county, n_counties, start, year, oldest_start, status, exi
     add_at_numpy(row, reach, income.amounts(years_in), np.float32(share), start,
                  np.zeros(0, np.int64), year, fraction, county,
                  np.zeros(0, np.int8) if income.per_person else size)
-    reached[active] |= np.uint8(bit)
+    marks[active] |= np.uint8(bit)
     households = np.bincount(county[active], minlength=nc).astype(np.float64)
     people = np.bincount(county[active], weights=size[active].astype(np.float64), minlength=nc)
     return households, people, len(reach)
