@@ -33,3 +33,30 @@ def test_check_fails_beyond_twice_the_baseline(monkeypatch, tmp_path, capsys):
 def test_the_stored_baseline_is_read():
     stored = json.loads(bench.BASELINE.read_text())
     assert stored["households"] == bench.CHECK_SIZE and stored["year_over_kernel"] > 1
+
+
+def test_the_year_is_the_heavy_years_and_the_median_year_all_five(monkeypatch):
+    """bench_year's 'year' is the median of the first years after the
+    run's first, its median year that of the first five (the simulation
+    replaced by one whose years take known times)."""
+    clock = [0.0]
+    took = {2: 5.0, 3: 3.0, 4: 1.0, 5: 2.0, 6: 4.0, 7: 100.0}  # by year after the base year
+
+    class Timed:
+        def __init__(self, reg, params, seed, end_year, programmes):
+            self.base_year = reg.base_year
+
+        def run(self):
+            pass
+
+        def _record_base_year(self):
+            pass
+
+        def step(self, year):
+            clock[0] += took.get(year - self.base_year, 0.0)
+
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(bench, "Simulation", Timed)
+    year, _, median = bench.bench_year(2000, 2, timed=5)
+    assert (year, median) == (4.0, 3.0)  # median of 5 and 3; of 5, 3, 1, 2, 4
+    assert bench.bench_year(2000, 3)[::2] == (3.0, 3.0)  # nothing more timed
