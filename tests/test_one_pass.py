@@ -2,17 +2,18 @@
 of passes it replaces, bit for bit, on threads or not; and a whole run with
 it against the same run without it."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 from model.engine import threads
 from model.engine.codes import EXITED, HOUSING, MEDICAL, POOR, RETURNED
-from model.engine.coverage import group_starts, repeated_sums
+from model.engine.coverage import group_pieces, group_starts, repeated_sums
 from model.engine.one_pass import (
     Grant,
     Income,
     Lookup,
-    county_pieces,
     grant_step,
     grant_step_numpy,
     income_step,
@@ -85,17 +86,14 @@ def test_one_pass_is_the_chain_of_passes(four_threads, monkeypatch, declared, ha
     assert got[0][-2:].sum() == 0 and got[0][4] == 0  # the empty counties
 
 
-class Guarantees:
+def guarantees_state(rng):
     """The state a grant's step sets: guarantees and a flag."""
+    return SimpleNamespace(guarantees=rng.integers(0, 16, N).astype(np.uint8),
+                           medical_cover=(rng.random(N) < 0.1).astype(np.uint8))
 
-    def __init__(self, rng, n):
-        self.guarantees = rng.integers(0, 16, n).astype(np.uint8)
-        self.medical_cover = (rng.random(n) < 0.1).astype(np.uint8)
 
-    def copy(self):
-        other = Guarantees(np.random.default_rng(0), 0)
-        other.guarantees, other.medical_cover = self.guarantees.copy(), self.medical_cover.copy()
-        return other
+def copied(st):
+    return SimpleNamespace(**{k: v.copy() for k, v in vars(st).items()})
 
 
 @pytest.mark.parametrize("declared", ["bits", "bits and flag", "with recurring cost"])
@@ -112,9 +110,8 @@ def test_one_pass_grant_is_the_chain_of_passes(four_threads, monkeypatch, declar
                     (rng.random(21) * 313).astype(np.float32), size)
     grant = {"bits": Grant(HOUSING), "bits and flag": Grant(MEDICAL, flag="medical_cover"),
              "with recurring cost": Grant(MEDICAL, "medical_cover", lookup)}[declared]
-    got_st = Guarantees(rng, N)
-    ref_st = got_st.copy()
-    before = got_st.copy()
+    got_st = guarantees_state(rng)
+    ref_st, before = copied(got_st), copied(got_st)
     got_start, ref_start = start.copy(), start.copy()
     oldest, last_exit = limits
     rest = (needs, hh_id, 77, hazard, grant)
@@ -140,7 +137,7 @@ def test_four_pieces_of_whole_counties(four_threads, monkeypatch):
     monkeypatch.setattr(threads, "MIN_PIECE", 1_000)
     county = households()[0]
     starts = group_starts(county, COUNTIES)
-    pieces = county_pieces(starts)
+    pieces = group_pieces(starts)
     assert len(pieces) == 5 and pieces[0] == 0 and pieces[-1] == COUNTIES
     sizes = np.diff(starts[pieces])
     assert sizes.sum() == N and sizes.min() > N / 4 - 2 * N / COUNTIES

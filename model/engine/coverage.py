@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit
 
 from model.engine.threads import KERNEL, cuts, split_at
+from model.random import INLINE
 
 # below it every partial sum of an integer amount is an exact float64
 _EXACT = 2.0**53
@@ -26,6 +27,13 @@ _BY_GROUP_FROM = 1024
 # run that never needs the kernel by group (the default scenario's) does
 # not compile it (about 2 s of the first run's compilation)
 _BY_GROUP_FROM_UNITS = 1 << 20
+
+
+@njit(**INLINE)
+def sums_exactly(weight, n):
+    """Whether ``weight`` added ``n`` times from 0.0 is exactly ``n *
+    weight``: an integer amount whose every partial sum stays below 2**53."""
+    return weight == np.floor(weight) and abs(weight) * n < _EXACT
 
 
 def group_starts(group: np.ndarray, n_groups: int) -> np.ndarray | None:
@@ -81,15 +89,22 @@ def coverage_at(group, index, weights, size, counts, sums, people, starts=None):
 def _by_group(bounds, starts, index, weights, size, counts, sums, people) -> bool:
     """Sum each group's run ``index[bounds[g]:bounds[g + 1]]``, on threads,
     a range of groups each; False when a run holds a unit of another group."""
-    n = index.shape[0]
+    return all(split_at(_coverage_groups, group_pieces(bounds), bounds, starts, index, weights,
+                        size, counts, sums, people))
+
+
+def group_pieces(bounds: np.ndarray) -> list[int]:
+    """Groups cutting ``range(bounds[-1])`` (group ``g``: ``bounds[g]`` to
+    ``bounds[g + 1]``) into runs of whole groups of about equal units, one
+    a thread (:func:`model.engine.threads.cuts`): the first group of each
+    run, then the number of groups."""
     pieces = [0]
-    for cut in cuts(n)[1:-1]:  # the groups of about n / threads units each
+    for cut in cuts(int(bounds[-1]))[1:-1]:
         g = int(np.searchsorted(bounds, cut, side="right")) - 1
         if pieces[-1] < g < len(bounds) - 1:
             pieces.append(g)
     pieces.append(len(bounds) - 1)
-    return all(split_at(_coverage_groups, pieces, bounds, starts, index, weights, size, counts,
-                        sums, people))
+    return pieces
 
 
 @njit(**KERNEL)
@@ -107,7 +122,7 @@ def _coverage_groups(first, last, bounds, starts, index, weights, size, counts, 
     same = weights.shape[0] == 1
     with_people = size.shape[0] > 0
     total = bounds[last] - bounds[first]
-    exact = same and weights[0] == np.floor(weights[0]) and abs(weights[0]) * total < _EXACT
+    exact = same and sums_exactly(weights[0], total)
     for g in range(first, last):
         a, b = bounds[g], bounds[g + 1]
         if a == b:
@@ -222,7 +237,7 @@ def repeated_sums(weight, counts, sums):
     :func:`coverage_at` sums the same amount for every unit: ``counts[g] *
     weight`` when every partial sum is an exact integer, one addition at a
     time otherwise (float64 arrays, one value a group)."""
-    exact = weight == np.floor(weight) and abs(weight) * counts.sum() < _EXACT
+    exact = sums_exactly(weight, counts.sum())
     for g in range(counts.shape[0]):
         if counts[g] == 0:
             sums[g] = 0.0

@@ -29,7 +29,7 @@ from numba import njit
 from model.engine.bookkeeping import (
     add_at_numpy,
     enrolment_active,
-    kept_after_failure,
+    enrolment_now,
     lookup_sum,
     lookup_sum_numpy,
     or_and_flag_at,
@@ -39,8 +39,8 @@ from model.engine.bookkeeping import (
     ramp_shares,
     step_indices_numpy,
 )
-from model.engine.coverage import coverage_at_numpy
-from model.engine.threads import KERNEL, cuts, split_at
+from model.engine.coverage import coverage_at_numpy, group_pieces
+from model.engine.threads import KERNEL, split_at
 from model.random import INLINE
 
 
@@ -149,19 +149,6 @@ class Counted:
     cost: np.ndarray | None = None
 
 
-def county_pieces(starts: np.ndarray) -> list[int]:
-    """Groups cutting ``range(starts[-1])`` into runs of whole groups of
-    about equal units, one a thread (:func:`model.engine.threads.cuts`):
-    the first group of each piece, then the number of groups."""
-    pieces = [0]
-    for cut in cuts(int(starts[-1]))[1:-1]:
-        g = int(np.searchsorted(starts, cut, side="right")) - 1
-        if pieces[-1] < g < len(starts) - 1:
-            pieces.append(g)
-    pieces.append(len(starts) - 1)
-    return pieces
-
-
 def income_step(starts, start, year, oldest_start, status, exit_year, last_exit_year, needs,
                 hh_id, key, hazard, income: Income, share, fraction, size, row, marks, bit):
     """A programme's step whose effect is ``income``, in one pass on threads.
@@ -198,9 +185,11 @@ def income_step(starts, start, year, oldest_start, status, exit_year, last_exit_
     """
     nc = len(starts) - 1
     households, people = np.zeros(nc), np.zeros(nc)
+    # "never" as a year no enrolment reaches: the kernel is compiled
+    # assuming no infinities (fast-math flag ninf)
     later_from = (np.float64(income.later_from) if np.isfinite(income.later_from)
                   else np.float64(np.iinfo(np.int32).max))
-    reached = split_at(_income_counties, county_pieces(starts), starts, start, np.int64(year),
+    reached = split_at(_income_counties, group_pieces(starts), starts, start, np.int64(year),
                        np.float64(oldest_start), status, exit_year, np.float64(last_exit_year),
                        needs, hh_id, np.uint64(key), np.float32(hazard),
                        np.float32(income.amount), not income.per_person,
@@ -208,23 +197,6 @@ def income_step(starts, start, year, oldest_start, status, exit_year, last_exit_
                        np.float32(income.later_share), np.float32(share), fraction, size, row,
                        marks, np.uint8(bit), households, people)
     return households, people, int(sum(reached))
-
-
-@njit(**INLINE)
-def _enrolment_now(rule, i, draws):
-    """Household ``i``'s enrolment this year under ``rule`` (the step's
-    arrays and limits): whether it is active and its start, after the
-    failure draw when ``draws`` (a constant where it is called: each loop
-    compiles without the branch, and without reading ``hh_id`` when it
-    does not draw)."""
-    start, year, oldest_start, status, exit_year, last_exit_year, hh_id, key, hazard = rule
-    if draws:
-        a, s = kept_after_failure(start[i], year, oldest_start, status[i], exit_year[i],
-                                  last_exit_year, hh_id[i], key, hazard)
-        start[i] = s
-        return a, s
-    s = start[i]
-    return enrolment_active(s, year, oldest_start, status[i], exit_year[i], last_exit_year), s
 
 
 @njit(**KERNEL)
@@ -261,7 +233,7 @@ def _income_county(lo, hi, rule, draws, effect, f):
         bit = effect
     n_active = members = reached = 0
     for i in range(lo, hi):
-        a, s = _enrolment_now(rule, i, draws)
+        a, s = enrolment_now(rule, i, draws)
         r = a & needs[i]
         years_in = np.float64(year - s)
         factor = (later_share if years_in >= later_from
@@ -331,7 +303,7 @@ def grant_step(starts, start, year, oldest_start, status, exit_year, last_exit_y
     households, people, cost = np.zeros(nc), np.zeros(nc), np.zeros(nc)
     flags = _NO_FLAGS if grant.flag is None else getattr(st, grant.flag)
     lookup = grant.recurring or Lookup(_NO_TABLE, size, _NO_TABLE, size)
-    split_at(_grant_counties, county_pieces(starts), starts, start, np.int64(year),
+    split_at(_grant_counties, group_pieces(starts), starts, start, np.int64(year),
              np.float64(oldest_start), status, exit_year, np.float64(last_exit_year), needs,
              hh_id, np.uint64(key), np.float32(hazard), np.uint8(grant.bits), st.guarantees,
              flags, size, lookup.first, lookup.first_key, lookup.second, lookup.second_key,
@@ -374,7 +346,7 @@ def _grant_county(lo, hi, rule, draws, effect):
     flagged = flags.shape[0] > 0
     n_active = members = 0
     for i in range(lo, hi):
-        a = _enrolment_now(rule, i, draws)[0]
+        a = enrolment_now(rule, i, draws)[0]
         r = a & needs[i]
         guarantees[i] = guarantees[i] | bits if r else guarantees[i]
         if flagged:

@@ -152,8 +152,8 @@ class Programme:
         declared :meth:`income` or :meth:`grant`."""
         income, grant = self.income(ctx), self.grant(ctx)
         if income is not None:
-            self._add(ctx, idx, income.amounts(years_in),
-                      EMPTY if income.per_person else ctx.reg.households["size"])
+            add = self.add_income if income.per_person else self.add_household_income
+            add(ctx, idx, income.amounts(years_in))
         elif grant is not None:
             grant.apply(ctx.st, idx)
         else:
