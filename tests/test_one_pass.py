@@ -2,13 +2,14 @@
 of passes it replaces, bit for bit, on threads or not; and a whole run with
 it against the same run without it."""
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from model.engine import threads
-from model.engine.codes import EXITED, HOUSING, MEDICAL, POOR, RETURNED
+from model.engine.codes import EXITED, HOUSING, MEDICAL, POOR, RETURNED, SCHOOLING
 from model.engine.coverage import group_pieces, group_starts, repeated_sums
 from model.engine.one_pass import (
     Grant,
@@ -26,11 +27,21 @@ from model.scenario import load_scenario
 
 N, COUNTIES, YEAR = 30_000, 23, 2018
 
+UPPER = np.random.default_rng(9).integers(0, 3, N).astype(np.int8)
+GRANTS = (np.random.default_rng(8).random(N) * 700).astype(np.float32)
+
 DECLARED = {
     "per household": Income(3000.0),
     "per household, ramp": Income(2500.0, ramp=3.0),
     "per person, later share": Income(410.0, per_person=True, later_from=3.0, later_share=0.35),
     "per person, awkward amount": Income(0.1, per_person=True, ramp=2.5),
+    # education: grants of each household, a guarantee, the cost, graduates
+    "per person, each, bits, cost, later added": Income(
+        GRANTS, per_person=True, bits=SCHOOLING, costs_amount=True, later_from=2.0,
+        later_added=1234.5, later_who=UPPER),
+    "each per household, later added to a mask, cost": Income(
+        GRANTS * 3, ramp=2.0, costs_amount=True, later_from=1.0, later_share=0.5,
+        later_added=99.9, later_who=UPPER == 1),
 }
 
 
@@ -65,25 +76,49 @@ def test_one_pass_is_the_chain_of_passes(four_threads, monkeypatch, declared, ha
     ref_start, ref_row = start.copy(), row.copy()
     marks = np.random.default_rng(2).integers(0, 32, N).astype(np.uint8) & np.uint8(0b11101)
     got_marks, ref_marks = marks.copy(), marks.copy()
+    guarantees = np.random.default_rng(4).integers(0, 16, N).astype(np.uint8)
+    got_guarantees, ref_guarantees = guarantees.copy(), guarantees.copy()
     oldest, last_exit = limits
     rest = (needs, hh_id, 77, hazard, income, np.float32(0.9), frac, size)
-    got = income_step(group_starts(county, COUNTIES), got_start, YEAR, oldest, status,
-                      exit_year, last_exit, *rest, got_row, got_marks, np.uint8(2))
-    ref = income_step_numpy(county, COUNTIES, ref_start, YEAR, oldest, status, exit_year,
-                            last_exit, *rest, ref_row, ref_marks, np.uint8(2))
+    got, got_reached = income_step(group_starts(county, COUNTIES), got_start, YEAR, oldest,
+                                   status, exit_year, last_exit, *rest, got_row, got_marks,
+                                   np.uint8(2), got_guarantees)
+    ref, ref_reached = income_step_numpy(county, COUNTIES, ref_start, YEAR, oldest, status,
+                                         exit_year, last_exit, *rest, ref_row, ref_marks,
+                                         np.uint8(2), ref_guarantees)
     np.testing.assert_array_equal(got_start, ref_start)
     np.testing.assert_array_equal(got_row, ref_row)
     np.testing.assert_array_equal(got_marks, ref_marks)
+    np.testing.assert_array_equal(got_guarantees, ref_guarantees)
     # the bit is set for the active households, and no other bit changes
-    assert np.count_nonzero(got_marks & 2) == got[0].sum()
+    assert np.count_nonzero(got_marks & 2) == got.households.sum()
     np.testing.assert_array_equal(got_marks & np.uint8(0b11101), marks)
-    for a, b in zip(got, ref):
-        np.testing.assert_array_equal(a, b)
-    assert got[2] > 1000 and (got_row != row).sum() == got[2]
+    np.testing.assert_array_equal(got.households, ref.households)
+    np.testing.assert_array_equal(got.people, ref.people)
+    assert got_reached == ref_reached
+    assert got_reached > 1000 and (got_row != row).sum() == got_reached
+    assert ((got_guarantees != guarantees).sum() > 1000) == bool(income.bits)
+    if income.costs_amount:
+        np.testing.assert_array_equal(got.cost, ref.cost)
+        assert got.cost[0] > 0 and got.cost[4] == 0
+    else:
+        assert got.cost is None and ref.cost is None
+    if income.later_added:  # the later income reached some, and changed their rows
+        later = income.later_reached(YEAR - start, np.arange(N)) if not hazard else None
+        if later is not None:
+            reached = later[(got_start[later] > 0) & needs[later]
+                            & ~((status[later] == EXITED) & (exit_year[later] <= last_exit))
+                            & (start[later] <= YEAR) & (start[later] > oldest)]
+            assert len(reached) > 100
+            plain = row.copy()
+            income_step_numpy(county, COUNTIES, start.copy(), YEAR, oldest, status, exit_year,
+                              last_exit, *rest[:4], replace(income, later_added=0.0),
+                              *rest[5:], plain, marks.copy(), np.uint8(2), guarantees.copy())
+            assert (got_row[reached] > plain[reached]).all()
     if hazard:  # some enrolments failed, and only from their second year
         failed = (got_start < 0) & (start > 0)
         assert failed.any() and (start[failed] < YEAR).all()
-    assert got[0][-2:].sum() == 0 and got[0][4] == 0  # the empty counties
+    assert got.households[-2:].sum() == 0 and got.households[4] == 0  # the empty counties
 
 
 def guarantees_state(rng):

@@ -1,9 +1,11 @@
-"""The yearly step of a programme whose effect is income alone, or
-guarantees alone, in one pass over the households, county by county.
+"""The yearly step of a programme whose effect is income, or guarantees
+alone, in one pass over the households, county by county.
 
 A programme declares such an effect as an :class:`Income` (an amount a
-household or a person, with a ramp or a later share) or a :class:`Grant`
-(guarantee bits, a flag, a recurring cost read from tables). Its step then
+household or a person, or one of each household, with a ramp or a later
+share, an amount added later to some, guarantee bits, a recurring cost of
+the amount) or a :class:`Grant` (guarantee bits, a flag, a recurring cost
+read from tables). Its step then
 stops the failing enrolments, applies the effect to every active household
 that needs it and counts the active households and their people (and the
 recurring cost) by county in one loop (:func:`income_step`,
@@ -44,52 +46,88 @@ from model.engine.threads import KERNEL, split_at
 from model.random import INLINE
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Income:
-    """A programme's effect when it is income alone.
+    """A programme's effect when it is income, with perhaps guarantees.
 
     Each active household that needs the effect receives, in the
     programme's pathway, ``amount`` times the share of the full effect after
     ``years_in`` years since its enrolment (0 in the first): ``min((years_in
     + 1) / ramp, 1)`` until ``later_from`` years, ``later_share`` from then
-    on. All in float32, as the pathway's row.
+    on; from ``later_from`` years on, the households ``later_who`` marks also
+    receive ``later_added`` as a whole. All in float32, as the pathway's row.
 
     Attributes
     ----------
-    amount : float
+    amount : float or float32 array (n,)
         Income at full effect: yuan/household/year, or yuan/person/year when
-        ``per_person``.
+        ``per_person``; one value for all, or one a household.
     per_person : bool
         Whether ``amount`` is per member.
     ramp : float
         Years to full effect (at least 1; 1: full effect at once).
     later_from : float
-        Years since enrolment from which ``later_share`` applies (inf: never).
+        Years since enrolment from which ``later_share`` and ``later_added``
+        apply (inf: never).
     later_share : float
         Share of ``amount`` from ``later_from`` years on (0..1).
+    later_added : float
+        Income received as a whole from ``later_from`` years on
+        (yuan/household/year; 0: none) by the households ``later_who`` marks.
+    later_who : int or bool array (n,), or None
+        Non-zero for the households that receive ``later_added``.
+    bits : int
+        Guarantee bits (:mod:`model.engine.codes`) set in
+        ``State.guarantees`` of each household the income reaches (0: none).
+    costs_amount : bool
+        The recurring cost of each active household is its ``amount`` at
+        full effect, times its members when ``per_person`` (yuan/year).
     """
 
-    amount: float
+    amount: float | np.ndarray
     per_person: bool = False
     ramp: float = 1.0
     later_from: float = np.inf
     later_share: float = 1.0
+    later_added: float = 0.0
+    later_who: np.ndarray | None = None
+    bits: int = 0
+    costs_amount: bool = False
 
     @property
     def reads_years(self) -> bool:
         """Whether the amount depends on the years since enrolment."""
         return self.ramp > 1.0 or np.isfinite(self.later_from)
 
-    def amounts(self, years_in: np.ndarray | None) -> np.ndarray:
-        """Income of each household at ``years_in`` years since enrolment
-        (float32; one value for all when it does not depend on the years),
-        as the step's kernel computes it."""
-        amount = np.float32(self.amount)
+    @property
+    def each(self) -> bool:
+        """Whether ``amount`` is one value a household."""
+        return isinstance(self.amount, np.ndarray)
+
+    def amounts(self, years_in: np.ndarray | None, idx: np.ndarray) -> np.ndarray:
+        """Income of households ``idx`` at ``years_in`` years since
+        enrolment, before ``later_added`` (float32; one value for all when
+        it is the same for all), as the step's kernel computes it."""
+        amount = self.amount[idx] if self.each else np.float32(self.amount)
         if not self.reads_years:
             return np.atleast_1d(amount * np.float32(1.0))
         share = np.where(years_in >= self.later_from, np.float32(self.later_share),
                          ramp_shares(years_in, self.ramp))
         return amount * share.astype(np.float32)
+
+    def later_reached(self, years_in: np.ndarray | None, idx: np.ndarray) -> np.ndarray:
+        """Those of households ``idx`` (at ``years_in`` years since
+        enrolment) that receive ``later_added`` this year."""
+        if not self.later_added or self.later_who is None:
+            return idx[:0]
+        return idx[(years_in >= self.later_from) & (self.later_who[idx] != 0)]
+
+    def recurring(self, active: np.ndarray, size: np.ndarray) -> np.ndarray:
+        """With ``costs_amount``, the recurring cost of households ``active``
+        (float64, yuan/year), as the step's kernel computes it."""
+        amount = (self.amount[active] if self.each
+                  else np.full(len(active), self.amount, np.float32)).astype(np.float64)
+        return amount * size[active] if self.per_person else amount
 
 
 @dataclass(frozen=True)
@@ -149,8 +187,15 @@ class Counted:
     cost: np.ndarray | None = None
 
 
+_NO_AMOUNTS = np.zeros(0, np.float32)
+_NO_WHO = np.zeros(0, np.int8)
+_NO_FLAGS = np.zeros(0, np.uint8)
+_NO_TABLE = np.zeros(0, np.float32)
+
+
 def income_step(starts, start, year, oldest_start, status, exit_year, last_exit_year, needs,
-                hh_id, key, hazard, income: Income, share, fraction, size, row, marks, bit):
+                hh_id, key, hazard, income: Income, share, fraction, size, row, marks, bit,
+                guarantees):
     """A programme's step whose effect is ``income``, in one pass on threads.
 
     Parameters
@@ -175,41 +220,57 @@ def income_step(starts, start, year, oldest_start, status, exit_year, last_exit_
     marks : uint8 array (n,), in/out; bit : uint8
         ``bit`` (the pathway's) is set in ``marks`` (``State.reached``) for
         every active household.
+    guarantees : uint8 array (n,), in/out
+        ``State.guarantees``: ``income.bits`` are set for the households reached.
 
     Returns
     -------
-    households, people : float64 arrays (counties,)
-        Active households (after the failures) and their members, by county.
+    Counted
+        Active households (after the failures) and their members by county,
+        and their recurring cost with ``income.costs_amount`` (each county's
+        amounts added in household order from 0.0, as
+        :func:`model.engine.coverage.coverage_at` adds them).
     reached : int
         Households the income reached (active and needing it).
     """
     nc = len(starts) - 1
-    households, people = np.zeros(nc), np.zeros(nc)
+    households, people, cost = np.zeros(nc), np.zeros(nc), np.zeros(nc)
     # "never" as a year no enrolment reaches: the kernel is compiled
     # assuming no infinities (fast-math flag ninf)
     later_from = (np.float64(income.later_from) if np.isfinite(income.later_from)
                   else np.float64(np.iinfo(np.int32).max))
+    # one type of each array whatever the programme: one compiled kernel
+    each = np.asarray(income.amount, np.float32) if income.each else _NO_AMOUNTS
+    who = income.later_who
+    later_who = (_NO_WHO if who is None or not income.later_added
+                 else who if who.dtype == np.int8 else (who != 0).view(np.int8))
     reached = split_at(_income_counties, group_pieces(starts), starts, start, np.int64(year),
                        np.float64(oldest_start), status, exit_year, np.float64(last_exit_year),
                        needs, hh_id, np.uint64(key), np.float32(hazard),
-                       np.float32(income.amount), not income.per_person,
-                       np.float64(max(income.ramp, 1.0)), later_from,
-                       np.float32(income.later_share), np.float32(share), fraction, size, row,
-                       marks, np.uint8(bit), households, people)
-    return households, people, int(sum(reached))
+                       np.float32(0.0 if income.each else income.amount), each,
+                       not income.per_person, np.float64(max(income.ramp, 1.0)), later_from,
+                       np.float32(income.later_share), np.float32(income.later_added),
+                       later_who, np.uint8(income.bits), income.costs_amount, np.float32(share),
+                       fraction, size, row, marks, np.uint8(bit), guarantees, households,
+                       people, cost)
+    return (Counted(households, people, cost if income.costs_amount else None),
+            int(sum(reached)))
 
 
 @njit(**KERNEL)
 def _income_counties(first, last, starts, start, year, oldest_start, status, exit_year,
-                     last_exit_year, needs, hh_id, key, hazard, amount, per_household, ramp,
-                     later_from, later_share, share, fraction, size, row, marks, bit,
-                     households, people):
+                     last_exit_year, needs, hh_id, key, hazard, amount, each, per_household,
+                     ramp, later_from, later_share, later_added, later_who, bits, costs_amount,
+                     share, fraction, size, row, marks, bit, guarantees, households, people,
+                     cost):
     """:func:`income_step` for counties ``first`` to ``last - 1``; returns
     the households reached."""
     reached = 0
     rule = (start, year, oldest_start, status, exit_year, last_exit_year, hh_id, key, hazard)
-    effect = (needs, amount, per_household, ramp, later_from, later_share, share, size, row,
-              marks, bit)
+    effect = (needs, amount, each, per_household, ramp, later_from, later_share, share, size,
+              row, marks, bit)
+    more = (later_added, later_who, bits, guarantees, costs_amount)
+    further = later_who.shape[0] > 0 or bits != 0 or costs_amount
     for g in range(first, last):
         f = fraction[g] if fraction.shape[0] > 0 else np.float32(-1.0)
         lo, hi = np.uint64(starts[g]), np.uint64(starts[g + 1])
@@ -220,6 +281,10 @@ def _income_counties(first, last, starts, start, year, oldest_start, status, exi
         households[g] = np.float64(n_active)
         people[g] = np.float64(members)
         reached += r
+        if further:
+            # in a loop of their own over the county's households the loop
+            # above left in cache, so that it stays as the plain incomes need it
+            cost[g] = _income_further(lo, hi, rule, effect, more, f)
     return reached
 
 
@@ -229,8 +294,8 @@ def _income_county(lo, hi, rule, draws, effect, f):
     fraction of the first year, negative for the whole year): active
     households, their members and the households reached."""
     year = rule[1]
-    needs, amount, per_household, ramp, later_from, later_share, share, size, row, marks, \
-        bit = effect
+    needs, amount, each, per_household, ramp, later_from, later_share, share, size, row, \
+        marks, bit = effect
     n_active = members = reached = 0
     for i in range(lo, hi):
         a, s = enrolment_now(rule, i, draws)
@@ -238,7 +303,7 @@ def _income_county(lo, hi, rule, draws, effect, f):
         years_in = np.float64(year - s)
         factor = (later_share if years_in >= later_from
                   else np.float32(min((years_in + 1.0) / ramp, 1.0)))
-        v = amount * factor
+        v = (each[i] if each.shape[0] > 0 else amount) * factor
         if per_household:
             v = v / np.float32(size[i])
         v = share * v
@@ -252,28 +317,73 @@ def _income_county(lo, hi, rule, draws, effect, f):
     return n_active, members, reached
 
 
+@njit(**INLINE)
+def _income_further(lo, hi, rule, effect, more, f):
+    """For the households ``lo`` to ``hi - 1`` of one county, after
+    :func:`_income_county`: ``later_added`` and the guarantee bits for the
+    reached, and the sum of the active households' recurring cost (0.0
+    without ``costs_amount``)."""
+    start, year, oldest_start, status, exit_year, last_exit_year = rule[:6]
+    needs, amount, each, per_household, _, later_from, _, share, size, row, _, _ = effect
+    later_added, later_who, bits, guarantees, costs_amount = more
+    added = later_who.shape[0] > 0
+    for i in range(lo, hi):
+        s = start[i]
+        r = enrolment_active(s, year, oldest_start, status[i], exit_year[i],
+                             last_exit_year) & needs[i]
+        guarantees[i] = guarantees[i] | bits if r else guarantees[i]
+        if added:
+            v = share * (later_added / np.float32(size[i]))
+            if f >= 0:
+                v = v * f if s == year else v
+            later = r & (later_who[i] != 0) & (np.float64(year - s) >= later_from)
+            row[i] = row[i] + v if later else row[i]
+    if not costs_amount:
+        return 0.0
+    # the active households' costs added in household order: a chain of
+    # additions does not vectorise, so it runs over a list of them alone
+    active = np.empty(np.int64(hi - lo), np.uint64)
+    k = 0
+    for i in range(lo, hi):
+        active[k] = i
+        k += enrolment_active(start[i], year, oldest_start, status[i], exit_year[i],
+                              last_exit_year)
+    c = 0.0
+    for j in range(k):
+        i = active[j]
+        x = np.float64(each[i] if each.shape[0] > 0 else amount)
+        c += x if per_household else x * np.float64(size[i])
+    return c
+
+
 def income_step_numpy(county, n_counties, start, year, oldest_start, status, exit_year,
                       last_exit_year, needs, hh_id, key, hazard, income: Income, share, fraction,
-                      size, row, marks, bit):
+                      size, row, marks, bit, guarantees):
     """Reference of :func:`income_step`: the active and reached lists
     (:func:`model.engine.bookkeeping.step_indices_numpy`), the income added
-    to the reached (:func:`model.engine.bookkeeping.add_at_numpy`) and the
-    active households and people counted by county (``county``: each
-    household's, one of ``n_counties``)."""
+    to the reached and then ``later_added`` to those it reaches
+    (:func:`model.engine.bookkeeping.add_at_numpy`), the bits set for the
+    reached, and the active households, people and recurring cost counted
+    by county (``county``: each household's, one of ``n_counties``)."""
     nc = n_counties
     active, reach, years_in = step_indices_numpy(start, year, oldest_start, status, exit_year,
                                                  last_exit_year, needs, hh_id, key, hazard)
-    add_at_numpy(row, reach, income.amounts(years_in), np.float32(share), start,
-                 np.zeros(0, np.int64), year, fraction, county,
-                 np.zeros(0, np.int8) if income.per_person else size)
+    by_person, by_household = np.zeros(0, np.int8), size
+    rest = (np.float32(share), start, np.zeros(0, np.int64), year, fraction, county)
+    add_at_numpy(row, reach, income.amounts(years_in, reach), *rest,
+                 by_person if income.per_person else by_household)
+    add_at_numpy(row, income.later_reached(years_in, reach),
+                 np.atleast_1d(np.float32(income.later_added)), *rest, by_household)
+    or_at_numpy(guarantees, reach, np.uint8(income.bits))
     marks[active] |= np.uint8(bit)
     households = np.bincount(county[active], minlength=nc).astype(np.float64)
     people = np.bincount(county[active], weights=size[active].astype(np.float64), minlength=nc)
-    return households, people, len(reach)
-
-
-_NO_FLAGS = np.zeros(0, np.uint8)
-_NO_TABLE = np.zeros(0, np.float32)
+    cost = None
+    if income.costs_amount:
+        counts, cost, no_people = np.zeros(nc), np.zeros(nc), np.zeros(nc)
+        coverage_at_numpy(county, active, income.recurring(active, size), np.zeros(0, np.int8),
+                          counts, cost, no_people)
+    return Counted(households, people, cost), len(reach)
 
 
 def grant_step(starts, start, year, oldest_start, status, exit_year, last_exit_year, needs,

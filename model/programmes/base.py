@@ -19,7 +19,7 @@ What a subclass declares
 :meth:`needs` (households the effect can physically apply to),
 :meth:`matched` (precise targeting: the programme matched to the household's
 cause and capacity, a subset of ``needs``), :meth:`effect` (or, when the
-effect is income alone, :meth:`income`, or guarantees alone, :meth:`grant`:
+effect is income, :meth:`income`, or guarantees alone, :meth:`grant`:
 the step then runs as one pass, :mod:`model.engine.one_pass`) and
 :meth:`cost`; ``needs_reads`` says what :meth:`needs` and :meth:`matched`
 read, and so how long their masks hold: ``"registry"`` (computed once a run,
@@ -61,6 +61,7 @@ from model.engine.bookkeeping import (
     candidate_indices,
     candidates_among,
     merge_sorted,
+    or_at,
     set_at,
     step_indices,
     stop_failed,
@@ -134,7 +135,8 @@ class Programme:
         return self.needs(ctx)
 
     def income(self, ctx: Context) -> Income | None:
-        """The effect, when it is income alone: declared so, the year's step
+        """The effect, when it is income (perhaps with guarantees, see
+        :class:`~model.engine.one_pass.Income`): declared so, the year's step
         runs as one pass (:mod:`model.engine.one_pass`). None (the
         default): :meth:`effect` applies the effect."""
         return None
@@ -153,7 +155,12 @@ class Programme:
         income, grant = self.income(ctx), self.grant(ctx)
         if income is not None:
             add = self.add_income if income.per_person else self.add_household_income
-            add(ctx, idx, income.amounts(years_in))
+            add(ctx, idx, income.amounts(years_in, idx))
+            later = income.later_reached(years_in, idx)
+            if len(later):
+                self.add_household_income(ctx, later, np.float32(income.later_added))
+            if income.bits:
+                or_at(ctx.st.guarantees, idx, np.uint8(income.bits))
         elif grant is not None:
             grant.apply(ctx.st, idx)
         else:
@@ -165,7 +172,8 @@ class Programme:
         array aligned with its indices. ``active`` is None when the step
         counted the active households itself (a programme declaring
         :meth:`income` or :meth:`grant`): the recurring cost is then a
-        number, or None when the step summed it (a grant's ``recurring``)."""
+        number, or None when the step summed it (a grant's ``recurring``,
+        an income's ``costs_amount``)."""
         raise NotImplementedError
 
     def unit_cost(self, p: YearParams) -> float:
@@ -326,11 +334,11 @@ class Programme:
             if income is None:
                 return grant_step(*rule, grant, st, h["size"])
             row = INCOME_BATCHES.index(self.batch)
-            households, people, reached = income_step(
+            counted, reached = income_step(
                 *rule, income, ctx.p("programme_income_share"), self._fraction(ctx), h["size"],
-                st.batch_income[row], st.reached, bit)
+                st.batch_income[row], st.reached, bit, st.guarantees)
             st.batch_written[row] |= reached > 0
-            return Counted(households, people)
+            return counted
         active, reach, years_in = step_indices(
             start, ctx.year, oldest, st.status, st.exit_year, last_exit,
             self._mask(ctx, "needs"), ctx.reg.households["hh_id"], key, np.float32(hazard),

@@ -152,16 +152,19 @@ class Education(Programme):
             kept = ctx.lasting[(self.name, "grant")] = (amounts, per_student(ctx.reg, amounts))
         return kept[1]
 
-    def effect(self, ctx, idx, years_in):
-        st, p, h = ctx.st, ctx.p, ctx.reg.households
-        self.add_income(ctx, idx, self._grant(ctx)[idx])
-        or_at(st.guarantees, idx, np.uint8(SCHOOLING))
-        graduate = (h["students_upper"][idx] > 0) & (years_in >= p("education.vocational_years"))
-        gain = p("education.graduate_wage") * p("education.graduate_net_share")
-        self.add_household_income(ctx, idx[graduate], np.float32(gain))
+    def income(self, ctx):
+        # the grants reach the households' students (a guarantee of schooling,
+        # and what the programme pays); a vocational graduate joins the labour
+        # force at a higher wage after the years of training
+        p = ctx.p
+        return Income(self._grant(ctx), per_person=True, bits=SCHOOLING, costs_amount=True,
+                      later_from=p("education.vocational_years"),
+                      later_added=p("education.graduate_wage") * p("education.graduate_net_share"),
+                      later_who=ctx.reg.households["students_upper"])
 
     def cost(self, ctx, new, active):
-        return 0.0, product_at(active, self._grant(ctx), ctx.reg.households["size"])
+        return 0.0, None if active is None else self.income(ctx).recurring(
+            active, ctx.reg.households["size"])
 
 
 class Housing(Programme):
