@@ -12,9 +12,14 @@ from model.engine import threads
 from model.engine.codes import EXITED, HOUSING, MEDICAL, POOR, RETURNED, SCHOOLING
 from model.engine.coverage import group_pieces, group_starts, repeated_sums
 from model.engine.one_pass import (
+    Floor,
     Grant,
     Income,
     Lookup,
+    floor_costs,
+    floor_costs_numpy,
+    floor_step,
+    floor_step_numpy,
     grant_step,
     grant_step_numpy,
     income_step,
@@ -168,6 +173,54 @@ def test_one_pass_grant_is_the_chain_of_passes(four_threads, monkeypatch, declar
         assert got.cost[0] > 0 and got.cost[4] == 0
 
 
+@pytest.mark.parametrize("hazard", [0.0, 0.2])
+@pytest.mark.parametrize("limits", [(-np.inf, -np.inf), (2015.0, 2016.0)])
+def test_one_pass_floor_is_the_chain_of_passes(four_threads, monkeypatch, hazard, limits):
+    monkeypatch.setattr(threads, "MIN_PIECE", 1_000)
+    county, start, status, exit_year, needs, size, hh_id, _ = households()
+    rng = np.random.default_rng(6)
+    floor = Floor((rng.random(COUNTIES) * 3000 + 1000).astype(np.float32))
+    level = np.where(rng.random(N) < 0.3, np.float32(123.0), np.float32(0.0))
+    marks = rng.integers(0, 32, N).astype(np.uint8) & np.uint8(0b01111)
+    got_level, ref_level, got_marks, ref_marks = level.copy(), level.copy(), marks.copy(), marks.copy()
+    got_start, ref_start = start.copy(), start.copy()
+    oldest, last_exit = limits
+    rest = (needs, hh_id, 77, hazard, floor)
+    got = floor_step(group_starts(county, COUNTIES), got_start, YEAR, oldest, status, exit_year,
+                     last_exit, *rest, got_level, size, got_marks, np.uint8(16))
+    ref = floor_step_numpy(county, COUNTIES, ref_start, YEAR, oldest, status, exit_year,
+                           last_exit, *rest, ref_level, size, ref_marks, np.uint8(16))
+    np.testing.assert_array_equal(got_start, ref_start)
+    np.testing.assert_array_equal(got_level, ref_level)
+    np.testing.assert_array_equal(got_marks, ref_marks)
+    np.testing.assert_array_equal(got.households, ref.households)
+    np.testing.assert_array_equal(got.people, ref.people)
+    assert got.cost is None
+    # the households reached have their county's standard; they are counted,
+    # and fewer than the active ones (marked)
+    reached = got_level != level
+    assert reached.sum() > 1000
+    np.testing.assert_array_equal(got_level[reached], floor.standard[county[reached]])
+    assert got.households.sum() >= reached.sum()
+    assert np.count_nonzero(got_marks & 16) > got.households.sum()
+
+
+def test_floor_costs_are_the_record_of_the_reached(four_threads, monkeypatch):
+    """The top-ups summed over every household, county by county, are the
+    record's sums over the reached households: the others' top-up is 0."""
+    monkeypatch.setattr(threads, "MIN_PIECE", 1_000)
+    county, _, _, _, _, size, _, _ = households()
+    rng = np.random.default_rng(7)
+    reached = rng.random(N) < 0.4
+    # amounts whose sums depend on their order; some reached are paid nothing
+    topup = np.where(reached & (rng.random(N) < 0.8),
+                     (rng.random(N) * 2000).astype(np.float32), np.float32(0.0))
+    got = floor_costs(group_starts(county, COUNTIES), topup, size)
+    ref = floor_costs_numpy(county, COUNTIES, np.flatnonzero(reached), topup, size)
+    np.testing.assert_array_equal(got, ref)
+    assert got[0] > 0 and got[4] == 0 and got[-1] == 0
+
+
 def test_four_pieces_of_whole_counties(four_threads, monkeypatch):
     monkeypatch.setattr(threads, "MIN_PIECE", 1_000)
     county = households()[0]
@@ -214,7 +267,7 @@ def test_run_with_one_pass_steps_is_the_run_without(monkeypatch, overlay):
             return step(*args)
         return counted
 
-    for name in ("income_step", "grant_step"):
+    for name in ("income_step", "grant_step", "floor_step"):
         monkeypatch.setattr(base, name, counting(name))
     runs, starts = [], sim_module.group_starts
     for one_pass in (True, False):
@@ -226,6 +279,7 @@ def test_run_with_one_pass_steps_is_the_run_without(monkeypatch, overlay):
         sim.run()
         runs.append(sim)
     assert passes.count("income_step") >= 5 and passes.count("grant_step") >= 5
+    assert passes.count("floor_step") >= 5
     with_pass, without = runs
     for field in ("sums", "median", "programme", "delivery", "batch_exits", "batch_reached"):
         np.testing.assert_array_equal(getattr(with_pass.record, field),

@@ -1,15 +1,16 @@
-"""The yearly step of a programme whose effect is income, or guarantees
-alone, in one pass over the households, county by county.
+"""The yearly step of a programme whose effect is income, guarantees alone
+or a floor, in one pass over the households, county by county.
 
 A programme declares such an effect as an :class:`Income` (an amount a
 household or a person, or one of each household, with a ramp or a later
 share, an amount added later to some, guarantee bits, a recurring cost of
-the amount) or a :class:`Grant` (guarantee bits, a flag, a recurring cost
-read from tables). Its step then
-stops the failing enrolments, applies the effect to every active household
-that needs it and counts the active households and their people (and the
-recurring cost) by county in one loop (:func:`income_step`,
-:func:`grant_step`). It replaces the chain of
+the amount), a :class:`Grant` (guarantee bits, a flag, a recurring cost
+read from tables) or a :class:`Floor` (a standard by county, the safety
+net's). Its step then stops the failing enrolments, applies the effect to
+every active household that needs it and counts the active households
+and their people (and the recurring cost) by county in one loop
+(:func:`income_step`, :func:`grant_step`, :func:`floor_step`; a floor's
+cost, the top-ups, after the income update: :func:`floor_costs`). It replaces the chain of
 :func:`model.engine.bookkeeping.step_indices`, the effect's pass over the
 reached households and the record's :func:`model.engine.coverage.coverage_at`,
 which listed the active households and read the list twice more; the
@@ -38,7 +39,10 @@ from model.engine.bookkeeping import (
     or_and_flag_at_numpy,
     or_at,
     or_at_numpy,
+    product_at_numpy,
     ramp_shares,
+    set_from_table,
+    set_from_table_numpy,
     step_indices_numpy,
 )
 from model.engine.coverage import coverage_at_numpy, group_pieces
@@ -176,11 +180,37 @@ class Grant:
             or_and_flag_at(st.guarantees, idx, np.uint8(self.bits), getattr(st, self.flag))
 
 
+@dataclass(frozen=True, eq=False)
+class Floor:
+    """A programme's effect when it tops households up to a floor (the
+    safety net, 兜底).
+
+    Each active household that needs the effect has ``State.floor`` set to
+    its county's ``standard``; the income update then pays its top-up. The
+    step counts the households reached, not every active one (a means test
+    can leave an enrolment on the books that the floor does not reach), and
+    their recurring cost is their top-up, known after the income update
+    (:func:`floor_costs`).
+
+    Attributes
+    ----------
+    standard : float32 array (counties,)
+        Each county's standard this year (yuan/person/year).
+    """
+
+    standard: np.ndarray
+
+    def apply(self, st, idx: np.ndarray, county: np.ndarray) -> None:
+        """The effect on households ``idx`` (the step's chain of passes)."""
+        set_from_table(st.floor, idx, self.standard, county)
+
+
 @dataclass(frozen=True)
 class Counted:
     """What a one-pass step counted by county (float64 arrays, one value a
-    county): the active households and their members, and their recurring
-    cost (yuan) when the step summed it (None otherwise)."""
+    county): the active households and their members (those reached, for
+    a :class:`Floor`), and their recurring cost (yuan) when the step summed
+    it (None otherwise)."""
 
     households: np.ndarray
     people: np.ndarray
@@ -488,3 +518,123 @@ def grant_step_numpy(county, n_counties, start, year, oldest_start, status, exit
     counts, cost, no_people = np.zeros(n_counties), np.zeros(n_counties), np.zeros(n_counties)
     coverage_at_numpy(county, active, amounts, np.zeros(0, np.int8), counts, cost, no_people)
     return Counted(households, people, cost)
+
+
+def floor_step(starts, start, year, oldest_start, status, exit_year, last_exit_year, needs,
+               hh_id, key, hazard, floor: Floor, level, size, marks, bit):
+    """A programme's step whose effect is ``floor``, in one pass on threads.
+
+    Parameters
+    ----------
+    starts, start, year, oldest_start, status, exit_year, last_exit_year, needs, hh_id, key, hazard
+        As :func:`income_step`.
+    floor : Floor
+        The effect.
+    level : float32 array (n,), in/out
+        ``State.floor`` (yuan/person/year): the county's standard is set for
+        every household reached.
+    size : int array (n,)
+        Members of each household.
+    marks : uint8 array (n,), in/out; bit : uint8
+        As :func:`income_step`: ``bit`` is set for every active household.
+
+    Returns
+    -------
+    Counted
+        The households reached (active and needing it) and their members,
+        by county; no cost (:func:`floor_costs` sums it after the income
+        update).
+    """
+    nc = len(starts) - 1
+    households, people = np.zeros(nc), np.zeros(nc)
+    split_at(_floor_counties, group_pieces(starts), starts, start, np.int64(year),
+             np.float64(oldest_start), status, exit_year, np.float64(last_exit_year), needs,
+             hh_id, np.uint64(key), np.float32(hazard), floor.standard.astype(np.float32),
+             level, size, marks, np.uint8(bit), households, people)
+    return Counted(households, people)
+
+
+@njit(**KERNEL)
+def _floor_counties(first, last, starts, start, year, oldest_start, status, exit_year,
+                    last_exit_year, needs, hh_id, key, hazard, standard, level, size, marks,
+                    bit, households, people):
+    """:func:`floor_step` for counties ``first`` to ``last - 1``."""
+    rule = (start, year, oldest_start, status, exit_year, last_exit_year, hh_id, key, hazard)
+    effect = (needs, level, size, marks, bit)
+    for g in range(first, last):
+        lo, hi = np.uint64(starts[g]), np.uint64(starts[g + 1])
+        if hazard > 0:
+            reached, members = _floor_county(lo, hi, rule, True, effect, standard[g])
+        else:
+            reached, members = _floor_county(lo, hi, rule, False, effect, standard[g])
+        households[g] = np.float64(reached)
+        people[g] = np.float64(members)
+
+
+@njit(**INLINE)
+def _floor_county(lo, hi, rule, draws, effect, standard):
+    """The households ``lo`` to ``hi - 1`` of one county (its ``standard``):
+    the households reached and their members."""
+    needs, level, size, marks, bit = effect
+    reached = members = 0
+    for i in range(lo, hi):
+        a = enrolment_now(rule, i, draws)[0]
+        r = a & needs[i]
+        level[i] = standard if r else level[i]
+        marks[i] = marks[i] | bit if a else marks[i]
+        reached += r
+        members += np.int64(size[i]) * r
+    return reached, members
+
+
+def floor_step_numpy(county, n_counties, start, year, oldest_start, status, exit_year,
+                     last_exit_year, needs, hh_id, key, hazard, floor: Floor, level, size, marks,
+                     bit):
+    """Reference of :func:`floor_step`: the active and reached lists, the
+    standard set for the reached, the reached counted by county."""
+    _, reach, _ = step_indices_numpy(start, year, oldest_start, status, exit_year,
+                                     last_exit_year, needs, hh_id, key, hazard, marks, bit)
+    set_from_table_numpy(level, reach, floor.standard.astype(np.float32), county)
+    households = np.bincount(county[reach], minlength=n_counties).astype(np.float64)
+    people = np.bincount(county[reach], weights=size[reach].astype(np.float64),
+                         minlength=n_counties)
+    return Counted(households, people)
+
+
+def floor_costs(starts, topup, size):
+    """The top-ups paid by county after the income update (float64, one sum
+    a county, yuan/year): ``float64(topup[i]) * float64(size[i])`` added in
+    household order from 0.0, as :func:`model.engine.coverage.coverage_at`
+    adds them over the households a :class:`Floor` reached. Only those can
+    have a top-up: the others' is 0.0, and adding it would leave a sum from
+    0.0 as it is, so they are left out."""
+    cost = np.zeros(len(starts) - 1)
+    split_at(_floor_costs, group_pieces(starts), starts, topup, size, cost)
+    return cost
+
+
+@njit(**KERNEL)
+def _floor_costs(first, last, starts, topup, size, cost):
+    for g in range(first, last):
+        lo, hi = np.uint64(starts[g]), np.uint64(starts[g + 1])
+        # the households paid, listed in household order; then their chain
+        # of additions (which does not vectorise) over them alone
+        paid = np.empty(np.int64(hi - lo), np.uint64)
+        k = 0
+        for i in range(lo, hi):
+            paid[k] = i
+            k += topup[i] != 0
+        c = 0.0
+        for j in range(k):
+            i = paid[j]
+            c += np.float64(topup[i]) * np.float64(size[i])
+        cost[g] = c
+
+
+def floor_costs_numpy(county, n_counties, reach, topup, size):
+    """Reference of :func:`floor_costs`: the record's sums over the
+    households reached (``reach``, ascending)."""
+    counts, cost, people = np.zeros(n_counties), np.zeros(n_counties), np.zeros(n_counties)
+    coverage_at_numpy(county, reach, product_at_numpy(reach, topup, size), np.zeros(0, np.int8),
+                      counts, cost, people)
+    return cost

@@ -540,9 +540,12 @@ class Simulation:
                 counts, people = counted.households, counted.people
                 if counted.cost is not None:  # the step summed it
                     cost = counted.cost
+                elif isinstance(unit, np.ndarray) and unit.shape == (nc,):  # summed by county
+                    cost = unit
                 elif unit is None or np.ndim(unit) != 0:
                     raise TypeError(f"programme {prog.name!r}: the recurring cost of a "
-                                    "programme declaring its income or grant must be a number")
+                                    "programme declaring its income, grant or floor must be "
+                                    "a number or the sums by county")
                 else:
                     repeated_sums(np.float64(unit), counts, cost)
             else:

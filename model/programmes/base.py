@@ -19,8 +19,9 @@ What a subclass declares
 :meth:`needs` (households the effect can physically apply to),
 :meth:`matched` (precise targeting: the programme matched to the household's
 cause and capacity, a subset of ``needs``), :meth:`effect` (or, when the
-effect is income, :meth:`income`, or guarantees alone, :meth:`grant`:
-the step then runs as one pass, :mod:`model.engine.one_pass`) and
+effect is income, :meth:`income`, guarantees alone, :meth:`grant`, or a
+floor, :meth:`floor`: the step then runs as one pass,
+:mod:`model.engine.one_pass`) and
 :meth:`cost`; ``needs_reads`` says what :meth:`needs` and :meth:`matched`
 read, and so how long their masks hold: ``"registry"`` (computed once a run,
 one byte per household each), ``"year start"`` (the state as the year's
@@ -74,7 +75,15 @@ from model.engine.codes import (
     RANDOM_ORDER,
 )
 from model.engine.context import Context, YearParams
-from model.engine.one_pass import Counted, Grant, Income, grant_step, income_step
+from model.engine.one_pass import (
+    Counted,
+    Floor,
+    Grant,
+    Income,
+    floor_step,
+    grant_step,
+    income_step,
+)
 from model.engine.selection import people_threshold
 from model.random import Stream, hash_ids, year_key
 
@@ -147,12 +156,19 @@ class Programme:
         (the default): :meth:`effect` or :meth:`income` applies the effect."""
         return None
 
+    def floor(self, ctx: Context) -> Floor | None:
+        """The effect, when it tops households up to a floor (the safety
+        net): declared so, the year's step runs as one pass
+        (:mod:`model.engine.one_pass`) and counts the households it reaches.
+        None (the default): another declaration, or :meth:`effect`."""
+        return None
+
     def effect(self, ctx: Context, idx: np.ndarray, years_in: np.ndarray | None) -> None:
         """Apply the effect to households ``idx`` (active, and needing it);
         ``years_in`` is the number of years since enrolment (0 in the first;
         None when :attr:`reads_years` is False). The default applies the
-        declared :meth:`income` or :meth:`grant`."""
-        income, grant = self.income(ctx), self.grant(ctx)
+        declared :meth:`income`, :meth:`grant` or :meth:`floor`."""
+        income, grant, floor = self.income(ctx), self.grant(ctx), self.floor(ctx)
         if income is not None:
             add = self.add_income if income.per_person else self.add_household_income
             add(ctx, idx, income.amounts(years_in, idx))
@@ -163,8 +179,11 @@ class Programme:
                 or_at(ctx.st.guarantees, idx, np.uint8(income.bits))
         elif grant is not None:
             grant.apply(ctx.st, idx)
+        elif floor is not None:
+            floor.apply(ctx.st, idx, ctx.reg.households["county"])
         else:
-            raise NotImplementedError(f"{type(self).__name__} declares no income, grant or effect")
+            raise NotImplementedError(
+                f"{type(self).__name__} declares no income, grant, floor or effect")
 
     def cost(self, ctx: Context, new: np.ndarray, active: np.ndarray | None):
         """``(one_off, recurring)`` in yuan: per new household (indices ``new``)
@@ -173,7 +192,8 @@ class Programme:
         counted the active households itself (a programme declaring
         :meth:`income` or :meth:`grant`): the recurring cost is then a
         number, or None when the step summed it (a grant's ``recurring``,
-        an income's ``costs_amount``)."""
+        an income's ``costs_amount``), or the sums by county (float64 array,
+        one a county: a floor's top-ups, :func:`model.engine.one_pass.floor_costs`)."""
         raise NotImplementedError
 
     def unit_cost(self, p: YearParams) -> float:
@@ -324,13 +344,16 @@ class Programme:
                         np.float32(hazard))
             hazard = 0.0
         units, income, grant = self._units(ctx), self.income(ctx), self.grant(ctx)
-        bit = self.pathway_bit()
-        if (units is None and ctx.county_starts is not None and not self.counts_reached
-                and (income is not None or (grant is not None and not bit))):
+        floor, bit = self.floor(ctx), self.pathway_bit()
+        if (units is None and ctx.county_starts is not None
+                and (floor is not None or (not self.counts_reached and (
+                    income is not None or (grant is not None and not bit))))):
             # most households were enrolled once: one pass over them all
             h = ctx.reg.households
             rule = (ctx.county_starts, start, ctx.year, oldest, st.status, st.exit_year,
                     last_exit, self._mask(ctx, "needs"), h["hh_id"], key, hazard)
+            if floor is not None:
+                return floor_step(*rule, floor, st.floor, h["size"], st.reached, bit)
             if income is None:
                 return grant_step(*rule, grant, st, h["size"])
             row = INCOME_BATCHES.index(self.batch)

@@ -14,10 +14,9 @@ from model.engine.bookkeeping import (
     or_at,
     or_in_units,
     product_at,
-    set_from_table,
 )
 from model.engine.codes import HOUSING, MEDICAL, SCHOOLING, WATER
-from model.engine.one_pass import Grant, Income, Lookup
+from model.engine.one_pass import Floor, Grant, Income, Lookup, floor_costs
 from model.engine.rules import county_dibao_standards
 from model.engine.state import per_student
 from model.programmes.base import Context, Programme, VillageProgramme, registered_people_by_village
@@ -90,11 +89,15 @@ class SafetyNet(Programme):
                 ctx.p, ctx.reg.counties["county_id"], ctx.seed)
         return standard
 
-    def effect(self, ctx, idx, years_in):
-        set_from_table(ctx.st.floor, idx, self._standard(ctx), ctx.reg.households["county"])
+    def floor(self, ctx):
+        return Floor(self._standard(ctx))
 
     def cost(self, ctx, new, active):
-        return 0.0, product_at(active, ctx.st.topup, ctx.reg.households["size"])
+        # the top-up paid to the households the floor reached
+        size = ctx.reg.households["size"]
+        if active is None:
+            return 0.0, floor_costs(ctx.county_starts, ctx.st.topup, size)
+        return 0.0, product_at(active, ctx.st.topup, size)
 
 
 class Medical(Programme):
