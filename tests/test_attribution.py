@@ -2,6 +2,7 @@
 and the kernel against it."""
 
 import numpy as np
+import pytest
 
 from model.engine.attribution import (
     NONE,
@@ -30,11 +31,14 @@ def test_attribution_rule():
     assert NONE == ATTRIBUTION.index("none")
 
 
-def test_attribution_kernel_matches_rule():
+@pytest.mark.parametrize("ties", [False, True])
+def test_attribution_kernel_matches_rule(ties):
     rng = np.random.default_rng(2)
     n = 50_000
     batch_income = (rng.random((4, n)) < 0.4) * rng.uniform(0, 3000, (4, n))
     topup = (rng.random(n) < 0.3) * rng.uniform(0, 2000, n)
+    if ties:  # pathways of equal income: the first in the rule's order
+        batch_income, topup = np.round(batch_income / 500) * 500, np.round(topup / 500) * 500
     income = rng.uniform(2000, 9000, n).astype(np.float32)
     floor = (topup > 0).astype(np.float32) * 2500
     event = np.where(rng.random(n) < 0.5, EXIT, 0).astype(np.uint8)

@@ -75,29 +75,29 @@ def attribute_exits(exits, income, floor, line, covered_line, batch_income, writ
 @njit(cache=True, nogil=True, error_model="numpy")
 def _attribute_piece(start, stop, exits, income, floor, line, covered_line, batch_income,
                      written, topup, county, size, out):
-    """:func:`attribute_exits` of ``exits[start:stop]``."""
+    """:func:`attribute_exits` of ``exits[start:stop]``: one loop over the
+    pathways an exit, the largest income and the largest decisive one
+    tracked as it goes (the first of equals, as the rule's order)."""
     nb = batch_income.shape[0] + 1
-    comps = np.zeros(nb)
     for j in range(np.uint64(start), np.uint64(stop)):
         i = np.uint64(exits[j])  # unsigned (model.engine.threads)
-        for b in range(nb - 1):
-            comps[b] = max(np.float64(batch_income[b, i]), 0.0) if written[b] else 0.0
-        comps[nb - 1] = max(np.float64(topup[i]), 0.0)
         y = np.float64(income[i])
         hl = np.float64(household_line(floor[i], line, covered_line))
-        total = comps.sum()
+        total, best, largest, decisive, largest_decisive = 0.0, 0, -1.0, -1, -1.0
+        for b in range(nb):
+            if b < nb - 1:
+                c = max(np.float64(batch_income[b, i]), 0.0) if written[b] else 0.0
+            else:
+                c = max(np.float64(topup[i]), 0.0)
+            total += c
+            if c > largest:
+                best, largest = b, c
+            if c > 0 and y - c < hl and c > largest_decisive:
+                decisive, largest_decisive = b, c
         if total == 0.0 or y - total >= hl:
             best = NONE
-        else:
-            best, best_decisive = 0, -1
-            for b in range(nb):
-                if comps[b] > comps[best]:
-                    best = b
-                if comps[b] > 0 and y - comps[b] < hl and (
-                        best_decisive < 0 or comps[b] > comps[best_decisive]):
-                    best_decisive = b
-            if best_decisive >= 0:
-                best = best_decisive
+        elif decisive >= 0:
+            best = decisive
         c = np.uint64(county[i])
         out[c, best, 0] += 1.0
         out[c, best, 1] += size[i]
