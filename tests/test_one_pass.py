@@ -312,3 +312,15 @@ def test_a_declared_ramp_gets_its_years_whatever_reads_years_says(monkeypatch):
         runs.append(sim)
     np.testing.assert_array_equal(runs[0].record.programme, runs[1].record.programme)
     np.testing.assert_array_equal(runs[0].state.income, runs[1].state.income)
+
+
+def test_an_amount_added_never_reaches_anyone_without_its_year():
+    """``later_added`` without ``later_from`` is never received, and the
+    income then does not depend on the years (none are computed)."""
+    income = Income(100.0, later_added=50.0, later_who=UPPER)
+    assert not income.reads_years
+    assert len(income.later_reached(None, np.arange(N))) == 0
+    dated = Income(100.0, later_from=1.0, later_added=50.0, later_who=UPPER)
+    years_in = np.full(N, 2, np.int16)
+    np.testing.assert_array_equal(dated.later_reached(years_in, np.arange(N)),
+                                  np.flatnonzero(UPPER))

@@ -122,7 +122,7 @@ class Income:
     def later_reached(self, years_in: np.ndarray | None, idx: np.ndarray) -> np.ndarray:
         """Those of households ``idx`` (at ``years_in`` years since
         enrolment) that receive ``later_added`` this year."""
-        if not self.later_added or self.later_who is None:
+        if not self.later_added or self.later_who is None or not np.isfinite(self.later_from):
             return idx[:0]
         return idx[(years_in >= self.later_from) & (self.later_who[idx] != 0)]
 
@@ -191,6 +191,9 @@ class Floor:
     can leave an enrolment on the books that the floor does not reach), and
     their recurring cost is their top-up, known after the income update
     (:func:`floor_costs`).
+
+    One programme of a run declares a floor: nothing else sets
+    ``State.floor`` in a year, so the top-ups paid are its own.
 
     Attributes
     ----------
