@@ -375,18 +375,28 @@ def _income_further(lo, hi, rule, effect, more, f):
         return 0.0
     # the active households' costs added in household order: a chain of
     # additions does not vectorise, so it runs over a list of them alone
-    active = np.empty(np.int64(hi - lo), np.uint64)
-    k = 0
-    for i in range(lo, hi):
-        active[k] = i
-        k += enrolment_active(start[i], year, oldest_start, status[i], exit_year[i],
-                              last_exit_year)
+    active, k = _active_in(lo, hi, rule)
     c = 0.0
     for j in range(k):
         i = active[j]
         x = np.float64(each[i] if each.shape[0] > 0 else amount)
         c += x if per_household else x * np.float64(size[i])
     return c
+
+
+@njit(**INLINE)
+def _active_in(lo, hi, rule):
+    """The active households of ``lo`` to ``hi - 1`` under ``rule`` (its
+    failures stored), listed in household order: the array and how many
+    of it are listed."""
+    start, year, oldest_start, status, exit_year, last_exit_year = rule[:6]
+    active = np.empty(np.int64(hi - lo), np.uint64)
+    k = 0
+    for i in range(lo, hi):
+        active[k] = i
+        k += enrolment_active(start[i], year, oldest_start, status[i], exit_year[i],
+                              last_exit_year)
+    return active, k
 
 
 def income_step_numpy(county, n_counties, start, year, oldest_start, status, exit_year,
@@ -472,6 +482,8 @@ def _grant_counties(first, last, starts, start, year, oldest_start, status, exit
         if table.shape[0] > 0:
             # a chain of additions in household order: a loop of its own,
             # over the county's households the loop above left in cache
+            # (a branch: most registered households have medical cover,
+            # where listing the active ones first costs more)
             c = 0.0
             for i in range(lo, hi):
                 if enrolment_active(start[i], year, oldest_start, status[i], exit_year[i],
