@@ -66,10 +66,10 @@ def test_attribution_kernel_matches_rule(ties):
     assert (expected > 0).sum() > 10
 
 
-def _reach_case(seed, n_programmes=3):
+def _reach_case(seed, n_programmes=3, n_village_programmes=2):
     """Random households, exits, the household programmes' pathway bits
     (from their enrolment table, by their rule) and the village
-    programmes' table for :func:`count_reached`."""
+    programmes' (from theirs) for :func:`count_reached`."""
     rng = np.random.default_rng(seed)
     n, nv, nc, year = 5000, 60, 7, 2018
     village = np.sort(rng.integers(0, nv, n)).astype(np.int32)
@@ -87,11 +87,11 @@ def _reach_case(seed, n_programmes=3):
                                                   [0, 0, 2]))[:n_programmes]:
         active = active_indices_numpy(table[row], year, oldest, status, exit_year, last_exit)
         reached[active] |= np.uint8(1 << batch)
-    hit = rng.random((len(BATCHES), len(exits))) < 0.1
-    hit[:3] = False  # the pathways of the household programmes come from their bits alone
-    return (exits, reached, village, status, exit_year, year, village_table,
-            np.array([1, 2]), np.array([-np.inf, 2016.5]), np.array([-np.inf, -np.inf]),
-            np.array([1, 4]), hit, county, size), nc
+    village_reached = np.zeros(nv, np.uint8)
+    for row, oldest, batch in list(zip([1, 2], [-np.inf, 2016.5], [1, 4]))[:n_village_programmes]:
+        start = village_table[row]  # the villages' rule (VillageProgramme.is_active)
+        village_reached[(start > 0) & (start <= year) & (start > oldest)] |= np.uint8(1 << batch)
+    return (exits, reached, village, village_reached, county, size), nc
 
 
 def test_count_reached_matches_each_programmes_rule():
@@ -99,36 +99,37 @@ def test_count_reached_matches_each_programmes_rule():
     got, ref = np.zeros((nc, len(BATCHES))), np.zeros((nc, len(BATCHES)))
     count_reached(*args, got)
     count_reached_numpy(*args, ref)
-    # every pathway of the windows, and the one marked by hit alone, counts
-    # some exits but not all of them
+    # every pathway of a programme counts some exits but not all of them
     everyone = args[-1][args[0]].sum()
-    assert all(0 < got[:, b].sum() < everyone for b in range(len(BATCHES)))
+    assert all(0 < got[:, b].sum() < everyone for b in (0, 1, 2, 4))
+    assert got[:, 3].sum() == 0
     np.testing.assert_array_equal(got, ref)
 
 
-def test_count_reached_without_a_hit_table_counts_the_windows_alone():
-    """With no programme of a rule of its own, ``hit`` has no column: the
-    counts are those of an all-false table."""
-    args, nc = _reach_case(14)
-    none = np.zeros((len(BATCHES), 0), bool)
-    empty = args[:-3] + (none,) + args[-2:]
-    false = args[:-3] + (np.zeros_like(args[-3]),) + args[-2:]
-    got, ref, as_false = (np.zeros((nc, len(BATCHES))) for _ in range(3))
-    count_reached(*empty, got)
-    count_reached_numpy(*empty, ref)
-    count_reached(*false, as_false)
-    assert got.sum() > 0
-    np.testing.assert_array_equal(got, ref)
-    np.testing.assert_array_equal(got, as_false)
+def test_count_reached_counts_the_villages_programmes_for_their_households():
+    """With no household programme, an exit counts in a village
+    programme's pathway exactly when its village is reached."""
+    (exits, reached, village, village_reached, county, size), nc = _reach_case(14, 0)
+    got = np.zeros((nc, len(BATCHES)))
+    count_reached(exits, reached, village, village_reached, county, size, got)
+    for b in range(len(BATCHES)):
+        hit = exits[(village_reached[village[exits]] >> b) & 1 == 1]
+        expected = np.bincount(county[hit], weights=size[hit].astype(np.float64), minlength=nc)
+        np.testing.assert_array_equal(got[:, b], expected)
+    assert got[:, 1].sum() > 0 and got[:, 4].sum() > 0 and got[:, 0].sum() == 0
 
 
 def test_count_reached_adds_to_what_the_table_holds():
     """Counts add to the table given (a second year's pathways to the first);
-    without any programme only the exits ``hit`` marks count."""
-    args, nc = _reach_case(13, n_programmes=0)
+    without any programme nothing counts."""
+    args, nc = _reach_case(13)
     start = np.arange(nc * len(BATCHES), dtype=np.float64).reshape(nc, len(BATCHES))
     got, ref = start.copy(), start.copy()
     count_reached(*args, got)
     count_reached_numpy(*args, ref)
-    assert (got - start)[:, 3].sum() > 0 and (got - start)[:, 0].sum() == 0
+    assert (got - start)[:, 1].sum() > 0 and (got - start)[:, 3].sum() == 0
     np.testing.assert_array_equal(got, ref)
+    none, _ = _reach_case(13, 0, 0)
+    unchanged = start.copy()
+    count_reached(*none, unchanged)
+    np.testing.assert_array_equal(unchanged, start)

@@ -132,23 +132,45 @@ def test_ever_started_lists_every_enrolment_in_effect_while_it_is_kept(delivery)
     assert (waiting > 0) == bool(delivery)  # with delivery, some wait in a backlog
 
 
-def test_exits_reached_by_one_kernel_as_by_each_programme(monkeypatch):
-    """The exits each pathway reached, marked for every programme at once,
-    are those each programme's own is_active marks."""
-    from model.engine import sim as sim_module
+def test_exits_reached_are_each_programmes_rule_at_exit(monkeypatch):
+    """The people of exiting households each pathway reached, by county,
+    are those each programme's own rule gives at the year's end: a
+    household programme for the household, a village programme for its
+    village."""
+    from model.engine.codes import BATCHES, EXIT
 
     scenario = load_scenario()
     reg = registry_for(scenario)
-    records = []
-    for together in (True, False):
-        if not together:  # no table of enrolments: every programme applies its own rule
-            monkeypatch.setattr(sim_module, "stacked", lambda arrays: None)
-        sim = Simulation(reg, scenario.params, seed=4, end_year=2020, programmes=instances())
-        records.append(sim.run())
-    reached = records[0].batch_reached
-    assert reached[1:].sum() > 0 and (reached[1:].sum(axis=(0, 1)) > 0).sum() >= 3
-    np.testing.assert_array_equal(reached, records[1].batch_reached)
-    np.testing.assert_array_equal(records[0].sums, records[1].sums)
+    h = reg.households
+    record_exits, checked, by_villages = Simulation._record_exits, [], []
+
+    def checking(self, ctx, k):
+        record_exits(self, ctx, k)
+        exits = np.flatnonzero(self.state.event == EXIT)
+        expected = np.zeros((reg.n_counties, len(BATCHES)))
+        for b, pathway in enumerate(BATCHES):
+            hit = np.zeros(len(exits), bool)
+            for prog in self.programmes:
+                if prog.batch == pathway:
+                    village_level = prog.level == "village"
+                    mine = prog.is_active(ctx, h["village"][exits] if village_level else exits)
+                    by_villages.append(np.count_nonzero(mine) if village_level else 0)
+                    hit |= mine
+            expected[:, b] = np.bincount(h["county"][exits[hit]],
+                                         weights=h["size"][exits[hit]].astype(np.float64),
+                                         minlength=reg.n_counties)
+        np.testing.assert_array_equal(self.record.batch_reached[k], expected)
+        checked.append(expected.sum(axis=0))
+
+    monkeypatch.setattr(Simulation, "_record_exits", checking)
+    # village stations for about a third of the villages a year
+    params = scenario.params.with_overlay({"village_pv.capacity": len(reg.villages["village_id"])
+                                           / 3 / scenario.scale}, "test")
+    Simulation(reg, params, seed=4, end_year=2020, programmes=instances(),
+               scale=scenario.scale).run()
+    # several pathways reached exits, and village programmes some of them
+    assert len(checked) == 5 and (np.sum(checked, axis=0) > 0).sum() >= 3
+    assert sum(by_villages) > 100
 
 
 @pytest.mark.parametrize("overlay", [{}, {"delivery.enabled": 1}, {"targeting.uniform": 1},

@@ -98,10 +98,7 @@ def test_split_summed_tables_do_not_depend_on_the_threads(four_threads, monkeypa
     batch_income = ((rng.random((4, n)) < 0.4) * rng.uniform(0, 3000, (4, n))).astype(np.float32)
     topup = ((rng.random(n) < 0.3) * rng.uniform(0, 2000, n)).astype(np.float32)
     floor = (topup > 0).astype(np.float32) * 2500
-    hit = rng.random((len(BATCHES), len(exits))) < 0.4
-    years = np.array([0, 2015, 2016, 2017, 2018, 2019], np.int16)
-    marks, village_table = rng.integers(0, 32, n).astype(np.uint8), rng.choice(years, (1, 40))
-    exit_year = rng.choice(years, n)
+    marks, village_marks = (rng.integers(0, 32, m).astype(np.uint8) for m in (n, 40))
 
     def tables():
         hist, people = np.zeros((nc * 3, NBINS), np.int32), np.zeros(40)
@@ -112,9 +109,7 @@ def test_split_summed_tables_do_not_depend_on_the_threads(four_threads, monkeypa
         attribute_exits(exits, income, floor, 3000.0, 2500.0, batch_income, np.ones(4, bool),
                         topup, county, size, out)
         reached = np.zeros((nc, len(BATCHES)))
-        count_reached(exits, marks, village, status, exit_year, 2018, village_table,
-                      np.array([0]), np.array([-np.inf]), np.array([-np.inf]), np.array([4]),
-                      hit, county, size, reached)
+        count_reached(exits, marks, village, village_marks, county, size, reached)
         return hist, people, counts, out, reached
 
     monkeypatch.setattr(threads, "MIN_PIECE", 10**9)

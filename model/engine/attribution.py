@@ -26,7 +26,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from model.engine.bookkeeping import enrolment_active
 from model.engine.codes import ATTRIBUTION
 from model.engine.rules import household_line
 from model.engine.threads import split_summed
@@ -103,8 +102,7 @@ def _attribute_piece(start, stop, exits, income, floor, line, covered_line, batc
         out[c, best, 1] += size[i]
 
 
-def count_reached(exits, reached, village, status, exit_year, year, village_table, village_rows,
-                  village_oldest, village_last_exit, village_batch, hit, group, size, out):
+def count_reached(exits, reached, village, village_reached, group, size, out):
     """``out[group[i], b] += size[i]`` for every exiting household ``i``
     that a programme of pathway ``b`` reaches this year: the people in
     exiting households each pathway reached. Pieces of the exits run on
@@ -118,54 +116,33 @@ def count_reached(exits, reached, village, status, exit_year, year, village_tabl
         The pathways whose household programmes are active for each
         household this year (bit ``b``: ``BATCHES[b]``; ``State.reached``,
         set by the programmes' steps).
-    village, status, exit_year : arrays (n,)
-        Each household's village, status and year of its latest exit.
-    year : int
-    village_table : int16 array (P, villages); village_rows : int64 array (k,)
-        The villages' enrolment years by programme (``State.village_enrolled``'s
-        table) and the rows of the village programmes to apply: a household
-        is reached when its village is (villages do not exit: their
-        ``last_exit`` is ``-inf``, so the household's exit never lapses them).
-    village_oldest, village_last_exit : float64 arrays (k,); village_batch : int64 array (k,)
-        Their limits (:meth:`model.programmes.base.Programme.active_window`)
-        and pathways.
-    hit : bool array (len(BATCHES), m), or (len(BATCHES), 0)
-        Exits reached by the programmes with a rule of their own, by pathway;
-        no column when there are no such programmes (nothing is read).
+    village : int array (n,)
+        Each household's village.
+    village_reached : uint8 array (villages,)
+        The pathways whose village programmes are active in each village
+        this year (the same bits): a village programme reaches the
+        households of its villages.
     group : int array (n,); size : int array (n,)
         County and members of every household.
     out : float64 array (n_groups, len(BATCHES)), in/out
     """
-    split_summed(_count_piece, exits.shape[0], (out,), exits, reached, village, status,
-                 exit_year, year, village_table, village_rows, village_oldest, village_last_exit,
-                 village_batch, hit, group, size)
+    split_summed(_count_piece, exits.shape[0], (out,), exits, reached, village,
+                 village_reached, group, size)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _count_piece(start, stop, exits, reached, village, status, exit_year, year, village_table,
-                 village_rows, village_oldest, village_last_exit, village_batch, hit, group, size,
-                 out):
+def _count_piece(start, stop, exits, reached, village, village_reached, group, size, out):
     """:func:`count_reached` of the exits ``start:stop``. An exit's
-    pathways are the bits of one register: its household programmes' byte,
-    then its village's programmes (the rule of
-    :func:`model.engine.bookkeeping.enrolment_active`) and ``hit``."""
-    nb = hit.shape[0]
-    with_hit = hit.shape[1] > 0
+    pathways are the bits of one register: its household programmes' byte
+    or its village's."""
+    nb = out.shape[1]
     # exits come county by county: the county's people by pathway stay in a
     # small table while the county lasts (whole numbers: the same sums)
     people = np.zeros(nb)
     g = -1
     for j in range(np.uint64(start), np.uint64(stop)):
         i = np.uint64(exits[j])  # unsigned (model.engine.threads)
-        bits = np.uint64(reached[i])
-        for b in range(nb if with_hit else 0):
-            bits |= np.uint64(hit[b, j]) << np.uint64(b)
-        if village_rows.shape[0]:
-            s_i, e_i, v_i = status[i], exit_year[i], np.uint64(village[i])
-            for q in range(village_rows.shape[0]):
-                bits |= np.uint64(enrolment_active(
-                    village_table[village_rows[q], v_i], year, village_oldest[q], s_i, e_i,
-                    village_last_exit[q])) << np.uint64(village_batch[q])
+        bits = np.uint64(reached[i] | village_reached[np.uint64(village[i])])
         if bits == 0:
             continue
         if group[i] != g:
@@ -181,19 +158,11 @@ def _count_piece(start, stop, exits, reached, village, status, exit_year, year, 
         out[g, b] = people[b]
 
 
-def count_reached_numpy(exits, reached, village, status, exit_year, year, village_table,
-                        village_rows, village_oldest, village_last_exit, village_batch, hit,
-                        group, size, out):
-    """Reference of :func:`count_reached`: each pathway's bit of
-    ``reached`` and each village programme's mask (the villages' rule,
-    :meth:`model.programmes.base.VillageProgramme.is_active`) or-ed into
-    its pathway's row of a copy of ``hit``, then weighted counts by group."""
-    hit = hit.copy() if hit.shape[1] else np.zeros((hit.shape[0], len(exits)), bool)
-    for b in range(hit.shape[0]):
-        hit[b] |= (reached[exits] >> b) & 1 == 1
-    for q, row in enumerate(village_rows):
-        start = village_table[row][village[exits]]
-        hit[village_batch[q]] |= (start > 0) & (start <= year) & (start > village_oldest[q])
+def count_reached_numpy(exits, reached, village, village_reached, group, size, out):
+    """Reference of :func:`count_reached`: each pathway's exits from the
+    bits of their households and villages, then weighted counts by group."""
+    bits = reached[exits] | village_reached[village[exits]]
     county, people = group[exits], size[exits].astype(np.float64)
-    for b, reach in enumerate(hit):
+    for b in range(out.shape[1]):
+        reach = (bits >> b) & 1 == 1
         out[:, b] += np.bincount(county[reach], weights=people[reach], minlength=out.shape[0])

@@ -73,7 +73,7 @@ from model.engine.rules import (
     verify,
     village_exits,
 )
-from model.engine.state import State, covered_by_category, per_student, stacked
+from model.engine.state import State, covered_by_category, per_student
 from model.engine.tally import (
     COL,
     NBINS,
@@ -100,25 +100,11 @@ R = {name: k for k, name in enumerate(RATE_COLUMNS)}
 L = {name: k for k, name in enumerate(LINE_COLUMNS)}
 
 
-# no pathway reached by a programme with a rule of its own (count_reached)
-_NO_HIT = np.zeros((len(BATCHES), 0), bool)
-
-
 def _joined(first: np.ndarray, then: np.ndarray) -> np.ndarray:
     """``first`` then ``then``, without a copy when one of them is empty."""
     if not len(first):
         return then
     return np.concatenate([first, then]) if len(then) else first
-
-
-def _window_columns(windows: list[tuple], table, n: int) -> tuple:
-    """``(table, rows, oldest, last_exit, batch)`` of the village programmes
-    for :func:`count_reached` from their windows ``(row, oldest, last_exit,
-    batch)`` (an empty table of ``n`` villages when there is none)."""
-    rows, oldest, last_exit, batch = zip(*windows) if windows else ((),) * 4
-    return (table[0] if table is not None else np.zeros((0, n), np.int16),
-            np.array(rows, np.int64), np.array(oldest, np.float64),
-            np.array(last_exit, np.float64), np.array(batch, np.int64))
 
 
 def _split(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -560,31 +546,23 @@ class Simulation:
                     out[:, j, P["active_people"]] = people
             out[:, j, P["cost"]] += cost
 
+    def _village_reached(self, ctx: Context) -> np.ndarray:
+        """The pathways (bit ``b``: ``BATCHES[b]``) whose village programmes
+        are active in each village this year (uint8, one a village)."""
+        bits = np.zeros(len(self.reg.villages["village_id"]), np.uint8)
+        for prog in self.programmes:
+            if prog.level == "village" and prog.batch in BATCHES:
+                bits |= prog.is_active(ctx).astype(np.uint8) << np.uint8(BATCHES.index(prog.batch))
+        return bits
+
     def _record_exits(self, ctx: Context, k: int) -> None:
         st, h = self.state, self.reg.households
         exits = indices_where(st.event == EXIT)
         attribute_exits(exits, st.income, st.floor, ctx.line, ctx.covered_line,
                         st.batch_income, st.batch_written, st.topup, h["county"], h["size"],
                         self.record.batch_exits[k])
-        hit = _NO_HIT  # made when a programme needs it
         # the household programmes marked the pathways they reach as they
-        # stepped (State.reached); the village programmes whose activity is
-        # the usual window of enrolment years are applied by one kernel, the
-        # others by their own rule
-        table = stacked(st.village_enrolled)
-        windows = []
-        for prog in self.programmes:
-            if prog.batch not in BATCHES or prog.level == "household":
-                continue
-            window = prog.active_window(ctx)
-            if window is not None and table is not None and id(window[0]) in table[1]:
-                windows.append((table[1][id(window[0])], *window[1:],
-                                BATCHES.index(prog.batch)))
-            else:
-                # a village programme reaches the households of its villages
-                if hit is _NO_HIT:
-                    hit = np.zeros((len(BATCHES), len(exits)), bool)
-                hit[BATCHES.index(prog.batch)] |= prog.is_active(ctx, h["village"][exits])
-        vil = _window_columns(windows, table, len(self.reg.villages["village_id"]))
-        count_reached(exits, st.reached, h["village"], st.status, st.exit_year, ctx.year, *vil,
-                      hit, h["county"], h["size"], self.record.batch_reached[k])
+        # stepped (State.reached); the village programmes reach the
+        # households of the villages where they are active
+        count_reached(exits, st.reached, h["village"], self._village_reached(ctx), h["county"],
+                      h["size"], self.record.batch_reached[k])

@@ -55,7 +55,7 @@ class State:
     exit_year : year of the latest exit (0 if none).
     enrolled : programme name -> year of enrolment (int16; 0 never enrolled;
         minus the year when the programme stopped for the household); the
-        rows of one table (:func:`stacked`), as are ``village_enrolled``'s.
+        rows of one table, as are ``village_enrolled``'s.
     ever_started : programme name -> indices (int64, ascending) of the
         households whose enrolment has taken effect (``0 < enrolled <=
         year`` at some time; a delivery backlog's has not yet), kept by
@@ -166,24 +166,8 @@ class State:
 
 def _rows_of(table: np.ndarray, names) -> dict[str, np.ndarray]:
     """The rows of ``table``, one per name: the programmes' enrolment arrays
-    are rows of one table, so a kernel can read them all (:func:`stacked`)."""
+    are rows of one table."""
     return {name: table[j] for j, name in enumerate(names)}
-
-
-def stacked(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[int, int]] | None:
-    """The table whose rows ``arrays`` are (as :meth:`State.initial` makes
-    them) and each array's row, by ``id``; None when they are not its rows
-    (a copied state, or none)."""
-    values = list(arrays.values())
-    table = values[0].base if values else None
-    if not isinstance(table, np.ndarray) or table.ndim != 2 or len(table) != len(values):
-        return None
-    rows = {}
-    for j, array in enumerate(values):
-        if array.base is not table or array.ctypes.data != table[j].ctypes.data:
-            return None
-        rows[id(array)] = j
-    return table, rows
 
 
 def per_student(registry: Registry, amounts, index: np.ndarray | None = None) -> np.ndarray:

@@ -309,16 +309,6 @@ class Programme:
             active_mask_at(idx, start, ctx.year, oldest, st.status, st.exit_year, last_exit, mask)
         return mask
 
-    def active_window(self, ctx: Context) -> tuple[np.ndarray, float, float] | None:
-        """``(start, oldest, last_exit)``: the enrolment years and the
-        limits of :meth:`_limits`, when :meth:`is_active` is the rule of
-        :func:`model.engine.bookkeeping.active_mask` (a kernel reading many
-        programmes at once may apply it); None when a subclass has a rule
-        of its own."""
-        if type(self).is_active is not Programme.is_active:
-            return None
-        return (ctx.st.enrolled[self.name], *self._limits(ctx.p))
-
     def active(self, ctx: Context) -> np.ndarray:
         """Indices of households the programme reaches this year (as
         :meth:`is_active`, in one pass)."""
@@ -582,12 +572,6 @@ class VillageProgramme(Programme):
         oldest, _ = self._limits(ctx.p)
         # a delivery backlog starts next year
         return (start > 0) & (start <= ctx.year) & (start > oldest)
-
-    def active_window(self, ctx: Context) -> tuple[np.ndarray, float, float] | None:
-        """As :meth:`Programme.active_window`, for villages."""
-        if type(self).is_active is not VillageProgramme.is_active:
-            return None
-        return (ctx.st.village_enrolled[self.name], *self._limits(ctx.p))
 
     def active(self, ctx: Context) -> np.ndarray:
         """Indices of the villages the programme reaches this year (as
