@@ -10,12 +10,12 @@ net's). Its step then stops the failing enrolments, applies the effect to
 every active household that needs it and counts the active households
 and their people (and the recurring cost) by county in one loop
 (:func:`income_step`, :func:`grant_step`, :func:`floor_step`; a floor's
-cost, the top-ups, after the income update: :func:`floor_costs`). It replaces the chain of
-:func:`model.engine.bookkeeping.step_indices`, the effect's pass over the
-reached households and the record's :func:`model.engine.coverage.coverage_at`,
-which listed the active households and read the list twice more; the
-``_numpy`` functions are that chain, and the tests compare the two bit for
-bit.
+cost, the top-ups, after the income update: :func:`floor_costs`). It
+replaces the chain of :func:`model.engine.bookkeeping.step_indices`, the
+effect's pass over the reached households and the record's
+:func:`model.engine.coverage.coverage_at`, which listed the active
+households and read the list twice more; the ``_numpy`` functions are that
+chain, and the tests compare the two bit for bit.
 
 Households are stored county by county (:func:`model.engine.coverage.group_starts`);
 each thread takes a run of whole counties, so a county's counts are one
@@ -315,8 +315,8 @@ def _income_counties(first, last, starts, start, year, oldest_start, status, exi
         people[g] = np.float64(members)
         reached += r
         if further:
-            # in a loop of their own over the county's households the loop
-            # above left in cache, so that it stays as the plain incomes need it
+            # a loop of their own over the county's households, still in
+            # cache: the loop above stays the one a plain income runs
             cost[g] = _income_further(lo, hi, rule, effect, more, f)
     return reached
 
