@@ -286,3 +286,16 @@ def test_ramp_shares(years):
     np.testing.assert_array_equal(got, ref)
     if years > 1:
         assert (got < 1).any()
+
+
+def test_values_at_is_numpys_gather_in_pieces(four_threads, monkeypatch):
+    from model.engine import threads
+    from model.engine.bookkeeping import values_at, values_at_numpy
+
+    monkeypatch.setattr(threads, "MIN_PIECE", 100)
+    rng = np.random.default_rng(9)
+    idx = np.sort(rng.choice(N, N // 3, replace=False))
+    for values in (rng.uniform(0, 9000, N).astype(np.float32), rng.integers(1, 9, N).astype(np.int8)):
+        got, ref = values_at(values, idx), values_at_numpy(values, idx)
+        assert got.dtype == ref.dtype == values.dtype and len(got) == len(idx)
+        np.testing.assert_array_equal(got, ref)

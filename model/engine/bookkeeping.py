@@ -485,6 +485,20 @@ def or_at_numpy(values, idx, bits):
     values[idx] |= bits
 
 
+def values_at(values, idx):
+    """``values[idx]`` in one pass; on threads, a piece of ``idx`` each."""
+    out = np.empty(idx.shape[0], values.dtype)
+    _values_at(idx, values, out)
+    return out
+
+
+@on_threads("values")
+@njit(**KERNEL)
+def _values_at(idx, values, out):
+    for j in range(idx.shape[0]):
+        out[j] = values[np.uint64(idx[j])]
+
+
 def set_at(values, idx, value):
     """``values[idx] = value`` (``idx`` distinct); on threads, a piece of
     ``idx`` each (distinct: the pieces write apart)."""
@@ -496,6 +510,11 @@ def set_at(values, idx, value):
 def _set_at(idx, values, value):
     for j in range(idx.shape[0]):
         values[np.uint64(idx[j])] = value
+
+
+def values_at_numpy(values, idx):
+    """Reference of :func:`values_at`."""
+    return values[idx]
 
 
 def set_at_numpy(values, idx, value):

@@ -66,6 +66,7 @@ from model.engine.bookkeeping import (
     set_at,
     step_indices,
     stop_failed,
+    values_at,
 )
 from model.engine.codes import (
     BATCHES,
@@ -420,7 +421,7 @@ def select(ctx: Context, stream: int, candidates: np.ndarray, capacity: float, o
     if len(candidates) == 0:
         return candidates
     if unit == "people":
-        sizes = ctx.reg.households["size"][candidates]
+        sizes = values_at(ctx.reg.households["size"], candidates)
         people = sizes.sum(dtype=np.int64)
         if capacity >= people:
             return candidates
@@ -435,9 +436,10 @@ def select(ctx: Context, stream: int, candidates: np.ndarray, capacity: float, o
         return hash_ids(key, ids[candidates[positions]])
 
     if order == POOREST_FIRST:
-        priority = ctx.st.income[candidates]
+        priority = values_at(ctx.st.income, candidates)
     elif order == CLOSEST_FIRST:
-        priority = np.maximum(ctx.household_line(candidates) - ctx.st.income[candidates], 0.0)
+        priority = np.maximum(ctx.household_line(candidates) - values_at(ctx.st.income, candidates),
+                              0.0)
     else:
         priority = np.zeros(len(candidates), np.float32)
     if unit == "households":
