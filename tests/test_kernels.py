@@ -16,7 +16,7 @@ from model.engine.tally import (
     tally,
     tally_numpy,
 )
-from model.programmes.base import SAMPLE, first_k, first_people, kth_smallest
+from model.programmes.base import SAMPLE, first_k, first_people, smallest_positions
 from model.random import Stream, year_key
 
 F = np.float32
@@ -305,26 +305,39 @@ def test_first_k_equals_lexsort(k):
 
 
 @pytest.mark.parametrize("share", [0.001, 0.02, 0.2, 0.5])
-def test_kth_smallest_equals_partition(share):
+@pytest.mark.parametrize("tied", [0.5, 0.05])
+def test_first_k_of_many_equals_lexsort(share, tied):
+    """Many priorities, a fifth of them tied at the median or at the 5 %
+    quantile (where the sample's bound can fall among the tied): the k
+    smallest pairs, whether a sample bounds the k-th smallest (small
+    shares) or not."""
     rng = np.random.default_rng(int(share * 1000))
     n = 6 * SAMPLE
     values = rng.lognormal(8.0, 1.0, n).astype(F)
-    values[rng.random(n) < 0.2] = np.float32(2952.0)  # many ties
+    values[rng.random(n) < 0.2] = np.quantile(values, tied).astype(F)
+    tie = rng.integers(0, 2**63, n, dtype=np.int64).astype(np.uint64)
     for k in (1, int(share * n), int(share * n) + 7):
-        assert kth_smallest(values, k) == np.partition(values, k - 1)[k - 1]
+        expected = np.sort(np.lexsort((tie, values))[:k])
+        np.testing.assert_array_equal(first_k(values, tie.__getitem__, k), expected)
+        few = smallest_positions(values, k)
+        assert (few is not None) == (4 * k < n)
+        if few is not None:  # every one of the k smallest, and few others
+            assert np.isin(expected, few).all() and len(few) < n / 2
 
 
-def test_kth_smallest_when_the_bound_holds_too_few(monkeypatch):
+def test_first_k_when_the_bound_holds_too_few(monkeypatch):
     """When fewer than k values are at or below the sample's bound, the
-    whole array is partitioned, with the same answer: here the sampled
-    values are the smallest, so the bound lies far below the k-th."""
+    whole array is read, with the same answer: here the sampled values are
+    the smallest, so the bound lies far below the k-th."""
     n, k = 6 * SAMPLE, 5000
     values = 1e6 + np.arange(n, dtype=F)
     values[::n // SAMPLE] = np.arange(SAMPLE, dtype=F)
-    expected = np.partition(values, k - 1)[k - 1]
+    tie = np.arange(n, dtype=np.uint64)
+    expected = np.sort(np.lexsort((tie, values))[:k])
+    assert smallest_positions(values, k) is None
     sizes, partition = [], np.partition
     monkeypatch.setattr(np, "partition", lambda a, kth: sizes.append(len(a)) or partition(a, kth))
-    assert kth_smallest(values, k) == expected == k - 1
+    np.testing.assert_array_equal(first_k(values, tie.__getitem__, k), expected)
     assert sizes == [SAMPLE, n]  # the sample, then everything
 
 

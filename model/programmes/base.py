@@ -86,6 +86,7 @@ from model.engine.one_pass import (
     income_step,
 )
 from model.engine.selection import people_threshold
+from model.engine.threads import indices_where
 from model.random import Stream, hash_ids, year_key
 
 _NO_FRACTION = np.zeros(0, np.float32)
@@ -471,13 +472,19 @@ def first_k(priority: np.ndarray, tie, k: int) -> np.ndarray:
     Everything strictly below the k-th smallest priority is taken; the rest
     of the places go to the units at that priority with the smallest
     tie-break keys. ``tie`` returns the keys of the positions it is given:
-    only the tied ones are asked for, so few keys are hashed.
+    only the tied ones are asked for, so few keys are hashed. When a sample
+    bounds the k-th smallest (:func:`smallest_positions`), only the
+    positions at or below the bound are read again.
     """
     if k <= 0:
         return np.zeros(0, np.int64)
-    kth = kth_smallest(priority, k)
-    below = np.flatnonzero(priority < kth)
-    at = np.flatnonzero(priority == kth)
+    few = smallest_positions(priority, k)
+    values = priority if few is None else priority[few]
+    kth = np.partition(values, k - 1)[k - 1]
+    below = np.flatnonzero(values < kth)
+    at = np.flatnonzero(values == kth)
+    if few is not None:
+        below, at = few[below], few[at]
     need = k - len(below)
     if need < len(at):
         at = at[np.argsort(tie(at), kind="stable")[:need]]
@@ -489,15 +496,15 @@ def first_k(priority: np.ndarray, tie, k: int) -> np.ndarray:
 SAMPLE = 1 << 16  # priorities sampled to bound the k-th smallest
 
 
-def kth_smallest(values: np.ndarray, k: int):
-    """The ``k``-th smallest of ``values`` (1-based), as
-    ``np.partition(values, k - 1)[k - 1]``.
+def smallest_positions(values: np.ndarray, k: int) -> np.ndarray | None:
+    """Positions (ascending) of the values at or below a bound a little
+    above the ``k``-th smallest, so that the ``k`` smallest are among them;
+    None when there is no such bound.
 
     When ``k`` is a small share of many values, a regular sample of
-    :data:`SAMPLE` of them gives a bound a little above the k-th smallest;
-    the values at or below it are few, and only they are partitioned. If
-    fewer than ``k`` are at or below the bound (an unlucky sample), all the
-    values are partitioned, as without it: the answer is the same.
+    :data:`SAMPLE` of them gives the bound, and the values at or below it
+    are few. If fewer than ``k`` are at or below it (an unlucky sample),
+    there is none: the caller reads all the values, as without a sample.
     """
     n = len(values)
     if n > 4 * SAMPLE and 4 * k < n:
@@ -508,10 +515,10 @@ def kth_smallest(values: np.ndarray, k: int):
         rank = int(len(sample) * share + 6.0 * np.sqrt(len(sample) * share) + 16)
         if rank < len(sample):
             bound = np.partition(sample, rank)[rank]
-            few = values[values <= bound]
+            few = indices_where(values <= bound)
             if len(few) >= k:
-                return np.partition(few, k - 1)[k - 1]
-    return np.partition(values, k - 1)[k - 1]
+                return few
+    return None
 
 
 class VillageProgramme(Programme):
