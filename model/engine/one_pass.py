@@ -419,14 +419,26 @@ def income_step_numpy(county, n_counties, start, year, oldest_start, status, exi
                  np.atleast_1d(np.float32(income.later_added)), *rest, by_household)
     or_at_numpy(guarantees, reach, np.uint8(income.bits))
     marks[active] |= np.uint8(bit)
-    households = np.bincount(county[active], minlength=nc).astype(np.float64)
-    people = np.bincount(county[active], weights=size[active].astype(np.float64), minlength=nc)
-    cost = None
-    if income.costs_amount:
-        counts, cost, no_people = np.zeros(nc), np.zeros(nc), np.zeros(nc)
-        coverage_at_numpy(county, active, income.recurring(active, size), np.zeros(0, np.int8),
-                          counts, cost, no_people)
-    return Counted(households, people, cost), len(reach)
+    cost = (_summed_numpy(county, nc, active, income.recurring(active, size))
+            if income.costs_amount else None)
+    return _counted_numpy(county, nc, active, size, cost), len(reach)
+
+
+def _counted_numpy(county, n_counties, units, size, cost=None) -> Counted:
+    """The households ``units`` and their members counted by county (the
+    references' :class:`Counted`), with ``cost``."""
+    households = np.bincount(county[units], minlength=n_counties).astype(np.float64)
+    people = np.bincount(county[units], weights=size[units].astype(np.float64),
+                         minlength=n_counties)
+    return Counted(households, people, cost)
+
+
+def _summed_numpy(county, n_counties, units, amounts) -> np.ndarray:
+    """``amounts`` of the households ``units`` summed by county as the
+    record sums a list's (:func:`model.engine.coverage.coverage_at_numpy`)."""
+    counts, sums, people = np.zeros(n_counties), np.zeros(n_counties), np.zeros(n_counties)
+    coverage_at_numpy(county, units, amounts, np.zeros(0, np.int8), counts, sums, people)
+    return sums
 
 
 def grant_step(starts, start, year, oldest_start, status, exit_year, last_exit_year, needs,
@@ -523,16 +535,11 @@ def grant_step_numpy(county, n_counties, start, year, oldest_start, status, exit
         or_at_numpy(st.guarantees, reach, np.uint8(grant.bits))
     else:
         or_and_flag_at_numpy(st.guarantees, reach, np.uint8(grant.bits), getattr(st, grant.flag))
-    households = np.bincount(county[active], minlength=n_counties).astype(np.float64)
-    people = np.bincount(county[active], weights=size[active].astype(np.float64),
-                         minlength=n_counties)
-    if grant.recurring is None:
-        return Counted(households, people)
     r = grant.recurring
-    amounts = lookup_sum_numpy(active, r.first, r.first_key, r.second, r.second_key)
-    counts, cost, no_people = np.zeros(n_counties), np.zeros(n_counties), np.zeros(n_counties)
-    coverage_at_numpy(county, active, amounts, np.zeros(0, np.int8), counts, cost, no_people)
-    return Counted(households, people, cost)
+    cost = None if r is None else _summed_numpy(
+        county, n_counties, active,
+        lookup_sum_numpy(active, r.first, r.first_key, r.second, r.second_key))
+    return _counted_numpy(county, n_counties, active, size, cost)
 
 
 def floor_step(starts, start, year, oldest_start, status, exit_year, last_exit_year, needs,
@@ -564,7 +571,7 @@ def floor_step(starts, start, year, oldest_start, status, exit_year, last_exit_y
     households, people = np.zeros(nc), np.zeros(nc)
     split_at(_floor_counties, group_pieces(starts), starts, start, np.int64(year),
              np.float64(oldest_start), status, exit_year, np.float64(last_exit_year), needs,
-             hh_id, np.uint64(key), np.float32(hazard), floor.standard.astype(np.float32),
+             hh_id, np.uint64(key), np.float32(hazard), np.asarray(floor.standard, np.float32),
              level, size, marks, np.uint8(bit), households, people)
     return Counted(households, people)
 
@@ -609,11 +616,8 @@ def floor_step_numpy(county, n_counties, start, year, oldest_start, status, exit
     standard set for the reached, the reached counted by county."""
     _, reach, _ = step_indices_numpy(start, year, oldest_start, status, exit_year,
                                      last_exit_year, needs, hh_id, key, hazard, marks, bit)
-    set_from_table_numpy(level, reach, floor.standard.astype(np.float32), county)
-    households = np.bincount(county[reach], minlength=n_counties).astype(np.float64)
-    people = np.bincount(county[reach], weights=size[reach].astype(np.float64),
-                         minlength=n_counties)
-    return Counted(households, people)
+    set_from_table_numpy(level, reach, np.asarray(floor.standard, np.float32), county)
+    return _counted_numpy(county, n_counties, reach, size)
 
 
 def floor_costs(starts, topup, size):
@@ -649,7 +653,4 @@ def _floor_costs(first, last, starts, topup, size, cost):
 def floor_costs_numpy(county, n_counties, reach, topup, size):
     """Reference of :func:`floor_costs`: the record's sums over the
     households reached (``reach``, ascending)."""
-    counts, cost, people = np.zeros(n_counties), np.zeros(n_counties), np.zeros(n_counties)
-    coverage_at_numpy(county, reach, product_at_numpy(reach, topup, size), np.zeros(0, np.int8),
-                      counts, cost, people)
-    return cost
+    return _summed_numpy(county, n_counties, reach, product_at_numpy(reach, topup, size))

@@ -192,10 +192,11 @@ class Programme:
         and per active household (indices ``active``), each a number or an
         array aligned with its indices. ``active`` is None when the step
         counted the active households itself (a programme declaring
-        :meth:`income` or :meth:`grant`): the recurring cost is then a
-        number, or None when the step summed it (a grant's ``recurring``,
-        an income's ``costs_amount``), or the sums by county (float64 array,
-        one a county: a floor's top-ups, :func:`model.engine.one_pass.floor_costs`)."""
+        :meth:`income`, :meth:`grant` or :meth:`floor`): the recurring cost
+        is then a number, None when the step summed it (a grant's
+        ``recurring``, an income's ``costs_amount``), or the sums by county
+        (float64, one a county: a floor's top-ups,
+        :func:`model.engine.one_pass.floor_costs`)."""
         raise NotImplementedError
 
     def unit_cost(self, p: YearParams) -> float:
@@ -337,9 +338,11 @@ class Programme:
             hazard = 0.0
         units, income, grant = self._units(ctx), self.income(ctx), self.grant(ctx)
         floor, bit = self.floor(ctx), self.pathway_bit()
-        if (units is None and ctx.county_starts is not None
-                and (floor is not None or (not self.counts_reached and (
-                    income is not None or (grant is not None and not bit))))):
+        # a floor's pass counts the households it reaches; an income's or a
+        # grant's counts every active one (a grant's marks no pathway)
+        in_one_pass = floor is not None or (not self.counts_reached and (
+            income is not None or (grant is not None and not bit)))
+        if units is None and ctx.county_starts is not None and in_one_pass:
             # most households were enrolled once: one pass over them all
             h = ctx.reg.households
             rule = (ctx.county_starts, start, ctx.year, oldest, st.status, st.exit_year,
