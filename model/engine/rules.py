@@ -93,16 +93,58 @@ def household_line_np(floor, line, covered_line):
     return np.where(floor > 0, covered_line, line)
 
 
+@njit(**INLINE)
+def _verify_drawn(hh_id, income, floor, guarantees, key_verification, key_return, line,
+                  covered_line, sigma, required, exit_margin, return_threshold,
+                  return_probability, return_decay, adjust, year, status, event, exit_year):
+    """The loop of :func:`verify` with ``sparse``: it draws only where a
+    draw decides."""
+    shift = np.float32(-0.5) * sigma * sigma
+    exit_factor = np.float32(1.0) + exit_margin
+    for i in range(hh_id.shape[0]):
+        hl = household_line(floor[i], line, covered_line)
+        ok = (guarantees[i] & required) == required
+        s = status[i]
+        e = NO_EVENT
+        if s == POOR or s == RETURNED:
+            if ok:
+                out = floor[i] >= hl
+                if not out:
+                    n1, _n2 = normal_pair(hash_id(key_verification, hh_id[i]))
+                    out = income[i] * exp_small(sigma * n1 + shift) >= exit_factor * hl
+                e = EXIT if out else NO_EVENT
+        elif s == EXITED:
+            if not ok:
+                e = RETURN
+            elif income[i] < return_threshold * hl:
+                u, _u2 = uniforms(hash_id(key_return, hh_id[i]))
+                since = max(np.float32(year - exit_year[i] - 1), np.float32(0.0))
+                e = RETURN if u < return_probability * exp_small(-return_decay * since) \
+                    else NO_EVENT
+        elif s == NOT_REGISTERED and adjust:
+            n1, _n2 = normal_pair(hash_id(key_verification, hh_id[i]))
+            e = ENTRY if income[i] * exp_small(sigma * n1 + shift) < hl else NO_EVENT
+        event[i] = e
+        if e == EXIT:
+            status[i] = EXITED
+            exit_year[i] = year
+        elif e == RETURN:
+            status[i] = RETURNED
+        elif e == ENTRY:
+            status[i] = POOR
+
+
 @on_threads()
 @njit(**KERNEL)
 def verify(hh_id, income, floor, guarantees, key_verification, key_return, line,
            covered_line, sigma, required, exit_margin, return_threshold, return_probability,
-           return_decay, adjust, year, status, event, exit_year):
+           return_decay, adjust, year, status, event, exit_year, sparse):
     """Year-end verification of every household.
 
     It runs on threads, each on a slice of the households
     (:func:`model.engine.threads.on_threads`); ``verify.kernel`` is the
-    serial kernel.
+    serial kernel. Its two loops give the same results, bit for bit
+    (``sparse``).
 
     Parameters
     ----------
@@ -144,9 +186,25 @@ def verify(hh_id, income, floor, guarantees, key_verification, key_return, line,
         Output: :data:`EXIT`, :data:`RETURN`, :data:`ENTRY` or :data:`NO_EVENT`.
     exit_year : int16 array (n,)
         Year of the latest exit, set to ``year`` on exit.
+    sparse : bool
+        False: draw the assessment error and the return for every
+        household, with no branch, so that the loop vectorises. True:
+        branch, and draw the assessment error only for a registered
+        household with its guarantees whose floor is below its line (and,
+        in an adjustment year, for the near-poor pool), the return only for
+        an exited household with its guarantees whose true income is below
+        the threshold. The draws are counter-based
+        (:func:`model.random.hash_id`): skipping one changes no other. The
+        second is the faster once the households that need a draw are
+        fewer than :data:`SPARSE_SHARE`.
     """
     shift = np.float32(-0.5) * sigma * sigma
     exit_factor = np.float32(1.0) + exit_margin
+    if sparse:
+        _verify_drawn(hh_id, income, floor, guarantees, key_verification, key_return, line,
+                      covered_line, sigma, required, exit_margin, return_threshold,
+                      return_probability, return_decay, adjust, year, status, event, exit_year)
+        return
     for i in range(hh_id.shape[0]):
         n1, _n2 = normal_pair(hash_id(key_verification, hh_id[i]))
         assessed = income[i] * exp_small(sigma * n1 + shift)
@@ -167,10 +225,18 @@ def verify(hh_id, income, floor, guarantees, key_verification, key_return, line,
         exit_year[i] = year if exits else exit_year[i]
 
 
+# the share of households needing a draw below which verify runs sparse (measured
+# at 1e7 households: it then takes 0.4 of the dense loop's time at 1 %, 0.85 at
+# 14 %, 2 at 64 %)
+SPARSE_SHARE = 0.2
+
+
 def verify_numpy(hh_id, income, floor, guarantees, key_verification, key_return, line,
                  covered_line, sigma, required, exit_margin, return_threshold,
-                 return_probability, return_decay, adjust, year, status, event, exit_year):
-    """numpy reference of :func:`verify` (exact log-normal error and exponential)."""
+                 return_probability, return_decay, adjust, year, status, event, exit_year,
+                 sparse=False):
+    """numpy reference of :func:`verify` (exact log-normal error and
+    exponential); ``sparse`` changes nothing here."""
     from model.random import normal_pair_np
 
     n1, _ = normal_pair_np(hash_id_np(key_verification, hh_id))

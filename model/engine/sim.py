@@ -66,6 +66,7 @@ from model.engine.record import (
 )
 from model.engine.rows import sum_rows, zero_rows
 from model.engine.rules import (
+    SPARSE_SHARE,
     county_dibao_standards,
     county_exits,
     lines_for,
@@ -421,6 +422,7 @@ class Simulation:
         key = year_key(self.seed, Stream.VERIFICATION, year)
         key_return = year_key(self.seed, Stream.RETURN, year)
         adjust = (year - self.base_year) % int(p("registry_adjustment_interval")) == 0
+        sparse = self._drawing_share(year, adjust) < SPARSE_SHARE
         for s in self._chunks():
             verify(h["hh_id"][s], st.income[s], st.floor[s], st.guarantees[s], key, key_return,
                    np.float32(line), np.float32(covered),
@@ -429,7 +431,20 @@ class Simulation:
                    np.float32(p("household_exit.return_threshold")),
                    np.float32(self._return_probability(p, year)),
                    np.float32(p("household_exit.return_decay")), adjust,
-                   np.int16(year), st.status[s], st.event[s], st.exit_year[s])
+                   np.int16(year), st.status[s], st.event[s], st.exit_year[s], sparse)
+
+    def _drawing_share(self, year: int, adjust: bool) -> float:
+        """Share of the households that verification may assess this year:
+        the registered at the end of last year and, in an adjustment year,
+        the near-poor pool (from last year's record). It chooses
+        verification's loop (:data:`model.engine.rules.SPARSE_SHARE`), not
+        the results."""
+        last = self.record.sums[year - self.base_year - 1].reshape(self.n_groups, NV).sum(axis=0)
+        drawing = last[COL["registered_households"]]
+        if adjust:
+            drawing += (last[COL["households"]] - last[COL["registered_households"]]
+                        - last[COL["exited_households"]])
+        return float(drawing / max(self.reg.n_households, 1))
 
     @staticmethod
     def _return_probability(p: YearParams, year: int) -> float:
