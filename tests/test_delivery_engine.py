@@ -91,3 +91,33 @@ def test_delivery_is_deterministic_for_a_seed(default_runs):
     again = _run({}, 0)
     for name in again.data_vars:
         np.testing.assert_array_equal(again[name].values, default_runs[0][name].values)
+
+
+def test_started_are_the_due_that_take_effect_ascending():
+    """Each year, per delivered programme, the enrolments taking effect are
+    last year's backlog and the new enrolments less the new backlog, in
+    ascending order (the state's lists merge them), once each; in some year
+    both the backlog and the new enrolments start."""
+    from model.engine.sim import Simulation
+    from model.programmes.measures import instances
+
+    scenario = load_scenario()
+    seen = []
+
+    class Watched(Simulation):
+        def _deliver(self, ctx, k, new):
+            before = {j: self.backlog[j].copy() for j in self.delivered}
+            started = super()._deliver(ctx, k, new)
+            for j in self.delivered:
+                due = np.concatenate([before[j], new[j]])
+                expected = np.setdiff1d(due, self.backlog[j])
+                assert (np.diff(started[j]) > 0).all(), (ctx.year, j)
+                np.testing.assert_array_equal(started[j], expected)
+                seen.append(bool(np.isin(started[j], before[j]).any()
+                                 and np.isin(started[j], new[j]).any()))
+            return started
+
+    sim = Watched(registry_for(scenario), scenario.params_for(0), 0, scenario.end_year,
+                  instances(scenario.programmes), scale=scenario.scale)
+    sim.run()
+    assert any(seen)

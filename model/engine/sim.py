@@ -48,7 +48,7 @@ import numpy as np
 
 from model.allocator import keep_freed_arrays, reserve_heap
 from model.engine.attribution import attribute_exits, count_reached
-from model.engine.bookkeeping import EMPTY, per_capita, set_at
+from model.engine.bookkeeping import EMPTY, merge_sorted, per_capita, set_at
 from model.engine.codes import ALL_GUARANTEES, BATCHES, EXIT
 from model.engine.context import Context, YearParams
 from model.engine.coverage import coverage_at, group_starts, repeated_sums
@@ -299,10 +299,9 @@ class Simulation:
             settings = dataclasses.replace(
                 settings, approval_per_month=settings.approval_per_month * self.scale)
         nc, npr = reg.n_counties, len(progs)
-        due, due_county, enrolments = [], [], np.zeros((nc, npr), np.int64)
+        due_county, enrolments = [], np.zeros((nc, npr), np.int64)
         for q, j in enumerate(self.delivered):
             # the backlog first, then the new enrolments
-            due.append(_joined(self.backlog[j], new[j]))
             due_county.append(_joined(self.backlog_county[j], new_county[j]))
             enrolments[:, q] = self.backlog_counts[j] + new_counts[j]
         unit = np.array([max(prog.unit_cost(p), 0.0) for prog in progs])
@@ -322,13 +321,19 @@ class Simulation:
                             reg.counties["county_id"], new_counts[j])
             start = (self.state.village_enrolled if prog.level == "village"
                      else self.state.enrolled)[prog.name]
-            started[j], self.backlog[j] = _split(due[q], now)
+            # last year's backlog and the new enrolments, each ascending: the
+            # started of both merged, the rest of both the new backlog (in
+            # the due order)
+            n_backlog = len(self.backlog[j])
+            started_backlog, rest = _split(self.backlog[j], now[:n_backlog])
+            started_new, rest_new = _split(new[j], now[n_backlog:])
+            started[j] = (merge_sorted(started_backlog, started_new)
+                          if len(started_backlog) and len(started_new)
+                          else _joined(started_backlog, started_new))
+            self.backlog[j] = _joined(rest, rest_new)
             _, self.backlog_county[j] = _split(due_county[q], now)
             # in_effect takes result.in_effect of each county's due enrolments
             self.backlog_counts[j] = result.backlog[:, q].astype(np.int64)
-            if len(due[q]) > len(new[j]):  # last year's backlog came first
-                # a few sorted runs: the stable sort (timsort) merges them in linear time
-                started[j] = np.sort(started[j], kind="stable")
             # those starting now already hold this year (enrolled this year, or
             # carried from last year with last year + 1)
             if len(self.backlog[j]):
