@@ -185,6 +185,31 @@ def test_safety_net_brings_households_without_labour_to_the_dibao_standard(regis
     np.testing.assert_allclose(st.income[paid], standard[paid], rtol=1e-6)
 
 
+def test_a_second_programme_declaring_a_floor_is_an_error(registry):
+    """The top-ups the income update pays are the one floor's cost: a run
+    whose second programme declares a floor too stops with an error that
+    names both, whether its step is one pass or goes through its list."""
+    from model.engine.one_pass import Floor
+
+    class HousingWithFloor(BY_NAME["housing"]):
+        def floor(self, ctx):
+            return Floor(np.full(ctx.reg.n_counties, 100.0, np.float32))
+
+    for units in (None, np.arange(50, dtype=np.int64)):
+        class Listed(HousingWithFloor):
+            def _units(self, ctx, _units=units):
+                return _units
+
+        params = base_params(safety_net=np.inf, housing=np.inf)
+        sim = Simulation(registry, params, 1, 2020, [BY_NAME["safety_net"](), Listed()])
+        sim._record_base_year()
+        with pytest.raises(TypeError, match="'safety_net' and 'housing' both declare a floor"):
+            for year in YEARS:
+                sim.step(year)
+    # the safety net alone steps every year
+    simulate(registry, base_params(safety_net=np.inf), ["safety_net"])
+
+
 def test_take_up_path_closes_its_gap_to_full_cover_when_a_scenario_sets_it():
     from model.programmes.measures import take_up_rate
     # the plan as written: the gap closes in even steps to 2019

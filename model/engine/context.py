@@ -45,6 +45,8 @@ class Context:
         # what a programme computes once a year but reads in more than one
         # step (masks, draws), keyed by (programme name, what)
         self.drawn: dict[tuple[str, str], np.ndarray] = {}
+        # the programme whose step set a floor this year (one may)
+        self.floor_by: str | None = None
         # what a programme computes once a run (masks of the registry alone;
         # amounts of the registry, with the parameters they were computed
         # from), keyed by (programme name, what); the engine hands the same

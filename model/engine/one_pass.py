@@ -192,7 +192,8 @@ class Floor:
     their recurring cost is their top-up, known after the income update
     (:func:`floor_costs`).
 
-    One programme of a run declares a floor: nothing else sets
+    One programme of a run declares a floor (a second is an error,
+    :meth:`model.programmes.base.Programme.step`): nothing else sets
     ``State.floor`` in a year, so the top-ups paid are its own.
 
     Attributes

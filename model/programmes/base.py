@@ -338,6 +338,8 @@ class Programme:
             hazard = 0.0
         units, income, grant = self._units(ctx), self.income(ctx), self.grant(ctx)
         floor, bit = self.floor(ctx), self.pathway_bit()
+        if floor is not None:
+            _one_floor(ctx, self.name)
         # a floor's pass counts the households it reaches; an income's or a
         # grant's counts every active one (a grant's marks no pathway)
         in_one_pass = floor is not None or (not self.counts_reached and (
@@ -407,6 +409,18 @@ class Programme:
     def start_of(self, ctx: Context, households: np.ndarray) -> np.ndarray:
         """Year the programme took effect for ``households`` (0: never)."""
         return ctx.st.enrolled[self.name][households]
+
+
+def _one_floor(ctx: Context, name: str) -> None:
+    """Note that programme ``name`` declares a floor this year; a second
+    programme declaring one is an error: the top-ups the income update pays
+    are counted as the one floor's cost (:func:`model.engine.one_pass.floor_costs`)."""
+    if ctx.floor_by is None:
+        ctx.floor_by = name
+    elif ctx.floor_by != name:
+        raise TypeError(f"programmes {ctx.floor_by!r} and {name!r} both declare a floor: one "
+                        "programme of a run may top households up to a floor (its top-ups "
+                        "are its cost); let the other declare income or apply its effect")
 
 
 def _as_numpy(value):
