@@ -93,26 +93,38 @@ def test_delivery_is_deterministic_for_a_seed(default_runs):
         np.testing.assert_array_equal(again[name].values, default_runs[0][name].values)
 
 
-def test_started_are_the_due_that_take_effect_ascending():
+@pytest.mark.parametrize("name", [None, "xiangxi-fewer-teams"])
+def test_started_are_the_due_that_take_effect_ascending(name):
     """Each year, per delivered programme, the enrolments taking effect are
     last year's backlog and the new enrolments less the new backlog, in
-    ascending order (the state's lists merge them), once each; in some year
-    both the backlog and the new enrolments start."""
+    ascending order (the state's lists merge them), once each, and hold
+    the year as their start; those left waiting hold WAITING (after every
+    year); in some year both the backlog and the new enrolments start.
+    With few work teams, enrolments wait for years: the backlog then holds
+    several years' runs, and its first in each county come from more than
+    one of them."""
+    from model.engine.backlog import WAITING
     from model.engine.sim import Simulation
     from model.programmes.measures import instances
 
-    scenario = load_scenario()
+    scenario = load_scenario(name)
     seen = []
 
     class Watched(Simulation):
         def _deliver(self, ctx, k, new):
-            before = {j: self.backlog[j].copy() for j in self.delivered}
+            before = {j: self.backlog[j].units() for j in self.delivered}
             started = super()._deliver(ctx, k, new)
             for j in self.delivered:
                 due = np.concatenate([before[j], new[j]])
-                expected = np.setdiff1d(due, self.backlog[j])
+                waiting = self.backlog[j].units()
+                expected = np.setdiff1d(due, waiting)
                 assert (np.diff(started[j]) > 0).all(), (ctx.year, j)
                 np.testing.assert_array_equal(started[j], expected)
+                prog = self.programmes[j]
+                start = (self.state.village_enrolled if prog.level == "village"
+                         else self.state.enrolled)[prog.name]
+                assert (start[started[j]] == ctx.year).all()
+                assert (start[waiting] == WAITING).all()
                 seen.append(bool(np.isin(started[j], before[j]).any()
                                  and np.isin(started[j], new[j]).any()))
             return started

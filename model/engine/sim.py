@@ -48,6 +48,7 @@ import numpy as np
 
 from model.allocator import keep_freed_arrays, reserve_heap
 from model.engine.attribution import attribute_exits, count_reached
+from model.engine.backlog import WAITING, Backlog
 from model.engine.bookkeeping import EMPTY, merge_sorted, per_capita, set_at
 from model.engine.codes import ALL_GUARANTEES, BATCHES, EXIT
 from model.engine.context import Context, YearParams
@@ -185,25 +186,26 @@ class Simulation:
         nc, ncat = registry.n_counties, len(CATEGORIES)
         self.record = Record.empty(years, nc, ncat, len(self.programmes),
                                    self.state.village_exit_year, self.state.county_exit_year)
-        # in-year delivery: programmes it applies to, their backlog (indices,
-        # carried first) and what the delivery model carries between years
+        # in-year delivery: programmes it applies to, their backlog (taken
+        # first) and what the delivery model carries between years
         self.delivered = [j for j, prog in enumerate(self.programmes) if not prog.entitlement]
-        self.backlog = {j: np.zeros(0, np.int64) for j in self.delivered}
-        # the backlog's counties and its count by county, carried with it
-        self.backlog_county = {j: self._county_of(j)[:0] for j in self.delivered}
+        h, v = registry.households, registry.villages
+        # where each county's households and villages start (the record's
+        # coverage sums a county's run of a programme's list)
+        self._county_starts = {"household": group_starts(h["county"], nc),
+                               "village": group_starts(v["county"], nc)}
+        self.backlog = {j: Backlog(self._county_of(j), nc,
+                                   self._county_starts[self.programmes[j].level])
+                        for j in self.delivered}
+        # the backlog's count by county, carried with it
         self.backlog_counts = {j: np.zeros(nc, np.int64) for j in self.delivered}
         self.carry = Carry.empty(nc, len(self.delivered))
         self.delivery_seconds = 0.0
-        h, v = registry.households, registry.villages
         with_poor = np.zeros(len(v["village_id"]), bool)
         with_poor[h["village"][h["registered"] == 1]] = True
         # villages with a work team, as many as the registry stands for
         self.team_villages = (np.bincount(v["county"][with_poor], minlength=nc)
                               * registry.village_share)
-        # where each county's households and villages start (the record's
-        # coverage sums a county's run of a programme's list)
-        self._county_starts = {"household": group_starts(h["county"], nc),
-                               "village": group_starts(v["county"], nc)}
 
     def run(self, progress=None) -> Record:
         """Record the base year, then step every year to ``end_year``."""
@@ -299,10 +301,8 @@ class Simulation:
             settings = dataclasses.replace(
                 settings, approval_per_month=settings.approval_per_month * self.scale)
         nc, npr = reg.n_counties, len(progs)
-        due_county, enrolments = [], np.zeros((nc, npr), np.int64)
+        enrolments = np.zeros((nc, npr), np.int64)
         for q, j in enumerate(self.delivered):
-            # the backlog first, then the new enrolments
-            due_county.append(_joined(self.backlog_county[j], new_county[j]))
             enrolments[:, q] = self.backlog_counts[j] + new_counts[j]
         unit = np.array([max(prog.unit_cost(p), 0.0) for prog in progs])
         needing = enrolments - self.carry.building_total
@@ -316,28 +316,23 @@ class Simulation:
         # households in effect by the end of each month, [programme, month]
         monthly = (result.monthly_share * enrolments[:, :, None]).sum(axis=0)
         for q, (j, prog) in enumerate(zip(self.delivered, progs)):
-            now = in_effect(due_county[q], len(self.backlog[j]),
-                            result.in_effect[:, q], self.seed, prog.stream, year,
+            # in each county the backlog first, then the new enrolments
+            quota = result.in_effect[:, q]
+            started_backlog, taken = self.backlog[j].take(quota)
+            now = in_effect(new_county[j], 0, quota - taken, self.seed, prog.stream, year,
                             reg.counties["county_id"], new_counts[j])
+            started_new, waiting = _split(new[j], now)
             start = (self.state.village_enrolled if prog.level == "village"
                      else self.state.enrolled)[prog.name]
-            # last year's backlog and the new enrolments, each ascending: the
-            # started of both merged, the rest of both the new backlog (in
-            # the due order)
-            n_backlog = len(self.backlog[j])
-            started_backlog, rest = _split(self.backlog[j], now[:n_backlog])
-            started_new, rest_new = _split(new[j], now[n_backlog:])
+            # those starting now from the backlog get their year (the new
+            # already hold it); those left waiting, WAITING
+            set_at(start, started_backlog, year)
+            set_at(start, waiting, WAITING)
+            self.backlog[j].add(waiting)
+            self.backlog_counts[j] = result.backlog[:, q].astype(np.int64)
             started[j] = (merge_sorted(started_backlog, started_new)
                           if len(started_backlog) and len(started_new)
                           else _joined(started_backlog, started_new))
-            self.backlog[j] = _joined(rest, rest_new)
-            _, self.backlog_county[j] = _split(due_county[q], now)
-            # in_effect takes result.in_effect of each county's due enrolments
-            self.backlog_counts[j] = result.backlog[:, q].astype(np.int64)
-            # those starting now already hold this year (enrolled this year, or
-            # carried from last year with last year + 1)
-            if len(self.backlog[j]):
-                set_at(start, self.backlog[j], year + 1)
             ctx.first_year_fraction[prog.name] = result.fraction_of_year[:, q]
             out[:, j, D["delivery_due"]] = enrolments[:, q]
             out[:, j, D["delivery_in_effect"]] = result.in_effect[:, q]
