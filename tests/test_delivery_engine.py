@@ -99,8 +99,9 @@ def test_started_are_the_due_that_take_effect_ascending(name):
     last year's backlog and the new enrolments less the new backlog, in
     ascending order (the state's lists merge them), once each, and hold
     the year as their start; those left waiting hold WAITING (after every
-    year); in some year both the backlog and the new enrolments start.
-    With few work teams, enrolments wait for years: the backlog then holds
+    year), and their counts by county are those the record's one-off costs
+    are summed from; in some year both the backlog and the new enrolments
+    start. With few work teams, enrolments wait for years: the backlog then holds
     several years' runs, and its first in each county come from more than
     one of them."""
     from model.engine.backlog import WAITING
@@ -124,6 +125,11 @@ def test_started_are_the_due_that_take_effect_ascending(name):
                 start = (self.state.village_enrolled if prog.level == "village"
                          else self.state.enrolled)[prog.name]
                 assert (start[started[j]] == ctx.year).all()
+                # the counts by county the record's one-off costs are summed from
+                county = self._county_of(j)
+                np.testing.assert_array_equal(
+                    np.bincount(county[started[j]], minlength=self.reg.n_counties),
+                    self._started_counts[j])
                 assert (start[waiting] == WAITING).all()
                 seen.append(bool(np.isin(started[j], before[j]).any()
                                  and np.isin(started[j], new[j]).any()))

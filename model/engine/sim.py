@@ -199,6 +199,7 @@ class Simulation:
                         for j in self.delivered}
         # the backlog's count by county, carried with it
         self.backlog_counts = {j: np.zeros(nc, np.int64) for j in self.delivered}
+        self._started_counts: list[np.ndarray] = []  # set by _deliver each year
         self.carry = Carry.empty(nc, len(self.delivered))
         self.delivery_seconds = 0.0
         with_poor = np.zeros(len(v["village_id"]), bool)
@@ -271,7 +272,7 @@ class Simulation:
         self._county_exits(ctx, sums)
         # 7. record
         for j, active in pending.items():
-            self._record_programme(ctx, k, j, new[j], active)
+            self._record_programme(ctx, k, j, started[j], active)
         self._record_exits(ctx, k)
         county_of_village = self.reg.villages["county"]
         self.record.villages_exited[k] = np.bincount(county_of_village[village_new],
@@ -286,6 +287,9 @@ class Simulation:
         gathered = [counties_of(self._county_of(j), idx, reg.n_counties)
                     for j, idx in enumerate(new)]
         new_county, new_counts = [g[0] for g in gathered], [g[1] for g in gathered]
+        # the enrolments taking effect by county (those of delivered
+        # programmes set below): the record's one-off costs
+        self._started_counts = list(new_counts)
         for j, counts in enumerate(new_counts):
             out[:, j, D["delivery_due"]] = out[:, j, D["delivery_in_effect"]] = counts
             out[:, j, D["delivery_household_years"]] = counts
@@ -330,6 +334,7 @@ class Simulation:
             set_at(start, waiting, WAITING)
             self.backlog[j].add(waiting)
             self.backlog_counts[j] = result.backlog[:, q].astype(np.int64)
+            self._started_counts[j] = quota  # the backlog's first, then the new
             started[j] = (merge_sorted(started_backlog, started_new)
                           if len(started_backlog) and len(started_new)
                           else _joined(started_backlog, started_new))
@@ -549,6 +554,8 @@ class Simulation:
                                     "a number or the sums by county")
                 else:
                     repeated_sums(np.float64(unit), counts, cost)
+            elif what == "new" and np.ndim(unit) == 0:  # the same amount each: by county
+                repeated_sums(np.float64(unit), self._started_counts[j].astype(np.float64), cost)
             else:
                 # an array as it is (the kernel adds each value as float64), a number as float64
                 weights = (unit if isinstance(unit, np.ndarray) and unit.ndim == 1
