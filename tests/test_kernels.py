@@ -422,6 +422,33 @@ def test_take_cyclic_matches_numpy_reference(grouped):
     np.testing.assert_array_equal(np.flatnonzero(take & (group == 0)), first)
 
 
+def test_split_cyclic_is_take_cyclic_of_units_stored_by_county():
+    """Units stored county by county: the taken and the left, read from
+    each county's range, are take_cyclic's marked and unmarked units, in
+    order; offsets 0 and near 1 (a block wrapping round), quotas of none,
+    some and all, and a county with no units."""
+    from model.engine.delivery_order import split_cyclic, take_cyclic
+    rng = np.random.default_rng(8)
+    group = np.sort(rng.integers(0, 9, 3000))
+    group = group[group != 4]  # a county without units
+    units = np.sort(rng.permutation(20_000)[:len(group)]).astype(np.int64)
+    size = np.bincount(group, minlength=9)
+    bounds = np.searchsorted(group, np.arange(10)).astype(np.int64)
+    offset = rng.random(9)
+    offset[0], offset[1] = 0.0, 0.999
+    for quota in (rng.integers(0, size + 1), size, np.zeros(9, np.int64)):
+        take = np.empty(len(group), bool)
+        take_cyclic(group, quota, offset, size, take)
+        taken, left = split_cyclic(units, bounds, quota, offset)
+        np.testing.assert_array_equal(taken, units[take])
+        np.testing.assert_array_equal(left, units[~take])
+    taken, _ = split_cyclic(units, bounds, size // 2, offset)
+    assert 0 < len(taken) < len(units)
+    # a quota above a county's units would write past the outputs: refused
+    with pytest.raises(ValueError, match="above its units"):
+        split_cyclic(units, bounds, size + (np.arange(9) == 3), offset)
+
+
 @pytest.mark.parametrize("zero", [False, True])
 def test_in_effect_takes_the_backlog_first_then_a_cyclic_block(zero):
     from model.engine.delivery_order import in_effect, take_cyclic_numpy

@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from model.engine.threads import KERNEL, split_summed
+from model.engine.coverage import group_pieces
+from model.engine.threads import KERNEL, split_at, split_summed
 from model.random import Stream, first_uniforms, year_key
 
 
@@ -81,11 +82,76 @@ def in_effect(due_county: np.ndarray, n_backlog: int, quota: np.ndarray, seed: i
     if new_per_county is None:
         new_per_county = np.bincount(new, minlength=len(quota))
     left = quota - first_in_group(due_county[:n_backlog], quota, now[:n_backlog])
-    key = year_key(seed, Stream.DELIVERY_ORDER + 16 * programme_stream, year)
-    offset = first_uniforms(key, county_ids)
-    take_cyclic(new, left, offset.astype(np.float64), np.asarray(new_per_county, np.int64),
-                now[n_backlog:])
+    take_cyclic(new, left, order_offsets(seed, programme_stream, year, county_ids),
+                np.asarray(new_per_county, np.int64), now[n_backlog:])
     return now
+
+
+def order_offsets(seed: int, programme_stream: int, year: int,
+                  county_ids: np.ndarray) -> np.ndarray:
+    """Where the work teams start in each county's new enrolments, as a
+    share (0..1) of them (float64): a counter-based draw of the seed, the
+    programme's stream, the year and the county's id."""
+    key = year_key(seed, Stream.DELIVERY_ORDER + 16 * programme_stream, year)
+    return first_uniforms(key, county_ids).astype(np.float64)
+
+
+def split_cyclic(units: np.ndarray, bounds: np.ndarray, quota: np.ndarray,
+                 offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`take_cyclic` of units stored county by county, as the units
+    taken and those left, both ascending, read from each county's range
+    without a mask.
+
+    Parameters
+    ----------
+    units : int64 array (m,)
+        Ascending; county ``c``'s are ``units[bounds[c]:bounds[c + 1]]``.
+    bounds : int64 array (counties + 1,)
+    quota : int array (counties,)
+        Units to take in each county (at most its units).
+    offset : float64 array (counties,)
+        :func:`order_offsets`.
+
+    Returns
+    -------
+    taken, left : int64 arrays
+        The units :func:`take_cyclic` marks, and the others.
+    """
+    quota = np.asarray(quota, np.int64)
+    if (quota < 0).any() or (quota > np.diff(bounds)).any():
+        raise ValueError("split_cyclic: a county's quota is below 0 or above its units")
+    # where each county's taken and left go in the outputs
+    taken_at = np.concatenate([[0], np.cumsum(quota)])
+    left_at = bounds - taken_at
+    taken = np.empty(int(taken_at[-1]), np.int64)
+    left = np.empty(len(units) - len(taken), np.int64)
+    # runs of whole counties on threads: each writes its counties' places
+    split_at(_split_cyclic, group_pieces(bounds), units, bounds, quota, offset, taken_at,
+             left_at, taken, left)
+    return taken, left
+
+
+@njit(**KERNEL)
+def _split_cyclic(first, last, units, bounds, quota, offset, taken_at, left_at, taken, left):
+    """Each county's block of ``quota[c]`` units from ``floor(offset[c] *
+    size)`` on, wrapping round (as :func:`take_cyclic`), to ``taken`` from
+    ``taken_at[c]``; the rest to ``left`` from ``left_at[c]``; for the
+    counties ``first`` to ``last - 1``, in unit order."""
+    for c in range(first, last):
+        lo, n = bounds[c], bounds[c + 1] - bounds[c]
+        start = min(int(offset[c] * n), max(n - 1, 0))
+        k, r = taken_at[c], left_at[c]
+        # positions lo + i, in order: taken while (i - start) mod n < quota
+        for i in range(n):
+            rank = i - start
+            if rank < 0:
+                rank += n
+            if rank < quota[c]:
+                taken[k] = units[lo + i]
+                k += 1
+            else:
+                left[r] = units[lo + i]
+                r += 1
 
 
 @njit(cache=True)

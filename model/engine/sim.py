@@ -54,7 +54,7 @@ from model.engine.codes import ALL_GUARANTEES, BATCHES, EXIT
 from model.engine.context import Context, YearParams
 from model.engine.coverage import coverage_at, group_starts, repeated_sums
 from model.engine.delivery import Carry, deliver, settings_from_params
-from model.engine.delivery_order import counties_of, in_effect
+from model.engine.delivery_order import counties_of, in_effect, order_offsets, split_cyclic
 from model.engine.initial_income import income_groups, split_base_year
 from model.engine.kernels import income_update
 from model.engine.one_pass import Counted
@@ -284,8 +284,14 @@ class Simulation:
         p, reg, year = ctx.p, self.reg, ctx.year
         started = list(new)
         out = self.record.delivery[k]
-        gathered = [counties_of(self._county_of(j), idx, reg.n_counties)
-                    for j, idx in enumerate(new)]
+        # the new enrolments by county: where units are stored county by
+        # county, each county's range of the (ascending) list; elsewhere the
+        # county of each
+        new_bounds = [None if (starts := self._county_starts[prog.level]) is None
+                      else np.searchsorted(idx, starts) for prog, idx in zip(self.programmes, new)]
+        gathered = [(None, np.diff(b)) if b is not None
+                    else counties_of(self._county_of(j), new[j], reg.n_counties)
+                    for j, b in enumerate(new_bounds)]
         new_county, new_counts = [g[0] for g in gathered], [g[1] for g in gathered]
         # the enrolments taking effect by county (those of delivered
         # programmes set below): the record's one-off costs
@@ -323,9 +329,17 @@ class Simulation:
             # in each county the backlog first, then the new enrolments
             quota = result.in_effect[:, q]
             started_backlog, taken = self.backlog[j].take(quota)
-            now = in_effect(new_county[j], 0, quota - taken, self.seed, prog.stream, year,
-                            reg.counties["county_id"], new_counts[j])
-            started_new, waiting = _split(new[j], now)
+            left = quota - taken
+            if not left.any():
+                started_new, waiting = new[j][:0], new[j]
+            elif new_bounds[j] is not None:
+                started_new, waiting = split_cyclic(
+                    new[j], new_bounds[j], left,
+                    order_offsets(self.seed, prog.stream, year, reg.counties["county_id"]))
+            else:
+                now = in_effect(new_county[j], 0, left, self.seed, prog.stream, year,
+                                reg.counties["county_id"], new_counts[j])
+                started_new, waiting = _split(new[j], now)
             start = (self.state.village_enrolled if prog.level == "village"
                      else self.state.enrolled)[prog.name]
             # those starting now from the backlog get their year (the new
