@@ -1,6 +1,6 @@
 """The delivery backlog (model.engine.backlog) against the due list it
 replaces: last year's waiting first, then this year's, each county's
-first enrolments taking effect (model.engine.delivery_order.first_in_group)."""
+first enrolments taking effect (model.engine.delivery_order.first_in_group_numpy)."""
 
 import numpy as np
 import pytest

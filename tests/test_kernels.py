@@ -390,18 +390,20 @@ def _groups(rng, n_groups, n, grouped):
 
 
 @pytest.mark.parametrize("grouped", [False, True])
-def test_first_in_group_matches_numpy_reference(grouped):
-    from model.engine.delivery_order import first_in_group, first_in_group_numpy
+def test_first_in_group_takes_each_groups_first(grouped):
+    """The backlog's rule: the first quota[g] elements of each group, in
+    array order (all of a group with fewer)."""
+    from model.engine.delivery_order import first_in_group_numpy
     rng = np.random.default_rng(5)
     group = _groups(rng, 7, 5000, grouped)
     quota = rng.integers(0, 900, 7)
-    take = np.empty(len(group), bool)
-    taken = first_in_group(group, quota, take)
-    np.testing.assert_array_equal(take, first_in_group_numpy(group, quota))
+    take = first_in_group_numpy(group, quota)
     expected = np.minimum(quota, np.bincount(group, minlength=7))
     assert 0 < expected.sum() < len(group)
     np.testing.assert_array_equal(np.bincount(group[take], minlength=7), expected)
-    np.testing.assert_array_equal(taken, expected)
+    for g in range(7):
+        np.testing.assert_array_equal(np.flatnonzero(take & (group == g)),
+                                      np.flatnonzero(group == g)[:expected[g]])
 
 
 @pytest.mark.parametrize("grouped", [False, True])
@@ -450,29 +452,22 @@ def test_split_cyclic_is_take_cyclic_of_units_stored_by_county():
 
 
 @pytest.mark.parametrize("zero", [False, True])
-def test_in_effect_takes_the_backlog_first_then_a_cyclic_block(zero):
-    from model.engine.delivery_order import in_effect, take_cyclic_numpy
+def test_in_effect_takes_a_cyclic_block_from_a_drawn_point(zero):
+    from model.engine.delivery_order import in_effect, order_offsets, take_cyclic_numpy
     from model.random import Stream, first_uniforms, year_key
     rng = np.random.default_rng(7)
-    backlog, new = _groups(rng, 6, 700, True), _groups(rng, 6, 2000, True)
-    due = np.concatenate([backlog, new])
-    quota = np.zeros(6, np.int64) if zero else rng.integers(0, np.bincount(due, minlength=6) + 1)
+    new = _groups(rng, 6, 2000, True)
+    quota = np.zeros(6, np.int64) if zero else rng.integers(0, np.bincount(new, minlength=6) + 1)
     ids = np.arange(100, 106)
-    now = in_effect(due, len(backlog), quota, 3, 2, 2017, ids)
-    np.testing.assert_array_equal(np.bincount(due[now], minlength=6), quota)
+    now = in_effect(new, quota, 3, 2, 2017, ids)
+    np.testing.assert_array_equal(np.bincount(new[now], minlength=6), quota)
     # the counts of the new enrolments by county, when the caller has them
-    counted = in_effect(due, len(backlog), quota, 3, 2, 2017, ids,
-                        np.bincount(new, minlength=6))
+    counted = in_effect(new, quota, 3, 2, 2017, ids, np.bincount(new, minlength=6))
     np.testing.assert_array_equal(counted, now)
-    # the backlog's first in each county, then new enrolments from a drawn point
-    first = np.zeros(len(backlog), bool)
-    for g in range(6):
-        first[np.flatnonzero(backlog == g)[:quota[g]]] = True
-    np.testing.assert_array_equal(now[:len(backlog)], first)
-    left = quota - np.bincount(backlog[first], minlength=6)
+    # from a point drawn for the county, the programme and the year
     offset = first_uniforms(year_key(3, Stream.DELIVERY_ORDER + 16 * 2, 2017), ids)
-    np.testing.assert_array_equal(now[len(backlog):],
-                                  take_cyclic_numpy(new, left, offset.astype(np.float64)))
+    np.testing.assert_array_equal(order_offsets(3, 2, 2017, ids), offset.astype(np.float64))
+    np.testing.assert_array_equal(now, take_cyclic_numpy(new, quota, offset.astype(np.float64)))
     assert now.any() != zero
 
 

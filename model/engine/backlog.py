@@ -5,9 +5,10 @@ Each year, in each county, the backlog's first enrolments take effect
 before any new one (:mod:`model.engine.delivery_order`). A county's queue
 is its waiting units in the order they were left waiting: last year's
 before this year's, and among one year's in unit order. The backlog holds
-one run a year (the units left waiting that year, ascending), each run
-with the place where each county's units start in it and how far its
-queue has been taken. Taking the first ``k`` of each county's queue reads
+one run a year (the units left waiting that year, each county's together:
+ascending where units are stored county by county), each run with the
+place where each county's units start in it and how far its queue has
+been taken. Taking the first ``k`` of each county's queue reads
 only those ``k`` and moves the county's place on: the waiting units are
 never copied, and a run whose units have all been taken is dropped.
 

@@ -2,11 +2,13 @@
 
 The delivery model (:mod:`model.engine.delivery`) says how many enrolments
 of each county take effect in a year; this module says which. In each county
-last year's backlog goes first (in the order it was carried), then the work
-teams go through this year's new enrolments from a random point, village by
-village as households are stored, wrapping around; the block left at the end
-of the year is carried to the next. The kernels are plain loops, each with a
-numpy reference that the tests compare.
+last year's backlog goes first, in the order it was carried
+(:class:`model.engine.backlog.Backlog`; its rule is
+:func:`first_in_group_numpy`), then the work teams go through this year's
+new enrolments from a random point, village by village as households are
+stored, wrapping around; the block left at the end of the year is carried
+to the next. The kernels are plain loops, each with a numpy reference that
+the tests compare.
 """
 
 from __future__ import annotations
@@ -48,42 +50,40 @@ def _counties_piece(first, last, county, units, out, counts):
         counts[g] += run
 
 
-def in_effect(due_county: np.ndarray, n_backlog: int, quota: np.ndarray, seed: int,
-              programme_stream: int, year: int, county_ids: np.ndarray,
+def in_effect(new_county: np.ndarray, quota: np.ndarray, seed: int, programme_stream: int,
+              year: int, county_ids: np.ndarray,
               new_per_county: np.ndarray | None = None) -> np.ndarray:
-    """Mask of the due enrolments taking effect this year.
+    """Mask of this year's new enrolments taking effect this year, once the
+    backlog has taken its share (:meth:`model.engine.backlog.Backlog.take`).
 
     Parameters
     ----------
-    due_county : int array (n,)
-        County row of each due enrolment: last year's backlog first
-        (``n_backlog`` of them), then this year's new enrolments in index order.
-    n_backlog : int
-        How many of ``due_county`` are carried from last year.
+    new_county : int array (n,)
+        County row of each new enrolment, in index order.
     quota : int array (n_counties,)
-        Enrolments taking effect in each county this year (from the delivery model).
+        New enrolments taking effect in each county this year (at most its new
+        enrolments).
     seed, programme_stream, year : int
         Seed of the run, the programme's own stream number and the year: the
-        random starting point in each county is a counter-based draw of them.
+        random starting point in each county is a counter-based draw of them
+        (:func:`order_offsets`).
     county_ids : int array (n_counties,)
         Stable county ids (the counters of the draw).
     new_per_county : int array (n_counties,), optional
-        How many of this year's new enrolments each county has (counted
-        from ``due_county`` when not given).
+        How many new enrolments each county has (counted from ``new_county``
+        when not given).
 
     Returns
     -------
     numpy.ndarray of bool (n,)
     """
     if not quota.any():  # nothing takes effect anywhere: no order to draw
-        return np.zeros(len(due_county), bool)
-    now = np.empty(len(due_county), bool)
-    new = due_county[n_backlog:]
+        return np.zeros(len(new_county), bool)
+    now = np.empty(len(new_county), bool)
     if new_per_county is None:
-        new_per_county = np.bincount(new, minlength=len(quota))
-    left = quota - first_in_group(due_county[:n_backlog], quota, now[:n_backlog])
-    take_cyclic(new, left, order_offsets(seed, programme_stream, year, county_ids),
-                np.asarray(new_per_county, np.int64), now[n_backlog:])
+        new_per_county = np.bincount(new_county, minlength=len(quota))
+    take_cyclic(new_county, quota, order_offsets(seed, programme_stream, year, county_ids),
+                np.asarray(new_per_county, np.int64), now)
     return now
 
 
@@ -155,45 +155,6 @@ def _split_cyclic(first, last, units, bounds, quota, offset, taken_at, left_at, 
 
 
 @njit(cache=True)
-def first_in_group(group, quota, take):
-    """Mark the first ``quota[g]`` elements of each group, in array order.
-
-    Parameters
-    ----------
-    group : int array (n,)
-        Group (county) of each element.
-    quota : int array (G,)
-        Elements to take per group.
-    take : bool array (n,), out
-        True for the taken elements.
-
-    Returns
-    -------
-    int64 array (G,)
-        Elements taken per group: ``min(quota[g], elements of g)``.
-    """
-    seen = np.zeros(len(quota), np.int64)
-    # elements come mostly grouped: the group's count stays in a register
-    # while the group lasts (a count kept in memory makes every element wait
-    # for the one before)
-    g, count, limit = -1, 0, 0
-    for i in range(len(group)):
-        if group[i] != g:
-            if g >= 0:
-                seen[g] = count
-            g = group[i]
-            count, limit = seen[g], quota[g]
-        take[i] = count < limit
-        count += 1
-    if g >= 0:
-        seen[g] = count
-    taken = np.empty(len(quota), np.int64)
-    for g in range(len(quota)):
-        taken[g] = min(seen[g], quota[g])
-    return taken
-
-
-@njit(cache=True)
 def take_cyclic(group, quota, offset, size, take):
     """Within each group, in array order, take ``quota[g]`` elements starting
     at position ``floor(offset[g] * size[g])`` and wrapping around.
@@ -214,7 +175,8 @@ def take_cyclic(group, quota, offset, size, take):
     start = np.zeros(len(quota), np.int64)
     for g in range(len(quota)):
         start[g] = min(int(offset[g] * size[g]), max(size[g] - 1, 0))
-    # as first_in_group: the group's count in a register while the group lasts
+    # the group's count stays in a register while the group lasts (a count
+    # kept in memory makes every element wait for the one before)
     seen = np.zeros(len(quota), np.int64)
     g, count, first, n_g, limit = -1, 0, 0, 0, 0
     for i in range(len(group)):
@@ -244,7 +206,9 @@ def take_cyclic_numpy(group: np.ndarray, quota: np.ndarray, offset: np.ndarray) 
 
 
 def first_in_group_numpy(group: np.ndarray, quota: np.ndarray) -> np.ndarray:
-    """Reference of :func:`first_in_group` (stable sort by group)."""
+    """Mark the first ``quota[g]`` elements of each group ``g``, in array
+    order (a stable sort by group): the backlog's rule, which the tests hold
+    :class:`model.engine.backlog.Backlog` to."""
     order = np.argsort(group, kind="stable")
     ranked = group[order]
     rank = np.arange(len(order)) - np.searchsorted(ranked, ranked, side="left")

@@ -284,15 +284,8 @@ class Simulation:
         p, reg, year = ctx.p, self.reg, ctx.year
         started = list(new)
         out = self.record.delivery[k]
-        # the new enrolments by county: where units are stored county by
-        # county, each county's range of the (ascending) list; elsewhere the
-        # county of each
-        new_bounds = [None if (starts := self._county_starts[prog.level]) is None
-                      else np.searchsorted(idx, starts) for prog, idx in zip(self.programmes, new)]
-        gathered = [(None, np.diff(b)) if b is not None
-                    else counties_of(self._county_of(j), new[j], reg.n_counties)
-                    for j, b in enumerate(new_bounds)]
-        new_county, new_counts = [g[0] for g in gathered], [g[1] for g in gathered]
+        by_county = [self._by_county(j, idx) for j, idx in enumerate(new)]
+        new_bounds, new_county, new_counts = ([b[w] for b in by_county] for w in range(3))
         # the enrolments taking effect by county (those of delivered
         # programmes set below): the record's one-off costs
         self._started_counts = list(new_counts)
@@ -337,7 +330,7 @@ class Simulation:
                     new[j], new_bounds[j], left,
                     order_offsets(self.seed, prog.stream, year, reg.counties["county_id"]))
             else:
-                now = in_effect(new_county[j], 0, left, self.seed, prog.stream, year,
+                now = in_effect(new_county[j], left, self.seed, prog.stream, year,
                                 reg.counties["county_id"], new_counts[j])
                 started_new, waiting = _split(new[j], now)
             start = (self.state.village_enrolled if prog.level == "village"
@@ -361,6 +354,18 @@ class Simulation:
             self.record.delivery_monthly[k, j] = monthly[q]
         self.delivery_seconds += time.perf_counter() - tic
         return started
+
+    def _by_county(self, j: int, units: np.ndarray):
+        """Programme ``j``'s ``units`` (ascending) by county: ``(bounds, None,
+        counts)`` where units are stored county by county (county ``c``'s
+        are ``units[bounds[c]:bounds[c + 1]]``, found by a search);
+        ``(None, county of each, counts)`` elsewhere. Counts are int64."""
+        starts = self._county_starts[self.programmes[j].level]
+        if starts is None:
+            county, counts = counties_of(self._county_of(j), units, self.reg.n_counties)
+            return None, county, counts
+        bounds = np.searchsorted(units, starts)
+        return bounds, None, np.diff(bounds)
 
     def _county_of(self, j: int) -> np.ndarray:
         """County of each unit (household or village) of programme ``j``."""
