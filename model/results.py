@@ -14,6 +14,7 @@ import json
 import sys
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
@@ -22,10 +23,12 @@ from model import __version__
 from model.atomic import atomic_write
 from model.engine.codes import ATTRIBUTION, BATCHES
 from model.engine.record import DELIVERY_COLUMNS, PROGRAMME_COLUMNS, Record
-from model.engine.tally import COL, TALLY
+from model.engine.tally_columns import COL, TALLY
 from model.interrupts import WRITING, interrupts_held
 from model.registry.tables import CATEGORIES, Registry
-from model.scenario import Scenario
+
+if TYPE_CHECKING:  # the scenario's modules import the programmes and their kernels
+    from model.scenario import Scenario
 
 
 class _DaskArrayOnceLoaded(type):

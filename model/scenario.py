@@ -56,7 +56,6 @@ from model.errors import (
     key_problem,
 )
 from model.params import FIRST_YEAR, LAST_YEAR, Parameters, flatten_overlay, unknown_name_hint
-from model.programmes.measures import PROGRAMMES
 
 DEFAULT = "default_scenario.toml"
 DEFAULT_NAME = "default"
@@ -210,7 +209,7 @@ class Scenario:
         --------
         >>> no_pv = scenario.with_programme("photovoltaic", enabled=False, name="no-pv")
         """
-        names = [c.name for c in PROGRAMMES]
+        names = _programme_names()
         if programme not in names:
             raise ScenarioError(f"with_programme: unknown programme '{programme}'"
                                 + close_match(programme, names))
@@ -491,9 +490,18 @@ def _check_param(base: Parameters, name: str, value: Any, where: str) -> None:
         raise ScenarioError(str(err)) from None
 
 
+def _programme_names() -> tuple[str, ...]:
+    """The catalogue's programmes, in engine order. Imported here, not with
+    this module: the programmes load their kernels, which reading a
+    scenario's targets (the charts, a record's dataset) does not need."""
+    from model.programmes.measures import PROGRAMMES
+
+    return tuple(c.name for c in PROGRAMMES)
+
+
 def _run_settings(run: dict, src: _File) -> dict[str, Any]:
     _check_keys(run, _RUN, src, "run")
-    names = [c.name for c in PROGRAMMES]
+    names = _programme_names()
     for prog in run.get("programmes", []):
         if prog not in names:
             raise src.error("programmes", "run", f"unknown programme '{prog}' in run.programmes"
@@ -533,7 +541,7 @@ def _overlay(data: dict, src: _File, base: Parameters) -> dict[str, tuple[Any, s
 def _programme_entries(data: dict, src: _File, base: Parameters,
                        overlay: dict[str, tuple[Any, str]]) -> dict[str, bool]:
     """Add ``[programmes.X]`` keys to ``overlay``; return the enabled flags."""
-    names = [c.name for c in PROGRAMMES]
+    names = _programme_names()
     enabled: dict[str, bool] = {}
     for prog, entry in data.get("programmes", {}).items():
         if prog not in names:
@@ -700,7 +708,7 @@ def _resolve(src: _File, fits: bool | Callable[[str, dict], bool] = True) -> Sce
         for key, value in layer.targets.items():
             targets[key] = _merge(targets.get(key), value)
             target_file[key] = layer.src
-    listed = run.get("programmes", tuple(c.name for c in PROGRAMMES))
+    listed = run.get("programmes", _programme_names())
     for prog, (flag, src_of) in enabled.items():
         if flag and prog not in listed:
             raise src_of.error("enabled", f"programmes.{prog}", f"programme '{prog}' is "
@@ -721,8 +729,8 @@ def _resolve(src: _File, fits: bool | Callable[[str, dict], bool] = True) -> Sce
         name=child.name, description=child.description,
         registry=run.get("registry", "ruyuan"), end_year=run.get("end_year", 2020),
         seeds=run.get("seeds", 1),
-        programmes=tuple(c.name for c in PROGRAMMES
-                         if c.name in listed and enabled.get(c.name, (True,))[0]),
+        programmes=tuple(name for name in _programme_names()
+                         if name in listed and enabled.get(name, (True,))[0]),
         params=params,
         targets={"zero_by": targets.get("zero_by"),
                  "exits_people": targets.get("exits_people", {}),

@@ -72,3 +72,22 @@ def test_xarray_tells_dask_arrays_apart_without_importing_dask(tmp_path):
                           check=True)
     assert done.stdout.split("\n")[:4] == ["False False", "True True", "4.0", "((4,),)"]
     assert (tmp_path / "a.nc").is_file()
+
+
+def test_the_chart_modules_load_without_numba():
+    """The helper that draws a run's charts loads the chart modules while
+    the run simulates: they, the dataset's module and a scenario's targets
+    need no numba (the programmes, which load their kernels, are imported
+    only when a scenario is read)."""
+    import subprocess
+    import sys
+
+    from model.cli import CHART_MODULES
+
+    code = (f"import sys\nfor name in {CHART_MODULES!r}:\n    __import__(name)\n"
+            "print('numba' in sys.modules)\n"
+            "from model.scenario import load_scenario\nload_scenario()\n"
+            "print('numba' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["False", "True"]

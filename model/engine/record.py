@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.engine.codes import ATTRIBUTION, BATCHES
-from model.engine.tally import NV
+from model.engine.tally_columns import NV
 
 # named columns of the record's arrays (last axis)
 PROGRAMME_COLUMNS = ("new_households", "active_households", "cost", "active_people")
