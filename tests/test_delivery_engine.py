@@ -171,6 +171,7 @@ def test_households_not_stored_by_county_give_the_same_delivery():
 
         def watched(ctx, k, new, _original=original, _started=started, _sim=sim):
             out = _original(ctx, k, new)
+            assert all((np.diff(s) > 0).all() for s in out)  # ascending, in either order
             ids = _sim.reg.households["hh_id"]
             _started.append([np.sort(ids[s]) if len(s) and _sim.programmes[j].level == "household"
                              else len(s) for j, s in enumerate(out)])

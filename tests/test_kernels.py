@@ -407,29 +407,47 @@ def test_first_in_group_takes_each_groups_first(grouped):
 
 
 @pytest.mark.parametrize("grouped", [False, True])
-def test_take_cyclic_matches_numpy_reference(grouped):
-    from model.engine.delivery_order import take_cyclic, take_cyclic_numpy
+def test_split_cyclic_takes_each_countys_block_whatever_the_order(four_threads, monkeypatch,
+                                                                   grouped):
+    """Units stored county by county or not: ordered by county
+    (by_county), split_cyclic takes the work teams' block of each county
+    (take_cyclic_numpy): quota units a county, from the first unit with an
+    offset of 0; the rest are left, none twice. On four threads, in pieces
+    of whole counties."""
+    from model.engine import threads
+    from model.engine.coverage import group_pieces, group_starts
+    from model.engine.delivery_order import by_county, split_cyclic, take_cyclic_numpy
+    monkeypatch.setattr(threads, "MIN_PIECE", 500)
     rng = np.random.default_rng(6)
     group = _groups(rng, 9, 4000, grouped)
+    units = np.arange(0, 3 * len(group), 3, dtype=np.int64)
+    county = np.zeros(units[-1] + 1, np.int16)
+    county[units] = group
+    starts = group_starts(county, 9)
+    assert (starts is not None) == (np.diff(group) >= 0).all()
+    ordered, bounds = by_county(units, county, 9, starts)
     size = np.bincount(group, minlength=9)
+    np.testing.assert_array_equal(np.diff(bounds), size)
+    assert len(group_pieces(bounds)) == 5  # four pieces
     quota = rng.integers(0, size + 1)
     offset = rng.random(9)
     offset[0] = 0.0
-    take = np.empty(len(group), bool)
-    take_cyclic(group, quota, offset, size, take)
-    np.testing.assert_array_equal(take, take_cyclic_numpy(group, quota, offset))
-    np.testing.assert_array_equal(np.bincount(group[take], minlength=9), quota)
-    # offset 0: the first quota elements of the group
-    first = np.flatnonzero(group == 0)[:quota[0]]
-    np.testing.assert_array_equal(np.flatnonzero(take & (group == 0)), first)
+    taken, left = split_cyclic(ordered, bounds, quota, offset)
+    take = take_cyclic_numpy(group, quota, offset)
+    np.testing.assert_array_equal(np.sort(taken), units[take])
+    np.testing.assert_array_equal(np.sort(left), units[~take])
+    np.testing.assert_array_equal(np.bincount(county[taken], minlength=9), quota)
+    # offset 0: the first quota units of the county
+    np.testing.assert_array_equal(np.sort(taken[county[taken] == 0]),
+                                  units[group == 0][:quota[0]])
 
 
 def test_split_cyclic_is_take_cyclic_of_units_stored_by_county():
     """Units stored county by county: the taken and the left, read from
-    each county's range, are take_cyclic's marked and unmarked units, in
+    each county's range, are take_cyclic_numpy's marked and unmarked units, in
     order; offsets 0 and near 1 (a block wrapping round), quotas of none,
     some and all, and a county with no units."""
-    from model.engine.delivery_order import split_cyclic, take_cyclic
+    from model.engine.delivery_order import split_cyclic, take_cyclic_numpy
     rng = np.random.default_rng(8)
     group = np.sort(rng.integers(0, 9, 3000))
     group = group[group != 4]  # a county without units
@@ -439,8 +457,7 @@ def test_split_cyclic_is_take_cyclic_of_units_stored_by_county():
     offset = rng.random(9)
     offset[0], offset[1] = 0.0, 0.999
     for quota in (rng.integers(0, size + 1), size, np.zeros(9, np.int64)):
-        take = np.empty(len(group), bool)
-        take_cyclic(group, quota, offset, size, take)
+        take = take_cyclic_numpy(group, quota, offset)
         taken, left = split_cyclic(units, bounds, quota, offset)
         np.testing.assert_array_equal(taken, units[take])
         np.testing.assert_array_equal(left, units[~take])
@@ -451,24 +468,16 @@ def test_split_cyclic_is_take_cyclic_of_units_stored_by_county():
         split_cyclic(units, bounds, size + (np.arange(9) == 3), offset)
 
 
-@pytest.mark.parametrize("zero", [False, True])
-def test_in_effect_takes_a_cyclic_block_from_a_drawn_point(zero):
-    from model.engine.delivery_order import in_effect, order_offsets, take_cyclic_numpy
+def test_the_work_teams_start_from_a_point_drawn_for_county_programme_and_year():
+    from model.engine.delivery_order import order_offsets
     from model.random import Stream, first_uniforms, year_key
-    rng = np.random.default_rng(7)
-    new = _groups(rng, 6, 2000, True)
-    quota = np.zeros(6, np.int64) if zero else rng.integers(0, np.bincount(new, minlength=6) + 1)
     ids = np.arange(100, 106)
-    now = in_effect(new, quota, 3, 2, 2017, ids)
-    np.testing.assert_array_equal(np.bincount(new[now], minlength=6), quota)
-    # the counts of the new enrolments by county, when the caller has them
-    counted = in_effect(new, quota, 3, 2, 2017, ids, np.bincount(new, minlength=6))
-    np.testing.assert_array_equal(counted, now)
-    # from a point drawn for the county, the programme and the year
-    offset = first_uniforms(year_key(3, Stream.DELIVERY_ORDER + 16 * 2, 2017), ids)
-    np.testing.assert_array_equal(order_offsets(3, 2, 2017, ids), offset.astype(np.float64))
-    np.testing.assert_array_equal(now, take_cyclic_numpy(new, quota, offset.astype(np.float64)))
-    assert now.any() != zero
+    offset = order_offsets(3, 2, 2017, ids)
+    expected = first_uniforms(year_key(3, Stream.DELIVERY_ORDER + 16 * 2, 2017), ids)
+    np.testing.assert_array_equal(offset, expected.astype(np.float64))
+    assert offset.dtype == np.float64 and ((offset > 0) & (offset < 1)).all()
+    assert not (offset == order_offsets(3, 2, 2018, ids)).any()
+    assert not (offset == order_offsets(3, 5, 2017, ids)).any()
 
 
 @pytest.mark.parametrize("seed", range(6))

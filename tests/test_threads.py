@@ -313,19 +313,3 @@ def test_rows_are_summed_and_zeroed_as_numpy_does_whatever_the_pieces(four_threa
         zero_rows(copy, [1, 3])  # only the rows listed are zeroed
         np.testing.assert_array_equal(copy[[0, 2]], rows[[0, 2]])
         assert not copy[[1, 3]].any()
-
-
-def test_counties_of_enrolments_whatever_the_pieces(four_threads, monkeypatch):
-    from model.engine.delivery_order import counties_of
-
-    rng = np.random.default_rng(29)
-    n, nc = 40_000, 37
-    county = np.sort(rng.integers(0, nc, n)).astype(np.int16)
-    for units in (np.sort(rng.choice(n, 9_001, replace=False)), rng.permutation(n)[:5_003],
-                  np.zeros(0, np.int64)):
-        for piece in (10**9, 1_000):
-            monkeypatch.setattr(threads, "MIN_PIECE", piece)
-            where, counts = counties_of(county, units, nc)
-            assert where.dtype == county.dtype
-            np.testing.assert_array_equal(where, county[units])
-            np.testing.assert_array_equal(counts, np.bincount(county[units], minlength=nc))

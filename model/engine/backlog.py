@@ -23,6 +23,7 @@ import numpy as np
 from numba import njit
 
 from model.engine.bookkeeping import merge_sorted
+from model.engine.delivery_order import by_county
 
 # the start of an enrolment waiting in a backlog: after every year
 WAITING = int(np.iinfo(np.int16).max)
@@ -61,17 +62,11 @@ class Backlog:
         return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
     def add(self, units: np.ndarray) -> None:
-        """Queue ``units`` (ascending, none waiting already) after those
-        waiting, in each county."""
+        """Queue ``units`` (each county's in unit order, none waiting
+        already) after those waiting, in each county."""
         if not len(units):
             return
-        if self.grouped:
-            bounds = np.searchsorted(units, self.starts).astype(np.int64)
-        else:  # each county's units together, in unit order
-            county = self.county[units]
-            order = np.argsort(county, kind="stable")
-            units = units[order]
-            bounds = np.searchsorted(county[order], np.arange(self.n_counties + 1)).astype(np.int64)
+        units, bounds = by_county(units, self.county, self.n_counties, self.starts)
         self.runs.append(units)
         self.places.append(bounds[:-1].copy())
         self.ends.append(bounds[1:].copy())

@@ -94,6 +94,26 @@ def household_line_np(floor, line, covered_line):
 
 
 @njit(**INLINE)
+def _assessed(income, hh_id, key, sigma, shift):
+    """A household's income as the year's assessment sees it: its true
+    ``income`` times a log-normal error (``shift``: ``-sigma**2 / 2``, so the
+    error's mean is 1), drawn under ``key`` for ``hh_id``."""
+    n1, _n2 = normal_pair(hash_id(key, hh_id))
+    return income * exp_small(sigma * n1 + shift)
+
+
+@njit(**INLINE)
+def _return_found(hh_id, key, year, exit_year, return_probability, return_decay):
+    """Whether the fall of an exited household (exited in ``exit_year``)
+    is found and recorded in ``year``: with probability
+    ``return_probability * exp(-return_decay * (years since exit - 1))``,
+    drawn under ``key`` for ``hh_id``."""
+    u, _u2 = uniforms(hash_id(key, hh_id))
+    since = max(np.float32(year - exit_year - 1), np.float32(0.0))
+    return u < return_probability * exp_small(-return_decay * since)
+
+
+@njit(**INLINE)
 def _verify_drawn(hh_id, income, floor, guarantees, key_verification, key_return, line,
                   covered_line, sigma, required, exit_margin, return_threshold,
                   return_probability, return_decay, adjust, year, status, event, exit_year):
@@ -110,20 +130,18 @@ def _verify_drawn(hh_id, income, floor, guarantees, key_verification, key_return
             if ok:
                 out = floor[i] >= hl
                 if not out:
-                    n1, _n2 = normal_pair(hash_id(key_verification, hh_id[i]))
-                    out = income[i] * exp_small(sigma * n1 + shift) >= exit_factor * hl
+                    out = _assessed(income[i], hh_id[i], key_verification, sigma,
+                                    shift) >= exit_factor * hl
                 e = EXIT if out else NO_EVENT
         elif s == EXITED:
             if not ok:
                 e = RETURN
             elif income[i] < return_threshold * hl:
-                u, _u2 = uniforms(hash_id(key_return, hh_id[i]))
-                since = max(np.float32(year - exit_year[i] - 1), np.float32(0.0))
-                e = RETURN if u < return_probability * exp_small(-return_decay * since) \
-                    else NO_EVENT
+                e = RETURN if _return_found(hh_id[i], key_return, year, exit_year[i],
+                                            return_probability, return_decay) else NO_EVENT
         elif s == NOT_REGISTERED and adjust:
-            n1, _n2 = normal_pair(hash_id(key_verification, hh_id[i]))
-            e = ENTRY if income[i] * exp_small(sigma * n1 + shift) < hl else NO_EVENT
+            assessed = _assessed(income[i], hh_id[i], key_verification, sigma, shift)
+            e = ENTRY if assessed < hl else NO_EVENT
         event[i] = e
         if e == EXIT:
             status[i] = EXITED
@@ -198,16 +216,15 @@ def verify(hh_id, income, floor, guarantees, key_verification, key_return, line,
         second is the faster once the households that need a draw are
         fewer than :data:`SPARSE_SHARE`.
     """
-    shift = np.float32(-0.5) * sigma * sigma
-    exit_factor = np.float32(1.0) + exit_margin
     if sparse:
         _verify_drawn(hh_id, income, floor, guarantees, key_verification, key_return, line,
                       covered_line, sigma, required, exit_margin, return_threshold,
                       return_probability, return_decay, adjust, year, status, event, exit_year)
         return
+    shift = np.float32(-0.5) * sigma * sigma
+    exit_factor = np.float32(1.0) + exit_margin
     for i in range(hh_id.shape[0]):
-        n1, _n2 = normal_pair(hash_id(key_verification, hh_id[i]))
-        assessed = income[i] * exp_small(sigma * n1 + shift)
+        assessed = _assessed(income[i], hh_id[i], key_verification, sigma, shift)
         hl = household_line(floor[i], line, covered_line)
         ok = (guarantees[i] & required) == required
         s = status[i]
@@ -215,9 +232,8 @@ def verify(hh_id, income, floor, guarantees, key_verification, key_return, line,
         out = (assessed >= exit_factor * hl) | (floor[i] >= hl)
         exits = ((s == POOR) | (s == RETURNED)) & ok & out
         # drawn for every household, used for the exited: no branch, so the loop vectorises
-        u, _u2 = uniforms(hash_id(key_return, hh_id[i]))
-        since = max(np.float32(year - exit_year[i] - 1), np.float32(0.0))
-        found = u < return_probability * exp_small(-return_decay * since)
+        found = _return_found(hh_id[i], key_return, year, exit_year[i], return_probability,
+                              return_decay)
         returns = (s == EXITED) & ((not ok) | ((income[i] < return_threshold * hl) & found))
         enters = adjust & (s == NOT_REGISTERED) & (assessed < hl)
         status[i] = EXITED if exits else (RETURNED if returns else (POOR if enters else s))

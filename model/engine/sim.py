@@ -54,7 +54,7 @@ from model.engine.codes import ALL_GUARANTEES, BATCHES, EXIT
 from model.engine.context import Context, YearParams
 from model.engine.coverage import coverage_at, group_starts, repeated_sums
 from model.engine.delivery import Carry, deliver, settings_from_params
-from model.engine.delivery_order import counties_of, in_effect, order_offsets, split_cyclic
+from model.engine.delivery_order import by_county, order_offsets, split_cyclic
 from model.engine.initial_income import income_groups, split_base_year
 from model.engine.kernels import income_update
 from model.engine.one_pass import Counted
@@ -85,7 +85,7 @@ from model.engine.tally import (
     tally,
     tally_step,
 )
-from model.engine.threads import indices_where, split_where
+from model.engine.threads import indices_where
 from model.params import Parameters
 from model.random import Stream, hash_id_np, normal_pair_np, year_key
 from model.registry.tables import CATEGORIES, Registry
@@ -100,23 +100,6 @@ P = {name: k for k, name in enumerate(PROGRAMME_COLUMNS)}
 D = {name: k for k, name in enumerate(DELIVERY_COLUMNS)}
 R = {name: k for k, name in enumerate(RATE_COLUMNS)}
 L = {name: k for k, name in enumerate(LINE_COLUMNS)}
-
-
-def _joined(first: np.ndarray, then: np.ndarray) -> np.ndarray:
-    """``first`` then ``then``, without a copy when one of them is empty."""
-    if not len(first):
-        return then
-    return np.concatenate([first, then]) if len(then) else first
-
-
-def _split(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(values[mask], values[~mask])``, without a copy when the mask is
-    all true or all false."""
-    if mask.all():
-        return values, values[:0].copy()
-    if not mask.any():
-        return values[:0].copy(), values
-    return split_where(mask, values)
 
 
 class Simulation:
@@ -284,8 +267,13 @@ class Simulation:
         p, reg, year = ctx.p, self.reg, ctx.year
         started = list(new)
         out = self.record.delivery[k]
-        by_county = [self._by_county(j, idx) for j, idx in enumerate(new)]
-        new_bounds, new_county, new_counts = ([b[w] for b in by_county] for w in range(3))
+        # each programme's new enrolments, each county's together, and where
+        # each county's start
+        by = [by_county(units, self._county_of(j), reg.n_counties,
+                        self._county_starts[self.programmes[j].level])
+              for j, units in enumerate(new)]
+        ordered, bounds = [b[0] for b in by], [b[1] for b in by]
+        new_counts = [np.diff(b) for b in bounds]
         # the enrolments taking effect by county (those of delivered
         # programmes set below): the record's one-off costs
         self._started_counts = list(new_counts)
@@ -325,14 +313,14 @@ class Simulation:
             left = quota - taken
             if not left.any():
                 started_new, waiting = new[j][:0], new[j]
-            elif new_bounds[j] is not None:
-                started_new, waiting = split_cyclic(
-                    new[j], new_bounds[j], left,
-                    order_offsets(self.seed, prog.stream, year, reg.counties["county_id"]))
+            elif (left == new_counts[j]).all():
+                started_new, waiting = new[j], new[j][:0]
             else:
-                now = in_effect(new_county[j], left, self.seed, prog.stream, year,
-                                reg.counties["county_id"], new_counts[j])
-                started_new, waiting = _split(new[j], now)
+                started_new, waiting = split_cyclic(
+                    ordered[j], bounds[j], left,
+                    order_offsets(self.seed, prog.stream, year, reg.counties["county_id"]))
+                if self._county_starts[prog.level] is None:  # in county order: ascending
+                    started_new = np.sort(started_new)
             start = (self.state.village_enrolled if prog.level == "village"
                      else self.state.enrolled)[prog.name]
             # those starting now from the backlog get their year (the new
@@ -344,7 +332,7 @@ class Simulation:
             self._started_counts[j] = quota  # the backlog's first, then the new
             started[j] = (merge_sorted(started_backlog, started_new)
                           if len(started_backlog) and len(started_new)
-                          else _joined(started_backlog, started_new))
+                          else started_backlog if len(started_backlog) else started_new)
             ctx.first_year_fraction[prog.name] = result.fraction_of_year[:, q]
             out[:, j, D["delivery_due"]] = enrolments[:, q]
             out[:, j, D["delivery_in_effect"]] = result.in_effect[:, q]
@@ -354,18 +342,6 @@ class Simulation:
             self.record.delivery_monthly[k, j] = monthly[q]
         self.delivery_seconds += time.perf_counter() - tic
         return started
-
-    def _by_county(self, j: int, units: np.ndarray):
-        """Programme ``j``'s ``units`` (ascending) by county: ``(bounds, None,
-        counts)`` where units are stored county by county (county ``c``'s
-        are ``units[bounds[c]:bounds[c + 1]]``, found by a search);
-        ``(None, county of each, counts)`` elsewhere. Counts are int64."""
-        starts = self._county_starts[self.programmes[j].level]
-        if starts is None:
-            county, counts = counties_of(self._county_of(j), units, self.reg.n_counties)
-            return None, county, counts
-        bounds = np.searchsorted(units, starts)
-        return bounds, None, np.diff(bounds)
 
     def _county_of(self, j: int) -> np.ndarray:
         """County of each unit (household or village) of programme ``j``."""
