@@ -160,21 +160,23 @@ def uniforms_np(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @intrinsic
-def _bits_of(typingctx, x):
-    """The bits of a float32 as an int32 (a bitcast, free in a vector)."""
-    if x != types.float32:
+def bits_of(typingctx, x):
+    """The bits of a float32 as an int32, of a float64 as an int64 (a
+    bitcast, free in a vector)."""
+    bits = {types.float32: types.int32, types.float64: types.int64}.get(x)
+    if bits is None:
         return None
 
     def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.int32))
+        return builder.bitcast(args[0], context.get_value_type(bits))
 
-    return types.int32(types.float32), codegen
+    return bits(x), codegen
 
 
 @intrinsic
 def _float_of(typingctx, bits):
     """The float32 whose bits are the low 32 bits of an integer (the inverse
-    of :func:`_bits_of`; numba's integer arithmetic widens int32 to int64)."""
+    of :func:`bits_of`; numba's integer arithmetic widens int32 to int64)."""
     if not isinstance(bits, types.Integer):
         return None
 
@@ -212,7 +214,7 @@ def log_unit(x):
     (``m`` and ``k`` are exact, so this gives bit for bit what any exact
     reduction gives; :func:`log_unit_by_halving` is the one it replaced.)
     """
-    bits = _bits_of(x)
+    bits = bits_of(x)
     exponent = (bits >> np.int32(23)) - np.int32(127)
     m = _float_of((bits & np.int32(0x7FFFFF)) | np.int32(0x3F800000))  # in [1, 2)
     high = m >= _SQRT2

@@ -46,6 +46,7 @@ from model.engine.bookkeeping import (
     step_indices_numpy,
 )
 from model.engine.coverage import coverage_at_numpy, group_pieces
+from model.engine.ordered_sums import scratch, sum_in_order
 from model.engine.threads import KERNEL, split_at
 from model.random import INLINE
 
@@ -305,6 +306,7 @@ def _income_counties(first, last, starts, start, year, oldest_start, status, exi
               row, marks, bit)
     more = (later_added, later_who, bits, guarantees, costs_amount)
     further = later_who.shape[0] > 0 or bits != 0 or costs_amount
+    amounts = scratch(starts, first, last if costs_amount else first)
     for g in range(first, last):
         f = fraction[g] if fraction.shape[0] > 0 else np.float32(-1.0)
         lo, hi = np.uint64(starts[g]), np.uint64(starts[g + 1])
@@ -318,7 +320,7 @@ def _income_counties(first, last, starts, start, year, oldest_start, status, exi
         if further:
             # a loop of their own over the county's households, still in
             # cache: the loop above stays the one a plain income runs
-            cost[g] = _income_further(lo, hi, rule, effect, more, f)
+            cost[g] = _income_further(lo, hi, rule, effect, more, f, amounts)
     return reached
 
 
@@ -352,19 +354,19 @@ def _income_county(lo, hi, rule, draws, effect, f):
 
 
 @njit(**INLINE)
-def _income_further(lo, hi, rule, effect, more, f):
+def _income_further(lo, hi, rule, effect, more, f, amounts):
     """For the households ``lo`` to ``hi - 1`` of one county, after
     :func:`_income_county`: ``later_added`` and the guarantee bits for the
     reached, and the sum of the active households' recurring cost (0.0
-    without ``costs_amount``)."""
+    without ``costs_amount``; ``amounts``: scratch for them)."""
     start, year, oldest_start, status, exit_year, last_exit_year = rule[:6]
     needs, amount, each, per_household, _, later_from, _, share, size, row, _, _ = effect
     later_added, later_who, bits, guarantees, costs_amount = more
     added = later_who.shape[0] > 0
     for i in range(lo, hi):
         s = start[i]
-        r = enrolment_active(s, year, oldest_start, status[i], exit_year[i],
-                             last_exit_year) & needs[i]
+        a = enrolment_active(s, year, oldest_start, status[i], exit_year[i], last_exit_year)
+        r = a & needs[i]
         guarantees[i] = guarantees[i] | bits if r else guarantees[i]
         if added:
             v = share * (later_added / np.float32(size[i]))
@@ -372,32 +374,14 @@ def _income_further(lo, hi, rule, effect, more, f):
                 v = v * f if s == year else v
             later = r & (later_who[i] != 0) & (np.float64(year - s) >= later_from)
             row[i] = row[i] + v if later else row[i]
+        if costs_amount:
+            # the amount at full effect, times the members for one a person
+            x = np.float64(each[i] if each.shape[0] > 0 else amount)
+            x = x if per_household else x * np.float64(size[i])
+            amounts[i - lo] = x if a else 0.0
     if not costs_amount:
         return 0.0
-    # the active households' costs added in household order: a chain of
-    # additions does not vectorise, so it runs over a list of them alone
-    active, k = _active_in(lo, hi, rule)
-    c = 0.0
-    for j in range(k):
-        i = active[j]
-        x = np.float64(each[i] if each.shape[0] > 0 else amount)
-        c += x if per_household else x * np.float64(size[i])
-    return c
-
-
-@njit(**INLINE)
-def _active_in(lo, hi, rule):
-    """The active households of ``lo`` to ``hi - 1`` under ``rule`` (its
-    failures stored), listed in household order: the array and how many
-    of it are listed."""
-    start, year, oldest_start, status, exit_year, last_exit_year = rule[:6]
-    active = np.empty(np.int64(hi - lo), np.uint64)
-    k = 0
-    for i in range(lo, hi):
-        active[k] = i
-        k += enrolment_active(start[i], year, oldest_start, status[i], exit_year[i],
-                              last_exit_year)
-    return active, k
+    return sum_in_order(amounts, np.int64(hi - lo))
 
 
 def income_step_numpy(county, n_counties, start, year, oldest_start, status, exit_year,
@@ -484,6 +468,7 @@ def _grant_counties(first, last, starts, start, year, oldest_start, status, exit
     """:func:`grant_step` for counties ``first`` to ``last - 1``."""
     rule = (start, year, oldest_start, status, exit_year, last_exit_year, hh_id, key, hazard)
     effect = (needs, bits, guarantees, flags, size)
+    amounts = scratch(starts, first, last if table.shape[0] > 0 else first)
     for g in range(first, last):
         lo, hi = np.uint64(starts[g]), np.uint64(starts[g + 1])
         if hazard > 0:
@@ -493,17 +478,13 @@ def _grant_counties(first, last, starts, start, year, oldest_start, status, exit
         households[g] = np.float64(n_active)
         people[g] = np.float64(members)
         if table.shape[0] > 0:
-            # a chain of additions in household order: a loop of its own,
-            # over the county's households the loop above left in cache
-            # (a branch: most registered households have medical cover,
-            # where listing the active ones first costs more)
-            c = 0.0
+            # the active households' recurring costs, in household order
             for i in range(lo, hi):
-                if enrolment_active(start[i], year, oldest_start, status[i], exit_year[i],
-                                    last_exit_year):
-                    c += np.float64(table[np.uint64(table_key[i])]
-                                    + second[np.uint64(second_key[i])])
-            cost[g] = c
+                a = enrolment_active(start[i], year, oldest_start, status[i], exit_year[i],
+                                     last_exit_year)
+                x = np.float64(table[np.uint64(table_key[i])] + second[np.uint64(second_key[i])])
+                amounts[i - lo] = x if a else 0.0
+            cost[g] = sum_in_order(amounts, np.int64(hi - lo))
 
 
 @njit(**INLINE)
@@ -626,8 +607,9 @@ def floor_costs(starts, topup, size):
     a county, yuan/year): ``float64(topup[i]) * float64(size[i])`` added in
     household order from 0.0, as :func:`model.engine.coverage.coverage_at`
     adds them over the households a :class:`Floor` reached. Only those can
-    have a top-up: the others' is 0.0, and adding it would leave a sum from
-    0.0 as it is, so they are left out."""
+    have a top-up: the others' is 0.0, and adding it leaves a sum from 0.0
+    as it is (:func:`model.engine.ordered_sums.sum_in_order` adds every
+    household's)."""
     cost = np.zeros(len(starts) - 1)
     split_at(_floor_costs, group_pieces(starts), starts, topup, size, cost)
     return cost
@@ -635,20 +617,12 @@ def floor_costs(starts, topup, size):
 
 @njit(**KERNEL)
 def _floor_costs(first, last, starts, topup, size, cost):
+    amounts = scratch(starts, first, last)
     for g in range(first, last):
         lo, hi = np.uint64(starts[g]), np.uint64(starts[g + 1])
-        # the households paid, listed in household order; then their chain
-        # of additions (which does not vectorise) over them alone
-        paid = np.empty(np.int64(hi - lo), np.uint64)
-        k = 0
         for i in range(lo, hi):
-            paid[k] = i
-            k += topup[i] != 0
-        c = 0.0
-        for j in range(k):
-            i = paid[j]
-            c += np.float64(topup[i]) * np.float64(size[i])
-        cost[g] = c
+            amounts[i - lo] = np.float64(topup[i]) * np.float64(size[i])
+        cost[g] = sum_in_order(amounts, np.int64(hi - lo))
 
 
 def floor_costs_numpy(county, n_counties, reach, topup, size):
