@@ -10,7 +10,12 @@ import pytest
 
 from model.engine import threads
 from model.engine.codes import EXITED, HOUSING, MEDICAL, POOR, RETURNED, SCHOOLING
-from model.engine.coverage import group_pieces, group_starts, repeated_sums
+from model.engine.coverage import (
+    coverage_at_numpy,
+    group_pieces,
+    group_starts,
+    repeated_sums,
+)
 from model.engine.one_pass import (
     Floor,
     Grant,
@@ -26,7 +31,9 @@ from model.engine.one_pass import (
     income_step_numpy,
 )
 from model.engine.sim import Simulation
+from model.params import Parameters
 from model.programmes.measures import instances
+from model.registry.synth import synthetic
 from model.runs import registry_for
 from model.scenario import load_scenario
 
@@ -237,6 +244,43 @@ def test_repeated_sums_add_one_at_a_time(weight):
             ref[g] += weight
     np.testing.assert_array_equal(got, ref)
     assert np.signbit(got[0]) == np.signbit(0.0)
+
+
+@pytest.mark.parametrize("amount", [5000.0, 1234.567, 2.0**45 + 1.0, -3.0])
+def test_a_cost_by_members_is_each_household_added_in_order(amount):
+    """A one-off cost by members (PerMember) is summed by county as the
+    record adds each new household's amount times its members, bit for
+    bit: by the members where that is exact, household by household
+    otherwise (1234.567 a member: the additions' roundings show; 2**45 + 1:
+    the sums pass 2**53)."""
+    reg = synthetic(20_000, n_counties=7, seed=4)
+    sim = Simulation(reg, Parameters.load(), seed=2, end_year=reg.base_year + 1,
+                     programmes=instances())
+    h = reg.households
+    # three in ten households of every county but one
+    new = np.flatnonzero((np.random.default_rng(3).random(reg.n_households) < 0.3)
+                         & (h["county"] != 4))
+    prog = next(p for p in sim.programmes if p.name == "asset_income")
+    got = sim._per_member(prog, new, amount)
+    ref, counts, people = np.zeros(reg.n_counties), np.zeros(reg.n_counties), np.zeros(0)
+    coverage_at_numpy(h["county"], new, amount * h["size"][new].astype(np.float64),
+                      np.zeros(0, np.int8), counts, ref, people)
+    np.testing.assert_array_equal(got, ref)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(ref))  # no -0.0 for none
+    assert (counts > 0).sum() > 2 and (counts == 0).any()
+    by_members = amount * np.bincount(h["county"][new], weights=h["size"][new],
+                                      minlength=reg.n_counties)
+    exact = amount == int(amount) and abs(amount) * h["size"][new].sum() < 2.0**53
+    assert exact == (by_members == ref).all(), "the data must tell the two ways apart"
+
+
+def test_a_cost_by_members_is_refused_for_villages():
+    scenario = load_scenario()
+    sim = Simulation(registry_for(scenario), scenario.params, seed=2, end_year=2016,
+                     programmes=instances())
+    prog = next(p for p in sim.programmes if p.level == "village")
+    with pytest.raises(TypeError, match="household programme"):
+        sim._per_member(prog, np.arange(3), 100.0)
 
 
 @pytest.mark.parametrize("overlay", [{"delivery.enabled": 0}, {"delivery.enabled": 1},

@@ -57,7 +57,7 @@ from model.engine.delivery import Carry, deliver, settings_from_params
 from model.engine.delivery_order import by_county, order_offsets, split_cyclic
 from model.engine.initial_income import income_groups, split_base_year
 from model.engine.kernels import income_update
-from model.engine.one_pass import Counted
+from model.engine.one_pass import Counted, PerMember, per_member_sums
 from model.engine.record import (
     DELIVERY_COLUMNS,
     LINE_COLUMNS,
@@ -549,6 +549,8 @@ class Simulation:
                                     "a number or the sums by county")
                 else:
                     repeated_sums(np.float64(unit), counts, cost)
+            elif what == "new" and isinstance(unit, PerMember):
+                cost = self._per_member(prog, new, unit.amount)
             elif what == "new" and np.ndim(unit) == 0:  # the same amount each: by county
                 repeated_sums(np.float64(unit), self._started_counts[j].astype(np.float64), cost)
             else:
@@ -562,6 +564,24 @@ class Simulation:
                 if len(size):
                     out[:, j, P["active_people"]] = people
             out[:, j, P["cost"]] += cost
+
+    def _per_member(self, prog, new: np.ndarray, amount: float) -> np.ndarray:
+        """The one-off cost by county of the households ``new`` (ascending)
+        at ``amount`` a member (yuan/person): from their members by county
+        where that is exact, else each household's cost added in order."""
+        if prog.level != "household":
+            raise TypeError(f"programme {prog.name!r}: a one-off cost by members "
+                            "(PerMember) is a household programme's")
+        nc, h = self.reg.n_counties, self.reg.households
+        counts, sums, people = np.zeros(nc), np.zeros(nc), np.zeros(nc)
+        starts = self._county_starts["household"]
+        coverage_at(h["county"], new, np.zeros(1), h["size"], counts, sums, people, starts)
+        cost = per_member_sums(amount, people)
+        if cost is None:
+            cost = np.zeros(nc)
+            weights = np.float64(amount) * h["size"][new].astype(np.float64)
+            coverage_at(h["county"], new, weights, EMPTY, counts, cost, people, starts)
+        return cost
 
     def _village_reached(self, ctx: Context) -> np.ndarray:
         """The pathways (bit ``b``: ``BATCHES[b]``) whose village programmes

@@ -16,7 +16,7 @@ from model.engine.bookkeeping import (
     product_at,
 )
 from model.engine.codes import HOUSING, MEDICAL, SCHOOLING, WATER
-from model.engine.one_pass import Floor, Grant, Income, Lookup, floor_costs
+from model.engine.one_pass import Floor, Grant, Income, Lookup, PerMember, floor_costs
 from model.engine.rules import county_dibao_standards
 from model.engine.state import per_student
 from model.programmes.base import Context, Programme, VillageProgramme, registered_people_by_village
@@ -220,7 +220,7 @@ class Relocation(Programme):
         return p("relocation.cost") * 3.0  # per household of about three people
 
     def cost(self, ctx, new, active):
-        return ctx.p("relocation.cost") * ctx.reg.households["size"][new].astype(np.float64), 0.0
+        return PerMember(ctx.p("relocation.cost")), 0.0
 
 
 class IndustrySupport(Programme):
@@ -344,8 +344,7 @@ class AssetIncome(Programme):
         return p("asset_income.investment") * 3.0  # per household of about three people
 
     def cost(self, ctx, new, active):
-        size = ctx.reg.households["size"][new].astype(np.float64)
-        return ctx.p("asset_income.investment") * size, 0.0
+        return PerMember(ctx.p("asset_income.investment")), 0.0
 
 
 class Photovoltaic(Programme):
