@@ -128,6 +128,73 @@ def test_one_pass_is_the_chain_of_passes(four_threads, monkeypatch, declared, ha
     assert got.households[-2:].sum() == 0 and got.households[4] == 0  # the empty counties
 
 
+@pytest.mark.parametrize("declared", DECLARED)
+def test_a_fresh_row_is_written_whole_as_if_zeroed(four_threads, monkeypatch, declared):
+    """On a row holding an earlier year's income (``fresh``), the step
+    writes every household's value: what it writes on the row zeroed."""
+    monkeypatch.setattr(threads, "MIN_PIECE", 1_000)
+    county, start, status, exit_year, needs, size, hh_id, _ = households()
+    income = DECLARED[declared]
+    stale = (np.random.default_rng(6).random(N) * 900 + 1).astype(np.float32)
+    results = []
+    for held, fresh in ((stale, True), (np.zeros(N, np.float32), False)):
+        got_row = held.copy()
+        counted, reached = income_step(
+            group_starts(county, COUNTIES), start.copy(), YEAR, 2015.0, status, exit_year,
+            2016.0, needs, hh_id, 77, 0.2, income, np.float32(0.9),
+            np.zeros(0, np.float32), size, got_row, np.zeros(N, np.uint8), np.uint8(2),
+            np.zeros(N, np.uint8), fresh=fresh)
+        results.append((got_row, counted.households, reached))
+    (fresh_row, fresh_counts, fresh_reached), (zeroed_row, counts, reached) = results
+    np.testing.assert_array_equal(fresh_row, zeroed_row)
+    np.testing.assert_array_equal(np.signbit(fresh_row), np.signbit(zeroed_row))
+    np.testing.assert_array_equal(fresh_counts, counts)
+    assert fresh_reached == reached and 1000 < reached < N - 1000  # some not reached
+
+
+def test_a_run_with_rows_left_stale_is_the_run_zeroing_them(monkeypatch):
+    """The rows of programme income left holding last year's income (each
+    year's first step writes them whole, or zeroes them first) give the run
+    that zeroes them at the start of every year, with rows first written by
+    a step of one pass and by a list's additions (relocation)."""
+    from model.engine import sim as sim_module
+    from model.engine.rows import zero_rows
+
+    scenario = load_scenario("xiangxi")
+    reg = registry_for(scenario)
+    params = scenario.params_for(0)
+    components = sim_module.Simulation._components
+    stale_seen = []
+
+    def zeroing(self, ctx, k, new):
+        st = self.state
+        stale_seen.append(st.batch_written.copy())
+        zero_rows(st.batch_income, np.flatnonzero(st.batch_stale | st.batch_written))
+        st.batch_stale[:] = False
+        st.batch_written[:] = False
+        return components(self, ctx, k, new)
+
+    runs = []
+    for eager in (False, True):
+        if eager:
+            monkeypatch.setattr(sim_module.Simulation, "_components", zeroing)
+        sim = Simulation(reg, params, seed=2, end_year=2020,
+                         programmes=instances(scenario.programmes), scale=scenario.scale)
+        sim.run()
+        runs.append(sim)
+    lazy, eager = runs
+    # the production, relocation and education rows had income to leave stale
+    rows = np.array(stale_seen)
+    assert rows[:, [0, 1, 3]].sum(axis=0).min() >= 3
+    for field in ("sums", "median", "programme", "batch_exits", "batch_reached"):
+        np.testing.assert_array_equal(getattr(lazy.record, field),
+                                      getattr(eager.record, field), err_msg=field)
+    np.testing.assert_array_equal(lazy.state.income, eager.state.income)
+    written = lazy.state.batch_written
+    np.testing.assert_array_equal(lazy.state.batch_income[written],
+                                  eager.state.batch_income[written])
+
+
 def guarantees_state(rng):
     """The state a grant's step sets: guarantees and a flag."""
     return SimpleNamespace(guarantees=rng.integers(0, 16, N).astype(np.uint8),

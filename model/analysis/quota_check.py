@@ -128,6 +128,7 @@ def _given(progs, ctx: Context, idx: np.ndarray, size: np.ndarray, batch: str) -
         return float("nan")
     scratch = copy.deepcopy(ctx.st)
     scratch.batch_income[:] = 0
+    scratch.batch_stale[:] = False
     sctx = Context(ctx.reg, scratch, ctx.p, ctx.seed, ctx.line, ctx.covered_line, ctx.scale)
     full = np.full(len(idx), 100, np.int64)       # years in: every ramp and build complete
     for prog in progs:

@@ -252,7 +252,7 @@ _NO_TABLE = np.zeros(0, np.float32)
 
 def income_step(starts, start, year, oldest_start, status, exit_year, last_exit_year, needs,
                 hh_id, key, hazard, income: Income, share, fraction, size, row, marks, bit,
-                guarantees):
+                guarantees, fresh=False):
     """A programme's step whose effect is ``income``, in one pass on threads.
 
     Parameters
@@ -279,6 +279,9 @@ def income_step(starts, start, year, oldest_start, status, exit_year, last_exit_
         every active household.
     guarantees : uint8 array (n,), in/out
         ``State.guarantees``: ``income.bits`` are set for the households reached.
+    fresh : bool
+        ``row`` holds an earlier year's income, to be taken as zeros: every
+        household's is written (``0.0 + income``, or 0.0), none is read.
 
     Returns
     -------
@@ -308,8 +311,8 @@ def income_step(starts, start, year, oldest_start, status, exit_year, last_exit_
                        not income.per_person, np.float64(max(income.ramp, 1.0)), later_from,
                        np.float32(income.later_share), np.float32(income.later_added),
                        later_who, np.uint8(income.bits), income.costs_amount, np.float32(share),
-                       fraction, size, row, marks, np.uint8(bit), guarantees, households,
-                       people, cost)
+                       fraction, size, row, marks, np.uint8(bit), guarantees, bool(fresh),
+                       households, people, cost)
     return (Counted(households, people, cost if income.costs_amount else None),
             int(sum(reached)))
 
@@ -318,8 +321,8 @@ def income_step(starts, start, year, oldest_start, status, exit_year, last_exit_
 def _income_counties(first, last, starts, start, year, oldest_start, status, exit_year,
                      last_exit_year, needs, hh_id, key, hazard, amount, each, per_household,
                      ramp, later_from, later_share, later_added, later_who, bits, costs_amount,
-                     share, fraction, size, row, marks, bit, guarantees, households, people,
-                     cost):
+                     share, fraction, size, row, marks, bit, guarantees, fresh, households,
+                     people, cost):
     """:func:`income_step` for counties ``first`` to ``last - 1``; returns
     the households reached."""
     reached = 0
@@ -333,9 +336,9 @@ def _income_counties(first, last, starts, start, year, oldest_start, status, exi
         f = fraction[g] if fraction.shape[0] > 0 else np.float32(-1.0)
         lo, hi = np.uint64(starts[g]), np.uint64(starts[g + 1])
         if hazard > 0:
-            n_active, members, r = _income_county(lo, hi, rule, True, effect, f)
+            n_active, members, r = _income_county(lo, hi, rule, True, effect, f, fresh)
         else:
-            n_active, members, r = _income_county(lo, hi, rule, False, effect, f)
+            n_active, members, r = _income_county(lo, hi, rule, False, effect, f, fresh)
         households[g] = np.float64(n_active)
         people[g] = np.float64(members)
         reached += r
@@ -347,10 +350,11 @@ def _income_counties(first, last, starts, start, year, oldest_start, status, exi
 
 
 @njit(**INLINE)
-def _income_county(lo, hi, rule, draws, effect, f):
+def _income_county(lo, hi, rule, draws, effect, f, fresh):
     """The households ``lo`` to ``hi - 1`` of one county (``f``: its
-    fraction of the first year, negative for the whole year): active
-    households, their members and the households reached."""
+    fraction of the first year, negative for the whole year; ``fresh``: the
+    row's values are taken as zeros): active households, their members and
+    the households reached."""
     year = rule[1]
     needs, amount, each, per_household, ramp, later_from, later_share, share, size, row, \
         marks, bit = effect
@@ -367,7 +371,8 @@ def _income_county(lo, hi, rule, draws, effect, f):
         v = share * v
         if f >= 0:
             v = v * f if s == year else v
-        row[i] = row[i] + v if r else row[i]
+        held = np.float32(0.0) if fresh else row[i]
+        row[i] = held + v if r else held
         marks[i] = marks[i] | bit if a else marks[i]
         n_active += a
         members += np.int64(size[i]) * a

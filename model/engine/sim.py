@@ -65,7 +65,7 @@ from model.engine.record import (
     RATE_COLUMNS,
     Record,
 )
-from model.engine.rows import sum_rows, zero_rows
+from model.engine.rows import sum_rows
 from model.engine.rules import (
     SPARSE_SHARE,
     county_dibao_standards,
@@ -353,8 +353,9 @@ class Simulation:
         the cost depends on this year's income (then return its active set),
         so that only a few index arrays are alive at a time."""
         st, p = self.state, ctx.p
-        # only the pathways that had income last year hold any
-        zero_rows(st.batch_income, np.flatnonzero(st.batch_written))
+        # only the pathways that had income last year hold any: stale, the
+        # year's first step adding to each writes it whole
+        st.batch_stale |= st.batch_written
         st.batch_written[:] = False
         self._pension(p)
         st.floor[:] = 0.0

@@ -41,7 +41,11 @@ class State:
     market, medical, topup, income : outputs of the income kernel.
     batch_income : programme income by pathway, shape (len(INCOME_BATCHES), n).
     batch_written : which rows of ``batch_income`` had income added this
-        year (bool, one per pathway): the others are zero.
+        year (bool, one per pathway): the others are zero, or stale.
+    batch_stale : which rows of ``batch_income`` still hold an earlier
+        year's income (bool, one per pathway), to be taken as zeros: the
+        year's first step adding to such a row writes every household's
+        value (or zeroes the row first), instead of the year zeroing it.
     programme_income : sum of ``batch_income`` over pathways.
     transfer_income : basic pension.
     floor : safety-net standard the household is topped up to (0 if not covered).
@@ -81,6 +85,7 @@ class State:
     income: np.ndarray
     batch_income: np.ndarray
     batch_written: np.ndarray
+    batch_stale: np.ndarray
     programme_income: np.ndarray
     transfer_income: np.ndarray
     floor: np.ndarray
@@ -123,6 +128,7 @@ class State:
                    # memory is faulted in here, once, not in a later year
                    batch_income=np.full((len(INCOME_BATCHES), n), 0.0, np.float32),
                    batch_written=np.zeros(len(INCOME_BATCHES), bool),
+                   batch_stale=np.zeros(len(INCOME_BATCHES), bool),
                    programme_income=f32(), transfer_income=f32(), floor=f32(),
                    schooling_cost=f32(), medical_cover=np.zeros(n, np.uint8),
                    guarantees=guarantees, reached=np.zeros(n, np.uint8),

@@ -85,6 +85,7 @@ from model.engine.one_pass import (
     grant_step,
     income_step,
 )
+from model.engine.rows import zero_rows
 from model.engine.selection import people_threshold
 from model.engine.threads import indices_where
 from model.random import Stream, hash_ids, year_key
@@ -357,7 +358,8 @@ class Programme:
             row = INCOME_BATCHES.index(self.batch)
             counted, reached = income_step(
                 *rule, income, ctx.p("programme_income_share"), self._fraction(ctx), h["size"],
-                st.batch_income[row], st.reached, bit, st.guarantees)
+                st.batch_income[row], st.reached, bit, st.guarantees, st.batch_stale[row])
+            st.batch_stale[row] = False  # every household's written
             st.batch_written[row] |= reached > 0
             return counted
         active, reach, years_in = step_indices(
@@ -400,6 +402,9 @@ class Programme:
         row = INCOME_BATCHES.index(self.batch)
         if len(idx):
             ctx.st.batch_written[row] = True
+            if ctx.st.batch_stale[row]:  # an earlier year's income: zeros first
+                zero_rows(ctx.st.batch_income, [row])
+                ctx.st.batch_stale[row] = False
         add_at(ctx.st.batch_income[row], idx,
                np.atleast_1d(_as_numpy(amount)),
                np.float32(ctx.p("programme_income_share")),
