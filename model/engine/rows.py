@@ -2,7 +2,9 @@
 zeroed and summed on threads, a piece of the households each.
 
 Only the rows that had income added in a year hold any
-(``State.batch_written``): the others are neither zeroed nor summed.
+(``State.batch_written``): the others are not summed. A row that had some
+the year before is stale (``State.batch_stale``) until the year's first
+step adding to it writes it whole, or zeroes it first.
 """
 
 from __future__ import annotations

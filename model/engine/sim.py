@@ -574,14 +574,16 @@ class Simulation:
             raise TypeError(f"programme {prog.name!r}: a one-off cost by members "
                             "(PerMember) is a household programme's")
         nc, h = self.reg.n_counties, self.reg.households
-        counts, sums, people = np.zeros(nc), np.zeros(nc), np.zeros(nc)
         starts = self._county_starts["household"]
-        coverage_at(h["county"], new, np.zeros(1), h["size"], counts, sums, people, starts)
+        people = np.zeros(nc)
+        coverage_at(h["county"], new, np.zeros(1), h["size"], np.zeros(nc), np.zeros(nc),
+                    people, starts)
         cost = per_member_sums(amount, people)
         if cost is None:
             cost = np.zeros(nc)
             weights = np.float64(amount) * h["size"][new].astype(np.float64)
-            coverage_at(h["county"], new, weights, EMPTY, counts, cost, people, starts)
+            coverage_at(h["county"], new, weights, EMPTY, np.zeros(nc), cost, np.zeros(nc),
+                        starts)
         return cost
 
     def _village_reached(self, ctx: Context) -> np.ndarray:

@@ -191,9 +191,9 @@ class Programme:
     def cost(self, ctx: Context, new: np.ndarray, active: np.ndarray | None):
         """``(one_off, recurring)`` in yuan: per new household (indices ``new``)
         and per active household (indices ``active``), each a number or an
-        array aligned with its indices; the one-off cost may be a
-        :class:`model.engine.one_pass.PerMember` (an amount a member). ``active`` is None when the step
-        counted the active households itself (a programme declaring
+        array aligned with its indices; the one-off cost may also be a
+        :class:`model.engine.one_pass.PerMember` (an amount a member).
+        ``active`` is None when the step counted the active households itself (a programme declaring
         :meth:`income`, :meth:`grant` or :meth:`floor`): the recurring cost
         is then a number, None when the step summed it (a grant's
         ``recurring``, an income's ``costs_amount``), or the sums by county
