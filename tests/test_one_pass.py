@@ -274,6 +274,87 @@ def test_one_pass_floor_is_the_chain_of_passes(four_threads, monkeypatch, hazard
     assert np.count_nonzero(got_marks & 16) > got.households.sum()
 
 
+@pytest.mark.parametrize("hazard", [0.0, 0.2])
+def test_a_fresh_floor_is_written_whole_as_if_zeroed(four_threads, monkeypatch, hazard):
+    """On levels holding last year's floors (``fresh``), the floor step
+    writes every household's: what it writes on levels zeroed."""
+    monkeypatch.setattr(threads, "MIN_PIECE", 1_000)
+    county, start, status, exit_year, needs, size, hh_id, _ = households()
+    rng = np.random.default_rng(6)
+    floor = Floor((rng.random(COUNTIES) * 3000 + 1000).astype(np.float32))
+    results = []
+    for level, fresh in (((rng.random(N) * 4000).astype(np.float32), True),
+                         (np.zeros(N, np.float32), False)):
+        marks = np.zeros(N, np.uint8)
+        counted = floor_step(group_starts(county, COUNTIES), start.copy(), YEAR, 2015.0,
+                             status, exit_year, 2016.0, needs, hh_id, 77, hazard, floor, level,
+                             size, marks, np.uint8(16), fresh=fresh)
+        results.append((level, marks, counted.households))
+    (fresh_level, fresh_marks, fresh_counts), (level, marks, counts) = results
+    np.testing.assert_array_equal(fresh_level, level)
+    np.testing.assert_array_equal(np.signbit(fresh_level), np.signbit(level))
+    np.testing.assert_array_equal(fresh_marks, marks)
+    np.testing.assert_array_equal(fresh_counts, counts)
+    assert 1000 < np.count_nonzero(level) < N - 1000  # some reached, some not
+
+
+def test_a_run_with_the_floor_left_stale_is_the_run_zeroing_it(monkeypatch):
+    """Last year's floors left in place until the year's floor step writes
+    every household's give the run that zeroes them first; without a floor
+    programme, the year ends with no floor at all."""
+    from model.programmes import base
+
+    scenario = load_scenario()
+    reg = registry_for(scenario)
+    floor_step_ = base.floor_step
+
+    def zeroing(*args):
+        level, fresh = args[12], args[-1]
+        if fresh:
+            level[:] = 0.0
+        return floor_step_(*args[:-1], False)
+
+    runs = []
+    for eager in (False, True):
+        if eager:
+            monkeypatch.setattr(base, "floor_step", zeroing)
+        sim = Simulation(reg, scenario.params, seed=2, end_year=2020, programmes=instances())
+        sim.run()
+        runs.append(sim)
+    lazy, eager = runs
+    for field in ("sums", "median", "programme", "batch_exits", "batch_reached"):
+        np.testing.assert_array_equal(getattr(lazy.record, field),
+                                      getattr(eager.record, field), err_msg=field)
+    np.testing.assert_array_equal(lazy.state.floor, eager.state.floor)
+    assert np.count_nonzero(lazy.state.floor) > 100
+    # no floor programme: the base year's floors are gone from the first year
+    without = [name for name in scenario.programmes if name != "safety_net"]
+    sim = Simulation(reg, scenario.params, seed=2, end_year=2016, programmes=instances(without))
+    sim._record_base_year()
+    assert np.count_nonzero(sim.state.floor) > 100
+    sim.step(2016)
+    assert not sim.state.floor.any() and not sim.state.floor_stale
+
+
+def test_the_line_of_a_household_ignores_last_years_floor_until_this_years():
+    """Between the start of the year's steps and its floor step, a
+    household is judged against the line, not last year's cover."""
+    from model.engine.context import Context, YearParams
+
+    scenario = load_scenario()
+    sim = Simulation(registry_for(scenario), scenario.params, seed=2, end_year=2016,
+                     programmes=instances())
+    sim._record_base_year()
+    st = sim.state
+    ctx = Context(sim.reg, st, YearParams(scenario.params, 2016), 2, 4000.0, 3000.0)
+    covered = st.floor > 0
+    assert covered.sum() > 100
+    assert (ctx.household_line()[covered] == 3000.0).all()
+    st.floor_stale = True
+    assert (ctx.household_line() == 4000.0).all()
+    assert (ctx.household_line(np.flatnonzero(covered)) == 4000.0).all()
+
+
 def test_floor_costs_are_the_record_of_the_reached(four_threads, monkeypatch):
     """The top-ups summed over every household, county by county, are the
     record's sums over the reached households: the others' top-up is 0."""

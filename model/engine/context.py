@@ -85,4 +85,7 @@ class Context:
 
     def household_line(self, idx=slice(None)) -> np.ndarray:
         """The line each household ``idx`` is judged against (yuan/person/year)."""
-        return household_line_np(self.st.floor[idx], self.line, self.covered_line)
+        floor = self.st.floor[idx]
+        if self.st.floor_stale:  # last year's floors, before this year's step
+            floor = np.zeros_like(floor)
+        return household_line_np(floor, self.line, self.covered_line)

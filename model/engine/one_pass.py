@@ -229,6 +229,9 @@ class Floor:
 
     def apply(self, st, idx: np.ndarray, county: np.ndarray) -> None:
         """The effect on households ``idx`` (the step's chain of passes)."""
+        if st.floor_stale:  # last year's floors: zeros first
+            st.floor[:] = 0.0
+            st.floor_stale = False
         set_from_table(st.floor, idx, self.standard, county)
 
 
@@ -552,7 +555,7 @@ def grant_step_numpy(county, n_counties, start, year, oldest_start, status, exit
 
 
 def floor_step(starts, start, year, oldest_start, status, exit_year, last_exit_year, needs,
-               hh_id, key, hazard, floor: Floor, level, size, marks, bit):
+               hh_id, key, hazard, floor: Floor, level, size, marks, bit, fresh=False):
     """A programme's step whose effect is ``floor``, in one pass on threads.
 
     Parameters
@@ -568,6 +571,9 @@ def floor_step(starts, start, year, oldest_start, status, exit_year, last_exit_y
         Members of each household.
     marks : uint8 array (n,), in/out; bit : uint8
         As :func:`income_step`: ``bit`` is set for every active household.
+    fresh : bool
+        ``level`` holds last year's floors, to be taken as zeros: every
+        household's is written (the standard, or 0.0), none is read.
 
     Returns
     -------
@@ -581,37 +587,38 @@ def floor_step(starts, start, year, oldest_start, status, exit_year, last_exit_y
     split_at(_floor_counties, group_pieces(starts), starts, start, np.int64(year),
              np.float64(oldest_start), status, exit_year, np.float64(last_exit_year), needs,
              hh_id, np.uint64(key), np.float32(hazard), np.asarray(floor.standard, np.float32),
-             level, size, marks, np.uint8(bit), households, people)
+             level, size, marks, np.uint8(bit), bool(fresh), households, people)
     return Counted(households, people)
 
 
 @njit(**KERNEL)
 def _floor_counties(first, last, starts, start, year, oldest_start, status, exit_year,
                     last_exit_year, needs, hh_id, key, hazard, standard, level, size, marks,
-                    bit, households, people):
+                    bit, fresh, households, people):
     """:func:`floor_step` for counties ``first`` to ``last - 1``."""
     rule = (start, year, oldest_start, status, exit_year, last_exit_year, hh_id, key, hazard)
     effect = (needs, level, size, marks, bit)
     for g in range(first, last):
         lo, hi = np.uint64(starts[g]), np.uint64(starts[g + 1])
         if hazard > 0:
-            reached, members = _floor_county(lo, hi, rule, True, effect, standard[g])
+            reached, members = _floor_county(lo, hi, rule, True, effect, standard[g], fresh)
         else:
-            reached, members = _floor_county(lo, hi, rule, False, effect, standard[g])
+            reached, members = _floor_county(lo, hi, rule, False, effect, standard[g], fresh)
         households[g] = np.float64(reached)
         people[g] = np.float64(members)
 
 
 @njit(**INLINE)
-def _floor_county(lo, hi, rule, draws, effect, standard):
-    """The households ``lo`` to ``hi - 1`` of one county (its ``standard``):
-    the households reached and their members."""
+def _floor_county(lo, hi, rule, draws, effect, standard, fresh):
+    """The households ``lo`` to ``hi - 1`` of one county (its ``standard``;
+    ``fresh``: the levels held are taken as zeros): the households reached
+    and their members."""
     needs, level, size, marks, bit = effect
     reached = members = 0
     for i in range(lo, hi):
         a = enrolment_now(rule, i, draws)[0]
         r = a & needs[i]
-        level[i] = standard if r else level[i]
+        level[i] = standard if r else (np.float32(0.0) if fresh else level[i])
         marks[i] = marks[i] | bit if a else marks[i]
         reached += r
         members += np.int64(size[i]) * r

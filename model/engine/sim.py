@@ -358,7 +358,7 @@ class Simulation:
         st.batch_stale |= st.batch_written
         st.batch_written[:] = False
         self._pension(p)
-        st.floor[:] = 0.0
+        st.floor_stale = True  # the floor step writes it whole
         st.medical_cover[:] = 0
         st.reached[:] = 0
         st.village_collective[:] = self.reg.villages["collective_income"]
@@ -374,6 +374,9 @@ class Simulation:
             else:
                 self._record_programme(ctx, k, j, new[j], active)
             del active
+        if st.floor_stale:  # no floor this year
+            st.floor[:] = 0.0
+            st.floor_stale = False
         sum_rows(st.batch_income, np.flatnonzero(st.batch_written), st.programme_income)
         return pending
 

@@ -49,6 +49,10 @@ class State:
     programme_income : sum of ``batch_income`` over pathways.
     transfer_income : basic pension.
     floor : safety-net standard the household is topped up to (0 if not covered).
+    floor_stale : ``floor`` still holds last year's floors, to be taken as
+        zeros: the year's floor step writes every household's (a
+        :class:`model.engine.one_pass.Floor`, the only writer of ``floor``
+        in a year, or zeroes it first), instead of the year zeroing it.
     schooling_cost : rigid schooling cost.
     medical_cover : 1 for a household in the medical programme this year.
     guarantees : guarantee bits in force (:mod:`model.engine.rules`).
@@ -104,6 +108,7 @@ class State:
     village_exit_year: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
     village_enrolled: dict[str, np.ndarray] = field(default_factory=dict)
     county_exit_year: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
+    floor_stale: bool = False
 
     @classmethod
     def initial(cls, registry: Registry, programme_names: list[str],

@@ -352,7 +352,10 @@ class Programme:
             rule = (ctx.county_starts, start, ctx.year, oldest, st.status, st.exit_year,
                     last_exit, self._mask(ctx, "needs"), h["hh_id"], key, hazard)
             if floor is not None:
-                return floor_step(*rule, floor, st.floor, h["size"], st.reached, bit)
+                counted = floor_step(*rule, floor, st.floor, h["size"], st.reached, bit,
+                                     st.floor_stale)
+                st.floor_stale = False  # every household's written
+                return counted
             if income is None:
                 return grant_step(*rule, grant, st, h["size"])
             row = INCOME_BATCHES.index(self.batch)
