@@ -46,11 +46,18 @@ def test_backlog_takes_each_countys_first_as_the_due_list_does(grouped):
     assert dropped_a_run
 
 
+def _waiting(county, *runs):
+    """A backlog of units stored county by county (``county``: each
+    unit's), the ``runs`` added in turn."""
+    county = np.array(county, np.int16)
+    backlog = Backlog(county, int(county.max()) + 1, group_starts(county, int(county.max()) + 1))
+    for run in runs:
+        backlog.add(np.array(run))
+    return backlog
+
+
 def test_backlog_takes_at_most_what_waits():
-    county = np.array([0, 0, 1, 2, 2, 2], np.int16)
-    backlog = Backlog(county, 3, group_starts(county, 3))
-    backlog.add(np.array([0, 3, 5]))
-    backlog.add(np.array([1, 4]))
+    backlog = _waiting([0, 0, 1, 2, 2, 2], [0, 3, 5], [1, 4])
     taken, counts = backlog.take(np.array([5, 5, 1]))
     np.testing.assert_array_equal(taken, [0, 1, 3])
     np.testing.assert_array_equal(counts, [2, 0, 1])
@@ -65,10 +72,7 @@ def test_backlog_taking_whole_runs_drops_them():
     """A run taken whole (none of it taken before, every county's part
     within its quota) is given back as it is and dropped; the next takes
     find the later run only."""
-    county = np.array([0, 0, 1, 1, 2], np.int16)
-    backlog = Backlog(county, 3, group_starts(county, 3))
-    backlog.add(np.array([0, 2, 4]))
-    backlog.add(np.array([1, 3]))
+    backlog = _waiting([0, 0, 1, 1, 2], [0, 2, 4], [1, 3])
     taken, counts = backlog.take(np.array([1, 1, 3]))
     np.testing.assert_array_equal(taken, [0, 2, 4])
     np.testing.assert_array_equal(counts, [1, 1, 1])

@@ -9,13 +9,13 @@ from model.engine.rules import verify, verify_numpy
 from model.engine.tally import (
     NBINS,
     NCHUNKS,
-    NV,
     median_from_hist,
     median_from_hist_numpy,
     registered_people_by,
     tally,
     tally_numpy,
 )
+from model.engine.tally_columns import NV
 from model.programmes.base import SAMPLE, first_k, first_people, smallest_positions
 from model.random import Stream, year_key
 

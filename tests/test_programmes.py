@@ -9,7 +9,7 @@ import pytest
 from model.engine.context import Context, YearParams
 from model.engine.rules import county_dibao_standards, dibao_standard, lines_for
 from model.engine.sim import Simulation
-from model.engine.tally import COL
+from model.engine.tally_columns import COL
 from model.params import Parameters
 from model.programmes.measures import PROGRAMMES, instances
 from model.registry.synth import synthetic

@@ -10,7 +10,7 @@ import pytest
 
 from model.engine.codes import EXITED, POOR, RETURN, RETURNED
 from model.engine.sim import Simulation
-from model.engine.tally import COL
+from model.engine.tally_columns import COL
 from model.params import Parameters
 from model.programmes.measures import instances
 from model.registry.synth import synthetic

@@ -83,7 +83,8 @@ def test_split_summed_tables_do_not_depend_on_the_threads(four_threads, monkeypa
     and the reach."""
     from model.engine.attribution import attribute_exits, count_reached
     from model.engine.codes import ATTRIBUTION, BATCHES
-    from model.engine.tally import NBINS, NV, tally
+    from model.engine.tally import NBINS, tally
+    from model.engine.tally_columns import NV
 
     rng = np.random.default_rng(4)
     n, nc = 20_011, 5

@@ -127,11 +127,7 @@ def take_cyclic_numpy(group: np.ndarray, quota: np.ndarray, offset: np.ndarray) 
 
 def first_in_group_numpy(group: np.ndarray, quota: np.ndarray) -> np.ndarray:
     """Mark the first ``quota[g]`` elements of each group ``g``, in array
-    order (a stable sort by group): the backlog's rule, which the tests hold
+    order: the work teams' rule from an offset of 0 (:func:`take_cyclic_numpy`),
+    the backlog's rule, which the tests hold
     :class:`model.engine.backlog.Backlog` to."""
-    order = np.argsort(group, kind="stable")
-    ranked = group[order]
-    rank = np.arange(len(order)) - np.searchsorted(ranked, ranked, side="left")
-    take = np.zeros(len(group), bool)
-    take[order] = rank < quota[ranked]
-    return take
+    return take_cyclic_numpy(group, quota, np.zeros(len(quota)))

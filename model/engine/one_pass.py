@@ -45,7 +45,7 @@ from model.engine.bookkeeping import (
     set_from_table_numpy,
     step_indices_numpy,
 )
-from model.engine.coverage import coverage_at_numpy, group_pieces, sums_exactly
+from model.engine.coverage import coverage_at_numpy, group_pieces
 from model.engine.ordered_sums import scratch, sum_in_order
 from model.engine.threads import KERNEL, split_at
 from model.random import INLINE
@@ -141,20 +141,9 @@ class PerMember:
     times its members (yuan/person), as a programme's :meth:`cost
     <model.programmes.base.Programme.cost>` may give it. The record sums
     it by county from the new households' members when that is exact
-    (:func:`per_member_sums`)."""
+    (:meth:`model.engine.sim.Simulation._per_member`)."""
 
     amount: float
-
-
-def per_member_sums(amount: float, people: np.ndarray) -> np.ndarray | None:
-    """Each group's ``amount`` times each of its households' members,
-    added household by household from 0.0 (float64, yuan), from the
-    members of each group (``people``, whole numbers): ``amount * people``
-    when every partial sum is an exact whole number below 2**53, as the
-    additions then give; None otherwise (the caller adds them)."""
-    if not sums_exactly(np.float64(amount), people.sum()):
-        return None
-    return np.where(people > 0, np.float64(amount) * people, 0.0)
 
 
 @dataclass(frozen=True)

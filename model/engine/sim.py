@@ -52,12 +52,12 @@ from model.engine.backlog import WAITING, Backlog
 from model.engine.bookkeeping import EMPTY, merge_sorted, per_capita, set_at
 from model.engine.codes import ALL_GUARANTEES, BATCHES, EXIT
 from model.engine.context import Context, YearParams
-from model.engine.coverage import coverage_at, group_starts, repeated_sums
+from model.engine.coverage import coverage_at, group_starts, repeated_sums, sums_exactly
 from model.engine.delivery import Carry, deliver, settings_from_params
 from model.engine.delivery_order import by_county, order_offsets, split_cyclic
 from model.engine.initial_income import income_groups, split_base_year
 from model.engine.kernels import income_update
-from model.engine.one_pass import Counted, PerMember, per_member_sums
+from model.engine.one_pass import Counted, PerMember
 from model.engine.record import (
     DELIVERY_COLUMNS,
     LINE_COLUMNS,
@@ -77,14 +77,13 @@ from model.engine.rules import (
 )
 from model.engine.state import State, covered_by_category, per_student
 from model.engine.tally import (
-    COL,
     NBINS,
-    NV,
     chunk_groups,
     median_from_hist,
     tally,
     tally_step,
 )
+from model.engine.tally_columns import COL, NV
 from model.engine.threads import indices_where
 from model.params import Parameters
 from model.random import Stream, hash_id_np, normal_pair_np, year_key
@@ -571,8 +570,11 @@ class Simulation:
 
     def _per_member(self, prog, new: np.ndarray, amount: float) -> np.ndarray:
         """The one-off cost by county of the households ``new`` (ascending)
-        at ``amount`` a member (yuan/person): from their members by county
-        where that is exact, else each household's cost added in order."""
+        at ``amount`` a member (yuan/person), each household's cost added in
+        order: the amount times each county's members where every partial
+        sum is a whole number below 2**53 (the additions then give it
+        exactly, as :func:`model.engine.coverage.repeated_sums` does), else
+        one addition a household."""
         if prog.level != "household":
             raise TypeError(f"programme {prog.name!r}: a one-off cost by members "
                             "(PerMember) is a household programme's")
@@ -581,9 +583,10 @@ class Simulation:
         people = np.zeros(nc)
         coverage_at(h["county"], new, np.zeros(1), h["size"], np.zeros(nc), np.zeros(nc),
                     people, starts)
-        cost = per_member_sums(amount, people)
-        if cost is None:
-            cost = np.zeros(nc)
+        cost = np.zeros(nc)
+        if sums_exactly(np.float64(amount), people.sum()):
+            repeated_sums(np.float64(amount), people, cost)
+        else:
             weights = np.float64(amount) * h["size"][new].astype(np.float64)
             coverage_at(h["county"], new, weights, EMPTY, np.zeros(nc), cost, np.zeros(nc),
                         starts)

@@ -193,8 +193,9 @@ class Programme:
         and per active household (indices ``active``), each a number or an
         array aligned with its indices; the one-off cost may also be a
         :class:`model.engine.one_pass.PerMember` (an amount a member).
-        ``active`` is None when the step counted the active households itself (a programme declaring
-        :meth:`income`, :meth:`grant` or :meth:`floor`): the recurring cost
+        ``active`` is None when the step counted the active households
+        itself (a programme declaring :meth:`income`, :meth:`grant` or
+        :meth:`floor`): the recurring cost
         is then a number, None when the step summed it (a grant's
         ``recurring``, an income's ``costs_amount``), or the sums by county
         (float64, one a county: a floor's top-ups,
