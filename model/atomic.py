@@ -44,6 +44,7 @@ MANIFEST = "manifest.json"
 STAGING = ".povsim-staging-"
 COMMIT = ".povsim-commit-"
 PREVIOUS = ".povsim-previous-"
+CHECK = ".povsim-check-"  # a probe that a folder can be written, with its process's id
 FORMAT = "povsim-output-set 1"
 
 
@@ -109,14 +110,18 @@ def _existing_ancestor(path: Path) -> tuple[Path, list[Path]]:
 
 
 def _writable_folder(folder: Path, shown: str, option: str) -> None:
-    """Raise unless a file can be created in the existing folder ``folder``."""
+    """Raise unless a file can be created in the existing folder ``folder``.
+
+    The probe is a file without a name where the system has them (Linux's
+    ``O_TMPFILE``): a process killed meanwhile leaves nothing. Elsewhere it
+    is named with the process's id and removed at once; one left by a
+    killed process is removed by the next :func:`recover` of the folder."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".povsim-check-", dir=folder)
+        with tempfile.TemporaryFile(prefix=f"{CHECK}{os.getpid()}-", dir=folder):
+            pass
     except OSError as err:
         raise PovsimError(f"{option} {shown}: cannot write in '{folder}' "
                           f"({err.strerror}): choose a folder you can write to") from None
-    os.close(fd)
-    os.unlink(tmp)
 
 
 def check_output_folder(folder: str | Path | None, option: str = "--out") -> Path:
@@ -255,8 +260,9 @@ def _owner(entry: Path, prefix: str, name: str) -> int | None:
 def recover(parent: Path, name: str) -> None:
     """Clean the temporaries of ``name`` in ``parent`` left by processes that
     no longer run: remove staging folders (sets never committed), finish
-    committed file sets, and put back a previous folder set whose swap was
-    cut between its two renames."""
+    committed file sets, put back a previous folder set whose swap was
+    cut between its two renames, and remove the probes of a folder check
+    (:func:`check_output_folder`)."""
     parent = Path(parent)
     if not parent.is_dir():
         return
@@ -271,6 +277,10 @@ def recover(parent: Path, name: str) -> None:
                 os.rename(entry, parent / name)
             else:
                 shutil.rmtree(entry, ignore_errors=True)
+    for entry in parent.glob(f"{CHECK}*-*"):  # probes of folders checked, left by a kill
+        pid = entry.name[len(CHECK):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            entry.unlink(missing_ok=True)
     _fsync_folder(parent)
 
 

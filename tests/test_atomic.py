@@ -223,6 +223,20 @@ def test_an_interrupted_swap_is_undone(tmp_path):
     assert temporaries(tmp_path) == []
 
 
+def test_a_folder_checks_probe_left_by_a_killed_process_is_removed(tmp_path):
+    """A probe of a folder check (named where files cannot be made without
+    a name) left by a killed process goes at the next recovery; a live
+    process's stays; the check itself leaves nothing."""
+    dead, alive = dead_pid(), os.getpid()
+    (tmp_path / f".povsim-check-{dead}-abcd").write_text("")
+    (tmp_path / f".povsim-check-{alive}-abcd").write_text("")
+    recover(tmp_path, "out")
+    assert temporaries(tmp_path) == [f".povsim-check-{alive}-abcd"]
+    (tmp_path / f".povsim-check-{alive}-abcd").unlink()
+    atomic.check_output_folder(tmp_path / "out")
+    assert temporaries(tmp_path) == [] and not (tmp_path / "out").exists()
+
+
 # ---------------------------------------------------------------- killed after every step
 
 STEPS = ("rename", "replace", "link", "fsync", "unlink", "rmdir", "mkdir", "chmod")
