@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from model.engine.codes import ALL_GUARANTEES, EXITED, HOUSING, NOT_REGISTERED, POOR, RETURNED
-from model.engine.kernels import income_update, income_update_numpy
+from model.engine.kernels import income_and_verify, income_update, income_update_numpy
 from model.engine.rules import verify, verify_numpy
 from model.engine.tally import (
     NBINS,
@@ -207,6 +207,50 @@ def test_verify_sparse_is_verify_bit_for_bit(four_threads, adjust, registered_sh
     assert ((event == 3).sum() > 100) == adjust
     assert ((status0 == EXITED) & (guarantees != ALL_GUARANTEES) & (event == 2)).any()
     assert ((status0 == EXITED) & (guarantees == ALL_GUARANTEES) & (event == 2)).any()
+
+
+@pytest.mark.parametrize("adjust", [True, False])
+def test_income_and_verify_is_the_income_update_then_verify(four_threads, adjust):
+    """The one pass gives what the income update and then dense
+    verification give, bit for bit, every output, on four threads: every
+    status, guarantees missing or not, floors of both lines. The income
+    array holds other values before (last year's): verification must read
+    the new ones."""
+    n = 100_000
+    inputs, scalars, z0 = random_inputs(n, 21)
+    rng = np.random.default_rng(22)
+    status0 = rng.choice([POOR, RETURNED, EXITED, NOT_REGISTERED], n).astype(np.int8)
+    exit_year0 = np.where(status0 == EXITED, rng.integers(2015, 2018, n), 0).astype(np.int16)
+    guarantees = rng.choice([ALL_GUARANTEES, ALL_GUARANTEES & ~HOUSING], n,
+                            p=[0.9, 0.1]).astype(np.uint8)
+    checks = (year_key(3, Stream.VERIFICATION, 2018), year_key(3, Stream.RETURN, 2018), F(2995),
+              F(2500), F(0.15), np.uint8(ALL_GUARANTEES), F(0.1), F(1.0), F(0.6), F(0.4),
+              adjust, np.int16(2018))
+    last_year = rng.uniform(0, 9000, n).astype(F)
+    res = []
+    for one_pass in (False, True):
+        out = outputs(n, z0)
+        out["income"][:] = last_year
+        status, event, exit_year = status0.copy(), np.full(n, 9, np.uint8), exit_year0.copy()
+        if one_pass:
+            income_and_verify(**inputs, **scalars, **out, guarantees=guarantees,
+                              key_verification=checks[0], key_return=checks[1],
+                              line=checks[2], covered_line=checks[3], sigma=checks[4],
+                              required=checks[5], exit_margin=checks[6],
+                              return_threshold=checks[7], return_probability=checks[8],
+                              return_decay=checks[9], adjust=checks[10], year=checks[11],
+                              status=status, event=event, exit_year=exit_year)
+        else:
+            income_update(**inputs, **scalars, **out)
+            verify(inputs["hh_id"], out["income"], inputs["floor"], guarantees, *checks,
+                   status, event, exit_year, False)
+        res.append((*out.values(), status, event, exit_year))
+    for a, b in zip(*res):
+        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+    event = res[0][-2]
+    for e in (1, 2):
+        assert (event == e).sum() > 100, e
+    assert ((event == 3).sum() > 100) == adjust
 
 
 def test_tally_puts_an_income_that_is_not_a_number_in_the_first_bin():

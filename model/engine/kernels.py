@@ -15,8 +15,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from model.engine.rules import verification_scalars, verify_household
 from model.engine.threads import KERNEL, on_threads
 from model.random import (
+    INLINE,
     exp_small,
     hash_id,
     hash_id_np,
@@ -93,26 +95,82 @@ def income_update(hh_id, county, size, ill, base_market, county_factor,
         ``max(floor - net, 0)`` for a covered household (else 0) with ``net = market + programme + transfer
         - medical - schooling``, and total per-capita income ``net + topup``.
     """
+    inputs = (hh_id, county, size, ill, base_market, county_factor, programme_income,
+              transfer_income, floor, schooling_cost, medical_cover)
+    scalars = (key_income, key_illness, rho, innovation_sd, sigma_transitory, mean_shift,
+               illness_base_rate, illness_rate_per_ill, illness_cost_mean, oop_share,
+               oop_share_cover, oop_cap_cover)
+    outputs = (z, market, medical, topup, income)
     for i in range(hh_id.shape[0]):
-        n1, n2 = normal_pair(hash_id(key_income, hh_id[i]))
-        zi = rho * z[i] + innovation_sd * n1
-        z[i] = zi
-        factor = county_factor[np.uint64(county[i])]  # unsigned (model.engine.threads)
-        m = base_market[i] * factor * exp_small(zi + sigma_transitory * n2 + mean_shift)
-        u_event, u_cost = uniforms(hash_id(key_illness, hh_id[i]))
-        p = illness_base_rate + illness_rate_per_ill * np.float32(ill[i])
-        gross = -illness_cost_mean * log_unit(u_cost)
-        covered = medical_cover[i] != 0
-        cost = (min(gross * oop_share_cover, oop_cap_cover) if covered else gross * oop_share) \
-            / np.float32(size[i])
-        med = cost if u_event < p else np.float32(0.0)
-        net = m + programme_income[i] + transfer_income[i] - med - schooling_cost[i]
-        covered_net = floor[i] > np.float32(0.0)
-        top = max(floor[i] - net, np.float32(0.0)) if covered_net else np.float32(0.0)
-        market[i] = m
-        medical[i] = med
-        topup[i] = top
-        income[i] = max(net + top, floor[i]) if covered_net else net
+        _household_income(i, inputs, scalars, outputs)
+
+
+@njit(**INLINE)
+def _household_income(i, inputs, scalars, outputs):
+    """The loop body of :func:`income_update` for household ``i`` (the
+    arguments in three tuples, in their order); returns its income."""
+    hh_id, county, size, ill, base_market, county_factor, programme_income, \
+        transfer_income, floor, schooling_cost, medical_cover = inputs
+    key_income, key_illness, rho, innovation_sd, sigma_transitory, mean_shift, \
+        illness_base_rate, illness_rate_per_ill, illness_cost_mean, oop_share, \
+        oop_share_cover, oop_cap_cover = scalars
+    z, market, medical, topup, income = outputs
+    n1, n2 = normal_pair(hash_id(key_income, hh_id[i]))
+    zi = rho * z[i] + innovation_sd * n1
+    z[i] = zi
+    factor = county_factor[np.uint64(county[i])]  # unsigned (model.engine.threads)
+    m = base_market[i] * factor * exp_small(zi + sigma_transitory * n2 + mean_shift)
+    u_event, u_cost = uniforms(hash_id(key_illness, hh_id[i]))
+    p = illness_base_rate + illness_rate_per_ill * np.float32(ill[i])
+    gross = -illness_cost_mean * log_unit(u_cost)
+    covered = medical_cover[i] != 0
+    cost = (min(gross * oop_share_cover, oop_cap_cover) if covered else gross * oop_share) \
+        / np.float32(size[i])
+    med = cost if u_event < p else np.float32(0.0)
+    net = m + programme_income[i] + transfer_income[i] - med - schooling_cost[i]
+    covered_net = floor[i] > np.float32(0.0)
+    top = max(floor[i] - net, np.float32(0.0)) if covered_net else np.float32(0.0)
+    market[i] = m
+    medical[i] = med
+    topup[i] = top
+    y = max(net + top, floor[i]) if covered_net else net
+    income[i] = y
+    return y
+
+
+@on_threads("county_factor")
+@njit(**KERNEL)
+def income_and_verify(hh_id, county, size, ill, base_market, county_factor,
+                      programme_income, transfer_income, floor, schooling_cost, medical_cover,
+                      key_income, key_illness, rho, innovation_sd, sigma_transitory, mean_shift,
+                      illness_base_rate, illness_rate_per_ill, illness_cost_mean,
+                      oop_share, oop_share_cover, oop_cap_cover,
+                      z, market, medical, topup, income,
+                      guarantees, key_verification, key_return, line, covered_line, sigma,
+                      required, exit_margin, return_threshold, return_probability,
+                      return_decay, adjust, year, status, event, exit_year):
+    """:func:`income_update` and then :func:`model.engine.rules.verify`
+    without ``sparse``, in one pass: the same results, bit for bit, with
+    the households' ids, floors and incomes read once.
+
+    The arguments are :func:`income_update`'s and then those of
+    :func:`model.engine.rules.verify` it does not share, in their order.
+    It runs on threads, each on a slice of the households;
+    ``income_and_verify.kernel`` is the serial kernel.
+    """
+    inputs = (hh_id, county, size, ill, base_market, county_factor, programme_income,
+              transfer_income, floor, schooling_cost, medical_cover)
+    scalars = (key_income, key_illness, rho, innovation_sd, sigma_transitory, mean_shift,
+               illness_base_rate, illness_rate_per_ill, illness_cost_mean, oop_share,
+               oop_share_cover, oop_cap_cover)
+    outputs = (z, market, medical, topup, income)
+    verification = verification_scalars(key_verification, key_return, line, covered_line,
+                                        sigma, required, exit_margin, return_threshold,
+                                        return_probability, return_decay, adjust, year)
+    for i in range(hh_id.shape[0]):
+        y = _household_income(i, inputs, scalars, outputs)
+        verify_household(i, y, hh_id, floor, guarantees, verification, status, event,
+                         exit_year)
 
 
 def income_update_numpy(hh_id, county, size, ill, base_market, county_factor, programme_income,

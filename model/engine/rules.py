@@ -113,7 +113,8 @@ def _return_found(hh_id, key, year, exit_year, return_probability, return_decay)
     return u < return_probability * exp_small(-return_decay * since)
 
 
-@njit(**INLINE)
+@on_threads()
+@njit(**KERNEL)
 def _verify_drawn(hh_id, income, floor, guarantees, key_verification, key_return, line,
                   covered_line, sigma, required, exit_margin, return_threshold,
                   return_probability, return_decay, adjust, year, status, event, exit_year):
@@ -152,17 +153,14 @@ def _verify_drawn(hh_id, income, floor, guarantees, key_verification, key_return
             status[i] = POOR
 
 
-@on_threads()
-@njit(**KERNEL)
 def verify(hh_id, income, floor, guarantees, key_verification, key_return, line,
            covered_line, sigma, required, exit_margin, return_threshold, return_probability,
            return_decay, adjust, year, status, event, exit_year, sparse):
     """Year-end verification of every household.
 
     It runs on threads, each on a slice of the households
-    (:func:`model.engine.threads.on_threads`); ``verify.kernel`` is the
-    serial kernel. Its two loops give the same results, bit for bit
-    (``sparse``).
+    (:func:`model.engine.threads.on_threads`). Its two loops, each a kernel
+    of its own, give the same results, bit for bit (``sparse``).
 
     Parameters
     ----------
@@ -216,29 +214,61 @@ def verify(hh_id, income, floor, guarantees, key_verification, key_return, line,
         second is the faster once the households that need a draw are
         fewer than :data:`SPARSE_SHARE`.
     """
-    if sparse:
-        _verify_drawn(hh_id, income, floor, guarantees, key_verification, key_return, line,
-                      covered_line, sigma, required, exit_margin, return_threshold,
-                      return_probability, return_decay, adjust, year, status, event, exit_year)
-        return
-    shift = np.float32(-0.5) * sigma * sigma
-    exit_factor = np.float32(1.0) + exit_margin
+    (_verify_drawn if sparse else _verify_every)(
+        hh_id, income, floor, guarantees, key_verification, key_return, line, covered_line,
+        sigma, required, exit_margin, return_threshold, return_probability, return_decay,
+        adjust, year, status, event, exit_year)
+
+
+@on_threads()
+@njit(**KERNEL)
+def _verify_every(hh_id, income, floor, guarantees, key_verification, key_return, line,
+                  covered_line, sigma, required, exit_margin, return_threshold,
+                  return_probability, return_decay, adjust, year, status, event, exit_year):
+    """The loop of :func:`verify` without ``sparse``: it draws for every
+    household, with no branch, so that it vectorises."""
+    scalars = verification_scalars(key_verification, key_return, line, covered_line, sigma,
+                                   required, exit_margin, return_threshold, return_probability,
+                                   return_decay, adjust, year)
     for i in range(hh_id.shape[0]):
-        assessed = _assessed(income[i], hh_id[i], key_verification, sigma, shift)
-        hl = household_line(floor[i], line, covered_line)
-        ok = (guarantees[i] & required) == required
-        s = status[i]
-        # earned with a margin, or guaranteed
-        out = (assessed >= exit_factor * hl) | (floor[i] >= hl)
-        exits = ((s == POOR) | (s == RETURNED)) & ok & out
-        # drawn for every household, used for the exited: no branch, so the loop vectorises
-        found = _return_found(hh_id[i], key_return, year, exit_year[i], return_probability,
-                              return_decay)
-        returns = (s == EXITED) & ((not ok) | ((income[i] < return_threshold * hl) & found))
-        enters = adjust & (s == NOT_REGISTERED) & (assessed < hl)
-        status[i] = EXITED if exits else (RETURNED if returns else (POOR if enters else s))
-        event[i] = EXIT if exits else (RETURN if returns else (ENTRY if enters else NO_EVENT))
-        exit_year[i] = year if exits else exit_year[i]
+        verify_household(i, income[i], hh_id, floor, guarantees, scalars, status, event,
+                         exit_year)
+
+
+@njit(**INLINE)
+def verification_scalars(key_verification, key_return, line, covered_line, sigma, required,
+                         exit_margin, return_threshold, return_probability, return_decay,
+                         adjust, year):
+    """:func:`verify`'s scalar arguments in the tuple :func:`verify_household`
+    takes, with the assessment error's shift and the exit factor."""
+    return (key_verification, key_return, line, covered_line, sigma, required,
+            np.float32(1.0) + exit_margin, return_threshold, return_probability,
+            return_decay, adjust, year, np.float32(-0.5) * sigma * sigma)
+
+
+@njit(**INLINE)
+def verify_household(i, y, hh_id, floor, guarantees, scalars, status, event, exit_year):
+    """The loop body of :func:`verify` without ``sparse`` for household
+    ``i`` of true income ``y`` (yuan/person/year); ``scalars`` from
+    :func:`verification_scalars`. No branch, so that a loop of it
+    vectorises."""
+    key_verification, key_return, line, covered_line, sigma, required, exit_factor, \
+        return_threshold, return_probability, return_decay, adjust, year, shift = scalars
+    assessed = _assessed(y, hh_id[i], key_verification, sigma, shift)
+    hl = household_line(floor[i], line, covered_line)
+    ok = (guarantees[i] & required) == required
+    s = status[i]
+    # earned with a margin, or guaranteed
+    out = (assessed >= exit_factor * hl) | (floor[i] >= hl)
+    exits = ((s == POOR) | (s == RETURNED)) & ok & out
+    # drawn for every household, used for the exited: no branch, so the loop vectorises
+    found = _return_found(hh_id[i], key_return, year, exit_year[i], return_probability,
+                          return_decay)
+    returns = (s == EXITED) & ((not ok) | ((y < return_threshold * hl) & found))
+    enters = adjust & (s == NOT_REGISTERED) & (assessed < hl)
+    status[i] = EXITED if exits else (RETURNED if returns else (POOR if enters else s))
+    event[i] = EXIT if exits else (RETURN if returns else (ENTRY if enters else NO_EVENT))
+    exit_year[i] = year if exits else exit_year[i]
 
 
 # the share of households needing a draw below which verify runs sparse (measured

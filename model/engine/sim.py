@@ -23,7 +23,9 @@ Step order of a year ``t`` (the only place it is written down):
    computes market income, medical cost, safety-net top-up and total
    per-capita income.
 5. **Verification** (:func:`model.engine.rules.verify`): household exit, return and,
-   in registry-adjustment years, entry of the near-poor.
+   in registry-adjustment years, entry of the near-poor. When it draws for
+   every household, steps 4 and 5 run in one pass
+   (:func:`model.engine.kernels.income_and_verify`, the same results).
 6. **Village exit, then county exit** (:func:`model.engine.rules.village_exits`,
    :func:`model.engine.rules.county_exits`), from the year-end counts of the
    record's tally (registered people by village, county sums), taken first.
@@ -56,7 +58,7 @@ from model.engine.coverage import coverage_at, group_starts, repeated_sums, sums
 from model.engine.delivery import Carry, deliver, settings_from_params
 from model.engine.delivery_order import by_county, order_offsets, split_cyclic
 from model.engine.initial_income import income_groups, split_base_year
-from model.engine.kernels import income_update
+from model.engine.kernels import income_and_verify, income_update
 from model.engine.one_pass import Counted, PerMember
 from model.engine.record import (
     DELIVERY_COLUMNS,
@@ -243,10 +245,9 @@ class Simulation:
                 self.state.add_started(prog.name, units)
         # 3. income components
         pending = self._components(ctx, k, started)
-        # 4. income update
-        self._income(p, year)
-        # 5. verification: household exit, return and entry
-        self._verify(p, year)
+        # 4. income update, and 5. verification: household exit, return and
+        # entry (one pass when verification draws for every household)
+        self._income_and_verify(p, year)
         ctx.status_changed()
         # 6. village exit, then county exit
         sums, self._village_people = self._tally(p, k)
@@ -398,43 +399,70 @@ class Simulation:
         shock, _ = normal_pair_np(hash_id_np(key, np.arange(self.reg.n_counties)))
         return (self._growth_index * np.exp(sigma * shock - 0.5 * sigma**2)).astype(np.float32)
 
-    def _income(self, p: YearParams, year: int, growth: bool = True) -> None:
-        st, h = self.state, self.reg.households
+    def _income_arguments(self, p: YearParams, year: int, growth: bool = True) -> tuple:
+        """The county factor and the scalars of :func:`income_update` in year ``year``."""
         rho = p("income_persistence")
         sp, stt = p("income_sigma_persistent"), p("income_sigma_transitory")
-        county_factor = self._county_factor(p, year, growth)
-        scalars = (year_key(self.seed, Stream.INCOME, year),
-                   year_key(self.seed, Stream.ILLNESS, year),
-                   np.float32(rho), np.float32(sp * np.sqrt(1.0 - rho**2)), np.float32(stt),
-                   np.float32(-0.5 * (sp**2 + stt**2)), np.float32(p("illness.base_rate")),
-                   np.float32(p("illness.rate_per_ill")), np.float32(p("illness.cost_mean")),
-                   np.float32(1.0 - p("illness.reimbursement")),
-                   np.float32(1.0 - p("medical.reimbursement")),
-                   np.float32(p("medical.oop_cap")))
-        for s in self._chunks():
-            income_update(h["hh_id"][s], h["county"][s], h["size"][s], h["ill"][s],
-                          st.market_base[s], county_factor, st.programme_income[s],
-                          st.transfer_income[s], st.floor[s], st.schooling_cost[s],
-                          st.medical_cover[s], *scalars, st.z[s], st.market[s],
-                          st.medical[s], st.topup[s], st.income[s])
+        return (self._county_factor(p, year, growth),
+                (year_key(self.seed, Stream.INCOME, year),
+                 year_key(self.seed, Stream.ILLNESS, year),
+                 np.float32(rho), np.float32(sp * np.sqrt(1.0 - rho**2)), np.float32(stt),
+                 np.float32(-0.5 * (sp**2 + stt**2)), np.float32(p("illness.base_rate")),
+                 np.float32(p("illness.rate_per_ill")), np.float32(p("illness.cost_mean")),
+                 np.float32(1.0 - p("illness.reimbursement")),
+                 np.float32(1.0 - p("medical.reimbursement")),
+                 np.float32(p("medical.oop_cap"))))
 
-    def _verify(self, p: YearParams, year: int) -> None:
+    def _income_inputs(self, s: slice, county_factor: np.ndarray, scalars: tuple) -> tuple:
+        """The arguments of :func:`income_update` for the households ``s``."""
         st, h = self.state, self.reg.households
+        return (h["hh_id"][s], h["county"][s], h["size"][s], h["ill"][s], st.market_base[s],
+                county_factor, st.programme_income[s], st.transfer_income[s], st.floor[s],
+                st.schooling_cost[s], st.medical_cover[s], *scalars, st.z[s], st.market[s],
+                st.medical[s], st.topup[s], st.income[s])
+
+    def _income(self, p: YearParams, year: int, growth: bool = True) -> None:
+        county_factor, scalars = self._income_arguments(p, year, growth)
+        for s in self._chunks():
+            income_update(*self._income_inputs(s, county_factor, scalars))
+
+    def _income_and_verify(self, p: YearParams, year: int) -> None:
+        """Steps 4 and 5 of the year: the income update, then verification.
+        When verification draws for every household (not ``sparse``) the
+        two run in one pass (:func:`income_and_verify`), with the same
+        results."""
+        scalars, sparse = self._verify_arguments(p, year)
+        if sparse:
+            self._income(p, year)
+            self._verify(scalars, sparse)
+            return
+        county_factor, income_scalars = self._income_arguments(p, year)
+        st = self.state
+        for s in self._chunks():
+            income_and_verify(*self._income_inputs(s, county_factor, income_scalars),
+                              st.guarantees[s], *scalars, st.status[s], st.event[s],
+                              st.exit_year[s])
+
+    def _verify_arguments(self, p: YearParams, year: int) -> tuple[tuple, bool]:
+        """The scalars of :func:`verify` in year ``year``, and whether it runs ``sparse``."""
         line, covered = lines_for(p)
         required = ALL_GUARANTEES if p("household_exit.require_guarantees") else 0
-        key = year_key(self.seed, Stream.VERIFICATION, year)
-        key_return = year_key(self.seed, Stream.RETURN, year)
         adjust = (year - self.base_year) % int(p("registry_adjustment_interval")) == 0
-        sparse = self._drawing_share(year, adjust) < SPARSE_SHARE
-        for s in self._chunks():
-            verify(h["hh_id"][s], st.income[s], st.floor[s], st.guarantees[s], key, key_return,
+        scalars = (year_key(self.seed, Stream.VERIFICATION, year),
+                   year_key(self.seed, Stream.RETURN, year),
                    np.float32(line), np.float32(covered),
                    np.float32(p("household_exit.verification_sigma")),
                    np.uint8(required), np.float32(p("household_exit.margin")),
                    np.float32(p("household_exit.return_threshold")),
                    np.float32(self._return_probability(p, year)),
-                   np.float32(p("household_exit.return_decay")), adjust,
-                   np.int16(year), st.status[s], st.event[s], st.exit_year[s], sparse)
+                   np.float32(p("household_exit.return_decay")), adjust, np.int16(year))
+        return scalars, self._drawing_share(year, adjust) < SPARSE_SHARE
+
+    def _verify(self, scalars: tuple, sparse: bool) -> None:
+        st, h = self.state, self.reg.households
+        for s in self._chunks():
+            verify(h["hh_id"][s], st.income[s], st.floor[s], st.guarantees[s], *scalars,
+                   st.status[s], st.event[s], st.exit_year[s], sparse)
 
     def _drawing_share(self, year: int, adjust: bool) -> float:
         """Share of the households that verification may assess this year:
