@@ -20,7 +20,6 @@ from model.engine.codes import EXITED, POOR, RETURNED
 from model.engine.threads import (
     KERNEL,
     indices_counted,
-    indices_where,
     on_threads,
     split_where,
 )
@@ -61,9 +60,9 @@ def active_indices(start, year, oldest_start, status, exit_year, last_exit_year,
     """
     if units is None:
         mask = np.empty(start.shape[0], np.bool_)
-        active_mask(start, year, float(oldest_start), status, exit_year,
-                    float(last_exit_year), mask)
-        return indices_where(mask)
+        bounds, counts = active_mask(start, year, float(oldest_start), status, exit_year,
+                                     float(last_exit_year), mask)
+        return indices_counted(mask, bounds, counts)
     mask = np.empty(units.shape[0], np.bool_)
     active_mask_at(units, start, year, float(oldest_start), status, exit_year,
                    float(last_exit_year), mask)
@@ -81,10 +80,15 @@ def enrolment_active(s, year, oldest_start, status, exit_year, last_exit_year):
 @njit(**KERNEL)
 def active_mask(start, year, oldest_start, status, exit_year, last_exit_year, out):
     """``out[i]``: unit ``i`` is active (see :func:`active_indices`); a
-    branch-free loop that vectorises, on threads."""
+    branch-free loop that vectorises, on threads. Returns the active units
+    of the piece."""
+    count = 0
     for i in range(start.shape[0]):
-        out[i] = enrolment_active(start[i], year, oldest_start, status[i], exit_year[i],
-                                  last_exit_year)
+        a = enrolment_active(start[i], year, oldest_start, status[i], exit_year[i],
+                             last_exit_year)
+        out[i] = a
+        count += a
+    return count
 
 
 @on_threads("start", "status", "exit_year")
@@ -133,10 +137,10 @@ def candidate_indices(start, status, matched=None):
     (``start == 0``) and, when ``matched`` is given, matched."""
     mask = np.empty(start.shape[0], np.bool_)
     if matched is None:
-        candidate_mask(start, status, mask)
+        bounds, counts = candidate_mask(start, status, mask)
     else:
-        matched_candidate_mask(start, status, matched, mask)
-    return indices_where(mask)
+        bounds, counts = matched_candidate_mask(start, status, matched, mask)
+    return indices_counted(mask, bounds, counts)
 
 
 @njit(**INLINE)
@@ -148,18 +152,27 @@ def _is_candidate(start, status):
 @on_threads()
 @njit(**KERNEL)
 def candidate_mask(start, status, out):
-    """``out[i]``: household ``i`` is registered and never enrolled (on threads)."""
+    """``out[i]``: household ``i`` is registered and never enrolled (on
+    threads). Returns the candidates of the piece."""
+    count = 0
     for i in range(start.shape[0]):
-        out[i] = _is_candidate(start[i], status[i])
+        c = _is_candidate(start[i], status[i])
+        out[i] = c
+        count += c
+    return count
 
 
 @on_threads()
 @njit(**KERNEL)
 def matched_candidate_mask(start, status, matched, out):
     """``out[i]``: household ``i`` is registered, never enrolled and matched
-    (on threads)."""
+    (on threads). Returns the candidates of the piece."""
+    count = 0
     for i in range(start.shape[0]):
-        out[i] = _is_candidate(start[i], status[i]) & matched[i]
+        c = _is_candidate(start[i], status[i]) & matched[i]
+        out[i] = c
+        count += c
+    return count
 
 
 def candidates_among(units, start, status, matched=None):
