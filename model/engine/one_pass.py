@@ -327,29 +327,44 @@ def _income_counties(first, last, starts, start, year, oldest_start, status, exi
     for g in range(first, last):
         f = fraction[g] if fraction.shape[0] > 0 else np.float32(-1.0)
         lo, hi = np.uint64(starts[g]), np.uint64(starts[g + 1])
-        if hazard > 0:
-            n_active, members, r = _income_county(lo, hi, rule, True, effect, f, fresh)
+        # each loop compiled for its case (constants where called): the
+        # loop of a plain income does nothing else. The further effects'
+        # loop is compiled without draws: with a hazard, the failures are
+        # drawn and stored first, and it reads them
+        if further:
+            if hazard > 0:
+                for i in range(lo, hi):
+                    enrolment_now(rule, i, True)
+            n_active, members, r = _income_county(lo, hi, rule, False, effect, f, fresh, True,
+                                                  more, amounts)
+        elif hazard > 0:
+            n_active, members, r = _income_county(lo, hi, rule, True, effect, f, fresh, False,
+                                                  more, amounts)
         else:
-            n_active, members, r = _income_county(lo, hi, rule, False, effect, f, fresh)
+            n_active, members, r = _income_county(lo, hi, rule, False, effect, f, fresh, False,
+                                                  more, amounts)
         households[g] = np.float64(n_active)
         people[g] = np.float64(members)
         reached += r
-        if further:
-            # a loop of their own over the county's households, still in
-            # cache: the loop above stays the one a plain income runs
-            cost[g] = _income_further(lo, hi, rule, effect, more, f, amounts)
+        if costs_amount:
+            cost[g] = sum_in_order(amounts, np.int64(hi - lo))
     return reached
 
 
 @njit(**INLINE)
-def _income_county(lo, hi, rule, draws, effect, f, fresh):
+def _income_county(lo, hi, rule, draws, effect, f, fresh, further, more, amounts):
     """The households ``lo`` to ``hi - 1`` of one county (``f``: its
     fraction of the first year, negative for the whole year; ``fresh``: the
     row's values are taken as zeros): active households, their members and
-    the households reached."""
+    the households reached. With ``further`` (a constant where called),
+    also ``later_added`` and the guarantee bits for the reached, and each
+    active household's recurring cost into ``amounts`` (0.0 for the
+    others) with ``costs_amount``."""
     year = rule[1]
     needs, amount, each, per_household, ramp, later_from, later_share, share, size, row, \
         marks, bit = effect
+    later_added, later_who, bits, guarantees, costs_amount = more
+    added = later_who.shape[0] > 0
     n_active = members = reached = 0
     for i in range(lo, hi):
         a, s = enrolment_now(rule, i, draws)
@@ -364,43 +379,26 @@ def _income_county(lo, hi, rule, draws, effect, f, fresh):
         if f >= 0:
             v = v * f if s == year else v
         held = np.float32(0.0) if fresh else row[i]
-        row[i] = held + v if r else held
+        value = held + v if r else held
+        if further:
+            guarantees[i] = guarantees[i] | bits if r else guarantees[i]
+            if added:
+                w = share * (later_added / np.float32(size[i]))
+                if f >= 0:
+                    w = w * f if s == year else w
+                later = r & (later_who[i] != 0) & (years_in >= later_from)
+                value = value + w if later else value
+            if costs_amount:
+                # the amount at full effect, times the members for one a person
+                x = np.float64(each[i] if each.shape[0] > 0 else amount)
+                x = x if per_household else x * np.float64(size[i])
+                amounts[i - lo] = x if a else 0.0
+        row[i] = value
         marks[i] = marks[i] | bit if a else marks[i]
         n_active += a
         members += np.int64(size[i]) * a
         reached += r
     return n_active, members, reached
-
-
-@njit(**INLINE)
-def _income_further(lo, hi, rule, effect, more, f, amounts):
-    """For the households ``lo`` to ``hi - 1`` of one county, after
-    :func:`_income_county`: ``later_added`` and the guarantee bits for the
-    reached, and the sum of the active households' recurring cost (0.0
-    without ``costs_amount``; ``amounts``: scratch for them)."""
-    start, year, oldest_start, status, exit_year, last_exit_year = rule[:6]
-    needs, amount, each, per_household, _, later_from, _, share, size, row, _, _ = effect
-    later_added, later_who, bits, guarantees, costs_amount = more
-    added = later_who.shape[0] > 0
-    for i in range(lo, hi):
-        s = start[i]
-        a = enrolment_active(s, year, oldest_start, status[i], exit_year[i], last_exit_year)
-        r = a & needs[i]
-        guarantees[i] = guarantees[i] | bits if r else guarantees[i]
-        if added:
-            v = share * (later_added / np.float32(size[i]))
-            if f >= 0:
-                v = v * f if s == year else v
-            later = r & (later_who[i] != 0) & (np.float64(year - s) >= later_from)
-            row[i] = row[i] + v if later else row[i]
-        if costs_amount:
-            # the amount at full effect, times the members for one a person
-            x = np.float64(each[i] if each.shape[0] > 0 else amount)
-            x = x if per_household else x * np.float64(size[i])
-            amounts[i - lo] = x if a else 0.0
-    if not costs_amount:
-        return 0.0
-    return sum_in_order(amounts, np.int64(hi - lo))
 
 
 def income_step_numpy(county, n_counties, start, year, oldest_start, status, exit_year,
