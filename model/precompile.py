@@ -53,7 +53,8 @@ MODULES = ("model.random", "model.engine.kernels", "model.engine.rules",
            "model.engine.delivery_order", "model.engine.backlog",
            "model.engine.delivery_timeline", "model.engine.attribution", "model.engine.tally",
            "model.engine.initial_income", "model.engine.threads", "model.engine.selection",
-           "model.engine.rows", "model.engine.ordered_sums", "model.programmes.means_test")
+           "model.engine.rows", "model.engine.ordered_sums", "model.engine.events",
+           "model.programmes.means_test")
 WAIT = 600.0  # s: the longest this process waits for the second one to finish its kernel
 
 

@@ -34,7 +34,8 @@ class Context:
     def __init__(self, reg: Registry, st: State, p: YearParams, seed: int, line: float,
                  covered_line: float, scale: float = 1.0, lasting: dict | None = None,
                  village_people: np.ndarray | None = None,
-                 county_starts: np.ndarray | None = None):
+                 county_starts: np.ndarray | None = None,
+                 newly_registered: np.ndarray | None = None):
         self.reg, self.st, self.p, self.seed = reg, st, p, seed
         self.year = p.year
         self.line, self.covered_line = line, covered_line
@@ -55,7 +56,10 @@ class Context:
         # registered people by village as the year starts, when the engine
         # has them (last year's tally counted them after its verification)
         self._village_people: np.ndarray | None = village_people
-        self._newly_registered: np.ndarray | None = None
+        # the households that came onto the registry at last year's
+        # verification, when the engine has them (last year's record listed
+        # them with its exits)
+        self._newly_registered: np.ndarray | None = newly_registered
         # where each county's households start (model.engine.coverage.group_starts),
         # None when households are not stored county by county
         self.county_starts = county_starts

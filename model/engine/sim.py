@@ -52,11 +52,12 @@ from model.allocator import keep_freed_arrays, reserve_heap
 from model.engine.attribution import attribute_exits, count_reached
 from model.engine.backlog import WAITING, Backlog
 from model.engine.bookkeeping import EMPTY, merge_sorted, per_capita, set_at
-from model.engine.codes import ALL_GUARANTEES, BATCHES, EXIT
+from model.engine.codes import ALL_GUARANTEES, BATCHES
 from model.engine.context import Context, YearParams
 from model.engine.coverage import coverage_at, group_starts, repeated_sums, sums_exactly
 from model.engine.delivery import Carry, deliver, settings_from_params
 from model.engine.delivery_order import by_county, order_offsets, split_cyclic
+from model.engine.events import exits_and_arrivals
 from model.engine.initial_income import income_groups, split_base_year
 from model.engine.kernels import income_and_verify, income_update
 from model.engine.one_pass import Counted, PerMember
@@ -86,7 +87,6 @@ from model.engine.tally import (
     tally_step,
 )
 from model.engine.tally_columns import COL, NV
-from model.engine.threads import indices_where
 from model.params import Parameters
 from model.random import Stream, hash_id_np, normal_pair_np, year_key
 from model.registry.tables import CATEGORIES, Registry
@@ -163,6 +163,9 @@ class Simulation:
         # per bin fit int32: the nation's 8.96e7 < 2**31)
         self.hist = np.zeros((self.n_groups, NBINS), np.int32)
         self._village_people = None  # registered people by village at the last tally
+        # the households that came onto the registry at the last verification
+        # (Context.newly_registered), listed by the record with its exits
+        self._arrivals = None
         self._pension_key = None  # the pension state.transfer_income holds
         self._lasting = {}  # what programmes compute once a run (Context.lasting)
         self._growth_index = 1.0
@@ -235,7 +238,8 @@ class Simulation:
         k = year - self.base_year
         ctx = Context(self.reg, self.state, p, self.seed, *lines_for(p), scale=self.scale,
                       lasting=self._lasting, village_people=self._village_people,
-                      county_starts=self._county_starts["household"])
+                      county_starts=self._county_starts["household"],
+                      newly_registered=self._arrivals)
         # 1. programme enrolment
         new = [prog.enrol(ctx) for prog in self.programmes]
         # 2. delivery
@@ -631,7 +635,7 @@ class Simulation:
 
     def _record_exits(self, ctx: Context, k: int) -> None:
         st, h = self.state, self.reg.households
-        exits = indices_where(st.event == EXIT)
+        exits, self._arrivals = exits_and_arrivals(st.event)
         attribute_exits(exits, st.income, st.floor, ctx.line, ctx.covered_line,
                         st.batch_income, st.batch_written, st.topup, h["county"], h["size"],
                         self.record.batch_exits[k])
