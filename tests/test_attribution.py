@@ -8,11 +8,29 @@ from model.engine.attribution import (
     NONE,
     attribute,
     attribute_exits,
-    count_reached,
     count_reached_numpy,
 )
 from model.engine.bookkeeping import active_indices_numpy
 from model.engine.codes import ATTRIBUTION, BATCHES, EXIT
+
+
+def _attribute(exits, income, floor, rows, written, topup, county, size, out):
+    """The attribution of :func:`attribute_exits` alone (no pathway reached),
+    lines 3000 and 2500."""
+    n = len(income)
+    attribute_exits(exits, income, floor, 3000.0, 2500.0, rows, written, topup,
+                    np.zeros(n, np.uint8), np.zeros(n, np.int32), np.zeros(1, np.uint8), county,
+                    size, out, np.zeros((out.shape[0], len(BATCHES))))
+
+
+def count_reached(exits, reached, village, village_reached, county, size, out):
+    """The reach counted by :func:`attribute_exits` alone (no pathway
+    income: every exit is attributed to none)."""
+    n = len(reached)
+    attribute_exits(exits, np.zeros(n, np.float32), np.zeros(n, np.float32), 3000.0, 2500.0,
+                    np.zeros((0, n), np.float32), np.zeros(0, bool), np.zeros(n, np.float32),
+                    reached, village, village_reached, county, size,
+                    np.zeros((out.shape[0], len(ATTRIBUTION), 2)), out)
 
 
 def test_attribution_rule():
@@ -49,8 +67,8 @@ def test_attribution_kernel_matches_rule(ties):
     for written in (np.ones(4, bool), np.array([True, False, True, False])):
         rows = np.where(written[:, None], batch_income, 0.0).astype(np.float32)
         out = np.zeros((3, len(ATTRIBUTION), 2))
-        attribute_exits(ex, income, floor, 3000.0, 2500.0, rows, written,
-                        topup.astype(np.float32), county, size, out)
+        _attribute(ex, income, floor, rows, written, topup.astype(np.float32), county, size,
+                   out)
         comps = np.vstack([rows[:, ex], topup.astype(np.float32)[ex]])
         ref = attribute(income[ex], np.where(floor[ex] > 0, 2500.0, 3000.0), comps)
         expected = np.zeros((3, len(ATTRIBUTION)))
@@ -60,8 +78,8 @@ def test_attribution_kernel_matches_rule(ties):
         if not written.all():  # a row not written is not read: what it holds does not count
             rows[1] = 1e6
             again = np.zeros_like(out)
-            attribute_exits(ex, income, floor, 3000.0, 2500.0, rows, written,
-                            topup.astype(np.float32), county, size, again)
+            _attribute(ex, income, floor, rows, written, topup.astype(np.float32), county,
+                       size, again)
             np.testing.assert_array_equal(again, out)
     assert (expected > 0).sum() > 10
 
@@ -133,3 +151,28 @@ def test_count_reached_adds_to_what_the_table_holds():
     unchanged = start.copy()
     count_reached(*none, unchanged)
     np.testing.assert_array_equal(unchanged, start)
+
+
+def test_attribution_and_reach_in_one_pass_are_each_alone():
+    """One pass attributes the exits and counts the pathways that reached
+    them: each table is what the pass computing it alone gives, exits
+    with and without pathway income, reached or not, county by county."""
+    args, nc = _reach_case(15)
+    exits, reached, village, village_reached, county, size = args
+    n = len(reached)
+    rng = np.random.default_rng(16)
+    rows = ((rng.random((4, n)) < 0.4) * rng.uniform(0, 3000, (4, n))).astype(np.float32)
+    topup = ((rng.random(n) < 0.3) * rng.uniform(0, 2000, n)).astype(np.float32)
+    income = rng.uniform(2000, 9000, n).astype(np.float32)
+    floor = (topup > 0).astype(np.float32) * 2500
+    written = np.ones(4, bool)
+    out, out_reached = np.zeros((nc, len(ATTRIBUTION), 2)), np.zeros((nc, len(BATCHES)))
+    attribute_exits(exits, income, floor, 3000.0, 2500.0, rows, written, topup, reached, village,
+                    village_reached, county, size, out, out_reached)
+    alone, reach_ref = np.zeros_like(out), np.zeros_like(out_reached)
+    _attribute(exits, income, floor, rows, written, topup, county, size, alone)
+    count_reached_numpy(*args, reach_ref)
+    np.testing.assert_array_equal(out, alone)
+    np.testing.assert_array_equal(out_reached, reach_ref)
+    assert (out[:, NONE, 0] > 0).all() and (out[:, :NONE, 0].sum(axis=1) > 0).all()
+    assert (out_reached > 0).sum() > nc

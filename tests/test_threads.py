@@ -81,7 +81,7 @@ def test_split_summed_tables_do_not_depend_on_the_threads(four_threads, monkeypa
     """Pieces add into tables of their own; the tables summed afterwards are
     the one-piece tables, for the tally and its histogram, the attribution
     and the reach."""
-    from model.engine.attribution import attribute_exits, count_reached
+    from model.engine.attribution import attribute_exits
     from model.engine.codes import ATTRIBUTION, BATCHES
     from model.engine.tally import NBINS, tally
     from model.engine.tally_columns import NV
@@ -106,11 +106,9 @@ def test_split_summed_tables_do_not_depend_on_the_threads(four_threads, monkeypa
         counts = np.zeros((nc * 3, NV))
         tally(county, category, size, income, floor, status, event, 3000.0, 2500.0, 3, counts,
               hist, village=village, village_people=people)
-        out = np.zeros((nc, len(ATTRIBUTION), 2))
+        out, reached = np.zeros((nc, len(ATTRIBUTION), 2)), np.zeros((nc, len(BATCHES)))
         attribute_exits(exits, income, floor, 3000.0, 2500.0, batch_income, np.ones(4, bool),
-                        topup, county, size, out)
-        reached = np.zeros((nc, len(BATCHES)))
-        count_reached(exits, marks, village, village_marks, county, size, reached)
+                        topup, marks, village, village_marks, county, size, out, reached)
         return hist, people, counts, out, reached
 
     monkeypatch.setattr(threads, "MIN_PIECE", 10**9)

@@ -58,26 +58,64 @@ def attribute(income: np.ndarray, line: np.ndarray, components: np.ndarray) -> n
 
 
 def attribute_exits(exits, income, floor, line, covered_line, batch_income, written, topup,
-                    county, size, out):
-    """Attribute every exit of the year (``exits``: the exiting households,
-    ascending) and add it to ``out[county, pathway, 0 or 1]`` (households,
-    people). Same rule as :func:`attribute`; pathways in the order of
-    ``BATCHES``: the rows of ``batch_income`` (``INCOME_BATCHES``, the same
-    order; those ``written`` says are not are zero and not read) and then
-    the safety-net ``topup``. Pieces of the exits run on threads
+                    reached, village, village_reached, county, size, out, out_reached):
+    """Attribute every exit of the year and count the pathways that reached
+    it, in one pass over the exits (``exits``: the exiting households,
+    ascending). Pieces of the exits run on threads
     (:func:`model.engine.threads.split_summed`): the counts are whole
-    numbers, the same in any order."""
-    split_summed(_attribute_piece, exits.shape[0], (out,), exits, income, floor,
-                 line, covered_line, batch_income, written, topup, county, size)
+    numbers, the same in any order.
+
+    Parameters
+    ----------
+    exits : int array (m,)
+        Households exiting in the year (ascending).
+    income, floor : float32 arrays (n,)
+        True per-capita income and safety-net floor (yuan/person/year).
+    line, covered_line : float
+        The lines (yuan/person/year), as :func:`model.engine.rules.household_line`.
+    batch_income : float32 array (rows, n); written : bool array (rows,)
+        Income of each pathway (``INCOME_BATCHES``, in the order of
+        ``BATCHES``); the rows ``written`` says are not are zero and not read.
+    topup : float32 array (n,)
+        The safety-net top-up: the last pathway.
+    reached : uint8 array (n,)
+        The pathways whose household programmes are active for each
+        household this year (bit ``b``: ``BATCHES[b]``; ``State.reached``,
+        set by the programmes' steps).
+    village : int array (n,); village_reached : uint8 array (villages,)
+        Each household's village, and the pathways whose village programmes
+        are active in each village this year (the same bits): a village
+        programme reaches the households of its villages.
+    county, size : int arrays (n,)
+        County and members of every household.
+    out : float64 array (counties, len(ATTRIBUTION), 2), in/out
+        ``out[county, pathway, 0 or 1] +=`` each exit (households, people),
+        its pathway by the rule of :func:`attribute`.
+    out_reached : float64 array (counties, len(BATCHES)), in/out
+        ``out_reached[county, b] +=`` the members of each exit that a
+        programme of pathway ``b`` reaches (a household can count in several
+        pathways; :func:`count_reached_numpy`).
+    """
+    split_summed(_attribute_piece, exits.shape[0], (out, out_reached), exits, income, floor,
+                 line, covered_line, batch_income, written, topup, reached, village,
+                 village_reached, county, size)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _attribute_piece(start, stop, exits, income, floor, line, covered_line, batch_income,
-                     written, topup, county, size, out):
+                     written, topup, reached, village, village_reached, county, size, out,
+                     out_reached):
     """:func:`attribute_exits` of ``exits[start:stop]``: one loop over the
     pathways an exit, the largest income and the largest decisive one
-    tracked as it goes (the first of equals, as the rule's order)."""
+    tracked as it goes (the first of equals, as the rule's order); then its
+    pathways reached, whose bits are one register (its household
+    programmes' byte or its village's)."""
     nb = batch_income.shape[0] + 1
+    nr = out_reached.shape[1]
+    # exits come county by county: the county's people by pathway reached
+    # stay in a small table while the county lasts (whole numbers: the same sums)
+    people = np.zeros(nr)
+    g = -1
     for j in range(np.uint64(start), np.uint64(stop)):
         i = np.uint64(exits[j])  # unsigned (model.engine.threads)
         y = np.float64(income[i])
@@ -97,70 +135,29 @@ def _attribute_piece(start, stop, exits, income, floor, line, covered_line, batc
             best = NONE
         elif decisive >= 0:
             best = decisive
-        c = np.uint64(county[i])
-        out[c, best, 0] += 1.0
-        out[c, best, 1] += size[i]
-
-
-def count_reached(exits, reached, village, village_reached, group, size, out):
-    """``out[group[i], b] += size[i]`` for every exiting household ``i``
-    that a programme of pathway ``b`` reaches this year: the people in
-    exiting households each pathway reached. Pieces of the exits run on
-    threads (whole numbers: the same sums in any order).
-
-    Parameters
-    ----------
-    exits : int array (m,)
-        Households exiting in the year (ascending).
-    reached : uint8 array (n,)
-        The pathways whose household programmes are active for each
-        household this year (bit ``b``: ``BATCHES[b]``; ``State.reached``,
-        set by the programmes' steps).
-    village : int array (n,)
-        Each household's village.
-    village_reached : uint8 array (villages,)
-        The pathways whose village programmes are active in each village
-        this year (the same bits): a village programme reaches the
-        households of its villages.
-    group : int array (n,); size : int array (n,)
-        County and members of every household.
-    out : float64 array (n_groups, len(BATCHES)), in/out
-    """
-    split_summed(_count_piece, exits.shape[0], (out,), exits, reached, village,
-                 village_reached, group, size)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _count_piece(start, stop, exits, reached, village, village_reached, group, size, out):
-    """:func:`count_reached` of the exits ``start:stop``. An exit's
-    pathways are the bits of one register: its household programmes' byte
-    or its village's."""
-    nb = out.shape[1]
-    # exits come county by county: the county's people by pathway stay in a
-    # small table while the county lasts (whole numbers: the same sums)
-    people = np.zeros(nb)
-    g = -1
-    for j in range(np.uint64(start), np.uint64(stop)):
-        i = np.uint64(exits[j])  # unsigned (model.engine.threads)
+        here = np.int64(county[i])
+        members = np.float64(size[i])
+        out[here, best, 0] += 1.0
+        out[here, best, 1] += members
         bits = np.uint64(reached[i] | village_reached[np.uint64(village[i])])
         if bits == 0:
             continue
-        if group[i] != g:
-            for b in range(nb if g >= 0 else 0):
-                out[g, b] = people[b]
-            g = np.int64(group[i])
-            for b in range(nb):
-                people[b] = out[g, b]
-        members = np.float64(size[i])
-        for b in range(nb):  # a pathway that missed the exit adds 0.0
+        if here != g:
+            for b in range(nr if g >= 0 else 0):
+                out_reached[g, b] = people[b]
+            g = here
+            for b in range(nr):
+                people[b] = out_reached[g, b]
+        for b in range(nr):  # a pathway that missed the exit adds 0.0
             people[b] += members * np.float64((bits >> np.uint64(b)) & np.uint64(1))
-    for b in range(nb if g >= 0 else 0):
-        out[g, b] = people[b]
+    for b in range(nr if g >= 0 else 0):
+        out_reached[g, b] = people[b]
 
 
 def count_reached_numpy(exits, reached, village, village_reached, group, size, out):
-    """Reference of :func:`count_reached`: each pathway's exits from the
-    bits of their households and villages, then weighted counts by group."""
+    """Reference of the reach counted by :func:`attribute_exits`
+    (``out_reached``): each pathway's exits from the bits of their
+    households and villages, then weighted counts by group."""
     bits = reached[exits] | village_reached[village[exits]]
     county, people = group[exits], size[exits].astype(np.float64)
     for b in range(out.shape[1]):

@@ -49,7 +49,7 @@ import time
 import numpy as np
 
 from model.allocator import keep_freed_arrays, reserve_heap
-from model.engine.attribution import attribute_exits, count_reached
+from model.engine.attribution import attribute_exits
 from model.engine.backlog import WAITING, Backlog
 from model.engine.bookkeeping import EMPTY, merge_sorted, per_capita, set_at
 from model.engine.codes import ALL_GUARANTEES, BATCHES
@@ -636,11 +636,10 @@ class Simulation:
     def _record_exits(self, ctx: Context, k: int) -> None:
         st, h = self.state, self.reg.households
         exits, self._arrivals = exits_and_arrivals(st.event)
-        attribute_exits(exits, st.income, st.floor, ctx.line, ctx.covered_line,
-                        st.batch_income, st.batch_written, st.topup, h["county"], h["size"],
-                        self.record.batch_exits[k])
         # the household programmes marked the pathways they reach as they
         # stepped (State.reached); the village programmes reach the
         # households of the villages where they are active
-        count_reached(exits, st.reached, h["village"], self._village_reached(ctx), h["county"],
-                      h["size"], self.record.batch_reached[k])
+        attribute_exits(exits, st.income, st.floor, ctx.line, ctx.covered_line,
+                        st.batch_income, st.batch_written, st.topup, st.reached, h["village"],
+                        self._village_reached(ctx), h["county"], h["size"],
+                        self.record.batch_exits[k], self.record.batch_reached[k])
