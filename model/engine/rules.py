@@ -271,10 +271,14 @@ def verify_household(i, y, hh_id, floor, guarantees, scalars, status, event, exi
     exit_year[i] = year if exits else exit_year[i]
 
 
-# the share of households needing a draw below which verify runs sparse (measured
-# at 1e7 households: it then takes 0.4 of the dense loop's time at 1 %, 0.85 at
-# 14 %, 2 at 64 %)
-SPARSE_SHARE = 0.2
+# the share of households needing a draw below which a year verifies sparse,
+# after the income update, rather than dense in one pass with it
+# (model.engine.kernels.income_and_verify). Measured on the bench's years at
+# 1e7 households, the income update and sparse verification take 0.88 of the
+# one pass's time at 1.4 % (45.2 against 51.4 ms), 1.10 at 14 % (58.0 against
+# 52.6 ms), 1.71 at 64 %; at 1e6, 0.66 at 1.7 %, 1.14 at 13.5 %: even between
+# 5 % and 8 %
+SPARSE_SHARE = 0.07
 
 
 def verify_numpy(hh_id, income, floor, guarantees, key_verification, key_return, line,
