@@ -1,4 +1,5 @@
-"""Numba kernels: the fused household income update and its numpy reference.
+"""Numba kernels: the fused household income update and its numpy reference,
+and the income update with verification in one pass.
 
 Kernels are plain loops over arrays passed in; outputs are passed in too and
 written in place. Every kernel has a numpy reference in this module or in the

@@ -211,8 +211,10 @@ def verify(hh_id, income, floor, guarantees, key_verification, key_return, line,
         an exited household with its guarantees whose true income is below
         the threshold. The draws are counter-based
         (:func:`model.random.hash_id`): skipping one changes no other. The
-        second is the faster once the households that need a draw are
-        fewer than :data:`SPARSE_SHARE`.
+        second is the faster once few households need a draw; a year of
+        the simulation verifies sparse when they are fewer than
+        :data:`SPARSE_SHARE`, else dense in one pass with the income
+        update (:func:`model.engine.kernels.income_and_verify`).
     """
     (_verify_drawn if sparse else _verify_every)(
         hh_id, income, floor, guarantees, key_verification, key_return, line, covered_line,

@@ -426,6 +426,8 @@ class Simulation:
                 st.medical[s], st.topup[s], st.income[s])
 
     def _income(self, p: YearParams, year: int, growth: bool = True) -> None:
+        """The income update of year ``year`` alone (step 4; without growth:
+        the base year's)."""
         county_factor, scalars = self._income_arguments(p, year, growth)
         for s in self._chunks():
             income_update(*self._income_inputs(s, county_factor, scalars))
@@ -438,7 +440,7 @@ class Simulation:
         scalars, sparse = self._verify_arguments(p, year)
         if sparse:
             self._income(p, year)
-            self._verify(scalars, sparse)
+            self._verify_sparse(scalars)
             return
         county_factor, income_scalars = self._income_arguments(p, year)
         st = self.state
@@ -448,7 +450,9 @@ class Simulation:
                               st.exit_year[s])
 
     def _verify_arguments(self, p: YearParams, year: int) -> tuple[tuple, bool]:
-        """The scalars of :func:`verify` in year ``year``, and whether it runs ``sparse``."""
+        """The scalars of :func:`verify` in year ``year``, and whether the
+        year verifies sparse (fewer than :data:`SPARSE_SHARE` of the
+        households may need a draw)."""
         line, covered = lines_for(p)
         required = ALL_GUARANTEES if p("household_exit.require_guarantees") else 0
         adjust = (year - self.base_year) % int(p("registry_adjustment_interval")) == 0
@@ -462,11 +466,12 @@ class Simulation:
                    np.float32(p("household_exit.return_decay")), adjust, np.int16(year))
         return scalars, self._drawing_share(year, adjust) < SPARSE_SHARE
 
-    def _verify(self, scalars: tuple, sparse: bool) -> None:
+    def _verify_sparse(self, scalars: tuple) -> None:
+        """Step 5 after the income update, drawing only where a draw decides."""
         st, h = self.state, self.reg.households
         for s in self._chunks():
             verify(h["hh_id"][s], st.income[s], st.floor[s], st.guarantees[s], *scalars,
-                   st.status[s], st.event[s], st.exit_year[s], sparse)
+                   st.status[s], st.event[s], st.exit_year[s], True)
 
     def _drawing_share(self, year: int, adjust: bool) -> float:
         """Share of the households that verification may assess this year:
