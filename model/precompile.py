@@ -17,8 +17,8 @@ it is compiled, so the year that follows loads them all.
 Two processes saving two signatures of one function at the same moment
 could mix up that function's cache entries (numba numbers the data files
 of a function from its index), so a kernel is shared only when its
-functions (its own and those it calls) compile with one signature in a
-default run, and only a run of the default programmes starts the second
+functions (its own and those it calls that numba caches) compile with one
+signature in a default run, and only a run of the default programmes starts the second
 process; the other kernels this process compiles itself, first. While the
 second process lives, this one compiles only listed signatures: the year,
 which may need others, starts once the second process has exited.
@@ -239,11 +239,19 @@ def _calls(kernel, args: tuple) -> set[tuple]:
     return found
 
 
+def _cached(function) -> bool:
+    """Whether numba caches ``function`` (one not cached writes no cache
+    entry: it is compiled into each kernel that calls it)."""
+    from numba.core.caching import NullCache
+
+    return not isinstance(function._cache, NullCache)
+
+
 def survey() -> dict:
     """What a default run compiles, in this process (whose numba cache must
     be empty): its programmes, and the kernels it calls from Python whose
-    functions (theirs and those they call) all compile with one signature in
-    the run, in the order they finish compiling (those of the small year of
+    functions (theirs and those they call that numba caches) all compile
+    with one signature in the run, in the order they finish compiling (those of the small year of
     :func:`model.runs.prepare_kernels` first, then those only the whole run
     reaches, which the second process therefore compiles first)."""
     from numba.core import event
@@ -275,7 +283,8 @@ def survey() -> dict:
         for function, args in tree:
             signatures.setdefault(id(function), set()).add(args)
     kernels = [[known[id(kernel)], [type_text(t) for t in args],
-                all(len(signatures[id(function)]) == 1 for function, _ in tree)]
+                all(len(signatures[id(function)]) == 1 for function, _ in tree
+                    if _cached(function))]
                for kernel, args, tree in trees]
     return {"programmes": sorted(scenario.programmes), "kernels": kernels}
 

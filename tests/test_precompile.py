@@ -45,6 +45,23 @@ def test_every_module_with_kernels_is_surveyed():
     assert with_kernels <= set(precompile.MODULES)
 
 
+def test_a_function_numba_does_not_cache_leaves_its_callers_shared():
+    """household_line compiles with float32 and with float64 lines in a
+    default run; numba does not cache it, so two processes cannot mix up its
+    cache entries, and the kernels calling it stay shared. A function cached
+    under two signatures (_set_at before its value took the array's type)
+    would keep them from the second process."""
+    from model.engine.bookkeeping import _set_at
+    from model.engine.rules import household_line, verify_household
+
+    assert not precompile._cached(household_line)
+    assert precompile._cached(verify_household) and precompile._cached(_set_at.kernel)
+    shared = {name: flag for name, _, flag in precompile.listed()}
+    for kernel in ("model.engine.tally:tally_chunks", "model.engine.attribution:_attribute_piece",
+                   "model.engine.kernels:income_and_verify", "model.engine.bookkeeping:_set_at"):
+        assert shared[kernel], kernel
+
+
 def test_types_read_back_as_written():
     for _, args, _ in precompile.listed():
         for text in args:

@@ -514,8 +514,10 @@ def _values_at(idx, values, out):
 
 def set_at(values, idx, value):
     """``values[idx] = value`` (``idx`` distinct); on threads, a piece of
-    ``idx`` each (distinct: the pieces write apart)."""
-    _set_at(idx, values, value)
+    ``idx`` each (distinct: the pieces write apart). ``value`` is taken in
+    the type of ``values``, as numpy's assignment takes it: one compiled
+    kernel for each type of ``values``, whatever the type of ``value``."""
+    _set_at(idx, values, values.dtype.type(value))
 
 
 @on_threads("values")

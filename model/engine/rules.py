@@ -80,7 +80,10 @@ def lines_for(p) -> tuple[float, float]:
     return line, covered
 
 
-@njit(**INLINE)
+# not cached: kernels call it with float32 and with float64 lines, and only a
+# function cached under one signature can be compiled by the first run's two
+# processes side by side (model.precompile); it is compiled into each kernel
+@njit(forceinline=True, error_model="numpy")
 def household_line(floor, line, covered_line):
     """The line a household is judged against (yuan/person/year): the covered
     households' line if it has a safety-net floor (``floor > 0``), else the
