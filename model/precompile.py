@@ -17,11 +17,12 @@ it is compiled, so the year that follows loads them all.
 Two processes saving two signatures of one function at the same moment
 could mix up that function's cache entries (numba numbers the data files
 of a function from its index), so a kernel is shared only when its
-functions (its own and those it calls that numba caches) compile with one
-signature in a default run, and only a run of the default programmes starts the second
-process; the other kernels this process compiles itself, first. While the
-second process lives, this one compiles only listed signatures: the year,
-which may need others, starts once the second process has exited.
+functions (its own and those it calls that numba caches) compile with
+one signature in a default run, and only a run of the default programmes
+starts the second process; the other kernels this process compiles
+itself, first. While the second process lives, this one compiles only
+listed signatures: the year, which may need others, starts once the
+second process has exited.
 
 The list only decides who compiles what ahead of the year: the year
 compiles whatever is still missing, so a stale list costs time, never a
@@ -251,9 +252,10 @@ def survey() -> dict:
     """What a default run compiles, in this process (whose numba cache must
     be empty): its programmes, and the kernels it calls from Python whose
     functions (theirs and those they call that numba caches) all compile
-    with one signature in the run, in the order they finish compiling (those of the small year of
-    :func:`model.runs.prepare_kernels` first, then those only the whole run
-    reaches, which the second process therefore compiles first)."""
+    with one signature in the run, in the order they finish compiling
+    (those of the small year of :func:`model.runs.prepare_kernels` first,
+    then those only the whole run reaches, which the second process
+    therefore compiles first)."""
     from numba.core import event
 
     from model import runs
