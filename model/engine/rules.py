@@ -123,8 +123,11 @@ def _verify_drawn(hh_id, income, floor, guarantees, key_verification, key_return
                   return_probability, return_decay, adjust, year, status, event, exit_year):
     """The loop of :func:`verify` with ``sparse``: it draws only where a
     draw decides."""
-    shift = np.float32(-0.5) * sigma * sigma
-    exit_factor = np.float32(1.0) + exit_margin
+    (key_verification, key_return, line, covered_line, sigma, required, exit_factor,
+     return_threshold, return_probability, return_decay, adjust, year, shift) = \
+        verification_scalars(key_verification, key_return, line, covered_line, sigma,
+                             required, exit_margin, return_threshold, return_probability,
+                             return_decay, adjust, year)
     for i in range(hh_id.shape[0]):
         hl = household_line(floor[i], line, covered_line)
         ok = (guarantees[i] & required) == required
