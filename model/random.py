@@ -105,9 +105,14 @@ def year_key(seed: int, stream: int, year: int) -> np.uint64:
     return np.uint64(k)
 
 
-@njit(**INLINE)
+# not cached: kernels call it with int32 household ids and with int64
+# indices, and only a function cached under one signature can be compiled
+# by the first run's two processes side by side (model.precompile); it is
+# compiled into each kernel
+@njit(forceinline=True, error_model="numpy")
 def hash_id(key, ident):
-    """64 random bits for entity ``ident`` (int64 >= 0) under ``key``."""
+    """64 random bits for entity ``ident`` (an integer >= 0, of any type:
+    a number draws the same bits as an int32 or an int64) under ``key``."""
     return mix64(key + np.uint64(ident) * GOLDEN)
 
 

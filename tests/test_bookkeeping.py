@@ -114,7 +114,7 @@ def test_add_at(village, scalar, with_fraction, per_household):
 def test_step_indices(hazard, oldest, last):
     # 0.3 lies below its float32 value, 0.7 above: the kernel takes float32(hazard)
     rng, start, status, exit_year = households(5)
-    hh_id = rng.permutation(10 * N)[:N].astype(np.int64)
+    hh_id = rng.permutation(10 * N)[:N].astype(np.int32)
     needs = rng.random(N) < 0.6
     key = year_key(2, 7 + 16 * 6, 2018)
     ref_start = start.copy()
@@ -167,7 +167,7 @@ def test_merge_sorted(sizes):
 def test_stop_failed(hazard):
     # 0.3 lies below its float32 value, 0.7 above: the kernel takes float32(hazard)
     rng, start, _, _ = households(5)
-    hh_id = rng.permutation(10 * N)[:N].astype(np.int64)
+    hh_id = rng.permutation(10 * N)[:N].astype(np.int32)
     active = np.flatnonzero(start > 0)
     key = year_key(2, 7 + 16 * 6, 2018)
     got_start, ref_start = start.copy(), start.copy()

@@ -25,7 +25,7 @@ def test_safety_net_eligible(means_test, take_up):
     standard = (3000 + 1000 * rng.random(nc)).astype(np.float32)
     standard[0] = income[0]  # a tie: not below
     county[0] = 0
-    hh_id = rng.permutation(10 * N)[:N].astype(np.int64)
+    hh_id = rng.permutation(10 * N)[:N].astype(np.int32)
     key = year_key(3, 9, 2018)
     args = (category, labourers, start, income, topup, county, standard, means_test, hh_id, key,
             take_up)

@@ -68,7 +68,7 @@ def households(seed=5):
     exit_year = np.where(status == EXITED, rng.integers(2015, YEAR + 1, N), 0).astype(np.int16)
     needs = rng.random(N) < 0.8
     size = rng.integers(1, 9, N).astype(np.int8)
-    hh_id = rng.permutation(N).astype(np.int64) + 10**6
+    hh_id = rng.permutation(N).astype(np.int32) + 10**6
     row = rng.random(N).astype(np.float32) * 100
     return county, start, status, exit_year, needs, size, hh_id, row
 

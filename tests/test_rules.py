@@ -109,7 +109,7 @@ def _exit_then_shock(margin, drop, n=50_000):
 
     p = Parameters.load()
     line = np.float32(2952.0)
-    hh = np.arange(n, dtype=np.int64)
+    hh = np.arange(n, dtype=np.int32)
     income = np.full(n, (1.0 + margin) * line * 1.0001, np.float32)
     floor = np.zeros(n, np.float32)
     g = np.full(n, ALL_GUARANTEES, np.uint8)
@@ -122,7 +122,7 @@ def _exit_then_shock(margin, drop, n=50_000):
                np.float32(p.at("household_exit.return_threshold", year)),
                np.float32(p.at("household_exit.return_probability", year)),
                np.float32(p.at("household_exit.return_decay", year)), False, np.int16(year),
-               status, event, exit_year, False)
+               status, event, exit_year)
         if year == 2017:
             assert (event == EXIT).all()
     return event
@@ -182,12 +182,11 @@ def test_income_guaranteed_at_the_line_exits_without_a_margin():
     income = np.array([3000, 3000, 3000, 2950, 3300, 3000], f)   # net of costs, after top-up
     floor = np.array([3000, 3200, 2900, 0, 0, 3000], f)
     guarantees = np.array([ALL_GUARANTEES] * 5 + [ALL_GUARANTEES & ~HOUSING], np.uint8)
-    for fn, sparse in ((verify, False), (verify, True), (verify_numpy, False)):
+    for fn in (verify, verify_numpy):
         status, event, exit_year = np.full(n, POOR, np.int8), np.zeros(n, np.uint8), \
             np.zeros(n, np.int16)
-        fn(np.arange(n, dtype=np.int64), income, floor, guarantees,
+        fn(np.arange(n, dtype=np.int32), income, floor, guarantees,
            year_key(0, Stream.VERIFICATION, 2018), year_key(0, Stream.RETURN, 2018),
            f(3000), f(3000), f(0.0), np.uint8(ALL_GUARANTEES), f(0.5), f(0.9), f(0.9),
-           f(0.3), False, np.int16(2018), status, event, exit_year, sparse)
-        assert list(event == EXIT) == [True, True, False, False, False, False], \
-            (fn.__name__, sparse)
+           f(0.3), False, np.int16(2018), status, event, exit_year)
+        assert list(event == EXIT) == [True, True, False, False, False, False], fn.__name__

@@ -73,38 +73,6 @@ def test_bit_identical_for_any_chunk_size():
             np.testing.assert_array_equal(a, b)
 
 
-def test_verification_loop_chosen_by_share_changes_no_result(monkeypatch):
-    """Verification runs its dense loop, in one pass with the income update,
-    while many households may be assessed, and its sparse loop after the
-    income update once few are: a run with one or the other throughout
-    gives the same numbers as the run that chooses."""
-    from model.engine import kernels, rules
-    from model.engine import sim as sim_module
-
-    reg = synthetic(50_000, n_counties=5, seed=2)
-    params = Parameters.load()
-    used = []
-    monkeypatch.setattr(sim_module, "verify",
-                        lambda *a: (used.append("sparse" if a[-1] else "dense"),
-                                    rules.verify(*a))[1])
-    monkeypatch.setattr(sim_module, "income_and_verify",
-                        lambda *a: (used.append("one pass"), kernels.income_and_verify(*a))[1])
-    results = []
-    for share in (None, 0.0, 2.0):  # as chosen, never sparse, always sparse
-        if share is not None:
-            monkeypatch.setattr(sim_module, "SPARSE_SHARE", share)
-        used.clear()
-        sim = Simulation(reg, params, seed=11, end_year=2020, programmes=instances())
-        results.append((_run_all(sim), sim.record.sums, sim.state.status.copy(),
-                        sim.state.exit_year.copy(), sim.state.event.copy(), sim.state.z.copy(),
-                        sim.state.topup.copy(), set(used)))
-    assert results[0][-1] == {"one pass", "sparse"}
-    assert results[1][-1] == {"one pass"} and results[2][-1] == {"sparse"}
-    for other in results[1:]:
-        for a, b in zip(results[0][:-1], other[:-1]):
-            np.testing.assert_array_equal(a, b)
-
-
 def test_same_seed_same_numbers_different_seed_different_numbers():
     scenario = load_scenario()
     a = run_seed(scenario, 4)

@@ -133,7 +133,7 @@ def test_failures_are_the_same_whatever_the_pieces(four_threads, monkeypatch):
     rng = np.random.default_rng(12)
     n = 30_000
     start = rng.choice(np.array([2015, 2016, 2017, 2018], np.int16), n)
-    hh_id = rng.permutation(10 * n)[:n].astype(np.int64)
+    hh_id = rng.permutation(10 * n)[:n].astype(np.int32)
     active = np.sort(rng.choice(n, 20_000, replace=False))
     key = year_key(3, 7, 2018)
     results = []

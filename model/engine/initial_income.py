@@ -82,7 +82,7 @@ def split_base_year(market_income: np.ndarray, groups: np.ndarray, hh_id: np.nda
     groups : int8 array (n,)
         Group of each household (small non-negative integers); the spread is
         measured within a group.
-    hh_id : int64 array (n,)
+    hh_id : int32 array (n,)
         Household ids (the counter of the draws).
     seed, base_year : int
         Run seed and the registry's base year. The split is of the year

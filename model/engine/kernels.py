@@ -47,7 +47,7 @@ def income_update(hh_id, county, size, ill, base_market, county_factor,
 
     Parameters
     ----------
-    hh_id : int64 array (n,)
+    hh_id : int32 array (n,)
         Household ids, the counter of the random draws.
     county : int16 array (n,)
         County row of each household, an index into ``county_factor``.
@@ -151,8 +151,8 @@ def income_and_verify(hh_id, county, size, ill, base_market, county_factor,
                       required, exit_margin, return_threshold, return_probability,
                       return_decay, adjust, year, status, event, exit_year):
     """:func:`income_update` and then :func:`model.engine.rules.verify`
-    without ``sparse``, in one pass: the same results, bit for bit, with
-    the households' ids, floors and incomes read once.
+    in one pass: the same results, bit for bit, with the households' ids,
+    floors and incomes read once.
 
     The arguments are :func:`income_update`'s and then those of
     :func:`model.engine.rules.verify` it does not share, in their order.

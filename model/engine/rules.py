@@ -118,59 +118,21 @@ def _return_found(hh_id, key, year, exit_year, return_probability, return_decay)
 
 @on_threads()
 @njit(**KERNEL)
-def _verify_drawn(hh_id, income, floor, guarantees, key_verification, key_return, line,
-                  covered_line, sigma, required, exit_margin, return_threshold,
-                  return_probability, return_decay, adjust, year, status, event, exit_year):
-    """The loop of :func:`verify` with ``sparse``: it draws only where a
-    draw decides."""
-    (key_verification, key_return, line, covered_line, sigma, required, exit_factor,
-     return_threshold, return_probability, return_decay, adjust, year, shift) = \
-        verification_scalars(key_verification, key_return, line, covered_line, sigma,
-                             required, exit_margin, return_threshold, return_probability,
-                             return_decay, adjust, year)
-    for i in range(hh_id.shape[0]):
-        hl = household_line(floor[i], line, covered_line)
-        ok = (guarantees[i] & required) == required
-        s = status[i]
-        e = NO_EVENT
-        if s == POOR or s == RETURNED:
-            if ok:
-                out = floor[i] >= hl
-                if not out:
-                    out = _assessed(income[i], hh_id[i], key_verification, sigma,
-                                    shift) >= exit_factor * hl
-                e = EXIT if out else NO_EVENT
-        elif s == EXITED:
-            if not ok:
-                e = RETURN
-            elif income[i] < return_threshold * hl:
-                e = RETURN if _return_found(hh_id[i], key_return, year, exit_year[i],
-                                            return_probability, return_decay) else NO_EVENT
-        elif s == NOT_REGISTERED and adjust:
-            assessed = _assessed(income[i], hh_id[i], key_verification, sigma, shift)
-            e = ENTRY if assessed < hl else NO_EVENT
-        event[i] = e
-        if e == EXIT:
-            status[i] = EXITED
-            exit_year[i] = year
-        elif e == RETURN:
-            status[i] = RETURNED
-        elif e == ENTRY:
-            status[i] = POOR
-
-
 def verify(hh_id, income, floor, guarantees, key_verification, key_return, line,
            covered_line, sigma, required, exit_margin, return_threshold, return_probability,
-           return_decay, adjust, year, status, event, exit_year, sparse):
+           return_decay, adjust, year, status, event, exit_year):
     """Year-end verification of every household.
 
-    It runs on threads, each on a slice of the households
-    (:func:`model.engine.threads.on_threads`). Its two loops, each a kernel
-    of its own, give the same results, bit for bit (``sparse``).
+    It draws the assessment error and the return for every household, with
+    no branch, so that its loop vectorises; the simulation runs it in one
+    pass with the income update (:func:`model.engine.kernels.income_and_verify`,
+    the same results). It runs on threads, each on a slice of the households
+    (:func:`model.engine.threads.on_threads`); ``verify.kernel`` is the
+    serial kernel.
 
     Parameters
     ----------
-    hh_id : int64 array (n,)
+    hh_id : int32 array (n,)
         Household ids (random-number counters).
     income : float32 array (n,)
         True per-capita income of the year (yuan/person/year).
@@ -208,33 +170,7 @@ def verify(hh_id, income, floor, guarantees, key_verification, key_return, line,
         Output: :data:`EXIT`, :data:`RETURN`, :data:`ENTRY` or :data:`NO_EVENT`.
     exit_year : int16 array (n,)
         Year of the latest exit, set to ``year`` on exit.
-    sparse : bool
-        False: draw the assessment error and the return for every
-        household, with no branch, so that the loop vectorises. True:
-        branch, and draw the assessment error only for a registered
-        household with its guarantees whose floor is below its line (and,
-        in an adjustment year, for the near-poor pool), the return only for
-        an exited household with its guarantees whose true income is below
-        the threshold. The draws are counter-based
-        (:func:`model.random.hash_id`): skipping one changes no other. The
-        second is the faster once few households need a draw; a year of
-        the simulation verifies sparse when they are fewer than
-        :data:`SPARSE_SHARE`, else dense in one pass with the income
-        update (:func:`model.engine.kernels.income_and_verify`).
     """
-    (_verify_drawn if sparse else _verify_every)(
-        hh_id, income, floor, guarantees, key_verification, key_return, line, covered_line,
-        sigma, required, exit_margin, return_threshold, return_probability, return_decay,
-        adjust, year, status, event, exit_year)
-
-
-@on_threads()
-@njit(**KERNEL)
-def _verify_every(hh_id, income, floor, guarantees, key_verification, key_return, line,
-                  covered_line, sigma, required, exit_margin, return_threshold,
-                  return_probability, return_decay, adjust, year, status, event, exit_year):
-    """The loop of :func:`verify` without ``sparse``: it draws for every
-    household, with no branch, so that it vectorises."""
     scalars = verification_scalars(key_verification, key_return, line, covered_line, sigma,
                                    required, exit_margin, return_threshold, return_probability,
                                    return_decay, adjust, year)
@@ -256,10 +192,9 @@ def verification_scalars(key_verification, key_return, line, covered_line, sigma
 
 @njit(**INLINE)
 def verify_household(i, y, hh_id, floor, guarantees, scalars, status, event, exit_year):
-    """The loop body of :func:`verify` without ``sparse`` for household
-    ``i`` of true income ``y`` (yuan/person/year); ``scalars`` from
-    :func:`verification_scalars`. No branch, so that a loop of it
-    vectorises."""
+    """The loop body of :func:`verify` for household ``i`` of true income
+    ``y`` (yuan/person/year); ``scalars`` from :func:`verification_scalars`.
+    No branch, so that a loop of it vectorises."""
     key_verification, key_return, line, covered_line, sigma, required, exit_factor, \
         return_threshold, return_probability, return_decay, adjust, year, shift = scalars
     assessed = _assessed(y, hh_id[i], key_verification, sigma, shift)
@@ -279,22 +214,11 @@ def verify_household(i, y, hh_id, floor, guarantees, scalars, status, event, exi
     exit_year[i] = year if exits else exit_year[i]
 
 
-# the share of households needing a draw below which a year verifies sparse,
-# after the income update, rather than dense in one pass with it
-# (model.engine.kernels.income_and_verify). Measured on the bench's years at
-# 1e7 households, the income update and sparse verification take 0.88 of the
-# one pass's time at 1.4 % (45.2 against 51.4 ms), 1.10 at 14 % (58.0 against
-# 52.6 ms), 1.71 at 64 %; at 1e6, 0.66 at 1.7 %, 1.14 at 13.5 %: even between
-# 5 % and 8 %
-SPARSE_SHARE = 0.07
-
-
 def verify_numpy(hh_id, income, floor, guarantees, key_verification, key_return, line,
                  covered_line, sigma, required, exit_margin, return_threshold,
-                 return_probability, return_decay, adjust, year, status, event, exit_year,
-                 sparse=False):
+                 return_probability, return_decay, adjust, year, status, event, exit_year):
     """numpy reference of :func:`verify` (exact log-normal error and
-    exponential); ``sparse`` changes nothing here."""
+    exponential)."""
     from model.random import normal_pair_np
 
     n1, _ = normal_pair_np(hash_id_np(key_verification, hh_id))

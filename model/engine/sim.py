@@ -23,9 +23,9 @@ Step order of a year ``t`` (the only place it is written down):
    computes market income, medical cost, safety-net top-up and total
    per-capita income.
 5. **Verification** (:func:`model.engine.rules.verify`): household exit, return and,
-   in registry-adjustment years, entry of the near-poor. When it draws for
-   every household, steps 4 and 5 run in one pass
-   (:func:`model.engine.kernels.income_and_verify`, the same results).
+   in registry-adjustment years, entry of the near-poor. Steps 4 and 5 run
+   in one pass (:func:`model.engine.kernels.income_and_verify`, the same
+   results).
 6. **Village exit, then county exit** (:func:`model.engine.rules.village_exits`,
    :func:`model.engine.rules.county_exits`), from the year-end counts of the
    record's tally (registered people by village, county sums), taken first.
@@ -70,12 +70,10 @@ from model.engine.record import (
 )
 from model.engine.rows import sum_rows
 from model.engine.rules import (
-    SPARSE_SHARE,
     county_dibao_standards,
     county_exits,
     lines_for,
     scheduled_year,
-    verify,
     village_exits,
 )
 from model.engine.state import State, covered_by_category, per_student
@@ -433,58 +431,29 @@ class Simulation:
             income_update(*self._income_inputs(s, county_factor, scalars))
 
     def _income_and_verify(self, p: YearParams, year: int) -> None:
-        """Steps 4 and 5 of the year: the income update, then verification.
-        When verification draws for every household (not ``sparse``) the
-        two run in one pass (:func:`income_and_verify`), with the same
-        results."""
-        scalars, sparse = self._verify_arguments(p, year)
-        if sparse:
-            self._income(p, year)
-            self._verify_sparse(scalars)
-            return
+        """Steps 4 and 5 of the year, the income update and then
+        verification, in one pass (:func:`income_and_verify`)."""
         county_factor, income_scalars = self._income_arguments(p, year)
+        scalars = self._verify_arguments(p, year)
         st = self.state
         for s in self._chunks():
             income_and_verify(*self._income_inputs(s, county_factor, income_scalars),
                               st.guarantees[s], *scalars, st.status[s], st.event[s],
                               st.exit_year[s])
 
-    def _verify_arguments(self, p: YearParams, year: int) -> tuple[tuple, bool]:
-        """The scalars of :func:`verify` in year ``year``, and whether the
-        year verifies sparse (fewer than :data:`SPARSE_SHARE` of the
-        households may need a draw)."""
+    def _verify_arguments(self, p: YearParams, year: int) -> tuple:
+        """The scalars of :func:`model.engine.rules.verify` in year ``year``."""
         line, covered = lines_for(p)
         required = ALL_GUARANTEES if p("household_exit.require_guarantees") else 0
         adjust = (year - self.base_year) % int(p("registry_adjustment_interval")) == 0
-        scalars = (year_key(self.seed, Stream.VERIFICATION, year),
-                   year_key(self.seed, Stream.RETURN, year),
-                   np.float32(line), np.float32(covered),
-                   np.float32(p("household_exit.verification_sigma")),
-                   np.uint8(required), np.float32(p("household_exit.margin")),
-                   np.float32(p("household_exit.return_threshold")),
-                   np.float32(self._return_probability(p, year)),
-                   np.float32(p("household_exit.return_decay")), adjust, np.int16(year))
-        return scalars, self._drawing_share(year, adjust) < SPARSE_SHARE
-
-    def _verify_sparse(self, scalars: tuple) -> None:
-        """Step 5 after the income update, drawing only where a draw decides."""
-        st, h = self.state, self.reg.households
-        for s in self._chunks():
-            verify(h["hh_id"][s], st.income[s], st.floor[s], st.guarantees[s], *scalars,
-                   st.status[s], st.event[s], st.exit_year[s], True)
-
-    def _drawing_share(self, year: int, adjust: bool) -> float:
-        """Share of the households that verification may assess this year:
-        the registered at the end of last year and, in an adjustment year,
-        the near-poor pool (from last year's record). It chooses
-        verification's loop (:data:`model.engine.rules.SPARSE_SHARE`), not
-        the results."""
-        last = self.record.sums[year - self.base_year - 1].reshape(self.n_groups, NV).sum(axis=0)
-        drawing = last[COL["registered_households"]]
-        if adjust:
-            drawing += (last[COL["households"]] - last[COL["registered_households"]]
-                        - last[COL["exited_households"]])
-        return float(drawing / max(self.reg.n_households, 1))
+        return (year_key(self.seed, Stream.VERIFICATION, year),
+                year_key(self.seed, Stream.RETURN, year),
+                np.float32(line), np.float32(covered),
+                np.float32(p("household_exit.verification_sigma")),
+                np.uint8(required), np.float32(p("household_exit.margin")),
+                np.float32(p("household_exit.return_threshold")),
+                np.float32(self._return_probability(p, year)),
+                np.float32(p("household_exit.return_decay")), adjust, np.int16(year))
 
     @staticmethod
     def _return_probability(p: YearParams, year: int) -> float:

@@ -439,7 +439,7 @@ def build(spec: dict[str, Any], source: str = "spec", scale: float = 1.0) -> Reg
     del cells, registered
     village = np.repeat(np.arange(nv, dtype=np.int32), per_village)  # the sorted villages
     per_county = np.bincount(v_county, weights=per_village, minlength=len(cs.names))
-    households.update(hh_id=np.arange(len(village), dtype=np.int64), village=village,
+    households.update(hh_id=np.arange(len(village), dtype=np.int32), village=village,
                       county=np.repeat(np.arange(len(cs.names), dtype=np.int16),
                                        per_county.astype(np.int64)))
     # a village that meets the infrastructure conditions has safe drinking
@@ -496,7 +496,7 @@ def synthetic(n: int, n_counties: int = 100, seed: int = 0, base_year: int = 201
                + rng.integers(0, villages_per_county, n))
     zeros = np.zeros(n, np.int8)
     households = {
-        "hh_id": np.arange(n, dtype=np.int64), "village": village, "county": county,
+        "hh_id": np.arange(n, dtype=np.int32), "village": village, "county": county,
         "category": np.where(has_labour, 0, rng.integers(1, 3, n)),
         "cause": np.where(ill > 0, 0, np.where(has_labour, 1, 3)),
         "size": size, "labourers": labourers, "elderly": np.where(has_labour, 0, s32 // 2),

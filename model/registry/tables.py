@@ -6,9 +6,12 @@ household. Every field is declared once in a schema (dtype, unit, allowed
 range, meaning); :func:`validate` checks a table against it and reports every
 problem (up to a limit) with the field, the row and the value.
 
-Household ids are compact int64 indices (``hh_id``), stable for the life of a
-run and used as the counter of the random numbers. The registry's own ids and
-names never enter these tables; an importer maps them to ``hh_id``.
+Household ids are compact int32 indices (``hh_id``), stable for the life of a
+run and used as the counter of the random numbers; the registry's own ids and
+names never enter these tables (an importer maps them to ``hh_id``). The
+household kernels read the ids in every pass: with 4-byte ids their loops
+vectorise 16 households wide rather than 8, and an id draws what the same
+number as an int64 would.
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ class Field:
 
 
 HOUSEHOLD_SCHEMA = (
-    Field("hh_id", "int64", "index", 0, 2**62, "internal household id (random-number counter)"),
+    Field("hh_id", "int32", "index", 0, 2**31 - 1,
+          "internal household id (random-number counter)"),
     Field("village", "int32", "index", 0, 2**31 - 1, "row of the household's village"),
     Field("county", "int16", "index", 0, 32767, "row of the household's county"),
     Field("category", "int8", "code", 0, 2, "0 general poor, 1 dibao, 2 wubao"),
