@@ -62,6 +62,21 @@ def test_a_function_numba_does_not_cache_leaves_its_callers_shared():
         assert shared[kernel], kernel
 
 
+def test_the_one_pass_steps_compile_their_county_loops_in_the_kernel():
+    """The one-pass steps' county loops and the enrolment rule, called with
+    constant flags (one loop compiled for each case), are inlined into each
+    kernel's code before it is typed: never compiled on their own, so they
+    do not keep the kernels from the first run's second process."""
+    from model.engine import bookkeeping, one_pass
+
+    shared = {name: flag for name, _, flag in precompile.listed()}
+    for helper in (one_pass._income_county, one_pass._grant_county, one_pass._floor_county,
+                   bookkeeping.enrolment_now):
+        assert helper.targetoptions.get("inline") == "always", helper.py_func.__name__
+    for step in ("income", "grant", "floor"):
+        assert shared[f"model.engine.one_pass:_{step}_counties"], step
+
+
 def test_types_read_back_as_written():
     for _, args, _ in precompile.listed():
         for text in args:

@@ -23,7 +23,7 @@ from model.engine.threads import (
     on_threads,
     split_where,
 )
-from model.random import INLINE, hash_id, hash_id_np, uniforms, uniforms_np
+from model.random import INLINE, INLINE_SOURCE, hash_id, hash_id_np, uniforms, uniforms_np
 
 # an empty array passed for an optional array argument: "none" to a kernel
 EMPTY = np.zeros(0, np.int8)
@@ -337,7 +337,7 @@ def step_masks(start, year, oldest_start, status, exit_year, last_exit_year, nee
     return _step_loop(arrays, limits, False)
 
 
-@njit(**INLINE)
+@njit(**INLINE_SOURCE)
 def enrolment_now(rule, i, draws):
     """Unit ``i``'s enrolment this year under ``rule`` (``(start, year,
     oldest_start, status, exit_year, last_exit_year, hh_id, key, hazard)``,

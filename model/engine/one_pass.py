@@ -48,7 +48,7 @@ from model.engine.bookkeeping import (
 from model.engine.coverage import coverage_at_numpy, group_pieces
 from model.engine.ordered_sums import scratch, sum_in_order
 from model.engine.threads import KERNEL, split_at
-from model.random import INLINE
+from model.random import INLINE_SOURCE
 
 
 @dataclass(frozen=True, eq=False)
@@ -351,7 +351,7 @@ def _income_counties(first, last, starts, start, year, oldest_start, status, exi
     return reached
 
 
-@njit(**INLINE)
+@njit(**INLINE_SOURCE)
 def _income_county(lo, hi, rule, draws, effect, f, fresh, further, more, amounts):
     """The households ``lo`` to ``hi - 1`` of one county (``f``: its
     fraction of the first year, negative for the whole year; ``fresh``: the
@@ -504,7 +504,7 @@ def _grant_counties(first, last, starts, start, year, oldest_start, status, exit
             cost[g] = sum_in_order(amounts, np.int64(hi - lo))
 
 
-@njit(**INLINE)
+@njit(**INLINE_SOURCE)
 def _grant_county(lo, hi, rule, draws, effect):
     """The households ``lo`` to ``hi - 1`` of one county: active
     households and their members."""
@@ -595,7 +595,7 @@ def _floor_counties(first, last, starts, start, year, oldest_start, status, exit
         people[g] = np.float64(members)
 
 
-@njit(**INLINE)
+@njit(**INLINE_SOURCE)
 def _floor_county(lo, hi, rule, draws, effect, standard, fresh):
     """The households ``lo`` to ``hi - 1`` of one county (its ``standard``;
     ``fresh``: the levels held are taken as zeros): the households reached
