@@ -226,7 +226,7 @@ class Simulation:
         cost = tuple(p("schooling_cost"))
         st.schooling_cost[:] = per_student(self.reg, cost)
         self._schooling_key = cost
-        self._income(p, self.base_year, growth=False)
+        self._base_year_income(p)
         _, self._village_people = self._tally(p, 0)
         self._record_need_and_capacity()
 
@@ -423,10 +423,10 @@ class Simulation:
                 st.schooling_cost[s], st.medical_cover[s], *scalars, st.z[s], st.market[s],
                 st.medical[s], st.topup[s], st.income[s])
 
-    def _income(self, p: YearParams, year: int, growth: bool = True) -> None:
-        """The income update of year ``year`` alone (step 4; without growth:
-        the base year's)."""
-        county_factor, scalars = self._income_arguments(p, year, growth)
+    def _base_year_income(self, p: YearParams) -> None:
+        """The base year's income update: step 4 without growth, and alone
+        (the base year is not verified)."""
+        county_factor, scalars = self._income_arguments(p, self.base_year, growth=False)
         for s in self._chunks():
             income_update(*self._income_inputs(s, county_factor, scalars))
 
