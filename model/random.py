@@ -53,11 +53,17 @@ _TWO_PI = 2.0 * np.pi
 # each kernel (so the kernel's loop still vectorises); no zero-division
 # checks, whose branches would stop the vectorisation
 INLINE = {"forceinline": True, "error_model": "numpy", "cache": True}
+# the same, not cached, for a small function kernels call with two types:
+# only a function cached under one signature lets the kernels calling it be
+# compiled by the first run's two processes side by side (model.precompile);
+# it is compiled into each kernel that calls it
+INLINE_EACH = {"forceinline": True, "error_model": "numpy"}
 # a helper a kernel calls with constant flags (a loop compiled for each case):
 # inlined into the kernel's code before the kernel is typed, so that each
 # case is compiled once, in the kernel, rather than on its own as well (the
-# first run's compile time). Not for a loop's body taking arrays in tuples:
-# the income update ran 4x slower with its body inlined this way
+# first run's compile time). Measure a loop's body before inlining it so:
+# the income update's, which takes arrays in tuples, ran 4x slower (the
+# enrolment rule's did not)
 INLINE_SOURCE = {"inline": "always"}
 
 
@@ -111,11 +117,7 @@ def year_key(seed: int, stream: int, year: int) -> np.uint64:
     return np.uint64(k)
 
 
-# not cached: kernels call it with int32 household ids and with int64
-# indices, and only a function cached under one signature can be compiled
-# by the first run's two processes side by side (model.precompile); it is
-# compiled into each kernel
-@njit(forceinline=True, error_model="numpy")
+@njit(**INLINE_EACH)  # called with int32 household ids and int64 indices
 def hash_id(key, ident):
     """64 random bits for entity ``ident`` (an integer >= 0, of any type:
     a number draws the same bits as an int32 or an int64) under ``key``."""

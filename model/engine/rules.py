@@ -33,6 +33,7 @@ from model.engine.codes import ENTRY, EXIT, EXITED, NO_EVENT, NOT_REGISTERED, PO
 from model.engine.threads import KERNEL, on_threads
 from model.random import (
     INLINE,
+    INLINE_EACH,
     Stream,
     exp_small,
     first_uniforms,
@@ -80,10 +81,7 @@ def lines_for(p) -> tuple[float, float]:
     return line, covered
 
 
-# not cached: kernels call it with float32 and with float64 lines, and only a
-# function cached under one signature can be compiled by the first run's two
-# processes side by side (model.precompile); it is compiled into each kernel
-@njit(forceinline=True, error_model="numpy")
+@njit(**INLINE_EACH)  # called with float32 and float64 lines
 def household_line(floor, line, covered_line):
     """The line a household is judged against (yuan/person/year): the covered
     households' line if it has a safety-net floor (``floor > 0``), else the

@@ -248,7 +248,7 @@ class Simulation:
         # 3. income components
         pending = self._components(ctx, k, started)
         # 4. income update, and 5. verification: household exit, return and
-        # entry (one pass when verification draws for every household)
+        # entry, in one pass
         self._income_and_verify(p, year)
         ctx.status_changed()
         # 6. village exit, then county exit
