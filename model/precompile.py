@@ -4,15 +4,19 @@ A run's numba kernels (some 10 s of compilation on the first run after
 install, then loaded from numba's cache) are compiled one after another as
 the first simulated year reaches them. On that first run, before the
 simulated year, :func:`compile_first_run` compiles the kernels listed in
-``kernel_signatures.json`` (those of the default scenario, in the order a
-run reaches them) itself from the first onwards, while a second process
-(on Linux a fork of this one, :class:`_Forked`; elsewhere ``python -m
-model.precompile FOLDER``) compiles the shared ones from the last
-backwards. Each process claims a kernel before compiling it (a file created
-in FOLDER, which only one process can create), and stops at the first
-kernel the other has claimed: each kernel is compiled once, and the two
-meet in the middle. Each kernel is saved to numba's cache as soon as
-it is compiled, so the year that follows loads them all.
+``kernel_signatures.json`` (those of the default scenario, each with the
+seconds its compilation took when the list was written), while a second
+process (on Linux a fork of this one, :class:`_Forked`; elsewhere ``python
+-m model.precompile FOLDER``) compiles shared ones. This process takes the
+shared kernels from the first onwards and the second from the last
+backwards, in the order of :func:`shared_order`: the run's order cut into
+two halves that take as long to compile, each half longest first. Each
+process claims a kernel before compiling it (a file created in FOLDER,
+which only one process can create), and stops at the first kernel the
+other has claimed: each kernel is compiled once, and the two meet in the
+middle, among short kernels, so neither waits long for the other. Each
+kernel is saved to numba's cache as soon as it is compiled, so the year
+that follows loads them all.
 
 Two processes saving two signatures of one function at the same moment
 could mix up that function's cache entries (numba numbers the data files
@@ -68,12 +72,43 @@ def listed() -> list[tuple[str, list[str], bool]]:
     """(``module:function``, argument types, shared) of the kernels a
     default run compiles, in the order it reaches them; a shared one may be
     compiled by the second process."""
-    return [(name, args, shared) for name, args, shared in _listing()["kernels"]]
+    return [(name, args, shared) for name, args, shared, *_ in _listing()["kernels"]]
 
 
 def default_programmes() -> tuple[str, ...]:
     """The programmes of the default scenario, for which the list is made."""
     return tuple(_listing()["programmes"])
+
+
+def compile_seconds() -> list[float]:
+    """Seconds each listed kernel took to compile (with the functions it
+    calls that were not compiled yet) when the list was written, in the
+    order of :func:`listed`; 0.0 where the list does not say."""
+    return [float(entry[3]) if len(entry) > 3 else 0.0 for entry in _listing()["kernels"]]
+
+
+def shared_order() -> list[tuple[int, tuple[str, list[str], bool]]]:
+    """The shared kernels as (position in :func:`listed`, entry), in the
+    order this process takes them from the first and the second process
+    from the last.
+
+    The run's order is cut where the two halves take as long to compile
+    (the kernels only this process compiles counted in its half), so that
+    each process compiles the kernels near one another in the run, which
+    call the same functions; each half is taken longest first, so that the
+    kernels left when the two meet are short ones."""
+    seconds = compile_seconds()
+    entries = list(enumerate(listed()))
+    shared = [k for k in entries if k[1][2]]
+    own = sum(seconds[position] for position, (_, _, is_shared) in entries if not is_shared)
+    total = own + sum(seconds[position] for position, _ in shared)
+    cut, done = 0, own
+    while cut < len(shared) and done + seconds[shared[cut][0]] / 2 < total / 2:
+        done += seconds[shared[cut][0]]
+        cut += 1
+    first = sorted(shared[:cut], key=lambda k: -seconds[k[0]])
+    last = sorted(shared[cut:], key=lambda k: seconds[k[0]])
+    return first + last
 
 
 def dispatcher(name: str):
@@ -136,16 +171,16 @@ def compile_first_run(programmes: tuple[str, ...]) -> bool:
         return False  # no list
     if _cores() < 2 or not is_cold():
         return False
-    order = list(enumerate(listed()))
+    shared = shared_order()
     with tempfile.TemporaryDirectory(prefix="povsim-compile-") as claims:
         if can_fork():
-            second = _Forked(_second_share(order), Path(claims))
+            second = _Forked(shared[::-1], Path(claims))
         else:
             second = subprocess.Popen([sys.executable, "-m", "model.precompile", claims],
                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL)
         try:
-            mine = [k for k in order if not k[1][2]] + [k for k in order if k[1][2]]
+            mine = [k for k in enumerate(listed()) if not k[1][2]] + shared
             _compile_claimed(mine, Path(claims))
             second.wait(timeout=WAIT)  # it finishes the kernel it holds, then stops
         finally:
@@ -153,13 +188,6 @@ def compile_first_run(programmes: tuple[str, ...]) -> bool:
                 second.kill()
                 second.wait()
     return True
-
-
-def _second_share(order: list) -> list:
-    """What the second process compiles: the shared kernels of ``order``
-    ((position, (name, args, shared)) for each listed one), from the last
-    backwards."""
-    return [k for k in reversed(order) if k[1][2]]
 
 
 class _Forked:
@@ -254,8 +282,8 @@ def survey() -> dict:
     functions (theirs and those they call that numba caches) all compile
     with one signature in the run, in the order they finish compiling
     (those of the small year of :func:`model.runs.prepare_kernels` first,
-    then those only the whole run reaches, which the second process
-    therefore compiles first)."""
+    then those only the whole run reaches), each with the seconds it took
+    to compile."""
     from numba.core import event
 
     from model import runs
@@ -263,31 +291,36 @@ def survey() -> dict:
 
     known = _known()
     depth: list[int] = [0]
+    started: list[float] = [0.0]
     top: list[tuple] = []
 
     class Listener(event.Listener):
         def on_start(self, ev):
+            if depth[0] == 0:
+                started[0] = time.perf_counter()
             depth[0] += 1
 
         def on_end(self, ev):
             depth[0] -= 1
             if depth[0] == 0 and id(ev.data["dispatcher"]) in known:
-                top.append((ev.data["dispatcher"], tuple(ev.data["args"])))
+                top.append((ev.data["dispatcher"], tuple(ev.data["args"]),
+                            time.perf_counter() - started[0]))
 
     scenario = load_scenario()
     registry = runs.registry_for(scenario)
     with event.install_listener("numba:compile", Listener()):
         runs.simulate_first_year(scenario, registry)  # as prepare_kernels, then the run
         runs.run_seed(scenario, 0, registry)
-    trees = [(kernel, args, _calls(kernel, args)) for kernel, args in top]
+    trees = [(kernel, args, _calls(kernel, args), seconds) for kernel, args, seconds in top]
     signatures: dict[int, set] = {}
-    for _, _, tree in trees:
+    for _, _, tree, _ in trees:
         for function, args in tree:
             signatures.setdefault(id(function), set()).add(args)
     kernels = [[known[id(kernel)], [type_text(t) for t in args],
                 all(len(signatures[id(function)]) == 1 for function, _ in tree
-                    if _cached(function))]
-               for kernel, args, tree in trees]
+                    if _cached(function)),
+                round(seconds, 2)]
+               for kernel, args, tree, seconds in trees]
     return {"programmes": sorted(scenario.programmes), "kernels": kernels}
 
 
@@ -308,7 +341,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0].startswith("-"):
         print("usage: python -m model.precompile [--write | CLAIMS_FOLDER]", file=sys.stderr)
         return 2
-    _compile_claimed(_second_share(list(enumerate(listed()))), Path(argv[0]))
+    _compile_claimed(shared_order()[::-1], Path(argv[0]))
     return 0
 
 

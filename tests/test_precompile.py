@@ -77,6 +77,42 @@ def test_the_one_pass_steps_compile_their_county_loops_in_the_kernel():
         assert shared[f"model.engine.one_pass:_{step}_counties"], step
 
 
+def test_the_two_processes_meet_among_short_kernels(tmp_path, monkeypatch):
+    """This process takes the shared kernels from the first, the second
+    from the last: the run's order cut where the halves take as long to
+    compile (as the list's seconds say), each half longest first, so the
+    kernels where the two meet are short; a process stops at the first
+    kernel the other has claimed."""
+    seconds = precompile.compile_seconds()
+    order = precompile.shared_order()
+    positions = [position for position, _ in order]
+    shared = [k for k, (_, _, flag) in enumerate(precompile.listed()) if flag]
+    assert sorted(positions) == shared and all(seconds[k] > 0 for k in shared)
+    taken = [seconds[position] for position in positions]
+    # each half a run of the run's order: descending, then ascending (the
+    # second process takes it backwards)
+    cut = max(k for k in range(1, len(taken)) if sorted(positions[:k]) == shared[:k]
+              and taken[:k] == sorted(taken[:k], reverse=True)
+              and taken[k:] == sorted(taken[k:]))
+    first, last = taken[:cut], taken[cut:]
+    assert abs(sum(first) - sum(last)) <= max(taken)
+    assert max(first[-1], last[0]) < max(taken) / 4
+
+    compiled = []
+
+    class Recording:
+        def __init__(self, name):
+            self.name = name
+
+        def compile(self, args):
+            compiled.append(self.name)
+
+    monkeypatch.setattr(precompile, "dispatcher", Recording)
+    (tmp_path / str(positions[cut + 2])).touch()  # claimed by the other process
+    precompile._compile_claimed(order, tmp_path)
+    assert compiled == [entry[0] for _, entry in order[:cut + 2]]
+
+
 def test_types_read_back_as_written():
     for _, args, _ in precompile.listed():
         for text in args:
@@ -156,5 +192,10 @@ def test_the_list_is_what_a_default_run_compiles(tmp_path):
                         "print(json.dumps(precompile.survey()))", str(tmp_path))
     shipped = json.loads((precompile.Path(precompile.__file__).with_name(precompile.LIST))
                          .read_text(encoding="utf-8"))
-    assert json.loads(found.splitlines()[-1]) == shipped, (
+    surveyed = json.loads(found.splitlines()[-1])
+    # the seconds each took to compile differ from one survey to the next
+    assert all(entry[3] > 0 for entry in surveyed["kernels"])
+    for listing in (surveyed, shipped):
+        listing["kernels"] = [entry[:3] for entry in listing["kernels"]]
+    assert surveyed == shipped, (
         "the kernels of a default run changed: python -m model.precompile --write")
