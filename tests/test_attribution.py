@@ -112,6 +112,27 @@ def _reach_case(seed, n_programmes=3, n_village_programmes=2):
     return (exits, reached, village, village_reached, county, size), nc
 
 
+def test_an_exit_is_judged_against_the_line_verification_used():
+    """Verification takes the line in float32: a household exactly at
+    float32(3000.1) exits, and a pathway whose income, however small, put
+    it there was decisive. Against the float64 line (below float32's) its
+    own income would have sufficed."""
+    line = 3000.1
+    assert np.float64(np.float32(line)) > line
+    income = np.array([np.float32(line)], np.float32)
+    rows = np.zeros((len(BATCHES) - 1, 1), np.float32)
+    rows[0, 0] = 2.0**-14  # the first pathway's income: exact in float32
+    assert np.float64(income[0]) - rows[0, 0] >= line  # above the float64 line without it
+    out = np.zeros((1, len(ATTRIBUTION), 2))
+    attribute_exits(np.zeros(1, np.int64), income, np.zeros(1, np.float32), line, line, rows,
+                    np.ones(len(BATCHES) - 1, bool), np.zeros(1, np.float32),
+                    np.zeros(1, np.uint8), np.zeros(1, np.int32), np.zeros(1, np.uint8),
+                    np.zeros(1, np.int16), np.ones(1, np.int8), out,
+                    np.zeros((1, len(BATCHES))))
+    assert out[0, :, 0].tolist() == [1.0 if k == 0 else 0.0 for k in range(len(ATTRIBUTION))]
+    assert ATTRIBUTION[0] == BATCHES[0] != ATTRIBUTION[NONE]
+
+
 def test_count_reached_matches_each_programmes_rule():
     args, nc = _reach_case(12)
     got, ref = np.zeros((nc, len(BATCHES))), np.zeros((nc, len(BATCHES)))

@@ -72,7 +72,9 @@ def attribute_exits(exits, income, floor, line, covered_line, batch_income, writ
     income, floor : float32 arrays (n,)
         True per-capita income and safety-net floor (yuan/person/year).
     line, covered_line : float
-        The lines (yuan/person/year), as :func:`model.engine.rules.household_line`.
+        The lines (yuan/person/year), as :func:`model.engine.rules.household_line`;
+        taken in float32, as verification and the tally take them, so that
+        an exit is judged against the line it crossed.
     batch_income : float32 array (rows, n); written : bool array (rows,)
         Income of each pathway (``INCOME_BATCHES``, in the order of
         ``BATCHES``); the rows ``written`` says are not are zero and not read.
@@ -97,8 +99,8 @@ def attribute_exits(exits, income, floor, line, covered_line, batch_income, writ
         pathways; :func:`count_reached_numpy`).
     """
     split_summed(_attribute_piece, exits.shape[0], (out, out_reached), exits, income, floor,
-                 line, covered_line, batch_income, written, topup, reached, village,
-                 village_reached, county, size)
+                 np.float32(line), np.float32(covered_line), batch_income, written, topup,
+                 reached, village, village_reached, county, size)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

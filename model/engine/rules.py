@@ -81,7 +81,7 @@ def lines_for(p) -> tuple[float, float]:
     return line, covered
 
 
-@njit(**INLINE_EACH)  # called with float32 and float64 lines
+@njit(**INLINE_EACH)  # not cached: compiled into each kernel that calls it
 def household_line(floor, line, covered_line):
     """The line a household is judged against (yuan/person/year): the covered
     households' line if it has a safety-net floor (``floor > 0``), else the
