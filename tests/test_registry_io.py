@@ -75,6 +75,28 @@ def test_import_maps_ids_and_labels(extract):
     assert set(h) == {f.name for f in HOUSEHOLD_SCHEMA}             # no id, no name
 
 
+def test_households_are_stored_county_by_county_each_with_its_row(extract):
+    """Rows of the counties interleaved: the registry holds them county by
+    county, in the file's order within a county, each household with the
+    row it was read from as its hh_id (so its random numbers), and the
+    simulation takes the paths of households stored that way."""
+    from model.engine.coverage import group_starts
+
+    order = [3, 0, 4, 1, 2]  # Beta, Alpha, Beta, Alpha, Alpha
+    with_rows(extract, [ROWS[k] for k in order])
+    reg = registry_io.load_registry(extract)
+    h = reg.households
+    np.testing.assert_array_equal(h["county"], [0, 0, 0, 1, 1])
+    np.testing.assert_array_equal(h["hh_id"], [1, 3, 4, 0, 2])  # the rows read
+    np.testing.assert_array_equal(h["size"], [4, 2, 1, 3, 5])
+    np.testing.assert_array_equal(h["market_income"], [1800, 900, 600, 1500.5, 2400])
+    assert h["county"].tolist() == reg.villages["county"][h["village"]].tolist()
+    assert group_starts(h["county"], reg.n_counties) is not None
+    reg.validate()
+    in_order = registry_io.load_registry(with_rows(extract, ROWS))
+    assert in_order.in_county_order() is in_order
+
+
 @pytest.fixture(scope="module")
 def ruyuan():
     """Ruyuan's registry, built once: written and read back, never changed."""

@@ -43,7 +43,10 @@ short in messages.
 
 Privacy: the original household ids and names are used only to check the
 file (a repeated id is reported by its rows, never by its value); households get internal indices (``hh_id`` = row order) and neither ids
-nor names are kept in the registry, so no output can hold them.
+nor names are kept in the registry, so no output can hold them. A loaded
+registry stores its households county by county (a stable sort, each
+household keeping its ``hh_id``): problems found in the file are named by
+its rows, and an export lists the households county by county.
 
 A registry ``.nc`` records the name and SHA-256 of its input, never its
 folder.
@@ -557,7 +560,9 @@ def read_netcdf(path: Path) -> Registry:
 
 def load_registry(path: str | Path, limit: int = LIMIT) -> Registry:
     """Load a registry file: ``.nc`` (povsim), ``.csv`` or ``.parquet`` (an
-    extract); the suffix may be in any case."""
+    extract); the suffix may be in any case. Its households are stored
+    county by county (:meth:`Registry.in_county_order`: each keeps its
+    ``hh_id``, the row it was read from)."""
     path = Path(path)
     if path.is_dir():
         raise PovsimError(f"registry file '{path}' is a folder: expected a .nc, .csv or "
@@ -565,9 +570,9 @@ def load_registry(path: str | Path, limit: int = LIMIT) -> Registry:
     if not path.is_file():
         raise PovsimError(f"registry file '{path}' not found")
     if suffix_of(path) == ".nc":
-        return read_netcdf(path)
+        return read_netcdf(path).in_county_order()
     if suffix_of(path) in (".csv", ".parquet"):
-        return import_registry(path, limit)
+        return import_registry(path, limit).in_county_order()
     raise PovsimError(f"registry file '{path}': expected a .nc, .csv or .parquet file")
 
 
