@@ -5,6 +5,9 @@ measured figures are replaced)."""
 from __future__ import annotations
 
 import json
+import subprocess
+
+import pytest
 
 from model.tools import bench
 
@@ -60,3 +63,14 @@ def test_the_year_is_the_heavy_years_and_the_median_year_all_five(monkeypatch):
     year, _, median = bench.bench_year(2000, 2, timed=5)
     assert (year, median) == (4.0, 3.0)  # median of 5 and 3; of 5, 3, 1, 2, 4
     assert bench.bench_year(2000, 3)[::2] == (3.0, 3.0)  # nothing more timed
+
+
+@pytest.mark.slow
+def test_the_national_bench_times_the_setup_and_a_run_in_a_new_process():
+    """The setup (state, base-year incomes) is timed apart from the yearly
+    loop, and the scenario runs again in a new process at the scale asked
+    (an invalid scale fails there)."""
+    r = bench.bench_national(0.001, 1)
+    assert r["households"] > 0 and r["setup_on_s"] > 0 and r["process_s"] > 0
+    with pytest.raises(subprocess.CalledProcessError):
+        bench._in_new_process(2.0)
