@@ -305,3 +305,25 @@ def test_end_year_must_follow_base_year(end_year):
     reg = synthetic(100)
     with pytest.raises(ValueError, match="end_year"):
         Simulation(reg, Parameters.load(), 0, end_year, instances())
+
+
+def test_the_initial_state_holds_the_registrys_guarantees_and_status():
+    """Each guarantee bit is set where the registry says it holds (schooling:
+    no dropout), registered households are poor and the others outside the
+    registry, in the state's types."""
+    from model.engine.codes import HOUSING, MEDICAL, NOT_REGISTERED, SCHOOLING, WATER
+    from model.engine.state import State
+
+    reg = synthetic(5_000, seed=4)
+    h = reg.households
+    rng = np.random.default_rng(0)
+    for flag in ("housing_safe", "water_safe", "insured", "registered"):
+        h[flag][:] = rng.integers(0, 2, len(h[flag]))
+    h["dropouts"][:] = rng.integers(0, 3, len(h["dropouts"]))
+    st = State.initial(reg, ["industry"])
+    assert st.guarantees.dtype == np.uint8 and st.status.dtype == np.int8
+    expected = (HOUSING * (h["housing_safe"] == 1) + WATER * (h["water_safe"] == 1)
+                + SCHOOLING * (h["dropouts"] == 0) + MEDICAL * (h["insured"] == 1))
+    np.testing.assert_array_equal(st.guarantees, expected)
+    np.testing.assert_array_equal(st.status, np.where(h["registered"] == 1, POOR, NOT_REGISTERED))
+    assert len(set(np.unique(st.guarantees))) > 8  # the bits vary independently

@@ -121,10 +121,11 @@ class State:
         def f32():
             return np.zeros(n, np.float32)
 
-        guarantees = (np.where(h["housing_safe"] == 1, HOUSING, 0)
-                      | np.where(h["water_safe"] == 1, WATER, 0)
-                      | np.where(h["dropouts"] == 0, SCHOOLING, 0)
-                      | np.where(h["insured"] == 1, MEDICAL, 0)).astype(np.uint8)
+        # in uint8 throughout: np.where with Python ints made int64 arrays
+        # of registry size, ten times the time
+        u8 = np.uint8
+        guarantees = ((h["housing_safe"] == 1) * u8(HOUSING) | (h["water_safe"] == 1) * u8(WATER)
+                      | (h["dropouts"] == 0) * u8(SCHOOLING) | (h["insured"] == 1) * u8(MEDICAL))
         nv = len(v["village_id"])
         return cls(z=f32(), market_base=h["market_income"].copy(),
                    market=h["market_income"].copy(), medical=f32(), topup=f32(),
@@ -137,7 +138,7 @@ class State:
                    programme_income=f32(), transfer_income=f32(), floor=f32(),
                    schooling_cost=f32(), medical_cover=np.zeros(n, np.uint8),
                    guarantees=guarantees, reached=np.zeros(n, np.uint8),
-                   status=np.where(h["registered"] == 1, POOR, NOT_REGISTERED).astype(np.int8),
+                   status=np.where(h["registered"] == 1, np.int8(POOR), np.int8(NOT_REGISTERED)),
                    event=np.zeros(n, np.uint8), exit_year=np.zeros(n, np.int16),
                    enrolled=_rows_of(np.zeros((len(programme_names), n), np.int16),
                                      programme_names),
