@@ -94,7 +94,7 @@ def _threshold(priority, size, capacity):
 def _threshold_sorted(values, people, capacity, below):
     """:func:`_threshold` of what is left, by sorting it: a heapsort of the
     values in place, each unit's people moved with its value (plain loops:
-    numpy's argsort took 1.5 s of the first national run's compilation for
+    numpy's argsort took 1.7 s of the first national run's compilation for
     this rarely taken path), then the runs of equal values in order."""
     n = values.shape[0]
     for root in range(n // 2 - 1, -1, -1):
