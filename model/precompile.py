@@ -63,6 +63,7 @@ MODULES = ("model.random", "model.engine.kernels", "model.engine.rules",
 WAIT = 600.0  # s: the longest this process waits for the second one to finish its kernel
 
 
+@functools.cache  # read once a process: the first run reads it several times
 def _listing() -> dict:
     text = resources.files("model").joinpath(LIST).read_text(encoding="utf-8")
     return json.loads(text)

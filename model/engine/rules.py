@@ -33,7 +33,6 @@ from model.engine.codes import ENTRY, EXIT, EXITED, NO_EVENT, NOT_REGISTERED, PO
 from model.engine.threads import KERNEL, on_threads
 from model.random import (
     INLINE,
-    INLINE_EACH,
     Stream,
     exp_small,
     first_uniforms,
@@ -81,7 +80,7 @@ def lines_for(p) -> tuple[float, float]:
     return line, covered
 
 
-@njit(**INLINE_EACH)  # not cached: compiled into each kernel that calls it
+@njit(**INLINE)
 def household_line(floor, line, covered_line):
     """The line a household is judged against (yuan/person/year): the covered
     households' line if it has a safety-net floor (``floor > 0``), else the

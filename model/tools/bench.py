@@ -26,9 +26,10 @@ year takes more than twice as many kernel-times as the stored baseline
 from __future__ import annotations
 
 import json
+import os
 import statistics
-import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -245,28 +246,19 @@ def bench_national(scale: float, repeats: int, prepared: dict | None = None) -> 
     return out
 
 
-# a user's run of the national scenario in a new process, as ``povsim run``
-# does it (the registry from the cache, the kernels from numba's cache), but
-# writing nothing: the scale is the only argument
-_NEW_PROCESS_RUN = """
-import dataclasses, sys
-from model import runs
-from model.scenario import load_scenario
-scenario = dataclasses.replace(load_scenario("national"), scale=float(sys.argv[1]), seeds=1)
-runs.run(scenario, progress=False)
-"""
-
-
 def _in_new_process(scale: float) -> float:
-    """Wall seconds of the national scenario, one seed, at ``scale`` in a
-    new Python process, from its start to its exit: imports, the registry
-    (loaded from the cache the bench filled), the kernels (loaded from
-    numba's cache), the first run of a process (its memory faulted in) and
-    the dataset."""
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", _NEW_PROCESS_RUN, repr(scale)], check=True,
-                   stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    """Wall seconds of ``povsim run national --scale SCALE --seeds 1
+    --workers 1`` in a new process, from its start to its exit, as a user
+    runs it (:func:`model.tools.startup_bench.timed`; its files go to a
+    temporary folder): imports, the registry (loaded from the cache the
+    bench filled), the kernels (loaded from numba's cache), the first run
+    of a process (its memory faulted in), the dataset and the files."""
+    from model.tools.startup_bench import HERE, timed
+
+    with tempfile.TemporaryDirectory(prefix="povsim-bench-") as folder:
+        command = [sys.executable, "-m", "model", "run", "national", "--scale", repr(scale),
+                   "--seeds", "1", "--workers", "1", "--out", str(Path(folder) / "run")]
+        return timed(command, dict(os.environ, PYTHONPATH=str(HERE)), Path(folder))[1]
 
 
 def check(repeats: int, save: bool) -> int:
@@ -349,8 +341,8 @@ def main(sizes: list[int], repeats: int, national: list[float] = (),
     if national:
         print("setup: the simulation's state and the base year's incomes; sim: the yearly "
               "loop; run: sim and the dataset; delivery: time inside the delivery model; "
-              "registry: built from the spec or loaded from the cache; process: the run "
-              "(delivery on) in a new process from its start to its exit (imports, the "
-              "registry and kernels loaded from the caches, its memory faulted in, setup, "
-              "run), as a user's")
+              "registry: built from the spec or loaded from the cache; process: povsim run "
+              "of it in a new process, from its start to its exit (imports, the registry "
+              "and kernels loaded from the caches, its memory faulted in, setup, run, "
+              "files), as a user's")
     return 0 if ok else 1

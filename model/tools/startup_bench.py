@@ -27,7 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parents[2]  # the checkout holding this package
 
 
-def _timed(argv: list[str], env: dict[str, str], folder: Path) -> tuple[float, float]:
+def timed(argv: list[str], env: dict[str, str], folder: Path) -> tuple[float, float]:
     """(CPU s, wall s) of a child process running ``argv`` in ``folder``
     (not a checkout: ``python -m`` puts its working folder first on the
     path, so started in a checkout it would run that checkout's package
@@ -60,12 +60,12 @@ def measure(roots: dict[str, Path], work: Path, repeats: int) -> dict[str, dict]
     figures: dict[str, dict] = {label: {} for label in roots}
     warm: dict[str, list] = {label: [] for label in roots}
     for label, (env, python) in setups.items():
-        figures[label]["help"] = _timed([*python, "--help"], env, work)
-        figures[label]["cold run"] = _timed(_run_command(python, work, f"{label}-cold"), env,
+        figures[label]["help"] = timed([*python, "--help"], env, work)
+        figures[label]["cold run"] = timed(_run_command(python, work, f"{label}-cold"), env,
                                             work)
     for k in range(repeats):
         for label, (env, python) in setups.items():
-            warm[label].append(_timed(_run_command(python, work, f"{label}-warm{k}"), env, work))
+            warm[label].append(timed(_run_command(python, work, f"{label}-warm{k}"), env, work))
     for label, times in warm.items():
         figures[label]["warm run"] = (statistics.median(w[0] for w in times),
                                       statistics.median(w[1] for w in times))
