@@ -173,59 +173,85 @@ def tally_chunks(first, last, county, category, size, income, floor, status, eve
     and, when ``village`` is not empty, ``village_people[v] +=`` those of
     village ``v``: integer counts, which a piece of the chunks adds into
     tables of its own (:func:`tally`).
+
+    Chunks are counted two side by side, a household of each in turn: each
+    chunk's sums are still its own households' in their order, and the two
+    chunks' additions, each waiting on the one before it in its table,
+    overlap (a fifth faster than one chunk after the other).
     """
     n = county.shape[0]
-    by_village = village.shape[0] > 0
-    # households come village by village: the village's people stay in a
-    # register while the village lasts (whole numbers: the same sums)
-    v, v_people = -1, 0.0
-    for c in range(first, last):
-        acc = partial[rows[c]:rows[c + 1]]
-        cls = by_class[rows[c]:rows[c + 1]]
-        for signed in range(c * step, min(n, (c + 1) * step)):
-            i = np.uint64(signed)  # unsigned indices (model.engine.threads): a sixth faster
-            group = np.uint64(np.int64(county[i]) * n_categories + category[i])
-            g = group - np.uint64(lowest[c])
-            people = np.float64(size[i])
-            y = np.float64(income[i])
-            hl = np.float64(household_line(floor[i], line, covered_line))
-            s = status[i]
-            e = event[i]
-            true_poor = y < hl
-            k = np.uint64(class_of(s, e, true_poor))
-            cls[g, k, 0] += 1
-            cls[g, k, 1] += size[i]
-            # branch-free: a household outside a sum adds 0.0 (or -0.0), which
-            # leaves it as it is
-            is_registered = (s != EXITED) & (s != NOT_REGISTERED)
-            registered = np.float64(is_registered)
-            below = registered * np.float64(true_poor)
-            acc[g, _INC] += registered * (people * y)
-            acc[g, _GAP] += below * (people * (1.0 - y / hl))
-            acc[g, _SHORT] += below * (people * (hl - y))
-            acc[g, _INC_EXIT] += np.float64(e == EXIT) * (people * y)
-            # branch-free too: whether a household is registered follows no
-            # pattern a branch predictor could learn; the others add 0
-            counted = np.int32(size[i]) * np.int32(is_registered)
-            # in this order a NaN income falls in the first bin, never outside
-            b = np.uint64(min(NBINS - 1.0, max(0.0, y / line * BINS_PER_LINE)))
-            hist[group - np.uint64(hist_first), b] += counted
-            if by_village:
-                if village[i] != v:
-                    if v >= 0:
-                        village_people[np.uint64(v)] = v_people
-                    v = np.int64(village[i])
-                    v_people = village_people[np.uint64(v)]
-                v_people += counted
-        for g in range(acc.shape[0]):
-            for k in range(NCLASSES):
-                h, p = np.float64(cls[g, k, 0]), np.float64(cls[g, k, 1])
-                if h == 0.0:
-                    continue
-                for col in _COUNT_COLUMNS:  # a column a class does not count adds 0.0
-                    acc[g, col] += h * _HOUSEHOLDS_BY_CLASS[k, col] + p * _PEOPLE_BY_CLASS[k, col]
-    if v >= 0:
-        village_people[np.uint64(v)] = v_people
+    households = (county, category, size, income, floor, status, event, hist, village,
+                  village_people)
+    scalars = (line, covered_line, n_categories, hist_first)
+    for c in range(first, last, 2):
+        d = c + 1 if c + 1 < last else c  # the last of an odd number: alone
+        acc_a, cls_a = partial[rows[c]:rows[c + 1]], by_class[rows[c]:rows[c + 1]]
+        acc_b, cls_b = partial[rows[d]:rows[d + 1]], by_class[rows[d]:rows[d + 1]]
+        start_a, start_b = c * step, d * step
+        length_a = max(min(n, start_a + step) - start_a, 0)
+        length_b = max(min(n, start_b + step) - start_b, 0) if d > c else 0
+        low_a, low_b = np.uint64(lowest[c]), np.uint64(lowest[d])
+        # only the last chunk can be shorter: b is never longer than a
+        for t in range(length_b):
+            _count_household(np.uint64(start_a + t), low_a, acc_a, cls_a, households, scalars)
+            _count_household(np.uint64(start_b + t), low_b, acc_b, cls_b, households, scalars)
+        for t in range(length_b, length_a):
+            _count_household(np.uint64(start_a + t), low_a, acc_a, cls_a, households, scalars)
+        _add_classes(acc_a, cls_a)
+        if d > c:
+            _add_classes(acc_b, cls_b)
+
+
+@njit(**INLINE)
+def _count_household(i, lowest, acc, cls, households, scalars):
+    """Count household ``i`` into its chunk's tables ``acc`` and ``cls``
+    (whose first group is ``lowest``), the histogram and, when ``village``
+    is not empty, its village's people (the arrays and scalars of
+    :func:`tally_chunks` in two tuples, in their order)."""
+    county, category, size, income, floor, status, event, hist, village, village_people = \
+        households
+    line, covered_line, n_categories, hist_first = scalars
+    group = np.uint64(np.int64(county[i]) * n_categories + category[i])
+    g = group - lowest
+    people = np.float64(size[i])
+    y = np.float64(income[i])
+    hl = np.float64(household_line(floor[i], line, covered_line))
+    s = status[i]
+    e = event[i]
+    true_poor = y < hl
+    k = np.uint64(class_of(s, e, true_poor))
+    cls[g, k, 0] += 1
+    cls[g, k, 1] += size[i]
+    # branch-free: a household outside a sum adds 0.0 (or -0.0), which
+    # leaves it as it is
+    is_registered = (s != EXITED) & (s != NOT_REGISTERED)
+    registered = np.float64(is_registered)
+    below = registered * np.float64(true_poor)
+    acc[g, _INC] += registered * (people * y)
+    acc[g, _GAP] += below * (people * (1.0 - y / hl))
+    acc[g, _SHORT] += below * (people * (hl - y))
+    acc[g, _INC_EXIT] += np.float64(e == EXIT) * (people * y)
+    # branch-free too: whether a household is registered follows no
+    # pattern a branch predictor could learn; the others add 0
+    counted = np.int32(size[i]) * np.int32(is_registered)
+    # in this order a NaN income falls in the first bin, never outside
+    b = np.uint64(min(NBINS - 1.0, max(0.0, y / line * BINS_PER_LINE)))
+    hist[group - np.uint64(hist_first), b] += counted
+    if village.shape[0] > 0:
+        village_people[np.uint64(village[i])] += counted
+
+
+@njit(**INLINE)
+def _add_classes(acc, cls):
+    """Add a chunk's households and people by group and class (``cls``)
+    into its count columns of ``acc``."""
+    for g in range(acc.shape[0]):
+        for k in range(NCLASSES):
+            h, p = np.float64(cls[g, k, 0]), np.float64(cls[g, k, 1])
+            if h == 0.0:
+                continue
+            for col in _COUNT_COLUMNS:  # a column a class does not count adds 0.0
+                acc[g, col] += h * _HOUSEHOLDS_BY_CLASS[k, col] + p * _PEOPLE_BY_CLASS[k, col]
 
 
 @njit(cache=True)
