@@ -98,21 +98,26 @@ def attribute_exits(exits, income, floor, line, covered_line, batch_income, writ
         programme of pathway ``b`` reaches (a household can count in several
         pathways; :func:`count_reached_numpy`).
     """
+    # a row not written is zero for every household: it adds nothing to the
+    # pathways' total and is neither the largest (the total would then be
+    # zero: "none") nor decisive (that needs an income): the kernel skips it
+    rows = np.flatnonzero(written)
     split_summed(_attribute_piece, exits.shape[0], (out, out_reached), exits, income, floor,
-                 np.float32(line), np.float32(covered_line), batch_income, written, topup,
+                 np.float32(line), np.float32(covered_line), batch_income, rows, topup,
                  reached, village, village_reached, county, size)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _attribute_piece(start, stop, exits, income, floor, line, covered_line, batch_income,
-                     written, topup, reached, village, village_reached, county, size, out,
-                     out_reached):
+def _attribute_piece(start, stop, exits, income, floor, line, covered_line, batch_income, rows,
+                     topup, reached, village, village_reached, county, size, out, out_reached):
     """:func:`attribute_exits` of ``exits[start:stop]``: one loop over the
-    pathways an exit, the largest income and the largest decisive one
-    tracked as it goes (the first of equals, as the rule's order); then its
-    pathways reached, whose bits are one register (its household
-    programmes' byte or its village's)."""
-    nb = batch_income.shape[0] + 1
+    pathways an exit (the rows of ``batch_income`` listed in ``rows``, then
+    the top-up), the largest income and the largest decisive one tracked as
+    it goes (the first of equals, as the rule's order) by selects, not
+    branches (whether a pathway is decisive follows no pattern a branch
+    predictor could learn); then its pathways reached, whose bits are one
+    register (its household programmes' byte or its village's)."""
+    topup_row = batch_income.shape[0]  # the top-up's pathway comes after the rows
     nr = out_reached.shape[1]
     # exits come county by county: the county's people by pathway reached
     # stay in a small table while the county lasts (whole numbers: the same sums)
@@ -123,20 +128,23 @@ def _attribute_piece(start, stop, exits, income, floor, line, covered_line, batc
         y = np.float64(income[i])
         hl = np.float64(household_line(floor[i], line, covered_line))
         total, best, largest, decisive, largest_decisive = 0.0, 0, -1.0, -1, -1.0
-        for b in range(nb):
-            if b < nb - 1:
-                c = max(np.float64(batch_income[b, i]), 0.0) if written[b] else 0.0
+        for r in range(rows.shape[0] + 1):
+            if r < rows.shape[0]:
+                b = rows[r]
+                c = max(np.float64(batch_income[np.uint64(b), i]), 0.0)
             else:
+                b = topup_row
                 c = max(np.float64(topup[i]), 0.0)
             total += c
-            if c > largest:
-                best, largest = b, c
-            if c > 0 and y - c < hl and c > largest_decisive:
-                decisive, largest_decisive = b, c
-        if total == 0.0 or y - total >= hl:
-            best = NONE
-        elif decisive >= 0:
-            best = decisive
+            bigger = c > largest
+            best = b if bigger else best
+            largest = c if bigger else largest
+            key = c if (c > 0) & (y - c < hl) else -1.0  # -1: not decisive
+            more = key > largest_decisive
+            decisive = b if more else decisive
+            largest_decisive = key if more else largest_decisive
+        own = (total == 0.0) | (y - total >= hl)
+        best = NONE if own else (decisive if decisive >= 0 else best)
         here = np.int64(county[i])
         members = np.float64(size[i])
         out[here, best, 0] += 1.0
