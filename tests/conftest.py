@@ -24,11 +24,21 @@ def pytest_configure(config):
 
 
 @pytest.fixture
-def four_threads(monkeypatch):
-    """Kernels run as on four cores: four pieces a pass, and a pool of the
-    pretended size (this test's own; the old one afterwards)."""
+def cores(monkeypatch):
+    """``cores(k)``: kernels run from then on as on ``k`` cores, ``k``
+    pieces a pass, with a pool of the pretended size (this test's own; the
+    old one afterwards)."""
     from model.engine import threads
 
-    monkeypatch.setattr(threads, "_most", lambda: 4)
-    monkeypatch.setattr(threads, "_threads", None)
-    monkeypatch.setattr(threads, "_pool", None)
+    def pretend(k: int) -> None:
+        monkeypatch.setattr(threads, "_most", lambda: k)
+        monkeypatch.setattr(threads, "_threads", None)
+        monkeypatch.setattr(threads, "_pool", None)
+
+    return pretend
+
+
+@pytest.fixture
+def four_threads(cores):
+    """Kernels run as on four cores (:func:`cores`)."""
+    cores(4)

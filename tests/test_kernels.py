@@ -340,16 +340,12 @@ def test_median_kernel_is_the_numpy_reference_bit_for_bit():
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 4])
-def test_tally_sums_chunk_by_chunk_in_chunk_order(monkeypatch, threads):
+def test_tally_sums_chunk_by_chunk_in_chunk_order(cores, threads):
     """Sorted by county as a registry is stored, each chunk spans few groups;
     the sums are those of whole per-chunk tables added in chunk order, on
     any number of threads (three: pieces of an odd number of chunks, whose
     last is counted alone; the last chunk is shorter than the others)."""
-    from model.engine import threads as pool
-
-    monkeypatch.setattr(pool, "_most", lambda: threads)
-    monkeypatch.setattr(pool, "_threads", None)
-    monkeypatch.setattr(pool, "_pool", None)
+    cores(threads)
     rng = np.random.default_rng(9)
     n, n_groups = 5003, 60 * 3
     county = np.sort(rng.integers(0, 60, n)).astype(np.int16)
