@@ -33,6 +33,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from model.random import INLINE
+
 MONTHS = 12  # the year ends at month 12 (31 December)
 EPS = 1e-9  # households: guards floor() of money / unit cost against rounding
 
@@ -303,7 +305,7 @@ def summarise_rows(rows_c, rows_p, rows_n, rows_t, build, carried_building, carr
                     monthly[c, p, m] = cum / enrolments[c, p]
 
 
-@njit(cache=True)
+@njit(**INLINE)
 def _take_effect(c, p, n, effect, in_effect, years, started, carry_building, carry_total):
     """``n`` households of county ``c`` and programme ``p`` take effect at
     month ``effect``: this year before month 12, else carried."""
