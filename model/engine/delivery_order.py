@@ -18,7 +18,7 @@ from numba import njit
 
 from model.engine.coverage import group_pieces
 from model.engine.threads import KERNEL, split_at
-from model.random import INLINE, Stream, first_uniforms, year_key
+from model.random import Stream, first_uniforms, year_key
 
 
 def by_county(units: np.ndarray, county: np.ndarray, n_counties: int,
@@ -91,35 +91,22 @@ def _split_cyclic(first, last, units, bounds, quota, offset, taken_at, left_at, 
     """Each county's block of ``quota[c]`` units from ``floor(offset[c] *
     size)`` on, wrapping round (as :func:`take_cyclic_numpy`), to ``taken`` from
     ``taken_at[c]``; the rest to ``left`` from ``left_at[c]``; for the
-    counties ``first`` to ``last - 1``, in unit order.
-
-    A county's positions fall in three runs, copied whole, in order: when
-    the block wraps round past its last unit, ``taken`` gets the first and
-    the last (``[0, start + quota - n)`` and ``[start, n)``) and ``left``
-    the middle; otherwise ``taken`` gets the middle (``[start, start +
-    quota)``) and ``left`` the others."""
+    counties ``first`` to ``last - 1``, in unit order."""
     for c in range(first, last):
-        lo, n, q = bounds[c], bounds[c + 1] - bounds[c], quota[c]
+        lo, n = bounds[c], bounds[c + 1] - bounds[c]
         start = min(int(offset[c] * n), max(n - 1, 0))
         k, r = taken_at[c], left_at[c]
-        wraps = start + q > n
-        cuts = (lo, lo + start + q - n, lo + start, lo + n) if wraps else \
-            (lo, lo + start, lo + start + q, lo + n)
-        for run in range(3):
-            if (run == 1) != wraps:  # the middle run is taken unless the block wraps
-                k = _copy(units, cuts[run], cuts[run + 1], taken, k)
+        # positions lo + i, in order: taken while (i - start) mod n < quota
+        for i in range(n):
+            rank = i - start
+            if rank < 0:
+                rank += n
+            if rank < quota[c]:
+                taken[k] = units[lo + i]
+                k += 1
             else:
-                r = _copy(units, cuts[run], cuts[run + 1], left, r)
-
-
-@njit(**INLINE)
-def _copy(source, begin, end, target, at):
-    """``target[at:at + end - begin] = source[begin:end]``; returns the place
-    after the last written."""
-    for i in range(begin, end):
-        target[at] = source[i]
-        at += 1
-    return at
+                left[r] = units[lo + i]
+                r += 1
 
 
 def take_cyclic_numpy(group: np.ndarray, quota: np.ndarray, offset: np.ndarray) -> np.ndarray:

@@ -192,14 +192,22 @@ def tally_chunks(first, last, county, category, size, income, floor, status, eve
         length_b = max(min(n, start_b + step) - start_b, 0) if d > c else 0
         low_a, low_b = np.uint64(lowest[c]), np.uint64(lowest[d])
         # only the last chunk can be shorter: b is never longer than a
-        for t in range(length_b):
+        for t in range(length_a):
             _count_household(np.uint64(start_a + t), low_a, acc_a, cls_a, households, scalars)
-            _count_household(np.uint64(start_b + t), low_b, acc_b, cls_b, households, scalars)
-        for t in range(length_b, length_a):
-            _count_household(np.uint64(start_a + t), low_a, acc_a, cls_a, households, scalars)
-        _add_classes(acc_a, cls_a)
-        if d > c:
-            _add_classes(acc_b, cls_b)
+            if t < length_b:
+                _count_household(np.uint64(start_b + t), low_b, acc_b, cls_b, households, scalars)
+        # each chunk's households and people by group and class into its
+        # count columns
+        for e in range(c, d + 1):
+            acc, cls = partial[rows[e]:rows[e + 1]], by_class[rows[e]:rows[e + 1]]
+            for g in range(acc.shape[0]):
+                for k in range(NCLASSES):
+                    h, p = np.float64(cls[g, k, 0]), np.float64(cls[g, k, 1])
+                    if h == 0.0:
+                        continue
+                    for col in _COUNT_COLUMNS:  # a column a class does not count adds 0.0
+                        acc[g, col] += (h * _HOUSEHOLDS_BY_CLASS[k, col]
+                                        + p * _PEOPLE_BY_CLASS[k, col])
 
 
 @njit(**INLINE)
@@ -239,19 +247,6 @@ def _count_household(i, lowest, acc, cls, households, scalars):
     hist[group - np.uint64(hist_first), b] += counted
     if village.shape[0] > 0:
         village_people[np.uint64(village[i])] += counted
-
-
-@njit(**INLINE)
-def _add_classes(acc, cls):
-    """Add a chunk's households and people by group and class (``cls``)
-    into its count columns of ``acc``."""
-    for g in range(acc.shape[0]):
-        for k in range(NCLASSES):
-            h, p = np.float64(cls[g, k, 0]), np.float64(cls[g, k, 1])
-            if h == 0.0:
-                continue
-            for col in _COUNT_COLUMNS:  # a column a class does not count adds 0.0
-                acc[g, col] += h * _HOUSEHOLDS_BY_CLASS[k, col] + p * _PEOPLE_BY_CLASS[k, col]
 
 
 @njit(cache=True)
