@@ -61,8 +61,7 @@ def measure(roots: dict[str, Path], work: Path, repeats: int) -> dict[str, dict]
     warm: dict[str, list] = {label: [] for label in roots}
     for label, (env, python) in setups.items():
         figures[label]["help"] = timed([*python, "--help"], env, work)
-        figures[label]["cold run"] = timed(_run_command(python, work, f"{label}-cold"), env,
-                                            work)
+        figures[label]["cold run"] = timed(_run_command(python, work, f"{label}-cold"), env, work)
     for k in range(repeats):
         for label, (env, python) in setups.items():
             warm[label].append(timed(_run_command(python, work, f"{label}-warm{k}"), env, work))
