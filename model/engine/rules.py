@@ -94,23 +94,27 @@ def household_line_np(floor, line, covered_line):
 
 
 @njit(**INLINE)
-def _assessed(income, hh_id, key, sigma, shift):
-    """A household's income as the year's assessment sees it: its true
-    ``income`` times a log-normal error (``shift``: ``-sigma**2 / 2``, so the
-    error's mean is 1), drawn under ``key`` for ``hh_id``."""
-    n1, _n2 = normal_pair(hash_id(key, hh_id))
-    return income * exp_small(sigma * n1 + shift)
+def _assessed_or_found(y, exited, hh_id, exit_year, key_verification, key_return, sigma, shift,
+                       year, return_probability, return_decay):
+    """The one draw a household's verification uses: for a household not
+    exited, its true income ``y`` as the year's assessment sees it (times a
+    log-normal error whose mean is 1, drawn under ``key_verification``);
+    for an exited one, whether its fall is found and recorded this year
+    (with probability ``return_probability * exp(-return_decay * (years
+    since exit - 1))``, drawn under ``key_return``). Returns ``(assessed,
+    found)``; only the first counts for a household not exited, only the
+    second for one exited.
 
-
-@njit(**INLINE)
-def _return_found(hh_id, key, year, exit_year, return_probability, return_decay):
-    """Whether the fall of an exited household (exited in ``exit_year``)
-    is found and recorded in ``year``: with probability
-    ``return_probability * exp(-return_decay * (years since exit - 1))``,
-    drawn under ``key`` for ``hh_id``."""
-    u, _u2 = uniforms(hash_id(key, hh_id))
+    Each stream's draw is the one it would make alone, for the households
+    that use it: the key is chosen before hashing, and the one exponential
+    takes the argument of the draw that counts. No branch, so that a loop
+    of it vectorises."""
+    h = hash_id(key_return if exited else key_verification, hh_id)
+    n1, _n2 = normal_pair(h)
+    u, _u2 = uniforms(h)
     since = max(np.float32(year - exit_year - 1), np.float32(0.0))
-    return u < return_probability * exp_small(-return_decay * since)
+    e = exp_small(-return_decay * since if exited else sigma * n1 + shift)
+    return y * e, u < return_probability * e
 
 
 @on_threads()
@@ -120,8 +124,9 @@ def verify(hh_id, income, floor, guarantees, key_verification, key_return, line,
            return_decay, adjust, year, status, event, exit_year):
     """Year-end verification of every household.
 
-    It draws the assessment error and the return for every household, with
-    no branch, so that its loop vectorises; the simulation runs it in one
+    It makes every household's one draw (the assessment error, or for an
+    exited household the return) with no branch, so that its loop
+    vectorises; the simulation runs it in one
     pass with the income update (:func:`model.engine.kernels.income_and_verify`,
     the same results). It runs on threads, each on a slice of the households
     (:func:`model.engine.threads.on_threads`); ``verify.kernel`` is the
@@ -194,16 +199,15 @@ def verify_household(i, y, hh_id, floor, guarantees, scalars, status, event, exi
     No branch, so that a loop of it vectorises."""
     key_verification, key_return, line, covered_line, sigma, required, exit_factor, \
         return_threshold, return_probability, return_decay, adjust, year, shift = scalars
-    assessed = _assessed(y, hh_id[i], key_verification, sigma, shift)
+    s = status[i]
+    assessed, found = _assessed_or_found(y, s == EXITED, hh_id[i], exit_year[i], key_verification,
+                                         key_return, sigma, shift, year, return_probability,
+                                         return_decay)
     hl = household_line(floor[i], line, covered_line)
     ok = (guarantees[i] & required) == required
-    s = status[i]
     # earned with a margin, or guaranteed
     out = (assessed >= exit_factor * hl) | (floor[i] >= hl)
     exits = ((s == POOR) | (s == RETURNED)) & ok & out
-    # drawn for every household, used for the exited: no branch, so the loop vectorises
-    found = _return_found(hh_id[i], key_return, year, exit_year[i], return_probability,
-                          return_decay)
     returns = (s == EXITED) & ((not ok) | ((y < return_threshold * hl) & found))
     enters = adjust & (s == NOT_REGISTERED) & (assessed < hl)
     status[i] = EXITED if exits else (RETURNED if returns else (POOR if enters else s))
