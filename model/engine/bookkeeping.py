@@ -356,6 +356,19 @@ def enrolment_now(rule, i, draws):
     return enrolment_active(s, year, oldest_start, status[i], exit_year[i], last_exit_year), s
 
 
+@njit(**INLINE_SOURCE)
+def draw_failures(lo, hi, rule):
+    """With a hazard (``rule`` as :func:`enrolment_now`'s), draw this
+    year's failures of the units ``lo`` to ``hi - 1`` and store them (a
+    failed enrolment's start negated): a loop over the same units then
+    reads them with ``enrolment_now(rule, i, False)``, which gives what it
+    would have drawn itself. Kernels draw so to compile their loops once,
+    without draws."""
+    if rule[8] > 0:
+        for i in range(lo, hi):
+            enrolment_now(rule, i, True)
+
+
 @njit(**INLINE)
 def _step_loop(arrays, limits, draws):
     """The loop of :func:`step_masks`; ``draws`` is a constant where it is

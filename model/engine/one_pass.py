@@ -31,6 +31,7 @@ from numba import njit
 
 from model.engine.bookkeeping import (
     add_at_numpy,
+    draw_failures,
     enrolment_active,
     enrolment_now,
     lookup_sum,
@@ -327,22 +328,17 @@ def _income_counties(first, last, starts, start, year, oldest_start, status, exi
     for g in range(first, last):
         f = fraction[g] if fraction.shape[0] > 0 else np.float32(-1.0)
         lo, hi = np.uint64(starts[g]), np.uint64(starts[g + 1])
-        # each loop compiled for its case (constants where called): the
-        # loop of a plain income does nothing else. The further effects'
-        # loop is compiled without draws: with a hazard, the failures are
-        # drawn and stored first, and it reads them
+        # a county's failures drawn first (its units are then still in
+        # cache when the loop reads them): the loop compiles without draws
+        draw_failures(lo, hi, rule)
+        # each loop compiled for its case (a constant where called): the
+        # loop of a plain income does nothing else
         if further:
-            if hazard > 0:
-                for i in range(lo, hi):
-                    enrolment_now(rule, i, True)
-            n_active, members, r = _income_county(lo, hi, rule, False, effect, f, fresh, True,
-                                                  more, amounts)
-        elif hazard > 0:
-            n_active, members, r = _income_county(lo, hi, rule, True, effect, f, fresh, False,
-                                                  more, amounts)
+            n_active, members, r = _income_county(lo, hi, rule, effect, f, fresh, True, more,
+                                                  amounts)
         else:
-            n_active, members, r = _income_county(lo, hi, rule, False, effect, f, fresh, False,
-                                                  more, amounts)
+            n_active, members, r = _income_county(lo, hi, rule, effect, f, fresh, False, more,
+                                                  amounts)
         households[g] = np.float64(n_active)
         people[g] = np.float64(members)
         reached += r
@@ -352,7 +348,7 @@ def _income_counties(first, last, starts, start, year, oldest_start, status, exi
 
 
 @njit(**INLINE_SOURCE)
-def _income_county(lo, hi, rule, draws, effect, f, fresh, further, more, amounts):
+def _income_county(lo, hi, rule, effect, f, fresh, further, more, amounts):
     """The households ``lo`` to ``hi - 1`` of one county (``f``: its
     fraction of the first year, negative for the whole year; ``fresh``: the
     row's values are taken as zeros): active households, their members and
@@ -367,7 +363,7 @@ def _income_county(lo, hi, rule, draws, effect, f, fresh, further, more, amounts
     added = later_who.shape[0] > 0
     n_active = members = reached = 0
     for i in range(lo, hi):
-        a, s = enrolment_now(rule, i, draws)
+        a, s = enrolment_now(rule, i, False)
         r = a & needs[i]
         years_in = np.float64(year - s)
         factor = (later_share if years_in >= later_from
@@ -486,12 +482,13 @@ def _grant_counties(first, last, starts, start, year, oldest_start, status, exit
     rule = (start, year, oldest_start, status, exit_year, last_exit_year, hh_id, key, hazard)
     effect = (needs, bits, guarantees, flags, size)
     amounts = scratch(starts, first, last if table.shape[0] > 0 else first)
+    # the piece's failures drawn first, so that the loop compiles without
+    # draws (a loop of draws before each county's slowed a floor's by a
+    # third; no grant or floor of the default programmes has a hazard)
+    draw_failures(np.uint64(starts[first]), np.uint64(starts[last]), rule)
     for g in range(first, last):
         lo, hi = np.uint64(starts[g]), np.uint64(starts[g + 1])
-        if hazard > 0:
-            n_active, members = _grant_county(lo, hi, rule, True, effect)
-        else:
-            n_active, members = _grant_county(lo, hi, rule, False, effect)
+        n_active, members = _grant_county(lo, hi, rule, effect)
         households[g] = np.float64(n_active)
         people[g] = np.float64(members)
         if table.shape[0] > 0:
@@ -505,14 +502,14 @@ def _grant_counties(first, last, starts, start, year, oldest_start, status, exit
 
 
 @njit(**INLINE_SOURCE)
-def _grant_county(lo, hi, rule, draws, effect):
+def _grant_county(lo, hi, rule, effect):
     """The households ``lo`` to ``hi - 1`` of one county: active
     households and their members."""
     needs, bits, guarantees, flags, size = effect
     flagged = flags.shape[0] > 0
     n_active = members = 0
     for i in range(lo, hi):
-        a = enrolment_now(rule, i, draws)[0]
+        a = enrolment_now(rule, i, False)[0]
         r = a & needs[i]
         guarantees[i] = guarantees[i] | bits if r else guarantees[i]
         if flagged:
@@ -585,25 +582,26 @@ def _floor_counties(first, last, starts, start, year, oldest_start, status, exit
     """:func:`floor_step` for counties ``first`` to ``last - 1``."""
     rule = (start, year, oldest_start, status, exit_year, last_exit_year, hh_id, key, hazard)
     effect = (needs, level, size, marks, bit)
+    # the piece's failures drawn first, so that the loop compiles without
+    # draws (a loop of draws before each county's slowed a floor's by a
+    # third; no grant or floor of the default programmes has a hazard)
+    draw_failures(np.uint64(starts[first]), np.uint64(starts[last]), rule)
     for g in range(first, last):
         lo, hi = np.uint64(starts[g]), np.uint64(starts[g + 1])
-        if hazard > 0:
-            reached, members = _floor_county(lo, hi, rule, True, effect, standard[g], fresh)
-        else:
-            reached, members = _floor_county(lo, hi, rule, False, effect, standard[g], fresh)
+        reached, members = _floor_county(lo, hi, rule, effect, standard[g], fresh)
         households[g] = np.float64(reached)
         people[g] = np.float64(members)
 
 
 @njit(**INLINE_SOURCE)
-def _floor_county(lo, hi, rule, draws, effect, standard, fresh):
+def _floor_county(lo, hi, rule, effect, standard, fresh):
     """The households ``lo`` to ``hi - 1`` of one county (its ``standard``;
     ``fresh``: the levels held are taken as zeros): the households reached
     and their members."""
     needs, level, size, marks, bit = effect
     reached = members = 0
     for i in range(lo, hi):
-        a = enrolment_now(rule, i, draws)[0]
+        a = enrolment_now(rule, i, False)[0]
         r = a & needs[i]
         level[i] = standard if r else (np.float32(0.0) if fresh else level[i])
         marks[i] = marks[i] | bit if a else marks[i]
