@@ -6,11 +6,13 @@ household or a person, or one of each household, with a ramp or a later
 share, an amount added later to some, guarantee bits, a recurring cost of
 the amount), a :class:`Grant` (guarantee bits, a flag, a recurring cost
 read from tables) or a :class:`Floor` (a standard by county, the safety
-net's). Its step then stops the failing enrolments, applies the effect to
-every active household that needs it and counts the active households
-and their people (and the recurring cost) by county in one loop
-(:func:`income_step`, :func:`grant_step`, :func:`floor_step`; a floor's
-cost, the top-ups, after the income update: :func:`floor_costs`). It
+net's). Its step then stops the failing enrolments (with a hazard, in a
+loop of their own first: :func:`model.engine.bookkeeping.draw_failures`),
+applies the effect to every active household that needs it and counts
+the active households and their people (and the recurring cost) by
+county in one loop (:func:`income_step`, :func:`grant_step`,
+:func:`floor_step`; a floor's cost, the top-ups, after the income update:
+:func:`floor_costs`). It
 replaces the chain of :func:`model.engine.bookkeeping.step_indices`, the
 effect's pass over the reached households and the record's
 :func:`model.engine.coverage.coverage_at`, which listed the active
