@@ -363,8 +363,12 @@ def draw_failures(lo, hi, rule):
     failed enrolment's start negated): a loop over the same units then
     reads them with ``enrolment_now(rule, i, False)``, which gives what it
     would have drawn itself. Kernels draw so to compile their loops once,
-    without draws."""
-    if rule[8] > 0:
+    without draws: an income's step each county's failures just before its
+    loop (the units still in cache), a grant's or a floor's the piece's at
+    once (a loop of draws before each county's loop slowed the floor's loop
+    by a third)."""
+    hazard = rule[-1]  # the rule's last element (enrolment_now)
+    if hazard > 0:
         for i in range(lo, hi):
             enrolment_now(rule, i, True)
 

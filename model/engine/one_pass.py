@@ -484,9 +484,7 @@ def _grant_counties(first, last, starts, start, year, oldest_start, status, exit
     rule = (start, year, oldest_start, status, exit_year, last_exit_year, hh_id, key, hazard)
     effect = (needs, bits, guarantees, flags, size)
     amounts = scratch(starts, first, last if table.shape[0] > 0 else first)
-    # the piece's failures drawn first, so that the loop compiles without
-    # draws (a loop of draws before each county's slowed a floor's by a
-    # third; no grant or floor of the default programmes has a hazard)
+    # the piece's failures drawn first: the loop compiles without draws
     draw_failures(np.uint64(starts[first]), np.uint64(starts[last]), rule)
     for g in range(first, last):
         lo, hi = np.uint64(starts[g]), np.uint64(starts[g + 1])
@@ -584,9 +582,7 @@ def _floor_counties(first, last, starts, start, year, oldest_start, status, exit
     """:func:`floor_step` for counties ``first`` to ``last - 1``."""
     rule = (start, year, oldest_start, status, exit_year, last_exit_year, hh_id, key, hazard)
     effect = (needs, level, size, marks, bit)
-    # the piece's failures drawn first, so that the loop compiles without
-    # draws (a loop of draws before each county's slowed a floor's by a
-    # third; no grant or floor of the default programmes has a hazard)
+    # the piece's failures drawn first: the loop compiles without draws
     draw_failures(np.uint64(starts[first]), np.uint64(starts[last]), rule)
     for g in range(first, last):
         lo, hi = np.uint64(starts[g]), np.uint64(starts[g + 1])
