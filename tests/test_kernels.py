@@ -15,7 +15,7 @@ from model.engine.tally import (
     tally,
     tally_numpy,
 )
-from model.engine.tally_columns import NV
+from model.engine.tally_columns import COL, NV
 from model.programmes.base import SAMPLE, first_k, first_people, smallest_positions
 from model.random import Stream, year_key
 
@@ -263,6 +263,23 @@ def test_tally_puts_an_income_that_is_not_a_number_in_the_first_bin():
     registered = (status == POOR) | (status == RETURNED)
     assert hist.sum() == size[registered].sum()
     assert hist[0, 0] == size[registered & np.isnan(income)].sum() > 0
+
+
+def test_tally_refuses_chunks_whose_people_could_overflow_its_packed_counts():
+    """The kernel packs a class's households and people in one int64, the
+    people in its low 32 bits: chunks that could hold 2**32 people or more
+    are refused, not counted wrong. With members up to 32,767 (int16) that
+    is 131,077 households a chunk (131,076 could hold 2**32 - 4)."""
+    n = 16 * 131_077
+    args = (np.zeros(n, np.int16), np.zeros(n, np.int8), np.ones(n, np.int16),
+            np.zeros(n, F), np.zeros(n, F), np.zeros(n, np.int8), np.zeros(n, np.uint8),
+            F(3000), F(2500), 3)
+    with pytest.raises(ValueError, match="2\\*\\*32 people"):
+        tally(*args, np.zeros((3, NV)), np.zeros((3, NBINS), np.int64))
+    short = tuple(a[:n - 16] if isinstance(a, np.ndarray) else a for a in args)
+    out = np.zeros((3, NV))
+    tally(*short, out, np.zeros((3, NBINS), np.int64))
+    assert out[0, COL["people"]] == n - 16
 
 
 @pytest.mark.parametrize("stored", ["in any order", "county by county", "counties falling"])

@@ -29,7 +29,7 @@ from model.engine.codes import (
 )
 from model.engine.rules import household_line, household_line_np
 from model.engine.tally_columns import COL, NV
-from model.engine.threads import cuts, split_at
+from model.engine.threads import KERNEL, cuts, split_at
 from model.random import INLINE
 
 NBINS = 400
@@ -84,7 +84,11 @@ def tally(county, category, size, income, floor, status, event, line, covered_li
         chunks = chunk_groups(county, category, n_categories, out.shape[0], step)
     lowest, rows = chunks
     partial = np.zeros((rows[-1], NV))
-    by_class = np.zeros((rows[-1], NCLASSES, 2), np.int64)
+    if step * np.iinfo(size.dtype).max >= PACK:
+        raise ValueError(f"tally: chunks of {step:,} households could hold 2**32 people or "
+                         "more, beyond the packed counts of the kernel (registries of up "
+                         f"to {NCHUNKS * (PACK // np.iinfo(size.dtype).max - 1):,} households)")
+    by_class = np.zeros(rows[-1] * NCLASSES, np.int64)
     if village is None:
         village, village_people = _NO_VILLAGE, np.zeros(0)
     # the histogram's counts are integers (float64 for the villages' people):
@@ -157,6 +161,13 @@ _HOUSEHOLDS_BY_CLASS, _PEOPLE_BY_CLASS = _counted_by_class()
 _COUNT_COLUMNS = np.array([k for k in range(NV) if k not in (_INC, _GAP, _SHORT, _INC_EXIT)])
 
 
+BLOCK = 256  # households whose terms are computed together
+PACK = np.int64(1) << np.int64(32)  # a class's households above, its people below
+_TERMS = {k: v for k, v in KERNEL.items() if k != "fastmath"}  # a NaN income in the first bin
+_T_INCOME, _T_GAP, _T_SHORT = range(3)  # rows of the income terms of a block
+_REGISTERED, _EXITING = np.uint8(1), np.uint8(2)
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def tally_chunks(first, last, county, category, size, income, floor, status, event, line,
                  covered_line, n_categories, step, lowest, rows, partial, by_class, village,
@@ -166,88 +177,99 @@ def tally_chunks(first, last, county, category, size, income, floor, status, eve
 
     Chunk ``c``'s groups from ``lowest[c]`` on are rows ``rows[c]:rows[c + 1]``
     of ``partial`` (float64, columns as ``out`` of :func:`tally`);
-    ``by_class`` (int64, (rows, NCLASSES, 2)) is the chunks' scratch of
-    households and people by group and class. ``hist[g - hist_first, b] +=``
-    the people of registered households of group ``g`` whose income is in
-    bin ``b`` (1 % of ``line`` wide, clipped to the first and last bins)
-    and, when ``village`` is not empty, ``village_people[v] +=`` those of
-    village ``v``: integer counts, which a piece of the chunks adds into
-    tables of its own (:func:`tally`).
+    ``by_class`` (int64, rows x NCLASSES, flat) is the chunks' scratch of
+    households (times :data:`PACK`) plus people by group and class.
+    ``hist[g - hist_first, b] +=`` the people of registered households of
+    group ``g`` whose income is in bin ``b`` (1 % of ``line`` wide, clipped
+    to the first and last bins) and, when ``village`` is not empty,
+    ``village_people[v] +=`` those of village ``v``: integer counts, which
+    a piece of the chunks adds into tables of its own (:func:`tally`).
 
-    Chunks are counted two side by side, a household of each in turn: each
-    chunk's sums are still its own households' in their order, and the two
-    chunks' additions, each waiting on the one before it in its table,
-    overlap (at 1e7 a tenth to a fifth faster than one chunk after the
-    other, by the hour).
+    A block of :data:`BLOCK` households at a time: their terms computed
+    together (:func:`_household_terms`, vectorised), then added household
+    by household, each income sum in the households' order. Only the
+    registered households add to the histogram, the villages and the
+    registered income sums, and only the exiting ones to the exits' income:
+    a household outside a sum would add 0.0, which leaves it as it is.
     """
     n = county.shape[0]
-    households = (county, category, size, income, floor, status, event, hist, village,
-                  village_people)
-    scalars = (line, covered_line, n_categories, hist_first)
-    for c in range(first, last, 2):
-        d = c + 1 if c + 1 < last else c  # the last of an odd number: alone
-        acc_a, cls_a = partial[rows[c]:rows[c + 1]], by_class[rows[c]:rows[c + 1]]
-        acc_b, cls_b = partial[rows[d]:rows[d + 1]], by_class[rows[d]:rows[d + 1]]
-        start_a, start_b = c * step, d * step
-        length_a = max(min(n, start_a + step) - start_a, 0)
-        length_b = max(min(n, start_b + step) - start_b, 0) if d > c else 0
-        low_a, low_b = np.uint64(lowest[c]), np.uint64(lowest[d])
-        # only the last chunk can be shorter: b is never longer than a
-        for t in range(length_a):
-            _count_household(np.uint64(start_a + t), low_a, acc_a, cls_a, households, scalars)
-            if t < length_b:
-                _count_household(np.uint64(start_b + t), low_b, acc_b, cls_b, households, scalars)
-        # each chunk's households and people by group and class into its
+    key, bin_index, people = np.empty(BLOCK, np.int64), np.empty(BLOCK, np.int64), \
+        np.empty(BLOCK, np.int64)
+    terms = np.empty((3, BLOCK))
+    flags = np.empty(BLOCK, np.uint8)
+    registered, exiting = np.empty(BLOCK, np.int64), np.empty(BLOCK, np.int64)
+    flat_hist = hist.reshape(-1)
+    for c in range(first, last):
+        acc, cls = partial[rows[c]:rows[c + 1]], by_class[rows[c] * NCLASSES:rows[c + 1] * NCLASSES]
+        low = np.int64(lowest[c])
+        end = min(n, (c + 1) * step)
+        for s0 in range(c * step, end, BLOCK):
+            s1 = min(s0 + BLOCK, end)
+            _household_terms(county[s0:s1], category[s0:s1], size[s0:s1], income[s0:s1],
+                             floor[s0:s1], status[s0:s1], event[s0:s1], line, covered_line,
+                             n_categories, low, hist_first, key, bin_index, people, terms, flags)
+            n_registered, n_exiting = 0, 0
+            for t in range(s1 - s0):  # every household counts in its class
+                cls[np.uint64(key[t])] += PACK + people[t]
+                registered[n_registered] = t  # kept only if registered: no branch
+                n_registered += flags[t] & _REGISTERED
+                exiting[n_exiting] = t
+                n_exiting += (flags[t] & _EXITING) >> 1
+            for q in range(n_registered):
+                t = np.uint64(registered[q])
+                g = np.uint64(key[t] // NCLASSES)
+                acc[g, _INC] += terms[_T_INCOME, t]
+                acc[g, _GAP] += terms[_T_GAP, t]
+                acc[g, _SHORT] += terms[_T_SHORT, t]
+                flat_hist[np.uint64(bin_index[t])] += people[t]
+            if village.shape[0] > 0:
+                for q in range(n_registered):
+                    t = registered[q]
+                    village_people[np.uint64(village[s0 + t])] += people[t]
+            for q in range(n_exiting):
+                t = np.uint64(exiting[q])
+                acc[np.uint64(key[t] // NCLASSES), _INC_EXIT] += terms[_T_INCOME, t]
+        # the chunk's households and people by group and class into its
         # count columns
-        for e in range(c, d + 1):
-            acc, cls = partial[rows[e]:rows[e + 1]], by_class[rows[e]:rows[e + 1]]
-            for g in range(acc.shape[0]):
-                for k in range(NCLASSES):
-                    h, p = np.float64(cls[g, k, 0]), np.float64(cls[g, k, 1])
-                    if h == 0.0:
-                        continue
-                    for col in _COUNT_COLUMNS:  # a column a class does not count adds 0.0
-                        acc[g, col] += (h * _HOUSEHOLDS_BY_CLASS[k, col]
-                                        + p * _PEOPLE_BY_CLASS[k, col])
+        for g in range(acc.shape[0]):
+            for k in range(NCLASSES):
+                packed = cls[g * NCLASSES + k]
+                h, p = np.float64(packed >> 32), np.float64(packed & (PACK - 1))
+                if h == 0.0:
+                    continue
+                for col in _COUNT_COLUMNS:  # a column a class does not count adds 0.0
+                    acc[g, col] += (h * _HOUSEHOLDS_BY_CLASS[k, col]
+                                    + p * _PEOPLE_BY_CLASS[k, col])
 
 
-@njit(**INLINE)
-def _count_household(i, lowest, acc, cls, households, scalars):
-    """Count household ``i`` into its chunk's tables ``acc`` and ``cls``
-    (whose first group is ``lowest``), the histogram and, when ``village``
-    is not empty, its village's people (the arrays and scalars of
-    :func:`tally_chunks` in two tuples, in their order)."""
-    county, category, size, income, floor, status, event, hist, village, village_people = \
-        households
-    line, covered_line, n_categories, hist_first = scalars
-    group = np.uint64(np.int64(county[i]) * n_categories + category[i])
-    g = group - lowest
-    people = np.float64(size[i])
-    y = np.float64(income[i])
-    hl = np.float64(household_line(floor[i], line, covered_line))
-    s = status[i]
-    e = event[i]
-    true_poor = y < hl
-    k = np.uint64(class_of(s, e, true_poor))
-    cls[g, k, 0] += 1
-    cls[g, k, 1] += size[i]
-    # branch-free: a household outside a sum adds 0.0 (or -0.0), which
-    # leaves it as it is
-    is_registered = (s != EXITED) & (s != NOT_REGISTERED)
-    registered = np.float64(is_registered)
-    below = registered * np.float64(true_poor)
-    acc[g, _INC] += registered * (people * y)
-    acc[g, _GAP] += below * (people * (1.0 - y / hl))
-    acc[g, _SHORT] += below * (people * (hl - y))
-    acc[g, _INC_EXIT] += np.float64(e == EXIT) * (people * y)
-    # branch-free too: whether a household is registered follows no
-    # pattern a branch predictor could learn; the others add 0
-    counted = np.int32(size[i]) * np.int32(is_registered)
-    # in this order a NaN income falls in the first bin, never outside
-    b = np.uint64(min(NBINS - 1.0, max(0.0, y / line * BINS_PER_LINE)))
-    hist[group - np.uint64(hist_first), b] += counted
-    if village.shape[0] > 0:
-        village_people[np.uint64(village[i])] += counted
+@njit(**_TERMS)
+def _household_terms(county, category, size, income, floor, status, event, line, covered_line,
+                     n_categories, lowest, hist_first, key, bin_index, people, terms, flags):
+    """What each household of a block adds to the tally (arrays of the
+    block's households in, of :data:`BLOCK` out): ``key``, its row (group
+    minus ``lowest``) times NCLASSES plus its class; ``bin_index``, its
+    group's row of the histogram (from ``hist_first``) times NBINS plus its
+    bin; ``people``, its members; ``terms``, the rows ``_T_*``: its income,
+    gap and shortfall, people-weighted (the gap and shortfall 0 above its
+    line); ``flags``: whether it is registered, and exiting."""
+    for t in range(county.shape[0]):
+        group = np.int64(county[t]) * n_categories + category[t]
+        members = np.float64(size[t])
+        y = np.float64(income[t])
+        hl = np.float64(household_line(floor[t], line, covered_line))
+        s, e = status[t], event[t]
+        true_poor = y < hl
+        key[t] = (group - lowest) * NCLASSES + class_of(s, e, true_poor)
+        is_registered = (s != EXITED) & (s != NOT_REGISTERED)
+        below = np.float64(true_poor)
+        terms[_T_INCOME, t] = members * y
+        terms[_T_GAP, t] = below * (members * (1.0 - y / hl))
+        terms[_T_SHORT, t] = below * (members * (hl - y))
+        people[t] = np.int64(size[t])
+        # in this order a NaN income falls in the first bin, never outside
+        b = np.int64(min(NBINS - 1.0, max(0.0, y / line * BINS_PER_LINE)))
+        bin_index[t] = (group - hist_first) * NBINS + b
+        flags[t] = np.uint8(is_registered) | (np.uint8(e == EXIT) << np.uint8(1))
 
 
 @njit(cache=True)
