@@ -107,61 +107,78 @@ def attribute_exits(exits, income, floor, line, covered_line, batch_income, writ
                  reached, village, village_reached, county, size)
 
 
+BLOCK = 256  # exits of one county whose pathways are found together
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _attribute_piece(start, stop, exits, income, floor, line, covered_line, batch_income, rows,
                      topup, reached, village, village_reached, county, size, out, out_reached):
-    """:func:`attribute_exits` of ``exits[start:stop]``: one loop over the
-    pathways an exit (the rows of ``batch_income`` listed in ``rows``, then
-    the top-up), the largest income and the largest decisive one tracked as
-    it goes (the first of equals, as the rule's order) by selects, not
-    branches (whether a pathway is decisive follows no pattern a branch
-    predictor could learn); then its pathways reached, whose bits are one
-    register (its household programmes' byte or its village's)."""
+    """:func:`attribute_exits` of ``exits[start:stop]``, a block of up to
+    :data:`BLOCK` exits of one county at a time (exits come county by
+    county): their incomes gathered into the block's columns, then each
+    pathway's income compared across the whole block (the pathways in the
+    rule's order, the first of equals kept: loops of selects the compiler
+    vectorises, where one exit at a time followed a chain of selects
+    through its pathways), then the block's households and people counted
+    by pathway and by pathway reached (whole numbers: the same sums in any
+    order)."""
+    n_rows = rows.shape[0]
     topup_row = batch_income.shape[0]  # the top-up's pathway comes after the rows
-    nr = out_reached.shape[1]
-    # exits come county by county: the county's people by pathway reached
-    # stay in a small table while the county lasts (whole numbers: the same sums)
-    people = np.zeros(nr)
-    g = -1
-    for j in range(np.uint64(start), np.uint64(stop)):
-        i = np.uint64(exits[j])  # unsigned (model.engine.threads)
-        y = np.float64(income[i])
-        hl = np.float64(household_line(floor[i], line, covered_line))
-        total, best, largest, decisive, largest_decisive = 0.0, 0, -1.0, -1, -1.0
-        for r in range(rows.shape[0] + 1):
-            if r < rows.shape[0]:
-                b = rows[r]
-                c = max(np.float64(batch_income[np.uint64(b), i]), 0.0)
-            else:
-                b = topup_row
-                c = max(np.float64(topup[i]), 0.0)
-            total += c
-            bigger = c > largest
-            best = b if bigger else best
-            largest = c if bigger else largest
-            key = c if (c > 0) & (y - c < hl) else -1.0  # -1: not decisive
-            more = key > largest_decisive
-            decisive = b if more else decisive
-            largest_decisive = key if more else largest_decisive
-        own = (total == 0.0) | (y - total >= hl)
-        best = NONE if own else (decisive if decisive >= 0 else best)
-        here = np.int64(county[i])
-        members = np.float64(size[i])
-        out[here, best, 0] += 1.0
-        out[here, best, 1] += members
-        bits = np.uint64(reached[i] | village_reached[np.uint64(village[i])])
-        if bits == 0:
-            continue
-        if here != g:
-            for b in range(nr if g >= 0 else 0):
-                out_reached[g, b] = people[b]
-            g = here
-            for b in range(nr):
-                people[b] = out_reached[g, b]
-        for b in range(nr):  # a pathway that missed the exit adds 0.0
-            people[b] += members * np.float64((bits >> np.uint64(b)) & np.uint64(1))
-    for b in range(nr if g >= 0 else 0):
-        out_reached[g, b] = people[b]
+    nr, na = out_reached.shape[1], out.shape[1]
+    y, hl, total = np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK)
+    income_of = np.empty((n_rows + 1, BLOCK))  # each pathway's, the top-up last
+    largest, largest_decisive = np.empty(BLOCK), np.empty(BLOCK)
+    best, decisive = np.empty(BLOCK, np.int64), np.empty(BLOCK, np.int64)
+    members, bits = np.empty(BLOCK, np.int64), np.empty(BLOCK, np.int64)
+    j = np.uint64(start)
+    while j < np.uint64(stop):
+        here = county[np.uint64(exits[j])]
+        m = 0
+        while m < BLOCK and j + np.uint64(m) < np.uint64(stop):
+            i = np.uint64(exits[j + np.uint64(m)])  # unsigned (model.engine.threads)
+            if county[i] != here:
+                break
+            y[m] = np.float64(income[i])
+            hl[m] = np.float64(household_line(floor[i], line, covered_line))
+            for r in range(n_rows):
+                income_of[r, m] = max(np.float64(batch_income[np.uint64(rows[r]), i]), 0.0)
+            income_of[n_rows, m] = max(np.float64(topup[i]), 0.0)
+            members[m] = np.int64(size[i])
+            bits[m] = np.int64(reached[i] | village_reached[np.uint64(village[i])])
+            m += 1
+        for t in range(m):
+            total[t], best[t], largest[t] = 0.0, 0, -1.0
+            decisive[t], largest_decisive[t] = -1, -1.0  # -1: none decisive
+        for r in range(n_rows + 1):
+            b = rows[r] if r < n_rows else topup_row
+            c = income_of[r]
+            for t in range(m):
+                total[t] += c[t]
+                bigger = c[t] > largest[t]
+                best[t] = b if bigger else best[t]
+                largest[t] = c[t] if bigger else largest[t]
+                key = c[t] if (c[t] > 0) & (y[t] - c[t] < hl[t]) else -1.0
+                more = key > largest_decisive[t]
+                decisive[t] = b if more else decisive[t]
+                largest_decisive[t] = key if more else largest_decisive[t]
+        for t in range(m):
+            own = (total[t] == 0.0) | (y[t] - total[t] >= hl[t])
+            best[t] = NONE if own else (decisive[t] if decisive[t] >= 0 else best[t])
+        g = np.int64(here)
+        for b in range(na):
+            households, people = 0, 0
+            for t in range(m):
+                hit = np.int64(best[t] == b)
+                households += hit
+                people += hit * members[t]
+            out[g, b, 0] += np.float64(households)
+            out[g, b, 1] += np.float64(people)
+        for b in range(nr):  # a pathway that missed an exit adds 0
+            people = 0
+            for t in range(m):
+                people += members[t] * ((bits[t] >> b) & 1)
+            out_reached[g, b] += np.float64(people)
+        j += np.uint64(m)
 
 
 def count_reached_numpy(exits, reached, village, village_reached, group, size, out):
