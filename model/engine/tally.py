@@ -163,7 +163,8 @@ _COUNT_COLUMNS = np.array([k for k in range(NV) if k not in (_INC, _GAP, _SHORT,
 
 BLOCK = 256  # households whose terms are computed together
 PACK = np.int64(1) << np.int64(32)  # a class's households above, its people below
-_TERMS = {k: v for k, v in KERNEL.items() if k != "fastmath"}  # a NaN income in the first bin
+# as a household kernel, but without fast-math: a NaN income still falls in the first bin
+_TERMS = {k: v for k, v in KERNEL.items() if k != "fastmath"}
 _T_INCOME, _T_GAP, _T_SHORT = range(3)  # rows of the income terms of a block
 _REGISTERED, _EXITING = np.uint8(1), np.uint8(2)
 
