@@ -26,6 +26,7 @@ numpy.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import gc
 import importlib
@@ -67,10 +68,12 @@ def fork_child(work: Callable[[], object], quiet: bool = False) -> int:
     streams go to the null device (in Jupyter, Python's streams would send
     to the notebook through a thread the child does not have).
     """
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
+            _end_with_parent(parent)
             if quiet:
                 null = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(null, 1)
@@ -81,6 +84,28 @@ def fork_child(work: Callable[[], object], quiet: bool = False) -> int:
         finally:
             os._exit(code)
     return pid
+
+
+PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
+
+
+def _end_with_parent(parent: int) -> None:
+    """Have the system kill this forked child when its parent ends, even by
+    a kill the parent cannot catch (Linux ``PR_SET_PDEATHSIG``), and end
+    now if the parent has already ended. Otherwise a killed run's child
+    would go on: the chart helper writing into the staging folder that the
+    next run's recovery removes, the second compiler compiling for no one.
+
+    The signal comes when the thread that forked ends: :func:`fork_child`'s
+    callers fork from the thread that then waits for the child (the
+    helper only from a process of one thread)."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux: a child that outlives its parent
+        return
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent ended before the request
+        os._exit(1)
 
 
 class HelperProcess:

@@ -158,3 +158,40 @@ def test_no_fork_with_a_second_thread():
     finally:
         stop.set()
         thread.join()
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` runs (an ended child not yet collected, a
+    zombie, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux: PR_SET_PDEATHSIG")
+def test_a_child_ends_when_its_parent_is_killed():
+    """A run killed outright (SIGKILL: nothing of it runs after) takes its
+    forked child with it, rather than leave it working: the chart helper
+    wrote into a staging folder that the next run's recovery removed."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    parent = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent("""
+            import time
+            from model.helper_process import fork_child
+
+            print(fork_child(lambda: time.sleep(60), quiet=True), flush=True)
+            time.sleep(60)
+        """)], env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        child = int(parent.stdout.readline())
+        assert _running(child)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 10
+    while _running(child) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not _running(child)
