@@ -12,8 +12,8 @@ from model.tools import bench
 
 
 def fake(monkeypatch, tmp_path, kernel_rate: float, year_seconds: float, stored: float):
-    monkeypatch.setattr(bench, "bench_kernel", lambda n, repeats: {"kernel_1t": kernel_rate})
-    monkeypatch.setattr(bench, "bench_year", lambda n, repeats: (year_seconds, 0.0))
+    monkeypatch.setattr(bench, "paired_kernel_times", lambda n, repeats: (
+        kernel_rate * year_seconds / n, kernel_rate, year_seconds))
     baseline = tmp_path / "baseline.json"
     baseline.write_text(json.dumps({"households": bench.CHECK_SIZE, "year_over_kernel": stored}))
     monkeypatch.setattr(bench, "BASELINE", baseline)
@@ -30,6 +30,35 @@ def test_check_fails_beyond_twice_the_baseline(monkeypatch, tmp_path, capsys):
     fake(monkeypatch, tmp_path, 1e6, bench.CHECK_SIZE / 1e5, 4.9)
     assert bench.check(1, save=False) == 1
     assert "REGRESSED" in capsys.readouterr().out
+
+
+def test_each_year_is_set_against_the_kernel_timed_just_before_it(monkeypatch):
+    """On a host whose speed changes between the years (here a third as
+    fast from the third on) the check's kernel-times stay those of the
+    work: each year over the kernel timed just before it, the fastest of
+    its calls (the clock, the kernel and the simulation replaced)."""
+    clock, slow = [0.0], [1.0]
+    kernel_calls = {"n": 0}
+
+    def kernel(*args, **kwargs):
+        kernel_calls["n"] += 1
+        clock[0] += 0.002 * slow[0] * (1.5 if kernel_calls["n"] % 3 else 1.0)
+
+    class Stepping:
+        def step(self, year):
+            clock[0] += 0.030 * slow[0]
+            if year >= 3:
+                slow[0] = 3.0
+
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(bench, "income_update", kernel)
+    monkeypatch.setattr(bench, "kernel_arguments", lambda n: ((), {}))
+    monkeypatch.setattr(bench, "_stepping_simulation", lambda n, years: (Stepping(), 2))
+    monkeypatch.setattr(bench, "set_threads", lambda k: None)
+    ratio, kernel_rate, year = bench.paired_kernel_times(1000, 5)
+    assert ratio == pytest.approx(15.0)  # 0.030 / 0.002, in every pair
+    assert kernel_rate == pytest.approx(1000 / (0.002 * 3.0))  # most pairs on the slow host
+    assert year == pytest.approx(0.030 * 3.0)
 
 
 def test_the_stored_baseline_is_read():
