@@ -49,6 +49,7 @@ TOLERANCE = 1e-4
 BASELINE = Path(__file__).with_name("bench_baseline.json")
 CHECK_SIZE = 200_000  # households of the CI check
 REGRESSION = 2.0  # --check fails when the year/kernel ratio grows by more than this
+CHECK_ATTEMPTS = 3  # ... in this many measurements in a row
 
 
 def kernel_arguments(n: int, seed: int = 0) -> tuple[tuple, dict]:
@@ -306,20 +307,33 @@ def _in_new_process(scale: float) -> float:
 def check(repeats: int, save: bool) -> int:
     """CI check: the whole year at :data:`CHECK_SIZE` households against the
     kernel, each year against the kernel timed just before it
-    (:func:`paired_kernel_times`), compared with the stored baseline."""
-    ratio, kernel, year = paired_kernel_times(CHECK_SIZE, repeats)
-    print(f"{CHECK_SIZE:,} households: kernel {kernel:.3g} household-years/s, whole year "
-          f"{CHECK_SIZE / year:.3g} household-years/s: the year takes {ratio:.1f} kernel-times")
-    if save:
-        BASELINE.write_text(json.dumps({"households": CHECK_SIZE, "year_over_kernel": ratio},
-                                       indent=1) + "\n", encoding="utf-8")
-        print(f"stored as the baseline in {BASELINE.name}")
-        return 0
-    stored = json.loads(BASELINE.read_text(encoding="utf-8"))["year_over_kernel"]
-    ok = ratio <= REGRESSION * stored
-    print(f"baseline {stored:.1f} kernel-times: {'ok' if ok else 'REGRESSED'} "
-          f"(fails above {REGRESSION:g} x the baseline, {REGRESSION * stored:.1f})")
-    return 0 if ok else 1
+    (:func:`paired_kernel_times`), compared with the stored baseline.
+
+    It fails when :data:`CHECK_ATTEMPTS` measurements in a row exceed the
+    limit: a regression of the code shows in each, a moment when others
+    load the shared host only in some (on this 2-core host one run in a
+    few came within a percent of the limit, the code unchanged)."""
+    stored = None if save else json.loads(BASELINE.read_text(encoding="utf-8"))[
+        "year_over_kernel"]
+    for attempt in range(1, CHECK_ATTEMPTS + 1):
+        ratio, kernel, year = paired_kernel_times(CHECK_SIZE, repeats)
+        print(f"{CHECK_SIZE:,} households: kernel {kernel:.3g} household-years/s, whole year "
+              f"{CHECK_SIZE / year:.3g} household-years/s: the year takes {ratio:.1f} "
+              "kernel-times")
+        if save:
+            BASELINE.write_text(json.dumps({"households": CHECK_SIZE,
+                                            "year_over_kernel": ratio}, indent=1) + "\n",
+                                encoding="utf-8")
+            print(f"stored as the baseline in {BASELINE.name}")
+            return 0
+        ok = ratio <= REGRESSION * stored
+        print(f"baseline {stored:.1f} kernel-times: {'ok' if ok else 'over the limit'} "
+              f"(fails above {REGRESSION:g} x the baseline, {REGRESSION * stored:.1f}, "
+              f"{CHECK_ATTEMPTS} times in a row; measurement {attempt})")
+        if ok:
+            return 0
+    print("REGRESSED")
+    return 1
 
 
 def main(sizes: list[int], repeats: int, national: list[float] = (),
