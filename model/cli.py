@@ -202,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--startup", action="store_true",
                        help="time povsim --help, the first povsim run after install (empty "
                             "numba cache) and a warm run, each in a fresh process")
+    bench.add_argument("--phases", action="store_true",
+                       help="time each phase of a simulated year (and each programme's "
+                            "enrolment and step) at --sizes, over --repeats years")
     bench.add_argument("--against", metavar="DIR",
                        help="with --startup: also time the package of the checkout in DIR "
                             "and print the ratios")
@@ -238,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.startup:
             from model.tools.startup_bench import main as startup_main
             return startup_main(args.against, args.repeats)
+        if args.phases:
+            from model.tools.phases import main as phases_main
+            return phases_main(args.sizes, args.repeats)
         from model.tools.bench import main as bench_main
         return bench_main(args.sizes, args.repeats, args.national, args.check,
                           args.save_baseline)

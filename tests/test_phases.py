@@ -1,0 +1,71 @@
+"""The phases of a simulated year, timed (povsim bench --phases)."""
+
+import numpy as np
+
+from model.engine.sim import Simulation
+from model.params import Parameters
+from model.programmes.measures import instances
+from model.registry.synth import synthetic
+from model.tools import phases
+
+
+def test_the_phases_are_the_simulations_own_methods():
+    """Each phase the profile times is a method a year calls: renaming one
+    would otherwise leave it out of the profile without a word."""
+    import inspect
+
+    step = inspect.getsource(Simulation.step) + inspect.getsource(Simulation._components)
+    for _, method in phases.PHASES:
+        assert f"self.{method}(" in step, method
+
+
+def test_a_profiled_year_computes_what_any_other_does():
+    """The same record, bit for bit, with every phase and programme timed,
+    and each of them timed."""
+    reg = synthetic(20_000, n_counties=4, seed=5)
+    records = []
+    for profiled in (False, True):
+        sim = Simulation(reg, Parameters.load(), seed=3, end_year=2018, programmes=instances())
+        timer = phases.PhaseTimer()
+        if profiled:
+            timer.attach(sim)
+        records.append(sim.run())
+    for name, value in vars(records[0]).items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(value, getattr(records[1], name), err_msg=name)
+    assert {label for label, _ in phases.PHASES} <= set(timer.seconds)
+    for prog in instances():
+        assert timer.seconds[f"  enrol {prog.name}"] > 0
+        assert timer.seconds[f"  step {prog.name}"] > 0
+
+
+def test_the_table_holds_the_year():
+    """The phases and what lies outside them add up to the year; each
+    programme's step lies within the components, whose rest is what they
+    do besides; programmes taking almost no time share a line."""
+    got, year, kernel = phases.profile_year(30_000, 2)
+    assert set(got) >= {f"  step {prog.name}" for prog in instances()}
+    assert kernel > 0 and year > 0
+    outer = sum(v for k, v in got.items() if not k.startswith("  step "))
+    assert outer <= year * 1.001
+    steps = sum(v for k, v in got.items() if k.startswith("  step "))
+    assert steps <= got["3. income components"]
+    lines = phases.table(got, year, kernel)
+    assert lines[-1].split()[0] == "year"
+    assert float(lines[-1].split()[1]) == round(1e3 * year, 1)
+    outside = next(line for line in lines if "outside the phases" in line)
+    assert float(outside.split()[-2]) >= -0.05  # the phases hold no more than the year
+    first = lines.index(next(line for line in lines if "3. income components" in line))
+    last = lines.index(next(line for line in lines if "the rest (" in line))
+    shown = [line.split()[0] for line in lines[first + 1:last]]
+    listed = sum(int(word) if word.isdigit() else 1 for word in shown)
+    assert listed == len(instances())  # each programme's step, or among the small ones
+
+
+def test_povsim_bench_phases_prints_the_table(capsys):
+    from model.cli import main
+
+    assert main(["bench", "--phases", "--sizes", "20000", "--repeats", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "year phases at 2e+04 households" in out
+    assert "4-5. income and verification" in out and "\n  year " in out
