@@ -104,10 +104,10 @@ def table(phases: dict[str, float], year: float, kernel: float) -> list[str]:
     programmes under it (the largest first; those under 0.1 ms a year
     counted in one line), then what no phase holds (the year's context,
     the loop over the programmes) and the year."""
-    lines = [f"  {'phase':<40} {'ms/year':>9} {'kernel-times':>13}"]
+    lines = [f"  {'phase':<42} {'ms/year':>9} {'kernel-times':>13}"]
 
     def line(label, seconds, indent=""):
-        lines.append(f"  {indent + label:<40} {1e3 * seconds:9.1f} {seconds / kernel:13.2f}")
+        lines.append(f"  {indent + label:<42} {1e3 * seconds:9.1f} {seconds / kernel:13.2f}")
 
     def programmes(prefix):
         inner = {k.strip()[len(prefix):]: v for k, v in phases.items()
