@@ -37,17 +37,20 @@ ENROLMENT = "1. enrolment"
 
 
 class PhaseTimer:
-    """Seconds spent in each phase, summed over the years stepped; a phase
-    called within another (a programme's record within the components)
-    counts in the outer one only."""
+    """Seconds spent in each phase (:attr:`phases`, by label) and in each
+    programme's enrolment and step (:attr:`programmes`, by ``("enrol" or
+    "step", name)``), summed over the years stepped. A phase called within
+    another (a programme's record within the components) counts in the
+    outer one only; a programme's step counts within the components too."""
 
     def __init__(self):
-        self.seconds: dict[str, float] = defaultdict(float)
+        self.phases: dict[str, float] = defaultdict(float)
+        self.programmes: dict[tuple[str, str], float] = defaultdict(float)
         self._depth = 0
 
-    def wrap(self, owner, method: str, label: str) -> None:
-        """Time ``owner.method`` as ``label`` from now on (on this object
-        only, not its class)."""
+    def wrap(self, owner, method: str, add) -> None:
+        """Time ``owner.method`` from now on (on this object only, not its
+        class), passing its seconds to ``add(seconds, outermost)``."""
         inner = getattr(owner, method)
 
         def timed(*args, **kwargs):
@@ -57,8 +60,7 @@ class PhaseTimer:
                 return inner(*args, **kwargs)
             finally:
                 self._depth -= 1
-                if self._depth == 0 or label.startswith("  "):
-                    self.seconds[label] += time.perf_counter() - start
+                add(time.perf_counter() - start, self._depth == 0)
 
         setattr(owner, method, timed)
 
@@ -66,17 +68,28 @@ class PhaseTimer:
         """Time the phases of ``sim`` (a :class:`model.engine.sim.Simulation`)
         and each of its programmes' enrolment and step."""
         for label, method in PHASES:
-            self.wrap(sim, method, label)
+            self.wrap(sim, method, self._adding_phase(label))
         for prog in sim.programmes:
-            self.wrap(prog, "enrol", f"  enrol {prog.name}")
-            self.wrap(prog, "step", f"  step {prog.name}")
+            for kind in ("enrol", "step"):
+                self.wrap(prog, kind, self._adding_programme((kind, prog.name)))
+
+    def _adding_phase(self, label: str):
+        def add(seconds: float, outermost: bool) -> None:
+            if outermost:
+                self.phases[label] += seconds
+        return add
+
+    def _adding_programme(self, key: tuple[str, str]):
+        def add(seconds: float, outermost: bool) -> None:
+            self.programmes[key] += seconds
+        return add
 
 
-def profile_year(n: int, years: int) -> tuple[dict[str, float], float, float]:
-    """The mean seconds a year of each phase over ``years`` years after the
-    first at ``n`` households (as :func:`model.tools.bench.bench_year`), the
-    mean year, and the income kernel's seconds on ``n`` households (the
-    fastest of three calls, just before)."""
+def profile_year(n: int, years: int) -> tuple[PhaseTimer, float, float]:
+    """The phases of ``years`` years after the first at ``n`` households
+    (as :func:`model.tools.bench.bench_year`), the mean year (s), and the
+    income kernel's seconds on ``n`` households (the fastest of three
+    calls, just before)."""
     from model.engine.kernels import income_update
     from model.tools.bench import _stepping_simulation, kernel_arguments
 
@@ -96,23 +109,24 @@ def profile_year(n: int, years: int) -> tuple[dict[str, float], float, float]:
         start = time.perf_counter()
         sim.step(year)
         total += time.perf_counter() - start
-    return {k: v / years for k, v in timer.seconds.items()}, total / years, kernel
+    return timer, total, kernel
 
 
-def table(phases: dict[str, float], year: float, kernel: float) -> list[str]:
-    """The lines of the phases' table: each phase in step order with its
-    programmes under it (the largest first; those under 0.1 ms a year
-    counted in one line), then what no phase holds (the year's context,
-    the loop over the programmes) and the year."""
+def table(timer: PhaseTimer, years: int, total: float, kernel: float) -> list[str]:
+    """The lines of the phases' table, a year's mean of ``years`` years
+    taking ``total`` seconds: each phase in step order with its programmes
+    under it (the largest first; those under 0.1 ms a year counted in one
+    line), then what no phase holds (the year's context, the loop over the
+    programmes) and the year."""
     lines = [f"  {'phase':<42} {'ms/year':>9} {'kernel-times':>13}"]
 
     def line(label, seconds, indent=""):
+        seconds /= years
         lines.append(f"  {indent + label:<42} {1e3 * seconds:9.1f} {seconds / kernel:13.2f}")
 
-    def programmes(prefix):
-        inner = {k.strip()[len(prefix):]: v for k, v in phases.items()
-                 if k.startswith("  " + prefix)}
-        small = {k: v for k, v in inner.items() if v < 1e-4}
+    def programmes(kind):
+        inner = {name: v for (k, name), v in timer.programmes.items() if k == kind}
+        small = {name: v for name, v in inner.items() if v < 1e-4 * years}
         for name, seconds in sorted(inner.items(), key=lambda kv: -kv[1]):
             if name not in small:
                 line(name, seconds, "    ")
@@ -120,19 +134,19 @@ def table(phases: dict[str, float], year: float, kernel: float) -> list[str]:
             line(f"{len(small)} more, under 0.1 ms each", sum(small.values()), "    ")
         return sum(inner.values())
 
-    enrolment = sum(v for k, v in phases.items() if k.startswith("  enrol "))
+    enrolment = sum(v for (kind, _), v in timer.programmes.items() if kind == "enrol")
     line(ENROLMENT, enrolment)
-    programmes("enrol ")
+    programmes("enrol")
     held = enrolment
     for label, _ in PHASES:
-        seconds = phases.get(label, 0.0)
+        seconds = timer.phases.get(label, 0.0)
         held += seconds
         line(label, seconds)
         if label == "3. income components":
-            steps = programmes("step ")
+            steps = programmes("step")
             line("the rest (pension, row sums, records)", seconds - steps, "    ")
-    line("outside the phases", year - held)
-    line("year", year)
+    line("outside the phases", total - held)
+    line("year", total)
     return lines
 
 
@@ -141,9 +155,9 @@ def main(sizes: list[int], years: int) -> int:
     import numba
 
     for n in sizes:
-        phases, year, kernel = profile_year(n, years)
+        timer, total, kernel = profile_year(n, years)
         print(f"\nyear phases at {n:.0e} households, {numba.config.NUMBA_NUM_THREADS} threads: "
               f"the mean of {years} years after the run's first; the kernel (income update "
               f"alone) {1e3 * kernel:.1f} ms")
-        print("\n".join(table(phases, year, kernel)))
+        print("\n".join(table(timer, years, total, kernel)))
     return 0
