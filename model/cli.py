@@ -204,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "numba cache) and a warm run, each in a fresh process")
     bench.add_argument("--phases", action="store_true",
                        help="time each phase of a simulated year (and each programme's "
-                            "enrolment and step) at --sizes, over --repeats years")
+                            "enrolment and step) at --sizes, over --repeats years, and of "
+                            "the national scenario's years at the --national scales")
     bench.add_argument("--against", metavar="DIR",
                        help="with --startup: also time the package of the checkout in DIR "
                             "and print the ratios")
@@ -243,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
             return startup_main(args.against, args.repeats)
         if args.phases:
             from model.tools.phases import main as phases_main
-            return phases_main(args.sizes, args.repeats)
+            return phases_main(args.sizes, args.repeats, args.national)
         from model.tools.bench import main as bench_main
         return bench_main(args.sizes, args.repeats, args.national, args.check,
                           args.save_baseline)

@@ -61,10 +61,28 @@ def test_the_table_holds_the_year():
     assert listed == len(instances())  # each programme's step, or among the small ones
 
 
+def test_the_national_scenarios_years_are_profiled():
+    """The national scenario's years, each of its programmes' enrolment
+    and step among them, with the kernel on as many households."""
+    import dataclasses
+
+    from model.runs import registry_for
+    from model.scenario import load_scenario
+
+    timer, n_years, total, kernel, households = phases.profile_national(0.001)
+    scenario = load_scenario("national")
+    reg = registry_for(dataclasses.replace(scenario, scale=0.001))
+    assert n_years == scenario.end_year - reg.base_year and households == reg.n_households
+    assert kernel > 0
+    enrolment = sum(v for (kind, _), v in timer.programmes.items() if kind == "enrol")
+    assert 0 < enrolment + sum(timer.phases.values()) <= total * 1.001
+    assert {name for _, name in timer.programmes} == set(scenario.programmes)
+
+
 def test_povsim_bench_phases_prints_the_table(capsys):
     from model.cli import main
 
-    assert main(["bench", "--phases", "--sizes", "20000", "--repeats", "2"]) == 0
+    assert main(["bench", "--phases", "--sizes", "20000", "--repeats", "2", "--national"]) == 0
     out = capsys.readouterr().out
-    assert "year phases at 2e+04 households" in out
+    assert "year phases at 2e+04 households" in out and "national" not in out
     assert "4-5. income and verification" in out and "\n  year " in out

@@ -8,7 +8,10 @@ step within them), the income update with verification, the tally, village
 and county exits, and the record. Each phase is shown in milliseconds a
 year and in kernel-times: the time of the income kernel
 (:func:`model.engine.kernels.income_update`) on the same households, timed
-in the same process just before.
+in the same process just before. The national scenario's years at a
+scale (one seed, its second run) are profiled the same way: at 1 %, the
+unit of work of calibration and sweeps, a year's costs by county weigh
+more than its costs by household.
 
 The phases are timed by wrapping the simulation's own methods and its
 programmes' ``enrol`` and ``step`` for the profiled run only: a profiled
@@ -90,18 +93,10 @@ def profile_year(n: int, years: int) -> tuple[PhaseTimer, float, float]:
     (as :func:`model.tools.bench.bench_year`), the mean year (s), and the
     income kernel's seconds on ``n`` households (the fastest of three
     calls, just before)."""
-    from model.engine.kernels import income_update
-    from model.tools.bench import _stepping_simulation, kernel_arguments
+    from model.tools.bench import _stepping_simulation
 
     sim, first = _stepping_simulation(n, years)
-    inputs, out = kernel_arguments(n)
-    income_update(*inputs, **out)  # compiled or loaded, the outputs touched
-    kernel = np.inf
-    for _ in range(3):
-        start = time.perf_counter()
-        income_update(*inputs, **out)
-        kernel = min(kernel, time.perf_counter() - start)
-    del inputs, out
+    kernel = _kernel_seconds(n)
     timer = PhaseTimer()
     timer.attach(sim)
     total = 0.0
@@ -110,6 +105,55 @@ def profile_year(n: int, years: int) -> tuple[PhaseTimer, float, float]:
         sim.step(year)
         total += time.perf_counter() - start
     return timer, total, kernel
+
+
+def profile_national(scale: float) -> tuple[PhaseTimer, int, float, float, int]:
+    """The phases of the national scenario's years at ``scale``, one seed
+    (its second run in this process: the first loads the registry and the
+    kernels), the number of years, their seconds, the income kernel's
+    seconds on as many households (as :func:`profile_year`) and the
+    households."""
+    import dataclasses
+
+    from model.engine.sim import Simulation
+    from model.programmes.measures import instances
+    from model.runs import registry_for
+    from model.scenario import load_scenario
+
+    scenario = dataclasses.replace(load_scenario("national"), scale=scale)
+    reg = registry_for(scenario)
+
+    def simulation():
+        return Simulation(reg, scenario.params_for(0), 0, scenario.end_year,
+                          instances(scenario.programmes), scale=scenario.scale)
+
+    simulation().run()
+    kernel = _kernel_seconds(reg.n_households)
+    sim = simulation()
+    sim._record_base_year()
+    timer = PhaseTimer()
+    timer.attach(sim)
+    years = range(sim.base_year + 1, sim.end_year + 1)
+    start = time.perf_counter()
+    for year in years:
+        sim.step(year)
+    return timer, len(years), time.perf_counter() - start, kernel, reg.n_households
+
+
+def _kernel_seconds(n: int) -> float:
+    """The income kernel's time on ``n`` households: the fastest of three
+    calls, after one that compiles or loads it and touches its outputs."""
+    from model.engine.kernels import income_update
+    from model.tools.bench import kernel_arguments
+
+    inputs, out = kernel_arguments(n)
+    income_update(*inputs, **out)
+    kernel = np.inf
+    for _ in range(3):
+        start = time.perf_counter()
+        income_update(*inputs, **out)
+        kernel = min(kernel, time.perf_counter() - start)
+    return kernel
 
 
 def table(timer: PhaseTimer, years: int, total: float, kernel: float) -> list[str]:
@@ -150,14 +194,22 @@ def table(timer: PhaseTimer, years: int, total: float, kernel: float) -> list[st
     return lines
 
 
-def main(sizes: list[int], years: int) -> int:
-    """Print the table of :func:`profile_year` for each size."""
+def main(sizes: list[int], years: int, national: list[float] = ()) -> int:
+    """Print the table of :func:`profile_year` for each size, then of
+    :func:`profile_national` for each scale."""
     import numba
 
+    threads = numba.config.NUMBA_NUM_THREADS
     for n in sizes:
         timer, total, kernel = profile_year(n, years)
-        print(f"\nyear phases at {n:.0e} households, {numba.config.NUMBA_NUM_THREADS} threads: "
-              f"the mean of {years} years after the run's first; the kernel (income update "
-              f"alone) {1e3 * kernel:.1f} ms")
+        print(f"\nyear phases at {n:.0e} households, {threads} threads: the mean of {years} "
+              f"years after the run's first; the kernel (income update alone) "
+              f"{1e3 * kernel:.1f} ms")
         print("\n".join(table(timer, years, total, kernel)))
+    for scale in national:
+        timer, n_years, total, kernel, households = profile_national(scale)
+        print(f"\nyear phases of the national scenario at scale {scale:g} ({households:,} "
+              f"households), {threads} threads: the mean of its {n_years} years, one seed; the "
+              f"kernel on as many households {1e3 * kernel:.2f} ms")
+        print("\n".join(table(timer, n_years, total, kernel)))
     return 0
