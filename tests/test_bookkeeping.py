@@ -228,7 +228,8 @@ def test_per_student_matches_numpy_reference():
     assert per_student(reg, (1000.0, 2500.0, 3000.0, 5000.0)).max() > 0
 
 
-def test_one_pass_setters_match_numpy_references():
+def test_one_pass_setters_match_numpy_references(four_threads, monkeypatch):
+    from model.engine import threads
     from model.engine.bookkeeping import (
         or_in_units,
         or_in_units_numpy,
@@ -260,11 +261,15 @@ def test_one_pass_setters_match_numpy_references():
 
     bits = rng.integers(0, 256, N).astype(np.uint8)
     unit_of, flagged = rng.integers(0, 50, N).astype(np.int32), rng.random(50) < 0.3
-    got, ref = bits.copy(), bits.copy()
-    or_in_units(got, unit_of, flagged, np.uint8(4))
+    ref = bits.copy()
     or_in_units_numpy(ref, unit_of, flagged, np.uint8(4))
-    assert (got != bits).any()
-    np.testing.assert_array_equal(got, ref)
+    for min_piece in (threads.MIN_PIECE, N // 5):  # one piece, and several on threads
+        monkeypatch.setattr(threads, "MIN_PIECE", min_piece)
+        got = bits.copy()
+        pieces, _ = or_in_units(got, unit_of, flagged, np.uint8(4))
+        assert (len(pieces) > 2) == (min_piece < N // 2)
+        assert (got != bits).any()
+        np.testing.assert_array_equal(got, ref)
 
     first, second = rng.uniform(0, 900, N).astype(np.float32), rng.integers(1, 9, N).astype(np.int8)
     got, ref = product_at(idx, first, second), product_at_numpy(idx, first, second)
