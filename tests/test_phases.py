@@ -39,6 +39,29 @@ def test_a_profiled_year_computes_what_any_other_does():
     assert min(timer.programmes.values()) > 0
 
 
+def test_a_detached_simulation_is_freed_at_once():
+    """Once detached, a profiled simulation goes as soon as nothing refers
+    to it (a profile of the national registry holds gigabytes), and its
+    methods are its class's again."""
+    import gc
+    import weakref
+
+    reg = synthetic(5_000, n_counties=2, seed=5)
+    sim = Simulation(reg, Parameters.load(), seed=3, end_year=2016, programmes=instances())
+    timer = phases.PhaseTimer()
+    timer.attach(sim)
+    sim.run()
+    timer.detach(sim)
+    assert "step" not in vars(sim.programmes[0]) and "_tally" not in vars(sim)
+    gone = weakref.ref(sim)
+    gc.disable()
+    try:
+        del sim
+        assert gone() is None
+    finally:
+        gc.enable()
+
+
 def test_the_table_holds_the_year():
     """The phases and what lies outside them add up to the year; each
     programme's step lies within the components, whose rest is what they
