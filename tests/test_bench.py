@@ -72,7 +72,7 @@ def test_each_year_is_set_against_the_kernel_timed_just_before_it(monkeypatch):
     monkeypatch.setattr(bench.time, "perf_counter", lambda: clock[0])
     monkeypatch.setattr(bench, "income_update", kernel)
     monkeypatch.setattr(bench, "kernel_arguments", lambda n: ((), {}))
-    monkeypatch.setattr(bench, "_stepping_simulation", lambda n, years: (Stepping(), 2))
+    monkeypatch.setattr(bench, "stepping_simulation", lambda n, years: (Stepping(), 2))
     monkeypatch.setattr(bench, "set_threads", lambda k: None)
     ratio, kernel_rate, year = bench.paired_kernel_times(1000, 5)
     assert ratio == pytest.approx(15.0)  # 0.030 / 0.002, in every pair

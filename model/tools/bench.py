@@ -141,7 +141,7 @@ def bench_year(n: int, repeats: int, national_density: bool = True,
     it, page faults paid once a process) and compiles or loads the
     kernels."""
     years = max(timed, repeats)
-    sim, first_timed = _stepping_simulation(n, years, national_density)
+    sim, first_timed = stepping_simulation(n, years, national_density)
     times = []
     for year in range(first_timed, first_timed + years):
         t = time.perf_counter()
@@ -151,7 +151,7 @@ def bench_year(n: int, repeats: int, national_density: bool = True,
     return float(np.median(times[:repeats])), peak / n, float(np.median(times))
 
 
-def _stepping_simulation(n: int, years: int, national_density: bool = True):
+def stepping_simulation(n: int, years: int, national_density: bool = True):
     """The simulation whose years :func:`bench_year` times, and the first of
     them: the run's second in this process (see :func:`bench_year`), its
     base year recorded and its first year stepped, with ``years`` to time
@@ -187,17 +187,14 @@ def paired_kernel_times(n: int, repeats: int) -> tuple[float, float, float]:
     from run to run. Each pair here is taken within a year's time."""
     inputs, out = kernel_arguments(n)
     income_update(*inputs, **out)  # compile or load from cache, and touch the outputs
-    sim, first_timed = _stepping_simulation(n, repeats)
+    sim, first_timed = stepping_simulation(n, repeats)
     most = numba.config.NUMBA_NUM_THREADS
     kernels, years = [], []
     for year in range(first_timed, first_timed + repeats):
         fastest = np.inf
         for k in sorted({1, min(2, most)}):
             set_threads(k)
-            for _ in range(3):
-                t = time.perf_counter()
-                income_update(*inputs, **out)
-                fastest = min(fastest, time.perf_counter() - t)
+            fastest = min(fastest, fastest_kernel(inputs, out))
         set_threads(most)
         t = time.perf_counter()
         sim.step(year)
@@ -205,6 +202,17 @@ def paired_kernel_times(n: int, repeats: int) -> tuple[float, float, float]:
         kernels.append(fastest)
     ratios = np.array(years) / np.array(kernels)
     return float(np.median(ratios)), n / float(np.median(kernels)), float(np.median(years))
+
+
+def fastest_kernel(inputs: tuple, out: dict, calls: int = 3) -> float:
+    """Seconds of the fastest of ``calls`` calls of the income kernel on
+    ``inputs`` and ``out`` (:func:`kernel_arguments`), at the threads set."""
+    fastest = np.inf
+    for _ in range(calls):
+        t = time.perf_counter()
+        income_update(*inputs, **out)
+        fastest = min(fastest, time.perf_counter() - t)
+    return fastest
 
 
 def _peak(fn) -> float:

@@ -23,8 +23,6 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 
-import numpy as np
-
 # the phases of step(), (label, Simulation method), in its order
 PHASES = (
     ("2. delivery", "_deliver"),
@@ -105,9 +103,9 @@ def profile_year(n: int, years: int) -> tuple[PhaseTimer, float, float]:
     (as :func:`model.tools.bench.bench_year`), the mean year (s), and the
     income kernel's seconds on ``n`` households (the fastest of three
     calls, just before)."""
-    from model.tools.bench import _stepping_simulation
+    from model.tools.bench import stepping_simulation
 
-    sim, first = _stepping_simulation(n, years)
+    sim, first = stepping_simulation(n, years)
     kernel = _kernel_seconds(n)
     timer = PhaseTimer()
     timer.attach(sim)
@@ -156,19 +154,15 @@ def profile_national(scale: float) -> tuple[PhaseTimer, int, float, float, int]:
 
 
 def _kernel_seconds(n: int) -> float:
-    """The income kernel's time on ``n`` households: the fastest of three
-    calls, after one that compiles or loads it and touches its outputs."""
+    """The income kernel's time on ``n`` households at the threads set:
+    the fastest of three calls, after one that compiles or loads it and
+    touches its outputs."""
     from model.engine.kernels import income_update
-    from model.tools.bench import kernel_arguments
+    from model.tools.bench import fastest_kernel, kernel_arguments
 
     inputs, out = kernel_arguments(n)
     income_update(*inputs, **out)
-    kernel = np.inf
-    for _ in range(3):
-        start = time.perf_counter()
-        income_update(*inputs, **out)
-        kernel = min(kernel, time.perf_counter() - start)
-    return kernel
+    return fastest_kernel(inputs, out)
 
 
 def table(timer: PhaseTimer, years: int, total: float, kernel: float) -> list[str]:
