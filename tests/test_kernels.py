@@ -12,6 +12,7 @@ from model.engine.tally import (
     median_from_hist,
     median_from_hist_numpy,
     registered_people_by,
+    take_medians,
     tally,
     tally_numpy,
 )
@@ -355,6 +356,28 @@ def test_median_kernel_is_the_numpy_reference_bit_for_bit():
     short = rng.poisson(2.0, (50, 37)) * (rng.random((50, 37)) < 0.3)
     assert_same(median_from_hist(short, 3000.0), median_from_hist_numpy(short, 3000.0))
 
+
+
+def test_take_medians_is_each_row_and_all_rows_then_zeros():
+    rng = np.random.default_rng(9)
+    hist = (rng.poisson(rng.uniform(0, 3, (60, 1)), (60, NBINS))
+            * (rng.random((60, NBINS)) < 0.1)).astype(np.int32)
+    hist[:4] = 0  # empty groups
+    hist[10] = 0
+    hist[10, NBINS - 1] = 3  # all in the last bin
+    line = 2952.5
+    want_rows = median_from_hist_numpy(hist.astype(np.int64), line)
+    want_all = median_from_hist_numpy(hist.sum(axis=0, dtype=np.int64), line)
+    table = hist.copy()
+    rows, national = take_medians(table, line)
+    np.testing.assert_array_equal(rows, want_rows)
+    np.testing.assert_array_equal(np.isnan(rows), hist.sum(axis=1) == 0)
+    assert np.isnan(rows[:4]).all() and (~np.isnan(rows)).sum() > 40
+    assert national == want_all
+    assert not table.any()  # ready for the next tally
+    # an empty table: every median NaN
+    rows, national = take_medians(np.zeros((5, NBINS), np.int32), line)
+    assert np.isnan(rows).all() and np.isnan(national)
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 4])
 def test_tally_sums_chunk_by_chunk_in_chunk_order(cores, threads):

@@ -35,7 +35,7 @@ class Record:
     :data:`model.engine.tally.TALLY`; ``median`` (Y, C, G): median per-capita
     income of the registered people of each county and category, and
     ``median_all`` (Y,): of all of them (yuan/person/year, NaN when there are
-    none; from the year's histogram, :func:`model.engine.tally.median_from_hist`,
+    none; from the year's histogram, :func:`model.engine.tally.take_medians`,
     which the record does not keep); ``programme``
     (Y, C, P, len(PROGRAMME_COLUMNS)); ``lines`` (Y, len(LINE_COLUMNS));
     ``batch_exits`` (Y, C, len(ATTRIBUTION), len(EXIT_COUNT_COLUMNS)): exits

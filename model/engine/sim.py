@@ -80,7 +80,7 @@ from model.engine.state import State, covered_by_category, per_student
 from model.engine.tally import (
     NBINS,
     chunk_groups,
-    median_from_hist,
+    take_medians,
     tally,
     tally_step,
 )
@@ -156,10 +156,10 @@ class Simulation:
         self.n_groups = registry.n_counties * len(CATEGORIES)
         self._schooling_key = None
         self._tally_chunks = None
-        # the last tally's people-weighted income histogram by county and category:
-        # the record keeps its medians, so one table serves every year (people
-        # per bin fit int32: the nation's 8.96e7 < 2**31)
-        self.hist = np.zeros((self.n_groups, NBINS), np.int32)
+        # the tally's people-weighted income histogram by county and category:
+        # the record keeps its medians, so one table serves every year, zero
+        # between tallies (people per bin fit int32: the nation's 8.96e7 < 2**31)
+        self._hist = np.zeros((self.n_groups, NBINS), np.int32)
         self._village_people = None  # registered people by village at the last tally
         # the households that came onto the registry at the last verification
         # (Context.newly_registered), listed by the record with its exits
@@ -516,18 +516,15 @@ class Simulation:
         line, covered = lines_for(p)
         # the record's rows of the year (zeros) are the tally's tables
         out = self.record.sums[k].reshape(self.n_groups, NV)
-        hist = self.hist
-        hist.fill(0)
         if self._tally_chunks is None:  # the chunks' groups do not change in a run
             self._tally_chunks = chunk_groups(h["county"], h["category"], len(CATEGORIES),
                                               self.n_groups, tally_step(self.reg.n_households))
         village_people = np.zeros(len(self.reg.villages["village_id"]))
         tally(h["county"], h["category"], h["size"], st.income, st.floor, st.status, st.event,
-              np.float32(line), np.float32(covered), len(CATEGORIES), out, hist,
+              np.float32(line), np.float32(covered), len(CATEGORIES), out, self._hist,
               village=h["village"], village_people=village_people, chunks=self._tally_chunks)
-        self.record.median[k] = median_from_hist(hist, line).reshape(self.record.median[k].shape)
-        # summed in the histogram's own type, so that one compiled median serves both
-        self.record.median_all[k] = median_from_hist(hist.sum(axis=0, dtype=hist.dtype), line)
+        medians, self.record.median_all[k] = take_medians(self._hist, line)  # and zeros it
+        self.record.median[k] = medians.reshape(self.record.median[k].shape)
         self.record.lines[k, L["poverty_line"]] = line
         self.record.lines[k, L["covered_line"]] = covered
         return self.record.sums[k], village_people

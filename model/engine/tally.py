@@ -353,50 +353,94 @@ def median_from_hist(hist: np.ndarray, line) -> np.ndarray:
     # a copy: writable and C-contiguous (one compiled median), even for a single row
     lines = np.broadcast_to(np.asarray(line, np.float64), shape).copy().ravel()
     out = np.empty(len(rows))
-    median_rows(rows, lines, out)
+    median_rows(rows, lines, out, _NO_COLUMN, np.float64(0.0), False)
     return out.reshape(shape)
 
 
+def take_medians(hist: np.ndarray, line: float) -> tuple[np.ndarray, float]:
+    """The median of each row of the tally's histogram ``hist`` (int32,
+    (groups, NBINS)) and the median of all rows together, the year's line
+    ``line`` (yuan/person/year) for all; ``hist`` is left zero, ready for
+    the next tally.
+
+    The same numbers as :func:`median_from_hist` of ``hist`` and of
+    ``hist.sum(axis=0)``, in one pass over the table instead of three (the
+    medians, the sum, the zeros): the tally's histogram is larger than a
+    small registry (the national scenario at 1 % has 2.4 million bins for
+    324,000 households).
+    """
+    out = np.empty(hist.shape[0])
+    column = np.zeros(hist.shape[1], hist.dtype)  # the nation's people fit int32
+    lines = np.full(hist.shape[0], np.float64(line))
+    national = median_rows(hist, lines, out, column, np.float64(line), True)
+    return out, national
+
+
+_NO_COLUMN = np.zeros(0, np.int32)
 MEDIAN_BLOCK = 16  # bins the median's search skips at a time
 
 
 @njit(cache=True)
-def median_rows(hist, line, out):
+def median_rows(hist, line, out, column, column_line, clear):
     """``out[r]``: the median of row ``r`` of ``hist`` (int32 or int64, (R, bins)) in
-    yuan/person/year, interpolated in its bin; NaN for an empty row.
+    yuan/person/year (``line[r]``: the row's line), interpolated in its bin;
+    NaN for an empty row. With a ``column`` (``hist``'s type, (bins,), zeros), also
+    ``column[b] +=`` every row's bin ``b`` and return the median of the
+    rows together at ``column_line`` (NaN without); with ``clear``, each
+    row is zeroed once read."""
+    nb = hist.shape[1]
+    summed = column.shape[0] > 0
+    for r in range(hist.shape[0]):
+        total = np.int64(0)
+        for b in range(nb):
+            total += hist[r, b]
+        if summed:
+            for b in range(nb):
+                column[b] += hist[r, b]
+        out[r] = _median_of(hist[r], total, line[r])
+        if clear:
+            for b in range(nb):
+                hist[r, b] = 0
+    if not summed:
+        return np.nan
+    total = np.int64(0)
+    for b in range(nb):
+        total += column[b]
+    return _median_of(column, total, column_line)
+
+
+@njit(**INLINE)
+def _median_of(row, total, line):
+    """The median of one histogram row whose bins add up to ``total``, at
+    line ``line`` (NaN if empty).
 
     The median's bin is the first whose cumulative count reaches half the
     row's; the search adds whole blocks of :data:`MEDIAN_BLOCK` bins (sums
     the compiler vectorises) until the next block would reach it, then goes
     bin by bin: the same bin as a search bin by bin from the first, in a
     fraction of its steps."""
-    nb = hist.shape[1]
-    for r in range(hist.shape[0]):
-        total = np.int64(0)
-        for b in range(nb):
-            total += hist[r, b]
-        if total <= 0:
-            out[r] = np.nan
-            continue
-        half = total / 2.0
-        cum = np.int64(0)
-        start = 0
-        while start + MEDIAN_BLOCK <= nb:
-            block = np.int64(0)
-            for b in range(start, start + MEDIAN_BLOCK):
-                block += hist[r, b]
-            if cum + block >= half:
-                break
-            cum += block
-            start += MEDIAN_BLOCK
-        b = start
-        for b in range(start, nb):
-            cum += hist[r, b]
-            if cum >= half:
-                break
-        inside = hist[r, b]
-        frac = (half - (cum - inside)) / max(inside, 1) if inside > 0 else 0.5
-        out[r] = (b + frac) / BINS_PER_LINE * line[r]
+    if total <= 0:
+        return np.nan
+    nb = row.shape[0]
+    half = total / 2.0
+    cum = np.int64(0)
+    start = 0
+    while start + MEDIAN_BLOCK <= nb:
+        block = np.int64(0)
+        for b in range(start, start + MEDIAN_BLOCK):
+            block += row[b]
+        if cum + block >= half:
+            break
+        cum += block
+        start += MEDIAN_BLOCK
+    b = start
+    for b in range(start, nb):
+        cum += row[b]
+        if cum >= half:
+            break
+    inside = row[b]
+    frac = (half - (cum - inside)) / max(inside, 1) if inside > 0 else 0.5
+    return (b + frac) / BINS_PER_LINE * line
 
 
 def median_from_hist_numpy(hist: np.ndarray, line) -> np.ndarray:
