@@ -263,6 +263,20 @@ def test_moment_quantities_on_a_hand_built_run():
         mom.survey_headcount_reduction(ds, 2015)
 
 
+
+def test_programme_active_reads_the_named_programme():
+    ds = hand_run()
+    # [seed, year, county, programme]: industry then education
+    active = np.arange(16, dtype=float).reshape(2, 2, 2, 2)
+    ds["active_households"] = (("seed", "year", "county", "programme"), active)
+    ds = ds.assign_coords(programme=["industry", "education"])
+    np.testing.assert_array_equal(mom.programme_active(ds, 2016, "education"),
+                                  (active[:, 1, :, 1].sum(axis=1)) / 0.5)
+    np.testing.assert_array_equal(mom.migrant_workers(ds.assign_coords(
+        programme=["transfer_employment", "education"]), 2015), active[:, 0, :, 0].sum(axis=1) / 0.5)
+    with pytest.raises(PovsimError, match="'rangers' is not run by this scenario"):
+        mom.programme_active(ds, 2016, "rangers")
+
 def test_simulate_converts_units_and_distance_weights_by_sd(tmp_path):
     t = load_targets(_targets(tmp_path, GOOD.replace("year = 2016\nvalue = 6000",
                                                      "year = 2016\nvalue = 6000", 1)))

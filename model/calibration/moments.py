@@ -40,8 +40,8 @@ reasons; change a quantity here, not in the targets):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import xarray as xr
@@ -64,7 +64,7 @@ class Quantity:
     """A model quantity: its kind (base unit), function and allowed arguments."""
 
     kind: str
-    fn: Callable[..., xr.DataArray]
+    fn: Callable[..., xr.Variable | xr.DataArray]  # one value a seed
     args: tuple[str, ...] = ()
     doc: str = ""
 
@@ -88,14 +88,24 @@ def _scale(ds: xr.Dataset) -> float:
     return float(ds.attrs.get("scale", 1.0))
 
 
-def _at(ds: xr.Dataset, var: str, year: int) -> xr.DataArray:
-    if year not in ds["year"].values:
-        years = ds["year"].values
+def _position(ds: xr.Dataset, dim: str, label) -> int | None:
+    """Where ``label`` is along ``dim`` (None if it is not there)."""
+    found = np.flatnonzero(ds.variables[dim].values == label)
+    return int(found[0]) if len(found) else None
+
+
+def _at(ds: xr.Dataset, var: str, year: int) -> xr.Variable:
+    """``var`` in ``year``, as the dataset's variable: without coordinates,
+    whose alignment at every step of a DataArray took most of a trial's
+    moments (the same numbers: the same sums over the same arrays)."""
+    k = _position(ds, "year", year)
+    if k is None:
+        years = ds.variables["year"].values
         raise PovsimError(f"moment year {year}: the run covers {years.min()}-{years.max()}")
-    return ds[var].sel(year=year)
+    return ds.variables[var][{"year": k}]
 
 
-def _total(ds: xr.Dataset, var: str, year: int) -> xr.DataArray:
+def _total(ds: xr.Dataset, var: str, year: int) -> xr.Variable:
     return _at(ds, var, year).sum(("county", "category")) / _scale(ds)
 
 
@@ -144,9 +154,10 @@ def poor_counties(ds, year):
 
 
 def programme_active(ds, year, programme):
-    if programme not in ds["programme"].values:
+    k = _position(ds, "programme", programme)
+    if k is None:
         raise PovsimError(f"programme '{programme}' is not run by this scenario")
-    return _at(ds, "active_households", year).sel(programme=programme).sum("county") / _scale(ds)
+    return _at(ds, "active_households", year)[{"programme": k}].sum("county") / _scale(ds)
 
 
 def migrant_workers(ds, year):
