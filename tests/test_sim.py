@@ -99,6 +99,15 @@ def test_each_years_medians_are_of_that_years_incomes_alone():
         assert rec.median_all[k] == median_from_hist_numpy(hist.sum(axis=0), line)
         assert not np.isnan(rec.median_all[k])
 
+
+def test_a_run_without_programmes():
+    """Income growth and verification alone: the record has no programme
+    columns, and every year's tally."""
+    reg = synthetic(5_000, n_counties=2, seed=1)
+    rec = Simulation(reg, Parameters.load(), seed=1, end_year=2017, programmes=[]).run()
+    assert rec.programme.shape[2] == rec.delivery.shape[2] == 0
+    assert (rec.sums[..., COL["registered_people"]].sum(axis=(1, 2)) > 0).all()
+
 def test_same_seed_same_numbers_different_seed_different_numbers():
     scenario = load_scenario()
     a = run_seed(scenario, 4)

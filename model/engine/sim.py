@@ -279,10 +279,11 @@ class Simulation:
         # the enrolments taking effect by county (those of delivered
         # programmes set below): the record's one-off costs
         self._started_counts = list(new_counts)
-        for j, counts in enumerate(new_counts):
-            out[:, j, D["delivery_due"]] = out[:, j, D["delivery_in_effect"]] = counts
-            out[:, j, D["delivery_household_years"]] = counts
-            self.record.programme[k, :, j, P["new_households"]] = counts
+        if new_counts:
+            counts = np.stack(new_counts, axis=1)  # [county, programme]
+            for column in ("delivery_due", "delivery_in_effect", "delivery_household_years"):
+                out[:, :, D[column]] = counts
+            self.record.programme[k, :, :, P["new_households"]] = counts
         has_backlog = any(len(b) for b in self.backlog.values())
         if not (p("delivery.enabled") or has_backlog) or not self.delivered:
             return started
@@ -336,12 +337,14 @@ class Simulation:
                           if len(started_backlog) and len(started_new)
                           else started_backlog if len(started_backlog) else started_new)
             ctx.first_year_fraction[prog.name] = result.fraction_of_year[:, q]
-            out[:, j, D["delivery_due"]] = enrolments[:, q]
-            out[:, j, D["delivery_in_effect"]] = result.in_effect[:, q]
-            out[:, j, D["delivery_backlog"]] = result.backlog[:, q]
-            out[:, j, D["delivery_household_years"]] = household_years[:, q]
-            out[:, j, D["funds_unspent"]] = result.unspent[:, q]
-            self.record.delivery_monthly[k, j] = monthly[q]
+        # the delivered programmes' columns, [county, programme] as deliver gives them
+        for column, values in (("delivery_due", enrolments),
+                               ("delivery_in_effect", result.in_effect),
+                               ("delivery_backlog", result.backlog),
+                               ("delivery_household_years", household_years),
+                               ("funds_unspent", result.unspent)):
+            out[:, self.delivered, D[column]] = values
+        self.record.delivery_monthly[k, self.delivered] = monthly
         self.delivery_seconds += time.perf_counter() - tic
         return started
 
