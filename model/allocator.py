@@ -46,10 +46,11 @@ result: only where memory comes from.
 from __future__ import annotations
 
 import ctypes
-import functools
 import os
 import sys
 import threading
+
+from model.clib import libc
 
 # mallopt parameters (glibc malloc.h)
 _M_TRIM_THRESHOLD = -1
@@ -71,21 +72,9 @@ _BLOCK = 256 << 20
 _reserved = 0  # bytes reserve_heap has backed in this process
 
 
-@functools.cache
-def _libc():
-    """The process's C library (ctypes), or None off Linux or when it cannot
-    be opened."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(None)
-    except OSError:
-        return None
-
-
 def glibc_mallopt():
     """glibc's ``mallopt``, or None where the C library is not glibc."""
-    return getattr(_libc(), "mallopt", None)
+    return getattr(libc(), "mallopt", None)
 
 
 def keep_freed_arrays() -> bool:
@@ -145,8 +134,8 @@ def reserve_heap(nbytes: int) -> int:
         return 0  # a small heap faults in quickly enough
     if threading.current_thread() is not threading.main_thread():
         return 0  # another thread's arena maps such blocks apart and unmaps them when freed
-    libc = _libc()  # glibc: keep_freed_arrays is in force
-    malloc, free, madvise = libc.malloc, libc.free, libc.madvise
+    c = libc()  # glibc: keep_freed_arrays is in force
+    malloc, free, madvise = c.malloc, c.free, c.madvise
     malloc.restype, malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
     free.restype, free.argtypes = None, [ctypes.c_void_p]
     madvise.restype = ctypes.c_int

@@ -38,6 +38,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from model.clib import libc
 from model.errors import PovsimError
 
 MANIFEST = "manifest.json"
@@ -291,10 +292,8 @@ _RENAME_EXCHANGE = 2
 
 def _exchange(a: Path, b: Path) -> bool:
     """Swap two paths atomically (Linux ``renameat2``); False if unsupported."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        func = libc.renameat2
-    except (OSError, AttributeError):
+    func = getattr(libc(), "renameat2", None)
+    if func is None:
         return False
     at_fdcwd = -100
     if func(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0:

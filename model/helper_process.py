@@ -26,7 +26,6 @@ numpy.
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import gc
 import importlib
@@ -37,6 +36,8 @@ import sys
 import traceback
 from collections.abc import Callable
 from typing import Self
+
+from model.clib import libc
 
 
 def can_fork() -> bool:
@@ -99,9 +100,8 @@ def _end_with_parent(parent: int) -> None:
     The signal comes when the thread that forked ends: :func:`fork_child`'s
     callers fork from the thread that then waits for the child (the
     helper only from a process of one thread)."""
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):  # not Linux: a child that outlives its parent
+    prctl = getattr(libc(), "prctl", None)
+    if prctl is None:  # not Linux: a child that outlives its parent
         return
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent ended before the request

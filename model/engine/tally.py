@@ -353,7 +353,8 @@ def median_from_hist(hist: np.ndarray, line) -> np.ndarray:
     # a copy: writable and C-contiguous (one compiled median), even for a single row
     lines = np.broadcast_to(np.asarray(line, np.float64), shape).copy().ravel()
     out = np.empty(len(rows))
-    median_rows(rows, lines, out, _NO_COLUMN, np.float64(0.0), False)
+    unused = np.zeros(rows.shape[1], rows.dtype)  # the rows' sum, which this median needs not
+    median_rows(rows, lines, out, unused, np.float64(0.0), False)
     return out.reshape(shape)
 
 
@@ -376,7 +377,6 @@ def take_medians(hist: np.ndarray, line: float) -> tuple[np.ndarray, float]:
     return out, national
 
 
-_NO_COLUMN = np.zeros(0, np.int32)
 MEDIAN_BLOCK = 16  # bins the median's search skips at a time
 
 
@@ -384,25 +384,20 @@ MEDIAN_BLOCK = 16  # bins the median's search skips at a time
 def median_rows(hist, line, out, column, column_line, clear):
     """``out[r]``: the median of row ``r`` of ``hist`` (int32 or int64, (R, bins)) in
     yuan/person/year (``line[r]``: the row's line), interpolated in its bin;
-    NaN for an empty row. With a ``column`` (``hist``'s type, (bins,), zeros), also
-    ``column[b] +=`` every row's bin ``b`` and return the median of the
-    rows together at ``column_line`` (NaN without); with ``clear``, each
-    row is zeroed once read."""
+    NaN for an empty row. Also ``column[b] +=`` every row's bin ``b``
+    (``column``: ``hist``'s type, (bins,), zeros); returns the median of the
+    rows together at ``column_line``. With ``clear``, each row is zeroed
+    once read."""
     nb = hist.shape[1]
-    summed = column.shape[0] > 0
     for r in range(hist.shape[0]):
         total = np.int64(0)
         for b in range(nb):
             total += hist[r, b]
-        if summed:
-            for b in range(nb):
-                column[b] += hist[r, b]
+            column[b] += hist[r, b]
         out[r] = _median_of(hist[r], total, line[r])
         if clear:
             for b in range(nb):
                 hist[r, b] = 0
-    if not summed:
-        return np.nan
     total = np.int64(0)
     for b in range(nb):
         total += column[b]
