@@ -167,6 +167,8 @@ def test_backlog_is_conserved_over_years(case):
         assert (np.diff(r.monthly_share, axis=-1) >= 0).all()
         assert np.allclose(r.spent + r.unspent, budget)
         assert np.allclose(r.monthly_share[..., -1] * enrolments, r.in_effect)
+        assert np.array_equal(r.monthly_households,
+                              (r.monthly_share * enrolments[:, :, None]).sum(axis=0))
         # next year: the backlog plus a few new enrolments, the carry passed on
         enrolments = r.backlog + np.random.default_rng(year).poisson(20, enrolments.shape)
         carry = r.carry
@@ -310,6 +312,12 @@ def test_bad_inputs_are_errors():
     too_much = Carry(np.array([[4]]), np.zeros((1, 1, CARRY_BINS), np.int64))
     with pytest.raises(ValueError, match="carry"):
         deliver(2016, np.array([[3]]), np.array([[1.0]]), Settings.instant(1), 1, carry=too_much)
+    # a carry made by hand is checked; one deliver returned is known good
+    negative = Carry(np.array([[0]]), -np.ones((1, 1, CARRY_BINS), np.int64))
+    with pytest.raises(ValueError, match="carry.building has negative"):
+        deliver(2016, np.array([[3]]), np.array([[1.0]]), Settings.instant(1), 1, carry=negative)
+    assert not negative.checked and Carry.empty(2, 3).checked
+    assert deliver(2016, np.array([[3]]), np.array([[1.0]]), Settings.instant(1), 1).carry.checked
     with pytest.raises(ValueError, match="build_months"):
         deliver(2016, np.array([[3, 1]]), np.ones((1, 2)), Settings.instant(1), 1)
     with pytest.raises(ValueError, match="funds_advance_share"):

@@ -10,7 +10,8 @@ import pytest
 from model.engine.delivery import CARRY_BINS, Carry, Settings, deliver
 from model.engine.delivery_timeline import tranche_events
 
-FIELDS = ("in_effect", "backlog", "fraction_of_year", "monthly_share", "spent", "unspent")
+FIELDS = ("in_effect", "backlog", "fraction_of_year", "monthly_share", "monthly_households",
+          "spent", "unspent")
 
 
 def random_year(case: int, whole: bool):

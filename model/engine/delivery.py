@@ -73,7 +73,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import simpy
@@ -237,11 +237,16 @@ class Carry:
     building_total : numpy.ndarray, optional
         ``[c, p]``: ``building`` summed over months (computed when not given;
         a carry's arrays are never changed in place).
+    checked : bool, optional
+        True for the carry :func:`deliver` returns: its arrays are known to
+        be well formed, and the next year's :func:`deliver` does not check
+        them again (it still checks them against that year's enrolments).
     """
 
     approved: np.ndarray
     building: np.ndarray
     building_total: np.ndarray | None = None
+    checked: bool = field(default=False, compare=False)
 
     def __post_init__(self):
         if self.building_total is None:
@@ -250,7 +255,7 @@ class Carry:
     @classmethod
     def empty(cls, n_counties: int, n_programmes: int) -> Carry:
         return cls(np.zeros((n_counties, n_programmes), np.int64),
-                   np.zeros((n_counties, n_programmes, CARRY_BINS), np.int64))
+                   np.zeros((n_counties, n_programmes, CARRY_BINS), np.int64), checked=True)
 
     @property
     def total(self) -> np.ndarray:
@@ -275,6 +280,10 @@ class DeliveryResult:
     monthly_share : numpy.ndarray
         ``[c, p, 12]`` float64: share of this year's enrolments in effect at
         the end of each month (before ``t = m + 1``); 0 where none enrolled.
+    monthly_households : numpy.ndarray
+        ``[p, 12]`` float64: households in effect at the end of each month
+        in all counties, ``monthly_share`` times the enrolments summed over
+        the counties in county order.
     spent : numpy.ndarray
         ``[c, p]`` float64 yuan paid out to villages and households.
     unspent : numpy.ndarray
@@ -289,6 +298,7 @@ class DeliveryResult:
     backlog: np.ndarray
     fraction_of_year: np.ndarray
     monthly_share: np.ndarray
+    monthly_households: np.ndarray
     spent: np.ndarray
     unspent: np.ndarray
     carry: Carry
@@ -514,8 +524,9 @@ def deliver(year: int, enrolments: np.ndarray, budget: np.ndarray, settings: Set
         raise ValueError(f"deliver: settings.build_months has {len(settings.build_months)} "
                          f"programmes, enrolments {npr}")
     carry = carry if carry is not None else Carry.empty(nc, npr)
-    _check("carry.approved", carry.approved, (nc, npr), np.int64)
-    _check("carry.building", carry.building, (nc, npr, CARRY_BINS), np.int64)
+    if not (carry.checked and carry.approved.shape == (nc, npr)):
+        _check("carry.approved", carry.approved, (nc, npr), np.int64)
+        _check("carry.building", carry.building, (nc, npr, CARRY_BINS), np.int64)
     building = carry.building_total
     if (carry.approved + building > enrolments).any():
         raise ValueError("deliver: carry exceeds enrolments (enrolments must include the "
@@ -603,12 +614,13 @@ def _summarise(enrolments, budget, build, carry, approved, rows,
     nc, npr = enrolments.shape
     in_effect, paid = np.zeros((nc, npr), np.int64), np.zeros((nc, npr), np.int64)
     fraction, monthly = np.zeros((nc, npr)), np.zeros((nc, npr, MONTHS))
+    monthly_households = np.zeros((npr, MONTHS))
     carry_building = np.zeros((nc, npr, CARRY_BINS), np.int64)
     carry_total = np.zeros((nc, npr), np.int64)
     summarise_rows(*rows, np.asarray(build, np.float64),
                    np.ascontiguousarray(carry.building, np.int64),
                    np.ascontiguousarray(carry.building_total, np.int64), enrolments, in_effect,
-                   fraction, monthly, carry_building, carry_total, paid)
+                   fraction, monthly, monthly_households, carry_building, carry_total, paid)
     carry_approved = carry.approved + approved - paid
 
     # unspent: the share of the budget whose households were not paid
@@ -616,6 +628,7 @@ def _summarise(enrolments, budget, build, carry, approved, rows,
     share_paid = np.divide(paid, affordable, out=np.zeros((nc, npr)), where=finite)
     unspent = np.maximum(np.where(finite, budget * (1.0 - share_paid), budget), 0.0)
     backlog = enrolments - in_effect
-    carry = Carry(carry_approved, carry_building, carry_total)
+    carry = Carry(carry_approved, carry_building, carry_total, checked=True)
     assert (carry_approved >= 0).all() and (carry.total <= backlog).all()
-    return DeliveryResult(in_effect, backlog, fraction, monthly, budget - unspent, unspent, carry)
+    return DeliveryResult(in_effect, backlog, fraction, monthly, monthly_households,
+                          budget - unspent, unspent, carry)

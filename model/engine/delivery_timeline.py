@@ -242,7 +242,8 @@ def county_timelines(new, carried, affordable, delay, team_rate, office_rate, lo
 
 @njit(cache=True)
 def summarise_rows(rows_c, rows_p, rows_n, rows_t, build, carried_building, carried_total,
-                   enrolments, in_effect, fraction, monthly, carry_building, carry_total, paid):
+                   enrolments, in_effect, fraction, monthly, monthly_households, carry_building,
+                   carry_total, paid):
     """Result arrays of a year of delivery from its payment rows.
 
     A row's assistance takes effect at ``month paid + build[p]``; carried
@@ -271,6 +272,9 @@ def summarise_rows(rows_c, rows_p, rows_n, rows_t, build, carried_building, carr
         Mean fraction of the year in effect among those in effect.
     monthly : float64 array (C, P, 12), out (zeros)
         Share of ``enrolments`` in effect by the end of each month.
+    monthly_households : float64 array (P, 12), out (zeros)
+        ``monthly`` times ``enrolments``, summed over the counties in
+        county order (as numpy's ``(monthly * enrolments[:, :, None]).sum(axis=0)``).
     carry_building : int64 array (C, P, K), out (zeros)
         Builds not finished by 31 December: in effect at month ``k`` of
         next year.
@@ -303,6 +307,8 @@ def summarise_rows(rows_c, rows_p, rows_n, rows_t, build, carried_building, carr
                 for m in range(MONTHS):
                     cum += started[c, p, m]
                     monthly[c, p, m] = cum / enrolments[c, p]
+                    # a county with no enrolments would add 0.0: nothing
+                    monthly_households[p, m] += monthly[c, p, m] * enrolments[c, p]
 
 
 @njit(**INLINE)

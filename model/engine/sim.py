@@ -307,8 +307,6 @@ class Simulation:
                          programme_ids=[prog.stream for prog in progs])
         self.carry = result.carry
         household_years = result.household_years
-        # households in effect by the end of each month, [programme, month]
-        monthly = (result.monthly_share * enrolments[:, :, None]).sum(axis=0)
         for q, (j, prog) in enumerate(zip(self.delivered, progs)):
             # in each county the backlog first, then the new enrolments
             quota = result.in_effect[:, q]
@@ -344,7 +342,8 @@ class Simulation:
                                ("delivery_household_years", household_years),
                                ("funds_unspent", result.unspent)):
             out[:, self.delivered, D[column]] = values
-        self.record.delivery_monthly[k, self.delivered] = monthly
+        # households in effect by the end of each month, [programme, month]
+        self.record.delivery_monthly[k, self.delivered] = result.monthly_households
         self.delivery_seconds += time.perf_counter() - tic
         return started
 

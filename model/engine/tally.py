@@ -93,20 +93,25 @@ def tally(county, category, size, income, floor, status, event, line, covered_li
         village, village_people = _NO_VILLAGE, np.zeros(0)
     # the histogram's counts are integers (float64 for the villages' people):
     # the same in any order. The first piece of chunks adds into the tables
-    # themselves; each other piece into its own histogram of the groups its
-    # chunks reach (households are stored county by county: a few hundred
-    # groups, not all of them), and its own villages' table
+    # themselves. Households are stored county by county, so a piece shares
+    # with the pieces before it only the groups of the county at its start:
+    # each other piece adds those into a histogram of its own and the rest
+    # into the table, and into its own villages' table
     pieces = cuts(NCHUNKS, min_piece=1)
     tables = [(hist, np.int64(0), village_people)]
-    for j in range(1, len(pieces) - 1):
+    earlier_end = 0  # one past the highest group of the pieces before
+    for j in range(len(pieces) - 1):
         chunks_j = range(pieces[j], pieces[j + 1])
         first = min(int(lowest[c]) for c in chunks_j)
         end = max(int(lowest[c] + rows[c + 1] - rows[c]) for c in chunks_j)
-        tables.append((np.zeros((max(end - first, 0), hist.shape[1]), hist.dtype),
-                       np.int64(first), np.zeros_like(village_people)))
+        if j > 0:
+            shared = min(max(earlier_end - first, 0), max(end - first, 0))
+            tables.append((np.zeros((shared, hist.shape[1]), hist.dtype), np.int64(first),
+                           np.zeros_like(village_people)))
+        earlier_end = max(earlier_end, end)
     split_at(tally_chunks, pieces, county, category, size, income, floor, status, event,
              np.float32(line), np.float32(covered_line), np.int64(n_categories), step, lowest,
-             rows, partial, by_class, village, tables=tables)
+             rows, partial, by_class, village, hist, tables=tables)
     for part, first, people in tables[1:]:
         hist[first:first + len(part)] += part
         village_people += people
@@ -172,7 +177,7 @@ _REGISTERED, _EXITING = np.uint8(1), np.uint8(2)
 @njit(cache=True, nogil=True, error_model="numpy")
 def tally_chunks(first, last, county, category, size, income, floor, status, event, line,
                  covered_line, n_categories, step, lowest, rows, partial, by_class, village,
-                 hist, hist_first, village_people):
+                 hist, own, own_first, village_people):
     """Partial tables of the chunks ``first:last`` of ``step`` households,
     and their histogram, in one pass.
 
@@ -180,11 +185,13 @@ def tally_chunks(first, last, county, category, size, income, floor, status, eve
     of ``partial`` (float64, columns as ``out`` of :func:`tally`);
     ``by_class`` (int64, rows x NCLASSES, flat) is the chunks' scratch of
     households (times :data:`PACK`) plus people by group and class.
-    ``hist[g - hist_first, b] +=`` the people of registered households of
+    ``own[g - own_first, b] +=`` the people of registered households of
     group ``g`` whose income is in bin ``b`` (1 % of ``line`` wide, clipped
-    to the first and last bins) and, when ``village`` is not empty,
+    to the first and last bins), for the groups ``own`` holds, and
+    ``hist[g, b] +=`` for the groups above; when ``village`` is not empty,
     ``village_people[v] +=`` those of village ``v``: integer counts, which
-    a piece of the chunks adds into tables of its own (:func:`tally`).
+    a piece of the chunks adds into tables of its own where it shares
+    groups with another (:func:`tally`).
 
     A block of :data:`BLOCK` households at a time: their terms computed
     together (:func:`_household_terms`, vectorised), then added household
@@ -199,7 +206,8 @@ def tally_chunks(first, last, county, category, size, income, floor, status, eve
     terms = np.empty((3, BLOCK))
     flags = np.empty(BLOCK, np.uint8)
     registered, exiting = np.empty(BLOCK, np.int64), np.empty(BLOCK, np.int64)
-    flat_hist = hist.reshape(-1)
+    flat_own, flat_hist = own.reshape(-1), hist.reshape(-1)
+    own_size, offset = np.uint64(flat_own.shape[0]), np.uint64(own_first * hist.shape[1])
     for c in range(first, last):
         acc, cls = partial[rows[c]:rows[c + 1]], by_class[rows[c] * NCLASSES:rows[c + 1] * NCLASSES]
         low = np.int64(lowest[c])
@@ -208,7 +216,7 @@ def tally_chunks(first, last, county, category, size, income, floor, status, eve
             s1 = min(s0 + BLOCK, end)
             _household_terms(county[s0:s1], category[s0:s1], size[s0:s1], income[s0:s1],
                              floor[s0:s1], status[s0:s1], event[s0:s1], line, covered_line,
-                             n_categories, low, hist_first, key, bin_index, people, terms, flags)
+                             n_categories, low, own_first, key, bin_index, people, terms, flags)
             n_registered, n_exiting = 0, 0
             for t in range(s1 - s0):  # every household counts in its class
                 cls[np.uint64(key[t])] += PACK + people[t]
@@ -222,7 +230,11 @@ def tally_chunks(first, last, county, category, size, income, floor, status, eve
                 acc[g, _INC] += terms[_T_INCOME, t]
                 acc[g, _GAP] += terms[_T_GAP, t]
                 acc[g, _SHORT] += terms[_T_SHORT, t]
-                flat_hist[np.uint64(bin_index[t])] += people[t]
+                b = np.uint64(bin_index[t])
+                if b < own_size:
+                    flat_own[b] += people[t]
+                else:
+                    flat_hist[b + offset] += people[t]
             if village.shape[0] > 0:
                 for q in range(n_registered):
                     t = registered[q]
