@@ -523,6 +523,23 @@ def test_split_cyclic_takes_each_countys_block_whatever_the_order(four_threads, 
                                   units[group == 0][:quota[0]])
 
 
+def test_places_of_starts_among_units_are_numpys_search():
+    """by_county's bounds for units stored county by county: for each
+    county's first unit, how many units come before it, as
+    np.searchsorted finds them (units at a start, none in some counties,
+    none at all)."""
+    from model.engine.delivery_order import _places
+    rng = np.random.default_rng(11)
+    for m in (0, 1, 40, 3000):
+        starts = np.concatenate([[0], np.sort(rng.integers(0, 5000, 30)), [5000]])
+        units = np.sort(rng.choice(5000, m, replace=False)).astype(np.int64)
+        if m > 1:
+            units = np.union1d(units, starts[1:2])  # a unit at a county's start
+        out = np.full(len(starts), -1, np.int64)
+        _places(units, starts.astype(np.int64), out)
+        np.testing.assert_array_equal(out, np.searchsorted(units, starts))
+
+
 def test_split_cyclic_is_take_cyclic_of_units_stored_by_county():
     """Units stored county by county: the taken and the left, read from
     each county's range, are take_cyclic_numpy's marked and unmarked units, in

@@ -33,11 +33,25 @@ def by_county(units: np.ndarray, county: np.ndarray, n_counties: int,
     otherwise (``starts`` None) ``county`` (each unit's) orders them, stably.
     """
     if starts is not None:
-        return units, np.searchsorted(units, starts).astype(np.int64)
+        bounds = np.empty(starts.shape[0], np.int64)
+        _places(units, starts, bounds)
+        return units, bounds
     of_units = county[units]
     order = np.argsort(of_units, kind="stable")
     return units[order], np.searchsorted(of_units[order], np.arange(n_counties + 1)).astype(
         np.int64)
+
+
+@njit(cache=True)
+def _places(units, starts, out):
+    """``out[c]``: how many of ``units`` (ascending) are below ``starts[c]``
+    (ascending), as ``np.searchsorted(units, starts)``, in one walk through
+    both instead of a search for each start."""
+    j, m = 0, units.shape[0]
+    for c in range(starts.shape[0]):
+        while j < m and units[j] < starts[c]:
+            j += 1
+        out[c] = j
 
 
 def order_offsets(seed: int, programme_stream: int, year: int,

@@ -283,11 +283,12 @@ def summarise_rows(rows_c, rows_p, rows_n, rows_t, build, carried_building, carr
     """
     nc, npr = enrolments.shape
     years = np.zeros((nc, npr))
-    started = np.zeros((nc, npr, MONTHS), np.int64)
+    # monthly first counts the households taking effect in each month (whole
+    # numbers, exact in float64), then becomes their cumulative share
     for i in range(len(rows_c)):
         c, p, n = rows_c[i], rows_p[i], rows_n[i]
         paid[c, p] += n
-        _take_effect(c, p, n, rows_t[i] + build[p], in_effect, years, started, carry_building,
+        _take_effect(c, p, n, rows_t[i] + build[p], in_effect, years, monthly, carry_building,
                      carry_total)
     for c in range(nc):
         for p in range(npr):
@@ -296,25 +297,25 @@ def summarise_rows(rows_c, rows_p, rows_n, rows_t, build, carried_building, carr
             for k in range(carried_building.shape[2]):
                 n = carried_building[c, p, k]
                 if n > 0:
-                    _take_effect(c, p, n, np.float64(k), in_effect, years, started,
+                    _take_effect(c, p, n, np.float64(k), in_effect, years, monthly,
                                  carry_building, carry_total)
     for c in range(nc):
         for p in range(npr):
-            if in_effect[c, p] > 0:
-                fraction[c, p] = years[c, p] / in_effect[c, p]
-            if enrolments[c, p] > 0:
-                cum = 0
-                for m in range(MONTHS):
-                    cum += started[c, p, m]
-                    monthly[c, p, m] = cum / enrolments[c, p]
-                    # a county with no enrolments would add 0.0: nothing
-                    monthly_households[p, m] += monthly[c, p, m] * enrolments[c, p]
+            if in_effect[c, p] == 0:
+                continue  # its shares stay 0.0, and would add 0.0 to the households
+            fraction[c, p] = years[c, p] / in_effect[c, p]
+            cum = 0.0
+            for m in range(MONTHS):
+                cum += monthly[c, p, m]
+                monthly[c, p, m] = cum / enrolments[c, p]
+                monthly_households[p, m] += monthly[c, p, m] * enrolments[c, p]
 
 
 @njit(**INLINE)
 def _take_effect(c, p, n, effect, in_effect, years, started, carry_building, carry_total):
     """``n`` households of county ``c`` and programme ``p`` take effect at
-    month ``effect``: this year before month 12, else carried."""
+    month ``effect``: this year before month 12 (counted in ``started``,
+    float64, by month), else carried."""
     if effect < MONTHS:
         in_effect[c, p] += n
         years[c, p] += n * (MONTHS - effect) / MONTHS
