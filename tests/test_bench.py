@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from model.tools import bench
@@ -110,6 +111,47 @@ def test_the_year_is_the_heavy_years_and_the_median_year_all_five(monkeypatch):
     year, _, median = bench.bench_year(2000, 2, timed=5)
     assert (year, median) == (4.0, 3.0)  # median of 5 and 3; of 5, 3, 1, 2, 4
     assert bench.bench_year(2000, 3)[::2] == (3.0, 3.0)  # nothing more timed
+
+
+def test_the_kernels_bytes_are_its_households_arrays_and_its_shock_read_again():
+    """kernel_bytes counts each input of one value a household (not the
+    counties' factors, even as many as the households, not the scalars),
+    each output, and z once more."""
+    n = 6
+    inputs = (np.zeros(n, np.int32), np.zeros(n, np.int16), np.zeros(n, np.int8),
+              np.zeros(n, np.int8), np.zeros(n, np.float32), np.ones(n, np.float32),
+              np.zeros(n, np.float32), np.float32(0.5))
+    outputs = {"z": np.zeros(n, np.float32), "income": np.zeros(n, np.float32)}
+    assert bench.kernel_bytes(inputs, outputs) == 4 + 2 + 1 + 1 + 4 + 4 + (4 + 4) + 4
+    assert bench.kernel_bytes(*bench.kernel_arguments(100)) == 53
+
+
+def test_the_triad_is_b_plus_s_times_c_on_threads(four_threads, monkeypatch):
+    from model.engine import threads
+    monkeypatch.setattr(threads, "MIN_PIECE", 100)
+    rng = np.random.default_rng(3)
+    b, c = rng.random(1001).astype(np.float32), rng.random(1001).astype(np.float32)
+    a = np.zeros_like(b)
+    bench._triad(a, b, c, np.float32(0.5))
+    np.testing.assert_array_equal(a, b + np.float32(0.5) * c)
+    assert 0 < bench.triad_rate(10_000, calls=2) < float("inf")
+
+
+def test_the_memory_line_sets_the_kernel_and_the_year_against_the_triad(monkeypatch, capsys):
+    """A kernel of 4e8 household-years/s moving 50 B each streams 20 GB/s,
+    half a triad's 40 GB/s; a year of 0.15 s over 1e7 households takes as
+    long as 600 B each at 40 GB/s (the measurements replaced)."""
+    rates = {"kernel_1t": 2e8, "kernel_2t": 4e8, "numpy": 4e6, "triad": 4e10,
+             "kernel_bytes": 50, "mean_kernel": 1.0, "mean_numpy": 1.0, "poor_kernel": 0.5,
+             "poor_numpy": 0.5, "max_rel_diff": 0.0}
+    monkeypatch.setattr(bench, "bench_kernel", lambda n, repeats: rates)
+    monkeypatch.setattr(bench, "bench_year", lambda n, repeats, national_density=True,
+                        timed=0: (0.15, 2.0, 0.1))
+    monkeypatch.setattr(bench.numba.config, "NUMBA_NUM_THREADS", 2)
+    assert bench.main([10_000_000], 3) == 0
+    line = next(s for s in capsys.readouterr().out.splitlines() if "memory:" in s)
+    assert ("a triad streams 40.0 GB/s on 2 threads; the kernel moves 50 B a household, "
+            "20.0 GB/s (50% of the triad); the year takes as long as 600 B a household") in line
 
 
 @pytest.mark.slow

@@ -18,6 +18,16 @@ Peak memory is what numpy and Python allocate during the measured step
 registry memory-mapped from the cache (:mod:`model.registry.cache`) is not
 counted, a registry built during the step is.
 
+Beside each size, ``povsim bench`` measures the memory's streaming rate (a
+triad, ``a = b + s * c`` over float32 arrays as large together as the
+kernel's, on the kernel's threads: caches hold a small working set, not a
+large one) and sets the kernel and the year against it: the bytes
+per household the kernel moves (its arrays' bytes, read and written), the
+share of the triad's rate it reaches, and the bytes per household whose
+traffic at that rate would take as long as the year. A kernel near the
+triad's rate is bound by the memory, not by its arithmetic; the year's
+bytes say how many passes of that kind it makes.
+
 ``--check`` runs a small version for CI: it fails (exit 1) when the whole
 year takes more than twice as many kernel-times as the stored baseline
 (``bench_baseline.json`` beside this file, written by ``--save-baseline``).
@@ -25,6 +35,7 @@ year takes more than twice as many kernel-times as the stored baseline
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import statistics
@@ -39,7 +50,7 @@ import numpy as np
 
 from model.engine.kernels import income_update, income_update_numpy
 from model.engine.sim import Simulation
-from model.engine.threads import set_threads
+from model.engine.threads import KERNEL, on_threads, set_threads
 from model.params import Parameters
 from model.programmes.measures import instances
 from model.random import Stream, year_key
@@ -70,6 +81,39 @@ def kernel_arguments(n: int, seed: int = 0) -> tuple[tuple, dict]:
     return inputs, outputs
 
 
+def kernel_bytes(inputs: tuple, outputs: dict) -> int:
+    """Bytes the income update moves per household: every input array of
+    one value a household read (not the counties' factors, a table by
+    county), every output written, and the persistent shock ``z`` read too
+    (it is updated in place)."""
+    names = inspect.signature(income_update).parameters
+    read = sum(a.itemsize for name, a in zip(names, inputs)
+               if isinstance(a, np.ndarray) and name != "county_factor")
+    return read + sum(a.itemsize for a in outputs.values()) + outputs["z"].itemsize
+
+
+TRIAD_BYTES = 12  # bytes a triad element moves: two float32 read, one written
+
+
+@on_threads()
+@numba.njit(**KERNEL)
+def _triad(a, b, c, s):
+    for i in range(a.shape[0]):
+        a[i] = b[i] + s * c[i]
+
+
+def triad_rate(n: int, calls: int = 5) -> float:
+    """The memory's streaming rate on the threads set (bytes/s): the
+    fastest of ``calls`` triads over ``n`` float32 elements (``n *``
+    :data:`TRIAD_BYTES` bytes in all), after one that compiles or loads
+    the kernel and touches the arrays."""
+    a, b, c = np.empty(n, np.float32), np.ones(n, np.float32), np.full(n, 2.0, np.float32)
+    s = np.float32(0.5)
+    _triad(a, b, c, s)
+    best = min(_time(lambda: _triad(a, b, c, s), 1) for _ in range(calls))
+    return TRIAD_BYTES * n / best
+
+
 def _time(fn, repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -96,7 +140,10 @@ def bench_kernel(n: int, repeats: int) -> dict[str, float]:
     for k in sorted({1, min(2, most)}):
         set_threads(k)
         rates[f"kernel_{k}t"] = n / _time(lambda: income_update(*inputs, **out), repeats)
+        if k == min(2, most):  # bytes/s, on the threads of kernel_2t and as many bytes
+            rates["triad"] = triad_rate(n * kernel_bytes(inputs, out) // TRIAD_BYTES)
     set_threads(most)
+    rates["kernel_bytes"] = kernel_bytes(inputs, out)
     ref = {k: np.zeros(n, np.float32) for k in out}
     rates["numpy"] = n / _time(lambda: income_update_numpy(*inputs, **ref), max(1, repeats // 3))
     # same state for both: one step from z = 0
@@ -374,6 +421,12 @@ def main(sizes: list[int], repeats: int, national: list[float] = (),
         poor_ok = abs(r["poor_kernel"] - r["poor_numpy"]) < TOLERANCE
         hh_ok = r["max_rel_diff"] < TOLERANCE
         ok &= mean_ok and poor_ok and hh_ok
+        two = r.get("kernel_2t", r["kernel_1t"])
+        print(f"{'':>12}  memory: a triad streams {r['triad'] / 1e9:.1f} GB/s on "
+              f"{min(2, numba.config.NUMBA_NUM_THREADS)} threads; the kernel moves "
+              f"{r['kernel_bytes']} B a household, {two * r['kernel_bytes'] / 1e9:.1f} GB/s "
+              f"({two * r['kernel_bytes'] / r['triad']:.0%} of the triad); the year takes as "
+              f"long as {year * r['triad'] / n:.0f} B a household at the triad's rate")
         print(f"{'':>12}  statistics: mean income kernel {r['mean_kernel']:.2f} / numpy "
               f"{r['mean_numpy']:.2f}; share below 2,952 kernel {r['poor_kernel']:.5f} / numpy "
               f"{r['poor_numpy']:.5f} -> {'agree' if mean_ok and poor_ok and hh_ok else 'DIFFER'}"
