@@ -93,10 +93,11 @@ def tally(county, category, size, income, floor, status, event, line, covered_li
         village, village_people = _NO_VILLAGE, np.zeros(0)
     # the histogram's counts are integers (float64 for the villages' people):
     # the same in any order. The first piece of chunks adds into the tables
-    # themselves. Households are stored county by county, so a piece shares
-    # with the pieces before it only the groups of the county at its start:
-    # each other piece adds those into a histogram of its own and the rest
-    # into the table, and into its own villages' table
+    # themselves; each other piece adds the groups it may share with the
+    # pieces before it (those below their highest: where households are
+    # stored county by county, only the county at its start) into a
+    # histogram of its own, the others into the table, and its villages
+    # into a table of its own
     pieces = cuts(NCHUNKS, min_piece=1)
     tables = [(hist, np.int64(0), village_people)]
     earlier_end = 0  # one past the highest group of the pieces before
