@@ -212,4 +212,5 @@ def per_student_numpy(registry: Registry, amounts, index: np.ndarray | None = No
 
 def covered_by_category(registry: Registry) -> np.ndarray:
     """Households already in dibao or wubao at registration."""
-    return np.isin(registry.households["category"], (DIBAO, WUBAO))
+    category = registry.households["category"]
+    return (category == DIBAO) | (category == WUBAO)  # np.isin took 5 times as long
