@@ -193,11 +193,27 @@ def to_dataset(record: Record, registry: Registry, scenario: Scenario, seed: int
             "long_name": "new enrolments the programme may take in the year, at the run's scale"})
     data.update(_exit_variables(record, registry))
     data.update(_delivery_variables(record))
+    # the seed's dimension first on every variable but the static ones, then
+    # the static ones and the registry's flags: one dataset built at once
+    # (expanding and assigning afterwards rebuilt it twice, most of its time)
     static = {k: data.pop(k) for k in STATIC}
-    ds = xr.Dataset(data, coords=coords).expand_dims(seed=[int(seed)])
-    ds = with_coordinate_attrs(ds.assign(static))
+    data = {k: xr.Variable(("seed",) + v.dims, v.data[None], v.attrs) for k, v in data.items()}
+    ds = xr.Dataset({**data, **static, **registry_flags(registry)},
+                    coords={"seed": [int(seed)], **coords})
+    ds = with_coordinate_attrs(ds)
     ds.attrs.update(run_attributes(registry, scenario))
     return ds
+
+
+def registry_flags(registry: Registry) -> dict[str, xr.Variable]:
+    """The registry's ``poor_village`` and ``poor_county`` flags, so that
+    exit schedules count poor villages and counties only."""
+    return {"poor_village": _variable(
+                np.asarray(registry.villages["poor_village"], dtype=np.int8), dims=("village",),
+                attrs={"units": "flag", "long_name": "poor village (贫困村): 1, else 0"}),
+            "poor_county": _variable(
+                np.asarray(registry.counties["poor_county"], dtype=np.int8), dims=("county",),
+                attrs={"units": "flag", "long_name": "poor county (贫困县): 1, else 0"})}
 
 
 DELIVERY_FIELDS = {  # name: (units, long name), for the record's DELIVERY_COLUMNS

@@ -216,8 +216,7 @@ def run_seed(scenario: Scenario, seed: int, registry: Registry | None = None,
     record = sim.run(progress)
     from model.results import to_dataset  # xarray: only once there is a record
 
-    ds = to_dataset(record, registry, scenario, seed, [p.name for p in programmes])
-    return with_registry_flags(ds, registry, scenario)
+    return to_dataset(record, registry, scenario, seed, [p.name for p in programmes])
 
 
 def run(scenario: Scenario, seeds: list[int] | None = None, registry: Registry | None = None,
@@ -338,26 +337,6 @@ def run_one(scenario: Scenario, seed: int, threads: int | None = None) -> xr.Dat
 
         set_threads(threads)
     return run_seed(scenario, seed)
-
-
-def with_registry_flags(ds: xr.Dataset, registry: Registry, scenario: Scenario) -> xr.Dataset:
-    """``ds`` with the registry's ``poor_village`` / ``poor_county`` flags (so
-    that exit schedules count poor villages and counties only) and the
-    ``scale`` attribute (share of households simulated)."""
-    import xarray as xr
-
-    extra = {}
-    if "poor_village" not in ds:
-        extra["poor_village"] = xr.DataArray(
-            np.asarray(registry.villages["poor_village"], dtype=np.int8), dims=("village",),
-            attrs={"units": "flag", "long_name": "poor village (贫困村): 1, else 0"})
-    if "poor_county" not in ds:
-        extra["poor_county"] = xr.DataArray(
-            np.asarray(registry.counties["poor_county"], dtype=np.int8), dims=("county",),
-            attrs={"units": "flag", "long_name": "poor county (贫困县): 1, else 0"})
-    out = ds.assign(extra)
-    out.attrs.setdefault("scale", float(scenario.scale))
-    return out
 
 
 def concat_seeds(parts: list[xr.Dataset]) -> xr.Dataset:

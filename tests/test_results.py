@@ -43,6 +43,20 @@ def test_every_variable_has_units_and_a_long_name(built):
         assert var.attrs.get("long_name"), name
 
 
+def test_the_seed_leads_every_variable_but_the_static_ones_and_the_flags(built):
+    """One seed's dataset: the seed first on what a seed changes, not on
+    the registry's figures (rural population, lines, villages) nor on its
+    poor-village and poor-county flags."""
+    from model.results import STATIC
+    assert list(built["seed"].values) == [0]
+    unseeded = set(STATIC) | {"poor_village", "poor_county"}
+    for name, var in built.data_vars.items():
+        assert (var.dims[0] == "seed") == (name not in unseeded), name
+    registry = registry_for(load_scenario())
+    np.testing.assert_array_equal(built["poor_county"], registry.counties["poor_county"])
+    np.testing.assert_array_equal(built["poor_village"], registry.villages["poor_village"])
+
+
 def test_no_household_dimension(built):
     assert not any(d.startswith("household") for d in built.dims)
     assert built.attrs["code_version"].startswith("povsim ")

@@ -42,9 +42,7 @@ def measure(targets_path: str, scale: float, seeds: int, repeats: int) -> dict[s
                              programmes, scale=scenario.scale)
             record = sim.run()
             t1 = time.perf_counter()
-            ds = runs.with_registry_flags(
-                to_dataset(record, registry, scenario, seed, [p.name for p in programmes]),
-                registry, scenario)
+            ds = to_dataset(record, registry, scenario, seed, [p.name for p in programmes])
             t2 = time.perf_counter()
             mom.simulate(ds, targets.moments)
             t3 = time.perf_counter()
