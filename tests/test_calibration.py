@@ -259,6 +259,13 @@ def test_moment_quantities_on_a_hand_built_run():
     np.testing.assert_allclose(mom.wrongful_exit_rate(ds, 2016), [0.25, np.nan])
     np.testing.assert_allclose(mom.counties_exited(ds, 2016), [1, 0])      # poor counties only
     np.testing.assert_allclose(mom.poor_villages(ds, 2016), [2, 2])        # never scaled
+    # flags concatenated with the seeds count seed by seed; a missing count
+    # is skipped, as xarray's sums skip it
+    seeded = ds.assign(poor_village=(("seed", "village"), np.array([[1, 1, 0], [1, 0, 0]])))
+    np.testing.assert_allclose(mom.poor_villages(seeded, 2016), [2, 1])
+    gap = ds.copy(deep=True)
+    gap["true_poor_people"][0, 0, 1, 0] = np.nan
+    np.testing.assert_allclose(mom.survey_headcount(gap, 2015), [20, 60])   # 10 / 0.5
     with pytest.raises(PovsimError, match="2014: the run covers 2015-2016"):
         mom.survey_headcount_reduction(ds, 2015)
 

@@ -64,7 +64,7 @@ class Quantity:
     """A model quantity: its kind (base unit), function and allowed arguments."""
 
     kind: str
-    fn: Callable[..., xr.Variable | xr.DataArray]  # one value a seed
+    fn: Callable[..., np.ndarray]  # one value a seed
     args: tuple[str, ...] = ()
     doc: str = ""
 
@@ -94,19 +94,28 @@ def _position(ds: xr.Dataset, dim: str, label) -> int | None:
     return int(found[0]) if len(found) else None
 
 
-def _at(ds: xr.Dataset, var: str, year: int) -> xr.Variable:
-    """``var`` in ``year``, as the dataset's variable: without coordinates,
-    whose alignment at every step of a DataArray took most of a trial's
-    moments (the same numbers: the same sums over the same arrays)."""
+def _at(ds: xr.Dataset, var: str, year: int) -> tuple[np.ndarray, tuple[str, ...]]:
+    """``var`` in ``year``: its values (numpy) and their dimensions. Plain
+    arrays: every step of a DataArray aligned its coordinates, and even a
+    Variable's sum took most of a trial's moments (the same sums over the
+    same arrays, NaN skipped as xarray skips it)."""
     k = _position(ds, "year", year)
     if k is None:
         years = ds.variables["year"].values
         raise PovsimError(f"moment year {year}: the run covers {years.min()}-{years.max()}")
-    return ds.variables[var][{"year": k}]
+    variable = ds.variables[var]
+    axis = variable.dims.index("year")
+    return np.take(variable.values, k, axis=axis), variable.dims[:axis] + variable.dims[axis + 1:]
 
 
-def _total(ds: xr.Dataset, var: str, year: int) -> xr.Variable:
-    return _at(ds, var, year).sum(("county", "category")) / _scale(ds)
+def _sum(ds, var, year) -> np.ndarray:
+    """``var`` in ``year`` summed over counties and categories (one value a seed)."""
+    values, dims = _at(ds, var, year)
+    return np.nansum(values, axis=(dims.index("county"), dims.index("category")))
+
+
+def _total(ds: xr.Dataset, var: str, year: int) -> np.ndarray:
+    return _sum(ds, var, year) / _scale(ds)
 
 
 def survey_headcount(ds, year):
@@ -118,46 +127,59 @@ def survey_headcount_reduction(ds, year):
 
 
 def survey_headcount_fall(ds, year):
-    return survey_headcount_reduction(ds, year) / survey_headcount(ds, year - 1)
+    return _ratio(survey_headcount_reduction(ds, year), survey_headcount(ds, year - 1))
 
 
-def _sum(ds, var, year):
-    return _at(ds, var, year).sum(("county", "category"))
+def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a / b``, NaN where both are 0, without a warning (as xarray divides)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return a / b
 
 
 def registered_income(ds, year):
     if "income_sum_exiting" in ds:      # the households on the registry during the year
-        return ((_sum(ds, "income_sum_registered", year) + _sum(ds, "income_sum_exiting", year))
-                / (_sum(ds, "registered_people", year) + _sum(ds, "exits_people", year)))
-    return _sum(ds, "income_sum_registered", year) / _sum(ds, "registered_people", year)
+        income = _sum(ds, "income_sum_registered", year) + _sum(ds, "income_sum_exiting", year)
+        return _ratio(income, _sum(ds, "registered_people", year) + _sum(ds, "exits_people", year))
+    return _ratio(_sum(ds, "income_sum_registered", year), _sum(ds, "registered_people", year))
 
 
 def wrongful_exit_rate(ds, year):
     if "wrong_exits_households" in ds:  # the year's exits found truly below the line
-        return _sum(ds, "wrong_exits_households", year) / _sum(ds, "exits_households", year)
-    return (_sum(ds, "wrongly_exited_households", year)
-            / _sum(ds, "exited_households", year))
+        return _ratio(_sum(ds, "wrong_exits_households", year),
+                      _sum(ds, "exits_households", year))
+    return _ratio(_sum(ds, "wrongly_exited_households", year),
+                  _sum(ds, "exited_households", year))
 
 
 def counties_exited(ds, year):
-    _at(ds, "registered_people", year)
-    exited = (ds["county_exit_year"] == year) & (ds["poor_county"] == 1)
-    return exited.sum("county").astype(float)
+    _at(ds, "registered_people", year)  # a year the run covers
+    exited = (ds.variables["county_exit_year"] == year) & (ds.variables["poor_county"] == 1)
+    return exited.sum("county").astype(float).values
+
+
+def _flags(ds, var: str, dim: str) -> np.ndarray:
+    """How many of the registry's units ``var`` flags, one value a seed
+    (the flags carry a seed dimension once seeds are concatenated)."""
+    total = ds.variables[var].sum(dim).astype(float)
+    return total.values if total.ndim else np.full(ds.sizes["seed"], float(total.values))
 
 
 def poor_villages(ds, year):
-    return ds["poor_village"].sum("village").astype(float) + 0 * ds["seed"]
+    return _flags(ds, "poor_village", "village")
 
 
 def poor_counties(ds, year):
-    return ds["poor_county"].sum("county").astype(float) + 0 * ds["seed"]
+    return _flags(ds, "poor_county", "county")
 
 
 def programme_active(ds, year, programme):
     k = _position(ds, "programme", programme)
     if k is None:
         raise PovsimError(f"programme '{programme}' is not run by this scenario")
-    return _at(ds, "active_households", year)[{"programme": k}].sum("county") / _scale(ds)
+    values, dims = _at(ds, "active_households", year)
+    at = np.take(values, k, axis=dims.index("programme"))
+    dims = tuple(d for d in dims if d != "programme")
+    return np.nansum(at, axis=dims.index("county")) / _scale(ds)
 
 
 def migrant_workers(ds, year):
