@@ -137,7 +137,8 @@ def _variable(values, dims, attrs) -> xr.Variable:
 
 def to_dataset(record: Record, registry: Registry, scenario: Scenario, seed: int,
                programmes: list[str]) -> xr.Dataset:
-    """Build the dataset of one seed from a simulation's record."""
+    """Build the dataset of one seed from a simulation's record, with the
+    registry's poor-village and poor-county flags (:func:`registry_flags`)."""
     coords = {"year": record.years, "county": registry.county_names,
               "category": list(CATEGORIES), "programme": programmes,
               "batch": list(ATTRIBUTION), "village": np.arange(len(record.village_exit_year)),
@@ -208,12 +209,12 @@ def to_dataset(record: Record, registry: Registry, scenario: Scenario, seed: int
 def registry_flags(registry: Registry) -> dict[str, xr.Variable]:
     """The registry's ``poor_village`` and ``poor_county`` flags, so that
     exit schedules count poor villages and counties only."""
-    return {"poor_village": _variable(
-                np.asarray(registry.villages["poor_village"], dtype=np.int8), dims=("village",),
-                attrs={"units": "flag", "long_name": "poor village (贫困村): 1, else 0"}),
-            "poor_county": _variable(
-                np.asarray(registry.counties["poor_county"], dtype=np.int8), dims=("county",),
-                attrs={"units": "flag", "long_name": "poor county (贫困县): 1, else 0"})}
+    village = np.asarray(registry.villages["poor_village"], dtype=np.int8)
+    county = np.asarray(registry.counties["poor_county"], dtype=np.int8)
+    return {"poor_village": _variable(village, dims=("village",), attrs={
+                "units": "flag", "long_name": "poor village (贫困村): 1, else 0"}),
+            "poor_county": _variable(county, dims=("county",), attrs={
+                "units": "flag", "long_name": "poor county (贫困县): 1, else 0"})}
 
 
 DELIVERY_FIELDS = {  # name: (units, long name), for the record's DELIVERY_COLUMNS
