@@ -79,6 +79,7 @@ range = [2000, 3600]
 
 # ---------------------------------------------------------------- targets
 
+
 def test_targets_parse_values_and_uncertainty_rule(tmp_path):
     t = load_targets(_targets(tmp_path, GOOD))
     a, b = t.moments
@@ -227,6 +228,7 @@ def test_repository_targets_match_their_rows():
 
 # ---------------------------------------------------------------- moments
 
+
 def hand_run(scale: float = 0.5) -> xr.Dataset:
     """Two seeds, years 2015-2016, two counties (the first poor), one category."""
     shape = (2, 2, 2, 1)
@@ -270,7 +272,6 @@ def test_moment_quantities_on_a_hand_built_run():
         mom.survey_headcount_reduction(ds, 2015)
 
 
-
 def test_programme_active_reads_the_named_programme():
     ds = hand_run()
     # [seed, year, county, programme]: industry then education
@@ -283,6 +284,7 @@ def test_programme_active_reads_the_named_programme():
         programme=["transfer_employment", "education"]), 2015), active[:, 0, :, 0].sum(axis=1) / 0.5)
     with pytest.raises(PovsimError, match="'rangers' is not run by this scenario"):
         mom.programme_active(ds, 2016, "rangers")
+
 
 def test_simulate_converts_units_and_distance_weights_by_sd(tmp_path):
     t = load_targets(_targets(tmp_path, GOOD.replace("year = 2016\nvalue = 6000",
@@ -323,6 +325,7 @@ def test_a_profile_that_never_moves_marks_a_parameter_without_effect():
 
 
 # ---------------------------------------------------------------- baselines
+
 
 def test_baselines_on_hand_made_series():
     two = bt.baselines({2014: 100.0, 2015: 80.0}, [2016, 2017])
@@ -519,6 +522,7 @@ def test_a_fit_starts_from_no_fit_of_its_own_or_of_a_later_year(tmp_path):
     start = fitting.problem_scenario(area, 0.01)
     assert any(e.endswith("calibration/fits/national.toml") for e in start.extends)
     assert values(start) == pytest.approx({n: fitted[n] for n in moved})
+
 
 def test_fit_file_is_a_scenario_overlay(small_fit, tmp_path):
     _, _, done = small_fit

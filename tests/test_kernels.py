@@ -357,7 +357,6 @@ def test_median_kernel_is_the_numpy_reference_bit_for_bit():
     assert_same(median_from_hist(short, 3000.0), median_from_hist_numpy(short, 3000.0))
 
 
-
 def test_take_medians_is_each_row_and_all_rows_then_zeros():
     rng = np.random.default_rng(9)
     hist = (rng.poisson(rng.uniform(0, 3, (60, 1)), (60, NBINS))
@@ -378,6 +377,7 @@ def test_take_medians_is_each_row_and_all_rows_then_zeros():
     # an empty table: every median NaN
     rows, national = take_medians(np.zeros((5, NBINS), np.int32), line)
     assert np.isnan(rows).all() and np.isnan(national)
+
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 4])
 def test_tally_sums_chunk_by_chunk_in_chunk_order(cores, threads):

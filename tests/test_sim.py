@@ -77,7 +77,6 @@ def test_bit_identical_for_any_chunk_size():
             np.testing.assert_array_equal(a, b)
 
 
-
 def test_each_years_medians_are_of_that_years_incomes_alone():
     """The tally's histogram is one table for every year, left zero by the
     medians: each year's medians are those of its own histogram, built again
@@ -107,6 +106,7 @@ def test_a_run_without_programmes():
     rec = Simulation(reg, Parameters.load(), seed=1, end_year=2017, programmes=[]).run()
     assert rec.programme.shape[2] == rec.delivery.shape[2] == 0
     assert (rec.sums[..., COL["registered_people"]].sum(axis=(1, 2)) > 0).all()
+
 
 def test_same_seed_same_numbers_different_seed_different_numbers():
     scenario = load_scenario()

@@ -110,8 +110,7 @@ def triad_rate(n: int, calls: int = 5) -> float:
     a, b, c = np.empty(n, np.float32), np.ones(n, np.float32), np.full(n, 2.0, np.float32)
     s = np.float32(0.5)
     _triad(a, b, c, s)
-    best = min(_time(lambda: _triad(a, b, c, s), 1) for _ in range(calls))
-    return TRIAD_BYTES * n / best
+    return TRIAD_BYTES * n / _fastest(lambda: _triad(a, b, c, s), calls)
 
 
 def _time(fn, repeats: int) -> float:
@@ -137,13 +136,13 @@ def bench_kernel(n: int, repeats: int) -> dict[str, float]:
     income_update(*inputs, **out)  # compile or load from cache, and touch the outputs
     rates = {}
     most = numba.config.NUMBA_NUM_THREADS
+    rates["kernel_bytes"] = kernel_bytes(inputs, out)
     for k in sorted({1, min(2, most)}):
         set_threads(k)
         rates[f"kernel_{k}t"] = n / _time(lambda: income_update(*inputs, **out), repeats)
         if k == min(2, most):  # bytes/s, on the threads of kernel_2t and as many bytes
-            rates["triad"] = triad_rate(n * kernel_bytes(inputs, out) // TRIAD_BYTES)
+            rates["triad"] = triad_rate(n * rates["kernel_bytes"] // TRIAD_BYTES)
     set_threads(most)
-    rates["kernel_bytes"] = kernel_bytes(inputs, out)
     ref = {k: np.zeros(n, np.float32) for k in out}
     rates["numpy"] = n / _time(lambda: income_update_numpy(*inputs, **ref), max(1, repeats // 3))
     # same state for both: one step from z = 0
@@ -254,12 +253,12 @@ def paired_kernel_times(n: int, repeats: int) -> tuple[float, float, float]:
 def fastest_kernel(inputs: tuple, out: dict, calls: int = 3) -> float:
     """Seconds of the fastest of ``calls`` calls of the income kernel on
     ``inputs`` and ``out`` (:func:`kernel_arguments`), at the threads set."""
-    fastest = np.inf
-    for _ in range(calls):
-        t = time.perf_counter()
-        income_update(*inputs, **out)
-        fastest = min(fastest, time.perf_counter() - t)
-    return fastest
+    return _fastest(lambda: income_update(*inputs, **out), calls)
+
+
+def _fastest(fn, calls: int) -> float:
+    """Seconds of the fastest of ``calls`` calls of ``fn()``."""
+    return min(_time(fn, 1) for _ in range(calls))
 
 
 def _peak(fn) -> float:

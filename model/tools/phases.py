@@ -107,15 +107,21 @@ def profile_year(n: int, years: int) -> tuple[PhaseTimer, float, float]:
 
     sim, first = stepping_simulation(n, years)
     kernel = _kernel_seconds(n)
+    timer, total = _profile(sim, range(first, first + years))
+    return timer, total, kernel
+
+
+def _profile(sim, years: range) -> tuple[PhaseTimer, float]:
+    """Step ``sim`` through ``years`` with its phases timed; the timer and
+    the years' seconds. The simulation is detached again at the end."""
     timer = PhaseTimer()
     timer.attach(sim)
-    total = 0.0
-    for year in range(first, first + years):
-        start = time.perf_counter()
+    start = time.perf_counter()
+    for year in years:
         sim.step(year)
-        total += time.perf_counter() - start
+    seconds = time.perf_counter() - start
     timer.detach(sim)
-    return timer, total, kernel
+    return timer, seconds
 
 
 def profile_national(scale: float) -> tuple[PhaseTimer, int, float, float, int]:
@@ -142,14 +148,8 @@ def profile_national(scale: float) -> tuple[PhaseTimer, int, float, float, int]:
     kernel = _kernel_seconds(reg.n_households)
     sim = simulation()
     sim._record_base_year()
-    timer = PhaseTimer()
-    timer.attach(sim)
     years = range(sim.base_year + 1, sim.end_year + 1)
-    start = time.perf_counter()
-    for year in years:
-        sim.step(year)
-    seconds = time.perf_counter() - start
-    timer.detach(sim)
+    timer, seconds = _profile(sim, years)
     return timer, len(years), seconds, kernel, reg.n_households
 
 
