@@ -527,10 +527,10 @@ def test_places_of_starts_among_units_are_numpys_search():
     """by_county's bounds for units stored county by county: for each
     county's first unit, how many units come before it, as
     np.searchsorted finds them (units at a start, none in some counties,
-    none at all)."""
+    none at all, every one: a search past the last unit)."""
     from model.engine.delivery_order import _places
     rng = np.random.default_rng(11)
-    for m in (0, 1, 40, 3000):
+    for m in (0, 1, 40, 3000, 5000):
         starts = np.concatenate([[0], np.sort(rng.integers(0, 5000, 30)), [5000]])
         units = np.sort(rng.choice(5000, m, replace=False)).astype(np.int64)
         if m > 1:

@@ -45,12 +45,30 @@ def by_county(units: np.ndarray, county: np.ndarray, n_counties: int,
 @njit(cache=True)
 def _places(units, starts, out):
     """``out[c]``: how many of ``units`` (ascending) are below ``starts[c]``
-    (ascending), as ``np.searchsorted(units, starts)``, in one walk through
-    both instead of a search for each start."""
+    (ascending), as ``np.searchsorted(units, starts)``: each search starts
+    where the last ended, in steps doubling until they pass the start, then
+    halving (a galloping search). Its cost grows with the counties and the
+    logarithm of the units a county, where a search of all the units for
+    each start grows with the logarithm of them all, and a walk through
+    them with the units."""
     j, m = 0, units.shape[0]
     for c in range(starts.shape[0]):
-        while j < m and units[j] < starts[c]:
-            j += 1
+        s = starts[c]
+        if j < m and units[j] < s:
+            # units[j] < s: double the step until units[j + step] >= s (or the end)
+            step = 1
+            while j + step < m and units[j + step] < s:
+                j += step
+                step *= 2
+            # the first unit at or above s is in (j, min(j + step, m)]
+            hi = min(j + step, m)
+            while hi - j > 1:
+                mid = (j + hi) // 2
+                if units[mid] < s:
+                    j = mid
+                else:
+                    hi = mid
+            j = hi
         out[c] = j
 
 
