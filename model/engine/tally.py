@@ -163,8 +163,28 @@ def _counted_by_class() -> tuple[np.ndarray, np.ndarray]:
     return households, people
 
 
+def _columns_by_class(households: np.ndarray, people: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Each class's count columns (:func:`_counted_by_class`), ascending,
+    and whether each takes the class's people (else its households):
+    int64 and bool arrays (NCLASSES, most columns of a class), and each
+    class's number of columns (NCLASSES,). A chunk adds a class's counts
+    to these columns only: the others would add 0.0."""
+    if ((households != 0) & (people != 0)).any():
+        raise ValueError("a count column takes a class's households and its people")
+    taken = (households != 0) | (people != 0)
+    n_columns = taken.sum(axis=1)
+    columns = np.zeros((NCLASSES, n_columns.max()), np.int64)
+    by_people = np.zeros((NCLASSES, n_columns.max()), np.bool_)
+    for k in range(NCLASSES):
+        cols = np.flatnonzero(taken[k])
+        columns[k, :len(cols)] = cols
+        by_people[k, :len(cols)] = people[k, cols] != 0
+    return columns, by_people, n_columns.astype(np.int64)
+
+
 _HOUSEHOLDS_BY_CLASS, _PEOPLE_BY_CLASS = _counted_by_class()
-_COUNT_COLUMNS = np.array([k for k in range(NV) if k not in (_INC, _GAP, _SHORT, _INC_EXIT)])
+_CLASS_COLUMNS, _CLASS_BY_PEOPLE, _CLASS_N_COLUMNS = _columns_by_class(_HOUSEHOLDS_BY_CLASS,
+                                                                       _PEOPLE_BY_CLASS)
 
 
 BLOCK = 256  # households whose terms are computed together
@@ -251,9 +271,8 @@ def tally_chunks(first, last, county, category, size, income, floor, status, eve
                 h, p = np.float64(packed >> 32), np.float64(packed & (PACK - 1))
                 if h == 0.0:
                     continue
-                for col in _COUNT_COLUMNS:  # a column a class does not count adds 0.0
-                    acc[g, col] += (h * _HOUSEHOLDS_BY_CLASS[k, col]
-                                    + p * _PEOPLE_BY_CLASS[k, col])
+                for m in range(_CLASS_N_COLUMNS[k]):  # the columns counting the class
+                    acc[g, _CLASS_COLUMNS[k, m]] += p if _CLASS_BY_PEOPLE[k, m] else h
 
 
 @njit(**_TERMS)
