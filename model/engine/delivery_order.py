@@ -47,10 +47,9 @@ def _places(units, starts, out):
     """``out[c]``: how many of ``units`` (ascending) are below ``starts[c]``
     (ascending), as ``np.searchsorted(units, starts)``: each search starts
     where the last ended, in steps doubling until they pass the start, then
-    halving (a galloping search). Its cost grows with the counties and the
-    logarithm of the units a county, where a search of all the units for
-    each start grows with the logarithm of them all, and a walk through
-    them with the units."""
+    halving (a galloping search). It reads about log2(units a county) units
+    a county: fewer than a search of all the units for each start, or a
+    walk through them all."""
     j, m = 0, units.shape[0]
     for c in range(starts.shape[0]):
         s = starts[c]

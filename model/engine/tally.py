@@ -166,9 +166,9 @@ def _counted_by_class() -> tuple[np.ndarray, np.ndarray]:
 def _columns_by_class(households: np.ndarray, people: np.ndarray) -> tuple[np.ndarray, ...]:
     """Each class's count columns (:func:`_counted_by_class`), ascending,
     and whether each takes the class's people (else its households):
-    int64 and bool arrays (NCLASSES, most columns of a class), and each
-    class's number of columns (NCLASSES,). A chunk adds a class's counts
-    to these columns only: the others would add 0.0."""
+    int64 and bool arrays (NCLASSES, the most columns a class counts in),
+    and each class's number of columns (NCLASSES,). A chunk adds a class's
+    counts to these columns only: the others would add 0.0."""
     if ((households != 0) & (people != 0)).any():
         raise ValueError("a count column takes a class's households and its people")
     taken = (households != 0) | (people != 0)
