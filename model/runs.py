@@ -236,6 +236,7 @@ def run(scenario: Scenario, seeds: list[int] | None = None, registry: Registry |
         parts = [run_seed(scenario, s, registry, progress=bar) for s in seeds]
     return concat_seeds(parts)
 
+
 _prepared: set[tuple[str, ...]] = set()
 
 

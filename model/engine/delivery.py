@@ -94,7 +94,6 @@ MAX_BUILD_MONTHS = 24
 CARRY_BINS = MAX_BUILD_MONTHS + 1  # carry.building[..., k]: in effect at month k next year
 
 
-
 @dataclass(frozen=True)
 class Settings:
     """Delivery settings of one year (scalars, plus build time per programme).
