@@ -182,9 +182,7 @@ def _columns_by_class(households: np.ndarray, people: np.ndarray) -> tuple[np.nd
     return columns, by_people, n_columns.astype(np.int64)
 
 
-_HOUSEHOLDS_BY_CLASS, _PEOPLE_BY_CLASS = _counted_by_class()
-_CLASS_COLUMNS, _CLASS_BY_PEOPLE, _CLASS_N_COLUMNS = _columns_by_class(_HOUSEHOLDS_BY_CLASS,
-                                                                       _PEOPLE_BY_CLASS)
+_CLASS_COLUMNS, _CLASS_BY_PEOPLE, _CLASS_N_COLUMNS = _columns_by_class(*_counted_by_class())
 
 
 BLOCK = 256  # households whose terms are computed together
