@@ -7,6 +7,7 @@ from model.engine.codes import ALL_GUARANTEES, EXITED, HOUSING, NOT_REGISTERED, 
 from model.engine.kernels import income_and_verify, income_update, income_update_numpy
 from model.engine.rules import verify, verify_numpy
 from model.engine.tally import (
+    MEDIAN_PIECE,
     NBINS,
     NCHUNKS,
     median_from_hist,
@@ -377,6 +378,23 @@ def test_take_medians_is_each_row_and_all_rows_then_zeros():
     # an empty table: every median NaN
     rows, national = take_medians(np.zeros((5, NBINS), np.int32), line)
     assert np.isnan(rows).all() and np.isnan(national)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_take_medians_on_threads_is_the_same(cores, threads):
+    """Rows enough for a piece a thread: each piece's rows and its part of
+    the column, the parts added, give the numbers of one pass."""
+    cores(threads)
+    rng = np.random.default_rng(4)
+    rows = 3 * MEDIAN_PIECE + 7
+    hist = (rng.poisson(2.0, (rows, NBINS)) * (rng.random((rows, NBINS)) < 0.05)).astype(np.int32)
+    hist[rows - MEDIAN_PIECE // 2:] = 0  # empty groups in the last piece
+    line = 3100.0
+    table = hist.copy()
+    got_rows, national = take_medians(table, line)
+    np.testing.assert_array_equal(got_rows, median_from_hist_numpy(hist.astype(np.int64), line))
+    assert national == median_from_hist_numpy(hist.sum(axis=0, dtype=np.int64), line)
+    assert not table.any()
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 4])

@@ -383,8 +383,7 @@ def median_from_hist(hist: np.ndarray, line) -> np.ndarray:
     # a copy: writable and C-contiguous (one compiled median), even for a single row
     lines = np.broadcast_to(np.asarray(line, np.float64), shape).copy().ravel()
     out = np.empty(len(rows))
-    unused = np.zeros(rows.shape[1], rows.dtype)  # the rows' sum, which this median needs not
-    median_rows(rows, lines, out, unused, np.float64(0.0), False)
+    median_rows(0, len(rows), rows, lines, out, np.zeros(0, rows.dtype), False)
     return out.reshape(shape)
 
 
@@ -396,42 +395,47 @@ def take_medians(hist: np.ndarray, line: float) -> tuple[np.ndarray, float]:
 
     The same numbers as :func:`median_from_hist` of ``hist`` and of
     ``hist.sum(axis=0)``, in one pass over the table instead of three (the
-    medians, the sum, the zeros): the tally's histogram is larger than a
-    small registry (the national scenario at 1 % has 2.4 million bins for
-    324,000 households).
+    medians, the sum, the zeros), a piece of the rows a thread: the tally's
+    histogram is larger than a small registry (the national scenario at
+    1 % has 2.4 million bins for 324,000 households). Each piece sums its
+    rows' bins apart; whole numbers, so the pieces' sums added give the
+    same column on any number of threads.
     """
     out = np.empty(hist.shape[0])
-    column = np.zeros(hist.shape[1], hist.dtype)  # the nation's people fit int32
     lines = np.full(hist.shape[0], np.float64(line))
-    national = median_rows(hist, lines, out, column, np.float64(line), True)
-    return out, national
+    bounds = cuts(hist.shape[0], MEDIAN_PIECE)
+    # the nation's people fit int32
+    columns = [(np.zeros(hist.shape[1], hist.dtype),) for _ in range(len(bounds) - 1)]
+    split_at(median_rows, bounds, hist, lines, out, tables=[c + (True,) for c in columns])
+    column = np.sum([c[0] for c in columns], axis=0, dtype=hist.dtype)
+    return out, float(median_from_hist(column, line))
 
 
 MEDIAN_BLOCK = 16  # bins the median's search skips at a time
+MEDIAN_PIECE = 512  # rows of the histogram: fewer are not worth a thread
 
 
-@njit(cache=True)
-def median_rows(hist, line, out, column, column_line, clear):
-    """``out[r]``: the median of row ``r`` of ``hist`` (int32 or int64, (R, bins)) in
-    yuan/person/year (``line[r]``: the row's line), interpolated in its bin;
-    NaN for an empty row. Also ``column[b] +=`` every row's bin ``b``
-    (``column``: ``hist``'s type, (bins,), zeros); returns the median of the
-    rows together at ``column_line``. With ``clear``, each row is zeroed
-    once read."""
+@njit(cache=True, nogil=True)
+def median_rows(first, last, hist, line, out, column, clear):
+    """``out[r]``: the median of row ``r`` of ``hist`` (int32 or int64, (R,
+    bins)), for the rows ``first`` to ``last - 1``, in yuan/person/year
+    (``line[r]``: the row's line), interpolated in its bin; NaN for an
+    empty row. Also ``column[b] +=`` each of these rows' bin ``b`` unless
+    ``column`` is empty (else ``hist``'s type, (bins,)). With ``clear``,
+    each row is zeroed once read."""
     nb = hist.shape[1]
-    for r in range(hist.shape[0]):
+    summed = column.shape[0] > 0
+    for r in range(first, last):
         total = np.int64(0)
         for b in range(nb):
             total += hist[r, b]
-            column[b] += hist[r, b]
+        if summed:
+            for b in range(nb):
+                column[b] += hist[r, b]
         out[r] = _median_of(hist[r], total, line[r])
         if clear:
             for b in range(nb):
                 hist[r, b] = 0
-    total = np.int64(0)
-    for b in range(nb):
-        total += column[b]
-    return _median_of(column, total, column_line)
 
 
 @njit(**INLINE)
