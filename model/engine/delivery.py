@@ -254,7 +254,8 @@ class Carry:
     @classmethod
     def empty(cls, n_counties: int, n_programmes: int) -> Carry:
         return cls(np.zeros((n_counties, n_programmes), np.int64),
-                   np.zeros((n_counties, n_programmes, CARRY_BINS), np.int64), checked=True)
+                   np.zeros((n_counties, n_programmes, CARRY_BINS), np.int64),
+                   np.zeros((n_counties, n_programmes), np.int64), checked=True)
 
     @property
     def total(self) -> np.ndarray:

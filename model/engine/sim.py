@@ -206,7 +206,9 @@ class Simulation:
         """Base-year need of each programme granting a guarantee, and every
         year's capacity (for the capacity-versus-need check of a comparison)."""
         p = YearParams(self.params, self.base_year)
-        ctx = Context(self.reg, self.state, p, self.seed, *lines_for(p), scale=self.scale)
+        # the masks read from the registry alone, kept for the run's years
+        ctx = Context(self.reg, self.state, p, self.seed, *lines_for(p), scale=self.scale,
+                      lasting=self._lasting)
         self.record.need = np.array([prog.need(ctx) for prog in self.programmes])
         self.record.capacity = np.array(
             [[0.0 if y == self.base_year else prog.capacity(YearParams(self.params, y)) * self.scale

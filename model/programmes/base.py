@@ -131,7 +131,7 @@ class Programme:
             return float("nan")
         st = ctx.st
         lacking = (st.guarantees & np.uint8(self.grants)) != self.grants
-        who = np.flatnonzero(lacking & st.registered() & self.needs(ctx))
+        who = np.flatnonzero(lacking & st.registered() & self._mask(ctx, "needs"))
         if self.unit == "people":
             return float(ctx.reg.households["size"][who].sum(dtype=np.int64))
         return float(len(who))
