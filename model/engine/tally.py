@@ -404,10 +404,9 @@ def take_medians(hist: np.ndarray, line: float) -> tuple[np.ndarray, float]:
     out = np.empty(hist.shape[0])
     lines = np.full(hist.shape[0], np.float64(line))
     bounds = cuts(hist.shape[0], MEDIAN_PIECE)
-    # the nation's people fit int32
-    columns = [(np.zeros(hist.shape[1], hist.dtype),) for _ in range(len(bounds) - 1)]
-    split_at(median_rows, bounds, hist, lines, out, tables=[c + (True,) for c in columns])
-    column = np.sum([c[0] for c in columns], axis=0, dtype=hist.dtype)
+    columns = [np.zeros(hist.shape[1], hist.dtype) for _ in range(len(bounds) - 1)]
+    split_at(median_rows, bounds, hist, lines, out, tables=[(c, True) for c in columns])
+    column = np.sum(columns, axis=0, dtype=hist.dtype)  # the nation's people fit int32
     return out, float(median_from_hist(column, line))
 
 
