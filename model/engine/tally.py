@@ -383,7 +383,8 @@ def median_from_hist(hist: np.ndarray, line) -> np.ndarray:
     # a copy: writable and C-contiguous (one compiled median), even for a single row
     lines = np.broadcast_to(np.asarray(line, np.float64), shape).copy().ravel()
     out = np.empty(len(rows))
-    median_rows(0, len(rows), rows, lines, out, np.zeros(0, rows.dtype), False)
+    unused = np.zeros(rows.shape[1], rows.dtype)  # the rows' sum, which this median needs not
+    median_rows(0, len(rows), rows, lines, out, unused, False)
     return out.reshape(shape)
 
 
@@ -419,18 +420,15 @@ def median_rows(first, last, hist, line, out, column, clear):
     """``out[r]``: the median of row ``r`` of ``hist`` (int32 or int64, (R,
     bins)), for the rows ``first`` to ``last - 1``, in yuan/person/year
     (``line[r]``: the row's line), interpolated in its bin; NaN for an
-    empty row. Also ``column[b] +=`` each of these rows' bin ``b`` unless
-    ``column`` is empty (else ``hist``'s type, (bins,)). With ``clear``,
-    each row is zeroed once read."""
+    empty row. Also ``column[b] +=`` each of these rows' bin ``b``
+    (``column``: ``hist``'s type, (bins,)). With ``clear``, each row is
+    zeroed once read."""
     nb = hist.shape[1]
-    summed = column.shape[0] > 0
     for r in range(first, last):
         total = np.int64(0)
         for b in range(nb):
             total += hist[r, b]
-        if summed:
-            for b in range(nb):
-                column[b] += hist[r, b]
+            column[b] += hist[r, b]
         out[r] = _median_of(hist[r], total, line[r])
         if clear:
             for b in range(nb):
