@@ -49,6 +49,40 @@ def test_attribution_rule():
     assert NONE == ATTRIBUTION.index("none")
 
 
+def _decisive_first(income, line, comps):
+    """The rule in three steps, as the plans' reading of it goes: none if
+    own income suffices; else the largest of the pathways whose removal
+    alone puts the household below the line; else, when none does alone,
+    the largest."""
+    y = income.astype(np.float64)
+    total = comps.sum(axis=0)
+    decisive = (y - comps < line) & (comps > 0)
+    best_decisive = np.argmax(np.where(decisive, comps, -1.0), axis=0)
+    out = np.where(decisive.any(axis=0), best_decisive, np.argmax(comps, axis=0))
+    return np.where((total == 0) | (y - total >= line), NONE, out)
+
+
+@pytest.mark.parametrize("grain", [0.0, 250.0])
+def test_the_largest_pathway_is_the_decisive_one(grain):
+    """The rule's second step (the largest pathway) gives the pathway the
+    three-step reading gives: the largest decisive one when some are, the
+    largest when none is alone; with many ties (``grain``), zero pathways
+    and incomes at and below the line."""
+    rng = np.random.default_rng(7)
+    n = 200_000
+    comps = (rng.random((len(BATCHES), n)) < 0.4) * rng.uniform(0, 3000, (len(BATCHES), n))
+    income = rng.uniform(1500, 7000, n)
+    if grain:
+        comps, income = np.round(comps / grain) * grain, np.round(income / grain) * grain
+    line = np.where(rng.random(n) < 0.3, 2500.0, 3000.0)
+    got = attribute(income, line, comps)
+    np.testing.assert_array_equal(got, _decisive_first(income, line, comps))
+    # the cases the steps tell apart all occur
+    decisive = ((income - comps < line) & (comps > 0)).sum(axis=0)
+    own = income - comps.sum(axis=0) >= line
+    assert ((decisive >= 2) & ~own).sum() > 1000 and ((decisive == 0) & ~own).sum() > 1000
+
+
 @pytest.mark.parametrize("ties", [False, True])
 def test_attribution_kernel_matches_rule(ties):
     rng = np.random.default_rng(2)

@@ -8,10 +8,15 @@ education programmes; the safety-net top-up):
 
 1. if ``y - sum(c_b) >= L`` the household's own income (market income and
    pension) would have sufficed: ``"none"``;
-2. otherwise, among the pathways whose removal alone would put it below the
-   line (``y - c_b < L``), the one with the largest ``c_b``;
-3. otherwise (no single pathway is decisive, only several together), the
-   pathway with the largest ``c_b``.
+2. otherwise the pathway with the largest ``c_b`` (the first in the order
+   of ``BATCHES``, the top-up last, among equals).
+
+The second step is the pathway that made the difference: when the removal
+of some pathways alone would put the household below the line (``y - c_b
+< L``: decisive), the largest ``c_b`` is decisive too (``y - c`` falls as
+``c`` grows, in floating point as well), so the largest decisive pathway is
+the largest of all; when no pathway is decisive alone, only several
+together, it is the largest that takes the exit.
 
 Every exit gets exactly one pathway, so exits by pathway add up to all exits
 (the *exclusive* attribution). Plans count their batches with overlaps; the
@@ -48,13 +53,9 @@ def attribute(income: np.ndarray, line: np.ndarray, components: np.ndarray) -> n
         Per-capita income from each pathway, in the order of ``BATCHES``.
     """
     comps = np.maximum(components.astype(np.float64), 0.0)
-    y = income.astype(np.float64)
-    own = y - comps.sum(axis=0) >= line
-    decisive = (y - comps < line) & (comps > 0)
-    best_decisive = np.argmax(np.where(decisive, comps, -1.0), axis=0)
-    largest = np.argmax(comps, axis=0)
-    out = np.where(decisive.any(axis=0), best_decisive, largest)
-    return np.where(own | (comps.sum(axis=0) == 0), NONE, out)
+    total = comps.sum(axis=0)
+    own = (total == 0) | (income.astype(np.float64) - total >= line)
+    return np.where(own, NONE, np.argmax(comps, axis=0))
 
 
 def attribute_exits(exits, income, floor, line, covered_line, batch_income, written, topup,
@@ -99,8 +100,8 @@ def attribute_exits(exits, income, floor, line, covered_line, batch_income, writ
         pathways; :func:`count_reached_numpy`).
     """
     # a row not written is zero for every household: it adds nothing to the
-    # pathways' total and is neither the largest (the total would then be
-    # zero: "none") nor decisive (that needs an income): the kernel skips it
+    # pathways' total and is never the largest but when the total is zero
+    # ("none"): the kernel skips it
     rows = np.flatnonzero(written)
     split_summed(_attribute_piece, exits.shape[0], (out, out_reached), exits, income, floor,
                  np.float32(line), np.float32(covered_line), batch_income, rows, topup,
@@ -127,8 +128,7 @@ def _attribute_piece(start, stop, exits, income, floor, line, covered_line, batc
     nr, na = out_reached.shape[1], out.shape[1]
     y, hl, total = np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK)
     income_of = np.empty((n_rows + 1, BLOCK))  # each pathway's, the top-up last
-    largest, largest_decisive = np.empty(BLOCK), np.empty(BLOCK)
-    best, decisive = np.empty(BLOCK, np.int64), np.empty(BLOCK, np.int64)
+    largest, best = np.empty(BLOCK), np.empty(BLOCK, np.int64)
     members, bits = np.empty(BLOCK, np.int64), np.empty(BLOCK, np.int64)
     j = np.uint64(start)
     while j < np.uint64(stop):
@@ -148,7 +148,6 @@ def _attribute_piece(start, stop, exits, income, floor, line, covered_line, batc
             m += 1
         for t in range(m):
             total[t], best[t], largest[t] = 0.0, 0, -1.0
-            decisive[t], largest_decisive[t] = -1, -1.0  # -1: none decisive
         for r in range(n_rows + 1):
             b = rows[r] if r < n_rows else topup_row
             c = income_of[r]
@@ -157,13 +156,9 @@ def _attribute_piece(start, stop, exits, income, floor, line, covered_line, batc
                 bigger = c[t] > largest[t]
                 best[t] = b if bigger else best[t]
                 largest[t] = c[t] if bigger else largest[t]
-                key = c[t] if (c[t] > 0) & (y[t] - c[t] < hl[t]) else -1.0
-                more = key > largest_decisive[t]
-                decisive[t] = b if more else decisive[t]
-                largest_decisive[t] = key if more else largest_decisive[t]
         for t in range(m):
             own = (total[t] == 0.0) | (y[t] - total[t] >= hl[t])
-            best[t] = NONE if own else (decisive[t] if decisive[t] >= 0 else best[t])
+            best[t] = NONE if own else best[t]
         g = np.int64(here)
         for b in range(na):
             households, people = 0, 0
