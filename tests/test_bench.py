@@ -123,7 +123,7 @@ def test_the_kernels_bytes_are_its_households_arrays_and_its_shock_read_again():
               np.zeros(n, np.float32), np.float32(0.5))
     outputs = {"z": np.zeros(n, np.float32), "income": np.zeros(n, np.float32)}
     assert bench.kernel_bytes(inputs, outputs) == 4 + 2 + 1 + 1 + 4 + 4 + (4 + 4) + 4
-    assert bench.kernel_bytes(*bench.kernel_arguments(100)) == 53
+    assert bench.kernel_bytes(*bench.kernel_arguments(100)) == 45
 
 
 def test_the_triad_is_b_plus_s_times_c_on_threads(four_threads, monkeypatch):

@@ -85,7 +85,7 @@ inputs = (np.arange(n, dtype=np.int64), np.zeros(n, np.int16), np.full(n, 3, np.
           np.zeros(n, f), np.zeros(n, f), np.zeros(n, f), np.zeros(n, f), np.zeros(n, np.uint8),
           np.uint64(1), np.uint64(2), f(0.7), f(0.2), f(0.15), f(-0.04), f(0.5), f(0.2), f(8000),
           f(0.5), f(0.3), f(3000))
-out = [np.zeros(n, f) for _ in range(5)]
+out = [np.zeros(n, f) for _ in range(3)]  # z, top-up, income
 income_update.kernel(*inputs, *out)
 print(repr(float(out[2].sum())))
 """
@@ -93,23 +93,24 @@ print(repr(float(out[2].sum())))
 
 def test_a_change_to_an_inlined_module_compiles_the_kernel_again(tmp_path):
     """The income kernel inlines the log of ``model/random.py``; a changed
-    log changes its medical costs on the next run, with the cache kept."""
+    log changes its medical costs, and so the incomes, on the next run, with
+    the cache kept."""
     copy = _package_copy(tmp_path)
     env = dict(os.environ, PYTHONPATH=str(copy.parent), POVSIM_CACHE=str(tmp_path / "cache"))
     env.pop("NUMBA_CACHE_DIR", None)
 
-    def medical_total():
+    def income_total():
         return subprocess.run([sys.executable, "-c", _KERNEL_RUN], env=env, cwd=tmp_path,
                               capture_output=True, text=True, check=True).stdout.strip()
 
-    before = medical_total()
-    assert medical_total() == before  # loaded from the cache: the same
+    before = income_total()
+    assert income_total() == before  # loaded from the cache: the same
     random_py = copy / "random.py"
     text = random_py.read_text()
     series = "    p = fma(p, s2, np.float32(1.0 / 3.0))\n"  # the log's s**3 term
     assert series in text
     random_py.write_text(text.replace(series, series.replace("3.0", "2.0"), 1))
-    assert medical_total() != before
+    assert income_total() != before
     assert len(list((tmp_path / "cache" / "numba").iterdir())) == 2  # one folder a version
 
 

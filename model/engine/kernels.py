@@ -38,7 +38,7 @@ def income_update(hh_id, county, size, ill, base_market, county_factor,
                   key_income, key_illness, rho, innovation_sd, sigma_transitory, mean_shift,
                   illness_base_rate, illness_rate_per_ill, illness_cost_mean,
                   oop_share, oop_share_cover, oop_cap_cover,
-                  z, market, medical, topup, income):
+                  z, topup, income):
     """Advance every household's per-capita income by one year.
 
     All incomes and costs are yuan per person per year (float32). It runs on
@@ -91,17 +91,20 @@ def income_update(hh_id, county, size, ill, base_market, county_factor,
         Cap on a covered household's out-of-pocket cost of an event (yuan).
     z : float32 array (n,)
         Persistent log shock, updated in place.
-    market, medical, topup, income : float32 arrays (n,)
-        Outputs: market income, medical out-of-pocket cost, safety-net top-up
-        ``max(floor - net, 0)`` for a covered household (else 0) with ``net = market + programme + transfer
-        - medical - schooling``, and total per-capita income ``net + topup``.
+    topup, income : float32 arrays (n,)
+        Outputs: the safety-net top-up ``max(floor - net, 0)`` for a covered
+        household (else 0), with ``net = market + programme + transfer -
+        medical - schooling`` (market income and the medical out-of-pocket
+        cost of the year, which nothing else reads, are not kept:
+        :func:`income_update_numpy` returns them), and total per-capita
+        income ``net + topup``.
     """
     inputs = (hh_id, county, size, ill, base_market, county_factor, programme_income,
               transfer_income, floor, schooling_cost, medical_cover)
     scalars = (key_income, key_illness, rho, innovation_sd, sigma_transitory, mean_shift,
                illness_base_rate, illness_rate_per_ill, illness_cost_mean, oop_share,
                oop_share_cover, oop_cap_cover)
-    outputs = (z, market, medical, topup, income)
+    outputs = (z, topup, income)
     for i in range(hh_id.shape[0]):
         _household_income(i, inputs, scalars, outputs)
 
@@ -115,7 +118,7 @@ def _household_income(i, inputs, scalars, outputs):
     key_income, key_illness, rho, innovation_sd, sigma_transitory, mean_shift, \
         illness_base_rate, illness_rate_per_ill, illness_cost_mean, oop_share, \
         oop_share_cover, oop_cap_cover = scalars
-    z, market, medical, topup, income = outputs
+    z, topup, income = outputs
     n1, n2 = normal_pair(hash_id(key_income, hh_id[i]))
     zi = rho * z[i] + innovation_sd * n1
     z[i] = zi
@@ -131,8 +134,6 @@ def _household_income(i, inputs, scalars, outputs):
     net = m + programme_income[i] + transfer_income[i] - med - schooling_cost[i]
     covered_net = floor[i] > np.float32(0.0)
     top = max(floor[i] - net, np.float32(0.0)) if covered_net else np.float32(0.0)
-    market[i] = m
-    medical[i] = med
     topup[i] = top
     y = max(net + top, floor[i]) if covered_net else net
     income[i] = y
@@ -146,7 +147,7 @@ def income_and_verify(hh_id, county, size, ill, base_market, county_factor,
                       key_income, key_illness, rho, innovation_sd, sigma_transitory, mean_shift,
                       illness_base_rate, illness_rate_per_ill, illness_cost_mean,
                       oop_share, oop_share_cover, oop_cap_cover,
-                      z, market, medical, topup, income,
+                      z, topup, income,
                       guarantees, key_verification, key_return, line, covered_line, sigma,
                       required, exit_margin, return_threshold, return_probability,
                       return_decay, adjust, year, status, event, exit_year):
@@ -164,7 +165,7 @@ def income_and_verify(hh_id, county, size, ill, base_market, county_factor,
     scalars = (key_income, key_illness, rho, innovation_sd, sigma_transitory, mean_shift,
                illness_base_rate, illness_rate_per_ill, illness_cost_mean, oop_share,
                oop_share_cover, oop_cap_cover)
-    outputs = (z, market, medical, topup, income)
+    outputs = (z, topup, income)
     verification = verification_scalars(key_verification, key_return, line, covered_line,
                                         sigma, required, exit_margin, return_threshold,
                                         return_probability, return_decay, adjust, year)
@@ -179,8 +180,11 @@ def income_update_numpy(hh_id, county, size, ill, base_market, county_factor, pr
                         key_income, key_illness, rho, innovation_sd, sigma_transitory, mean_shift,
                         illness_base_rate, illness_rate_per_ill, illness_cost_mean,
                         oop_share, oop_share_cover, oop_cap_cover,
-                        z, market, medical, topup, income):
-    """numpy reference of :func:`income_update`, same arguments and outputs.
+                        z, topup, income):
+    """numpy reference of :func:`income_update`, same arguments and outputs;
+    returns the year's market income and medical out-of-pocket cost
+    (float32 arrays (n,), yuan/person/year), which the kernel computes and
+    does not keep.
 
     One array operation per term, exact ``np.log``, ``np.exp``, ``np.cos`` and
     ``np.sin`` in float64, cast to float32 at the end. It draws the same random
@@ -201,7 +205,6 @@ def income_update_numpy(hh_id, county, size, ill, base_market, county_factor, pr
     net = m + programme_income + transfer_income - med - schooling_cost
     covered_net = floor > 0
     top = np.where(covered_net, np.maximum(floor - net, 0.0), 0.0)
-    market[:] = m
-    medical[:] = med
     topup[:] = top
     income[:] = np.where(covered_net, np.maximum(net + top, floor), net)
+    return m.astype(np.float32), med.astype(np.float32)

@@ -21,7 +21,7 @@ Step order of a year ``t`` (the only place it is written down):
 4. **Income update.** The fused kernel (:func:`model.engine.kernels.income_update`)
    draws the household and county shocks and illness events of year ``t`` and
    computes market income, medical cost, safety-net top-up and total
-   per-capita income.
+   per-capita income (keeping the last two).
 5. **Verification** (:func:`model.engine.rules.verify`): household exit, return and,
    in registry-adjustment years, entry of the near-poor. Steps 4 and 5 run
    in one pass (:func:`model.engine.kernels.income_and_verify`, the same
@@ -424,8 +424,8 @@ class Simulation:
         st, h = self.state, self.reg.households
         return (h["hh_id"][s], h["county"][s], h["size"][s], h["ill"][s], st.market_base[s],
                 county_factor, st.programme_income[s], st.transfer_income[s], st.floor[s],
-                st.schooling_cost[s], st.medical_cover[s], *scalars, st.z[s], st.market[s],
-                st.medical[s], st.topup[s], st.income[s])
+                st.schooling_cost[s], st.medical_cover[s], *scalars, st.z[s], st.topup[s],
+                st.income[s])
 
     def _base_year_income(self, p: YearParams) -> None:
         """The base year's income update: step 4 without growth, and alone

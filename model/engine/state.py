@@ -38,7 +38,8 @@ class State:
     z : persistent log shock of market income.
     market_base : base-year market income, changed by programmes that change
         earning capacity for good (relocation, a vocational graduate).
-    market, medical, topup, income : outputs of the income kernel.
+    topup, income : outputs of the income kernel (the year's market income
+        and medical cost, which nothing reads, are not kept).
     batch_income : programme income by pathway, shape (len(INCOME_BATCHES), n).
     batch_written : which rows of ``batch_income`` had income added this
         year (bool, one per pathway): the others are zero, or stale.
@@ -83,8 +84,6 @@ class State:
 
     z: np.ndarray
     market_base: np.ndarray
-    market: np.ndarray
-    medical: np.ndarray
     topup: np.ndarray
     income: np.ndarray
     batch_income: np.ndarray
@@ -127,8 +126,7 @@ class State:
         guarantees = ((h["housing_safe"] == 1) * u8(HOUSING) | (h["water_safe"] == 1) * u8(WATER)
                       | (h["dropouts"] == 0) * u8(SCHOOLING) | (h["insured"] == 1) * u8(MEDICAL))
         nv = len(v["village_id"])
-        return cls(z=f32(), market_base=h["market_income"].copy(),
-                   market=h["market_income"].copy(), medical=f32(), topup=f32(),
+        return cls(z=f32(), market_base=h["market_income"].copy(), topup=f32(),
                    income=h["market_income"].copy(),
                    # written now, not when a pathway first has income: the
                    # memory is faulted in here, once, not in a later year

@@ -77,7 +77,7 @@ def kernel_arguments(n: int, seed: int = 0) -> tuple[tuple, dict]:
               year_key(seed, Stream.ILLNESS, 2016), f32(0.7), f32(0.25 * np.sqrt(1 - 0.49)),
               f32(0.15), f32(-0.5 * (0.25**2 + 0.15**2)), f32(0.05), f32(0.25), f32(8000),
               f32(0.5), f32(0.3), f32(5000))
-    outputs = {k: np.zeros(n, f32) for k in ("z", "market", "medical", "topup", "income")}
+    outputs = {k: np.zeros(n, f32) for k in ("z", "topup", "income")}
     return inputs, outputs
 
 
