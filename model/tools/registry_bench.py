@@ -15,6 +15,7 @@ Run it in a fresh process: the peak is that of the whole process.
 
 from __future__ import annotations
 
+import argparse
 import resource
 import shutil
 import sys
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model.errors import PovsimError
 from model.registry import cache, draws, synth
 
 
@@ -79,7 +81,9 @@ def kernel_ratios(reg) -> list[tuple[str, float, float, bool]]:
 
 def main(spec_name: str = "nation", scale: float = 1.0) -> int:
     spec, source = synth.load_spec(spec_name)
-    kernel_ratios(synth.build(spec, source, scale=min(scale, 0.0005)))   # load the loops
+    # load the loops on a small nation (a small spec at a small scale may hold
+    # too few households to draw)
+    kernel_ratios(synth.build(*synth.load_spec("nation"), scale=0.0005))
     before = peak_bytes()
     reg, wall, cpu = timed(lambda: synth.build(spec, source, scale=scale))
     print(f"{spec_name} at scale {scale:g}: {reg.n_households:,} households, "
@@ -106,6 +110,26 @@ def main(spec_name: str = "nation", scale: float = 1.0) -> int:
     return 0 if same_all else 1
 
 
+def _scale(text: str) -> float:
+    """A scale argument: a share in (0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number in (0, 1]") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text}: expected a number in (0, 1]")
+    return value
+
+
 if __name__ == "__main__":
-    argv = sys.argv[1:]
-    sys.exit(main(argv[0] if argv else "nation", float(argv[1]) if len(argv) > 1 else 1.0))
+    parser = argparse.ArgumentParser(prog="python -m model.tools.registry_bench",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("spec", nargs="?", default="nation",
+                        help="registry spec: a name or a .toml file (default nation)")
+    parser.add_argument("scale", nargs="?", type=_scale, default=1.0,
+                        help="share of the registry to build (default 1)")
+    args = parser.parse_args()
+    try:
+        sys.exit(main(args.spec, args.scale))
+    except PovsimError as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
