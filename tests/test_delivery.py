@@ -353,3 +353,26 @@ def test_money_buys_whole_real_households_at_reduced_scale():
     assert below_half.in_effect[0, 0] == 0
     with pytest.raises(ValueError, match="scale"):
         dataclasses.replace(s, scale=0.0)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["nope"], "scenario 'nope' not found"),
+    (["0"], "COUNTIES: 0: expected a whole number of at least 1"),
+    (["3", "x"], "PROGRAMMES: 'x': expected a whole number of at least 1"),
+    (["ruyuan", "3"], "PROGRAMMES goes with COUNTIES, not with the scenario 'ruyuan'"),
+])
+def test_the_delivery_bench_refuses_bad_arguments_with_a_message(argv, message, capsys):
+    from model.tools.delivery_bench import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_the_delivery_bench_times_a_small_year(capsys):
+    from model.tools.delivery_bench import main
+
+    main(["20", "2"])
+    out = capsys.readouterr().out
+    assert "20 counties x 2 programmes" in out and "instant" in out

@@ -13,12 +13,13 @@ Inputs are synthetic: about 300 enrolments per county and programme (Poisson),
 
 from __future__ import annotations
 
-import sys
+import argparse
 import time
 
 import numpy as np
 
 from model.engine.delivery import Settings, deliver, settings_from_params
+from model.errors import PovsimError
 from model.params import Parameters
 from model.programmes.measures import PROGRAMMES
 from model.scenario import load_scenario
@@ -94,13 +95,35 @@ def engine_share(scenario_name: str = "xiangxi", seed: int = 0) -> None:
           f"(ratio {total / timings['without delivery'][0]:.2f})")
 
 
+def _count(text: str) -> int:
+    """A count argument: a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of at least 1")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv and not argv[0].isdigit():
-        engine_share(argv[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m model.tools.delivery_bench",
+        description="The delivery model's share of a scenario's run (SCENARIO), or the "
+                    "time of one year of delivery for COUNTIES x PROGRAMMES (default 832 x 12).")
+    parser.add_argument("first", nargs="?", metavar="SCENARIO | COUNTIES",
+                        help="a scenario (name or .toml file), or a number of counties")
+    parser.add_argument("programmes", nargs="?", type=_count, metavar="PROGRAMMES",
+                        help="programmes, after COUNTIES (default 12)")
+    args = parser.parse_args(argv)
+    if args.first is not None and not args.first.isdigit():
+        if args.programmes is not None:
+            parser.error(f"PROGRAMMES goes with COUNTIES, not with the scenario {args.first!r}")
+        try:
+            engine_share(args.first)
+        except PovsimError as error:
+            parser.exit(2, f"{parser.prog}: error: {error}\n")
         return
-    nc = int(argv[0]) if argv else 832
-    npr = int(argv[1]) if len(argv) > 1 else 12
+    nc = 832 if args.first is None else int(args.first)
+    if nc < 1:
+        parser.error(f"COUNTIES: {args.first}: expected a whole number of at least 1")
+    npr = 12 if args.programmes is None else args.programmes
     params = delivery_parameters()
     names = (programme_names(params) * npr)[:npr]
     cases = {"default": settings_for(params, names), "instant": Settings.instant(npr)}
