@@ -92,7 +92,8 @@ def _out(text: str) -> Path:
     return Path(text)
 
 
-def _share(text: str) -> float:
+def share(text: str) -> float:
+    """An argparse value: a share above 0 and at most 1 (a scale)."""
     try:
         value = float(text)
     except ValueError:
@@ -150,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--scheduler", metavar="ADDRESS",
                        help="run on the running dask scheduler at ADDRESS (tcp://host:port) "
                             "instead of a local cluster")
-        p.add_argument("--scale", type=_share,
+        p.add_argument("--scale", type=share,
                        help="share of households simulated, overriding the scenario's "
                             "(absolute targets are scaled alike)")
         p.add_argument("--posterior", nargs="?", const=True, metavar="FIT",
@@ -158,9 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "scenario extends, or of fit FIT (a name in calibration/fits or a "
                             "file)")
     from model.calibration.cli import add_parsers
-    add_parsers(sub, _positive, _share)
+    add_parsers(sub, _positive, share)
     from model.sweep.cli import add_parser as add_sweep
-    add_sweep(sub, _positive, _share)
+    add_sweep(sub, _positive, share)
     sub.add_parser("scenarios", help="list the scenarios that can be named")
     rep = sub.add_parser("report", help="one self-contained HTML report of an output folder "
                                         "(run, compare, sweep or backtest)")
@@ -191,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--sizes", type=_bench_size, nargs="+", default=[10**6, 10**7],
                        help="household counts (default 1e6 1e7)")
     bench.add_argument("--repeats", type=_positive, default=5, help="timed runs per figure")
-    bench.add_argument("--national", type=_share, nargs="*", default=[0.01], metavar="SCALE",
+    bench.add_argument("--national", type=share, nargs="*", default=[0.01], metavar="SCALE",
                        help="also run the national scenario 2015-2020 at these scales, with "
                             "delivery on and off (default 0.01; none: skip)")
     bench.add_argument("--check", action="store_true",

@@ -26,4 +26,4 @@ def test_an_unknown_spec_and_a_scale_out_of_range_are_refused():
     assert "registry spec 'nope' not found" in done.stderr and "ruyuan" in done.stderr
     done = _run("nation", "2")
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert "scale: 2: expected a number in (0, 1]" in done.stderr
+    assert "argument scale: 2 must be above 0 and at most 1" in done.stderr

@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 
+from model.cli import whole_number
 from model.engine.delivery import Settings, deliver, settings_from_params
 from model.errors import PovsimError
 from model.params import Parameters
@@ -97,9 +98,16 @@ def engine_share(scenario_name: str = "xiangxi", seed: int = 0) -> None:
 
 def _count(text: str) -> int:
     """A count argument: a whole number of at least 1."""
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of at least 1")
-    return int(text)
+    return whole_number(text, minimum=1)
+
+
+def _is_number(text: str) -> bool:
+    """Whether an argument is a number (of counties) rather than a scenario."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -112,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("programmes", nargs="?", type=_count, metavar="PROGRAMMES",
                         help="programmes, after COUNTIES (default 12)")
     args = parser.parse_args(argv)
-    if args.first is not None and not args.first.isdigit():
+    if args.first is not None and not _is_number(args.first):
         if args.programmes is not None:
             parser.error(f"PROGRAMMES goes with COUNTIES, not with the scenario {args.first!r}")
         try:
@@ -120,9 +128,10 @@ def main(argv: list[str] | None = None) -> None:
         except PovsimError as error:
             parser.exit(2, f"{parser.prog}: error: {error}\n")
         return
-    nc = 832 if args.first is None else int(args.first)
-    if nc < 1:
-        parser.error(f"COUNTIES: {args.first}: expected a whole number of at least 1")
+    try:
+        nc = 832 if args.first is None else _count(args.first)
+    except argparse.ArgumentTypeError as error:
+        parser.error(f"argument COUNTIES: {error}")
     npr = 12 if args.programmes is None else args.programmes
     params = delivery_parameters()
     names = (programme_names(params) * npr)[:npr]

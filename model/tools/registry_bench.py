@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model.cli import share
 from model.errors import PovsimError
 from model.registry import cache, draws, synth
 
@@ -110,23 +111,12 @@ def main(spec_name: str = "nation", scale: float = 1.0) -> int:
     return 0 if same_all else 1
 
 
-def _scale(text: str) -> float:
-    """A scale argument: a share in (0, 1]."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a number in (0, 1]") from None
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text}: expected a number in (0, 1]")
-    return value
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m model.tools.registry_bench",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("spec", nargs="?", default="nation",
                         help="registry spec: a name or a .toml file (default nation)")
-    parser.add_argument("scale", nargs="?", type=_scale, default=1.0,
+    parser.add_argument("scale", nargs="?", type=share, default=1.0,
                         help="share of the registry to build (default 1)")
     args = parser.parse_args()
     try:
