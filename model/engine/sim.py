@@ -90,9 +90,9 @@ from model.random import Stream, hash_id_np, normal_pair_np, year_key
 from model.registry.tables import CATEGORIES, Registry
 
 # heap a run needs at its peak, bytes a household: a little under the
-# national scenario's at full scale (139, ``povsim bench``), so that a run
+# national scenario's at full scale (121, ``povsim bench``), so that a run
 # of the default programmes never holds memory it would not have used
-HEAP_PER_HOUSEHOLD = 128
+HEAP_PER_HOUSEHOLD = 116
 
 # column indices of the record's arrays, by name
 P = {name: k for k, name in enumerate(PROGRAMME_COLUMNS)}
