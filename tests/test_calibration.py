@@ -753,3 +753,17 @@ def test_cli_errors_exit_2_with_one_line(tmp_path, capsys):
     assert "--posterior needs a scenario that extends a fit file" in capsys.readouterr().err
     assert main(["backtest", "--fit-until", "2015", "--observed", str(tmp_path / "x.csv")]) == 2
     assert "observed file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--scale", "5"], "argument --scale: 5 must be above 0 and at most 1"),
+    (["--repeats", "0"], "argument --repeats: 0 must be at least 1"),
+    (["nope.toml"], "targets file 'nope.toml' not found"),
+])
+def test_the_trial_benchmark_refuses_bad_arguments_with_a_message(argv, message, capsys):
+    from model.calibration import speed
+
+    with pytest.raises(SystemExit) as stop:
+        speed.main(argv)
+    assert stop.value.code == 2
+    assert message in capsys.readouterr().err

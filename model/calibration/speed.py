@@ -57,13 +57,26 @@ def measure(targets_path: str, scale: float, seeds: int, repeats: int) -> dict[s
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model.calibration.speed")
-    parser.add_argument("targets", nargs="?", default="calibration/targets.toml")
-    parser.add_argument("--scale", type=float, default=0.01)
-    parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3)
+    from model.cli import share, whole_number
+    from model.errors import PovsimError
+
+    def count(text: str) -> int:
+        return whole_number(text, minimum=1)
+
+    parser = argparse.ArgumentParser(prog="python -m model.calibration.speed",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("targets", nargs="?", default="calibration/targets.toml",
+                        help="targets file (default calibration/targets.toml)")
+    parser.add_argument("--scale", type=share, default=0.01,
+                        help="share of the registry simulated (default 0.01)")
+    parser.add_argument("--seeds", type=count, default=2, help="seeds a trial (default 2)")
+    parser.add_argument("--repeats", type=count, default=3,
+                        help="timed repeats of each seed (default 3)")
     args = parser.parse_args(argv)
-    m = measure(args.targets, args.scale, args.seeds, args.repeats)
+    try:
+        m = measure(args.targets, args.scale, args.seeds, args.repeats)
+    except PovsimError as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
     trial = m["trial"]
     print(f"{args.targets} at scale {args.scale:g}: {m['households']:,.0f} households, "
           f"{args.seeds} seed(s) a trial")
