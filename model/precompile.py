@@ -54,8 +54,8 @@ from model.helper_process import can_fork, fork_child
 
 LIST = "kernel_signatures.json"
 MODULES = ("model.random", "model.engine.kernels", "model.engine.rules",
-           "model.engine.bookkeeping", "model.engine.coverage", "model.engine.one_pass",
-           "model.engine.delivery_order", "model.engine.backlog",
+           "model.engine.active_rule", "model.engine.bookkeeping", "model.engine.coverage",
+           "model.engine.one_pass", "model.engine.delivery_order", "model.engine.backlog",
            "model.engine.delivery_timeline", "model.engine.attribution", "model.engine.tally",
            "model.engine.initial_income", "model.engine.threads", "model.engine.selection",
            "model.engine.rows", "model.engine.ordered_sums", "model.engine.events",

@@ -4,13 +4,13 @@ and the kernel against it."""
 import numpy as np
 import pytest
 
+from model.engine.active_rule import active_indices_numpy
 from model.engine.attribution import (
     NONE,
     attribute,
     attribute_exits,
     count_reached_numpy,
 )
-from model.engine.bookkeeping import active_indices_numpy
 from model.engine.codes import ATTRIBUTION, BATCHES, EXIT
 
 

@@ -3,10 +3,13 @@
 import numpy as np
 import pytest
 
-from model.engine.bookkeeping import (
+from model.engine.active_rule import (
     active_indices,
     active_indices_numpy,
+    active_limits,
     active_mask_at,
+)
+from model.engine.bookkeeping import (
     add_at,
     add_at_numpy,
     candidate_indices,
@@ -54,6 +57,28 @@ def test_active_indices(oldest, last):
     units = np.flatnonzero(start != 0)
     np.testing.assert_array_equal(
         active_indices(start, 2017, oldest, status, exit_year, last, units), ref)
+
+
+@pytest.mark.parametrize("oldest", [-np.inf, np.inf, 2014.0, 2014.5, -2014.5, -4e4, 4e4])
+@pytest.mark.parametrize("last", [-np.inf, np.inf, 2015.0, 2015.5, -0.5, -4e4, 4e4])
+def test_the_rules_int16_bounds_give_the_float_limits_answers(oldest, last):
+    """active_limits' bounds: every start and exit year, from the ends of
+    int16 (a backlog's WAITING is its top) through 0 and the years, is
+    active under them exactly when it is under the float limits, finite,
+    fractional, infinite or beyond int16."""
+    from model.engine.backlog import WAITING
+
+    starts = np.array([-32768, -32767, -2016, -1, 0, 1, 2013, 2014, 2015, 2016, 2017, 2018,
+                       WAITING - 1, WAITING], np.int16)
+    exits = np.array([0, 1, 2014, 2015, 2016, 2017, 32767], np.int16)
+    start = np.repeat(starts, len(exits) * 4)
+    exit_year = np.tile(np.repeat(exits, 4), len(starts))
+    status = np.tile(np.arange(4, dtype=np.int8), len(starts) * len(exits))
+    ref = active_indices_numpy(start, 2017, oldest, status, exit_year, last)
+    np.testing.assert_array_equal(active_indices(start, 2017, oldest, status, exit_year, last),
+                                  ref)
+    year, low, high = active_limits(2017, oldest, last)
+    assert year.dtype == low.dtype == high.dtype == np.int16
 
 
 def test_candidate_indices():

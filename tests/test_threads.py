@@ -236,7 +236,8 @@ def test_split_where_is_boolean_indexing_whatever_the_pieces(four_threads, monke
 
 
 def test_registry_masks_are_the_same_whatever_the_pieces(four_threads, monkeypatch):
-    from model.engine.bookkeeping import active_indices, candidate_indices, step_indices
+    from model.engine.active_rule import active_indices
+    from model.engine.bookkeeping import candidate_indices, step_indices
 
     rng = np.random.default_rng(19)
     n = 30_011

@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from model.engine.codes import EXITED, POOR, RETURNED
+from model.engine.active_rule import active_indices_numpy, active_limits, enrolment_active
+from model.engine.codes import POOR, RETURNED
 from model.engine.threads import (
     KERNEL,
     indices_counted,
@@ -31,84 +32,6 @@ EMPTY_MARKS = np.zeros(0, np.uint8)
 
 # a serial loop compiled as a household kernel is (vectorising, no checks)
 _LOOP = {k: v for k, v in KERNEL.items() if k != "nogil"}
-
-
-def active_indices(start, year, oldest_start, status, exit_year, last_exit_year, units=None):
-    """Indices of the units whose enrolment is active in ``year``.
-
-    Parameters
-    ----------
-    start : int16 array (n,)
-        Year of enrolment (0 never, negative stopped; a backlog carries next year).
-    year : int
-        The year.
-    oldest_start : float
-        Enrolments must have started after it (``year - duration``; ``-inf``
-        for no duration).
-    status, exit_year : arrays (n,)
-        Household status and year of the latest exit.
-    last_exit_year : float
-        Exited households whose exit year is at or before it are no longer
-        reached (``year - grace - 1``; ``-inf`` for no limit).
-    units : int64 array, optional
-        The units whose ``start`` is not 0, ascending (the only ones that can
-        be active); when given, only they are read. The result is the same.
-
-    Returns
-    -------
-    int64 array of the active indices, ascending.
-    """
-    if units is None:
-        mask = np.empty(start.shape[0], np.bool_)
-        bounds, counts = active_mask(start, year, float(oldest_start), status, exit_year,
-                                     float(last_exit_year), mask)
-        return indices_counted(mask, bounds, counts)
-    mask = np.empty(units.shape[0], np.bool_)
-    active_mask_at(units, start, year, float(oldest_start), status, exit_year,
-                   float(last_exit_year), mask)
-    return units[mask]
-
-
-@njit(**INLINE)
-def enrolment_active(s, year, oldest_start, status, exit_year, last_exit_year):
-    """The rule of :func:`active_indices` for one unit (enrolment start ``s``)."""
-    lapsed = (status == EXITED) & (np.float64(exit_year) <= last_exit_year)
-    return (s > 0) & (s <= year) & (np.float64(s) > oldest_start) & ~lapsed
-
-
-@on_threads()
-@njit(**KERNEL)
-def active_mask(start, year, oldest_start, status, exit_year, last_exit_year, out):
-    """``out[i]``: unit ``i`` is active (see :func:`active_indices`); a
-    branch-free loop that vectorises, on threads. Returns the active units
-    of the piece."""
-    count = 0
-    for i in range(start.shape[0]):
-        a = enrolment_active(start[i], year, oldest_start, status[i], exit_year[i],
-                             last_exit_year)
-        out[i] = a
-        count += a
-    return count
-
-
-@on_threads("start", "status", "exit_year")
-@njit(**KERNEL)
-def active_mask_at(idx, start, year, oldest_start, status, exit_year, last_exit_year, out):
-    """``out[j]``: unit ``idx[j]`` is active (as :func:`active_mask`, read
-    in place rather than from gathered copies; on threads, a piece of
-    ``idx`` each: the reads are scattered, so two threads wait on memory
-    side by side)."""
-    for j in range(idx.shape[0]):
-        i = np.uint64(idx[j])
-        out[j] = enrolment_active(start[i], year, oldest_start, status[i], exit_year[i],
-                                  last_exit_year)
-
-
-def active_indices_numpy(start, year, oldest_start, status, exit_year, last_exit_year):
-    """Reference of :func:`active_indices` (the numpy passes it replaces)."""
-    mask = (start > 0) & (start <= year) & (start > oldest_start)
-    mask &= ~((status == EXITED) & (exit_year <= last_exit_year))
-    return np.flatnonzero(mask)
 
 
 @njit(cache=True)
@@ -267,20 +190,21 @@ def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, n
     active = np.empty(m, np.bool_)
     reach = np.empty(m, np.bool_)
     hazard = np.float32(hazard)
+    limits = active_limits(year, oldest_start, last_exit_year)
     if units is None:
         if len(marks) == 0:  # marks of no use to the caller
             marks, bit = np.zeros(m, np.uint8), 0
-        bounds, counted = step_masks(start, year, oldest_start, status, exit_year,
-                                     last_exit_year, needs, hh_id, key, hazard, marks,
-                                     np.uint8(bit), active, reach)
+        bounds, counted = step_masks(start, limits[0], limits[1], status, exit_year, limits[2],
+                                     needs, hh_id, key, hazard, marks, np.uint8(bit), active,
+                                     reach)
         counts = np.array(counted, np.int64).reshape(-1, 2)
         active = indices_counted(active, bounds, counts[:, 0])
         # mostly every active unit needs the effect: then one list serves for both
         reach = (active if counts[:, 1].sum() == len(active)
                  else indices_counted(reach, bounds, counts[:, 1]))
     else:
-        step_masks_at(units, start, year, oldest_start, status, exit_year, last_exit_year,
-                      needs, hh_id, key, hazard, marks, np.uint8(bit), active, reach)
+        step_masks_at(units, start, limits[0], limits[1], status, exit_year, limits[2], needs,
+                      hh_id, key, hazard, marks, np.uint8(bit), active, reach)
         active = units[active]
         reach = active if np.count_nonzero(reach) == len(active) else units[reach]
     if not years:

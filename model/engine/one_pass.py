@@ -31,10 +31,10 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from model.engine.active_rule import active_limits, enrolment_active
 from model.engine.bookkeeping import (
     add_at_numpy,
     draw_failures,
-    enrolment_active,
     enrolment_now,
     lookup_sum,
     lookup_sum_numpy,
@@ -299,9 +299,10 @@ def income_step(starts, start, year, oldest_start, status, exit_year, last_exit_
     who = income.later_who
     later_who = (_NO_WHO if who is None or not income.later_added
                  else who if who.dtype == np.int8 else (who != 0).view(np.int8))
-    reached = split_at(_income_counties, group_pieces(starts), starts, start, np.int64(year),
-                       np.float64(oldest_start), status, exit_year, np.float64(last_exit_year),
-                       needs, hh_id, np.uint64(key), np.float32(hazard),
+    year, oldest_start, last_exit_year = active_limits(year, oldest_start, last_exit_year)
+    reached = split_at(_income_counties, group_pieces(starts), starts, start, year,
+                       oldest_start, status, exit_year, last_exit_year, needs, hh_id,
+                       np.uint64(key), np.float32(hazard),
                        np.float32(0.0 if income.each else income.amount), each,
                        not income.per_person, np.float64(max(income.ramp, 1.0)), later_from,
                        np.float32(income.later_share), np.float32(income.later_added),
@@ -468,8 +469,9 @@ def grant_step(starts, start, year, oldest_start, status, exit_year, last_exit_y
     households, people, cost = np.zeros(nc), np.zeros(nc), np.zeros(nc)
     flags = _NO_FLAGS if grant.flag is None else getattr(st, grant.flag)
     lookup = grant.recurring or Lookup(_NO_TABLE, size, _NO_TABLE, size)
-    split_at(_grant_counties, group_pieces(starts), starts, start, np.int64(year),
-             np.float64(oldest_start), status, exit_year, np.float64(last_exit_year), needs,
+    year, oldest_start, last_exit_year = active_limits(year, oldest_start, last_exit_year)
+    split_at(_grant_counties, group_pieces(starts), starts, start, year, oldest_start, status,
+             exit_year, last_exit_year, needs,
              hh_id, np.uint64(key), np.float32(hazard), np.uint8(grant.bits), st.guarantees,
              flags, size, lookup.first, lookup.first_key, lookup.second, lookup.second_key,
              households, people, cost)
@@ -568,8 +570,9 @@ def floor_step(starts, start, year, oldest_start, status, exit_year, last_exit_y
     """
     nc = len(starts) - 1
     households, people = np.zeros(nc), np.zeros(nc)
-    split_at(_floor_counties, group_pieces(starts), starts, start, np.int64(year),
-             np.float64(oldest_start), status, exit_year, np.float64(last_exit_year), needs,
+    year, oldest_start, last_exit_year = active_limits(year, oldest_start, last_exit_year)
+    split_at(_floor_counties, group_pieces(starts), starts, start, year, oldest_start, status,
+             exit_year, last_exit_year, needs,
              hh_id, np.uint64(key), np.float32(hazard), np.asarray(floor.standard, np.float32),
              level, size, marks, np.uint8(bit), bool(fresh), households, people)
     return Counted(households, people)

@@ -53,11 +53,9 @@ from typing import ClassVar
 
 import numpy as np
 
+from model.engine.active_rule import active_indices, active_limits, active_mask, active_mask_at
 from model.engine.bookkeeping import (
     EMPTY,
-    active_indices,
-    active_mask,
-    active_mask_at,
     add_at,
     candidate_indices,
     candidates_among,
@@ -304,15 +302,15 @@ class Programme:
         within the grace."""
         st = ctx.st
         start = st.enrolled[self.name]
-        oldest, last_exit = self._limits(ctx.p)
+        year, oldest, last_exit = active_limits(ctx.year, *self._limits(ctx.p))
         if isinstance(idx, slice):
             start, status, exit_year = start[idx], st.status[idx], st.exit_year[idx]
             mask = np.empty(len(start), bool)
-            active_mask(start, ctx.year, oldest, status, exit_year, last_exit, mask)
+            active_mask(start, year, oldest, status, exit_year, last_exit, mask)
         else:
             idx = np.asarray(idx)
             mask = np.empty(len(idx), bool)
-            active_mask_at(idx, start, ctx.year, oldest, st.status, st.exit_year, last_exit, mask)
+            active_mask_at(idx, start, year, oldest, st.status, st.exit_year, last_exit, mask)
         return mask
 
     def active(self, ctx: Context) -> np.ndarray:
