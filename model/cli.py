@@ -54,7 +54,8 @@ def whole_number(text: str, minimum: int | None = None) -> int:
     return value
 
 
-def _positive(text: str) -> int:
+def positive(text: str) -> int:
+    """An argparse value: a whole number of at least 1 (a count)."""
     return whole_number(text, minimum=1)
 
 
@@ -142,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "there are none); rerunning the same command on the same --out "
                               "resumes as well")
     for p in (run, compare):
-        p.add_argument("--workers", type=_positive,
+        p.add_argument("--workers", type=positive,
                        help="worker processes (default: one per core, at most one per run; "
                             "1 runs in this process)")
         p.add_argument("--lang", choices=("en", "zh"), default="en",
@@ -159,9 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "scenario extends, or of fit FIT (a name in calibration/fits or a "
                             "file)")
     from model.calibration.cli import add_parsers
-    add_parsers(sub, _positive, share)
+    add_parsers(sub, positive, share)
     from model.sweep.cli import add_parser as add_sweep
-    add_sweep(sub, _positive, share)
+    add_sweep(sub, positive, share)
     sub.add_parser("scenarios", help="list the scenarios that can be named")
     rep = sub.add_parser("report", help="one self-contained HTML report of an output folder "
                                         "(run, compare, sweep or backtest)")
@@ -181,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "problem (file, row, column, value)")
     validate.add_argument("file", type=Path, help="a .csv or .parquet household table (with "
                                                   "its .counties table beside it) or a .nc")
-    validate.add_argument("--limit", type=_positive, default=20,
+    validate.add_argument("--limit", type=positive, default=20,
                           help="stop after this many problems (default 20)")
     build = reg_sub.add_parser("build", help="build a synthetic registry from a spec")
     build.add_argument("spec", help="a built-in spec name or a spec .toml")
@@ -191,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure the income kernel against numpy and a whole year")
     bench.add_argument("--sizes", type=_bench_size, nargs="+", default=[10**6, 10**7],
                        help="household counts (default 1e6 1e7)")
-    bench.add_argument("--repeats", type=_positive, default=5, help="timed runs per figure")
+    bench.add_argument("--repeats", type=positive, default=5, help="timed runs per figure")
     bench.add_argument("--national", type=share, nargs="*", default=[0.01], metavar="SCALE",
                        help="also run the national scenario 2015-2020 at these scales, with "
                             "delivery on and off (default 0.01; none: skip)")

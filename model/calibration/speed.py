@@ -57,11 +57,8 @@ def measure(targets_path: str, scale: float, seeds: int, repeats: int) -> dict[s
 
 
 def main(argv=None) -> int:
-    from model.cli import share, whole_number
+    from model.cli import positive, share
     from model.errors import PovsimError
-
-    def count(text: str) -> int:
-        return whole_number(text, minimum=1)
 
     parser = argparse.ArgumentParser(prog="python -m model.calibration.speed",
                                      description=__doc__.split("\n\n")[0])
@@ -69,8 +66,8 @@ def main(argv=None) -> int:
                         help="targets file (default calibration/targets.toml)")
     parser.add_argument("--scale", type=share, default=0.01,
                         help="share of the registry simulated (default 0.01)")
-    parser.add_argument("--seeds", type=count, default=2, help="seeds a trial (default 2)")
-    parser.add_argument("--repeats", type=count, default=3,
+    parser.add_argument("--seeds", type=positive, default=2, help="seeds a trial (default 2)")
+    parser.add_argument("--repeats", type=positive, default=3,
                         help="timed repeats of each seed (default 3)")
     args = parser.parse_args(argv)
     try:

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from model.cli import whole_number
+from model.cli import positive
 from model.engine.delivery import Settings, deliver, settings_from_params
 from model.errors import PovsimError
 from model.params import Parameters
@@ -96,11 +96,6 @@ def engine_share(scenario_name: str = "xiangxi", seed: int = 0) -> None:
           f"(ratio {total / timings['without delivery'][0]:.2f})")
 
 
-def _count(text: str) -> int:
-    """A count argument: a whole number of at least 1."""
-    return whole_number(text, minimum=1)
-
-
 def _is_number(text: str) -> bool:
     """Whether an argument is a number (of counties) rather than a scenario."""
     try:
@@ -117,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
                     "time of one year of delivery for COUNTIES x PROGRAMMES (default 832 x 12).")
     parser.add_argument("first", nargs="?", metavar="SCENARIO | COUNTIES",
                         help="a scenario (name or .toml file), or a number of counties")
-    parser.add_argument("programmes", nargs="?", type=_count, metavar="PROGRAMMES",
+    parser.add_argument("programmes", nargs="?", type=positive, metavar="PROGRAMMES",
                         help="programmes, after COUNTIES (default 12)")
     args = parser.parse_args(argv)
     if args.first is not None and not _is_number(args.first):
@@ -129,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
             parser.exit(2, f"{parser.prog}: error: {error}\n")
         return
     try:
-        nc = 832 if args.first is None else _count(args.first)
+        nc = 832 if args.first is None else positive(args.first)
     except argparse.ArgumentTypeError as error:
         parser.error(f"argument COUNTIES: {error}")
     npr = 12 if args.programmes is None else args.programmes
