@@ -47,6 +47,12 @@ DECLARED = {
     "per household, ramp": Income(2500.0, ramp=3.0),
     "per person, later share": Income(410.0, per_person=True, later_from=3.0, later_share=0.35),
     "per person, awkward amount": Income(0.1, per_person=True, ramp=2.5),
+    # a ramp float32 does not hold (its shares of the first two years differ
+    # divided in float32 and in float64; an amount of 1 keeps the difference
+    # in the row), and a later share from a fraction of a year
+    "per household, ramp not a float32": Income(1.0, ramp=2.3),
+    "per person, later share from a fraction": Income(410.0, per_person=True, later_from=1.5,
+                                                      later_share=0.35),
     # education: grants of each household, a guarantee, the cost, graduates
     "per person, each, bits, cost, later added": Income(
         GRANTS, per_person=True, bits=SCHOOLING, costs_amount=True, later_from=2.0,

@@ -73,7 +73,10 @@ class Income:
     per_person : bool
         Whether ``amount`` is per member.
     ramp : float
-        Years to full effect (at least 1; 1: full effect at once).
+        Years to full effect (at least 1; 1: full effect at once), held in
+        float32 as the amounts are (rounded to the nearest float32 when
+        given otherwise): the share ``(years_in + 1) / ramp`` is then the
+        same divided in float32 or in float64 and rounded to float32.
     later_from : float
         Years since enrolment from which ``later_share`` and ``later_added``
         apply (inf: never).
@@ -101,6 +104,9 @@ class Income:
     later_who: np.ndarray | None = None
     bits: int = 0
     costs_amount: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "ramp", float(np.float32(max(self.ramp, 1.0))))
 
     @property
     def reads_years(self) -> bool:
@@ -245,6 +251,14 @@ _NO_FLAGS = np.zeros(0, np.uint8)
 _NO_TABLE = np.zeros(0, np.float32)
 
 
+def _first_whole_year(later_from: float) -> np.int32:
+    """The first whole number of years since enrolment at or after
+    ``later_from`` (int32; the end of the range for "never", inf): whole
+    years reach ``later_from`` exactly when they reach it."""
+    bound = np.iinfo(np.int32)
+    return np.int32(np.clip(np.ceil(later_from), bound.min, bound.max))
+
+
 def income_step(starts, start, year, oldest_start, status, exit_year, last_exit_year, needs,
                 hh_id, key, hazard, income: Income, share, fraction, size, row, marks, bit,
                 guarantees, fresh=False):
@@ -290,10 +304,7 @@ def income_step(starts, start, year, oldest_start, status, exit_year, last_exit_
     """
     nc = len(starts) - 1
     households, people, cost = np.zeros(nc), np.zeros(nc), np.zeros(nc)
-    # "never" as a year no enrolment reaches: the kernel is compiled
-    # assuming no infinities (fast-math flag ninf)
-    later_from = (np.float64(income.later_from) if np.isfinite(income.later_from)
-                  else np.float64(np.iinfo(np.int32).max))
+    later_from = _first_whole_year(income.later_from)
     # one type of each array whatever the programme: one compiled kernel
     each = np.asarray(income.amount, np.float32) if income.each else _NO_AMOUNTS
     who = income.later_who
@@ -304,7 +315,7 @@ def income_step(starts, start, year, oldest_start, status, exit_year, last_exit_
                        oldest_start, status, exit_year, last_exit_year, needs, hh_id,
                        np.uint64(key), np.float32(hazard),
                        np.float32(0.0 if income.each else income.amount), each,
-                       not income.per_person, np.float64(max(income.ramp, 1.0)), later_from,
+                       not income.per_person, np.float32(income.ramp), later_from,
                        np.float32(income.later_share), np.float32(income.later_added),
                        later_who, np.uint8(income.bits), income.costs_amount, np.float32(share),
                        fraction, size, row, marks, np.uint8(bit), guarantees, bool(fresh),
@@ -368,9 +379,10 @@ def _income_county(lo, hi, rule, effect, f, fresh, further, more, amounts):
     for i in range(lo, hi):
         a, s = enrolment_now(rule, i, False)
         r = a & needs[i]
-        years_in = np.float64(year - s)
+        years_in = np.int32(year) - np.int32(s)
+        # in float32: the float64 division's share (the ramp is float32, Income)
         factor = (later_share if years_in >= later_from
-                  else np.float32(min((years_in + 1.0) / ramp, 1.0)))
+                  else min((np.float32(years_in) + np.float32(1.0)) / ramp, np.float32(1.0)))
         v = (each[i] if each.shape[0] > 0 else amount) * factor
         if per_household:
             v = v / np.float32(size[i])
