@@ -10,12 +10,15 @@ from model.engine.tally import (
     MEDIAN_PIECE,
     NBINS,
     NCHUNKS,
+    chunk_groups,
     median_from_hist,
     median_from_hist_numpy,
     registered_people_by,
     take_medians,
     tally,
     tally_numpy,
+    tally_scratch,
+    tally_step,
 )
 from model.engine.tally_columns import COL, NV
 from model.programmes.base import SAMPLE, first_k, first_people, smallest_positions
@@ -324,6 +327,31 @@ def test_tally_matches_numpy_reference(four_threads, stored):
         np.testing.assert_array_equal(hist2, hist)
         assert ref_people.sum() > 0
         np.testing.assert_array_equal(people, ref_people)
+
+
+def test_a_tallys_scratch_is_left_zero_for_the_next(four_threads):
+    """A run keeps the chunks' tables from one tally to the next: each
+    tally leaves them zero, so the next (other incomes and statuses, runs
+    of one class included) counts as on fresh tables."""
+    n, n_groups = 200_000, 12
+    rng = np.random.default_rng(21)
+    county = np.sort(rng.integers(0, 4, n)).astype(np.int16)
+    category, size = rng.integers(0, 3, n).astype(np.int8), rng.integers(1, 9, n).astype(np.int8)
+    chunks = chunk_groups(county, category, 3, n_groups, tally_step(n))
+    scratch = tally_scratch(chunks)
+    for year in range(3):
+        status = (rng.integers(0, 4, n) if year < 2 else np.full(n, POOR)).astype(np.int8)
+        args = (county, category, size, (rng.lognormal(8.0, 0.7, n) - 500).astype(F),
+                (2500 * (rng.random(n) < 0.3)).astype(F), status,
+                rng.integers(0, 4, n).astype(np.uint8), F(2995), F(2500), 3)
+        out, hist = np.zeros((n_groups, NV)), np.zeros((n_groups, NBINS), np.int64)
+        tally(*args, out, hist, chunks=chunks, scratch=scratch)
+        fresh, fresh_hist = np.zeros_like(out), np.zeros_like(hist)
+        tally(*args, fresh, fresh_hist)
+        np.testing.assert_array_equal(out, fresh)
+        np.testing.assert_array_equal(hist, fresh_hist)
+        assert not any(table.any() for table in scratch)
+        np.testing.assert_allclose(out, tally_numpy(*args, n_groups)[0], rtol=1e-9)
 
 
 def test_median_from_histogram_is_within_half_a_bin():

@@ -82,6 +82,7 @@ from model.engine.tally import (
     chunk_groups,
     take_medians,
     tally,
+    tally_scratch,
     tally_step,
 )
 from model.engine.tally_columns import COL, NV
@@ -155,7 +156,7 @@ class Simulation:
                             self.state.market_base, self.state.z)
         self.n_groups = registry.n_counties * len(CATEGORIES)
         self._schooling_key = None
-        self._tally_chunks = None
+        self._tally_chunks = self._tally_scratch = None
         # the tally's people-weighted income histogram by county and category:
         # the record keeps its medians, so one table serves every year, zero
         # between tallies (people per bin fit int32: the nation's 8.96e7 < 2**31)
@@ -523,10 +524,12 @@ class Simulation:
         if self._tally_chunks is None:  # the chunks' groups do not change in a run
             self._tally_chunks = chunk_groups(h["county"], h["category"], len(CATEGORIES),
                                               self.n_groups, tally_step(self.reg.n_households))
+            self._tally_scratch = tally_scratch(self._tally_chunks)
         village_people = np.zeros(len(self.reg.villages["village_id"]))
         tally(h["county"], h["category"], h["size"], st.income, st.floor, st.status, st.event,
               np.float32(line), np.float32(covered), len(CATEGORIES), out, self._hist,
-              village=h["village"], village_people=village_people, chunks=self._tally_chunks)
+              village=h["village"], village_people=village_people, chunks=self._tally_chunks,
+              scratch=self._tally_scratch)
         medians, self.record.median_all[k] = take_medians(self._hist, line)  # and zeros it
         self.record.median[k] = medians.reshape(self.record.median[k].shape)
         self.record.lines[k, L["poverty_line"]] = line

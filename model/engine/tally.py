@@ -51,7 +51,7 @@ _INC_EXIT, _WRONG_EXIT = COL["income_sum_exiting"], COL["wrong_exits_households"
 
 
 def tally(county, category, size, income, floor, status, event, line, covered_line, n_categories,
-          out, hist, village=None, village_people=None, chunks=None):
+          out, hist, village=None, village_people=None, chunks=None, scratch=None):
     """Fill ``out[g, k]`` (float64, shape (n_groups, NV)) and ``hist[g, b]``
     (int32, shape (n_groups, NBINS)) for the households' groups. The chunks'
     partial tables (:func:`tally_chunks`) are filled on threads.
@@ -78,17 +78,19 @@ def tally(county, category, size, income, floor, status, event, line, covered_li
     chunks : tuple, optional
         :func:`chunk_groups` of these households (it depends on the groups
         alone: a run computes it once).
+    scratch : tuple, optional
+        :func:`tally_scratch` of ``chunks``: the chunks' tables, zero, which
+        the tally leaves zero (a run keeps them from one tally to the next).
     """
     step = tally_step(county.shape[0])
     if chunks is None:
         chunks = chunk_groups(county, category, n_categories, out.shape[0], step)
     lowest, rows = chunks
-    partial = np.zeros((rows[-1], NV))
     if step * np.iinfo(size.dtype).max >= PACK:
         raise ValueError(f"tally: chunks of {step:,} households could hold 2**32 people or "
                          "more, beyond the packed counts of the kernel (registries of up "
                          f"to {NCHUNKS * (PACK // np.iinfo(size.dtype).max - 1):,} households)")
-    by_class = np.zeros(rows[-1] * NCLASSES, np.int64)
+    partial, by_class = tally_scratch(chunks) if scratch is None else scratch
     if village is None:
         village, village_people = _NO_VILLAGE, np.zeros(0)
     # the histogram's counts are integers (float64 for the villages' people):
@@ -117,6 +119,16 @@ def tally(county, category, size, income, floor, status, event, line, covered_li
         hist[first:first + len(part)] += part
         village_people += people
     add_partials(partial, rows, lowest, out)
+
+
+def tally_scratch(chunks: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """The tables the tally's chunks fill (zeros) for the chunks ``chunks``
+    (:func:`chunk_groups`): their partial tables (float64, (rows, NV)) and
+    their households and people by group and class (int64, flat: two slots
+    a group and class, see :func:`tally_chunks`). :func:`tally` leaves them
+    zero, so that a run's tallies can share them."""
+    rows = chunks[1]
+    return np.zeros((rows[-1], NV)), np.zeros(rows[-1] * NCLASSES * 2, np.int64)
 
 
 def tally_step(n: int) -> int:
@@ -202,8 +214,11 @@ def tally_chunks(first, last, county, category, size, income, floor, status, eve
 
     Chunk ``c``'s groups from ``lowest[c]`` on are rows ``rows[c]:rows[c + 1]``
     of ``partial`` (float64, columns as ``out`` of :func:`tally`);
-    ``by_class`` (int64, rows x NCLASSES, flat) is the chunks' scratch of
-    households (times :data:`PACK`) plus people by group and class.
+    ``by_class`` (int64, rows x NCLASSES x 2, flat, zeros) is the chunks'
+    scratch of households (times :data:`PACK`) plus people by group and
+    class, in two slots that households add to in turn: a run of
+    households of one class then adds to two counts, neither waiting for
+    the other's last addition. Each chunk zeroes its slots as it reads them.
     ``own[g - own_first, b] +=`` the people of registered households of
     group ``g`` whose income is in bin ``b`` (1 % of ``line`` wide, clipped
     to the first and last bins), for the groups ``own`` holds, and
@@ -228,7 +243,8 @@ def tally_chunks(first, last, county, category, size, income, floor, status, eve
     flat_own, flat_hist = own.reshape(-1), hist.reshape(-1)
     own_size, offset = np.uint64(flat_own.shape[0]), np.uint64(own_first * hist.shape[1])
     for c in range(first, last):
-        acc, cls = partial[rows[c]:rows[c + 1]], by_class[rows[c] * NCLASSES:rows[c + 1] * NCLASSES]
+        acc = partial[rows[c]:rows[c + 1]]
+        cls = by_class[rows[c] * NCLASSES * 2:rows[c + 1] * NCLASSES * 2]
         low = np.int64(lowest[c])
         end = min(n, (c + 1) * step)
         for s0 in range(c * step, end, BLOCK):
@@ -238,7 +254,7 @@ def tally_chunks(first, last, county, category, size, income, floor, status, eve
                              n_categories, low, own_first, key, bin_index, people, terms, flags)
             n_registered, n_exiting = 0, 0
             for t in range(s1 - s0):  # every household counts in its class
-                cls[np.uint64(key[t])] += PACK + people[t]
+                cls[np.uint64(key[t] * 2 + (t & 1))] += PACK + people[t]  # slots in turn
                 registered[n_registered] = t  # kept only if registered: no branch
                 n_registered += flags[t] & _REGISTERED
                 exiting[n_exiting] = t
@@ -262,13 +278,15 @@ def tally_chunks(first, last, county, category, size, income, floor, status, eve
                 t = np.uint64(exiting[q])
                 acc[np.uint64(key[t] // NCLASSES), _INC_EXIT] += terms[_T_INCOME, t]
         # the chunk's households and people by group and class into its
-        # count columns
+        # count columns, leaving the scratch zero
         for g in range(acc.shape[0]):
             for k in range(NCLASSES):
-                packed = cls[g * NCLASSES + k]
+                slot = np.uint64((g * NCLASSES + k) * 2)
+                packed = cls[slot] + cls[slot + 1]
                 h, p = np.float64(packed >> 32), np.float64(packed & (PACK - 1))
                 if h == 0.0:
                     continue
+                cls[slot] = cls[slot + 1] = 0
                 for m in range(_CLASS_N_COLUMNS[k]):  # the columns counting the class
                     acc[g, _CLASS_COLUMNS[k, m]] += p if _CLASS_BY_PEOPLE[k, m] else h
 
@@ -331,15 +349,16 @@ def chunk_groups(county, category, n_categories, n_groups, step):
 @njit(cache=True)
 def add_partials(partial, rows, lowest, out):
     """``out += `` the partial table of each chunk ``c`` in order (the same
-    sums whatever the thread count); chunk ``c``'s table is
-    ``partial[rows[c]:rows[c + 1]]`` and starts at group ``lowest[c]`` (the
-    groups a chunk does not reach would add zeros). A plain loop: the array
-    expression cost several times the whole tally."""
+    sums whatever the thread count), leaving ``partial`` zero; chunk
+    ``c``'s table is ``partial[rows[c]:rows[c + 1]]`` and starts at group
+    ``lowest[c]`` (the groups a chunk does not reach would add zeros). A
+    plain loop: the array expression cost several times the whole tally."""
     for c in range(len(rows) - 1):
         for r in range(rows[c], rows[c + 1]):
             g = lowest[c] + r - rows[c]
             for k in range(out.shape[1]):
                 out[g, k] += partial[r, k]
+                partial[r, k] = 0.0
 
 
 def tally_numpy(county, category, size, income, floor, status, event, line, covered_line,
