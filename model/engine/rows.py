@@ -25,22 +25,29 @@ def sum_rows(rows, which, out):
     split(_sum_rows, out.shape[0], rows, np.asarray(which, np.int64), out)
 
 
+BLOCK = 4096  # columns summed together: their sums stay in cache from row to row
+
+
 @njit(**KERNEL)
 def _sum_rows(start, stop, rows, which, out):
-    """:func:`sum_rows` of the columns ``start:stop`` (a row at a time, on
-    contiguous slices: a loop that vectorises)."""
-    total = out[start:stop]
-    if which.shape[0] == 0:
+    """:func:`sum_rows` of the columns ``start:stop``, a block of
+    :data:`BLOCK` columns at a time and in it a row at a time (contiguous
+    slices: loops that vectorise), so that each row adds to sums in cache,
+    not to sums read back from memory."""
+    for lo in range(start, stop, BLOCK):
+        hi = min(lo + BLOCK, stop)
+        total = out[lo:hi]
+        if which.shape[0] == 0:
+            for i in range(total.shape[0]):
+                total[i] = 0.0
+            continue
+        first = rows[which[0], lo:hi]
         for i in range(total.shape[0]):
-            total[i] = 0.0
-        return
-    first = rows[which[0], start:stop]
-    for i in range(total.shape[0]):
-        total[i] = first[i]
-    for r in which[1:]:
-        row = rows[r, start:stop]
-        for i in range(total.shape[0]):
-            total[i] += row[i]
+            total[i] = first[i]
+        for r in which[1:]:
+            row = rows[r, lo:hi]
+            for i in range(total.shape[0]):
+                total[i] += row[i]
 
 
 def zero_rows(rows, which):
