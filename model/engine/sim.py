@@ -431,21 +431,20 @@ class Simulation:
     def _base_year_income(self, p: YearParams) -> None:
         """The base year's income update: step 4 without growth, and alone
         (the base year is not verified)."""
-        self._income_and_verify(p, self.base_year, verify=False)
+        self._income_and_verify(p, self.base_year, base_year=True)
 
-    def _income_and_verify(self, p: YearParams, year: int, verify: bool = True) -> None:
+    def _income_and_verify(self, p: YearParams, year: int, base_year: bool = False) -> None:
         """Steps 4 and 5 of the year, the income update and then
-        verification, in one pass (:func:`income_and_verify`); without
-        ``verify``, the income update alone, without growth (the base
-        year's). The kernel of the year is the run's one income kernel:
-        the first run compiles it alone."""
-        county_factor, income_scalars = self._income_arguments(p, year, growth=verify)
+        verification, in one pass (:func:`income_and_verify`); for the
+        ``base_year``, the income update alone and without growth, by the
+        same kernel (a run compiles one income kernel)."""
+        county_factor, income_scalars = self._income_arguments(p, year, growth=not base_year)
         scalars = self._verify_arguments(p, year)
         st = self.state
         for s in self._chunks():
             income_and_verify(*self._income_inputs(s, county_factor, income_scalars),
                               st.guarantees[s], *scalars, st.status[s], st.event[s],
-                              st.exit_year[s], verify)
+                              st.exit_year[s], not base_year)
 
     def _verify_arguments(self, p: YearParams, year: int) -> tuple:
         """The scalars of :func:`model.engine.rules.verify` in year ``year``."""
