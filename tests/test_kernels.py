@@ -210,7 +210,7 @@ def test_income_and_verify_is_the_income_update_then_verify(four_threads, adjust
                               required=checks[5], exit_margin=checks[6],
                               return_threshold=checks[7], return_probability=checks[8],
                               return_decay=checks[9], adjust=checks[10], year=checks[11],
-                              status=status, event=event, exit_year=exit_year, verify=True)
+                              status=status, event=event, exit_year=exit_year)
         else:
             income_update(**inputs, **scalars, **out)
             verify(inputs["hh_id"], out["income"], inputs["floor"], guarantees, *checks,
@@ -222,33 +222,6 @@ def test_income_and_verify_is_the_income_update_then_verify(four_threads, adjust
     for e in (1, 2):
         assert (event == e).sum() > 100, e
     assert ((event == 3).sum() > 100) == adjust
-
-
-def test_income_and_verify_without_verify_is_the_income_update_alone(four_threads):
-    """The base year's update: every output of :func:`income_update`, bit
-    for bit, and the statuses, events, exit years and guarantees as they
-    were (a verification would exit, return and enter some of these)."""
-    n = 100_000
-    inputs, scalars, z0 = random_inputs(n, 26)
-    rng = np.random.default_rng(27)
-    status = rng.choice([POOR, RETURNED, EXITED, NOT_REGISTERED], n).astype(np.int8)
-    exit_year = np.where(status == EXITED, 2016, 0).astype(np.int16)
-    event = np.full(n, 9, np.uint8)
-    guarantees = np.full(n, ALL_GUARANTEES, np.uint8)
-    before = [a.copy() for a in (status, event, exit_year, guarantees)]
-    alone, both = outputs(n, z0), outputs(n, z0)
-    income_update(**inputs, **scalars, **alone)
-    income_and_verify(**inputs, **scalars, **both, guarantees=guarantees,
-                      key_verification=year_key(3, Stream.VERIFICATION, 2018),
-                      key_return=year_key(3, Stream.RETURN, 2018), line=F(2995),
-                      covered_line=F(2500), sigma=F(0.15), required=np.uint8(0),
-                      exit_margin=F(0.1), return_threshold=F(1.0), return_probability=F(0.6),
-                      return_decay=F(0.4), adjust=True, year=np.int16(2018), status=status,
-                      event=event, exit_year=exit_year, verify=False)
-    for a, b in zip(alone.values(), both.values()):
-        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
-    for a, b in zip(before, (status, event, exit_year, guarantees)):
-        np.testing.assert_array_equal(a, b)
 
 
 def test_an_id_draws_the_same_as_an_int32_and_as_an_int64(four_threads):
@@ -274,7 +247,7 @@ def test_an_id_draws_the_same_as_an_int32_and_as_an_int64(four_threads):
                           sigma=checks[4], required=checks[5], exit_margin=checks[6],
                           return_threshold=checks[7], return_probability=checks[8],
                           return_decay=checks[9], adjust=checks[10], year=checks[11],
-                          status=status, event=event, exit_year=exit_year, verify=True)
+                          status=status, event=event, exit_year=exit_year)
         res.append((*out.values(), status, event))
     for a, b in zip(*res):
         np.testing.assert_array_equal(a, b)

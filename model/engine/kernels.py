@@ -41,9 +41,6 @@ def income_update(hh_id, county, size, ill, base_market, county_factor,
                   z, topup, income):
     """Advance every household's per-capita income by one year.
 
-    The simulation runs it within :func:`income_and_verify`; alone, it is
-    the kernel ``povsim bench`` times.
-
     All incomes and costs are yuan per person per year (float32). It runs on
     threads, each on a slice of the households (:func:`model.engine.threads.on_threads`);
     ``income_update.kernel`` is the serial kernel.
@@ -153,18 +150,15 @@ def income_and_verify(hh_id, county, size, ill, base_market, county_factor,
                       z, topup, income,
                       guarantees, key_verification, key_return, line, covered_line, sigma,
                       required, exit_margin, return_threshold, return_probability,
-                      return_decay, adjust, year, status, event, exit_year, verify):
+                      return_decay, adjust, year, status, event, exit_year):
     """:func:`income_update` and then :func:`model.engine.rules.verify`
     in one pass: the same results, bit for bit, with the households' ids,
     floors and incomes read once.
 
     The arguments are :func:`income_update`'s and then those of
-    :func:`model.engine.rules.verify` it does not share, in their order,
-    and ``verify`` (bool): without it, :func:`income_update` alone, the
-    statuses, events and exit years left as they are (the base year's
-    update: the simulation compiles one income kernel). It runs on
-    threads, each on a slice of the households; ``income_and_verify.kernel``
-    is the serial kernel.
+    :func:`model.engine.rules.verify` it does not share, in their order.
+    It runs on threads, each on a slice of the households;
+    ``income_and_verify.kernel`` is the serial kernel.
     """
     inputs = (hh_id, county, size, ill, base_market, county_factor, programme_income,
               transfer_income, floor, schooling_cost, medical_cover)
@@ -177,9 +171,8 @@ def income_and_verify(hh_id, county, size, ill, base_market, county_factor,
                                         return_probability, return_decay, adjust, year)
     for i in range(hh_id.shape[0]):
         y = _household_income(i, inputs, scalars, outputs)
-        if verify:
-            verify_household(i, y, hh_id, floor, guarantees, verification, status, event,
-                             exit_year)
+        verify_household(i, y, hh_id, floor, guarantees, verification, status, event,
+                         exit_year)
 
 
 def income_update_numpy(hh_id, county, size, ill, base_market, county_factor, programme_income,

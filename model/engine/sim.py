@@ -18,7 +18,7 @@ Step order of a year ``t`` (the only place it is written down):
    enrolments (incomes by pathway, safety-net floor, guarantees, medical
    cover, the pathways that reach each household), basic pension and
    schooling cost (:meth:`model.programmes.base.Programme.step`).
-4. **Income update.** The fused update (:func:`model.engine.kernels.income_update`)
+4. **Income update.** The fused kernel (:func:`model.engine.kernels.income_update`)
    draws the household and county shocks and illness events of year ``t`` and
    computes market income, medical cost, safety-net top-up and total
    per-capita income (keeping the last two).
@@ -59,7 +59,7 @@ from model.engine.delivery import Carry, deliver, settings_from_params
 from model.engine.delivery_order import by_county, order_offsets, split_cyclic
 from model.engine.events import exits_and_arrivals
 from model.engine.initial_income import income_groups, split_base_year
-from model.engine.kernels import income_and_verify
+from model.engine.kernels import income_and_verify, income_update
 from model.engine.one_pass import Counted, PerMember
 from model.engine.record import (
     DELIVERY_COLUMNS,
@@ -431,20 +431,20 @@ class Simulation:
     def _base_year_income(self, p: YearParams) -> None:
         """The base year's income update: step 4 without growth, and alone
         (the base year is not verified)."""
-        self._income_and_verify(p, self.base_year, base_year=True)
+        county_factor, scalars = self._income_arguments(p, self.base_year, growth=False)
+        for s in self._chunks():
+            income_update(*self._income_inputs(s, county_factor, scalars))
 
-    def _income_and_verify(self, p: YearParams, year: int, base_year: bool = False) -> None:
+    def _income_and_verify(self, p: YearParams, year: int) -> None:
         """Steps 4 and 5 of the year, the income update and then
-        verification, in one pass (:func:`income_and_verify`); for the
-        ``base_year``, the income update alone and without growth, by the
-        same kernel (a run compiles one income kernel)."""
-        county_factor, income_scalars = self._income_arguments(p, year, growth=not base_year)
+        verification, in one pass (:func:`income_and_verify`)."""
+        county_factor, income_scalars = self._income_arguments(p, year)
         scalars = self._verify_arguments(p, year)
         st = self.state
         for s in self._chunks():
             income_and_verify(*self._income_inputs(s, county_factor, income_scalars),
                               st.guarantees[s], *scalars, st.status[s], st.event[s],
-                              st.exit_year[s], not base_year)
+                              st.exit_year[s])
 
     def _verify_arguments(self, p: YearParams, year: int) -> tuple:
         """The scalars of :func:`model.engine.rules.verify` in year ``year``."""
