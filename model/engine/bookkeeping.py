@@ -190,11 +190,12 @@ def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, n
     active = np.empty(m, np.bool_)
     reach = np.empty(m, np.bool_)
     hazard = np.float32(hazard)
-    limits = active_limits(year, oldest_start, last_exit_year)
+    # the rule's int16 bounds; year stays the caller's for the years since
+    year16, oldest16, last_exit16 = active_limits(year, oldest_start, last_exit_year)
     if units is None:
         if len(marks) == 0:  # marks of no use to the caller
             marks, bit = np.zeros(m, np.uint8), 0
-        bounds, counted = step_masks(start, limits[0], limits[1], status, exit_year, limits[2],
+        bounds, counted = step_masks(start, year16, oldest16, status, exit_year, last_exit16,
                                      needs, hh_id, key, hazard, marks, np.uint8(bit), active,
                                      reach)
         counts = np.array(counted, np.int64).reshape(-1, 2)
@@ -203,7 +204,7 @@ def step_indices(start, year, oldest_start, status, exit_year, last_exit_year, n
         reach = (active if counts[:, 1].sum() == len(active)
                  else indices_counted(reach, bounds, counts[:, 1]))
     else:
-        step_masks_at(units, start, limits[0], limits[1], status, exit_year, limits[2], needs,
+        step_masks_at(units, start, year16, oldest16, status, exit_year, last_exit16, needs,
                       hh_id, key, hazard, marks, np.uint8(bit), active, reach)
         active = units[active]
         reach = active if np.count_nonzero(reach) == len(active) else units[reach]

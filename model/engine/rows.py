@@ -34,13 +34,13 @@ def _sum_rows(start, stop, rows, which, out):
     :data:`BLOCK` columns at a time and in it a row at a time (contiguous
     slices: loops that vectorise), so that each row adds to sums in cache,
     not to sums read back from memory."""
+    if which.shape[0] == 0:
+        for i in range(start, stop):
+            out[i] = 0.0
+        return
     for lo in range(start, stop, BLOCK):
         hi = min(lo + BLOCK, stop)
         total = out[lo:hi]
-        if which.shape[0] == 0:
-            for i in range(total.shape[0]):
-                total[i] = 0.0
-            continue
         first = rows[which[0], lo:hi]
         for i in range(total.shape[0]):
             total[i] = first[i]
