@@ -49,15 +49,25 @@ _HALF = np.float32(0.5)
 _LN2 = np.float32(0.6931471805599453)
 _TWO_PI = 2.0 * np.pi
 
+# a compiled function of the model: cached, and called from Python or from
+# compiled code, never passed to compiled code as a function value, so
+# numba compiles no C entry point (cfunc wrapper) for it
+CACHED = {"cache": True, "no_cfunc_wrapper": True}
 # the small functions kernels call: compiled once, then inlined by LLVM into
 # each kernel (so the kernel's loop still vectorises); no zero-division
-# checks, whose branches would stop the vectorisation
-INLINE = {"forceinline": True, "error_model": "numpy", "cache": True}
+# checks, whose branches would stop the vectorisation. Only compiled code
+# calls them: numba compiles no Python entry point for them either (the two
+# entry points were a tenth of the first run's compilation). Python calls
+# ``f.py_func``; a call of ``f`` would crash the interpreter, not raise
+# (tests/test_compile_options.py checks that no Python code makes one).
+_HELPER = {"forceinline": True, "error_model": "numpy", "no_cpython_wrapper": True,
+           "no_cfunc_wrapper": True}
+INLINE = {**_HELPER, "cache": True}
 # the same, not cached, for a small function kernels call with two types:
 # only a function cached under one signature lets the kernels calling it be
 # compiled by the first run's two processes side by side (model.precompile);
 # it is compiled into each kernel that calls it
-INLINE_EACH = {"forceinline": True, "error_model": "numpy"}
+INLINE_EACH = _HELPER
 # a helper a kernel calls with constant flags (a loop compiled for each case):
 # inlined into the kernel's code before the kernel is typed, so that each
 # case is compiled once, in the kernel, rather than on its own as well (the
@@ -135,7 +145,7 @@ def hash_ids(key: np.uint64, ident) -> np.ndarray:
     return _hash_ids(np.uint64(key), np.asarray(ident))
 
 
-@njit(cache=True)
+@njit(**CACHED)
 def _hash_ids(key, ident):
     out = np.empty(ident.shape[0], np.uint64)
     for i in range(ident.shape[0]):
@@ -150,7 +160,7 @@ def first_uniforms(key: np.uint64, ident) -> np.ndarray:
     return _first_uniforms(np.uint64(key), np.asarray(ident).astype(np.int64, copy=False))
 
 
-@njit(cache=True)
+@njit(**CACHED)
 def _first_uniforms(key, ident):
     out = np.empty(ident.shape[0], np.float32)
     for i in range(ident.shape[0]):

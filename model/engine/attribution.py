@@ -34,6 +34,7 @@ from numba import njit
 from model.engine.codes import ATTRIBUTION
 from model.engine.rules import household_line
 from model.engine.threads import split_summed
+from model.random import CACHED
 
 # the kernel reads pathways as the rows of batch_income, then the top-up
 
@@ -111,7 +112,7 @@ def attribute_exits(exits, income, floor, line, covered_line, batch_income, writ
 BLOCK = 256  # exits of one county whose pathways are found together
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(**CACHED, nogil=True, error_model="numpy")
 def _attribute_piece(start, stop, exits, income, floor, line, covered_line, batch_income, rows,
                      topup, reached, village, village_reached, county, size, out, out_reached):
     """:func:`attribute_exits` of ``exits[start:stop]``, a block of up to

@@ -24,6 +24,7 @@ from numba import njit
 
 from model.engine.bookkeeping import merge_sorted
 from model.engine.delivery_order import by_county
+from model.random import CACHED
 
 # the start of an enrolment waiting in a backlog: after every year
 WAITING = int(np.iinfo(np.int16).max)
@@ -108,7 +109,7 @@ class Backlog:
         return (taken if self.grouped else np.sort(taken)), counts
 
 
-@njit(cache=True)
+@njit(**CACHED)
 def _take_first(run, place, end, left, out):
     """Write to ``out`` the next ``min(left[c], end[c] - place[c])`` units
     of each county ``c`` of ``run``, county by county; move ``place`` on

@@ -24,7 +24,7 @@ from model.engine.threads import (
     on_threads,
     split_where,
 )
-from model.random import INLINE, INLINE_SOURCE, hash_id, hash_id_np, uniforms, uniforms_np
+from model.random import CACHED, INLINE, INLINE_SOURCE, hash_id, hash_id_np, uniforms, uniforms_np
 
 # an empty array passed for an optional array argument: "none" to a kernel
 EMPTY = np.zeros(0, np.int8)
@@ -34,7 +34,7 @@ EMPTY_MARKS = np.zeros(0, np.uint8)
 _LOOP = {k: v for k, v in KERNEL.items() if k != "nogil"}
 
 
-@njit(cache=True)
+@njit(**CACHED)
 def merge_sorted(a, b):
     """The ascending int64 indices of ``a`` and ``b`` (each ascending, no
     index in both) in one array: one linear merge."""
@@ -562,7 +562,7 @@ def add_at(row, idx, per_capita, share, start, unit_of, year, fraction, county, 
 
 
 @on_threads("row", "start", "unit_of", "fraction", "county", "size")
-@njit(cache=True, nogil=True)
+@njit(**CACHED, nogil=True)
 def _add_at(idx, per_capita, value, row, share, start, unit_of, year, fraction, county, size):
     """:func:`add_at` on threads, a piece of ``idx`` (and of ``per_capita``)
     each: the households are distinct, so the pieces write apart.

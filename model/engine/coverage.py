@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from model.engine.threads import KERNEL, cuts, split_at
-from model.random import INLINE
+from model.random import CACHED, INLINE
 
 # below it every partial sum of an integer amount is an exact float64
 _EXACT = 2.0**53
@@ -205,7 +205,7 @@ def _sums_in_order(first, last, bounds, weights, sums):
                     end[k] = bounds[group[k] + 1]
 
 
-@njit(cache=True, nogil=True)
+@njit(**CACHED, nogil=True)
 def _coverage_range(first, last, group, index, weights, size, counts, sums, people):
     """:func:`coverage_at` for ``index[first:last]`` (``weights`` aligned with
     ``index``), on one thread, in any group order."""
@@ -231,7 +231,7 @@ def _coverage_range(first, last, group, index, weights, size, counts, sums, peop
         counts[g], sums[g], people[g] = c, s, q
 
 
-@njit(cache=True)
+@njit(**CACHED)
 def repeated_sums(weight, counts, sums):
     """``sums[g]``: ``weight`` added ``counts[g]`` times from 0.0, as
     :func:`coverage_at` sums the same amount for every unit: ``counts[g] *

@@ -18,7 +18,7 @@ from numba import njit
 
 from model.engine.coverage import group_pieces
 from model.engine.threads import KERNEL, split_at
-from model.random import Stream, first_uniforms, year_key
+from model.random import CACHED, Stream, first_uniforms, year_key
 
 
 def by_county(units: np.ndarray, county: np.ndarray, n_counties: int,
@@ -42,7 +42,7 @@ def by_county(units: np.ndarray, county: np.ndarray, n_counties: int,
         np.int64)
 
 
-@njit(cache=True)
+@njit(**CACHED)
 def _places(units, starts, out):
     """``out[c]``: how many of ``units`` (ascending) are below ``starts[c]``
     (ascending), as ``np.searchsorted(units, starts)``: each search starts

@@ -33,13 +33,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from model.random import INLINE
+from model.random import CACHED, INLINE
 
 MONTHS = 12  # the year ends at month 12 (31 December)
 EPS = 1e-9  # households: guards floor() of money / unit cost against rounding
 
 
-@njit(cache=True)
+@njit(**CACHED)
 def payable(share, households, scale):
     """Simulated households the money arrived so far pays for.
 
@@ -102,7 +102,7 @@ def tranche_events(tranches: list[tuple[float, float]]) -> tuple[np.ndarray, np.
             np.array(scheduled, np.float64))
 
 
-@njit(cache=True)
+@njit(**CACHED)
 def county_timelines(new, carried, affordable, delay, team_rate, office_rate, lots,
                      scale, times, shares, scheduled, rows_c, rows_p, rows_n, rows_t,
                      approved, fallback):
@@ -240,7 +240,7 @@ def county_timelines(new, carried, affordable, delay, team_rate, office_rate, lo
     return nrows
 
 
-@njit(cache=True)
+@njit(**CACHED)
 def summarise_rows(rows_c, rows_p, rows_n, rows_t, build, carried_building, carried_total,
                    enrolments, in_effect, fraction, monthly, monthly_households, carry_building,
                    carry_total, paid):

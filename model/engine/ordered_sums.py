@@ -25,7 +25,7 @@ import math
 import numpy as np
 from numba import njit
 
-from model.random import INLINE, bits_of
+from model.random import CACHED, INLINE, bits_of
 
 _MAGNITUDE = np.int64(0x7FFFFFFFFFFFFFFF)  # the bits of a float64 but its sign
 _EXPONENT_BIAS = 1022  # frexp's exponent of a float64 is its exponent field less this
@@ -87,7 +87,7 @@ def scratch(starts, first, last):
     return np.empty(most)
 
 
-@njit(cache=True)
+@njit(**CACHED)
 def sum_in_order_of(amounts):
     """:func:`sum_in_order` of a whole array (the tests' entry)."""
     return sum_in_order(amounts, amounts.shape[0])

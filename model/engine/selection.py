@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from model.random import CACHED
+
 # a partition step that keeps more than this share of its elements is a bad
 # pivot; after MAX_BAD_STEPS of them the rest is sorted
 BAD_SHARE = 0.9
@@ -45,7 +47,7 @@ def people_threshold(priority: np.ndarray, size: np.ndarray, capacity: float):
     return (priority.dtype.type(value) if found else None), int(below)
 
 
-@njit(cache=True)
+@njit(**CACHED)
 def _threshold(priority, size, capacity):
     """:func:`people_threshold` as (found, value, below): a quickselect on
     values weighted by people, with three-way partitions (ties go to one
@@ -90,7 +92,7 @@ def _threshold(priority, size, capacity):
     return False, 0.0, below
 
 
-@njit(cache=True)
+@njit(**CACHED)
 def _threshold_sorted(values, people, capacity, below):
     """:func:`_threshold` of what is left, by sorting it: a heapsort of the
     values in place, each unit's people moved with its value (plain loops:
@@ -116,7 +118,7 @@ def _threshold_sorted(values, people, capacity, below):
     return False, 0.0, below
 
 
-@njit(cache=True)
+@njit(**CACHED)
 def _sift_down(values, people, root, end):
     """Move ``values[root]`` (and its people) down the max-heap of the
     first ``end`` values until neither child is larger."""

@@ -594,7 +594,7 @@ class Simulation:
         coverage_at(h["county"], new, np.zeros(1), h["size"], np.zeros(nc), np.zeros(nc),
                     people, starts)
         cost = np.zeros(nc)
-        if sums_exactly(np.float64(amount), people.sum()):
+        if sums_exactly.py_func(np.float64(amount), people.sum()):
             repeated_sums(np.float64(amount), people, cost)
         else:
             weights = np.float64(amount) * h["size"][new].astype(np.float64)

@@ -30,7 +30,7 @@ from model.engine.codes import (
 from model.engine.rules import household_line, household_line_np
 from model.engine.tally_columns import COL, NV
 from model.engine.threads import KERNEL, cuts, split_at
-from model.random import INLINE
+from model.random import CACHED, INLINE
 
 NBINS = 400
 BINS_PER_LINE = 100.0
@@ -205,7 +205,7 @@ _T_INCOME, _T_GAP, _T_SHORT = range(3)  # rows of the income terms of a block
 _REGISTERED, _EXITING = np.uint8(1), np.uint8(2)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(**CACHED, nogil=True, error_model="numpy")
 def tally_chunks(first, last, county, category, size, income, floor, status, event, line,
                  covered_line, n_categories, step, lowest, rows, partial, by_class, village,
                  hist, own, own_first, village_people):
@@ -321,7 +321,7 @@ def _household_terms(county, category, size, income, floor, status, event, line,
         flags[t] = np.uint8(is_registered) | (np.uint8(e == EXIT) << np.uint8(1))
 
 
-@njit(cache=True)
+@njit(**CACHED)
 def chunk_groups(county, category, n_categories, n_groups, step):
     """Lowest group of each chunk of ``step`` households and the first row of
     its partial table: a chunk's table holds the groups between its lowest and
@@ -346,7 +346,7 @@ def chunk_groups(county, category, n_categories, n_groups, step):
     return lowest, rows
 
 
-@njit(cache=True)
+@njit(**CACHED)
 def add_partials(partial, rows, lowest, out):
     """``out += `` the partial table of each chunk ``c`` in order (the same
     sums whatever the thread count), leaving ``partial`` zero; chunk
@@ -434,7 +434,7 @@ MEDIAN_BLOCK = 16  # bins the median's search skips at a time
 MEDIAN_PIECE = 512  # rows of the histogram: fewer are not worth a thread
 
 
-@njit(cache=True, nogil=True)
+@njit(**CACHED, nogil=True)
 def median_rows(first, last, hist, line, out, column, clear):
     """``out[r]``: the median of row ``r`` of ``hist`` (int32 or int64, (R,
     bins)), for the rows ``first`` to ``last - 1``, in yuan/person/year
@@ -501,7 +501,7 @@ def median_from_hist_numpy(hist: np.ndarray, line) -> np.ndarray:
     return np.where(total[..., 0] > 0, med, np.nan)
 
 
-@njit(cache=True)
+@njit(**CACHED)
 def registered_people_by(group, size, status, out):
     """``out[g] +=`` people of registered households (poor or returned) in group g."""
     for i in range(group.shape[0]):

@@ -42,6 +42,7 @@ from numba.core.compiler import CompilerBase, DefaultPassBuilder
 
 from model.interrupts import interrupts_held
 from model.kernel_cache import prefer_wide_vectors
+from model.random import CACHED
 
 prefer_wide_vectors()  # before any kernel compiles or loads
 
@@ -67,7 +68,7 @@ class NoAliasCompiler(CompilerBase):
 # independent of vectorisation (no reassociation, no contraction into fused
 # multiply-adds, no approximate reciprocals), the GIL released; a kernel
 # that wants fused multiply-adds writes them out (model.random.fma)
-KERNEL = {"fastmath": FASTMATH, "error_model": "numpy", "cache": True, "nogil": True,
+KERNEL = {**CACHED, "fastmath": FASTMATH, "error_model": "numpy", "nogil": True,
           "pipeline_class": NoAliasCompiler}
 
 _pool: tuple[int, ThreadPoolExecutor] | None = None

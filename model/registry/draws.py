@@ -38,12 +38,13 @@ from numba import njit
 from numba.np.random.generator_core import next_uint32
 
 from model.kernel_cache import prefer_wide_vectors
+from model.random import CACHED
 
 prefer_wide_vectors()  # as the engine's kernels (before any compiles or loads)
 
 BATCH = 4096  # shuffle partners drawn ahead of their swaps
 # no fastmath: the kernels must do numpy's floating-point operations exactly
-JIT = {"cache": True, "nogil": True}
+JIT = {**CACHED, "nogil": True}
 INVERSION_LIMIT = 30.0  # numpy's switch from inversion to BTPE (n * min(p, 1 - p))
 
 
