@@ -418,7 +418,7 @@ def output_files(folder: str | Path, stem: str):
 
     try:
         yield path_for
-        written = _seal(stage, names, manifest_name)
+        _seal(stage, names, manifest_name)
         _fsync_folder(stage)
         journal = folder / f"{COMMIT}{stem}-{os.getpid()}-{os.urandom(4).hex()}"
         os.rename(stage, journal)
