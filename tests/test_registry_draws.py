@@ -1,6 +1,9 @@
 """The compiled loops of the registry build (model/registry/draws.py) against
 their numpy references: the same numbers, and the generator left in the same
-state; and the build itself the same whatever its piece size."""
+state; and the build itself the same whatever its piece size, and whether
+its draws take the compiled loops or numpy's own functions (below
+``draws.COMPILED_FROM`` items). Every other test here runs the compiled
+loops, however few the items."""
 
 from __future__ import annotations
 
@@ -14,12 +17,26 @@ PROBABILITIES = (0.0, 1e-9, 0.01, 0.15, 1 / 3, 0.4999999, 0.5, 0.5000001, 2 / 3,
                  1 - 1e-12, 1.0)
 
 
+@pytest.fixture(autouse=True)
+def compiled_loops(monkeypatch):
+    monkeypatch.setattr(draws, "COMPILED_FROM", 0)
+
+
 def twins(seed: int = 11) -> tuple[np.random.Generator, np.random.Generator]:
     return np.random.default_rng(seed), np.random.default_rng(seed)
 
 
 def assert_same_state(a: np.random.Generator, b: np.random.Generator) -> None:
     assert a.bit_generator.state == b.bit_generator.state
+
+
+def assert_same_registry(one, other) -> None:
+    for table in TABLES:
+        a, b = getattr(one, table), getattr(other, table)
+        assert list(a) == list(b)
+        for column in a:
+            assert a[column].dtype == b[column].dtype, column
+            assert np.array_equal(a[column], b[column]), column
 
 
 @pytest.mark.parametrize("p", PROBABILITIES)
@@ -108,12 +125,15 @@ def test_a_build_is_the_same_whatever_its_piece_size(monkeypatch, name, scale):
     monkeypatch.setattr(synth, "CHUNK", 97)   # many pieces, none a divisor of the count
     pieces = synth.build(*synth.load_spec(name), scale=scale)
     assert whole.n_households > 10 * 97
-    for table in TABLES:
-        a, b = getattr(whole, table), getattr(pieces, table)
-        assert list(a) == list(b)
-        for column in a:
-            assert a[column].dtype == b[column].dtype, column
-            assert np.array_equal(a[column], b[column]), column
+    assert_same_registry(whole, pieces)
+
+
+@pytest.mark.parametrize("name, scale", [("ruyuan", 1.0), ("xiangxi", 0.02)])
+def test_a_build_is_the_same_with_numpys_own_draws(monkeypatch, name, scale):
+    compiled = synth.build(*synth.load_spec(name), scale=scale)
+    monkeypatch.setattr(draws, "COMPILED_FROM", 1 << 62)
+    numpys = synth.build(*synth.load_spec(name), scale=scale)
+    assert_same_registry(compiled, numpys)
 
 
 def test_villages_are_the_numpy_references():

@@ -25,7 +25,11 @@ same order and do the same arithmetic on them.
   counting sort: linear, not n log n, and no gather).
 
 The tests compare each with its numpy reference on random inputs, and the
-generator's state after.
+generator's state after. Below :data:`COMPILED_FROM` items a function calls
+its numpy reference instead: the same numbers, in a few milliseconds at that
+size, and nothing to compile, so that the first run after install, whose
+registry is a county's, does not compile these loops (about 2.6 s on one
+core).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ BATCH = 4096  # shuffle partners drawn ahead of their swaps
 # no fastmath: the kernels must do numpy's floating-point operations exactly
 JIT = {**CACHED, "nogil": True}
 INVERSION_LIMIT = 30.0  # numpy's switch from inversion to BTPE (n * min(p, 1 - p))
+COMPILED_FROM = 1 << 17  # items: fewer take numpy's own functions (module docstring)
 
 
 @njit(**JIT)
@@ -140,8 +145,9 @@ def binomial(rng: np.random.Generator, n: np.ndarray, p: float | Sequence[float]
         return n.copy()
     if n.min() < 0:
         raise ValueError("binomial: n < 0")
-    if int(n.max()) * float(np.minimum(probs, 1 - probs).max()) > INVERSION_LIMIT:
-        # BTPE: numpy's own (never for household members)
+    if (len(n) < COMPILED_FROM
+            or int(n.max()) * float(np.minimum(probs, 1 - probs).max()) > INVERSION_LIMIT):
+        # few draws, or BTPE (never for household members): numpy's own
         per_draw = probs[0] if choice is None else probs[index]
         return rng.binomial(n, per_draw).astype(n.dtype)
     out = np.empty_like(n)
@@ -157,6 +163,8 @@ def _below_kernel(rng, share, out):
 
 def below(rng: np.random.Generator, n: int, share: float) -> np.ndarray:
     """``rng.random(n) < share`` (bool), without the uniforms' float64 array."""
+    if n < COMPILED_FROM:
+        return rng.random(n) < share
     out = np.empty(n, np.bool_)
     _below_kernel(rng, float(share), out)
     return out
@@ -199,6 +207,8 @@ def villages(rng: np.random.Generator, county: np.ndarray, p_poor: np.ndarray,
     -------
     numpy.ndarray of int32
     """
+    if len(county) < COMPILED_FROM:
+        return villages_numpy(rng, county, p_poor, first, n_poor, n_other)
     village = np.empty(len(county), np.int32)
     _villages_kernel(rng, np.ascontiguousarray(county), np.asarray(p_poor, np.float64),
                      np.asarray(first, np.int64), np.asarray(n_poor, np.int64),
@@ -257,7 +267,7 @@ def shuffle(rng: np.random.Generator, x: np.ndarray) -> None:
     """
     if x.ndim != 1 or not x.flags.c_contiguous:
         raise ValueError("shuffle: expected a 1-d contiguous array")
-    if len(x) > 2**32:   # numpy draws 64-bit partners there
+    if len(x) < COMPILED_FROM or len(x) > 2**32:   # numpy draws 64-bit partners above
         rng.shuffle(x)
     else:
         _shuffle_kernel(rng, x)
@@ -287,6 +297,8 @@ def sum_by(index: np.ndarray, weights: np.ndarray, length: int) -> np.ndarray:
         raise ValueError("sum_by: one weight per index")
     if len(index) and not 0 <= index.min() <= index.max() < length:
         raise ValueError(f"sum_by: index must lie in [0, {length})")
+    if len(index) < COMPILED_FROM:
+        return np.bincount(index, weights, minlength=length).astype(np.float64, copy=False)
     out = np.zeros(length)
     _sum_by(index, weights, out)
     return out
@@ -297,6 +309,8 @@ def take(table: np.ndarray, index: np.ndarray) -> np.ndarray:
     index = np.ascontiguousarray(index)
     if len(index) and not 0 <= index.min() <= index.max() < len(table):
         raise IndexError(f"take: index must lie in [0, {len(table)})")
+    if len(index) < COMPILED_FROM:
+        return table[index]
     out = np.empty(len(index), table.dtype)
     _take(np.ascontiguousarray(table), index, out)
     return out
@@ -339,12 +353,17 @@ def sort_by(keys: np.ndarray, n_keys: int, *columns: np.ndarray,
         raise ValueError(f"sort_by: keys must lie in [0, {n_keys})")
     if any(len(column) != len(keys) for column in columns):
         raise ValueError("sort_by: every column needs one row per key")
-    counts = _count(keys, n_keys)
     if coarse is not None:
         coarse = np.ascontiguousarray(coarse)
         if len(coarse) != n_keys or np.any(np.diff(coarse) < 0) or (n_keys and coarse[0] < 0):
             raise ValueError("sort_by: coarse must give each key a group >= 0, "
                              "non-decreasing in the key")
+    if len(keys) < COMPILED_FROM:
+        order = np.argsort(keys, kind="stable")
+        return (np.bincount(keys, minlength=n_keys).astype(np.int64, copy=False),
+                [column[order] for column in columns])
+    counts = _count(keys, n_keys)
+    if coarse is not None:
         group = np.empty(len(keys), coarse.dtype)
         _take(coarse, keys, group)
         _, (keys, *columns) = sort_by(group, int(coarse[-1]) + 1 if n_keys else 0, keys,
