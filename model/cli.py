@@ -203,7 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="store this machine's year/kernel ratio as the --check baseline")
     bench.add_argument("--startup", action="store_true",
                        help="time povsim --help, the first povsim run after install (empty "
-                            "numba cache) and a warm run, each in a fresh process")
+                            "registry and numba caches) and a warm run, each in a fresh "
+                            "process")
     bench.add_argument("--phases", action="store_true",
                        help="time each phase of a simulated year (and each programme's "
                             "enrolment and step) at --sizes, over --repeats years, and of "

@@ -1,9 +1,9 @@
 """``povsim bench --startup``: what a user waits for at the command line.
 
 Times, each in a fresh process: ``povsim --help``; the first ``povsim run``
-after install (the numba cache empty: a new ``NUMBA_CACHE_DIR``, so the
-user's cache is left alone); and a warm ``povsim run`` (the same cache, now
-filled). CPU is the child's user and system time, the figure to compare on a
+after install (the registry and numba caches empty: a new ``POVSIM_CACHE``
+folder, so the user's caches are left alone); and a warm ``povsim run``
+(the same caches, now filled). CPU is the child's user and system time, the figure to compare on a
 shared machine; wall time is printed beside it. The run is the default
 scenario, one seed, written to a temporary folder.
 
@@ -45,10 +45,11 @@ def timed(argv: list[str], env: dict[str, str], folder: Path) -> tuple[float, fl
 
 
 def _setup(root: Path, work: Path) -> tuple[dict[str, str], list[str]]:
-    """Environment (the package of ``root``, an empty numba cache) and the
-    run command of one checkout."""
-    cache = Path(tempfile.mkdtemp(prefix="numba-cache-", dir=work))
-    env = dict(os.environ, PYTHONPATH=str(root), NUMBA_CACHE_DIR=str(cache))
+    """Environment (the package of ``root``, empty registry and numba
+    caches, as on a fresh install) and the run command of one checkout."""
+    cache = Path(tempfile.mkdtemp(prefix="povsim-cache-", dir=work))
+    env = dict(os.environ, PYTHONPATH=str(root), POVSIM_CACHE=str(cache))
+    env.pop("NUMBA_CACHE_DIR", None)  # numba's cache then goes into the new folder
     return env, [sys.executable, "-m", "model"]
 
 
@@ -85,8 +86,8 @@ def main(against: str | None = None, repeats: int = 3) -> int:
                   file=sys.stderr)
             return 2
         roots["against"] = other
-    print(f"load average {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores); cold: empty numba "
-          f"cache; warm: median of {repeats}")
+    print(f"load average {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores); cold: empty registry "
+          f"and numba caches; warm: median of {repeats}")
     with tempfile.TemporaryDirectory(prefix="povsim-startup-") as tmp:
         figures = measure(roots, Path(tmp), repeats)
     header = f"{'':<10}{'CPU s':>9}{'wall s':>9}"
