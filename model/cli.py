@@ -14,7 +14,7 @@ import gc
 import os
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -312,7 +312,7 @@ def _run(args) -> int:
     from model.helper_process import HelperProcess
 
     # the charts' modules load in a second process while this one simulates
-    with HelperProcess(CHART_MODULES) as charts:
+    with HelperProcess(CHART_MODULES) as charts, ExitStack() as ahead:
         with _loading():
             from model import runs
             from model.atomic import check_output_folder, output_folder
@@ -330,6 +330,8 @@ def _run(args) -> int:
             if args.registry:
                 scenario = dataclasses.replace(scenario, registry=_registry_path(args.registry))
             seeds = _seeds(args, scenario.seeds)
+            # the first run after install: kernels compile while the registry loads
+            ahead.enter_context(runs.compiling_ahead(scenario))
             _check_run(scenario, runs.registry_for(scenario))  # a bad input fails before any work
             # xarray: once the inputs are known to be good
             from model import results
@@ -453,10 +455,9 @@ def _scenarios() -> int:
 
 def _registry(args) -> int:
     from model import runs
+    from model.atomic import check_output_file
     from model.registry import files as registry_io
     from model.registry import synth
-
-    from model.atomic import check_output_file
 
     start = time.perf_counter()
     if args.registry_command == "validate":

@@ -28,6 +28,13 @@ itself, first. While the second process lives, this one compiles only
 listed signatures: the year, which may need others, starts once the
 second process has exited.
 
+``povsim run`` starts the second process before it loads the registry
+(:func:`compiling_ahead`): on a fresh install the registry is built while
+the second process compiles, and this process joins it in
+:func:`compile_first_run`. Meanwhile this process compiles only functions
+the second never does (the registry's draws, when a registry is large
+enough to take them).
+
 The list only decides who compiles what ahead of the year: the year
 compiles whatever is still missing, so a stale list costs time, never a
 result. ``python -m model.precompile --write`` rewrites the list and
@@ -36,6 +43,7 @@ result. ``python -m model.precompile --write`` rewrites the list and
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import json
@@ -164,31 +172,82 @@ def compile_first_run(programmes: tuple[str, ...]) -> bool:
     """On the first run after install (numba's cache empty), with the
     default scenario's programmes and two cores or more, compile the listed
     kernels on two cores (see the module's docstring); else do nothing.
-    True if it compiled."""
+    True if it compiled. The second process is the one
+    :func:`compiling_ahead` started, if it did."""
+    global _ahead
+    compiling, _ahead = _ahead, None
+    if compiling is None:
+        compiling = _start(programmes)
+    if compiling is None:
+        return False
+    compiling.finish()
+    return True
+
+
+_ahead: _Compiling | None = None
+
+
+@contextlib.contextmanager
+def compiling_ahead(programmes: tuple[str, ...]):
+    """Start the second process of :func:`compile_first_run` now, when it
+    would start, so that it compiles while this process does other work in
+    the block (loads the registry: on a fresh install, builds it); the
+    first :func:`compile_first_run` in the block then compiles this
+    process's share and waits for it. A second process that nothing waited
+    for ends with the block."""
+    global _ahead
+    _ahead = _start(programmes)
+    try:
+        yield
+    finally:
+        compiling, _ahead = _ahead, None
+        if compiling is not None:
+            compiling.stop()
+
+
+def _start(programmes: tuple[str, ...]) -> _Compiling | None:
+    """The second process started, on the first run after install with the
+    default programmes and two cores or more; else None."""
     try:
         if os.environ.get("NUMBA_DISABLE_JIT") == "1" or programmes != default_programmes():
-            return False
+            return None
     except (KeyError, OSError, ValueError):
-        return False  # no list
+        return None  # no list
     if _cores() < 2 or not is_cold():
-        return False
-    shared = shared_order()
-    with tempfile.TemporaryDirectory(prefix="povsim-compile-") as claims:
+        return None
+    return _Compiling()
+
+
+class _Compiling:
+    """The first run's compilation: the second process started with it,
+    this process's share in :meth:`finish`."""
+
+    def __init__(self):
+        self.shared = shared_order()
+        self.folder = tempfile.TemporaryDirectory(prefix="povsim-compile-")
+        claims = self.folder.name
         if can_fork():
-            second = _Forked(shared[::-1], Path(claims))
+            self.second = _Forked(self.shared[::-1], Path(claims))
         else:
-            second = subprocess.Popen([sys.executable, "-m", "model.precompile", claims],
-                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL)
+            self.second = subprocess.Popen(
+                [sys.executable, "-m", "model.precompile", claims], stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def finish(self) -> None:
+        """Compile this process's share, then wait for the second process."""
         try:
-            mine = [k for k in enumerate(listed()) if not k[1][2]] + shared
-            _compile_claimed(mine, Path(claims))
-            second.wait(timeout=WAIT)  # it finishes the kernel it holds, then stops
+            mine = [k for k in enumerate(listed()) if not k[1][2]] + self.shared
+            _compile_claimed(mine, Path(self.folder.name))
+            self.second.wait(timeout=WAIT)  # it finishes the kernel it holds, then stops
         finally:
-            if second.poll() is None:
-                second.kill()
-                second.wait()
-    return True
+            self.stop()
+
+    def stop(self) -> None:
+        """End the second process if it runs; remove the claims."""
+        if self.second.poll() is None:
+            self.second.kill()
+            self.second.wait()
+        self.folder.cleanup()
 
 
 class _Forked:

@@ -266,6 +266,14 @@ def prepare_kernels(scenario: Scenario, registry: Registry, say: bool = False) -
     _prepared.add(names)
 
 
+def compiling_ahead(scenario: Scenario):
+    """A block in which, on the first run after install, the kernels of
+    ``scenario``'s programmes start compiling in a second process
+    (:func:`model.precompile.compiling_ahead`) while this one loads the
+    registry; :func:`prepare_kernels` then compiles this process's share."""
+    return precompile.compiling_ahead(tuple(sorted(scenario.programmes)))
+
+
 def compile_kernels_first() -> None:
     """On the first run after install (numba's cache empty), compile the
     default programmes' kernels now, on two cores

@@ -161,6 +161,35 @@ def test_the_forked_second_process_writes_nothing(tmp_path):
     assert "child" not in done.stdout + done.stderr
 
 
+def test_a_second_process_started_ahead_is_the_first_runs_or_ends_with_its_block(tmp_path):
+    """compiling_ahead starts the second process on an empty cache; the
+    block's compile_first_run compiles this process's share and waits for
+    that one (it starts no other); a block without one ends it (killed)."""
+    code = ("import os, time\n"
+            "from model import precompile\n"
+            "parent, calls, slow = os.getpid(), [], [False]\n"
+            "def claimed(kernels, claims):\n"
+            "    calls.append(os.getpid())\n"
+            "    if os.getpid() != parent and slow[0]:\n"
+            "        time.sleep(60)\n"
+            "precompile._compile_claimed = claimed\n"
+            "programmes = precompile.default_programmes()\n"
+            "with precompile.compiling_ahead(programmes):\n"
+            "    started = precompile._ahead\n"
+            "    print(precompile.compile_first_run(programmes), started.second.returncode,\n"
+            "          calls == [parent], precompile._ahead is None)\n"
+            "slow[0] = True\n"
+            "begun = time.monotonic()\n"
+            "with precompile.compiling_ahead(programmes):\n"
+            "    left = precompile._ahead\n"
+            "print(left.second.poll() not in (None, 0), os.path.exists(left.folder.name),\n"
+            "      time.monotonic() - begun < 30)\n"
+            "with precompile.compiling_ahead(('industry',)):\n"
+            "    print(precompile._ahead)\n")
+    assert _in_process(code, str(tmp_path)).splitlines() == [
+        "True 0 True True", "True False True", "None"]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("platform", ["linux", "other"])
 def test_the_two_processes_compile_every_listed_kernel_between_them(tmp_path, platform):
