@@ -409,19 +409,21 @@ def _compare(args) -> int:
     seeds = _seeds(args, max(s.seeds for s in scenarios))
     out = check_output_folder(args.out or Path("outputs") / ("compare-" + "-".join(
         dict.fromkeys(s.name for s in scenarios))))
-    for s in scenarios:
-        _check_run(s, runs.registry_for(s))
-    # xarray and matplotlib: once the inputs are known to be good
-    from model import results
-    from model.analysis import charts, compare, report
+    # the first run after install: kernels compile while the registries load
+    with runs.compiling_ahead(scenarios[0]):
+        for s in scenarios:
+            _check_run(s, runs.registry_for(s))
+        # xarray and matplotlib: once the inputs are known to be good
+        from model import results
+        from model.analysis import charts, compare, report
 
-    names = compare.unique_labels([s.name for s in scenarios])
-    lang, font, warning = charts.chart_language(args.lang)
-    if warning:
-        print(f"povsim: warning: {warning}", file=sys.stderr)
-    from model.run_store import RunStore, run_into
-    store, existed = RunStore.for_runs(out, scenarios, names, seeds, args.resume)
-    done = run_into(store, scenarios, args.workers, args.scheduler)
+        names = compare.unique_labels([s.name for s in scenarios])
+        lang, font, warning = charts.chart_language(args.lang)
+        if warning:
+            print(f"povsim: warning: {warning}", file=sys.stderr)
+        from model.run_store import RunStore, run_into
+        store, existed = RunStore.for_runs(out, scenarios, names, seeds, args.resume)
+        done = run_into(store, scenarios, args.workers, args.scheduler)
     print(f"ran {done.ran} runs, skipped {done.skipped} already done"
           + (f" (resumed {store.path})" if existed else f" (stored in {store.path})"),
           file=sys.stderr, flush=True)
