@@ -14,7 +14,7 @@ import gc
 import os
 import sys
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -330,8 +330,10 @@ def _run(args) -> int:
             if args.registry:
                 scenario = dataclasses.replace(scenario, registry=_registry_path(args.registry))
             seeds = _seeds(args, scenario.seeds)
-            # the first run after install: kernels compile while the registry loads
-            ahead.enter_context(runs.compiling_ahead(scenario))
+            # the first run after install: kernels compile as the registry loads
+            # (not for a scheduler's workers, which compile their own)
+            if args.scheduler is None:
+                ahead.enter_context(runs.compiling_ahead(scenario))
             _check_run(scenario, runs.registry_for(scenario))  # a bad input fails before any work
             # xarray: once the inputs are known to be good
             from model import results
@@ -409,8 +411,9 @@ def _compare(args) -> int:
     seeds = _seeds(args, max(s.seeds for s in scenarios))
     out = check_output_folder(args.out or Path("outputs") / ("compare-" + "-".join(
         dict.fromkeys(s.name for s in scenarios))))
-    # the first run after install: kernels compile while the registries load
-    with runs.compiling_ahead(scenarios[0]):
+    # the first run after install: kernels compile as the registries load
+    # (not for a scheduler's workers, which compile their own)
+    with nullcontext() if args.scheduler else runs.compiling_ahead(scenarios[0]):
         for s in scenarios:
             _check_run(s, runs.registry_for(s))
         # xarray and matplotlib: once the inputs are known to be good

@@ -160,6 +160,29 @@ def test_run_names_its_folder_after_the_scenario(tmp_path, monkeypatch):
     assert folders == [Path("outputs") / "default", Path("outputs") / "ruyuan"]
 
 
+def test_run_and_compare_compile_ahead_unless_a_scheduler_runs_them(tmp_path, monkeypatch):
+    """`povsim run` and `povsim compare` start the first run's compilation
+    before they load the registry (runs.compiling_ahead), but not for a
+    scheduler's workers, which compile their own."""
+    from contextlib import nullcontext
+
+    from model import cli, runs
+    from model.errors import PovsimError
+
+    ahead = []
+
+    def stop(scenario):                    # stop at the registry, before any work
+        raise PovsimError("stopped by the test")
+    monkeypatch.setattr(runs, "compiling_ahead",
+                        lambda scenario: ahead.append(scenario.name) or nullcontext())
+    monkeypatch.setattr(runs, "registry_for", stop)
+    out = str(tmp_path / "out")
+    for command in (["run", "ruyuan"], ["compare", "ruyuan"]):
+        assert cli.main([*command, "--out", out]) == 2
+        assert cli.main([*command, "--out", out, "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    assert ahead == ["ruyuan", "ruyuan"]
+
+
 def test_loading_window_collects_nothing_and_freezes_what_it_made():
     """The loading window of `povsim run` turns garbage collection off and
     back on, also when its block fails, and freezes the objects it made."""
