@@ -83,8 +83,12 @@ def kernel_ratios(reg) -> list[tuple[str, float, float, bool]]:
 def main(spec_name: str = "nation", scale: float = 1.0) -> int:
     spec, source = synth.load_spec(spec_name)
     # load the loops on a small nation (a small spec at a small scale may hold
-    # too few households to draw)
-    kernel_ratios(synth.build(*synth.load_spec("nation"), scale=0.0005))
+    # too few households to draw), taking them however few the draws
+    smallest, draws.COMPILED_FROM = draws.COMPILED_FROM, 0
+    try:
+        kernel_ratios(synth.build(*synth.load_spec("nation"), scale=0.0005))
+    finally:
+        draws.COMPILED_FROM = smallest
     before = peak_bytes()
     reg, wall, cpu = timed(lambda: synth.build(spec, source, scale=scale))
     print(f"{spec_name} at scale {scale:g}: {reg.n_households:,} households, "
