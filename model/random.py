@@ -39,6 +39,12 @@ import numpy as np
 from numba import njit, types
 from numba.extending import intrinsic
 
+from model.kernel_cache import prefer_wide_vectors
+
+# before numba sets up its compiler, which the functions below do: every
+# module with kernels imports this one, whichever a program imports first
+prefer_wide_vectors()
+
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
