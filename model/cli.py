@@ -330,10 +330,7 @@ def _run(args) -> int:
             if args.registry:
                 scenario = dataclasses.replace(scenario, registry=_registry_path(args.registry))
             seeds = _seeds(args, scenario.seeds)
-            # the first run after install: kernels compile as the registry loads
-            # (not for a scheduler's workers, which compile their own)
-            if args.scheduler is None:
-                ahead.enter_context(runs.compiling_ahead(scenario))
+            ahead.enter_context(_compiling_ahead(args, scenario))
             _check_run(scenario, runs.registry_for(scenario))  # a bad input fails before any work
             # xarray: once the inputs are known to be good
             from model import results
@@ -358,6 +355,15 @@ def _run(args) -> int:
     print(f"\nwrote {', '.join(names)} and their manifest to {out} "
           f"({time.perf_counter() - start:.1f} s)")
     return 0
+
+
+def _compiling_ahead(args, scenario):
+    """The block in which, on the first run after install, kernels compile
+    as the registry loads (:func:`model.runs.compiling_ahead`); nothing for
+    a scheduler's workers, which compile their own."""
+    from model import runs
+
+    return nullcontext() if args.scheduler else runs.compiling_ahead(scenario)
 
 
 def _chart_language(lang: str) -> tuple[str, str | None]:
@@ -411,9 +417,7 @@ def _compare(args) -> int:
     seeds = _seeds(args, max(s.seeds for s in scenarios))
     out = check_output_folder(args.out or Path("outputs") / ("compare-" + "-".join(
         dict.fromkeys(s.name for s in scenarios))))
-    # the first run after install: kernels compile as the registries load
-    # (not for a scheduler's workers, which compile their own)
-    with nullcontext() if args.scheduler else runs.compiling_ahead(scenarios[0]):
+    with _compiling_ahead(args, scenarios[0]):
         for s in scenarios:
             _check_run(s, runs.registry_for(s))
         # xarray and matplotlib: once the inputs are known to be good

@@ -91,8 +91,9 @@ def prefer_wide_vectors() -> str | None:
     change, and the income and verification kernels run about 1.4 times
     faster on an AVX-512 CPU. It sets ``NUMBA_CPU_FEATURES`` (the host's
     features, less the preference for 256-bit vectors) for this process and
-    the processes it starts. Called where povsim's kernels are defined, as
-    their modules are imported, before numba compiles or loads any: a
+    the processes it starts. Called by :mod:`model.random` before it
+    defines its numba functions (which set numba's compiler up), and every
+    module with kernels imports that one: a
     ``NUMBA_CPU_FEATURES`` or ``NUMBA_CPU_NAME`` set by the user (a portable
     cache, say) is left as it is, a CPU without AVX-512 is left alone,
     and numba code that compiled earlier in the process keeps its features.

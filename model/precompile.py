@@ -28,10 +28,10 @@ itself, first. While the second process lives, this one compiles only
 listed signatures: the year, which may need others, starts once the
 second process has exited.
 
-``povsim run`` starts the second process before it loads the registry
-(:func:`compiling_ahead`): on a fresh install the registry is built while
-the second process compiles, and this process joins it in
-:func:`compile_first_run`. Meanwhile this process compiles only functions
+``povsim run`` and ``povsim compare`` start the second process before
+they load the registry (:func:`compiling_ahead`): on a fresh install the
+registry is built while the second process compiles, and this process
+joins it in :func:`compile_first_run`. Meanwhile this process compiles only functions
 the second never does (the registry's draws, when a registry is large
 enough to take them).
 

@@ -41,10 +41,7 @@ from numba import njit
 from numba.core.compiler import CompilerBase, DefaultPassBuilder
 
 from model.interrupts import interrupts_held
-from model.kernel_cache import prefer_wide_vectors
-from model.random import CACHED
-
-prefer_wide_vectors()  # before any kernel compiles or loads
+from model.random import CACHED  # which also sets numba's vector width (prefer_wide_vectors)
 
 FASTMATH = {"nnan", "ninf", "nsz"}
 MIN_PIECE = 16_384  # households: a smaller piece is not worth a thread

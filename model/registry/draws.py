@@ -41,10 +41,7 @@ import numpy as np
 from numba import njit
 from numba.np.random.generator_core import next_uint32
 
-from model.kernel_cache import prefer_wide_vectors
-from model.random import CACHED
-
-prefer_wide_vectors()  # as the engine's kernels (before any compiles or loads)
+from model.random import CACHED  # which also sets numba's vector width (prefer_wide_vectors)
 
 BATCH = 4096  # shuffle partners drawn ahead of their swaps
 # no fastmath: the kernels must do numpy's floating-point operations exactly

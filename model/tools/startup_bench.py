@@ -3,8 +3,8 @@
 Times, each in a fresh process: ``povsim --help``; the first ``povsim run``
 after install (the registry and numba caches empty: a new ``POVSIM_CACHE``
 folder, so the user's caches are left alone); and a warm ``povsim run``
-(the same caches, now filled). CPU is the child's user and system time, the figure to compare on a
-shared machine; wall time is printed beside it. The run is the default
+(the same caches, now filled). CPU is the child's user and system time,
+the figure to compare on a shared machine; wall time is printed beside it. The run is the default
 scenario, one seed, written to a temporary folder.
 
 ``--against DIR`` then runs the same commands with the package of another
