@@ -85,6 +85,17 @@ def _bench_size(text: str) -> int:
     return value
 
 
+@contextmanager
+def tool_errors(parser: argparse.ArgumentParser):
+    """The work of a tool with its own parser (``python -m model.tools...``):
+    a PovsimError in the block ends the tool as argparse ends it on a bad
+    argument (its name and the message on one line, exit status 2)."""
+    try:
+        yield
+    except PovsimError as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
+
+
 def _out(text: str) -> Path:
     """An argparse value: an output path, not empty (an empty path is the
     working folder, which no command should fill by accident)."""

@@ -181,4 +181,3 @@ def test_kernels_get_512_bit_vectors_whichever_module_is_imported_first(module):
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                           text=True, check=True)
     assert done.stdout.strip() == "True"
-

@@ -57,8 +57,7 @@ def measure(targets_path: str, scale: float, seeds: int, repeats: int) -> dict[s
 
 
 def main(argv=None) -> int:
-    from model.cli import positive, share
-    from model.errors import PovsimError
+    from model.cli import positive, share, tool_errors
 
     parser = argparse.ArgumentParser(prog="python -m model.calibration.speed",
                                      description=__doc__.split("\n\n")[0])
@@ -70,10 +69,8 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=positive, default=3,
                         help="timed repeats of each seed (default 3)")
     args = parser.parse_args(argv)
-    try:
+    with tool_errors(parser):
         m = measure(args.targets, args.scale, args.seeds, args.repeats)
-    except PovsimError as error:
-        parser.exit(2, f"{parser.prog}: error: {error}\n")
     trial = m["trial"]
     print(f"{args.targets} at scale {args.scale:g}: {m['households']:,.0f} households, "
           f"{args.seeds} seed(s) a trial")

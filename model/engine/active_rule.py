@@ -53,14 +53,16 @@ def active_indices(start, year, oldest_start, status, exit_year, last_exit_year,
     return units[mask]
 
 
-_INT16 = np.iinfo(np.int16)
-
-
-def _int16_bound(limit: float) -> np.int16:
-    """``floor(limit)`` within the int16 range (an infinite limit at its end)."""
+def whole_bound(limit: float, dtype=np.int16, up: bool = False):
+    """``floor(limit)`` (``ceil`` with ``up``) as an integer of ``dtype``,
+    within its range (an infinite limit at its end): a whole number is at
+    or below it exactly when it is at or below ``limit`` (at or above it
+    with ``up``), whenever the whole numbers compared lie in the range."""
+    info = np.iinfo(dtype)
     if math.isinf(limit):
-        return np.int16(_INT16.min if limit < 0 else _INT16.max)
-    return np.int16(min(max(math.floor(limit), _INT16.min), _INT16.max))
+        return dtype(info.min if limit < 0 else info.max)
+    whole = math.ceil(limit) if up else math.floor(limit)
+    return dtype(min(max(whole, info.min), info.max))
 
 
 def active_limits(year, oldest_start, last_exit_year) -> tuple[np.int16, np.int16, np.int16]:
@@ -75,7 +77,7 @@ def active_limits(year, oldest_start, last_exit_year) -> tuple[np.int16, np.int1
     Compared as int16, the rule needs no conversion to float64 and its loop
     vectorises four times as wide (a grant's step at 1e7 households: 3.1 ->
     1.9 ms)."""
-    return np.int16(year), _int16_bound(oldest_start), _int16_bound(last_exit_year)
+    return np.int16(year), whole_bound(oldest_start), whole_bound(last_exit_year)
 
 
 @njit(**INLINE)

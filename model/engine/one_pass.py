@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from model.engine.active_rule import active_limits, enrolment_active
+from model.engine.active_rule import active_limits, enrolment_active, whole_bound
 from model.engine.bookkeeping import (
     add_at_numpy,
     draw_failures,
@@ -251,14 +251,6 @@ _NO_FLAGS = np.zeros(0, np.uint8)
 _NO_TABLE = np.zeros(0, np.float32)
 
 
-def _first_whole_year(later_from: float) -> np.int32:
-    """The first whole number of years since enrolment at or after
-    ``later_from`` (int32; the end of the range for "never", inf): whole
-    years reach ``later_from`` exactly when they reach it."""
-    bound = np.iinfo(np.int32)
-    return np.int32(np.clip(np.ceil(later_from), bound.min, bound.max))
-
-
 def income_step(starts, start, year, oldest_start, status, exit_year, last_exit_year, needs,
                 hh_id, key, hazard, income: Income, share, fraction, size, row, marks, bit,
                 guarantees, fresh=False):
@@ -304,7 +296,8 @@ def income_step(starts, start, year, oldest_start, status, exit_year, last_exit_
     """
     nc = len(starts) - 1
     households, people, cost = np.zeros(nc), np.zeros(nc), np.zeros(nc)
-    later_from = _first_whole_year(income.later_from)
+    # the first whole year at or after later_from (the end of int32 for "never", inf)
+    later_from = whole_bound(income.later_from, np.int32, up=True)
     # one type of each array whatever the programme: one compiled kernel
     each = np.asarray(income.amount, np.float32) if income.each else _NO_AMOUNTS
     who = income.later_who

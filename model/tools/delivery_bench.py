@@ -18,9 +18,8 @@ import time
 
 import numpy as np
 
-from model.cli import positive
+from model.cli import positive, tool_errors
 from model.engine.delivery import Settings, deliver, settings_from_params
-from model.errors import PovsimError
 from model.params import Parameters
 from model.programmes.measures import PROGRAMMES
 from model.scenario import load_scenario
@@ -118,10 +117,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.first is not None and not _is_number(args.first):
         if args.programmes is not None:
             parser.error(f"PROGRAMMES goes with COUNTIES, not with the scenario {args.first!r}")
-        try:
+        with tool_errors(parser):
             engine_share(args.first)
-        except PovsimError as error:
-            parser.exit(2, f"{parser.prog}: error: {error}\n")
         return
     try:
         nc = 832 if args.first is None else positive(args.first)

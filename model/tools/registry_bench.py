@@ -25,8 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.cli import share
-from model.errors import PovsimError
+from model.cli import share, tool_errors
 from model.registry import cache, draws, synth
 
 
@@ -123,7 +122,5 @@ if __name__ == "__main__":
     parser.add_argument("scale", nargs="?", type=share, default=1.0,
                         help="share of the registry to build (default 1)")
     args = parser.parse_args()
-    try:
+    with tool_errors(parser):
         sys.exit(main(args.spec, args.scale))
-    except PovsimError as error:
-        parser.exit(2, f"{parser.prog}: error: {error}\n")
