@@ -146,12 +146,13 @@ def test_every_household_in_exactly_one_status_every_year():
 def test_ever_started_lists_every_enrolment_in_effect_while_it_is_kept(delivery):
     """The list a programme's step reads instead of the whole registry holds
     exactly the households whose enrolment has taken effect (not a delivery
-    backlog's), or is dropped past an eighth of the registry."""
+    backlog's), or is dropped past the programme's share of the registry."""
     scenario = load_scenario()
     reg = registry_for(scenario)
     params = scenario.params.with_overlay({"delivery.enabled": delivery}, "test")
     sim = Simulation(reg, params, seed=1, end_year=2020, programmes=instances())
     sim._record_base_year()
+    share = {prog.name: prog.list_share() for prog in sim.programmes}
     kept, waiting = set(), 0
     for year in range(2016, 2021):
         sim.step(year)
@@ -159,12 +160,23 @@ def test_ever_started_lists_every_enrolment_in_effect_while_it_is_kept(delivery)
             ever = sim.state.ever_started[name]
             waiting += np.count_nonzero(start > year)
             if ever is None:
-                assert 8 * np.count_nonzero((start != 0) & (start <= year)) >= reg.n_households
+                assert (np.count_nonzero((start != 0) & (start <= year))
+                        >= share[name] * reg.n_households)
             else:
                 kept.add(name)
                 np.testing.assert_array_equal(ever, np.flatnonzero((start != 0) & (start <= year)))
     assert len(kept) >= 3  # the list is in use
     assert (waiting > 0) == bool(delivery)  # with delivery, some wait in a backlog
+
+
+def test_a_step_in_one_pass_keeps_a_shorter_list():
+    """A programme whose step runs in one pass over the registry (a floor,
+    an income, a grant of guarantees alone) reads the list of its
+    households only while they are under a thirty-second of the registry;
+    one applying its effect to a list of households, under an eighth."""
+    share = {prog.name: prog.list_share() for prog in instances()}
+    assert share["safety_net"] == share["rangers"] == share["medical"] == 1 / 32
+    assert share["relocation"] == share["village_pv"] == 1 / 8
 
 
 def test_exits_reached_are_each_programmes_rule_at_exit(monkeypatch):

@@ -247,7 +247,7 @@ class Simulation:
         started = self._deliver(ctx, k, new)
         for prog, units in zip(self.programmes, started):
             if prog.level == "household":
-                self.state.add_started(prog.name, units)
+                self.state.add_started(prog.name, units, prog.list_share())
         # 3. income components
         pending = self._components(ctx, k, started)
         # 4. income update, and 5. verification: household exit, return and

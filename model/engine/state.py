@@ -149,16 +149,16 @@ class State:
                        village_programme_names),
                    county_exit_year=np.zeros(registry.n_counties, np.int16))
 
-    def add_started(self, name: str, units: np.ndarray) -> None:
+    def add_started(self, name: str, units: np.ndarray, share: float = 1 / 8) -> None:
         """Add the households whose enrolment in programme ``name`` takes
         effect this year (ascending; an enrolment takes effect once) to
-        :attr:`ever_started`, or drop the list past an eighth of the
-        households: a pass over the registry is then about as fast as the
-        list, which would only grow."""
+        :attr:`ever_started`, or drop the list once it holds ``share`` of
+        the households or more: a pass over the registry is then about as
+        fast as the list, which would only grow."""
         ever = self.ever_started[name]
         if len(units) and ever is not None:
             self.ever_started[name] = (merge_sorted(ever, units)
-                                       if 8 * (len(ever) + len(units)) < len(self.status)
+                                       if len(ever) + len(units) < share * len(self.status)
                                        else None)
 
     def registered(self) -> np.ndarray:

@@ -281,6 +281,22 @@ class Programme:
             return candidates_among(units, st.enrolled[self.name], st.status, matched)
         return candidate_indices(st.enrolled[self.name], st.status, matched)
 
+    def list_share(self) -> float:
+        """The share of the households below which the yearly step reads
+        only those ever enrolled (:meth:`_units`) rather than passing over
+        all of them. A step in one pass (:mod:`model.engine.one_pass`:
+        a programme declaring a floor, or an income or a grant it counts
+        whole) reads a list of some 3 % of the national registry in about
+        the time of its pass over all (the list's reads are scattered, the
+        pass's are not): a thirty-second. Other steps read the list several
+        times over: an eighth."""
+        def declares(method: str) -> bool:
+            return getattr(type(self), method) is not getattr(Programme, method)
+
+        one_pass = declares("floor") or (not self.counts_reached and (
+            declares("income") or (declares("grant") and not self.pathway_bit())))
+        return 1 / 32 if one_pass else 1 / 8
+
     def _units(self, ctx: Context) -> np.ndarray | None:
         """The households whose enrolment ever took effect (ascending: the
         only ones that can be active), or None when they are too many for
@@ -337,10 +353,12 @@ class Programme:
             stop_failed(self.active(ctx), start, ctx.reg.households["hh_id"], key, ctx.year,
                         np.float32(hazard))
             hazard = 0.0
-        units, income, grant = self._units(ctx), self.income(ctx), self.grant(ctx)
-        floor, bit = self.floor(ctx), self.pathway_bit()
+        units, floor = self._units(ctx), self.floor(ctx)
         if floor is not None:
             _one_floor(ctx, self.name)
+        if units is not None and len(units) == 0:
+            return units  # no enrolment has taken effect: none is active
+        income, grant, bit = self.income(ctx), self.grant(ctx), self.pathway_bit()
         # a floor's pass counts the households it reaches; an income's or a
         # grant's counts every active one (a grant's marks no pathway)
         in_one_pass = floor is not None or (not self.counts_reached and (
