@@ -63,6 +63,14 @@ class Context:
         # where each county's households start (model.engine.coverage.group_starts),
         # None when households are not stored county by county
         self.county_starts = county_starts
+        self._registered: np.ndarray | None = None
+
+    def registered(self) -> np.ndarray:
+        """Mask of the households on the registry (``State.registered``),
+        computed once until :meth:`status_changed` (read only)."""
+        if self._registered is None:
+            self._registered = self.st.registered()
+        return self._registered
 
     def registered_people_by_village(self) -> np.ndarray:
         """Registered poor people per village (float64), computed once until
@@ -85,7 +93,7 @@ class Context:
     def status_changed(self) -> None:
         """Forget what was computed from the households' status (the engine
         calls it after verification)."""
-        self._village_people = None
+        self._village_people = self._registered = None
 
     def household_line(self, idx=slice(None)) -> np.ndarray:
         """The line each household ``idx`` is judged against (yuan/person/year)."""

@@ -129,10 +129,10 @@ class Programme:
             return float("nan")
         st = ctx.st
         lacking = (st.guarantees & np.uint8(self.grants)) != self.grants
-        who = np.flatnonzero(lacking & st.registered() & self._mask(ctx, "needs"))
+        who = lacking & ctx.registered() & self._mask(ctx, "needs")
         if self.unit == "people":
-            return float(ctx.reg.households["size"][who].sum(dtype=np.int64))
-        return float(len(who))
+            return float(ctx.reg.households["size"].sum(where=who, dtype=np.int64))
+        return float(np.count_nonzero(who))
     duration_parameter: ClassVar[str] = "duration"  # years an enrolment stays active
 
     # ---- to override
@@ -585,7 +585,7 @@ class VillageProgramme(Programme):
         if not self.grants:
             return float("nan")
         st, h = ctx.st, ctx.reg.households
-        lacking = ((st.guarantees & np.uint8(self.grants)) != self.grants) & st.registered()
+        lacking = ((st.guarantees & np.uint8(self.grants)) != self.grants) & ctx.registered()
         has = np.zeros(len(ctx.reg.villages["village_id"]), bool)
         has[h["village"][lacking]] = True
         return float((has & self.village_needs(ctx)).sum())

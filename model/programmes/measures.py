@@ -387,7 +387,7 @@ class VillagePhotovoltaic(VillageProgramme):
         people = registered_people_by_village(ctx)
         per_person = np.zeros(len(people), np.float32)
         per_person[villages] = share * income / np.maximum(people[villages], 1.0)
-        reach = np.flatnonzero(self.households_of(ctx, villages) & st.registered())
+        reach = np.flatnonzero(self.households_of(ctx, villages) & ctx.registered())
         self.add_income(ctx, reach, per_person[h["village"][reach]])
 
     def unit_cost(self, p):
