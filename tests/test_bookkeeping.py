@@ -14,6 +14,8 @@ from model.engine.bookkeeping import (
     add_at_numpy,
     candidate_indices,
     candidate_indices_numpy,
+    poorer_candidate_indices,
+    poorer_candidate_indices_numpy,
     candidates_among,
     candidates_among_numpy,
     lookup_sum,
@@ -88,6 +90,20 @@ def test_candidate_indices():
         got, ref = candidate_indices(start, status, m), candidate_indices_numpy(start, status, m)
         assert 0 < len(got) < N
         np.testing.assert_array_equal(got, ref)
+
+
+def test_poorer_candidate_indices():
+    """The matched candidates at or below a bound, some of them at it."""
+    rng, start, status, _ = households(3)
+    matched = rng.random(N) < 0.5
+    income = rng.lognormal(8.0, 0.5, N).astype(np.float32)
+    bound = np.quantile(income, 0.3).astype(np.float32)
+    income[rng.random(N) < 0.05] = bound
+    got = poorer_candidate_indices(start, status, matched, income, bound)
+    ref = poorer_candidate_indices_numpy(start, status, matched, income, bound)
+    assert got.dtype == np.int64 and 0 < len(got) < len(candidate_indices(start, status, matched))
+    assert (income[got] == bound).any()
+    np.testing.assert_array_equal(got, ref)
 
 
 def test_candidates_among_a_list_are_those_of_the_whole_registry_in_it():

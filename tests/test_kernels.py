@@ -21,7 +21,13 @@ from model.engine.tally import (
     tally_step,
 )
 from model.engine.tally_columns import COL, NV
-from model.programmes.base import SAMPLE, first_k, first_people, smallest_positions
+from model.programmes.base import (
+    SAMPLE,
+    first_k,
+    first_people,
+    poorest_candidates,
+    smallest_positions,
+)
 from model.random import Stream, year_key
 
 F = np.float32
@@ -506,6 +512,28 @@ def test_first_k_when_the_bound_holds_too_few(monkeypatch):
     monkeypatch.setattr(np, "partition", lambda a, kth: sizes.append(len(a)) or partition(a, kth))
     np.testing.assert_array_equal(first_k(values, tie.__getitem__, k), expected)
     assert sizes == [SAMPLE, n]  # the sample, then everything
+
+
+def test_poorest_candidates_when_the_bound_holds_too_few():
+    """When the candidates at or below the sample's bound do not fill the
+    capacity, there is no bound (the caller then lists every candidate):
+    here the sampled households are the poorest, so the bound lies below
+    all the others. With a capacity they fill, they are the answer."""
+    from types import SimpleNamespace
+
+    n = 6 * SAMPLE
+    income = np.full(n, 5000.0, F)
+    income[::n // SAMPLE] = 1000.0
+    st = SimpleNamespace(status=np.full(n, POOR, np.int8), income=income)
+    ctx = SimpleNamespace(st=st, reg=SimpleNamespace(households={"size": np.full(n, 2, np.int8)}))
+    start, matched = np.zeros(n, np.int16), np.ones(n, bool)
+    assert poorest_candidates(ctx, start, matched, SAMPLE + 1000, "households") is None
+    assert poorest_candidates(ctx, start, matched, 2 * SAMPLE + 1000, "people") is None
+    sampled = np.arange(0, n, n // SAMPLE)
+    np.testing.assert_array_equal(poorest_candidates(ctx, start, matched, SAMPLE, "households"),
+                                  sampled)
+    np.testing.assert_array_equal(poorest_candidates(ctx, start, matched, 2 * SAMPLE, "people"),
+                                  sampled)
 
 
 def _groups(rng, n_groups, n, grouped):

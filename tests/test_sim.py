@@ -169,6 +169,41 @@ def test_ever_started_lists_every_enrolment_in_effect_while_it_is_kept(delivery)
     assert (waiting > 0) == bool(delivery)  # with delivery, some wait in a backlog
 
 
+def test_poorest_first_among_many_reads_only_the_poorest_and_enrols_the_same(monkeypatch):
+    """At the national scenario's 1 % (more households than four samples),
+    poorest-first targeting of a small capacity lists only the candidates
+    below a sampled income bound, for capacities in households and in
+    people; every enrolment, and so the whole record, is the same as when
+    it lists every candidate."""
+    import dataclasses
+
+    import model.programmes.base as base
+
+    scenario = dataclasses.replace(load_scenario("national"), scale=0.01)
+    reg = registry_for(scenario)
+    poorest, used = base.poorest_candidates, []
+
+    def counting(ctx, start, matched, capacity, unit):
+        few = poorest(ctx, start, matched, capacity, unit)
+        used.append(unit if few is not None else None)
+        return few
+
+    def run():
+        sim = Simulation(reg, scenario.params_for(3), 3, scenario.end_year,
+                         instances(scenario.programmes), scale=scenario.scale)
+        return sim, sim.run()
+
+    monkeypatch.setattr(base, "poorest_candidates", counting)
+    fast, fast_record = run()
+    assert {"households", "people"} <= set(used)
+    monkeypatch.setattr(base, "poorest_candidates", lambda *args: None)
+    full, full_record = run()
+    for name, start in full.state.enrolled.items():
+        np.testing.assert_array_equal(fast.state.enrolled[name], start)
+    np.testing.assert_array_equal(fast_record.programme, full_record.programme)
+    np.testing.assert_array_equal(fast_record.sums, full_record.sums)
+
+
 def test_a_step_in_one_pass_keeps_a_shorter_list():
     """A programme whose step runs in one pass over the registry (a floor,
     an income, a grant of guarantees alone) reads the list of its
@@ -274,9 +309,8 @@ def test_kept_candidates_enrol_as_a_pass_over_the_registry(uniform, monkeypatch)
     kept = Simulation(reg, params, seed=3, end_year=2020, programmes=instances())
     kept.run()
     came_on = np.count_nonzero(kept.state.event >= RETURN)  # returns and entries
-    monkeypatch.setattr(base.Programme, "_candidates", lambda self, ctx, matched, uniform:
-                        base.candidate_indices(ctx.st.enrolled[self.name], ctx.st.status,
-                                               matched))
+    monkeypatch.setattr(base.Programme, "_candidates", lambda self, ctx, matched, *rest: (
+        base.candidate_indices(ctx.st.enrolled[self.name], ctx.st.status, matched), True))
     whole = Simulation(reg, params, seed=3, end_year=2020, programmes=instances())
     whole.run()
     assert came_on > 0 and len(listed) >= 5 and any(found for _, found in listed)

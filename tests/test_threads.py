@@ -204,10 +204,11 @@ def test_elementwise_bookkeeping_is_the_same_whatever_the_pieces(four_threads, m
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("share", [0.0, 0.03, 0.5, 1.0])
+@pytest.mark.parametrize("share", [0.0, 0.002, 0.02, 0.03, 0.5, 1.0])
 def test_indices_where_is_flatnonzero_whatever_the_pieces(four_threads, monkeypatch, share):
     """Four pieces, with runs of false at the ends of pieces (where a
-    branch-free write could fall into the next piece's places)."""
+    branch-free write could fall into the next piece's places); the
+    sparse masks are read eight elements at a time."""
     rng = np.random.default_rng(17)
     mask = rng.random(10_007) < share
     mask[2_400:2_600] = False  # the end of the first piece and the start of the second

@@ -98,6 +98,35 @@ def matched_candidate_mask(start, status, matched, out):
     return count
 
 
+def poorer_candidate_indices(start, status, matched, income, bound):
+    """:func:`candidate_indices` of the matched households whose ``income``
+    is at or below ``bound`` (float32), in one pass over the registry and
+    one over its mask."""
+    mask = np.empty(start.shape[0], np.bool_)
+    bounds, counts = poorer_candidate_mask(start, status, matched, income, np.float32(bound),
+                                           mask)
+    return indices_counted(mask, bounds, counts)
+
+
+@on_threads()
+@njit(**KERNEL)
+def poorer_candidate_mask(start, status, matched, income, bound, out):
+    """``out[i]``: household ``i`` is registered, never enrolled, matched and
+    has an income at or below ``bound`` (on threads). Returns the
+    candidates of the piece."""
+    count = 0
+    for i in range(start.shape[0]):
+        c = _is_candidate(start[i], status[i]) & matched[i] & (income[i] <= bound)
+        out[i] = c
+        count += c
+    return count
+
+
+def poorer_candidate_indices_numpy(start, status, matched, income, bound):
+    """Reference of :func:`poorer_candidate_indices`."""
+    return candidate_indices_numpy(start, status, matched & (income <= np.float32(bound)))
+
+
 def candidates_among(units, start, status, matched=None):
     """The units of ``units`` (int64, ascending) that :func:`candidate_indices`
     lists: only they are read, so a programme that kept last year's

@@ -58,9 +58,11 @@ from model.engine.bookkeeping import (
     EMPTY,
     add_at,
     candidate_indices,
+    candidate_indices_numpy,
     candidates_among,
     merge_sorted,
     or_at,
+    poorer_candidate_indices,
     set_at,
     step_indices,
     stop_failed,
@@ -253,9 +255,9 @@ class Programme:
             return np.zeros(0, np.int64)
         uniform = p("targeting.uniform") > 0 and not self.entitlement
         start = st.enrolled[self.name]
-        candidates = self._candidates(ctx, None if uniform else self._mask(ctx, "matched"),
-                                      uniform)
         order = RANDOM_ORDER if uniform else int(p("targeting.order"))
+        candidates, every = self._candidates(
+            ctx, None if uniform else self._mask(ctx, "matched"), uniform, order, cap)
         chosen = select(ctx, self.stream, candidates, cap, order, self.unit)
         set_at(start, chosen, np.int16(p.year))
         # what uniform targeting or a mask of the registry matches cannot
@@ -263,23 +265,32 @@ class Programme:
         # households coming onto the registry (kept while few: a pass over
         # the registry is about as fast as a long list)
         left = candidates if len(chosen) < len(candidates) else candidates[:0]
-        lasting = uniform or self.needs_reads == "registry"
+        lasting = every and (uniform or self.needs_reads == "registry")
         st.candidates[self.name] = ((p.year, uniform, left)
                                     if lasting and 16 * len(left) <= len(start) else None)
         return chosen
 
-    def _candidates(self, ctx: Context, matched: np.ndarray | None,
-                    uniform: bool) -> np.ndarray:
+    def _candidates(self, ctx: Context, matched: np.ndarray | None, uniform: bool,
+                    order: int = RANDOM_ORDER,
+                    capacity: float = np.inf) -> tuple[np.ndarray, bool]:
         """Registered households never enrolled and, unless ``matched`` is
-        None, matched (ascending): among last year's candidates and the
-        households that came onto the registry since when last year's were
-        kept for the same targeting, from a pass over the registry otherwise."""
+        None, matched (ascending), and whether they are all of them: among
+        last year's candidates and the households that came onto the
+        registry since when last year's were kept for the same targeting;
+        else, poorest first, only the poorest of them when ``capacity``
+        takes few of many (:func:`poorest_candidates`: the same are chosen
+        from them); else from a pass over the registry."""
         st = ctx.st
         kept = st.candidates.get(self.name)
         if kept is not None and kept[0] == ctx.year - 1 and kept[1] == uniform:
             units = merge_sorted(kept[2], ctx.newly_registered())
-            return candidates_among(units, st.enrolled[self.name], st.status, matched)
-        return candidate_indices(st.enrolled[self.name], st.status, matched)
+            return candidates_among(units, st.enrolled[self.name], st.status, matched), True
+        if order == POOREST_FIRST:
+            poorest = poorest_candidates(ctx, st.enrolled[self.name], matched, capacity,
+                                         self.unit)
+            if poorest is not None:
+                return poorest, False
+        return candidate_indices(st.enrolled[self.name], st.status, matched), True
 
     def list_share(self) -> float:
         """The share of the households below which the yearly step reads
@@ -562,6 +573,48 @@ def smallest_positions(values: np.ndarray, k: int) -> np.ndarray | None:
             if len(few) >= k:
                 return few
     return None
+
+
+def poorest_candidates(ctx: Context, start: np.ndarray, matched: np.ndarray | None,
+                       capacity: float, unit: str) -> np.ndarray | None:
+    """The candidates (as :func:`model.engine.bookkeeping.candidate_indices`
+    lists them: enrolment starts ``start``, the mask ``matched``) whose
+    income is at or below a bound a little above that of the last one
+    poorest-first targeting takes within ``capacity`` (households, or
+    people when ``unit`` is ``"people"``); None when there is no such bound.
+
+    When the capacity takes a small share of many households, a regular
+    sample of :data:`SAMPLE` of the registry gives the bound, as
+    :func:`smallest_positions` does, and one pass lists the candidates at
+    or below it. Every candidate the selection takes is below the bound,
+    and so is every one tied with the last taken: :func:`select` takes the
+    same households from these as from all the candidates, without listing
+    all of them and reading their incomes. If these do not fill the
+    capacity (an unlucky sample), there is no bound: the caller lists all.
+    """
+    st, size = ctx.st, ctx.reg.households["size"]
+    n = len(start)
+    if n <= 4 * SAMPLE or matched is None or not np.isfinite(capacity):
+        return None
+    step = n // SAMPLE
+    sampled = slice(None, None, step)
+    among = candidate_indices_numpy(start[sampled], st.status[sampled], matched[sampled])
+    income = st.income[sampled][among]
+    weight = size[sampled][among].astype(np.int64) if unit == "people" else np.ones(len(among),
+                                                                                   np.int64)
+    taken = capacity / step  # in the sample: households or people
+    if 4 * taken >= weight.sum():
+        return None
+    order = np.argsort(income, kind="stable")
+    # the sample's place of the last taken, with a margin of about six
+    # standard deviations of a sampled count
+    rank = int(np.searchsorted(np.cumsum(weight[order]), taken))
+    rank += int(6.0 * np.sqrt(rank) + 16)
+    if rank >= len(order):
+        return None
+    poorest = poorer_candidate_indices(start, st.status, matched, st.income, income[order[rank]])
+    filled = size[poorest].sum(dtype=np.int64) if unit == "people" else len(poorest)
+    return poorest if filled >= capacity else None
 
 
 class VillageProgramme(Programme):
