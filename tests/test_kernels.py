@@ -514,12 +514,15 @@ def test_first_k_when_the_bound_holds_too_few(monkeypatch):
     assert sizes == [SAMPLE, n]  # the sample, then everything
 
 
-def test_poorest_candidates_when_the_bound_holds_too_few():
+def test_poorest_candidates_when_the_bound_holds_too_few(monkeypatch):
     """When the candidates at or below the sample's bound do not fill the
     capacity, there is no bound (the caller then lists every candidate):
     here the sampled households are the poorest, so the bound lies below
-    all the others. With a capacity they fill, they are the answer."""
+    all the others. With a capacity they fill, they are the answer; in a
+    registry under POOREST_FROM households, there is none."""
     from types import SimpleNamespace
+
+    import model.programmes.base as base
 
     n = 6 * SAMPLE
     income = np.full(n, 5000.0, F)
@@ -527,6 +530,8 @@ def test_poorest_candidates_when_the_bound_holds_too_few():
     st = SimpleNamespace(status=np.full(n, POOR, np.int8), income=income)
     ctx = SimpleNamespace(st=st, reg=SimpleNamespace(households={"size": np.full(n, 2, np.int8)}))
     start, matched = np.zeros(n, np.int16), np.ones(n, bool)
+    assert poorest_candidates(ctx, start, matched, SAMPLE, "households") is None  # too few
+    monkeypatch.setattr(base, "POOREST_FROM", n)
     assert poorest_candidates(ctx, start, matched, SAMPLE + 1000, "households") is None
     assert poorest_candidates(ctx, start, matched, 2 * SAMPLE + 1000, "people") is None
     sampled = np.arange(0, n, n // SAMPLE)

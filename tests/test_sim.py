@@ -170,11 +170,11 @@ def test_ever_started_lists_every_enrolment_in_effect_while_it_is_kept(delivery)
 
 
 def test_poorest_first_among_many_reads_only_the_poorest_and_enrols_the_same(monkeypatch):
-    """At the national scenario's 1 % (more households than four samples),
-    poorest-first targeting of a small capacity lists only the candidates
-    below a sampled income bound, for capacities in households and in
-    people; every enrolment, and so the whole record, is the same as when
-    it lists every candidate."""
+    """At the national scenario's 1 % (more households than four samples,
+    here enough to take the way), poorest-first targeting of a small
+    capacity lists only the candidates below a sampled income bound, for
+    capacities in households and in people; every enrolment, and so the
+    whole record, is the same as when it lists every candidate."""
     import dataclasses
 
     import model.programmes.base as base
@@ -193,6 +193,7 @@ def test_poorest_first_among_many_reads_only_the_poorest_and_enrols_the_same(mon
                          instances(scenario.programmes), scale=scenario.scale)
         return sim, sim.run()
 
+    monkeypatch.setattr(base, "POOREST_FROM", 4 * base.SAMPLE)
     monkeypatch.setattr(base, "poorest_candidates", counting)
     fast, fast_record = run()
     assert {"households", "people"} <= set(used)

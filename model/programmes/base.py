@@ -548,6 +548,10 @@ def first_k(priority: np.ndarray, tie, k: int) -> np.ndarray:
 
 
 SAMPLE = 1 << 16  # priorities sampled to bound the k-th smallest
+# households from which poorest_candidates samples the registry: below, the
+# sample costs more than listing every candidate saves (at the national 1 %,
+# 324,280 households, it added 18 ms to a run of 190 ms)
+POOREST_FROM = 64 * SAMPLE
 
 
 def smallest_positions(values: np.ndarray, k: int) -> np.ndarray | None:
@@ -583,8 +587,9 @@ def poorest_candidates(ctx: Context, start: np.ndarray, matched: np.ndarray | No
     poorest-first targeting takes within ``capacity`` (households, or
     people when ``unit`` is ``"people"``); None when there is no such bound.
 
-    When the capacity takes a small share of many households, a regular
-    sample of :data:`SAMPLE` of the registry gives the bound, as
+    When the capacity takes a small share of many households (a registry
+    of :data:`POOREST_FROM` or more), a regular sample of :data:`SAMPLE`
+    of the registry gives the bound, as
     :func:`smallest_positions` does, and one pass lists the candidates at
     or below it. Every candidate the selection takes is below the bound,
     and so is every one tied with the last taken: :func:`select` takes the
@@ -594,7 +599,7 @@ def poorest_candidates(ctx: Context, start: np.ndarray, matched: np.ndarray | No
     """
     st, size = ctx.st, ctx.reg.households["size"]
     n = len(start)
-    if n <= 4 * SAMPLE or matched is None or not np.isfinite(capacity):
+    if n < POOREST_FROM or matched is None or not np.isfinite(capacity):
         return None
     step = n // SAMPLE
     sampled = slice(None, None, step)
