@@ -271,8 +271,7 @@ class Programme:
         return chosen
 
     def _candidates(self, ctx: Context, matched: np.ndarray | None, uniform: bool,
-                    order: int = RANDOM_ORDER,
-                    capacity: float = np.inf) -> tuple[np.ndarray, bool]:
+                    order: int, capacity: float) -> tuple[np.ndarray, bool]:
         """Registered households never enrolled and, unless ``matched`` is
         None, matched (ascending), and whether they are all of them: among
         last year's candidates and the households that came onto the
@@ -295,18 +294,25 @@ class Programme:
     def list_share(self) -> float:
         """The share of the households below which the yearly step reads
         only those ever enrolled (:meth:`_units`) rather than passing over
-        all of them. A step in one pass (:mod:`model.engine.one_pass`:
-        a programme declaring a floor, or an income or a grant it counts
-        whole) reads a list of some 3 % of the national registry in about
-        the time of its pass over all (the list's reads are scattered, the
-        pass's are not): a thirty-second. Other steps read the list several
-        times over: an eighth."""
+        all of them. A step in one pass (:meth:`_in_one_pass`, from the
+        methods the class declares) reads a list of some 3 % of the
+        national registry in about the time of its pass over all (the
+        list's reads are scattered, the pass's are not): a thirty-second.
+        Other steps read the list several times over: an eighth."""
         def declares(method: str) -> bool:
             return getattr(type(self), method) is not getattr(Programme, method)
 
-        one_pass = declares("floor") or (not self.counts_reached and (
-            declares("income") or (declares("grant") and not self.pathway_bit())))
+        one_pass = self._in_one_pass(declares("floor"), declares("income"), declares("grant"))
         return 1 / 32 if one_pass else 1 / 8
+
+    def _in_one_pass(self, floor: bool, income: bool, grant: bool) -> bool:
+        """Whether a step declaring a floor, an income or a grant runs in one
+        pass over the households (:mod:`model.engine.one_pass`): a floor's
+        pass counts the households it reaches; an income's or a grant's
+        counts every active one (a grant's marks no pathway), unless the
+        record counts only those reached."""
+        return floor or (not self.counts_reached and (
+            income or (grant and not self.pathway_bit())))
 
     def _units(self, ctx: Context) -> np.ndarray | None:
         """The households whose enrolment ever took effect (ascending: the
@@ -370,10 +376,7 @@ class Programme:
         if units is not None and len(units) == 0:
             return units  # no enrolment has taken effect: none is active
         income, grant, bit = self.income(ctx), self.grant(ctx), self.pathway_bit()
-        # a floor's pass counts the households it reaches; an income's or a
-        # grant's counts every active one (a grant's marks no pathway)
-        in_one_pass = floor is not None or (not self.counts_reached and (
-            income is not None or (grant is not None and not bit)))
+        in_one_pass = self._in_one_pass(floor is not None, income is not None, grant is not None)
         if units is None and ctx.county_starts is not None and in_one_pass:
             # most households were enrolled once: one pass over them all
             h = ctx.reg.households
@@ -589,9 +592,8 @@ def poorest_candidates(ctx: Context, start: np.ndarray, matched: np.ndarray | No
 
     When the capacity takes a small share of many households (a registry
     of :data:`POOREST_FROM` or more), a regular sample of :data:`SAMPLE`
-    of the registry gives the bound, as
-    :func:`smallest_positions` does, and one pass lists the candidates at
-    or below it. Every candidate the selection takes is below the bound,
+    of the registry gives the bound, as :func:`smallest_positions` does,
+    and one pass lists the candidates at or below it. Every candidate the selection takes is below the bound,
     and so is every one tied with the last taken: :func:`select` takes the
     same households from these as from all the candidates, without listing
     all of them and reading their incomes. If these do not fill the
@@ -605,8 +607,7 @@ def poorest_candidates(ctx: Context, start: np.ndarray, matched: np.ndarray | No
     sampled = slice(None, None, step)
     among = candidate_indices_numpy(start[sampled], st.status[sampled], matched[sampled])
     income = st.income[sampled][among]
-    weight = size[sampled][among].astype(np.int64) if unit == "people" else np.ones(len(among),
-                                                                                   np.int64)
+    weight = (size[sampled][among] if unit == "people" else np.ones(len(among))).astype(np.int64)
     taken = capacity / step  # in the sample: households or people
     if 4 * taken >= weight.sum():
         return None
