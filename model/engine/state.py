@@ -68,8 +68,9 @@ class State:
     ever_started : programme name -> indices (int64, ascending) of the
         households whose enrolment has taken effect (``0 < enrolled <=
         year`` at some time; a delivery backlog's has not yet), kept by
-        :meth:`add_started`, or None once they are over an eighth of the
-        households: a programme's yearly step reads only them (no other
+        :meth:`add_started`, or None once they are over the programme's
+        share of the households (an eighth, or a thirty-second for a step
+        in one pass): a programme's yearly step reads only them (no other
         enrolment can be active).
     candidates : programme name -> ``(year, uniform, indices)``: the
         households that were candidates for enrolment in ``year`` and not all
@@ -149,12 +150,14 @@ class State:
                        village_programme_names),
                    county_exit_year=np.zeros(registry.n_counties, np.int16))
 
-    def add_started(self, name: str, units: np.ndarray, share: float = 1 / 8) -> None:
+    def add_started(self, name: str, units: np.ndarray, share: float) -> None:
         """Add the households whose enrolment in programme ``name`` takes
         effect this year (ascending; an enrolment takes effect once) to
         :attr:`ever_started`, or drop the list once it holds ``share`` of
-        the households or more: a pass over the registry is then about as
-        fast as the list, which would only grow."""
+        the households or more (the programme's
+        :meth:`~model.programmes.base.Programme.list_share`): a pass over
+        the registry is then about as fast as the list, which would only
+        grow."""
         ever = self.ever_started[name]
         if len(units) and ever is not None:
             self.ever_started[name] = (merge_sorted(ever, units)

@@ -557,6 +557,14 @@ SAMPLE = 1 << 16  # priorities sampled to bound the k-th smallest
 POOREST_FROM = 64 * SAMPLE
 
 
+def with_margin(count: float) -> int:
+    """The sample's rank at which a bound is read for ``count`` sampled
+    units taken: ``count`` raised by about six standard deviations of a
+    sampled count, and 16 (so that the bound lies above what is taken,
+    but for a very unlucky sample)."""
+    return int(count + 6.0 * np.sqrt(count) + 16)
+
+
 def smallest_positions(values: np.ndarray, k: int) -> np.ndarray | None:
     """Positions (ascending) of the values at or below a bound a little
     above the ``k``-th smallest, so that the ``k`` smallest are among them;
@@ -570,10 +578,8 @@ def smallest_positions(values: np.ndarray, k: int) -> np.ndarray | None:
     n = len(values)
     if n > 4 * SAMPLE and 4 * k < n:
         sample = values[::n // SAMPLE]
-        # the sample's rank of the k-th smallest, with a margin of about six
-        # standard deviations of a sampled count
-        share = k / n
-        rank = int(len(sample) * share + 6.0 * np.sqrt(len(sample) * share) + 16)
+        # the sample's rank of the k-th smallest, with a margin
+        rank = with_margin(len(sample) * k / n)
         if rank < len(sample):
             bound = np.partition(sample, rank)[rank]
             few = indices_where(values <= bound)
@@ -593,11 +599,12 @@ def poorest_candidates(ctx: Context, start: np.ndarray, matched: np.ndarray | No
     When the capacity takes a small share of many households (a registry
     of :data:`POOREST_FROM` or more), a regular sample of :data:`SAMPLE`
     of the registry gives the bound, as :func:`smallest_positions` does,
-    and one pass lists the candidates at or below it. Every candidate the selection takes is below the bound,
-    and so is every one tied with the last taken: :func:`select` takes the
-    same households from these as from all the candidates, without listing
-    all of them and reading their incomes. If these do not fill the
-    capacity (an unlucky sample), there is no bound: the caller lists all.
+    and one pass lists the candidates at or below it. Every candidate the
+    selection takes is below the bound, and so is every one tied with the
+    last taken: :func:`select` takes the same households from these as from
+    all the candidates, without listing all of them and reading their
+    incomes. If these do not fill the capacity (an unlucky sample), there
+    is no bound: the caller lists all.
     """
     st, size = ctx.st, ctx.reg.households["size"]
     n = len(start)
@@ -612,10 +619,8 @@ def poorest_candidates(ctx: Context, start: np.ndarray, matched: np.ndarray | No
     if 4 * taken >= weight.sum():
         return None
     order = np.argsort(income, kind="stable")
-    # the sample's place of the last taken, with a margin of about six
-    # standard deviations of a sampled count
-    rank = int(np.searchsorted(np.cumsum(weight[order]), taken))
-    rank += int(6.0 * np.sqrt(rank) + 16)
+    # the sample's place of the last taken, with a margin
+    rank = with_margin(np.searchsorted(np.cumsum(weight[order]), taken))
     if rank >= len(order):
         return None
     poorest = poorer_candidate_indices(start, st.status, matched, st.income, income[order[rank]])
